@@ -1,0 +1,205 @@
+// Command werkcron runs the werkcron ticker and manages its schedules.
+//
+//	werkcron run        migrate, then schedule (one primary; the others stand by)
+//	werkcron migrate    only migrate
+//	werkcron next EXPR  print the next fire times of a cron expression or schedule
+//
+// Run `werkcron help` for every verb.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	_ "time/tzdata" // zones work on hosts without a tz database
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// errUsage marks an error in how the command was called (exit code 2).
+var errUsage = errors.New("usage")
+
+// verb is one subcommand.
+type verb struct {
+	name, args, summary string
+	run                 func(ctx context.Context, env *env, args []string) error
+}
+
+// env is what every verb gets: where to write, and the database settings.
+type env struct {
+	stdout, stderr io.Writer
+	log            *slog.Logger
+	dsn            string // from --dsn or DATABASE_URL
+	redact         func(string) string
+}
+
+func verbs() []verb {
+	return []verb{
+		{"run", "[flags]", "migrate (unless --no-migrate) and run the ticker until SIGTERM/SIGINT", cmdRun},
+		{"migrate", "[flags]", "create or update werkcron's tables, then exit", cmdMigrate},
+		{"next", "EXPR|NAME [--tz ZONE] [--from INSTANT] [-n N]", "print the next fire times, one RFC 3339 instant per line", cmdNext},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is main without the process: it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	e := &env{stdout: stdout, stderr: stderr, dsn: os.Getenv("DATABASE_URL"), redact: func(s string) string { return s }}
+	e.setLogger("text", "info")
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		if len(args) > 1 {
+			return run(ctx, []string{args[1], "--help"}, stdout, stderr)
+		}
+		usage(stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, v := range verbs() {
+		if v.name != args[0] {
+			continue
+		}
+		err := v.run(ctx, e, args[1:])
+		switch {
+		case err == nil || errors.Is(err, flag.ErrHelp):
+			return exitOK
+		case errors.Is(err, errUsage):
+			fmt.Fprintf(stderr, "werkcron %s: %s\n", v.name, e.redact(strings.TrimSuffix(err.Error(), ": "+errUsage.Error())))
+			fmt.Fprintf(stderr, "Run 'werkcron %s --help' for usage.\n", v.name)
+			return exitUsage
+		default:
+			fmt.Fprintf(stderr, "werkcron %s: %s\n", v.name, e.redact(err.Error()))
+			return exitFailure
+		}
+	}
+	fmt.Fprintf(stderr, "werkcron: unknown command %q\nRun 'werkcron help' for usage.\n", args[0])
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `werkcron enqueues recurring jobs for pgwerk from schedules kept in PostgreSQL.
+
+Usage:
+  werkcron <command> [arguments]
+
+Commands:
+`)
+	for _, v := range verbs() {
+		fmt.Fprintf(w, "  %-9s %s\n", v.name, v.summary)
+	}
+	fmt.Fprint(w, `
+The database comes from DATABASE_URL or --dsn. Schedules are rows of werk_cron_jobs:
+
+  INSERT INTO werk_cron_jobs (func, cron) VALUES ('myapp.tasks.report', '0 9 * * 1-5');
+
+Run 'werkcron <command> --help' for a command's flags and an example.
+`)
+}
+
+// newFlags returns a flag set for a verb whose --help prints synopsis, the flags and an
+// example; errors go to stderr and make the verb exit with code 2.
+func newFlags(e *env, name, synopsis, help string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stdout, "Usage: werkcron %s %s\n\n%s\n", name, synopsis, strings.TrimSpace(help))
+		fs.SetOutput(e.stdout)
+		fmt.Fprintln(e.stdout, "\nFlags:")
+		fs.PrintDefaults()
+		fs.SetOutput(e.stderr)
+	}
+	return fs
+}
+
+// parse parses flags that may stand before, between or after positional arguments
+// (Go's flag package alone stops at the first positional one) and returns the
+// positional arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%v: %w", err, errUsage)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// dbFlags adds --dsn and the logging flags shared by verbs that talk to the database.
+func (e *env) dbFlags(fs *flag.FlagSet) func() error {
+	dsn := fs.String("dsn", "", "PostgreSQL connection string (default $DATABASE_URL)")
+	format := fs.String("log-format", "text", "log format on stderr: text or json")
+	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	return func() error {
+		if *dsn != "" {
+			e.dsn = *dsn
+		}
+		if e.dsn == "" {
+			return fmt.Errorf("no database: set DATABASE_URL or pass --dsn: %w", errUsage)
+		}
+		cfg, err := pgx.ParseConfig(e.dsn)
+		if err != nil {
+			return fmt.Errorf("bad connection string: %v: %w", err, errUsage)
+		}
+		if pw := cfg.Password; pw != "" {
+			e.redact = func(s string) string { return strings.ReplaceAll(s, pw, "xxxxx") }
+		}
+		return e.setLogger(*format, *level)
+	}
+}
+
+// setLogger logs to stderr in format (text or json), never printing the password.
+func (e *env) setLogger(format, level string) error {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error: %w", level, errUsage)
+	}
+	opts := &slog.HandlerOptions{Level: lv, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Value.Kind() == slog.KindAny || a.Value.Kind() == slog.KindString {
+			if s := a.Value.String(); e.redact(s) != s {
+				return slog.String(a.Key, e.redact(s))
+			}
+		}
+		return a
+	}}
+	switch format {
+	case "text":
+		e.log = slog.New(slog.NewTextHandler(e.stderr, opts))
+	case "json":
+		e.log = slog.New(slog.NewJSONHandler(e.stderr, opts))
+	default:
+		return fmt.Errorf("--log-format %q: want text or json: %w", format, errUsage)
+	}
+	return nil
+}

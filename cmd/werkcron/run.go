@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/pgwerk/werkcron/scheduler"
+)
+
+func cmdMigrate(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "migrate", "[flags]", `
+Creates or updates werkcron's tables (werk_cron_jobs, werk_cron_ticks, and pgwerk's
+werk_jobs when it is missing) in the first schema of the search_path. Safe to run from
+several processes at once, and again: it only applies what is missing.
+
+Example:
+  DATABASE_URL=postgres://app@db/app werkcron migrate`)
+	setup := e.dbFlags(fs)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := setup(); err != nil {
+		return err
+	}
+	return scheduler.Migrate(ctx, e.dsn, e.log)
+}
+
+func cmdRun(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "run", "[flags]", `
+Migrates the database (unless --no-migrate), then runs the ticker until SIGTERM or
+SIGINT. Run as many as you like against one database: one is primary and enqueues,
+the others stand by and take over within a second when the primary's session ends.
+Logs go to stderr.
+
+Example:
+  DATABASE_URL=postgres://app@db/app werkcron run --log-format json`)
+	setup := e.dbFlags(fs)
+	noMigrate := fs.Bool("no-migrate", false, "do not migrate first (for a role without DDL rights)")
+	retry := fs.Duration("standby-retry", scheduler.DefaultStandbyRetry, "how long a standby waits for the leader lock before asking again")
+	grace := fs.Duration("misfire-grace", scheduler.DefaultMisfireGrace, "how late a tick of a catchup='none' schedule may still be enqueued")
+	retention := fs.Duration("retention", scheduler.DefaultRetention, "how long werk_cron_ticks rows are kept")
+	heartbeat := fs.Duration("heartbeat", scheduler.DefaultHeartbeat, "how often an idle primary checks its session and the database clock")
+	skew := fs.Duration("clock-skew", 0, "pretend the host clock is off by this much (for testing: ticks must not change)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := setup(); err != nil {
+		return err
+	}
+	if !*noMigrate {
+		if err := scheduler.Migrate(ctx, e.dsn, e.log); err != nil {
+			return err
+		}
+	}
+	opts := scheduler.TickerOptions{
+		StandbyRetry: *retry,
+		MisfireGrace: *grace,
+		Retention:    *retention,
+		Heartbeat:    *heartbeat,
+		Logger:       e.log,
+	}
+	if *skew != 0 {
+		d := *skew
+		opts.Now = func() time.Time { return time.Now().Add(d) }
+	}
+	t, err := scheduler.NewTicker(e.dsn, opts)
+	if err != nil {
+		return err
+	}
+	e.log.Info("werkcron ticker starting", "standby_retry", *retry, "misfire_grace", *grace)
+	if err := t.Run(ctx); err != nil {
+		return fmt.Errorf("ticker: %w", err)
+	}
+	e.log.Info("werkcron ticker stopped")
+	return nil
+}

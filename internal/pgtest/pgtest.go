@@ -1,0 +1,126 @@
+package pgtest
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// EnvURL names a server to use instead of booting one. Tests create (and drop) their
+// own databases on it, so the role needs CREATEDB.
+const EnvURL = "WERK_TEST_DATABASE_URL"
+
+var (
+	shared     *Cluster
+	sharedErr  error
+	sharedOnce sync.Once
+	dbSeq      atomic.Int64
+)
+
+// Main runs a test package and stops the cluster it booted, if any:
+//
+//	func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func Main(m *testing.M) int {
+	code := m.Run()
+	if shared != nil {
+		_ = shared.Remove(context.Background())
+	}
+	return code
+}
+
+// serverURL returns the admin URL of the server tests use: WERK_TEST_DATABASE_URL, or
+// the package's shared throwaway cluster, booted on first use.
+func serverURL() (string, error) {
+	if u := os.Getenv(EnvURL); u != "" {
+		return u, nil
+	}
+	sharedOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		dir, err := os.MkdirTemp("", "werkcron-pg-")
+		if err != nil {
+			sharedErr = err
+			return
+		}
+		c, err := Init(ctx, dir)
+		if err == nil {
+			err = c.Start(ctx)
+		}
+		if err != nil {
+			_ = os.RemoveAll(dir)
+			sharedErr = fmt.Errorf("boot a throwaway PostgreSQL: %w", err)
+			return
+		}
+		shared = c
+	})
+	if sharedErr != nil {
+		return "", sharedErr
+	}
+	return shared.DSN("postgres"), nil
+}
+
+// NewDB creates an empty database for t and returns its URL; it is dropped when t ends.
+func NewDB(t testing.TB) string {
+	t.Helper()
+	admin, err := serverURL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("werktest_%d_%d", os.Getpid(), dbSeq.Add(1))
+	execSQL(t, admin, "CREATE DATABASE "+name)
+	t.Cleanup(func() {
+		// FORCE: tickers a test started may still hold sessions.
+		execSQL(t, admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	})
+	return WithDatabase(admin, name)
+}
+
+// NewCluster boots a cluster of t's own (for tests that stop or restart the server),
+// removed when t ends.
+func NewCluster(t testing.TB) *Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := Init(ctx, t.TempDir())
+	if err == nil {
+		err = c.Start(ctx)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Remove(context.Background()) })
+	return c
+}
+
+// WithDatabase returns dsn (a URL) pointing at database db instead.
+func WithDatabase(dsn, db string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		// key=value form
+		return strings.TrimSpace(dsn) + " dbname=" + db
+	}
+	u.Path = "/" + db
+	return u.String()
+}
+
+func execSQL(t testing.TB, dsn, sql string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect to test server: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}

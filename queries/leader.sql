@@ -1,0 +1,35 @@
+-- Leadership and session plumbing for the ticker's one dedicated connection.
+
+-- name: TryLeaderLock :one
+-- Session-level: held until unlocked or until the session ends, whatever happens to it.
+SELECT pg_try_advisory_lock(werk_cron_lock_key()) AS locked, pg_backend_pid() AS backend_pid;
+
+-- name: LeaderHeartbeat :one
+-- The primary's periodic check: the database's clock, and whether this very backend
+-- (see werk_cron_lock_held) still holds the leader lock.
+SELECT clock_timestamp()::timestamptz AS now, werk_cron_lock_held() AS held,
+       pg_backend_pid() AS backend_pid;
+
+-- name: ReleaseLeaderLock :one
+SELECT pg_advisory_unlock(werk_cron_lock_key()) AS released;
+
+-- name: ListenForChanges :one
+-- Subscribe this session to changes of werk_cron_jobs; returns the channel name.
+SELECT werk_cron_listen()::text AS channel;
+
+-- name: DatabaseNow :one
+-- The database's clock, which every ticker agrees on, whatever its host's clock says.
+SELECT clock_timestamp()::timestamptz AS now;
+
+-- name: WaitLeaderLock :one
+-- Waits for the leader lock at most lock_timeout (set with SetLockTimeout), failing with
+-- lock_not_available (55P03) after it. A standby waits here instead of polling: the
+-- server hands it the lock the moment the primary's session ends.
+SELECT pg_backend_pid() AS backend_pid FROM (SELECT pg_advisory_lock(werk_cron_lock_key())) AS granted;
+
+-- name: SetLockTimeout :exec
+SELECT set_config('lock_timeout', @timeout::text, false);
+
+-- name: SetApplicationName :exec
+-- What werk_cron_instances shows for this ticker.
+SELECT set_config('application_name', @name::text, false);

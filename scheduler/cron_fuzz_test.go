@@ -1,0 +1,80 @@
+package scheduler
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// cronSeeds is every input named in CRONEXPR.md, plus a few of our own.
+var cronSeeds = []string{
+	// Fields and descriptors.
+	"30 5 4 * * *", "0 30 9 * * * 2027", "0 0 0 1 1 * 2100", "* * * * * * * *",
+	"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@hourly",
+	"@reboot", "@midnight", "@DAILY", "@daily 2027",
+	"? ? ? ? ?", "0 0 */2 * 1",
+	"0 0 1 1 *", "0\t0\n1\r1\f*",
+	// The bug table.
+	"5-1 * * * *", "0 5-1 * * *", "0 0 1 5-1 *", "0 0 1 DEC-JAN *", "0 0 1 1-05 *",
+	"0 0 5-1 * *", "0 0 * * 5-1", "5-1,7 * * * *",
+	"0 0 * * 5-7", "0 0 * * 6-7", "0 0 * * 1-7", "0 0 * * SAT-SUN", "0 0 * * fri-mon",
+	"0 0 * * 0-7", "0 0 1 01 *", "0 0 1 05 *", "0 0 1 01-03 *",
+	"0 0 * * 01", "0 0 * * 05",
+	"1,,2 * * * *", ",1 * * * *", "1, * * * *",
+	"* * 31 2 *", "0 0 30 2 *", "0 0 31 4,6,9,11 *",
+	strings.Repeat("1,", 2048) + "1 * * * *",
+	// Handled correctly already.
+	"60 * * * *", "0 24 * * *", "0 0 32 * *", "0 0 0 * *", "0 0 1 13 *", "0 0 1 0 *",
+	"0 0 * * 8", "*/0 * * * *", "3/0 * * * *", "", "   ", "* * * *", "a b c d e", "*/60 * * * *",
+	// Fuzz crashers.
+	"10-0 0 1 mAY fri", "0 0 1 01 0",
+	// DST.
+	"30 2 * * *", "0 * * * *", "*/15 * * * *", "30 1 * * *", "0 2 * * *",
+	// Ours.
+	"0 0 L * *", "0 0 LW * *", "0 0 15W * *", "0 0 * * 5L", "0 0 * * FRI#3", "0 0 */2 * 5L",
+	"*/7 * */2 * 1-5", "0 0 29 2 *", "0 * 2 8 3 * 2026", "59 59 23 31 12 * 2099",
+}
+
+var fuzzZones = []string{"UTC", "America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "Pacific/Chatham", "Asia/Kolkata"}
+
+// FuzzParseCronNext: ParseCron and Next never panic, errors are CronErrors,
+// and Next always moves forward.
+func FuzzParseCronNext(f *testing.F) {
+	for _, s := range cronSeeds {
+		f.Add(s, int64(0))
+	}
+	f.Add("30 2 * * *", time.Date(2026, 3, 8, 6, 59, 0, 0, time.UTC).Unix())
+	f.Add("*/15 * * * *", time.Date(2026, 11, 1, 5, 50, 0, 0, time.UTC).Unix())
+	locs := make([]*time.Location, len(fuzzZones))
+	for i, z := range fuzzZones {
+		locs[i] = mustLoad(f, z)
+	}
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	f.Fuzz(func(t *testing.T, expr string, at int64) {
+		loc := locs[(len(expr)+int(at&7))%len(locs)]
+		c, err := ParseCron(expr, loc)
+		if err != nil {
+			var ce *CronError
+			if !errors.As(err, &ce) || !errors.Is(err, ErrBadCron) {
+				t.Fatalf("ParseCron(%q): %v is not a *CronError wrapping ErrBadCron", expr, err)
+			}
+			if len(err.Error()) > 300 {
+				t.Fatalf("message of %d bytes", len(err.Error()))
+			}
+			return
+		}
+		// Start within ~5 years of 2026, seconds resolution.
+		x := time.Unix(base+at%(5*366*86400), 0)
+		for range 4 {
+			y, ok := c.Next(x)
+			if !ok {
+				return
+			}
+			if !y.After(x) {
+				t.Fatalf("%q in %s: Next(%s) = %s", expr, loc, x, y)
+			}
+			x = y
+		}
+	})
+}

@@ -1,0 +1,59 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"hash/crc64"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	werksql "github.com/pgwerk/werkcron/sql"
+)
+
+// MigrationsTable is where goose records which of werkcron's migrations ran, in the
+// current schema, apart from any goose table of the application's own.
+const MigrationsTable = "werk_cron_migrations"
+
+// migrateLockID keeps werkcron's migration lock apart from goose's default one, which
+// an application's own migrations may hold.
+var migrateLockID = int64(crc64.Checksum([]byte("werkcron migrations"), crc64.MakeTable(crc64.ECMA)))
+
+// Migrate brings the schema of the database at dsn up to date: werk_cron_jobs,
+// werk_cron_ticks, their triggers and views, and pgwerk's werk_jobs if it is missing.
+// Objects land in the current schema (the first of search_path). Several processes may
+// call it at once: goose's Postgres session lock lets exactly one migrate while the
+// others wait and then find nothing to do.
+func Migrate(ctx context.Context, dsn string, log *slog.Logger) error {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return fmt.Errorf("migrate: parse the connection string: %w", err)
+	}
+	sqlDB := stdlib.OpenDB(*cfg) // goose speaks database/sql; this is its only use
+	defer sqlDB.Close()
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrateLockID), lock.WithLockTimeout(1, 600))
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	opts := []goose.ProviderOption{goose.WithSessionLocker(locker), goose.WithTableName(MigrationsTable)}
+	if log != nil {
+		opts = append(opts, goose.WithSlog(log))
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, werksql.Migrations, opts...)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, r := range results {
+		if log != nil {
+			log.Info("migrated", "migration", r.Source.Path, "took", r.Duration)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,231 @@
+package scheduler
+
+import (
+	"time"
+)
+
+// Catch-up policies (werk_cron_jobs.catchup): what to do with the ticks that are pending
+// when the ticker looks at a schedule.
+const (
+	CatchupNone   = "none"   // only ticks at most the misfire grace late
+	CatchupLatest = "latest" // only the newest pending tick
+	CatchupAll    = "all"    // every pending tick, oldest first
+)
+
+// Limits that keep one decision bounded however long the ticker was away.
+const (
+	// maxEnqueuePerDecision caps the ticks of one schedule enqueued by one statement
+	// with catchup = 'all'; the rest follow in the next statements, oldest first.
+	maxEnqueuePerDecision = 500
+	// maxMissedRows caps the 'missed' ledger rows one decision writes for one schedule:
+	// the newest misses get rows, and the oldest row's ticks column also counts the
+	// earlier misses that got none.
+	maxMissedRows = 10
+	// maxWalk caps how many ticks of one schedule a decision steps through. Beyond it
+	// (a one-second cron down for more than a day) the missed count is a lower bound.
+	maxWalk = 100_000
+)
+
+// window is where a schedule may fire: ticks T with T > after, T >= from, and (when
+// until is set) T <= until. It also carries what the catch-up decision needs.
+type window struct {
+	after   time.Time // the newest decided tick (last_tick_at), or zero
+	from    time.Time // earliest allowed tick, inclusive (see startBound)
+	until   time.Time // ends_at, or zero for no end
+	catchup string
+	// maxAge, when > 0, turns every pending tick older than it into a miss (for 'all'
+	// and 'latest': catchup_window_secs; for 'none': the misfire grace).
+	maxAge time.Duration
+}
+
+// decision is what the ticker does with one schedule now.
+type decision struct {
+	enqueue []time.Time // oldest first
+	missed  []missedRow // oldest first, at most maxMissedRows
+	next    time.Time   // the first tick after everything decided; zero: none
+	capped  bool        // the walk hit maxWalk; missed counts are lower bounds
+}
+
+type missedRow struct {
+	at    time.Time
+	ticks int // this tick and the missed ticks after it that get no row of their own
+}
+
+// newest is the newest tick the decision settles, which becomes last_tick_at.
+func (d decision) newest() time.Time {
+	var n time.Time
+	if len(d.enqueue) > 0 {
+		n = d.enqueue[len(d.enqueue)-1]
+	}
+	if len(d.missed) > 0 && d.missed[len(d.missed)-1].at.After(n) {
+		n = d.missed[len(d.missed)-1].at
+	}
+	return n
+}
+
+// empty reports whether there is nothing to write now.
+func (d decision) empty() bool { return len(d.enqueue) == 0 && len(d.missed) == 0 }
+
+// startBound returns the instant before which nothing of a schedule ever fires.
+// Intervals run at anchor + k*every with anchor = greatest(starts_at,
+// date_trunc('second', changed_at)), first tick at the anchor; cron ticks must be
+// strictly after changed_at and not before starts_at. The returned bound is inclusive.
+func startBound(isInterval bool, changedAt, startsAt time.Time) time.Time {
+	if isInterval {
+		anchor := changedAt.Truncate(time.Second)
+		if startsAt.After(anchor) {
+			anchor = startsAt
+		}
+		return anchor
+	}
+	from := changedAt.Add(time.Nanosecond)
+	if startsAt.After(from) {
+		from = startsAt
+	}
+	return from
+}
+
+// firstAfter returns the first tick of s in w strictly after t.
+func (w window) firstAfter(s Schedule, t time.Time) (time.Time, bool) {
+	if !w.from.IsZero() && t.Before(w.from) {
+		t = w.from.Add(-time.Nanosecond)
+	}
+	if !w.after.IsZero() && t.Before(w.after) {
+		t = w.after
+	}
+	n, ok := s.Next(t)
+	if !ok || (!w.until.IsZero() && n.After(w.until)) {
+		return time.Time{}, false
+	}
+	return n, true
+}
+
+// upcoming is the first tick that is not yet decided (pending or future).
+func (w window) upcoming(s Schedule) (time.Time, bool) {
+	return w.firstAfter(s, time.Time{})
+}
+
+// decide applies the catch-up policy to the ticks of s pending at now.
+func decide(s Schedule, w window, now time.Time) decision {
+	var d decision
+	t, ok := w.upcoming(s)
+	if !ok {
+		return d
+	}
+	if t.After(now) {
+		d.next = t
+		return d
+	}
+	var m misses
+	walked := 0
+	step := func() {
+		if walked++; walked >= maxWalk {
+			d.capped = true
+		}
+		t, ok = w.firstAfter(s, t)
+	}
+
+	// Ticks older than the cutoff are misses, whatever the policy.
+	if w.maxAge > 0 {
+		cutoff := now.Add(-w.maxAge)
+		for ok && t.Before(cutoff) && !d.capped {
+			m.add(t)
+			step()
+		}
+		if d.capped && ok && t.Before(cutoff) {
+			// Too many to step through: skip to the cutoff; the count is a lower bound.
+			t, ok = w.firstAfter(s, cutoff.Add(-time.Nanosecond))
+		}
+	}
+
+	// The rest up to now are candidates.
+	switch w.catchup {
+	case CatchupLatest:
+		var newest time.Time
+		for ok && !t.After(now) && !d.capped {
+			if !newest.IsZero() {
+				m.add(newest)
+			}
+			newest = t
+			step()
+		}
+		if d.capped && ok && !t.After(now) {
+			// A long outage of a frequent schedule: jump to the newest pending tick.
+			if n, found := newestPending(s, w, now); found {
+				if !newest.IsZero() {
+					m.add(newest)
+				}
+				newest = n
+			}
+			t, ok = w.firstAfter(s, newest)
+		}
+		if !newest.IsZero() {
+			d.enqueue = []time.Time{newest}
+		}
+	default: // all, and none (whose maxAge is the misfire grace)
+		for ok && !t.After(now) && len(d.enqueue) < maxEnqueuePerDecision {
+			d.enqueue = append(d.enqueue, t)
+			step()
+		}
+		// Anything left pending is decided by the next statement, right away.
+	}
+	d.missed = m.rows()
+	if ok {
+		d.next = t
+	}
+	return d
+}
+
+// misses counts missed ticks and keeps the newest few, which get ledger rows.
+type misses struct {
+	kept  []time.Time
+	total int
+}
+
+func (m *misses) add(t time.Time) {
+	m.total++
+	m.kept = append(m.kept, t)
+	if len(m.kept) > 2*maxMissedRows {
+		m.kept = append(m.kept[:0], m.kept[len(m.kept)-maxMissedRows:]...)
+	}
+}
+
+// rows turns the misses into at most maxMissedRows ledger rows: the oldest row also
+// stands for every earlier miss that gets no row of its own.
+func (m *misses) rows() []missedRow {
+	kept := m.kept
+	if len(kept) > maxMissedRows {
+		kept = kept[len(kept)-maxMissedRows:]
+	}
+	rows := make([]missedRow, len(kept))
+	for i, t := range kept {
+		rows[i] = missedRow{at: t, ticks: 1}
+	}
+	if len(rows) > 0 {
+		rows[0].ticks += m.total - len(rows)
+	}
+	return rows
+}
+
+// newestPending finds the newest tick of s in w that is not after now, without stepping
+// through every tick since w.after: it looks back from now over doubling spans until a
+// span holds a tick, then steps through that span only.
+func newestPending(s Schedule, w window, now time.Time) (time.Time, bool) {
+	for span := time.Second; span < 200*365*24*time.Hour; span *= 2 {
+		t, ok := w.firstAfter(s, now.Add(-span))
+		if !ok {
+			return time.Time{}, false
+		}
+		if t.After(now) {
+			continue
+		}
+		for {
+			n, ok := w.firstAfter(s, t)
+			if !ok || n.After(now) {
+				return t, true
+			}
+			t = n
+		}
+	}
+	return time.Time{}, false
+}

@@ -1,0 +1,562 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgwerk/werkcron/db"
+)
+
+// Defaults of TickerOptions.
+const (
+	DefaultStandbyRetry = time.Second
+	DefaultMisfireGrace = 5 * time.Second
+	DefaultHeartbeat    = 6 * time.Second
+	DefaultRetention    = 7 * 24 * time.Hour
+)
+
+const (
+	// maxTicksPerStatement bounds one tick statement; a larger fan-out is split.
+	maxTicksPerStatement = 5000
+	// fullReload: with more changed names than this, reread every row instead.
+	fullReload = 1000
+	// wakeMargin: wake this long after a tick's instant, so that the database (whose
+	// clock decides) agrees the tick has come.
+	wakeMargin = 2 * time.Millisecond
+	// failedRetry: a schedule whose statement failed is retried after this.
+	failedRetry      = 30 * time.Second
+	statementTimeout = time.Minute
+)
+
+// Roles a ticker reports through TickerOptions.OnRole.
+const (
+	RoleStandby = "standby"
+	RolePrimary = "primary"
+	RoleStopped = "stopped"
+)
+
+// TickerOptions configure a Ticker. Zero values take the defaults.
+type TickerOptions struct {
+	// StandbyRetry is how long a standby waits for the leader lock inside the server
+	// before asking again (its only query while idle). Default 1s.
+	StandbyRetry time.Duration
+	// MisfireGrace is how late a tick of a catchup = 'none' schedule may still be
+	// enqueued (enough to ride out a failover). Default 5s.
+	MisfireGrace time.Duration
+	// Heartbeat is how often an idle primary checks its session and the database clock.
+	Heartbeat time.Duration
+	// Retention is how long werk_cron_ticks rows are kept. Default 7 days.
+	Retention time.Duration
+	// Now is the host clock (default time.Now). Only its offset from the database's
+	// clock is used: hosts with skewed clocks still agree on ticks. Tests inject skew.
+	Now func() time.Time
+	// Logger receives the ticker's logs (default slog.Default()).
+	Logger *slog.Logger
+	// ApplicationName names the ticker's session in pg_stat_activity and in
+	// werk_cron_instances. Default "werkcron <host>/<pid>".
+	ApplicationName string
+	// OnRole is called with RoleStandby, RolePrimary or RoleStopped when that changes.
+	OnRole func(role string)
+}
+
+// Stats are the ticker's counters since it started.
+type Stats struct {
+	Enqueued, Duplicates, Missed, SkippedOverlap, Statements, Promotions atomic.Int64
+	Primary                                                              atomic.Bool
+}
+
+// Ticker is the scheduling loop: one dedicated connection that stands by for the leader
+// lock and, once it holds it, enqueues every schedule's ticks.
+type Ticker struct {
+	cfg   *pgx.ConnConfig
+	opts  TickerOptions
+	log   *slog.Logger
+	Stats Stats
+
+	// State of the current session as primary.
+	conn      *pgx.Conn
+	q         *db.Queries
+	offset    time.Duration // database clock minus host clock
+	entries   map[string]*entry
+	queue     dueQueue
+	dirty     map[*entry]struct{} // next_run_at or last_error to write
+	lastBeat  time.Time           // host time of the last heartbeat
+	lastPrune time.Time
+}
+
+// NewTicker prepares a ticker for the database at dsn; Run starts it.
+func NewTicker(dsn string, opts TickerOptions) (*Ticker, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("parse the connection string: %w", err)
+	}
+	if opts.StandbyRetry <= 0 {
+		opts.StandbyRetry = DefaultStandbyRetry
+	}
+	if opts.MisfireGrace <= 0 {
+		opts.MisfireGrace = DefaultMisfireGrace
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = DefaultHeartbeat
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = DefaultRetention
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.ApplicationName == "" {
+		host, _ := os.Hostname()
+		if len(host) > 24 {
+			host = host[:24]
+		}
+		opts.ApplicationName = fmt.Sprintf("werkcron %s/%d", host, os.Getpid())
+	}
+	cfg.RuntimeParams["application_name"] = opts.ApplicationName
+	return &Ticker{cfg: cfg, opts: opts, log: opts.Logger}, nil
+}
+
+// Run stands by, leads when it gets the leader lock, and survives lost connections and
+// database restarts by reconnecting with backoff. It returns nil when ctx is done (after
+// releasing the lock, so that a standby takes over at once), and an error only when
+// leading is impossible (ErrLockNotSession).
+func (t *Ticker) Run(ctx context.Context) error {
+	defer t.setRole(RoleStopped)
+	backoff := 100 * time.Millisecond
+	for {
+		started := time.Now()
+		err := t.session(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, ErrLockNotSession) {
+			return err
+		}
+		if time.Since(started) > 10*time.Second {
+			backoff = 100 * time.Millisecond
+		}
+		wait := backoff/2 + rand.N(backoff/2+1)
+		t.log.Warn("ticker session ended; reconnecting", "err", err, "in", wait.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// session is one connection's life: stand by, then lead until the connection fails or
+// ctx is done.
+func (t *Ticker) session(ctx context.Context) error {
+	conn, err := pgx.ConnectConfig(ctx, t.cfg)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		_ = conn.Close(cctx)
+	}()
+	t.setRole(RoleStandby)
+	err = elect(ctx, conn, t.opts.StandbyRetry, func() {
+		t.log.Info("standing by: another ticker is primary", "retry", t.opts.StandbyRetry)
+	})
+	if err != nil {
+		return err
+	}
+	err = t.lead(ctx, conn)
+	if ctx.Err() != nil && !conn.IsClosed() {
+		if rerr := resign(conn); rerr != nil {
+			t.log.Warn("release the leader lock", "err", rerr)
+		} else {
+			t.log.Info("released the leader lock")
+		}
+	}
+	return err
+}
+
+// lead runs the primary's loop: load schedules, then sleep until the earliest tick, a
+// change notification or the heartbeat, and enqueue what is due.
+func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
+	// Statements run on a context that shutdown does not cancel: the statement in
+	// flight finishes, then the loop sees ctx is done and stops.
+	work := context.WithoutCancel(ctx)
+	t.conn, t.q = conn, db.New(conn)
+	t.entries = map[string]*entry{}
+	t.queue = nil
+	t.dirty = map[*entry]struct{}{}
+	defer func() { t.conn, t.q, t.entries, t.queue, t.dirty = nil, nil, nil, nil, nil }()
+
+	since := time.Now()
+	if err := t.q.SetApplicationName(work, fmt.Sprintf("%s leader@%d", t.opts.ApplicationName, since.Unix())); err != nil {
+		return fmt.Errorf("set application_name: %w", err)
+	}
+	if _, err := t.q.ListenForChanges(work); err != nil {
+		return fmt.Errorf("listen for schedule changes: %w", err)
+	}
+	if err := t.heartbeat(work); err != nil {
+		return err
+	}
+	t.Stats.Promotions.Add(1)
+	t.setRole(RolePrimary)
+	t.log.Info("primary: this ticker now schedules", "clock_offset", t.offset.Round(time.Millisecond))
+	if err := t.loadAll(work); err != nil {
+		return err
+	}
+
+	for ctx.Err() == nil {
+		now := t.now()
+		if due := t.queue.popDue(now); len(due) > 0 {
+			if err := t.tick(work, due, now); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := t.flush(work); err != nil {
+			return err
+		}
+		if time.Since(t.lastPrune) > time.Hour {
+			t.prune(work)
+		}
+		wait := t.opts.Heartbeat - time.Since(t.lastBeat)
+		if next := t.queue.peek(); !next.IsZero() {
+			wait = min(wait, next.Sub(t.now())+wakeMargin)
+		}
+		names, err := t.waitForChanges(ctx, wait)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if len(names) > 0 {
+			if err := t.reload(work, names); err != nil {
+				return err
+			}
+		}
+		if time.Since(t.lastBeat) >= t.opts.Heartbeat {
+			if err := t.heartbeat(work); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// now is the database's time as this host estimates it.
+func (t *Ticker) now() time.Time { return t.opts.Now().Add(t.offset) }
+
+// heartbeat checks that this session still holds the lock, and measures the offset of
+// the database clock from the host clock (assuming the server read its clock halfway
+// through the round trip).
+func (t *Ticker) heartbeat(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	before := t.opts.Now()
+	hb, err := t.q.LeaderHeartbeat(ctx)
+	if err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	after := t.opts.Now()
+	if !hb.Held {
+		return ErrLockNotSession
+	}
+	t.offset = hb.Now.Sub(before.Add(after.Sub(before) / 2))
+	t.lastBeat = time.Now()
+	return nil
+}
+
+// waitForChanges waits up to d for change notifications and returns the names of the
+// changed schedules (none when d passed quietly).
+func (t *Ticker) waitForChanges(ctx context.Context, d time.Duration) ([]string, error) {
+	if d <= 0 {
+		return nil, nil
+	}
+	seen := map[string]struct{}{}
+	for len(seen) <= fullReload {
+		wctx, cancel := context.WithTimeout(ctx, d)
+		n, err := t.conn.WaitForNotification(wctx)
+		cancel()
+		if err != nil {
+			if t.conn.IsClosed() || ctx.Err() != nil {
+				return nil, fmt.Errorf("wait for notifications: %w", err)
+			}
+			if errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) {
+				break
+			}
+			return nil, fmt.Errorf("wait for notifications: %w", err)
+		}
+		seen[n.Payload] = struct{}{}
+		d = time.Millisecond // take what has arrived already, then act
+	}
+	names := make([]string, 0, len(seen))
+	for name := range seen {
+		names = append(names, name)
+	}
+	return names, nil
+}
+
+// loadAll reads every schedule.
+func (t *Ticker) loadAll(ctx context.Context) error {
+	rows, err := t.q.ListSchedulesForTicker(ctx)
+	if err != nil {
+		return fmt.Errorf("load schedules: %w", err)
+	}
+	keep := make(map[string]bool, len(rows))
+	for _, row := range rows {
+		keep[row.Name] = true
+		t.put(row)
+	}
+	for name, e := range t.entries {
+		if !keep[name] {
+			t.drop(e)
+		}
+	}
+	t.log.Info("loaded schedules", "count", len(rows))
+	return nil
+}
+
+// reload rereads the named schedules (changed, deleted or stale).
+func (t *Ticker) reload(ctx context.Context, names []string) error {
+	if len(names) > fullReload {
+		return t.loadAll(ctx)
+	}
+	rows, err := t.q.GetSchedulesForTicker(ctx, names)
+	if err != nil {
+		return fmt.Errorf("reload schedules: %w", err)
+	}
+	found := make(map[string]bool, len(rows))
+	for _, row := range rows {
+		found[row.Name] = true
+		t.put(row)
+	}
+	for _, name := range names {
+		if e := t.entries[name]; e != nil && !found[name] {
+			t.drop(e)
+		}
+	}
+	return nil
+}
+
+func (t *Ticker) put(row db.WerkCronJob) {
+	old := t.entries[row.Name]
+	e := newEntry(row, old)
+	if old != nil {
+		t.queue.remove(old)
+		delete(t.dirty, old)
+		if e.err != "" && e.err != old.err {
+			t.log.Warn("schedule cannot run", "schedule", e.name, "err", e.err)
+		}
+	} else if e.err != "" {
+		t.log.Warn("schedule cannot run", "schedule", e.name, "err", e.err)
+	}
+	e.refresh()
+	t.entries[e.name] = e
+	t.queue.set(e)
+	t.dirty[e] = struct{}{}
+}
+
+func (t *Ticker) drop(e *entry) {
+	t.queue.remove(e)
+	delete(t.dirty, e)
+	delete(t.entries, e.name)
+}
+
+// flush writes next_run_at and last_error of the entries whose values changed, in one
+// statement.
+func (t *Ticker) flush(ctx context.Context) error {
+	var p db.SaveScheduleStateParams
+	for e := range t.dirty {
+		if !e.next.Equal(e.dbNext) || e.err != e.dbErr {
+			p.Names = append(p.Names, e.name)
+			p.NextRunAts = append(p.NextRunAts, e.next) // zero is NULL
+			p.LastErrors = append(p.LastErrors, e.err)  // "" is NULL
+		}
+	}
+	if len(p.Names) > 0 {
+		if err := t.q.SaveScheduleState(ctx, p); err != nil {
+			return fmt.Errorf("save next_run_at and last_error: %w", err)
+		}
+	}
+	for e := range t.dirty {
+		e.dbNext, e.dbErr = e.next, e.err
+		delete(t.dirty, e)
+	}
+	return nil
+}
+
+func (t *Ticker) prune(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
+	defer cancel()
+	n, err := t.q.PruneTicks(ctx, t.now().Add(-t.opts.Retention))
+	if err != nil {
+		t.log.Warn("prune werk_cron_ticks", "err", err)
+		return
+	}
+	t.lastPrune = time.Now()
+	if n > 0 {
+		t.log.Info("pruned werk_cron_ticks", "rows", n, "older_than", t.opts.Retention)
+	}
+}
+
+// planned is one schedule's decision inside a tick statement.
+type planned struct {
+	e *entry
+	d decision
+}
+
+// tick decides the due entries and writes the decisions, in statements of at most
+// maxTicksPerStatement ticks.
+func (t *Ticker) tick(ctx context.Context, due []*entry, now time.Time) error {
+	var batch []planned
+	size := 0
+	for _, e := range due {
+		d := decide(e.sched, e.window(t.opts.MisfireGrace), now)
+		if d.capped {
+			t.log.Warn("schedule was down for very many ticks; missed counts are lower bounds", "schedule", e.name)
+		}
+		if d.empty() {
+			e.next = d.next
+			t.queue.set(e)
+			t.dirty[e] = struct{}{}
+			continue
+		}
+		n := len(d.enqueue) + len(d.missed)
+		if size+n > maxTicksPerStatement && len(batch) > 0 {
+			if err := t.write(ctx, batch, now); err != nil {
+				return err
+			}
+			batch, size = batch[:0], 0
+		}
+		batch = append(batch, planned{e, d})
+		size += n
+	}
+	if len(batch) > 0 {
+		return t.write(ctx, batch, now)
+	}
+	return nil
+}
+
+// write runs one tick statement. A statement error that is not the connection's (a row
+// the database refuses) must not stop the other schedules: the batch is retried one
+// schedule at a time, and only the failing ones are set aside, with the error in
+// last_error.
+func (t *Ticker) write(ctx context.Context, batch []planned, now time.Time) error {
+	err := t.enqueue(ctx, batch)
+	if err == nil || t.conn.IsClosed() {
+		return err
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return err
+	}
+	if len(batch) == 1 {
+		e := batch[0].e
+		e.err = "enqueue failed: " + err.Error()
+		e.retryAt = now.Add(failedRetry)
+		t.log.Error("enqueue failed; retrying later", "schedule", e.name, "err", err, "retry_in", failedRetry)
+		t.queue.set(e)
+		t.dirty[e] = struct{}{}
+		return nil
+	}
+	for _, p := range batch {
+		if err := t.write(ctx, []planned{p}, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// enqueue runs the tick statement for batch and applies its outcome to the entries.
+func (t *Ticker) enqueue(ctx context.Context, batch []planned) error {
+	var p db.EnqueueDueTicksParams
+	addTick := func(name string, at time.Time, kind string, ticks int) {
+		p.TickNames = append(p.TickNames, name)
+		p.TickAts = append(p.TickAts, at)
+		p.TickKinds = append(p.TickKinds, kind)
+		p.TickCounts = append(p.TickCounts, int32(ticks))
+	}
+	for _, b := range batch {
+		p.SchNames = append(p.SchNames, b.e.name)
+		p.SchPrevTickAts = append(p.SchPrevTickAts, b.e.lastTick) // zero is NULL
+		p.SchSeenUpdatedAts = append(p.SchSeenUpdatedAts, b.e.updatedAt)
+		p.SchNextRunAts = append(p.SchNextRunAts, b.d.next) // zero is NULL
+		for _, m := range b.d.missed {
+			addTick(b.e.name, m.at, "missed", m.ticks)
+		}
+		for _, at := range b.d.enqueue {
+			addTick(b.e.name, at, "enqueue", 1)
+		}
+	}
+	sctx, cancel := context.WithTimeout(ctx, statementTimeout)
+	defer cancel()
+	rows, err := t.q.EnqueueDueTicks(sctx, p)
+	if err != nil {
+		return fmt.Errorf("enqueue due ticks: %w", err)
+	}
+	t.Stats.Statements.Add(1)
+
+	won := make(map[string]bool, len(batch))
+	for _, r := range rows {
+		if r.Name == nil { // the notify row of an empty ledger
+			continue
+		}
+		won[*r.Name] = true
+		switch *r.Outcome {
+		case "enqueued":
+			t.Stats.Enqueued.Add(1)
+		case "duplicate":
+			t.Stats.Duplicates.Add(1)
+			t.log.Warn("tick already had a job; not enqueued again", "schedule", *r.Name, "tick", *r.TickAt)
+		case "skipped_overlap":
+			t.Stats.SkippedOverlap.Add(1)
+		case "missed":
+			t.Stats.Missed.Add(1)
+		}
+	}
+	var stale []string
+	for _, b := range batch {
+		e := b.e
+		if !won[e.name] {
+			// Lost the compare-and-set: the row changed under us (edited, paused, or
+			// ticked by someone else). Reread it; its next tick is decided from there.
+			stale = append(stale, e.name)
+			continue
+		}
+		e.lastTick = b.d.newest()
+		e.next, e.retryAt = b.d.next, time.Time{}
+		e.dbNext, e.err, e.dbErr = b.d.next, "", ""
+		t.queue.set(e)
+	}
+	if len(stale) > 0 {
+		t.log.Info("schedules changed while deciding; reloading", "schedules", strings.Join(stale, ","))
+		return t.reload(ctx, stale)
+	}
+	return nil
+}
+
+func (t *Ticker) setRole(role string) {
+	t.Stats.Primary.Store(role == RolePrimary)
+	if t.opts.OnRole != nil {
+		t.opts.OnRole(role)
+	}
+}
+
+// tickKey is the job key of a tick: cron:<name>:<tick in UTC>.
+func tickKey(name string, tick time.Time) string {
+	return "cron:" + name + ":" + tick.UTC().Format("2006-01-02T15:04:05Z")
+}

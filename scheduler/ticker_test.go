@@ -1,0 +1,440 @@
+package scheduler_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgwerk/werkcron/scheduler"
+)
+
+// keyOf is the job key DESIGN.md fixes for a tick.
+func keyOf(name string, tick time.Time) string {
+	return "cron:" + name + ":" + tick.UTC().Format("2006-01-02T15:04:05Z")
+}
+
+func TestIntervalScheduleInsertedWhileRunning(t *testing.T) {
+	dsn, pool := migratedDB(t)
+	tk := startTicker(t, dsn, scheduler.TickerOptions{})
+	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+
+	inserted := time.Now()
+	exec(t, pool, `INSERT INTO werk_cron_jobs (func, interval_secs) VALUES ('app.tasks.ping', 1)`)
+	eventually(t, time.Second, "first job within 1s of the INSERT", func() bool {
+		return queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 1
+	})
+	t.Logf("first job after %s", time.Since(inserted).Round(time.Millisecond))
+	time.Sleep(3200 * time.Millisecond)
+
+	type job struct {
+		Key         string
+		ScheduledAt time.Time
+	}
+	rows, _ := pool.Query(context.Background(), `SELECT key, scheduled_at FROM werk_jobs ORDER BY scheduled_at`)
+	jobs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[job])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) < 4 || len(jobs) > 5 {
+		t.Fatalf("want 4 or 5 jobs after ~4.2s of a 1s schedule, got %d: %v", len(jobs), jobs)
+	}
+	anchor := queryOne[time.Time](t, pool, `SELECT date_trunc('second', changed_at) FROM werk_cron_jobs`)
+	for i, j := range jobs {
+		want := anchor.Add(time.Duration(i) * time.Second)
+		if !j.ScheduledAt.Equal(want) {
+			t.Errorf("job %d: scheduled_at %s, want %s (anchor + %ds)", i, j.ScheduledAt, want, i)
+		}
+		if j.Key != keyOf("app.tasks.ping", want) {
+			t.Errorf("job %d: key %q, want %q", i, j.Key, keyOf("app.tasks.ping", want))
+		}
+	}
+	noDuplicates(t, pool)
+}
+
+func TestSixFieldCronEveryEvenSecond(t *testing.T) {
+	dsn, pool := migratedDB(t)
+	tk := startTicker(t, dsn, scheduler.TickerOptions{})
+	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('even', 'app.tasks.even', '*/2 * * * * *')`)
+	changed := queryOne[time.Time](t, pool, `SELECT changed_at FROM werk_cron_jobs`)
+	time.Sleep(5 * time.Second)
+	until := time.Now().Add(-300 * time.Millisecond) // ticks before this must have landed
+
+	got := queryList[time.Time](t, pool, `SELECT scheduled_at FROM werk_jobs ORDER BY 1`)
+	var want []time.Time
+	for s := changed.Truncate(time.Second).Add(time.Second); !s.After(until); s = s.Add(time.Second) {
+		if s.Second()%2 == 0 {
+			want = append(want, s)
+		}
+	}
+	var gotUntil []time.Time
+	for _, g := range got {
+		if g.Second()%2 != 0 {
+			t.Errorf("job at odd second %s", g)
+		}
+		if !g.After(until) {
+			gotUntil = append(gotUntil, g)
+		}
+	}
+	if len(gotUntil) != len(want) {
+		t.Fatalf("want one job per even second %v, got %v", want, got)
+	}
+	for i := range want {
+		if !gotUntil[i].Equal(want[i]) {
+			t.Errorf("job %d at %s, want %s", i, gotUntil[i], want[i])
+		}
+	}
+	noDuplicates(t, pool)
+}
+
+func TestJobRowMatchesDesignAndNotifiesQueue(t *testing.T) {
+	dsn, pool := migratedDB(t)
+	ctx := context.Background()
+	listener, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close(ctx)
+	if _, err := listener.Exec(ctx, `LISTEN "werk:reports"`); err != nil {
+		t.Fatal(err)
+	}
+
+	tk := startTicker(t, dsn, scheduler.TickerOptions{})
+	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, queue, args, kwargs, interval_secs,
+		timeout_secs, result_ttl, failure_ttl, meta, priority, max_attempts)
+		VALUES ('nightly', 'app.tasks.report', 'reports', '[1, "two"]', '{"k": true}', 60,
+		        30, 3600, 86400, '{"team": "ops"}', 7, 3)`)
+
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	n, err := listener.WaitForNotification(wctx)
+	if err != nil {
+		t.Fatalf("no notification on werk:reports: %v", err)
+	}
+	if n.Channel != "werk:reports" {
+		t.Fatalf("notified %q", n.Channel)
+	}
+
+	var (
+		key, function, queue, status string
+		payload, meta                []byte
+		priority                     int16
+		maxAttempts, attempts        int32
+		timeout, resultTTL, failTTL  int32
+		scheduledAt, enqueuedAt      time.Time
+		cronName                     string
+		failureMode                  string
+	)
+	err = pool.QueryRow(ctx, `SELECT key, function, queue, status, payload, meta, priority, max_attempts,
+		attempts, timeout_secs, result_ttl, failure_ttl, scheduled_at, enqueued_at, cron_name, failure_mode
+		FROM werk_jobs`).Scan(&key, &function, &queue, &status, &payload, &meta, &priority, &maxAttempts,
+		&attempts, &timeout, &resultTTL, &failTTL, &scheduledAt, &enqueuedAt, &cronName, &failureMode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchor := queryOne[time.Time](t, pool, `SELECT date_trunc('second', changed_at) FROM werk_cron_jobs`)
+	var p struct {
+		Args   []any          `json:"args"`
+		Kwargs map[string]any `json:"kwargs"`
+	}
+	if err := json.Unmarshal(payload, &p); err != nil {
+		t.Fatalf("payload %s: %v", payload, err)
+	}
+	checks := []struct {
+		what      string
+		got, want any
+	}{
+		{"key", key, keyOf("nightly", anchor)},
+		{"function", function, "app.tasks.report"},
+		{"queue", queue, "reports"},
+		{"status", status, "queued"},
+		{"payload.args", len(p.Args) == 2 && p.Args[0] == float64(1) && p.Args[1] == "two", true},
+		{"payload.kwargs", p.Kwargs["k"], true},
+		{"meta", string(meta), `{"team": "ops"}`},
+		{"priority", priority, int16(7)},
+		{"max_attempts", maxAttempts, int32(3)},
+		{"attempts", attempts, int32(0)},
+		{"timeout_secs", timeout, int32(30)},
+		{"result_ttl", resultTTL, int32(3600)},
+		{"failure_ttl", failTTL, int32(86400)},
+		{"scheduled_at", scheduledAt.Equal(anchor), true},
+		{"enqueued_at not before scheduled_at", !enqueuedAt.Before(scheduledAt), true},
+		{"cron_name", cronName, "nightly"},
+		{"failure_mode (pgwerk default)", failureMode, "hold"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.what, c.got, c.want)
+		}
+	}
+	var lastJob, jobID string
+	if err := pool.QueryRow(ctx, `SELECT c.last_job_id::text, j.id::text FROM werk_cron_jobs c, werk_jobs j`).Scan(&lastJob, &jobID); err != nil {
+		t.Fatal(err)
+	}
+	if lastJob != jobID {
+		t.Errorf("last_job_id %s, want the job %s", lastJob, jobID)
+	}
+	outcome := queryOne[string](t, pool, `SELECT outcome FROM werk_cron_ticks WHERE name = 'nightly'`)
+	if outcome != "enqueued" {
+		t.Errorf("ledger outcome %q", outcome)
+	}
+}
+
+func TestPauseAndResumeNeverBackfill(t *testing.T) {
+	dsn, pool := migratedDB(t)
+	tk := startTicker(t, dsn, scheduler.TickerOptions{})
+	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs) VALUES ('p', 'app.p', 1)`)
+	eventually(t, 2*time.Second, "first job", func() bool {
+		return queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 1
+	})
+
+	pausedAt := queryOne[time.Time](t, pool, `UPDATE werk_cron_jobs SET paused = true RETURNING clock_timestamp()`)
+	time.Sleep(2500 * time.Millisecond)
+	if n := queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE scheduled_at > $1`, pausedAt); n != 0 {
+		t.Fatalf("%d jobs for ticks after the pause committed", n)
+	}
+	if next := queryOne[*time.Time](t, pool, `SELECT next_run_at FROM werk_cron_jobs`); next != nil {
+		t.Errorf("paused schedule has next_run_at %s", next)
+	}
+
+	resumedAt := queryOne[time.Time](t, pool, `UPDATE werk_cron_jobs SET paused = false RETURNING now()`)
+	eventually(t, 2*time.Second, "a job after resume", func() bool {
+		return queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE scheduled_at >= date_trunc('second', $1::timestamptz)`, resumedAt) >= 1
+	})
+	if n := queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE scheduled_at > $1 AND scheduled_at < date_trunc('second', $2::timestamptz)`, pausedAt, resumedAt); n != 0 {
+		t.Fatalf("%d jobs backfilled for the paused time", n)
+	}
+	if n := queryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE tick_at > $1 AND tick_at < date_trunc('second', $2::timestamptz)`, pausedAt, resumedAt); n != 0 {
+		t.Fatalf("%d ledger rows for the paused time", n)
+	}
+	noDuplicates(t, pool)
+}
+
+func TestDeleteStopsScheduleAndKeepsJobs(t *testing.T) {
+	dsn, pool := migratedDB(t)
+	tk := startTicker(t, dsn, scheduler.TickerOptions{})
+	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs) VALUES ('d', 'app.d', 1)`)
+	eventually(t, 3*time.Second, "two jobs", func() bool {
+		return queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 2
+	})
+	exec(t, pool, `DELETE FROM werk_cron_jobs WHERE name = 'd'`)
+	before := queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`)
+	time.Sleep(2500 * time.Millisecond)
+	after := queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`)
+	if after != before {
+		t.Fatalf("jobs went from %d to %d after DELETE", before, after)
+	}
+	if before < 2 {
+		t.Fatalf("enqueued jobs were removed: %d left", before)
+	}
+}
+
+func TestRestartEnqueuesNewestMissedTickOnce(t *testing.T) {
+	dsn, pool := migratedDB(t)
+	tk := startTicker(t, dsn, scheduler.TickerOptions{})
+	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs) VALUES ('r', 'app.r', 1)`)
+	eventually(t, 2*time.Second, "first job", func() bool {
+		return queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 1
+	})
+	tk.stop()
+	lastBefore := queryOne[time.Time](t, pool, `SELECT last_tick_at FROM werk_cron_jobs`)
+	time.Sleep(3500 * time.Millisecond)
+
+	restarted := time.Now()
+	tk2 := startTicker(t, dsn, scheduler.TickerOptions{})
+	tk2.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	// The first decision after the restart settles every tick missed while down.
+	eventually(t, 2*time.Second, "the catch-up decision", func() bool {
+		return queryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE outcome = 'missed'`) > 0
+	})
+	tk2.stop()
+
+	// Ticks that fell due while no ticker ran: after lastBefore, before the restart.
+	var catchup time.Time
+	if err := pool.QueryRow(context.Background(), `SELECT min(tick_at) FROM werk_cron_ticks
+		WHERE outcome = 'enqueued' AND tick_at > $1`, lastBefore).Scan(&catchup); err != nil {
+		t.Fatal(err)
+	}
+	missed := queryList[time.Time](t, pool, `SELECT tick_at FROM werk_cron_ticks WHERE outcome = 'missed' ORDER BY 1`)
+	if len(missed) < 2 {
+		t.Fatalf("want the older missed ticks recorded as missed, got %v", missed)
+	}
+	// Missed: every tick strictly between lastBefore and the catch-up tick, one row each.
+	for i, m := range missed {
+		if want := lastBefore.Add(time.Duration(i+1) * time.Second); !m.Equal(want) {
+			t.Errorf("missed[%d] = %s, want %s", i, m, want)
+		}
+	}
+	if want := missed[len(missed)-1].Add(time.Second); !catchup.Equal(want) {
+		t.Errorf("catch-up job for %s, want the newest missed tick %s", catchup, want)
+	}
+	if catchup.After(restarted) {
+		t.Errorf("catch-up tick %s is not a missed one (restart at %s)", catchup, restarted)
+	}
+	if n := queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE scheduled_at > $1 AND scheduled_at < $2`, lastBefore, catchup); n != 0 {
+		t.Errorf("%d jobs for missed ticks", n)
+	}
+	noDuplicates(t, pool)
+}
+
+func TestLedgerNotJobKeyMakesTickOnce(t *testing.T) {
+	dsn, pool := migratedDB(t)
+	tk := startTicker(t, dsn, scheduler.TickerOptions{})
+	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs, catchup) VALUES ('c', 'app.c', 1, 'all')`)
+	eventually(t, 3*time.Second, "three jobs", func() bool {
+		return queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 3
+	})
+	tk.stop()
+	ticks := queryList[time.Time](t, pool, `SELECT scheduled_at FROM werk_jobs ORDER BY 1`)
+	// pgwerk-style cleanup: finished jobs are deleted after result_ttl.
+	exec(t, pool, `UPDATE werk_jobs SET status = 'complete', completed_at = now()`)
+	exec(t, pool, `DELETE FROM werk_jobs WHERE status = 'complete'`)
+
+	tk2 := startTicker(t, dsn, scheduler.TickerOptions{})
+	tk2.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	time.Sleep(1500 * time.Millisecond)
+	tk2.stop()
+	for _, tick := range ticks {
+		if n := queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE scheduled_at = $1`, tick); n != 0 {
+			t.Errorf("tick %s enqueued again after its job row was deleted", tick)
+		}
+	}
+	if n := queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`); n == 0 {
+		t.Errorf("the restarted ticker enqueued nothing new")
+	}
+}
+
+func TestBadCronReportedOthersKeepTicking(t *testing.T) {
+	dsn, pool := migratedDB(t)
+	tk := startTicker(t, dsn, scheduler.TickerOptions{})
+	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs) VALUES ('good', 'app.good', 1)`)
+	bad := map[string]string{
+		"range":     "61 * * * *",
+		"reversed":  "5-1 * * * *",
+		"garbage":   "every day at noon",
+		"step0":     "*/0 * * * *",
+		"never":     "0 0 31 2 *",
+		"toolong":   "* * * * * * * *",
+		"abbrev_tz": "0 * * * *", // with timezone PST, which Go does not know
+	}
+	for name, expr := range bad {
+		tz := "UTC"
+		if name == "abbrev_tz" {
+			tz = "PST"
+		}
+		exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron, timezone) VALUES ($1, 'app.bad', $2, $3)`, name, expr, tz)
+	}
+	eventually(t, time.Second, "last_error on every bad row", func() bool {
+		return queryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_jobs WHERE last_error IS NOT NULL`) == int64(len(bad))
+	})
+	for _, name := range []string{"range", "reversed", "abbrev_tz", "never"} {
+		msg := queryOne[string](t, pool, `SELECT last_error FROM werk_cron_jobs WHERE name = $1`, name)
+		t.Logf("%s: %s", name, msg)
+		if msg == "" {
+			t.Errorf("%s: empty last_error", name)
+		}
+	}
+	if msg := queryOne[string](t, pool, `SELECT last_error FROM werk_cron_jobs WHERE name = 'abbrev_tz'`); !strings.Contains(msg, "PST") {
+		t.Errorf("abbrev_tz: last_error %q does not name the zone", msg)
+	}
+	before := queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'good'`)
+	time.Sleep(2 * time.Second)
+	after := queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'good'`)
+	if after-before < 1 {
+		t.Fatalf("the good schedule stopped: %d then %d jobs", before, after)
+	}
+	if n := queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name <> 'good'`); n != 0 {
+		t.Fatalf("%d jobs from bad schedules", n)
+	}
+	// Fixing the row clears the error.
+	exec(t, pool, `UPDATE werk_cron_jobs SET cron = '0 0 * * *' WHERE name = 'range'`)
+	eventually(t, time.Second, "last_error cleared after a fix", func() bool {
+		return queryOne[*string](t, pool, `SELECT last_error FROM werk_cron_jobs WHERE name = 'range'`) == nil
+	})
+	if tk.Role() != scheduler.RolePrimary {
+		t.Fatalf("ticker is %s", tk.Role())
+	}
+}
+
+func TestDatabaseRefusesBadRows(t *testing.T) {
+	_, pool := migratedDB(t)
+	cases := []struct {
+		name, sql, wantInMessage string
+	}{
+		{"both", `INSERT INTO werk_cron_jobs (func, cron, interval_secs) VALUES ('f', '* * * * *', 5)`, "exactly_one_of_cron_or_interval"},
+		{"neither", `INSERT INTO werk_cron_jobs (func) VALUES ('f')`, "exactly_one_of_cron_or_interval"},
+		{"args not array", `INSERT INTO werk_cron_jobs (func, interval_secs, args) VALUES ('f', 5, '{"a":1}')`, "args_must_be_a_json_array"},
+		{"kwargs not object", `INSERT INTO werk_cron_jobs (func, interval_secs, kwargs) VALUES ('f', 5, '[1]')`, "kwargs_must_be_a_json_object"},
+		{"meta not object", `INSERT INTO werk_cron_jobs (func, interval_secs, meta) VALUES ('f', 5, '"x"')`, "meta_must_be_a_json_object"},
+		{"unknown zone", `INSERT INTO werk_cron_jobs (func, cron, timezone) VALUES ('f', '* * * * *', 'Mars/Olympus')`, "unknown time zone Mars/Olympus"},
+		{"zero interval", `INSERT INTO werk_cron_jobs (func, interval_secs) VALUES ('f', 0)`, "interval_secs_must_be_positive"},
+		{"negative interval", `INSERT INTO werk_cron_jobs (func, interval_secs) VALUES ('f', -5)`, "interval_secs_must_be_positive"},
+		{"catchup", `INSERT INTO werk_cron_jobs (func, interval_secs, catchup) VALUES ('f', 5, 'some')`, "catchup_must_be_none_latest_or_all"},
+		{"overlap", `INSERT INTO werk_cron_jobs (func, interval_secs, overlap) VALUES ('f', 5, 'queue')`, "overlap_must_be_allow_or_skip"},
+		{"window", `INSERT INTO werk_cron_jobs (func, interval_secs, starts_at, ends_at) VALUES ('f', 5, now(), now() - interval '1 day')`, "ends_at_must_be_after_starts_at"},
+		{"blank cron", `INSERT INTO werk_cron_jobs (func, cron) VALUES ('f', '  ')`, "cron_must_not_be_blank"},
+		{"zone change", `UPDATE werk_cron_jobs SET timezone = 'Nowhere/Land'`, "unknown time zone"},
+	}
+	exec(t, pool, `INSERT INTO werk_cron_jobs (func, cron) VALUES ('ok', '* * * * *')`)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := pool.Exec(context.Background(), c.sql)
+			if err == nil {
+				t.Fatalf("accepted: %s", c.sql)
+			}
+			if !strings.Contains(err.Error(), c.wantInMessage) {
+				t.Fatalf("error %q does not say %q", err, c.wantInMessage)
+			}
+		})
+	}
+	if n := queryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_jobs`); n != 1 {
+		t.Fatalf("%d rows, want only the good one", n)
+	}
+	if name := queryOne[string](t, pool, `SELECT name FROM werk_cron_jobs`); name != "ok" {
+		t.Fatalf("name defaulted to %q, want func", name)
+	}
+}
+
+func TestTickerOwnWritesDoNotNotify(t *testing.T) {
+	dsn, pool := migratedDB(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `SELECT werk_cron_listen()`); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, pool, `INSERT INTO werk_cron_jobs (func, interval_secs) VALUES ('f', 5)`)
+	exec(t, pool, `UPDATE werk_cron_jobs SET next_run_at = now(), last_tick_at = now(), last_error = 'x', last_job_id = gen_random_uuid()`)
+	exec(t, pool, `UPDATE werk_cron_jobs SET interval_secs = 6`)
+	var got []string
+	for {
+		wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		if err != nil {
+			break
+		}
+		got = append(got, n.Payload)
+	}
+	if len(got) != 2 {
+		t.Fatalf("want 2 notifications (insert, definition update), got %d: %v", len(got), got)
+	}
+	updatedAt := queryOne[time.Time](t, pool, `SELECT updated_at FROM werk_cron_jobs`)
+	exec(t, pool, `UPDATE werk_cron_jobs SET next_run_at = now() + interval '1 hour'`)
+	if after := queryOne[time.Time](t, pool, `SELECT updated_at FROM werk_cron_jobs`); !after.Equal(updatedAt) {
+		t.Errorf("a ticker write moved updated_at from %s to %s", updatedAt, after)
+	}
+}
