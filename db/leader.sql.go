@@ -22,6 +22,16 @@ func (q *Queries) DatabaseNow(ctx context.Context) (time.Time, error) {
 	return now, err
 }
 
+const joinTickers = `-- name: JoinTickers :exec
+SELECT pg_advisory_lock_shared(werk_cron_member_key())
+`
+
+// Held (shared) for the whole session: what lists this ticker in werk_cron_instances.
+func (q *Queries) JoinTickers(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, joinTickers)
+	return err
+}
+
 const leaderHeartbeat = `-- name: LeaderHeartbeat :one
 SELECT clock_timestamp()::timestamptz AS now, werk_cron_lock_held() AS held,
        pg_backend_pid() AS backend_pid

@@ -8,7 +8,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
+
+type WerkCronInstance struct {
+	WerkCronListInstances interface{} `json:"werk_cron_list_instances"`
+}
 
 // werkcron schedules: insert a row with func and either cron or interval_secs; the ticker enqueues into werk_jobs
 type WerkCronJob struct {
@@ -40,6 +45,22 @@ type WerkCronJob struct {
 	LastTickAt *time.Time `json:"last_tick_at"`
 	LastJobID  *uuid.UUID `json:"last_job_id"`
 	LastError  *string    `json:"last_error"`
+}
+
+type WerkCronStatus struct {
+	Name          string          `json:"name"`
+	State         string          `json:"state"`
+	Schedule      *string         `json:"schedule"`
+	Timezone      string          `json:"timezone"`
+	Func          string          `json:"func"`
+	Queue         string          `json:"queue"`
+	Paused        bool            `json:"paused"`
+	NextRunAt     *time.Time      `json:"next_run_at"`
+	NextIn        pgtype.Interval `json:"next_in"`
+	LastTickAt    *time.Time      `json:"last_tick_at"`
+	LastJobStatus *string         `json:"last_job_status"`
+	LastJobID     *uuid.UUID      `json:"last_job_id"`
+	LastError     *string         `json:"last_error"`
 }
 
 type WerkCronTick struct {

@@ -33,3 +33,7 @@ SELECT set_config('lock_timeout', @timeout::text, false);
 -- name: SetApplicationName :exec
 -- What werk_cron_instances shows for this ticker.
 SELECT set_config('application_name', @name::text, false);
+
+-- name: JoinTickers :exec
+-- Held (shared) for the whole session: what lists this ticker in werk_cron_instances.
+SELECT pg_advisory_lock_shared(werk_cron_member_key());

@@ -30,6 +30,9 @@ var ErrLockNotSession = errors.New("the leader lock is not held by this session:
 // out within that interval when its own connection is gone.
 func elect(ctx context.Context, conn *pgx.Conn, retry time.Duration, waiting func()) error {
 	q := db.New(conn)
+	if err := q.JoinTickers(ctx); err != nil {
+		return fmt.Errorf("join werk_cron_instances: %w", err)
+	}
 	res, err := q.TryLeaderLock(ctx)
 	if err != nil {
 		return fmt.Errorf("try the leader lock: %w", err)

@@ -267,7 +267,75 @@ LANGUAGE sql STABLE AS $$
           AND objsubid = 1)
 $$;
 
+-- Every running ticker holds this key in shared mode for the life of its session, so
+-- that werk_cron_instances can list standbys too, straight from pg_locks.
+CREATE FUNCTION werk_cron_member_key() RETURNS bigint
+LANGUAGE sql STABLE AS $$ SELECT hashtextextended('werkcron-member:' || current_schema(), 0) $$;
+
+-- Every running ticker of this schema, from pg_locks and pg_stat_activity (so it is
+-- never stale): primary is the session holding the leader lock. A primary sets
+-- " leader@<unix time>" at the end of its application_name when it takes over.
+-- (A function under the view, because sqlc does not know the system catalogs.)
+CREATE FUNCTION werk_cron_list_instances()
+RETURNS TABLE (pid integer, role text, since timestamptz, application_name text,
+               client_addr inet, backend_start timestamptz)
+LANGUAGE sql STABLE AS $$
+    WITH keys AS (
+        SELECT werk_cron_lock_key() AS leader, werk_cron_member_key() AS member,
+               (SELECT oid FROM pg_database WHERE datname = current_database()) AS db
+    ),
+    held AS (
+        SELECT l.pid, l.classid::bigint AS hi, l.objid::bigint AS lo
+        FROM pg_locks l, keys k
+        WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.database = k.db
+    )
+    SELECT a.pid,
+           CASE WHEN leader.pid IS NOT NULL THEN 'primary' ELSE 'standby' END,
+           CASE WHEN leader.pid IS NOT NULL
+                THEN coalesce(to_timestamp(substring(a.application_name FROM ' leader@([0-9]+)$')::bigint),
+                              a.backend_start)
+                ELSE a.backend_start END,
+           regexp_replace(a.application_name, ' leader@[0-9]+$', ''),
+           a.client_addr,
+           a.backend_start
+    FROM keys k
+    JOIN held member ON member.hi = (k.member >> 32) & 4294967295 AND member.lo = k.member & 4294967295
+    JOIN pg_stat_activity a ON a.pid = member.pid
+    LEFT JOIN held leader ON leader.pid = member.pid
+         AND leader.hi = (k.leader >> 32) & 4294967295 AND leader.lo = k.leader & 4294967295
+$$;
+
+CREATE VIEW werk_cron_instances AS
+SELECT * FROM werk_cron_list_instances() ORDER BY 2, 3;
+
+-- One row per schedule, for people at a psql prompt.
+CREATE VIEW werk_cron_status AS
+SELECT c.name,
+       CASE WHEN c.paused THEN 'paused'
+            WHEN c.last_error IS NOT NULL THEN 'error'
+            WHEN c.ends_at < now() THEN 'ended'
+            WHEN c.next_run_at IS NULL THEN 'pending'
+            ELSE 'active' END AS state,
+       coalesce(c.cron, 'every ' || c.interval_secs || 's') AS schedule,
+       c.timezone,
+       c.func,
+       c.queue,
+       c.paused,
+       c.next_run_at,
+       date_trunc('second', c.next_run_at - now()) AS next_in,
+       c.last_tick_at,
+       j.status AS last_job_status,
+       c.last_job_id,
+       c.last_error
+FROM werk_cron_jobs c
+LEFT JOIN werk_jobs j ON j.id = c.last_job_id
+ORDER BY c.name;
+
 -- +goose Down
+DROP VIEW IF EXISTS werk_cron_status;
+DROP VIEW IF EXISTS werk_cron_instances;
+DROP FUNCTION IF EXISTS werk_cron_list_instances();
+DROP FUNCTION IF EXISTS werk_cron_member_key();
 DROP FUNCTION IF EXISTS werk_cron_lock_held();
 DROP FUNCTION IF EXISTS werk_cron_lock_key();
 DROP FUNCTION IF EXISTS werk_cron_listen();
