@@ -1,0 +1,201 @@
+package scheduler
+
+import (
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+
+func sec(n int) time.Duration { return time.Duration(n) * time.Second }
+
+// missedTotal is how many missed ticks the rows stand for.
+func missedTotal(d decision) int {
+	n := 0
+	for _, m := range d.missed {
+		n += m.ticks
+	}
+	return n
+}
+
+// run decides repeatedly, as the ticker does, until nothing is pending at now; it
+// returns every enqueued tick and the total of missed ticks.
+func run(t *testing.T, s Schedule, w window, now time.Time) (enqueued []time.Time, missed int) {
+	t.Helper()
+	for i := 0; i < 1000; i++ {
+		d := decide(s, w, now)
+		if d.empty() {
+			return enqueued, missed
+		}
+		if len(d.missed) > maxMissedRows {
+			t.Fatalf("%d missed rows in one decision", len(d.missed))
+		}
+		enqueued = append(enqueued, d.enqueue...)
+		missed += missedTotal(d)
+		w.after = d.newest()
+		if !d.next.IsZero() && !d.next.After(w.after) {
+			t.Fatalf("next %s not after the newest decided tick %s", d.next, w.after)
+		}
+	}
+	t.Fatal("decisions never caught up")
+	return nil, 0
+}
+
+func TestDecideAfterAnHourDown(t *testing.T) {
+	every := Interval{Anchor: t0, Every: time.Second}
+	minute := Interval{Anchor: t0, Every: time.Minute}
+	now := t0.Add(time.Hour + 500*time.Millisecond) // ticks t0 .. t0+3600s have passed
+	base := window{after: t0, from: t0}             // t0 itself was enqueued before the outage
+
+	cases := []struct {
+		name         string
+		s            Schedule
+		w            window
+		now          time.Time
+		wantEnqueued int
+		wantFirst    time.Time // first enqueued tick
+		wantMissed   int
+	}{
+		{"latest: only the newest", every, with(base, CatchupLatest, 0), now, 1, t0.Add(sec(3600)), 3599},
+		{"all: every tick", every, with(base, CatchupAll, 0), now, 3600, t0.Add(sec(1)), 0},
+		{"all with a 10-minute window", every, with(base, CatchupAll, 10*time.Minute), now, 600, t0.Add(sec(3001)), 3000},
+		{"latest with a window the newest is outside of", minute, with(base, CatchupLatest, 20*time.Second), t0.Add(time.Hour + 30*time.Second), 0, time.Time{}, 60},
+		{"none: nothing late", minute, with(base, CatchupNone, 5*time.Second), t0.Add(time.Hour + 30*time.Second), 0, time.Time{}, 60},
+		{"none: a tick within the grace", minute, with(base, CatchupNone, 5*time.Second), t0.Add(time.Hour + 3*time.Second), 1, t0.Add(time.Hour), 59},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, missed := run(t, c.s, c.w, c.now)
+			if len(got) != c.wantEnqueued {
+				t.Fatalf("enqueued %d ticks, want %d", len(got), c.wantEnqueued)
+			}
+			if len(got) > 0 && !got[0].Equal(c.wantFirst) {
+				t.Errorf("first enqueued %s, want %s", got[0], c.wantFirst)
+			}
+			for i := 1; i < len(got); i++ {
+				if !got[i].After(got[i-1]) {
+					t.Fatalf("enqueued out of order: %s then %s", got[i-1], got[i])
+				}
+			}
+			if missed != c.wantMissed {
+				t.Errorf("missed %d ticks, want %d", missed, c.wantMissed)
+			}
+		})
+	}
+}
+
+func with(w window, catchup string, maxAge time.Duration) window {
+	w.catchup, w.maxAge = catchup, maxAge
+	return w
+}
+
+func TestDecideMissedRowsAreBounded(t *testing.T) {
+	s := Interval{Anchor: t0, Every: time.Second}
+	d := decide(s, window{after: t0, from: t0, catchup: CatchupLatest}, t0.Add(sec(1000)))
+	if len(d.missed) != maxMissedRows {
+		t.Fatalf("%d missed rows, want %d", len(d.missed), maxMissedRows)
+	}
+	// The newest misses get rows; the oldest row counts the earlier ones too.
+	if want := t0.Add(sec(990)); !d.missed[0].at.Equal(want) {
+		t.Errorf("oldest missed row at %s, want %s", d.missed[0].at, want)
+	}
+	if d.missed[0].ticks != 990 {
+		t.Errorf("oldest missed row stands for %d ticks, want 990", d.missed[0].ticks)
+	}
+	if got := missedTotal(d); got != 999 {
+		t.Errorf("missed rows stand for %d ticks, want 999", got)
+	}
+	if len(d.enqueue) != 1 || !d.enqueue[0].Equal(t0.Add(sec(1000))) {
+		t.Errorf("enqueue %v, want the tick at +1000s", d.enqueue)
+	}
+}
+
+func TestDecideAllEnqueuesInBoundedBatches(t *testing.T) {
+	s := Interval{Anchor: t0, Every: time.Second}
+	d := decide(s, window{after: t0, from: t0, catchup: CatchupAll}, t0.Add(sec(2000)))
+	if len(d.enqueue) != maxEnqueuePerDecision {
+		t.Fatalf("one decision enqueued %d, want the batch of %d", len(d.enqueue), maxEnqueuePerDecision)
+	}
+	if want := t0.Add(sec(maxEnqueuePerDecision + 1)); !d.next.Equal(want) {
+		t.Errorf("next %s, want %s (still pending, decided next)", d.next, want)
+	}
+}
+
+func TestDecideLongOutageOfSecondCronStaysBounded(t *testing.T) {
+	c, err := ParseCron("* * * * * *", time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(3 * 24 * time.Hour)
+	start := time.Now()
+	d := decide(c, window{after: t0, from: t0, catchup: CatchupLatest}, now)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("decision took %s", took)
+	}
+	if !d.capped {
+		t.Errorf("a walk over 259,200 ticks should be capped")
+	}
+	if len(d.enqueue) != 1 || !d.enqueue[0].Equal(now) {
+		t.Fatalf("enqueue %v, want the newest tick %s", d.enqueue, now)
+	}
+	if len(d.missed) > maxMissedRows || missedTotal(d) < maxWalk-1 {
+		t.Errorf("%d missed rows standing for %d ticks", len(d.missed), missedTotal(d))
+	}
+	if want := now.Add(time.Second); !d.next.Equal(want) {
+		t.Errorf("next %s, want %s", d.next, want)
+	}
+}
+
+func TestDecideHonoursStartEndAndChange(t *testing.T) {
+	c, err := ParseCron("*/10 * * * * *", time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := t0.Add(5 * time.Second)
+	// Cron ticks come strictly after changed_at: a change at :05 first fires at :10.
+	w := window{from: startBound(false, changed, time.Time{}), catchup: CatchupAll}
+	got, _ := run(t, c, w, t0.Add(sec(30)))
+	want := []time.Time{t0.Add(sec(10)), t0.Add(sec(20)), t0.Add(sec(30))}
+	if !equalTimes(got, want) {
+		t.Errorf("after a change: %v, want %v", got, want)
+	}
+	// A change exactly on a tick does not fire that tick.
+	w = window{from: startBound(false, t0.Add(sec(10)), time.Time{}), catchup: CatchupAll}
+	if got, _ := run(t, c, w, t0.Add(sec(20))); !equalTimes(got, []time.Time{t0.Add(sec(20))}) {
+		t.Errorf("change on a tick: %v", got)
+	}
+	// starts_at is inclusive, ends_at too; nothing after ends_at is ever pending.
+	w = window{from: startBound(false, t0, t0.Add(sec(20))), until: t0.Add(sec(40)), catchup: CatchupAll}
+	if got, _ := run(t, c, w, t0.Add(sec(90))); !equalTimes(got, []time.Time{t0.Add(sec(20)), t0.Add(sec(30)), t0.Add(sec(40))}) {
+		t.Errorf("window: %v", got)
+	}
+	if d := decide(c, window{after: t0.Add(sec(40)), until: t0.Add(sec(40)), catchup: CatchupAll}, t0.Add(sec(90))); !d.empty() || !d.next.IsZero() {
+		t.Errorf("after ends_at: %+v", d)
+	}
+	// Intervals: anchor = greatest(starts_at, date_trunc('second', changed_at)), first tick at it.
+	anchor := startBound(true, t0.Add(1500*time.Millisecond), time.Time{})
+	iv := Interval{Anchor: anchor, Every: 5 * time.Second}
+	if got, _ := run(t, iv, window{from: anchor, catchup: CatchupAll}, t0.Add(sec(11))); !equalTimes(got, []time.Time{t0.Add(sec(1)), t0.Add(sec(6)), t0.Add(sec(11))}) {
+		t.Errorf("interval from a change at +1.5s: %v", got)
+	}
+}
+
+func TestDecideNothingPendingReturnsNext(t *testing.T) {
+	s := Interval{Anchor: t0, Every: time.Minute}
+	d := decide(s, window{after: t0, from: t0, catchup: CatchupLatest}, t0.Add(30*time.Second))
+	if !d.empty() || !d.next.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("got %+v, want nothing now and next at +1m", d)
+	}
+}
+
+func equalTimes(a, b []time.Time) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !a[i].Equal(b[i]) {
+			return false
+		}
+	}
+	return true
+}
