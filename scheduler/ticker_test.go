@@ -383,6 +383,8 @@ func TestDatabaseRefusesBadRows(t *testing.T) {
 		{"overlap", `INSERT INTO werk_cron_jobs (func, interval_secs, overlap) VALUES ('f', 5, 'queue')`, "overlap_must_be_allow_or_skip"},
 		{"window", `INSERT INTO werk_cron_jobs (func, interval_secs, starts_at, ends_at) VALUES ('f', 5, now(), now() - interval '1 day')`, "ends_at_must_be_after_starts_at"},
 		{"blank cron", `INSERT INTO werk_cron_jobs (func, cron) VALUES ('f', '  ')`, "cron_must_not_be_blank"},
+		{"queue too long for a channel", `INSERT INTO werk_cron_jobs (func, interval_secs, queue) VALUES ('f', 5, repeat('q', 59))`, "queue_must_be_at_most_58_bytes"},
+		{"name too long for a key", `INSERT INTO werk_cron_jobs (func, interval_secs, name) VALUES ('f', 5, repeat('n', 201))`, "name_must_be_at_most_200_bytes"},
 		{"zone change", `UPDATE werk_cron_jobs SET timezone = 'Nowhere/Land'`, "unknown time zone"},
 	}
 	exec(t, pool, `INSERT INTO werk_cron_jobs (func, cron) VALUES ('ok', '* * * * *')`)

@@ -96,6 +96,10 @@ CREATE TABLE werk_cron_jobs (
     CONSTRAINT werk_cron_jobs_name_must_not_be_blank CHECK (btrim(name) <> ''),
     CONSTRAINT werk_cron_jobs_func_must_not_be_blank CHECK (btrim(func) <> ''),
     CONSTRAINT werk_cron_jobs_queue_must_not_be_blank CHECK (btrim(queue) <> ''),
+    -- Job keys go into a unique index, and 'werk:' || queue must fit a NOTIFY channel
+    -- (63 bytes): a longer value would fail every tick of the schedule.
+    CONSTRAINT werk_cron_jobs_name_must_be_at_most_200_bytes CHECK (octet_length(name) <= 200),
+    CONSTRAINT werk_cron_jobs_queue_must_be_at_most_58_bytes CHECK (octet_length(queue) <= 58),
     CONSTRAINT werk_cron_jobs_needs_exactly_one_of_cron_or_interval_secs
         CHECK ((cron IS NULL) <> (interval_secs IS NULL)),
     CONSTRAINT werk_cron_jobs_cron_must_not_be_blank CHECK (btrim(cron) <> ''),
