@@ -117,7 +117,8 @@ func (c *Cron) Location() *time.Location { return c.loc }
 
 // Fixed reports whether the schedule has a fixed minute and hour (no '*' in
 // either field): such schedules fire once for a time skipped or repeated by
-// a daylight saving transition; the others follow real elapsed time.
+// a daylight saving transition; the others follow real elapsed time (see
+// Next for the one case where a wildcard schedule fires for a skipped time).
 func (c *Cron) Fixed() bool { return c.fixed }
 
 type fieldSpec struct {
@@ -551,9 +552,16 @@ var (
 // Daylight saving follows Vixie cron. A fixed schedule (no '*' in minute and
 // hour) fires once, at the end of the gap, for times skipped by a jump
 // forward (several skipped times collapse into that one firing), and only at
-// the first occurrence of a repeated time. Other schedules fire at every real
-// instant whose wall clock matches: in both copies of a repeated hour, and
-// not at all for skipped times.
+// the first occurrence of a repeated time. Other (wildcard) schedules fire at
+// every real instant whose wall clock matches: in both copies of a repeated
+// hour, and not for skipped times -- except that a skipped time in the same
+// local hour (same date and hour) as the end of the gap fires at the end of
+// the gap, collapsing like a fixed schedule's: that hour still partly exists,
+// so an hourly job still runs once for it, at its first real instant. So on
+// Lord Howe's 2026-10-04 jump from 02:00 +10:30 to 02:30 +11, "0 * * * *"
+// fires at 02:30 +11 (CRONEXPR.md), while a gap that swallows a whole hour
+// (New York, Berlin: 02:00 to 03:00) drops wildcard matches in it, as 03:00
+// belongs to another hour.
 //
 // How: real time is cut into segments of constant UTC offset (ZoneBounds).
 // Within a segment, wall clock = instant + offset is monotonic, so cronexpr
@@ -589,10 +597,10 @@ func (c *Cron) Next(t time.Time) (next time.Time, ok bool) {
 			from, strict = wallAt(t, off), true
 		} else {
 			from = wallAt(start, off)
-			if c.fixed && prevEnd.Before(from) {
-				// Jump forward: walls [prevEnd, from) were skipped. A fixed
-				// schedule fires once at the transition for any of them.
-				if w := c.wallNext(&e, prevEnd, false); !w.IsZero() && w.Before(from) {
+			if lo := c.gapFrom(prevEnd, from); lo.Before(from) {
+				// Jump forward: walls [prevEnd, from) were skipped, and a
+				// match in [lo, from) fires once at the transition.
+				if w := c.wallNext(&e, lo, false); !w.IsZero() && w.Before(from) {
 					return start.In(c.loc), true
 				}
 			}
@@ -621,6 +629,25 @@ func (c *Cron) Next(t time.Time) (next time.Time, ok bool) {
 		first = false
 	}
 	return time.Time{}, false
+}
+
+// gapFrom returns where the skipped walls that fire at the end of a jump
+// forward begin, for a gap of walls [prevEnd, from) (nothing fires when the
+// result is not before from). A fixed schedule makes up for the whole gap; a
+// wildcard one only for the part in from's own local hour (same date and
+// hour), which is empty when from is on the hour. Walls are written in UTC,
+// where Truncate(time.Hour) is the local hour's start.
+func (c *Cron) gapFrom(prevEnd, from time.Time) time.Time {
+	if prevEnd.IsZero() || !prevEnd.Before(from) {
+		return from // no gap
+	}
+	if c.fixed {
+		return prevEnd
+	}
+	if h := from.Truncate(time.Hour); h.After(prevEnd) {
+		return h
+	}
+	return prevEnd
 }
 
 // wallAt is the wall clock of instant t at offset off seconds, as UTC.

@@ -342,6 +342,7 @@ func TestCronNeverFires(t *testing.T) {
 		// A wildcard schedule that only matches times skipped by the New
 		// York spring gap (2026-03-08 02:xx).
 		{"0 * 2 8 3 * 2026", "America/New_York", ""},
+		{"0 * 2 29 3 * 2026", "Europe/Berlin", ""},
 	} {
 		loc := time.UTC
 		if tc.zone != "" {
@@ -366,6 +367,10 @@ func TestCronNeverFires(t *testing.T) {
 		{expr: "0 * 2 8 3 * 2026", zone: "Europe/Berlin", from: ref, want: []string{"2026-03-08T02:00:00+01:00", "2026-03-08T02:01:00+01:00"}},
 		// Fixed schedules fire for a skipped time, so this one is fine.
 		{expr: "0 30 2 8 3 * 2026", zone: "America/New_York", from: ref, want: []string{"2026-03-08T03:00:00-04:00"}},
+		// A wildcard schedule that only matches skipped times (03:00, 03:30)
+		// in the hour of the end of the gap fires there (Chatham: walls
+		// 02:45-03:44 skipped).
+		{expr: "0 */30 3 27 9 * 2026", zone: "Pacific/Chatham", from: ref, want: []string{"2026-09-27T03:45:00+13:45"}},
 	})
 }
 
@@ -401,17 +406,21 @@ func TestCronPastYears(t *testing.T) {
 //   - fixed (no '*' in minute and hour: "30 2", "30 1"): a skipped time fires
 //     once at the end of the gap; a repeated time fires at its first occurrence;
 //   - wildcard ("0 *", "*/15"): every real instant whose wall clock matches;
-//     both copies of a repeated hour; nothing for skipped times.
+//     both copies of a repeated hour; nothing for skipped times, except as
+//     below.
 //
-// Lord Howe, 2026-10-04: the clock jumps from 02:00 +10:30 to 02:30 +11.
-// CRONEXPR.md's table says "0 * * * *" should fire at 02:30 +11. We do not:
-// "0 * * * *" is a wildcard schedule, the wall time 02:00 does not exist that
-// day, and DESIGN.md (the authority) says wildcard schedules have nothing to
-// make up for a skipped time -- exactly as New York's "0 * * * *" goes from
-// 01:00 EST to 03:00 EDT. Vixie cron agrees: after a forward jump it runs
-// wildcard jobs for the current minute only (02:30, which minute 0 does not
-// match). 02:30 +11 is the answer for the fixed form "0 2 * * *", tested
-// below.
+// Lord Howe, 2026-10-04: the clock jumps from 02:00 +10:30 to 02:30 +11, and
+// CRONEXPR.md's table (every row of which is a regression test) says
+// "0 * * * *" fires at 02:30 +11. Both documents hold with this rule: a
+// wildcard schedule's match skipped by a jump forward fires at the end of the
+// gap if and only if the end of the gap is in the same local hour (same date
+// and hour) as the match. That hour still partly exists, so an hourly job
+// still runs once for it, at its first real instant; several skipped matches
+// and a real match at the end of the gap collapse into one firing, as for
+// fixed schedules. A gap that swallows a whole hour (New York and Berlin,
+// 02:00 to 03:00) leaves nothing to make up for, as DESIGN.md says: 03:00 is
+// in another hour, so "0 * * * *" goes from 01:00 to 03:00 and "30 * * * *"
+// from 01:30 to 03:30 there.
 func TestCronDST(t *testing.T) {
 	const ny, berlin, lh = "America/New_York", "Europe/Berlin", "Australia/Lord_Howe"
 	runNext(t, []nextCase{
@@ -451,8 +460,16 @@ func TestCronDST(t *testing.T) {
 		// Lord Howe, 2026-10-04: 02:00 +10:30 -> 02:30 +11 (02:00-02:29 skipped).
 		{"30 2 * * *", lh, "2026-10-03T00:00:00+10:30", []string{"2026-10-03T02:30:00+10:30", "2026-10-04T02:30:00+11:00", "2026-10-05T02:30:00+11:00"}},
 		{"30 1 * * *", lh, "2026-10-03T00:00:00+10:30", []string{"2026-10-03T01:30:00+10:30", "2026-10-04T01:30:00+10:30", "2026-10-05T01:30:00+11:00"}},
-		{"0 * * * *", lh, "2026-10-03T23:30:00+10:30", []string{"2026-10-04T00:00:00+10:30", "2026-10-04T01:00:00+10:30", "2026-10-04T03:00:00+11:00", "2026-10-04T04:00:00+11:00"}},
+		// CRONEXPR.md's row: the skipped 02:00 is in the 02 hour, which still
+		// exists from 02:30 +11, so it fires there.
+		{"0 * * * *", lh, "2026-10-03T23:30:00+10:30", []string{"2026-10-04T00:00:00+10:30", "2026-10-04T01:00:00+10:30", "2026-10-04T02:30:00+11:00", "2026-10-04T03:00:00+11:00", "2026-10-04T04:00:00+11:00"}},
+		// 02:00 and 02:15 collapse into 02:30, itself a match.
 		{"*/15 * * * *", lh, "2026-10-04T01:40:00+10:30", []string{"2026-10-04T01:45:00+10:30", "2026-10-04T02:30:00+11:00", "2026-10-04T02:45:00+11:00", "2026-10-04T03:00:00+11:00"}},
+		{"15 * * * *", lh, "2026-10-04T00:30:00+10:30", []string{"2026-10-04T01:15:00+10:30", "2026-10-04T02:30:00+11:00", "2026-10-04T03:15:00+11:00"}},
+		{"45 * * * *", lh, "2026-10-04T00:50:00+10:30", []string{"2026-10-04T01:45:00+10:30", "2026-10-04T02:45:00+11:00", "2026-10-04T03:45:00+11:00"}},
+		// From exactly at the end of the gap: already fired there.
+		{"0 * * * *", lh, "2026-10-04T02:30:00+11:00", []string{"2026-10-04T03:00:00+11:00"}},
+		{"0 * * * *", lh, "2026-10-04T02:29:59+11:00", []string{"2026-10-04T02:30:00+11:00"}}, // = 01:59:59 +10:30
 		// The fixed form of CRONEXPR.md's Lord Howe row: 02:00 is skipped and
 		// fires at the end of the gap.
 		{"0 2 * * *", lh, "2026-10-03T12:00:00+10:30", []string{"2026-10-04T02:30:00+11:00", "2026-10-05T02:00:00+11:00"}},
@@ -476,7 +493,10 @@ func TestCronDSTMore(t *testing.T) {
 		{"0 9,17 * * 1-5", ny, "2026-03-06T10:00:00-05:00", []string{"2026-03-06T17:00:00-05:00", "2026-03-09T09:00:00-04:00"}},
 		// A '*' in the hour only: wildcard, both copies of 01:30.
 		{"30 * * * *", ny, "2026-11-01T00:40:00-04:00", []string{"2026-11-01T01:30:00-04:00", "2026-11-01T01:30:00-05:00", "2026-11-01T02:30:00-05:00"}},
+		// The spring gap swallows the whole 02 hour: no 03:00 for 02:30.
 		{"30 * * * *", ny, "2026-03-08T00:40:00-05:00", []string{"2026-03-08T01:30:00-05:00", "2026-03-08T03:30:00-04:00"}},
+		{"0 * * * *", ny, "2026-03-08T00:30:00-05:00", []string{"2026-03-08T01:00:00-05:00", "2026-03-08T03:00:00-04:00"}},
+		{"15 * * * *", "Europe/Berlin", "2026-03-29T00:30:00+01:00", []string{"2026-03-29T01:15:00+01:00", "2026-03-29T03:15:00+02:00"}},
 		// @daily is fixed, @hourly wildcard.
 		{"@hourly", ny, "2026-11-01T00:30:00-04:00", []string{"2026-11-01T01:00:00-04:00", "2026-11-01T01:00:00-05:00", "2026-11-01T02:00:00-05:00"}},
 		// From inside the second 01:xx copy.
@@ -491,6 +511,12 @@ func TestCronDSTMore(t *testing.T) {
 		{"0 3 * * *", "Pacific/Chatham", "2026-09-26T12:00:00+12:45", []string{"2026-09-27T03:45:00+13:45", "2026-09-28T03:00:00+13:45"}},
 		{"0 3 * * *", "Pacific/Chatham", "2026-04-04T12:00:00+13:45", []string{"2026-04-05T03:00:00+13:45", "2026-04-06T03:00:00+12:45"}},
 		{"0 * * * *", "Pacific/Chatham", "2026-04-05T02:30:00+13:45", []string{"2026-04-05T03:00:00+13:45", "2026-04-05T03:00:00+12:45", "2026-04-05T04:00:00+12:45"}},
+		// Wildcard at Chatham's jump (walls 02:45-03:44 skipped): skipped
+		// matches in the 03 hour fire at 03:45, those in the 02 hour do not.
+		{"0 * * * *", "Pacific/Chatham", "2026-09-27T01:30:00+12:45", []string{"2026-09-27T02:00:00+12:45", "2026-09-27T03:45:00+13:45", "2026-09-27T04:00:00+13:45"}},
+		{"30 * * * *", "Pacific/Chatham", "2026-09-27T01:40:00+12:45", []string{"2026-09-27T02:30:00+12:45", "2026-09-27T03:45:00+13:45", "2026-09-27T04:30:00+13:45"}},
+		{"50 * * * *", "Pacific/Chatham", "2026-09-27T01:00:00+12:45", []string{"2026-09-27T01:50:00+12:45", "2026-09-27T03:50:00+13:45"}},
+		{"0,50 * * * *", "Pacific/Chatham", "2026-09-27T02:10:00+12:45", []string{"2026-09-27T03:45:00+13:45", "2026-09-27T03:50:00+13:45", "2026-09-27T04:00:00+13:45"}},
 		// No DST: Kolkata's odd offset is irrelevant.
 		{"30 2 * * *", "Asia/Kolkata", "2026-03-08T00:00:00+05:30", []string{"2026-03-08T02:30:00+05:30"}},
 	})
@@ -593,6 +619,27 @@ func gapEnd(x time.Time) bool {
 	return after > before
 }
 
+// skippedMatch reports whether x is the first instant after a jump forward
+// that fires for wall times the jump skipped (scanned in steps of step): any
+// skipped match for a fixed schedule; for a wildcard one, only a skipped
+// match in the same local date and hour as x's own wall clock (that hour
+// still partly exists, so it runs once for it, at its first real instant).
+func skippedMatch(m matcher, x time.Time, fixed bool, step time.Duration) bool {
+	if !gapEnd(x) {
+		return false
+	}
+	_, before := x.Add(-time.Second).Zone()
+	_, after := x.Zone()
+	end := wallOf(x)
+	for g := end.Add(-time.Duration(after-before) * time.Second); g.Before(end); g = g.Add(step) {
+		sameHour := g.Year() == end.Year() && g.YearDay() == end.YearDay() && g.Hour() == end.Hour()
+		if (fixed || sameHour) && m.match(g) {
+			return true
+		}
+	}
+	return false
+}
+
 var propZones = []string{"America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "Asia/Kolkata", "UTC", "Pacific/Chatham", "America/Sao_Paulo"}
 
 // genField writes a random valid field.
@@ -667,7 +714,8 @@ func genExpr(r *rand.Rand) string {
 
 // Property: on random expressions, zones and instants, Next strictly
 // increases, never repeats, is fast, and every instant matches the
-// expression's wall clock (or is the end of a gap, for fixed schedules).
+// expression's wall clock (or is the end of a gap that skipped a match, as
+// skippedMatch has it).
 func TestCronProperties(t *testing.T) {
 	r := rand.New(rand.NewPCG(2026, 11))
 	locs := make([]*time.Location, len(propZones))
@@ -707,7 +755,7 @@ func TestCronProperties(t *testing.T) {
 				t.Fatalf("%q in %s: %s returned twice", expr, loc, y)
 			}
 			seen[y] = true
-			if !m.match(wallOf(y)) && !(c.Fixed() && gapEnd(y)) {
+			if !m.match(wallOf(y)) && !skippedMatch(m, y, c.Fixed(), time.Second) {
 				t.Fatalf("%q in %s: Next(%s) = %s does not match", expr, loc, x.In(loc), y)
 			}
 			x = y
@@ -721,7 +769,8 @@ func TestCronProperties(t *testing.T) {
 
 // Property against a brute force: around each 2026 transition, scan real
 // time minute by minute (five-field expressions only) and
-// apply DESIGN.md's rule directly; Next must produce exactly that list.
+// apply DESIGN.md's rule (with skippedMatch's reading of skipped wildcard
+// times) directly; Next must produce exactly that list.
 func TestCronBruteForceDST(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
 	type tr struct {
@@ -744,7 +793,7 @@ func TestCronBruteForceDST(t *testing.T) {
 	if len(trs) < 8 {
 		t.Fatalf("found only %d transitions", len(trs))
 	}
-	checked, gaps, repeats := 0, 0, 0
+	checked, gaps, wildGaps, repeats := 0, 0, 0, 0
 	for i := 0; i < 600; i++ {
 		expr := genExpr(r)
 		if len(strings.Fields(expr)) != 5 {
@@ -776,21 +825,16 @@ func TestCronBruteForceDST(t *testing.T) {
 		to := tr.at.Add(30 * time.Hour)
 		var want []string
 		seenWall := make(map[time.Time]bool)
+		wildGap := false
 		for x := from.Add(-6 * time.Hour); x.Before(to); x = x.Add(time.Minute) {
 			xl := x.In(loc)
 			w := wallOf(xl)
 			first := !seenWall[w]
 			seenWall[w] = true
 			fire := m.match(w) && (!c.Fixed() || first)
-			if c.Fixed() && gapEnd(xl) {
-				// Did any skipped wall minute match?
-				_, before := x.Add(-time.Second).Zone()
-				_, after := xl.Zone()
-				for g := wallOf(x.Add(time.Duration(before) * time.Second).UTC()); g.Before(wallOf(x.Add(time.Duration(after) * time.Second).UTC())); g = g.Add(time.Minute) {
-					if m.match(g) {
-						fire = true
-					}
-				}
+			if skippedMatch(m, xl, c.Fixed(), time.Minute) {
+				fire = true
+				wildGap = wildGap || (!c.Fixed() && !m.match(w))
 			}
 			if fire && x.After(from) {
 				want = append(want, xl.Format(time.RFC3339))
@@ -804,6 +848,9 @@ func TestCronBruteForceDST(t *testing.T) {
 			t.Fatalf("%q in %s around %s:\n got %q\nwant %q", expr, tr.zone, tr.at, got, want)
 		}
 		checked++
+		if wildGap {
+			wildGaps++
+		}
 		for _, s := range want {
 			if gapEnd(mustTime(t, s).In(loc)) {
 				gaps++
@@ -817,8 +864,8 @@ func TestCronBruteForceDST(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d expressions checked; %d fired at a gap end, %d fired in both copies of a repeated time", checked, gaps, repeats)
-	if gaps == 0 || repeats == 0 {
+	t.Logf("%d expressions checked; %d fired at a gap end (%d wildcard ones for a skipped time only), %d fired in both copies of a repeated time", checked, gaps, wildGaps, repeats)
+	if gaps == 0 || wildGaps == 0 || repeats == 0 {
 		t.Errorf("the generator no longer exercises transitions")
 	}
 }
