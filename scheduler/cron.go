@@ -441,6 +441,12 @@ func parseElem(el string, s fieldSpec) (lo, hi, step int, reason string) {
 	if reason != "" {
 		return 0, 0, 0, reason
 	}
+	// CRONEXPR.md lists "1-05" among the ranges that must be refused: zero-padding
+	// one end only ("01-3", "1-05") is ambiguous to a reader (is 05 octal? a typo?),
+	// so ask for one spelling. "01-03" and "1-5" are fine.
+	if zeroPadded(a) != zeroPadded(b) {
+		return 0, 0, 0, fmt.Sprintf("range %s pads one end with zeros and not the other; write %d-%d", base, lo, hi)
+	}
 	if lo > hi {
 		if s.name == specDow.name {
 			return 0, 0, 0, fmt.Sprintf("range %s wraps around the week; list it instead (e.g. 5-7,1 for fri-mon)", base)
@@ -471,6 +477,12 @@ func value(t string, s fieldSpec, rangeEnd bool) (int, string) {
 		}
 	}
 	return 0, fmt.Sprintf("bad value %q", truncate(t, 20))
+}
+
+// zeroPadded reports whether t is a number written with a leading zero ("05").
+func zeroPadded(t string) bool {
+	_, ok := number(t)
+	return ok && len(t) > 1 && t[0] == '0'
 }
 
 // number parses up to 9 decimal digits (leading zeros allowed: "01" is 1).

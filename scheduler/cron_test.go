@@ -175,10 +175,8 @@ func TestCronexprBugs(t *testing.T) {
 		// Leading-zero days of week: Monday and Friday, not Sunday.
 		{expr: "0 0 * * 01", from: ref, want: []string{"2026-01-05T00:00:00Z", "2026-01-12T00:00:00Z"}},
 		{expr: "0 0 * * 05", from: ref, want: []string{"2026-01-02T00:00:00Z", "2026-01-09T00:00:00Z"}},
-		// "1-05" is listed with the panicking reversed ranges because
-		// cronexpr reads "05" as month 0. With leading zeros read as
-		// decimal (as the 01-03 row requires), it is January to May.
-		{expr: "0 0 1 1-05 *", from: ref, want: []string{"2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z", "2026-05-01T00:00:00Z", "2027-01-01T00:00:00Z"}},
+		// Consistently padded ranges are plain decimal ranges.
+		{expr: "0 0 1 01-03 *", from: ref, want: []string{"2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z", "2027-01-01T00:00:00Z"}},
 		// Vixie's day rule: "*/2" is unrestricted, so both fields must
 		// match: Mondays on odd days (cronexpr: first hit Sat 01-03).
 		{expr: "0 0 */2 * 1", from: ref, want: []string{"2026-01-05T00:00:00Z", "2026-01-19T00:00:00Z", "2026-02-09T00:00:00Z", "2026-02-23T00:00:00Z"}},
@@ -204,6 +202,9 @@ func TestParseCronErrors(t *testing.T) {
 		{"0 5-1 * * *", "hour", "range 5-1 is reversed"},
 		{"0 0 1 5-1 *", "month", "range 5-1 is reversed"},
 		{"0 0 1 DEC-JAN *", "month", "range DEC-JAN is reversed"},
+		// CRONEXPR.md: refused with the panicking ranges (one end zero-padded).
+		{"0 0 1 1-05 *", "month", "range 1-05 pads one end with zeros"},
+		{"0 0 1 01-5 *", "month", "range 01-5 pads one end with zeros"},
 		{"0 0 5-1 * *", "day of month", "range 5-1 is reversed"},
 		{"0 0 * * 5-1", "day of week", "wraps around the week"},
 		{"0 0 * * fri-mon", "day of week", "wraps around the week"},
