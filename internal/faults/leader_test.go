@@ -1,0 +1,464 @@
+package faults
+
+import (
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgwerk/werkcron/internal/pgtest"
+)
+
+// tickers starts n tickers on dsn and returns them by OS pid.
+func tickers(t *testing.T, dsn string, n int, args ...string) map[int]*proc {
+	t.Helper()
+	m := map[int]*proc{}
+	for range n {
+		p := startTicker(t, dsn, args...)
+		m[p.pid()] = p
+	}
+	return m
+}
+
+// 1. Three tickers, 20 schedules at 1 s: exactly one primary at any time.
+func TestOnePrimaryAmongThree(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.NewDB(t)
+	pool := migrate(t, dsn)
+	addSchedules(t, pool, 20)
+	procs := tickers(t, dsn, 3)
+	first := waitInstances(t, pool, 3, 10*time.Second)
+
+	samples := 0
+	for end := time.Now().Add(4 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		ins, err := instances(pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var primaries []instance
+		for _, in := range ins {
+			if in.role == "primary" {
+				primaries = append(primaries, in)
+			}
+			if procs[in.osPid] == nil {
+				t.Fatalf("werk_cron_instances lists %+v, not one of our tickers", in)
+			}
+		}
+		if len(ins) != 3 || len(primaries) != 1 || primaries[0].backend != first.backend {
+			t.Fatalf("sample %d: want our 3 tickers with the one primary %d, got %+v", samples, first.backend, ins)
+		}
+		samples++
+	}
+	st := checkLedger(t, pool)
+	t.Logf("%d samples of werk_cron_instances: always 3 tickers, 1 primary; %d jobs", samples, st.Jobs)
+	if st.Jobs < 20*3 {
+		t.Errorf("only %d jobs in ~4s from 20 one-second schedules", st.Jobs)
+	}
+}
+
+// promotion is what one failover took, from the test's point of view (host clock,
+// sampled every ~5 ms).
+type promotion struct {
+	gone     time.Duration // signal -> old backend gone from pg_stat_activity
+	promoted time.Duration // backend gone -> a new primary in werk_cron_instances
+	leading  time.Duration // backend gone -> the new primary's " leader@" stamp (it leads)
+}
+
+// measurePromotion signals the primary old (backend pid oldBackend) with sig, then
+// samples until its backend is gone and another ticker leads.
+func measurePromotion(t *testing.T, pool *pgxpool.Pool, old *proc, oldBackend int32, fault func()) promotion {
+	t.Helper()
+	start := time.Now()
+	fault()
+	var gone, promoted, leading time.Time
+	for deadline := start.Add(10 * time.Second); gone.IsZero() || promoted.IsZero() || leading.IsZero(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no promotion within 10s of the fault on %s (gone %v, promoted %v, leading %v)",
+				old.name, !gone.IsZero(), !promoted.IsZero(), !leading.IsZero())
+		}
+		var alive bool
+		var primary, stamped *int32
+		err := pool.QueryRow(ctx, `SELECT
+			EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1),
+			(SELECT pid FROM werk_cron_instances WHERE role = 'primary' AND pid <> $1 LIMIT 1),
+			(SELECT pid FROM pg_stat_activity WHERE datname = current_database()
+			   AND application_name LIKE '% leader@%' AND pid <> $1 LIMIT 1)`, oldBackend).
+			Scan(&alive, &primary, &stamped)
+		now := time.Now()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !alive && gone.IsZero() {
+			gone = now
+		}
+		if primary != nil && promoted.IsZero() {
+			promoted = now
+		}
+		if stamped != nil && leading.IsZero() {
+			leading = now
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The lock passes when the backend ends; a sample may see the new primary first.
+	since := func(at time.Time) time.Duration { return max(0, at.Sub(gone)) }
+	return promotion{gone: gone.Sub(start), promoted: since(promoted), leading: since(leading)}
+}
+
+// 2. SIGKILL of the primary: a standby promotes within 1 s of the primary's backend
+// ending, and the schedules continue. Repeated; the numbers are logged as PROMOTION.
+func TestSigkillPrimaryPromotesStandby(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.NewDB(t)
+	pool := migrate(t, dsn)
+	addSchedules(t, pool, 20)
+	procs := tickers(t, dsn, 3)
+	watch := watchPrimaries(t, pool)
+
+	const runs = 6
+	var promoted, leading []time.Duration
+	for run := range runs {
+		primary := waitInstances(t, pool, 3, 10*time.Second)
+		old := procs[primary.osPid]
+		if old == nil {
+			t.Fatalf("primary %+v is not one of ours", primary)
+		}
+		time.Sleep(time.Duration(300+run*137) * time.Millisecond) // at various phases of the 1s ticks
+		p := measurePromotion(t, pool, old, primary.backend, func() { old.signal(syscall.SIGKILL) })
+		old.wait(t, 5*time.Second)
+		delete(procs, old.pid())
+		t.Logf("run %d: SIGKILL -> backend gone %s; gone -> new primary %s, -> leading %s",
+			run, ms(p.gone), ms(p.promoted), ms(p.leading))
+		promoted = append(promoted, p.promoted)
+		leading = append(leading, p.leading)
+		if p.leading > 1500*time.Millisecond {
+			t.Errorf("run %d: promotion took %s after the old backend ended (want < 1s, 1.5s with slack)", run, p.leading)
+		}
+		waitProgress(t, pool, 3*time.Second)
+		np := startTicker(t, dsn)
+		procs[np.pid()] = np
+	}
+	t.Logf("PROMOTION after SIGKILL over %d runs: to new primary median %s worst %s; to leading median %s worst %s",
+		runs, ms(median(promoted)), ms(worst(promoted)), ms(median(leading)), ms(worst(leading)))
+	if m := median(leading); m > time.Second {
+		t.Errorf("median promotion %s, want < 1s", m)
+	}
+	watch()
+	st := checkLedger(t, pool)
+	t.Logf("ledger: %d jobs, %d missed rows, no duplicate", st.Jobs, st.Missed)
+}
+
+// SIGTERM: the primary finishes, unlocks and exits 0; a standby takes over at once.
+func TestSigtermHandsOverAtOnce(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.NewDB(t)
+	pool := migrate(t, dsn)
+	addSchedules(t, pool, 5)
+	procs := tickers(t, dsn, 2)
+	watch := watchPrimaries(t, pool)
+	var handovers []time.Duration
+	for run := range 3 {
+		primary := waitInstances(t, pool, 2, 10*time.Second)
+		old := procs[primary.osPid]
+		time.Sleep(time.Duration(400+run*250) * time.Millisecond)
+		var sent time.Time
+		p := measurePromotion(t, pool, old, primary.backend, func() {
+			sent = time.Now()
+			old.signal(syscall.SIGTERM)
+		})
+		if code := old.wait(t, 5*time.Second); code != 0 {
+			t.Errorf("SIGTERM: exit code %d, want 0", code)
+		}
+		exited := time.Since(sent)
+		delete(procs, old.pid())
+		handover := p.gone + p.leading
+		handovers = append(handovers, handover)
+		t.Logf("run %d: SIGTERM -> backend gone %s -> standby leading %s (handover %s); process exited 0 within %s",
+			run, ms(p.gone), ms(p.leading), ms(handover), ms(exited))
+		if !strings.Contains(old.out.String(), "released the leader lock") {
+			t.Errorf("the primary did not log that it released the lock:\n%s", tail(old.out.String(), 20))
+		}
+		if handover > time.Second {
+			t.Errorf("handover after SIGTERM took %s, want < 1s", handover)
+		}
+		waitProgress(t, pool, 3*time.Second)
+		np := startTicker(t, dsn)
+		procs[np.pid()] = np
+	}
+	t.Logf("SIGTERM HANDOVER over %d runs: median %s worst %s", len(handovers), ms(median(handovers)), ms(worst(handovers)))
+	watch()
+	checkLedger(t, pool)
+}
+
+// 3. SIGSTOP of the primary for 10 s, then SIGCONT: no tick twice; it still leads (its
+// session and lock live on while it is frozen) or has stepped down cleanly.
+func TestSigstopPrimary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10s freeze")
+	}
+	t.Parallel()
+	dsn := pgtest.NewDB(t)
+	pool := migrate(t, dsn)
+	addSchedules(t, pool, 20)
+	procs := tickers(t, dsn, 2)
+	watch := watchPrimaries(t, pool)
+	primary := waitInstances(t, pool, 2, 10*time.Second)
+	waitProgress(t, pool, 3*time.Second)
+	old := procs[primary.osPid]
+	old.signal(syscall.SIGSTOP)
+	time.Sleep(10 * time.Second)
+	mid := waitInstances(t, pool, 2, time.Second)
+	old.signal(syscall.SIGCONT)
+	waitProgress(t, pool, 3*time.Second)
+	after := waitInstances(t, pool, 2, 3*time.Second)
+	switch {
+	case after.backend == primary.backend && mid.backend == primary.backend:
+		t.Logf("the frozen primary kept its session and lock, and leads again after SIGCONT")
+	case after.osPid != primary.osPid:
+		t.Logf("the frozen primary stepped down; %d leads", after.osPid)
+	default:
+		t.Logf("the frozen primary lost its session and leads again on a new one")
+	}
+	watch()
+	st := checkLedger(t, pool)
+	t.Logf("ledger: %d jobs, %d missed rows (catchup latest/none while frozen), no duplicate", st.Jobs, st.Missed)
+}
+
+// 4. pg_terminate_backend of the primary's session: it stops writing, a standby
+// promotes, and the old primary rejoins as a standby.
+func TestTerminatePrimarySession(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.NewDB(t)
+	pool := migrate(t, dsn)
+	addSchedules(t, pool, 20)
+	procs := tickers(t, dsn, 3)
+	watch := watchPrimaries(t, pool)
+	var promos, rejoins []time.Duration
+	for run := range 3 {
+		primary := waitInstances(t, pool, 3, 10*time.Second)
+		old := procs[primary.osPid]
+		before := strings.Count(old.out.String(), "ticker session ended")
+		time.Sleep(time.Duration(300+run*300) * time.Millisecond)
+		start := time.Now()
+		p := measurePromotion(t, pool, old, primary.backend, func() {
+			execSQL(t, pool, `SELECT pg_terminate_backend($1)`, primary.backend)
+		})
+		// The old primary notices, reconnects and stands by: back in the view as a standby.
+		eventually(t, 5*time.Second, "the old primary rejoins as a standby", func() bool {
+			ins, err := instances(pool)
+			if err != nil {
+				return false
+			}
+			for _, in := range ins {
+				if in.osPid == old.pid() && in.role == "standby" && in.backend != primary.backend {
+					return true
+				}
+			}
+			return false
+		})
+		rejoin := time.Since(start)
+		promos = append(promos, p.leading)
+		rejoins = append(rejoins, rejoin)
+		t.Logf("run %d: terminate -> backend gone %s -> new primary leading %s; old primary back as standby after %s",
+			run, ms(p.gone), ms(p.leading), ms(rejoin))
+		if old.exited() {
+			t.Fatalf("the old primary exited: %v", old.err)
+		}
+		if n := strings.Count(old.out.String(), "ticker session ended"); n != before+1 {
+			t.Errorf("the old primary should have seen its session end once, saw %d", n-before)
+		}
+		if p.leading > 1500*time.Millisecond {
+			t.Errorf("promotion took %s", p.leading)
+		}
+		waitProgress(t, pool, 3*time.Second)
+	}
+	t.Logf("PROMOTION after pg_terminate_backend: median %s worst %s; rejoin as standby median %s worst %s",
+		ms(median(promos)), ms(worst(promos)), ms(median(rejoins)), ms(worst(rejoins)))
+	watch()
+	checkLedger(t, pool)
+}
+
+// 5. Restart of the PostgreSQL server (fast, then immediate) with tickers running: all
+// reconnect, one leads, schedules resume and catch up per policy.
+func TestServerRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts a server twice")
+	}
+	t.Parallel()
+	c := newCluster(t)
+	dsn := createDB(t, c.DSN("postgres"), "werk")
+	pool := migrate(t, dsn)
+	addSchedules(t, pool, 20)
+	tickers(t, dsn, 3)
+	watch := watchPrimaries(t, pool)
+	waitInstances(t, pool, 3, 10*time.Second)
+	for _, mode := range []string{"fast", "immediate"} {
+		waitProgress(t, pool, 3*time.Second)
+		if err := c.Stop(ctx, mode); err != nil {
+			t.Fatal(err)
+		}
+		down := time.Now()
+		time.Sleep(3 * time.Second)
+		if err := c.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		up := time.Now()
+		waitInstances(t, pool, 3, 10*time.Second)
+		back := time.Since(up)
+		waitProgress(t, pool, 5*time.Second)
+		t.Logf("stop -m %s, down %s: all 3 tickers back %s after the start, one leads, schedules run again after %s",
+			mode, ms(up.Sub(down)), ms(back), ms(time.Since(up)))
+	}
+	watch()
+	st := checkLedger(t, pool)
+	t.Logf("ledger: %d jobs, %d missed rows, no duplicate, catchup all gap-free across both restarts", st.Jobs, st.Missed)
+}
+
+// 6. Two tickers with host clocks 90 s apart: the same ticks as with equal clocks, none
+// twice, none extra, none early. Leadership moves between a skewed and a true clock.
+func TestClockSkew(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.NewDB(t)
+	pool := migrate(t, dsn)
+	addSchedules(t, pool, 6)
+	skews := map[int]string{}
+	procs := map[int]*proc{}
+	start := func(skew string) {
+		p := startTicker(t, dsn, "--clock-skew="+skew)
+		skews[p.pid()] = skew
+		procs[p.pid()] = p
+	}
+	// Always two tickers, 90 s apart; each kill hands the lead to the other clock.
+	start("0s") // leads first
+	waitInstances(t, pool, 1, 10*time.Second)
+	start("90s")
+	watch := watchPrimaries(t, pool)
+	var led []string
+	for _, next := range []string{"0s", "-90s", "0s"} {
+		primary := waitInstances(t, pool, 2, 10*time.Second)
+		waitProgress(t, pool, 3*time.Second)
+		time.Sleep(1500 * time.Millisecond)
+		led = append(led, skews[primary.osPid])
+		procs[primary.osPid].kill(t)
+		delete(procs, primary.osPid)
+		start(next)
+	}
+	primary := waitInstances(t, pool, 2, 10*time.Second)
+	led = append(led, skews[primary.osPid])
+	if want := "[0s 90s 0s -90s]"; fmt.Sprint(led) != want {
+		t.Errorf("successive primaries had clocks %v, want %s", led, want)
+	}
+	t.Logf("host clocks of the successive primaries: %v", led)
+	waitProgress(t, pool, 3*time.Second)
+	watch()
+	st := checkLedger(t, pool)
+	t.Logf("%d jobs, all on the grid, gap-free, none early or twice", st.Jobs)
+}
+
+// 8. Two schemas in one database, each with its own tickers, schedule independently:
+// the lock keys are derived from the schema name (werk_cron_lock_key()).
+func TestTwoSchemas(t *testing.T) {
+	t.Parallel()
+	base := pgtest.NewDB(t)
+	admin := migrateNothing(t, base)
+	execSQL(t, admin, `CREATE SCHEMA app_a; CREATE SCHEMA app_b`)
+	withPath := func(schema string) string {
+		if strings.Contains(base, "?") {
+			return base + "&search_path=" + schema
+		}
+		return base + "?search_path=" + schema
+	}
+	pools := map[string]*pgxpool.Pool{}
+	for _, s := range []string{"app_a", "app_b"} {
+		dsn := withPath(s)
+		pools[s] = migrate(t, dsn)
+		addSchedules(t, pools[s], 3)
+		tickers(t, dsn, 2)
+	}
+	for s, pool := range pools {
+		waitInstances(t, pool, 2, 10*time.Second)
+		waitProgress(t, pool, 3*time.Second)
+		t.Logf("schema %s: 2 tickers, its own primary, schedules running", s)
+	}
+	// Terminating app_a's tickers' sessions leaves app_b alone. (werk_cron_instances,
+	// like werk_cron_lock_key(), reads the schema from search_path: query it there.)
+	before, err := instances(pools["app_b"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	execSQL(t, pools["app_a"], `SELECT pg_terminate_backend(pid) FROM werk_cron_instances`)
+	after, err := instances(pools["app_b"])
+	if err != nil || fmt.Sprint(before) != fmt.Sprint(after) {
+		t.Errorf("app_b's tickers changed when app_a's sessions ended: %v -> %v (%v)", before, after, err)
+	}
+	waitInstances(t, pools["app_a"], 2, 10*time.Second)
+	for s, pool := range pools {
+		waitProgress(t, pool, 3*time.Second)
+		st := checkLedger(t, pool)
+		if st.Jobs == 0 {
+			t.Errorf("schema %s: no jobs", s)
+		}
+	}
+	if n := queryOne[int64](t, admin, `SELECT count(*) FROM app_a.werk_jobs j JOIN app_b.werk_jobs k ON j.id = k.id`); n != 0 {
+		t.Errorf("%d jobs in both schemas", n)
+	}
+}
+
+// migrateNothing opens a pool on dsn without migrating.
+func migrateNothing(t *testing.T, dsn string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// An idle standby sends at most one query per --standby-retry (1 s): counted from the
+// server's statement log on a cluster of the test's own.
+func TestIdleStandbyQueryRate(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	dsn := createDB(t, c.DSN("postgres"), "werk")
+	pool := migrate(t, dsn)
+	execSQL(t, pool, `ALTER SYSTEM SET log_line_prefix = '%p|'`)
+	execSQL(t, pool, `ALTER SYSTEM SET log_statement = 'all'`)
+	execSQL(t, pool, `ALTER SYSTEM SET log_min_messages = 'info'`)
+	execSQL(t, pool, `SELECT pg_reload_conf()`)
+	addSchedules(t, pool, 2)
+	tickers(t, dsn, 2)
+	waitInstances(t, pool, 2, 10*time.Second)
+	var standby int32
+	ins, _ := instances(pool)
+	for _, in := range ins {
+		if in.role == "standby" {
+			standby = in.backend
+		}
+	}
+	time.Sleep(1500 * time.Millisecond) // settled into waiting
+	count := func() int {
+		log := readFile(t, c.LogFile())
+		n := 0
+		for _, line := range strings.Split(log, "\n") {
+			if strings.HasPrefix(line, fmt.Sprint(standby)+"|") &&
+				(strings.Contains(line, "LOG:  statement:") || strings.Contains(line, "LOG:  execute")) {
+				n++
+			}
+		}
+		return n
+	}
+	const window = 10 * time.Second
+	before := count()
+	time.Sleep(window)
+	n := count() - before
+	t.Logf("IDLE STANDBY: %d statements in %s", n, window)
+	if n > int(window/time.Second)+1 {
+		t.Errorf("idle standby sent %d statements in %s, want at most one per second", n, window)
+	}
+	if n < int(window/time.Second)-2 {
+		t.Errorf("idle standby sent only %d statements in %s: is it still waiting for the lock?", n, window)
+	}
+}
