@@ -28,7 +28,14 @@ var ErrLockNotSession = errors.New("the leader lock is not held by this session:
 // than polling means the lock passes to a standby the moment the primary's session
 // ends, while an idle standby still sends only one query per retry interval and finds
 // out within that interval when its own connection is gone.
+//
+// Before it touches any lock, elect makes sure the connection is a session of its own
+// (checkSession): a lock taken through a transaction-pooling proxy would stay behind on
+// a pooled server session, held by nobody, and keep every ticker from leading.
 func elect(ctx context.Context, conn *pgx.Conn, retry time.Duration, waiting func()) error {
+	if err := checkSession(ctx, conn); err != nil {
+		return err
+	}
 	q := db.New(conn)
 	if err := q.JoinTickers(ctx); err != nil {
 		return fmt.Errorf("join werk_cron_instances: %w", err)
@@ -61,6 +68,90 @@ func elect(ctx context.Context, conn *pgx.Conn, retry time.Duration, waiting fun
 		}
 	}
 	return checkLeader(ctx, q, res.BackendPid)
+}
+
+// sessionProbeRounds is how often checkSession has another client open a transaction
+// through the proxy while it watches its own backend pid.
+const sessionProbeRounds = 3
+
+// checkSession returns ErrLockNotSession when conn's statements do not all run in one
+// server session, as behind PgBouncer with pool_mode = transaction.
+//
+// Connected directly, the backend pid the server announced at startup (BackendKeyData)
+// is pg_backend_pid(), and nothing else is needed. A proxy announces a pid of its own,
+// and then only behaviour tells session pooling from transaction pooling: with nothing
+// else going on, a transaction pooler hands the same idle server session back to every
+// statement, exactly like a session. So a second, short-lived probe connection opens a
+// transaction through the proxy (pinning a server session) while this connection asks
+// for its backend pid, a few rounds: a transaction pooler either gives the probe the
+// server session this connection just used or moves this connection to another one;
+// a session pooler never does either. Statements run with the simple protocol here, so
+// that a prepared statement lost between server sessions cannot hide the answer.
+func checkSession(ctx context.Context, conn *pgx.Conn) error {
+	q := db.New(simpleProtocol{conn})
+	hb, err := q.LeaderHeartbeat(ctx)
+	if err != nil {
+		return fmt.Errorf("check the session: %w", err)
+	}
+	own := hb.BackendPid
+	if uint32(own) == conn.PgConn().PID() {
+		return nil // connected straight to PostgreSQL
+	}
+	cfg := conn.Config().Copy()
+	cfg.RuntimeParams["application_name"] = truncateName(cfg.RuntimeParams["application_name"]+" session-probe", 63)
+	probe, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("check the session (connect a probe): %w", err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+		defer cancel()
+		_ = probe.Close(cctx)
+	}()
+	for range sessionProbeRounds {
+		tx, err := probe.Begin(ctx)
+		if err != nil {
+			return fmt.Errorf("check the session (probe): %w", err)
+		}
+		other, err := db.New(simpleProtocol{tx}).LeaderHeartbeat(ctx)
+		if err != nil {
+			_ = tx.Rollback(ctx)
+			return fmt.Errorf("check the session (probe): %w", err)
+		}
+		hb, err := q.LeaderHeartbeat(ctx)
+		_ = tx.Rollback(ctx)
+		if err != nil {
+			return fmt.Errorf("check the session: %w", err)
+		}
+		if other.BackendPid == own || hb.BackendPid != own {
+			return fmt.Errorf("%w (another client's transaction ran in this connection's server session, "+
+				"or this connection moved from backend %d to %d)", ErrLockNotSession, own, hb.BackendPid)
+		}
+	}
+	return nil
+}
+
+// simpleProtocol runs statements with the simple query protocol: no prepared statement
+// that a transaction-pooling proxy could lose between server sessions.
+type simpleProtocol struct{ db.DBTX }
+
+func (s simpleProtocol) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	return s.DBTX.Exec(ctx, sql, append([]any{pgx.QueryExecModeSimpleProtocol}, args...)...)
+}
+
+func (s simpleProtocol) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	return s.DBTX.Query(ctx, sql, append([]any{pgx.QueryExecModeSimpleProtocol}, args...)...)
+}
+
+func (s simpleProtocol) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return s.DBTX.QueryRow(ctx, sql, append([]any{pgx.QueryExecModeSimpleProtocol}, args...)...)
+}
+
+func truncateName(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 // checkLeader verifies that the backend that was granted the lock (pid) is this
