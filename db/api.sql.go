@@ -299,7 +299,7 @@ func (q *Queries) ListTicks(ctx context.Context, arg ListTicksParams) ([]WerkCro
 }
 
 const newestTick = `-- name: NewestTick :many
-SELECT name, tick_at, outcome, decided_at,
+SELECT name, tick_at, outcome, job_id, decided_at, ticks,
        extract(epoch FROM decided_at - tick_at)::float8 AS lag_secs
 FROM werk_cron_ticks
 ORDER BY tick_at DESC
@@ -307,11 +307,13 @@ LIMIT 1
 `
 
 type NewestTickRow struct {
-	Name      string    `json:"name"`
-	TickAt    time.Time `json:"tick_at"`
-	Outcome   string    `json:"outcome"`
-	DecidedAt time.Time `json:"decided_at"`
-	LagSecs   float64   `json:"lag_secs"`
+	Name      string     `json:"name"`
+	TickAt    time.Time  `json:"tick_at"`
+	Outcome   string     `json:"outcome"`
+	JobID     *uuid.UUID `json:"job_id"`
+	DecidedAt time.Time  `json:"decided_at"`
+	Ticks     int32      `json:"ticks"`
+	LagSecs   float64    `json:"lag_secs"`
 }
 
 // The most recent decided tick of any schedule (none on a fresh install), and how late
@@ -329,7 +331,9 @@ func (q *Queries) NewestTick(ctx context.Context) ([]NewestTickRow, error) {
 			&i.Name,
 			&i.TickAt,
 			&i.Outcome,
+			&i.JobID,
 			&i.DecidedAt,
+			&i.Ticks,
 			&i.LagSecs,
 		); err != nil {
 			return nil, err

@@ -80,7 +80,7 @@ ORDER BY 2, 3;
 -- name: NewestTick :many
 -- The most recent decided tick of any schedule (none on a fresh install), and how late
 -- it was decided.
-SELECT name, tick_at, outcome, decided_at,
+SELECT name, tick_at, outcome, job_id, decided_at, ticks,
        extract(epoch FROM decided_at - tick_at)::float8 AS lag_secs
 FROM werk_cron_ticks
 ORDER BY tick_at DESC

@@ -99,6 +99,9 @@ type CronJob struct {
 	LastError  string    // why the ticker cannot schedule this row; "" when fine
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+	// ChangedAt is when the timing last changed or the schedule was resumed: no tick
+	// before it is ever enqueued, and an interval schedule's ticks count from it.
+	ChangedAt time.Time
 }
 
 // Values of CronJob.Overlap.
@@ -159,6 +162,43 @@ func (s *Scheduler) Register(ctx context.Context, job CronJob) (CronJob, error) 
 func (job CronJob) Validate() error {
 	_, err := job.params()
 	return err
+}
+
+// NextRuns returns the schedule's next at most n fire instants after from, as the
+// ticker sees them: in Timezone, not before the schedule's start (ChangedAt, StartsAt),
+// not after EndsAt. It ignores Paused, and the ticks the ticker has already decided.
+func (job CronJob) NextRuns(from time.Time, n int) ([]time.Time, error) {
+	var sched Schedule
+	if job.Cron != "" {
+		loc, err := time.LoadLocation(or(job.Timezone, "UTC"))
+		if err != nil {
+			return nil, &ValidationError{Name: job.Name, Field: "Timezone", Reason: err.Error(), Err: ErrUnknownZone}
+		}
+		c, err := ParseCron(job.Cron, loc)
+		if err != nil {
+			return nil, &ValidationError{Name: job.Name, Field: "Cron", Reason: err.Error(), Err: err}
+		}
+		sched = c
+	} else {
+		if job.Interval <= 0 || job.Interval%time.Second != 0 {
+			return nil, &ValidationError{Name: job.Name, Field: "Interval", Reason: job.Interval.String(), Err: ErrWholeSeconds}
+		}
+		sched = Interval{Anchor: startBound(true, job.ChangedAt, job.StartsAt), Every: job.Interval}
+	}
+	// Nothing before the start bound: ask from just before it.
+	if start := startBound(job.Cron == "", job.ChangedAt, job.StartsAt); from.Before(start) {
+		from = start.Add(-time.Nanosecond)
+	}
+	var out []time.Time
+	for len(out) < n {
+		t, ok := sched.Next(from)
+		if !ok || (!job.EndsAt.IsZero() && t.After(job.EndsAt)) {
+			break
+		}
+		out = append(out, t)
+		from = t
+	}
+	return out, nil
 }
 
 // Unregister deletes the schedule name. Its jobs stay in werk_jobs; its ledger rows in
@@ -311,28 +351,28 @@ type Instance struct {
 
 // ScheduleStatus is one row of werk_cron_status.
 type ScheduleStatus struct {
-	Name          string        `json:"name"`
-	State         string        `json:"state"` // active, paused, error, ended or pending
-	Schedule      string        `json:"schedule"`
-	Timezone      string        `json:"timezone"`
-	Func          string        `json:"func"`
-	Queue         string        `json:"queue"`
-	NextRunAt     time.Time     `json:"next_run_at"`
-	NextIn        time.Duration `json:"-"`
-	LastTickAt    time.Time     `json:"last_tick_at"`
-	LastJobStatus string        `json:"last_job_status,omitempty"`
-	LastError     string        `json:"last_error,omitempty"`
+	Name          string
+	State         string // active, paused, error, ended or pending
+	Schedule      string // the cron expression, or "every <n>s"
+	Timezone      string
+	Func          string
+	Queue         string
+	NextRunAt     time.Time // zero: none planned
+	NextIn        time.Duration
+	LastTickAt    time.Time
+	LastJobStatus string // status of the last job in werk_jobs; "" when gone or none
+	LastError     string
 }
 
 // Status is the state of an installation at one instant, for operators.
 type Status struct {
-	Now       time.Time        `json:"now"` // the database's clock
-	Instances []Instance       `json:"instances"`
-	Schedules []ScheduleStatus `json:"schedules"`
+	Now       time.Time // the database's clock
+	Instances []Instance
+	Schedules []ScheduleStatus
 	// NewestTick is the most recently decided tick of any schedule (nil: none yet),
 	// and Lag how long after its instant it was decided.
-	NewestTick *Tick         `json:"newest_tick"`
-	Lag        time.Duration `json:"-"`
+	NewestTick *Tick
+	Lag        time.Duration
 }
 
 // Status reads the running tickers, every schedule's state and the newest tick.
@@ -373,7 +413,10 @@ func (s *Scheduler) Status(ctx context.Context) (Status, error) {
 		return st, fmt.Errorf("status: newest tick: %w", err)
 	}
 	for _, r := range newest {
-		st.NewestTick = &Tick{Name: r.Name, At: r.TickAt, Outcome: r.Outcome, DecidedAt: r.DecidedAt, Ticks: 1}
+		st.NewestTick = &Tick{Name: r.Name, At: r.TickAt, Outcome: r.Outcome, DecidedAt: r.DecidedAt, Ticks: int(r.Ticks)}
+		if r.JobID != nil {
+			st.NewestTick.JobID = *r.JobID
+		}
 		st.Lag = time.Duration(r.LagSecs * float64(time.Second))
 	}
 	return st, nil
@@ -589,6 +632,7 @@ func fromRow(r db.WerkCronJob) CronJob {
 		LastError:   strOr(r.LastError, ""),
 		CreatedAt:   r.CreatedAt,
 		UpdatedAt:   r.UpdatedAt,
+		ChangedAt:   r.ChangedAt,
 
 		CatchupWindow: secsOf(r.CatchupWindowSecs),
 	}

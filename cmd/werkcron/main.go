@@ -3,6 +3,8 @@
 //	werkcron run        migrate, then schedule (one primary; the others stand by)
 //	werkcron migrate    only migrate
 //	werkcron next EXPR  print the next fire times of a cron expression or schedule
+//	werkcron add NAME   create or replace a schedule (ls, show, pause, resume, rm,
+//	                    trigger, history, status and grant manage and inspect)
 //
 // Run `werkcron help` for every verb.
 package main
@@ -51,7 +53,17 @@ func verbs() []verb {
 	return []verb{
 		{"run", "[flags]", "migrate (unless --no-migrate) and run the ticker until SIGTERM/SIGINT", cmdRun},
 		{"migrate", "[flags]", "create or update werkcron's tables, then exit", cmdMigrate},
+		{"add", "NAME --func FUNC (--cron EXPR | --every DURATION) [flags]", "create or replace a schedule", cmdAdd},
+		{"ls", "[--json]", "list schedules with their state, next run and last job", cmdLs},
+		{"show", "NAME [--json]", "print every field of one schedule", cmdShow},
+		{"pause", "NAME", "stop a schedule enqueueing (it stays registered)", cmdPause},
+		{"resume", "NAME", "let a paused schedule enqueue again, from now on", cmdResume},
+		{"rm", "NAME", "delete a schedule", cmdRm},
+		{"trigger", "NAME", "enqueue one job of a schedule now, outside its schedule", cmdTrigger},
 		{"next", "EXPR|NAME [--tz ZONE] [--from INSTANT] [-n N]", "print the next fire times, one RFC 3339 instant per line", cmdNext},
+		{"history", "NAME [-n N]", "print a schedule's recent ticks and their outcomes", cmdHistory},
+		{"status", "[--json]", "print the tickers (primary, standbys), tick lag and schedules in error", cmdStatus},
+		{"grant", "ROLE [--apply]", "print (or apply) the least-privilege GRANTs for a ticker role", cmdGrant},
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/pgwerk/werkcron/scheduler"
@@ -42,6 +43,7 @@ Example:
 	retention := fs.Duration("retention", scheduler.DefaultRetention, "how long werk_cron_ticks rows are kept")
 	heartbeat := fs.Duration("heartbeat", scheduler.DefaultHeartbeat, "how often an idle primary checks its session and the database clock")
 	skew := fs.Duration("clock-skew", 0, "pretend the host clock is off by this much (for testing: ticks must not change)")
+	httpAddr := fs.String("http-addr", "", "serve Prometheus /metrics and /healthz on this address, e.g. :9090 (default off)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -68,8 +70,26 @@ Example:
 	if err != nil {
 		return err
 	}
+	var alive atomic.Bool
+	if *httpAddr != "" {
+		s, done, err := e.openScheduler(ctx, "werkcron metrics")
+		if err != nil {
+			return err
+		}
+		defer done()
+		hctx, stop := context.WithCancel(ctx)
+		defer stop()
+		addr, err := serveOps(hctx, *httpAddr, &opsServer{ticker: t, sched: s, alive: &alive, log: e.log})
+		if err != nil {
+			return err
+		}
+		e.log.Info("serving /metrics and /healthz", "addr", addr.String())
+	}
 	e.log.Info("werkcron ticker starting", "standby_retry", *retry, "misfire_grace", *grace)
-	if err := t.Run(ctx); err != nil {
+	alive.Store(true)
+	err = t.Run(ctx)
+	alive.Store(false)
+	if err != nil {
 		return fmt.Errorf("ticker: %w", err)
 	}
 	e.log.Info("werkcron ticker stopped")

@@ -1,0 +1,623 @@
+package main
+
+// These tests run the built binary against real databases, the way an operator or a
+// script does: output, exit codes, --json.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgwerk/werkcron/internal/pgtest"
+)
+
+// bin is the werkcron binary under test, built once by TestMain.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "werkcron-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "werkcron")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build werkcron: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := pgtest.Main(m)
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// result is one run of the binary.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+}
+
+// cli runs the binary with DATABASE_URL=dsn ("" for none) and returns what it printed.
+func cli(t *testing.T, dsn string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+dsn)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("werkcron %s: %v", strings.Join(args, " "), err)
+	}
+	t.Logf("$ werkcron %s\n%s", strings.Join(args, " "), r)
+	return r
+}
+
+// mustCLI runs the binary and fails the test unless it exits 0.
+func mustCLI(t *testing.T, dsn string, args ...string) result {
+	t.Helper()
+	r := cli(t, dsn, args...)
+	if r.code != 0 {
+		t.Fatalf("werkcron %s: %s", strings.Join(args, " "), r)
+	}
+	return r
+}
+
+// wantCode runs the binary and checks its exit code and that stderr mentions every
+// one of want.
+func wantCode(t *testing.T, dsn string, code int, want []string, args ...string) result {
+	t.Helper()
+	r := cli(t, dsn, args...)
+	if r.code != code {
+		t.Errorf("werkcron %s: want exit %d, got %s", strings.Join(args, " "), code, r)
+	}
+	for _, w := range want {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("werkcron %s: stderr does not mention %q: %q", strings.Join(args, " "), w, r.stderr)
+		}
+	}
+	return r
+}
+
+func decode[T any](t *testing.T, r result) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
+		t.Fatalf("--json output does not parse: %v\n%s", err, r.stdout)
+	}
+	return v
+}
+
+// migrated returns a fresh database migrated by `werkcron migrate`.
+func migrated(t *testing.T) string {
+	t.Helper()
+	dsn := pgtest.NewDB(t)
+	mustCLI(t, dsn, "migrate")
+	return dsn
+}
+
+func query[T any](t *testing.T, dsn, sql string, args ...any) T {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var v T
+	if err := conn.QueryRow(ctx, sql, args...).Scan(&v); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return v
+}
+
+func execSQL(t *testing.T, dsn, sql string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func TestCLIMigrate(t *testing.T) {
+	dsn := pgtest.NewDB(t)
+	mustCLI(t, dsn, "migrate")
+	mustCLI(t, dsn, "migrate", "--log-format", "json") // again: nothing to do
+	if n := query[int64](t, dsn, `SELECT count(*) FROM pg_proc WHERE proname LIKE 'werk_cron_%'`); n < 10 {
+		t.Errorf("only %d werk_cron_ functions after migrate", n)
+	}
+}
+
+func TestCLIHelpAndUsage(t *testing.T) {
+	r := mustCLI(t, "", "help")
+	for _, v := range verbs() {
+		if !strings.Contains(r.stdout, "  "+v.name+" ") {
+			t.Errorf("help does not list %s", v.name)
+		}
+		h := cli(t, "", v.name, "--help")
+		if h.code != 0 || !strings.Contains(h.stdout, "Usage: werkcron "+v.name) || !strings.Contains(h.stdout, "Example") {
+			t.Errorf("%s --help: %s", v.name, h)
+		}
+	}
+	wantCode(t, "", 2, []string{"unknown command"}, "frobnicate")
+	wantCode(t, "", 2, nil)
+	wantCode(t, "", 2, []string{"DATABASE_URL"}, "ls")
+	wantCode(t, "", 2, []string{"one schedule NAME"}, "show", "--dsn", "postgres://x@127.0.0.1:1/x")
+	wantCode(t, "", 2, []string{"flag provided but not defined"}, "ls", "--frob")
+}
+
+func TestCLIAddShowLs(t *testing.T) {
+	dsn := migrated(t)
+	// Flags before and after the positional NAME.
+	r := mustCLI(t, dsn, "add", "--func", "myapp.tasks.report", "daily-report", "--cron", "0 9 * * 1-5",
+		"--tz", "Europe/Berlin", "--queue", "reports", "--args", `["sales"]`, "--kwargs", `{"format": "pdf"}`,
+		"--timeout", "10m", "--result-ttl", "1h", "--failure-ttl", "24h", "--meta", `{"team": "bi"}`,
+		"--priority", "5", "--max-attempts", "3", "--catchup", "all", "--catchup-window", "1h",
+		"--overlap", "skip", "--starts-at", "2026-01-01T00:00:00Z", "--ends-at", "2036-01-01T00:00:00Z")
+	if !regexp.MustCompile(`(?m)^schedule +0 9 \* \* 1-5$`).MatchString(r.stdout) ||
+		!regexp.MustCompile(`(?m)^timezone +Europe/Berlin$`).MatchString(r.stdout) {
+		t.Errorf("add output:\n%s", r.stdout)
+	}
+	mustCLI(t, dsn, "add", "ping", "--func", "myapp.tasks.ping", "--every", "30s", "--paused")
+	mustCLI(t, dsn, "add", "--func", "myapp.tasks.nameless", "--every", "1h") // NAME defaults to --func
+
+	j := decode[map[string]any](t, mustCLI(t, dsn, "show", "daily-report", "--json"))
+	want := map[string]any{
+		"name": "daily-report", "func": "myapp.tasks.report", "queue": "reports", "cron": "0 9 * * 1-5",
+		"interval_secs": nil, "timezone": "Europe/Berlin", "timeout_secs": 600.0, "result_ttl": 3600.0,
+		"failure_ttl": 86400.0, "priority": 5.0, "max_attempts": 3.0, "paused": false, "catchup": "all",
+		"catchup_window_secs": 3600.0, "overlap": "skip", "starts_at": "2026-01-01T00:00:00Z",
+	}
+	for k, v := range want {
+		if j[k] != v {
+			t.Errorf("show --json: %s = %#v, want %#v", k, j[k], v)
+		}
+	}
+	if b, _ := json.Marshal(j["args"]); string(b) != `["sales"]` {
+		t.Errorf("args %s", b)
+	}
+	if b, _ := json.Marshal(j["meta"]); string(b) != `{"team":"bi"}` {
+		t.Errorf("meta %s", b)
+	}
+	p := decode[map[string]any](t, mustCLI(t, dsn, "show", "--json", "ping"))
+	if p["interval_secs"] != 30.0 || p["paused"] != true || p["cron"] != nil {
+		t.Errorf("ping: %v", p)
+	}
+	r = mustCLI(t, dsn, "show", "ping")
+	if !regexp.MustCompile(`(?m)^paused +true$`).MatchString(r.stdout) || !strings.Contains(r.stdout, "every 30s") {
+		t.Errorf("show ping:\n%s", r.stdout)
+	}
+
+	// Replace by name.
+	mustCLI(t, dsn, "add", "ping", "--func", "myapp.tasks.ping2", "--every", "1m")
+	if f := query[string](t, dsn, `SELECT func FROM werk_cron_jobs WHERE name = 'ping'`); f != "myapp.tasks.ping2" {
+		t.Errorf("replace: func %q", f)
+	}
+
+	r = mustCLI(t, dsn, "ls")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "NAME") || !strings.HasPrefix(lines[1], "daily-report") ||
+		!strings.HasPrefix(lines[2], "myapp.tasks.nameless") || !strings.HasPrefix(lines[3], "ping") {
+		t.Fatalf("ls:\n%s", r.stdout)
+	}
+	// Aligned: every row's SCHEDULE column starts where the header's does.
+	col := strings.Index(lines[0], "SCHEDULE")
+	for _, l := range lines[1:] {
+		if l[col-1] != ' ' || l[col] == ' ' {
+			t.Errorf("ls columns not aligned:\n%s", r.stdout)
+		}
+	}
+	rows := decode[[]map[string]any](t, mustCLI(t, dsn, "ls", "--json"))
+	if len(rows) != 3 || rows[0]["name"] != "daily-report" || rows[0]["state"] != "pending" || rows[2]["schedule"] != "every 60s" ||
+		rows[0]["next_run_at"] != nil {
+		t.Errorf("ls --json: %v", rows)
+	}
+	wantCode(t, dsn, 1, []string{`"nope"`, "no such schedule"}, "show", "nope")
+}
+
+func TestCLIAddErrors(t *testing.T) {
+	dsn := migrated(t)
+	for _, tc := range []struct {
+		code int
+		want []string
+		args []string
+	}{
+		{2, []string{`"x"`, "--func"}, []string{"add", "x", "--every", "1m"}},
+		{2, []string{`"x"`, "--cron", "--every"}, []string{"add", "x", "--func", "f", "--every", "1m", "--cron", "* * * * *"}},
+		{2, []string{`"x"`, "--cron", "--every"}, []string{"add", "x", "--func", "f"}},
+		{1, []string{`"x"`, "--cron", "minute"}, []string{"add", "x", "--func", "f", "--cron", "61 * * * *"}},
+		{1, []string{`"x"`, "--tz", "Mars/Base"}, []string{"add", "x", "--func", "f", "--cron", "@daily", "--tz", "Mars/Base"}},
+		{1, []string{`"x"`, "--args", "JSON"}, []string{"add", "x", "--func", "f", "--every", "1m", "--args", `["a",`}},
+		{1, []string{`"x"`, "--kwargs"}, []string{"add", "x", "--func", "f", "--every", "1m", "--kwargs", `[1]`}},
+		{1, []string{`"x"`, "--meta"}, []string{"add", "x", "--func", "f", "--every", "1m", "--meta", `"s"`}},
+		{1, []string{`"x"`, "--every", "whole"}, []string{"add", "x", "--func", "f", "--every", "1500ms"}},
+		{1, []string{`"x"`, "--timeout"}, []string{"add", "x", "--func", "f", "--every", "1m", "--timeout", "-1s"}},
+		{1, []string{`"x"`, "--catchup"}, []string{"add", "x", "--func", "f", "--every", "1m", "--catchup", "some"}},
+		{1, []string{`"x"`, "--overlap"}, []string{"add", "x", "--func", "f", "--every", "1m", "--overlap", "maybe"}},
+		{1, []string{`"x"`, "--ends-at"}, []string{"add", "x", "--func", "f", "--every", "1m", "--starts-at", "2030-01-02T00:00:00Z", "--ends-at", "2030-01-01T00:00:00Z"}},
+		{2, []string{`"x"`, "--starts-at"}, []string{"add", "x", "--func", "f", "--every", "1m", "--starts-at", "tomorrow"}},
+		{2, []string{"every", "often"}, []string{"add", "x", "--func", "f", "--every", "often"}},
+	} {
+		wantCode(t, dsn, tc.code, tc.want, tc.args...)
+	}
+	if n := query[int64](t, dsn, `SELECT count(*) FROM werk_cron_jobs`); n != 0 {
+		t.Errorf("%d schedules written by failing adds", n)
+	}
+}
+
+func TestCLIPauseResumeRmTrigger(t *testing.T) {
+	dsn := migrated(t)
+	mustCLI(t, dsn, "add", "job", "--func", "app.job", "--cron", "@daily")
+	if r := mustCLI(t, dsn, "pause", "job"); r.stdout != "paused job\n" {
+		t.Errorf("pause: %q", r.stdout)
+	}
+	if !query[bool](t, dsn, `SELECT paused FROM werk_cron_jobs WHERE name = 'job'`) {
+		t.Error("not paused")
+	}
+	if v := decode[map[string]any](t, mustCLI(t, dsn, "pause", "--json", "job")); v["paused"] != true || v["name"] != "job" {
+		t.Errorf("pause --json: %v", v)
+	}
+	if r := mustCLI(t, dsn, "resume", "job"); r.stdout != "resumed job\n" {
+		t.Errorf("resume: %q", r.stdout)
+	}
+	if query[bool](t, dsn, `SELECT paused FROM werk_cron_jobs WHERE name = 'job'`) {
+		t.Error("still paused")
+	}
+
+	r := mustCLI(t, dsn, "trigger", "job")
+	id := strings.TrimSpace(r.stdout)
+	if key := query[string](t, dsn, `SELECT key FROM werk_jobs WHERE id = $1::uuid`, id); key != "cron:job:manual:"+id {
+		t.Errorf("triggered job key %q", key)
+	}
+	v := decode[map[string]any](t, mustCLI(t, dsn, "trigger", "job", "--json"))
+	if v["name"] != "job" || v["job_id"] == id || v["job_id"] == nil {
+		t.Errorf("trigger --json: %v", v)
+	}
+	if n := query[int64](t, dsn, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'job'`); n != 2 {
+		t.Errorf("%d jobs after two triggers", n)
+	}
+
+	if r := mustCLI(t, dsn, "rm", "job"); r.stdout != "removed job\n" {
+		t.Errorf("rm: %q", r.stdout)
+	}
+	for _, verb := range []string{"rm", "pause", "resume", "trigger", "history"} {
+		wantCode(t, dsn, 1, []string{`schedule "job"`, "no such schedule"}, verb, "job")
+	}
+	wantCode(t, dsn, 2, []string{"one schedule NAME"}, "pause")
+}
+
+func TestCLINext(t *testing.T) {
+	// Expression mode needs no database.
+	r := mustCLI(t, "", "next", "30 2 * * *", "--tz", "America/New_York", "--from", "2026-03-07T00:00:00Z", "-n", "3")
+	if r.stdout != "2026-03-07T02:30:00-05:00\n2026-03-08T03:00:00-04:00\n2026-03-09T02:30:00-04:00\n" {
+		t.Errorf("next expression:\n%s", r.stdout)
+	}
+	wantCode(t, "", 1, []string{"minute"}, "next", "61 * * * *")
+	wantCode(t, "", 1, []string{"time zone"}, "next", "@daily", "--tz", "Nowhere/Land")
+	wantCode(t, "", 1, []string{"not a cron expression", "DATABASE_URL"}, "next", "some-schedule")
+
+	dsn := migrated(t)
+	mustCLI(t, dsn, "add", "berlin", "--func", "app.b", "--cron", "0 9 * * *", "--tz", "Europe/Berlin")
+	mustCLI(t, dsn, "add", "every", "--func", "app.e", "--every", "90s")
+	// (From a day in the future: nothing before the schedule's creation ever fires.)
+	r = mustCLI(t, dsn, "next", "-n", "2", "berlin", "--from", "2037-03-28T12:00:00Z")
+	if r.stdout != "2037-03-29T09:00:00+02:00\n2037-03-30T09:00:00+02:00\n" {
+		t.Errorf("next NAME (its zone):\n%s", r.stdout)
+	}
+	r = mustCLI(t, dsn, "next", "berlin", "--tz", "UTC", "-n", "1", "--from", "2037-01-10T00:00:00Z")
+	if r.stdout != "2037-01-10T08:00:00Z\n" {
+		t.Errorf("next NAME --tz UTC:\n%s", r.stdout)
+	}
+	r = mustCLI(t, dsn, "next", "every", "-n", "3")
+	var times []time.Time
+	for _, l := range strings.Fields(r.stdout) {
+		tm, err := time.Parse(time.RFC3339, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		times = append(times, tm)
+	}
+	if len(times) != 3 || times[1].Sub(times[0]) != 90*time.Second || times[2].Sub(times[1]) != 90*time.Second {
+		t.Errorf("next of an interval schedule:\n%s", r.stdout)
+	}
+	wantCode(t, dsn, 1, []string{`"nope"`, "no such schedule"}, "next", "nope")
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes into it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// ticker is `werkcron run` running in the background.
+type ticker struct {
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	done   chan struct{}
+	code   int
+}
+
+func startRun(t *testing.T, dsn string, args ...string) *ticker {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"run"}, args...)...)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+dsn)
+	tk := &ticker{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = io.Discard, tk.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_ = cmd.Wait()
+		tk.code = cmd.ProcessState.ExitCode()
+		close(tk.done)
+	}()
+	t.Cleanup(func() { tk.stop(t) })
+	return tk
+}
+
+// stop sends SIGTERM and waits; it returns the exit code.
+func (tk *ticker) stop(t *testing.T) int {
+	select {
+	case <-tk.done:
+		return tk.code
+	default:
+	}
+	_ = tk.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-tk.done:
+	case <-time.After(10 * time.Second):
+		_ = tk.cmd.Process.Kill()
+		<-tk.done
+		t.Errorf("werkcron run did not stop within 10s of SIGTERM")
+	}
+	return tk.code
+}
+
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", within, what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func httpGet(url string) (int, string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// metric returns the value of the sample line that starts with series.
+func metric(t *testing.T, body, series string) float64 {
+	t.Helper()
+	for _, l := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(l, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", l, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no %s in /metrics:\n%s", series, body)
+	return 0
+}
+
+// TestCLIRunStatusHistoryMetrics runs a primary and a standby binary, the primary
+// serving /metrics and /healthz, and reads them with status, history and HTTP.
+func TestCLIRunStatusHistoryMetrics(t *testing.T) {
+	dsn := migrated(t)
+	port, err := pgtest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	primary := startRun(t, dsn, "--no-migrate", "--http-addr", fmt.Sprintf("127.0.0.1:%d", port))
+	eventually(t, 10*time.Second, "/healthz answers ok primary", func() bool {
+		code, body, err := httpGet(base + "/healthz")
+		return err == nil && code == 200 && body == "ok primary\n"
+	})
+	standby := startRun(t, dsn, "--no-migrate", "--log-format", "json")
+	eventually(t, 10*time.Second, "the standby shows in werk_cron_instances", func() bool {
+		return query[int64](t, dsn, `SELECT count(*) FROM werk_cron_instances`) == 2
+	})
+
+	_, body, err := httpGet(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := metric(t, body, `werkcron_ticks_total{outcome="enqueued"}`)
+	if metric(t, body, "werkcron_is_primary") != 1 || metric(t, body, `werkcron_schedules{state="active"}`) != 0 {
+		t.Errorf("/metrics before any schedule:\n%s", body)
+	}
+
+	mustCLI(t, dsn, "add", "fast", "--func", "app.fast", "--every", "1s")
+	mustCLI(t, dsn, "add", "broken", "--func", "app.broken", "--cron", "0 0 1 1 *")
+	// Break it past the API's validation, as a psql user might.
+	execSQL(t, dsn, `UPDATE werk_cron_jobs SET cron = '61 * * * *' WHERE name = 'broken'`)
+	eventually(t, 10*time.Second, "three ticks of fast", func() bool {
+		return query[int64](t, dsn, `SELECT count(*) FROM werk_cron_ticks WHERE name = 'fast' AND outcome = 'enqueued'`) >= 3
+	})
+	eventually(t, 5*time.Second, "broken in error", func() bool {
+		return query[int64](t, dsn, `SELECT count(*) FROM werk_cron_status WHERE state = 'error'`) == 1
+	})
+
+	_, body, _ = httpGet(base + "/metrics")
+	if after := metric(t, body, `werkcron_ticks_total{outcome="enqueued"}`); after < before+3 {
+		t.Errorf("enqueued counter moved from %v to %v after 3 ticks", before, after)
+	}
+	if metric(t, body, `werkcron_schedules{state="active"}`) != 1 || metric(t, body, `werkcron_schedules{state="error"}`) != 1 ||
+		metric(t, body, "werkcron_tick_statements_total") < 3 || metric(t, body, "werkcron_promotions_total") != 1 {
+		t.Errorf("/metrics:\n%s", body)
+	}
+	for _, want := range []string{"# TYPE werkcron_ticks_total counter", "# TYPE werkcron_is_primary gauge", `werkcron_ticks_total{outcome="missed"} 0`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+
+	r := mustCLI(t, dsn, "history", "fast", "-n", "2")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "TICK") || !strings.Contains(lines[1], " enqueued ") {
+		t.Errorf("history:\n%s", r.stdout)
+	}
+	ticks := decode[[]map[string]any](t, mustCLI(t, dsn, "history", "--json", "fast"))
+	if len(ticks) < 3 || ticks[0]["outcome"] != "enqueued" || ticks[0]["job_id"] == nil {
+		t.Errorf("history --json: %v", ticks)
+	}
+	if r := mustCLI(t, dsn, "history", "broken"); strings.Count(r.stdout, "\n") != 1 {
+		t.Errorf("history of a schedule without ticks:\n%s", r.stdout)
+	}
+
+	r = mustCLI(t, dsn, "status")
+	for _, re := range []string{`(?m)^primary +pid \d+, werkcron `, `(?m)^standby +pid \d+, `, `(?m)^newest tick +fast at \S+, enqueued, decided \S+ late$`,
+		`(?m)^schedules +1 active, 1 error$`, `(?m)^in error:\n +broken +cron "61`} {
+		if !regexp.MustCompile(re).MatchString(r.stdout) {
+			t.Errorf("status does not match %s:\n%s", re, r.stdout)
+		}
+	}
+	st := decode[map[string]any](t, mustCLI(t, dsn, "status", "--json"))
+	prim, _ := st["primary"].(map[string]any)
+	if prim == nil || prim["role"] != "primary" || len(st["standbys"].([]any)) != 1 || st["schedule_count"] != 2.0 ||
+		len(st["in_error"].([]any)) != 1 || st["newest_tick_lag_secs"] == nil {
+		t.Errorf("status --json: %v", st)
+	}
+
+	if code := standby.stop(t); code != 0 {
+		t.Errorf("standby exit %d:\n%s", code, standby.stderr)
+	}
+	if !strings.Contains(standby.stderr.String(), `"level":"INFO"`) {
+		t.Errorf("--log-format json: stderr is not JSON:\n%s", standby.stderr)
+	}
+	if code := primary.stop(t); code != 0 {
+		t.Errorf("primary exit %d:\n%s", code, primary.stderr)
+	}
+	if _, _, err := httpGet(base + "/healthz"); err == nil {
+		t.Errorf("/healthz still answers after the ticker stopped")
+	}
+}
+
+func TestCLIGrantLeastPrivilege(t *testing.T) {
+	dsn := migrated(t)
+	role := fmt.Sprintf("werkcron_cli_%d", time.Now().UnixNano()%1e9)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE ROLE `+role+` LOGIN`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), dsn)
+		if err == nil {
+			_, _ = c.Exec(context.Background(), `DROP OWNED BY `+role)
+			_, _ = c.Exec(context.Background(), `DROP ROLE `+role)
+			c.Close(context.Background())
+		}
+	})
+	r := mustCLI(t, dsn, "grant", role)
+	if !strings.HasPrefix(r.stdout, "GRANT USAGE ON SCHEMA public TO "+role+";\n") || !strings.Contains(r.stdout, "werk_cron_jobs") {
+		t.Errorf("grant:\n%s", r.stdout)
+	}
+	if query[bool](t, dsn, `SELECT has_table_privilege($1, 'werk_jobs', 'INSERT')`, role) {
+		t.Fatal("grant without --apply granted")
+	}
+	mustCLI(t, dsn, "grant", "--apply", role)
+	mustCLI(t, dsn, "add", "lp", "--func", "app.lp", "--every", "1s")
+
+	roleDSN := strings.Replace(dsn, "postgres://postgres@", "postgres://"+role+"@", 1)
+	tk := startRun(t, roleDSN, "--no-migrate")
+	eventually(t, 10*time.Second, "jobs enqueued by the least-privilege ticker", func() bool {
+		return query[int64](t, dsn, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'lp'`) >= 2
+	})
+	// A management verb as the ticker role is refused: it may not define schedules.
+	wantCode(t, roleDSN, 1, []string{"permission denied"}, "add", "evil", "--func", "f", "--every", "1s")
+	if code := tk.stop(t); code != 0 {
+		t.Errorf("ticker exit %d:\n%s", code, tk.stderr)
+	}
+	// Without --no-migrate the role cannot migrate.
+	wantCode(t, roleDSN, 1, nil, "migrate")
+}
+
+// TestCLINoPasswordInOutput runs every database verb against a DSN with a password
+// whose server is not there, and checks the password appears nowhere.
+func TestCLINoPasswordInOutput(t *testing.T) {
+	const pw = "s3cr3t-Pa55word"
+	port, err := pgtest.FreePort() // nothing listens there
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dsn := range []string{
+		fmt.Sprintf("postgres://werk:%s@127.0.0.1:%d/app?sslmode=disable&connect_timeout=2", pw, port),
+		fmt.Sprintf("host=127.0.0.1 port=%d user=werk password=%s dbname=app connect_timeout=2", port, pw),
+	} {
+		for _, args := range [][]string{
+			{"migrate"}, {"ls"}, {"ls", "--json"}, {"show", "x"}, {"add", "x", "--func", "f", "--every", "1m"},
+			{"pause", "x"}, {"resume", "x"}, {"rm", "x"}, {"trigger", "x"}, {"history", "x"}, {"status"},
+			{"next", "x"}, {"grant", "r"}, {"run", "--log-format", "json"},
+		} {
+			r := cli(t, dsn, args...)
+			if r.code != 1 {
+				t.Errorf("werkcron %s with no server: want exit 1, got %s", strings.Join(args, " "), r)
+			}
+			if strings.Contains(r.stdout+r.stderr, pw) {
+				t.Errorf("werkcron %s printed the password:\n%s", strings.Join(args, " "), r)
+			}
+		}
+		// The ticker reconnects forever; its logs must not leak it either.
+		tk := startRun(t, dsn, "--no-migrate", "--log-level", "debug")
+		time.Sleep(1500 * time.Millisecond)
+		tk.stop(t)
+		if out := tk.stderr.String(); strings.Contains(out, pw) || !strings.Contains(out, "reconnecting") {
+			t.Errorf("run --no-migrate with no server printed the password, or did not log:\n%s", out)
+		}
+	}
+}

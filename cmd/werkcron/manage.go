@@ -1,0 +1,723 @@
+package main
+
+// The management verbs: thin wrappers over the Go API (scheduler.Scheduler), which
+// runs the same sqlc queries as everything else. Tables for people, --json for scripts.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgwerk/werkcron/scheduler"
+)
+
+// connectTimeout bounds how long a management verb waits for the database.
+const connectTimeout = 10 * time.Second
+
+// openScheduler returns a Scheduler on a small pool to e.dsn, which connects on first
+// use; appName is what pg_stat_activity shows for it.
+func (e *env) openScheduler(ctx context.Context, appName string) (*scheduler.Scheduler, func(), error) {
+	cfg, err := pgxpool.ParseConfig(e.dsn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bad connection string: %v: %w", err, errUsage)
+	}
+	cfg.MaxConns = 2
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = connectTimeout
+	}
+	cfg.ConnConfig.RuntimeParams["application_name"] = appName
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect: %w", err)
+	}
+	return scheduler.New(pool, scheduler.Options{}), pool.Close, nil
+}
+
+// dbVerb parses a management verb's flags (plus --dsn, --log-format and, when
+// jsonFlag, --json), checks the number of positional arguments, and opens the
+// Scheduler. want < 0: any number.
+func (e *env) dbVerb(ctx context.Context, fs *flag.FlagSet, args []string, want int, what string) (*scheduler.Scheduler, []string, func(), error) {
+	setup := e.dbFlags(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if want >= 0 && len(pos) != want {
+		return nil, nil, nil, fmt.Errorf("want %s, got %d arguments: %w", what, len(pos), errUsage)
+	}
+	if err := setup(); err != nil {
+		return nil, nil, nil, err
+	}
+	s, done, err := e.openScheduler(ctx, "werkcron cli")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return s, pos, done, nil
+}
+
+// jobJSON is a schedule as --json prints it: werk_cron_jobs's column names, so that a
+// script reads the same names from the CLI as from SQL.
+type jobJSON struct {
+	Name              string          `json:"name"`
+	State             string          `json:"state,omitempty"`
+	Func              string          `json:"func"`
+	Queue             string          `json:"queue"`
+	Args              json.RawMessage `json:"args"`
+	Kwargs            json.RawMessage `json:"kwargs"`
+	Cron              *string         `json:"cron"`
+	IntervalSecs      *int64          `json:"interval_secs"`
+	Timezone          string          `json:"timezone"`
+	TimeoutSecs       *int64          `json:"timeout_secs"`
+	ResultTTL         *int64          `json:"result_ttl"`
+	FailureTTL        *int64          `json:"failure_ttl"`
+	Meta              json.RawMessage `json:"meta"`
+	Priority          int             `json:"priority"`
+	MaxAttempts       int             `json:"max_attempts"`
+	Paused            bool            `json:"paused"`
+	Catchup           string          `json:"catchup"`
+	CatchupWindowSecs *int64          `json:"catchup_window_secs"`
+	Overlap           string          `json:"overlap"`
+	StartsAt          *time.Time      `json:"starts_at"`
+	EndsAt            *time.Time      `json:"ends_at"`
+	NextRunAt         *time.Time      `json:"next_run_at"`
+	LastTickAt        *time.Time      `json:"last_tick_at"`
+	LastJobID         *uuid.UUID      `json:"last_job_id"`
+	LastError         *string         `json:"last_error"`
+	CreatedAt         time.Time       `json:"created_at"`
+	UpdatedAt         time.Time       `json:"updated_at"`
+	ChangedAt         time.Time       `json:"changed_at"`
+}
+
+func toJSON(j scheduler.CronJob) jobJSON {
+	secs := func(d time.Duration) *int64 {
+		if d == 0 {
+			return nil
+		}
+		v := int64(d / time.Second)
+		return &v
+	}
+	tp := timePtr
+	out := jobJSON{
+		Name: j.Name, Func: j.Func, Queue: j.Queue, Args: j.Args, Kwargs: j.Kwargs,
+		IntervalSecs: secs(j.Interval), Timezone: j.Timezone, TimeoutSecs: secs(j.Timeout),
+		ResultTTL: secs(j.ResultTTL), FailureTTL: secs(j.FailureTTL), Meta: j.Meta,
+		Priority: j.Priority, MaxAttempts: j.MaxAttempts, Paused: j.Paused, Catchup: j.Catchup,
+		CatchupWindowSecs: secs(j.CatchupWindow), Overlap: j.Overlap, StartsAt: tp(j.StartsAt),
+		EndsAt: tp(j.EndsAt), NextRunAt: tp(j.NextRunAt), LastTickAt: tp(j.LastTickAt),
+		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, ChangedAt: j.ChangedAt,
+	}
+	if j.Cron != "" {
+		out.Cron = &j.Cron
+	}
+	if j.LastJobID != (uuid.UUID{}) {
+		out.LastJobID = &j.LastJobID
+	}
+	if j.LastError != "" {
+		out.LastError = &j.LastError
+	}
+	if out.Meta == nil {
+		out.Meta = json.RawMessage("null")
+	}
+	return out
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) }
+
+// ts formats an instant for a table: UTC, seconds, "-" for none.
+func ts(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// human formats a duration the way a person reads it at a glance: 3d4h, 2h5m, 4m10s,
+// 42s, 120ms.
+func human(d time.Duration) string {
+	neg := ""
+	if d < 0 {
+		neg, d = "-", -d
+	}
+	switch {
+	case d < time.Second:
+		return neg + d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return neg + d.Round(time.Second).String()
+	case d < time.Hour:
+		d = d.Round(time.Second)
+		return fmt.Sprintf("%s%dm%ds", neg, d/time.Minute, d%time.Minute/time.Second)
+	case d < 48*time.Hour:
+		d = d.Round(time.Minute)
+		return fmt.Sprintf("%s%dh%dm", neg, d/time.Hour, d%time.Hour/time.Minute)
+	default:
+		d = d.Round(time.Hour)
+		return fmt.Sprintf("%s%dd%dh", neg, d/(24*time.Hour), d%(24*time.Hour)/time.Hour)
+	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// scheduleText is how a schedule reads in a table.
+func scheduleText(j scheduler.CronJob) string {
+	if j.Cron != "" {
+		return j.Cron
+	}
+	return "every " + durText(j.Interval)
+}
+
+// durText is d without trailing zero units: 1h, 10m, 1h30m, 90s reads 1m30s.
+func durText(d time.Duration) string {
+	s := d.String()
+	s, _ = strings.CutSuffix(s, "m0s")
+	if strings.HasSuffix(d.String(), "m0s") {
+		s += "m"
+	}
+	if t, ok := strings.CutSuffix(s, "h0m"); ok {
+		s = t + "h"
+	}
+	return s
+}
+
+// statusJSON is a werk_cron_status row as --json prints it: the view's column names,
+// null for no instant, next_in in seconds.
+type statusJSON struct {
+	Name          string     `json:"name"`
+	State         string     `json:"state"`
+	Schedule      string     `json:"schedule"`
+	Timezone      string     `json:"timezone"`
+	Func          string     `json:"func"`
+	Queue         string     `json:"queue"`
+	NextRunAt     *time.Time `json:"next_run_at"`
+	NextInSecs    *float64   `json:"next_in_secs"`
+	LastTickAt    *time.Time `json:"last_tick_at"`
+	LastJobStatus *string    `json:"last_job_status"`
+	LastError     *string    `json:"last_error"`
+}
+
+func statusRows(rows []scheduler.ScheduleStatus) []statusJSON {
+	out := make([]statusJSON, len(rows))
+	for i, r := range rows {
+		o := statusJSON{Name: r.Name, State: r.State, Schedule: r.Schedule, Timezone: r.Timezone,
+			Func: r.Func, Queue: r.Queue, NextRunAt: timePtr(r.NextRunAt), LastTickAt: timePtr(r.LastTickAt),
+			LastJobStatus: strPtr(r.LastJobStatus), LastError: strPtr(r.LastError)}
+		if o.NextRunAt != nil {
+			secs := r.NextIn.Seconds()
+			o.NextInSecs = &secs
+		}
+		out[i] = o
+	}
+	return out
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func strPtr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// fieldFlags maps a CronJob field to the flag of `werkcron add` that sets it, so that
+// an error names what the user typed.
+var fieldFlags = map[string]string{
+	"Name": "NAME", "Func": "--func", "Queue": "--queue", "Args": "--args", "Kwargs": "--kwargs",
+	"Cron": "--cron", "Interval": "--every", "Timezone": "--tz", "Timeout": "--timeout",
+	"ResultTTL": "--result-ttl", "FailureTTL": "--failure-ttl", "Meta": "--meta",
+	"Priority": "--priority", "MaxAttempts": "--max-attempts", "Catchup": "--catchup",
+	"CatchupWindow": "--catchup-window", "Overlap": "--overlap", "StartsAt": "--starts-at",
+	"EndsAt": "--ends-at",
+}
+
+func cmdAdd(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "add", "NAME --func FUNC (--cron EXPR | --every DURATION) [flags]", `
+Creates the schedule NAME, or replaces its definition if it exists (what the ticker
+recorded, such as the last tick, is kept; a changed timing never backfills). A running
+ticker picks it up at once. Durations are Go durations (90s, 5m, 1h30m) and must be
+whole seconds; instants are RFC 3339. Prints the stored schedule.
+
+Examples:
+  werkcron add daily-report --func myapp.tasks.report --cron '0 9 * * 1-5' \
+      --tz Europe/Berlin --queue reports --args '["sales"]' --kwargs '{"format": "pdf"}'
+  werkcron add ping --func myapp.tasks.ping --every 30s --overlap skip`)
+	var j scheduler.CronJob
+	var args_, kwargs, meta, startsAt, endsAt string
+	fs.StringVar(&j.Func, "func", "", "what the worker runs, e.g. myapp.tasks.report (required)")
+	fs.StringVar(&j.Cron, "cron", "", "cron expression (5, 6 or 7 fields, or @daily ...)")
+	fs.DurationVar(&j.Interval, "every", 0, "fixed interval instead of --cron, e.g. 30s or 5m")
+	fs.StringVar(&j.Queue, "queue", "default", "target queue")
+	fs.StringVar(&j.Timezone, "tz", "UTC", "IANA time zone the cron expression is read in")
+	fs.StringVar(&args_, "args", "[]", "positional arguments, a JSON array")
+	fs.StringVar(&kwargs, "kwargs", "{}", "keyword arguments, a JSON object")
+	fs.StringVar(&meta, "meta", "", "metadata copied onto each job, a JSON object")
+	fs.DurationVar(&j.Timeout, "timeout", 0, "job timeout (default: none set)")
+	fs.DurationVar(&j.ResultTTL, "result-ttl", 0, "how long pgwerk keeps a result (default: pgwerk's)")
+	fs.DurationVar(&j.FailureTTL, "failure-ttl", 0, "how long pgwerk keeps a failure (default: pgwerk's)")
+	fs.IntVar(&j.Priority, "priority", 0, "job priority")
+	fs.IntVar(&j.MaxAttempts, "max-attempts", 1, "attempts per job")
+	fs.BoolVar(&j.Paused, "paused", false, "create it paused")
+	fs.StringVar(&j.Catchup, "catchup", "latest", "pending ticks after downtime: none, latest or all")
+	fs.DurationVar(&j.CatchupWindow, "catchup-window", 0, "pending ticks older than this are missed (default: no limit)")
+	fs.StringVar(&j.Overlap, "overlap", "allow", "allow, or skip: no new job while the previous one is queued or running")
+	fs.StringVar(&startsAt, "starts-at", "", "nothing fires before this instant")
+	fs.StringVar(&endsAt, "ends-at", "", "nothing fires after this instant")
+	asJSON := fs.Bool("json", false, "print the schedule as JSON")
+	setup := e.dbFlags(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return fmt.Errorf("want one schedule NAME, got %d arguments: %w", len(pos), errUsage)
+	}
+	if len(pos) == 1 {
+		j.Name = pos[0]
+	}
+	name := j.Name
+	if name == "" {
+		name = j.Func
+	}
+	if j.Func == "" {
+		return fmt.Errorf("schedule %q: --func is required: %w", name, errUsage)
+	}
+	if (j.Cron == "") == (j.Interval == 0) {
+		return fmt.Errorf("schedule %q: give exactly one of --cron and --every: %w", name, errUsage)
+	}
+	j.Args, j.Kwargs = json.RawMessage(args_), json.RawMessage(kwargs)
+	if meta != "" {
+		j.Meta = json.RawMessage(meta)
+	}
+	for _, f := range []struct {
+		flag string
+		s    string
+		dst  *time.Time
+	}{{"--starts-at", startsAt, &j.StartsAt}, {"--ends-at", endsAt, &j.EndsAt}} {
+		if f.s == "" {
+			continue
+		}
+		if *f.dst, err = time.Parse(time.RFC3339, f.s); err != nil {
+			return fmt.Errorf("schedule %q: %s %q: want an RFC 3339 instant such as 2026-03-08T09:00:00Z: %w", name, f.flag, f.s, errUsage)
+		}
+	}
+	// Check before connecting, so that a typo is reported with the flag's name even
+	// without a database.
+	if err := j.Validate(); err != nil {
+		return flagError(err)
+	}
+	if err := setup(); err != nil {
+		return err
+	}
+	s, done, err := e.openScheduler(ctx, "werkcron cli")
+	if err != nil {
+		return err
+	}
+	defer done()
+	stored, err := s.Register(ctx, j)
+	if err != nil {
+		return flagError(err)
+	}
+	if *asJSON {
+		return writeJSON(e.stdout, toJSON(stored))
+	}
+	return printJob(e.stdout, stored)
+}
+
+// flagError rewrites a *ValidationError to name the flag instead of the Go field.
+func flagError(err error) error {
+	var ve *scheduler.ValidationError
+	if errors.As(err, &ve) {
+		flag := fieldFlags[ve.Field]
+		if flag == "" {
+			flag = ve.Field
+		}
+		return fmt.Errorf("schedule %q: %s: %s", ve.Name, flag, ve.Reason)
+	}
+	return err
+}
+
+// printJob prints one schedule as aligned "field  value" lines.
+func printJob(w io.Writer, j scheduler.CronJob) error {
+	tw := newTable(w)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
+	dur := func(d time.Duration) string {
+		if d == 0 {
+			return "-"
+		}
+		return durText(d)
+	}
+	row("name", j.Name)
+	row("func", j.Func)
+	row("queue", j.Queue)
+	row("schedule", scheduleText(j))
+	row("timezone", j.Timezone)
+	row("args", string(j.Args))
+	row("kwargs", string(j.Kwargs))
+	row("meta", dash(string(j.Meta)))
+	row("timeout", dur(j.Timeout))
+	row("result ttl", dur(j.ResultTTL))
+	row("failure ttl", dur(j.FailureTTL))
+	row("priority", fmt.Sprint(j.Priority))
+	row("max attempts", fmt.Sprint(j.MaxAttempts))
+	row("paused", fmt.Sprint(j.Paused))
+	row("catchup", j.Catchup)
+	row("catchup window", dur(j.CatchupWindow))
+	row("overlap", j.Overlap)
+	row("starts at", ts(j.StartsAt))
+	row("ends at", ts(j.EndsAt))
+	row("next run", ts(j.NextRunAt))
+	row("last tick", ts(j.LastTickAt))
+	lastJob := "-"
+	if j.LastJobID != (uuid.UUID{}) {
+		lastJob = j.LastJobID.String()
+	}
+	row("last job", lastJob)
+	row("last error", dash(j.LastError))
+	row("updated", ts(j.UpdatedAt))
+	return tw.Flush()
+}
+
+func cmdLs(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "ls", "[--json]", `
+Lists every schedule with its state (active, paused, error, ended, pending), schedule,
+zone, next run and how soon, last tick, the status of its last job, and why it cannot
+run if it cannot (from the werk_cron_status view).
+
+Examples:
+  werkcron ls
+  werkcron ls --json | jq -r '.[] | select(.state == "error") | .name'`)
+	asJSON := fs.Bool("json", false, "print JSON (an array of werk_cron_status rows)")
+	s, _, done, err := e.dbVerb(ctx, fs, args, 0, "no arguments")
+	if err != nil {
+		return err
+	}
+	defer done()
+	st, err := s.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(e.stdout, statusRows(st.Schedules))
+	}
+	tw := newTable(e.stdout)
+	fmt.Fprintln(tw, "NAME\tSTATE\tSCHEDULE\tTZ\tNEXT RUN\tIN\tLAST TICK\tLAST JOB\tERROR")
+	for _, r := range st.Schedules {
+		in := "-"
+		if !r.NextRunAt.IsZero() {
+			in = human(r.NextIn)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.State, r.Schedule, r.Timezone,
+			ts(r.NextRunAt), in, ts(r.LastTickAt), dash(r.LastJobStatus), dash(oneLine(r.LastError, 60)))
+	}
+	return tw.Flush()
+}
+
+// oneLine shortens s to n runes on one line, for a table cell.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+func cmdShow(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "show", "NAME [--json]", `
+Prints every field of the schedule NAME, and what the ticker last recorded for it.
+
+Example:
+  werkcron show daily-report --json`)
+	asJSON := fs.Bool("json", false, "print JSON (the werk_cron_jobs row)")
+	s, pos, done, err := e.dbVerb(ctx, fs, args, 1, "one schedule NAME")
+	if err != nil {
+		return err
+	}
+	defer done()
+	j, err := s.Get(ctx, pos[0])
+	if err != nil {
+		return notFound(err, pos[0])
+	}
+	if *asJSON {
+		return writeJSON(e.stdout, toJSON(j))
+	}
+	return printJob(e.stdout, j)
+}
+
+// notFound shortens "get schedule "x": no such schedule" for the CLI.
+func notFound(err error, name string) error {
+	if errors.Is(err, scheduler.ErrNotFound) {
+		return fmt.Errorf("schedule %q: no such schedule (see werkcron ls)", name)
+	}
+	return err
+}
+
+// nameVerb builds pause, resume and rm: one NAME, one API call, a one-line report.
+func nameVerb(name, help string, op func(s *scheduler.Scheduler, ctx context.Context, name string) error, did string) func(context.Context, *env, []string) error {
+	return func(ctx context.Context, e *env, args []string) error {
+		fs := newFlags(e, name, "NAME [--json]", help)
+		asJSON := fs.Bool("json", false, `print JSON: {"name": ..., "`+did+`": true}`)
+		s, pos, done, err := e.dbVerb(ctx, fs, args, 1, "one schedule NAME")
+		if err != nil {
+			return err
+		}
+		defer done()
+		if err := op(s, ctx, pos[0]); err != nil {
+			return notFound(err, pos[0])
+		}
+		if *asJSON {
+			return writeJSON(e.stdout, map[string]any{"name": pos[0], did: true})
+		}
+		fmt.Fprintf(e.stdout, "%s %s\n", did, pos[0])
+		return nil
+	}
+}
+
+var (
+	cmdPause = nameVerb("pause", `
+Pauses the schedule NAME: it stays registered but enqueues nothing until resumed.
+Pausing a paused schedule is not an error.
+
+Example:
+  werkcron pause daily-report`, (*scheduler.Scheduler).Pause, "paused")
+	cmdResume = nameVerb("resume", `
+Resumes the schedule NAME from now on: ticks that fell into the pause are never
+backfilled. Resuming a running schedule is not an error.
+
+Example:
+  werkcron resume daily-report`, (*scheduler.Scheduler).Resume, "resumed")
+	cmdRm = nameVerb("rm", `
+Deletes the schedule NAME. Jobs it enqueued stay in werk_jobs; its tick history stays
+until the ticker prunes it.
+
+Example:
+  werkcron rm daily-report`, (*scheduler.Scheduler).Unregister, "removed")
+)
+
+func cmdTrigger(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "trigger", "NAME [--json]", `
+Enqueues one job of the schedule NAME now, outside its schedule, and prints the job's
+id. Its key is cron:NAME:manual:<id>, apart from the ticks' keys; the schedule's next
+tick comes as planned. Works on a paused schedule too.
+
+Example:
+  werkcron trigger daily-report`)
+	asJSON := fs.Bool("json", false, `print JSON: {"name": ..., "job_id": ...}`)
+	s, pos, done, err := e.dbVerb(ctx, fs, args, 1, "one schedule NAME")
+	if err != nil {
+		return err
+	}
+	defer done()
+	id, err := s.Trigger(ctx, pos[0])
+	if err != nil {
+		return notFound(err, pos[0])
+	}
+	if *asJSON {
+		return writeJSON(e.stdout, map[string]any{"name": pos[0], "job_id": id})
+	}
+	fmt.Fprintln(e.stdout, id)
+	return nil
+}
+
+func cmdHistory(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "history", "NAME [-n N] [--json]", `
+Prints the newest decided ticks of the schedule NAME from werk_cron_ticks, newest
+first: the tick, its outcome (enqueued, duplicate, skipped_overlap, missed), the job,
+when it was decided and how late that was.
+
+Example:
+  werkcron history daily-report -n 5`)
+	n := fs.Int("n", 20, "how many ticks")
+	asJSON := fs.Bool("json", false, "print JSON (an array of werk_cron_ticks rows)")
+	s, pos, done, err := e.dbVerb(ctx, fs, args, 1, "one schedule NAME")
+	if err != nil {
+		return err
+	}
+	defer done()
+	if *n < 1 {
+		return fmt.Errorf("-n %d: want at least 1: %w", *n, errUsage)
+	}
+	ticks, err := s.History(ctx, pos[0], *n)
+	if err != nil {
+		return err
+	}
+	if len(ticks) == 0 {
+		if ok, err := s.Has(ctx, pos[0]); err != nil {
+			return err
+		} else if !ok {
+			return notFound(scheduler.ErrNotFound, pos[0])
+		}
+	}
+	if *asJSON {
+		return writeJSON(e.stdout, ticks)
+	}
+	tw := newTable(e.stdout)
+	fmt.Fprintln(tw, "TICK\tOUTCOME\tJOB\tDECIDED\tLATE\tTICKS")
+	for _, t := range ticks {
+		job := "-"
+		if t.JobID != (uuid.UUID{}) {
+			job = t.JobID.String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", ts(t.At), t.Outcome, job, ts(t.DecidedAt), human(t.DecidedAt.Sub(t.At)), t.Ticks)
+	}
+	return tw.Flush()
+}
+
+// overdueAfter: an active schedule whose next run is this far in the past has a
+// ticker problem (none running, or one stuck), not just a busy moment.
+const overdueAfter = 5 * time.Second
+
+func cmdStatus(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "status", "[--json]", `
+Prints the running tickers (which one is primary, since when, the standbys), the
+newest tick and how late it was decided, schedules by state, schedules overdue (past
+their next run by more than 5s: is a ticker running?) and schedules in error.
+
+Example:
+  werkcron status`)
+	asJSON := fs.Bool("json", false, "print JSON")
+	s, _, done, err := e.dbVerb(ctx, fs, args, 0, "no arguments")
+	if err != nil {
+		return err
+	}
+	defer done()
+	st, err := s.Status(ctx)
+	if err != nil {
+		return err
+	}
+	states := map[string]int{}
+	var overdue, failing []scheduler.ScheduleStatus
+	for _, r := range st.Schedules {
+		states[r.State]++
+		if r.State == "active" && !r.NextRunAt.IsZero() && st.Now.Sub(r.NextRunAt) > overdueAfter {
+			overdue = append(overdue, r)
+		}
+		if r.State == "error" {
+			failing = append(failing, r)
+		}
+	}
+	if *asJSON {
+		o := struct {
+			Now       time.Time            `json:"now"`
+			Primary   *scheduler.Instance  `json:"primary"`
+			Standbys  []scheduler.Instance `json:"standbys"`
+			Newest    *scheduler.Tick      `json:"newest_tick"`
+			LagSecs   *float64             `json:"newest_tick_lag_secs"`
+			Count     int                  `json:"schedule_count"`
+			States    map[string]int       `json:"schedules_by_state"`
+			Overdue   []statusJSON         `json:"overdue"`
+			InError   []statusJSON         `json:"in_error"`
+			Schedules []statusJSON         `json:"schedules"`
+		}{Now: st.Now, Standbys: []scheduler.Instance{}, Newest: st.NewestTick, Count: len(st.Schedules),
+			States: states, Overdue: statusRows(overdue), InError: statusRows(failing), Schedules: statusRows(st.Schedules)}
+		if st.NewestTick != nil {
+			lag := st.Lag.Seconds()
+			o.LagSecs = &lag
+		}
+		for i, in := range st.Instances {
+			if in.Role == scheduler.RolePrimary {
+				o.Primary = &st.Instances[i]
+			} else {
+				o.Standbys = append(o.Standbys, in)
+			}
+		}
+		return writeJSON(e.stdout, o)
+	}
+
+	tw := newTable(e.stdout)
+	if len(st.Instances) == 0 {
+		fmt.Fprintln(tw, "tickers\tnone running: nothing is being enqueued")
+	}
+	for _, in := range st.Instances {
+		fmt.Fprintf(tw, "%s\tpid %d, %s, since %s (%s)\n", in.Role, in.PID, in.ApplicationName, ts(in.Since), human(st.Now.Sub(in.Since)))
+	}
+	if t := st.NewestTick; t != nil {
+		fmt.Fprintf(tw, "newest tick\t%s at %s, %s, decided %s late\n", t.Name, ts(t.At), t.Outcome, human(st.Lag))
+	} else {
+		fmt.Fprintln(tw, "newest tick\tnone yet")
+	}
+	var parts []string
+	for _, k := range []string{"active", "pending", "paused", "ended", "error"} {
+		if states[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", states[k], k))
+		}
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "none")
+	}
+	fmt.Fprintf(tw, "schedules\t%s\n", strings.Join(parts, ", "))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(overdue) > 0 {
+		fmt.Fprintf(e.stdout, "\noverdue (next run more than %s ago):\n", overdueAfter)
+		tw = newTable(e.stdout)
+		for _, r := range overdue {
+			fmt.Fprintf(tw, "  %s\t%s\t%s late\n", r.Name, ts(r.NextRunAt), human(st.Now.Sub(r.NextRunAt)))
+		}
+		tw.Flush()
+	}
+	if len(failing) > 0 {
+		fmt.Fprintln(e.stdout, "\nin error:")
+		tw = newTable(e.stdout)
+		for _, r := range failing {
+			fmt.Fprintf(tw, "  %s\t%s\n", r.Name, oneLine(r.LastError, 120))
+		}
+		tw.Flush()
+	}
+	return nil
+}
+
+func cmdGrant(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "grant", "ROLE [--apply]", `
+Prints the GRANT statements that let ROLE run a ticker and nothing more: read the
+schedules and write only the ticker's own columns of werk_cron_jobs (next_run_at,
+last_tick_at, last_job_id, last_error), insert into werk_jobs and werk_cron_ticks,
+prune werk_cron_ticks, read the views. No DDL, no deletes of jobs. With --apply it also
+runs them (as the owner of the tables, after 'werkcron migrate'). The ticker then runs
+as ROLE with --no-migrate. The statements name this installation's schema.
+
+Example:
+  DATABASE_URL=postgres://owner@db/app werkcron grant werkcron_ticker --apply
+  DATABASE_URL=postgres://werkcron_ticker@db/app werkcron run --no-migrate`)
+	apply := fs.Bool("apply", false, "run the statements, not only print them")
+	s, pos, done, err := e.dbVerb(ctx, fs, args, 1, "one ROLE")
+	if err != nil {
+		return err
+	}
+	defer done()
+	stmts, err := s.Grant(ctx, pos[0], *apply)
+	if err != nil {
+		return err
+	}
+	for _, st := range stmts {
+		fmt.Fprintln(e.stdout, st)
+	}
+	if *apply {
+		e.log.Info("granted", "role", pos[0], "statements", len(stmts))
+	}
+	return nil
+}
