@@ -133,13 +133,15 @@ Run 'werkcron <command> --help' for a command's flags and an example.
 // example; errors go to stderr and make the verb exit with code 2.
 func newFlags(e *env, name, synopsis, help string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	// The flag package would print a parse error and the whole help; run() prints the
+	// error once, on stderr, with a pointer to --help. Help itself goes to stdout.
+	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
 		fmt.Fprintf(e.stdout, "Usage: werkcron %s %s\n\n%s\n", name, synopsis, strings.TrimSpace(help))
 		fs.SetOutput(e.stdout)
 		fmt.Fprintln(e.stdout, "\nFlags:")
 		fs.PrintDefaults()
-		fs.SetOutput(e.stderr)
+		fs.SetOutput(io.Discard)
 	}
 	return fs
 }
@@ -148,6 +150,20 @@ func newFlags(e *env, name, synopsis, help string) *flag.FlagSet {
 // (Go's flag package alone stops at the first positional one) and returns the
 // positional arguments.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	// fs.Usage prints the help; the flag package also calls it on a parse error, where
+	// only the error should be printed. So help is handled here, and fs.Usage is muted.
+	help := fs.Usage
+	fs.Usage = func() {}
+	defer func() { fs.Usage = help }()
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "-h" || a == "-help" || a == "--help" {
+			help()
+			return nil, flag.ErrHelp
+		}
+	}
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
