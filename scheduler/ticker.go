@@ -36,6 +36,8 @@ const (
 	// failedRetry: a schedule whose statement failed is retried after this.
 	failedRetry      = 30 * time.Second
 	statementTimeout = time.Minute
+	// defaultConnectTimeout applies per host when the DSN sets no connect_timeout.
+	defaultConnectTimeout = 10 * time.Second
 )
 
 // Roles a ticker reports through TickerOptions.OnRole.
@@ -86,7 +88,9 @@ type Ticker struct {
 	// State of the current session as primary.
 	conn      *pgx.Conn
 	q         *db.Queries
-	offset    time.Duration // database clock minus host clock
+	offset    time.Duration // database clock minus host clock (for the logs)
+	dbAt      time.Time     // the database's clock at the last trusted heartbeat
+	hostAt    time.Time     // the host's clock (opts.Now, monotonic) at that instant
 	entries   map[string]*entry
 	queue     dueQueue
 	dirty     map[*entry]struct{} // next_run_at or last_error to write
@@ -126,6 +130,11 @@ func NewTicker(dsn string, opts TickerOptions) (*Ticker, error) {
 		opts.ApplicationName = fmt.Sprintf("werkcron %s/%d", host, os.Getpid())
 	}
 	cfg.RuntimeParams["application_name"] = opts.ApplicationName
+	if cfg.ConnectTimeout == 0 {
+		// A host that does not answer (a dead primary's address, a black hole) must not
+		// hold the reconnect loop for the kernel's two minutes.
+		cfg.ConnectTimeout = defaultConnectTimeout
+	}
 	return &Ticker{cfg: cfg, opts: opts, log: opts.Logger}, nil
 }
 
@@ -199,6 +208,7 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 	t.entries = map[string]*entry{}
 	t.queue = nil
 	t.dirty = map[*entry]struct{}{}
+	t.dbAt, t.hostAt = time.Time{}, time.Time{}
 	defer func() { t.conn, t.q, t.entries, t.queue, t.dirty = nil, nil, nil, nil, nil }()
 
 	since := time.Now()
@@ -219,6 +229,14 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 	}
 
 	for ctx.Err() == nil {
+		// The heartbeat is checked first, so that a primary busy ticking (a backlog, or
+		// a decision the database keeps refusing) still proves its lock and rereads
+		// the clock.
+		if time.Since(t.lastBeat) >= t.opts.Heartbeat {
+			if err := t.heartbeat(work); err != nil {
+				return err
+			}
+		}
 		now := t.now()
 		if due := t.queue.popDue(now); len(due) > 0 {
 			if err := t.tick(work, due, now); err != nil {
@@ -248,21 +266,23 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 				return err
 			}
 		}
-		if time.Since(t.lastBeat) >= t.opts.Heartbeat {
-			if err := t.heartbeat(work); err != nil {
-				return err
-			}
-		}
 	}
 	return nil
 }
 
-// now is the database's time as this host estimates it.
-func (t *Ticker) now() time.Time { return t.opts.Now().Add(t.offset) }
+// now is the database's time as this host estimates it: the database clock read at the
+// last heartbeat plus the time elapsed since on the host's monotonic clock. A step of
+// the host's wall clock (NTP, an operator) between heartbeats changes nothing; read as
+// wall clock plus offset instead, a step forward would make the ticker decide ticks that
+// the database still considers future, and classify the current ones as missed.
+func (t *Ticker) now() time.Time { return t.dbAt.Add(t.opts.Now().Sub(t.hostAt)) }
 
-// heartbeat checks that this session still holds the lock, and measures the offset of
-// the database clock from the host clock (assuming the server read its clock halfway
-// through the round trip).
+// maxClockRTT: a heartbeat whose round trip took longer (a stalled network, a frozen
+// process) does not update the clock estimate, which is only as good as half of it.
+const maxClockRTT = 500 * time.Millisecond
+
+// heartbeat checks that this session still holds the lock, and reads the database
+// clock (assuming the server read it halfway through the round trip).
 func (t *Ticker) heartbeat(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -275,7 +295,13 @@ func (t *Ticker) heartbeat(ctx context.Context) error {
 	if !hb.Held {
 		return ErrLockNotSession
 	}
-	t.offset = hb.Now.Sub(before.Add(after.Sub(before) / 2))
+	if rtt := after.Sub(before); rtt <= maxClockRTT || t.dbAt.IsZero() {
+		t.hostAt = before.Add(rtt / 2)
+		t.dbAt = hb.Now
+		t.offset = t.dbAt.Sub(t.hostAt.Round(0))
+	} else {
+		t.log.Warn("heartbeat round trip too slow to read the database clock; keeping the last reading", "rtt", rtt)
+	}
 	t.lastBeat = time.Now()
 	return nil
 }
