@@ -2,6 +2,9 @@ package faults
 
 import (
 	"fmt"
+	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -460,5 +463,37 @@ func TestIdleStandbyQueryRate(t *testing.T) {
 	}
 	if n < int(window/time.Second)-2 {
 		t.Errorf("idle standby sent only %d statements in %s: is it still waiting for the lock?", n, window)
+	}
+}
+
+// The ticker's session asks the server for TCP keepalives every few seconds, so that a
+// primary whose host vanishes without closing the connection loses its session (and
+// the lock) within seconds rather than the kernel's two hours. Seen from the server's
+// socket with ss(8).
+func TestServerKeepalivesOnTickerSession(t *testing.T) {
+	ss, err := exec.LookPath("ss")
+	if err != nil {
+		t.Skip("no ss(8)")
+	}
+	t.Parallel()
+	dsn := pgtest.NewDB(t)
+	pool := migrate(t, dsn)
+	startTicker(t, dsn)
+	primary := waitInstances(t, pool, 1, 10*time.Second)
+	port := queryOne[int32](t, pool, `SELECT client_port FROM pg_stat_activity WHERE pid = $1`, primary.backend)
+	// Sampled until the socket is idle (with data in flight, ss shows the retransmit timer).
+	var out []byte
+	var m []string
+	eventually(t, 5*time.Second, "a keepalive timer on the server's socket of the ticker's session", func() bool {
+		out, err = exec.Command(ss, "-tnoH", "state", "established", fmt.Sprintf("( dport = :%d )", port)).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ss: %v\n%s", err, out)
+		}
+		m = regexp.MustCompile(`timer:\(keepalive,([0-9.]+)(ms|sec|min)`).FindStringSubmatch(string(out))
+		return m != nil
+	})
+	t.Logf("server socket of the ticker's session: %s", strings.TrimSpace(string(out)))
+	if v, _ := strconv.ParseFloat(m[1], 64); m[2] == "min" || m[2] == "sec" && v > 5 {
+		t.Errorf("keepalive timer %s%s, want at most 5s", m[1], m[2])
 	}
 }
