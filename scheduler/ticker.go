@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -135,6 +136,13 @@ func NewTicker(dsn string, opts TickerOptions) (*Ticker, error) {
 		// hold the reconnect loop for the kernel's two minutes.
 		cfg.ConnectTimeout = defaultConnectTimeout
 	}
+	// Client-side TCP keepalives (the server's are set by elect): a database host that
+	// vanishes without closing the connection fails the ticker's statements within
+	// seconds, so that it reconnects (to a promoted replica, with several hosts in the
+	// DSN) instead of waiting on a dead socket for the kernel's default of hours.
+	dialer := &net.Dialer{KeepAliveConfig: net.KeepAliveConfig{
+		Enable: true, Idle: 5 * time.Second, Interval: 2 * time.Second, Count: 3}}
+	cfg.DialFunc = dialer.DialContext
 	return &Ticker{cfg: cfg, opts: opts, log: opts.Logger}, nil
 }
 
