@@ -53,7 +53,11 @@ func elect(ctx context.Context, conn *pgx.Conn, retry time.Duration, waiting fun
 			return fmt.Errorf("set lock_timeout: %w", err)
 		}
 		for !res.Locked {
-			pid, err := q.WaitLeaderLock(ctx)
+			// lock_timeout ends the wait in the server; the client's own deadline only
+			// catches a connection that died without a word.
+			wctx, cancel := context.WithTimeout(ctx, retry+5*time.Second)
+			pid, err := q.WaitLeaderLock(wctx)
+			cancel()
 			var pgErr *pgconn.PgError
 			switch {
 			case err == nil:
