@@ -239,7 +239,8 @@ CREATE TRIGGER werk_cron_jobs_notify_update
 -- derives the channel from the schema the tables live in.
 -- +goose StatementBegin
 CREATE FUNCTION werk_cron_listen() RETURNS text
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
 DECLARE
     channel text := 'werk_cron_jobs:' || current_schema();
 BEGIN
@@ -253,14 +254,16 @@ $$;
 -- installations in one database (two schemas) elect their primaries independently.
 -- pg_locks shows a bigint advisory key as classid = high 32 bits, objid = low 32 bits.
 CREATE FUNCTION werk_cron_lock_key() RETURNS bigint
-LANGUAGE sql STABLE AS $$ SELECT hashtextextended('werkcron:' || current_schema(), 0) $$;
+LANGUAGE sql STABLE
+    SET search_path FROM CURRENT AS $$ SELECT hashtextextended('werkcron:' || current_schema(), 0) $$;
 
 -- True only if this very backend holds the leader lock. Behind a transaction-pooling
 -- proxy pg_try_advisory_lock can succeed on one server session while the next statement
 -- runs on another, which silently breaks session locks: the ticker checks this after
 -- taking the lock and refuses to lead when it is false.
 CREATE FUNCTION werk_cron_lock_held() RETURNS boolean
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE
+    SET search_path FROM CURRENT AS $$
     SELECT EXISTS (
         SELECT 1 FROM pg_locks
         WHERE locktype = 'advisory' AND granted AND mode = 'ExclusiveLock'
@@ -274,7 +277,8 @@ $$;
 -- Every running ticker holds this key in shared mode for the life of its session, so
 -- that werk_cron_instances can list standbys too, straight from pg_locks.
 CREATE FUNCTION werk_cron_member_key() RETURNS bigint
-LANGUAGE sql STABLE AS $$ SELECT hashtextextended('werkcron-member:' || current_schema(), 0) $$;
+LANGUAGE sql STABLE
+    SET search_path FROM CURRENT AS $$ SELECT hashtextextended('werkcron-member:' || current_schema(), 0) $$;
 
 -- Every running ticker of this schema, from pg_locks and pg_stat_activity (so it is
 -- never stale): primary is the session holding the leader lock. A primary sets
@@ -283,7 +287,8 @@ LANGUAGE sql STABLE AS $$ SELECT hashtextextended('werkcron-member:' || current_
 CREATE FUNCTION werk_cron_list_instances()
 RETURNS TABLE (pid integer, role text, since timestamptz, application_name text,
                client_addr inet, backend_start timestamptz)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE
+    SET search_path FROM CURRENT AS $$
     WITH keys AS (
         SELECT werk_cron_lock_key() AS leader, werk_cron_member_key() AS member,
                (SELECT oid FROM pg_database WHERE datname = current_database()) AS db

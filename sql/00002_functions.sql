@@ -40,7 +40,8 @@ CREATE FUNCTION werk_cron_schedule(
     starts_at           timestamptz DEFAULT NULL,
     ends_at             timestamptz DEFAULT NULL
 ) RETURNS werk_cron_jobs
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
 #variable_conflict use_column
 DECLARE
     v_name  text := coalesce(werk_cron_schedule.name, werk_cron_schedule.func);
@@ -112,7 +113,8 @@ $$;
 -- stay in werk_jobs). Returns true; raises no_data_found for an unknown name.
 -- +goose StatementBegin
 CREATE FUNCTION werk_cron_unschedule(name text) RETURNS boolean
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
 #variable_conflict use_column
 BEGIN
     DELETE FROM werk_cron_jobs j WHERE j.name = werk_cron_unschedule.name;
@@ -129,7 +131,8 @@ $$;
 -- whether anything changed (false: it was paused already).
 -- +goose StatementBegin
 CREATE FUNCTION werk_cron_pause(name text) RETURNS boolean
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
 #variable_conflict use_column
 DECLARE
     was boolean;
@@ -152,7 +155,8 @@ $$;
 -- in the pause are never backfilled. Returns whether anything changed.
 -- +goose StatementBegin
 CREATE FUNCTION werk_cron_resume(name text) RETURNS boolean
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
 #variable_conflict use_column
 DECLARE
     was boolean;
@@ -179,7 +183,8 @@ $$;
 -- overlap = 'skip'; the job does count for a later tick's overlap check.
 -- +goose StatementBegin
 CREATE FUNCTION werk_cron_trigger(name text) RETURNS uuid
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
 #variable_conflict use_column
 DECLARE
     s    werk_cron_jobs;
@@ -208,7 +213,8 @@ $$;
 -- apply => false it only returns them (what `werkcron grant ROLE` prints).
 -- +goose StatementBegin
 CREATE FUNCTION werk_cron_grant(role text, apply boolean DEFAULT true) RETURNS SETOF text
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
 DECLARE
     r    text := quote_ident(role);
     s    text := quote_ident(current_schema());
