@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -72,12 +71,6 @@ type TickerOptions struct {
 	OnRole func(role string)
 }
 
-// Stats are the ticker's counters since it started.
-type Stats struct {
-	Enqueued, Duplicates, Missed, SkippedOverlap, Statements, Promotions atomic.Int64
-	Primary                                                              atomic.Bool
-}
-
 // Ticker is the scheduling loop: one dedicated connection that stands by for the leader
 // lock and, once it holds it, enqueues every schedule's ticks.
 type Ticker struct {
@@ -131,6 +124,9 @@ func NewTicker(dsn string, opts TickerOptions) (*Ticker, error) {
 		opts.ApplicationName = fmt.Sprintf("werkcron %s/%d", host, os.Getpid())
 	}
 	cfg.RuntimeParams["application_name"] = opts.ApplicationName
+	// A server-wide statement_timeout shorter than --standby-retry would cancel the
+	// standby's wait for the lock; the ticker bounds its statements itself.
+	cfg.RuntimeParams["statement_timeout"] = "0"
 	if cfg.ConnectTimeout == 0 {
 		// A host that does not answer (a dead primary's address, a black hole) must not
 		// hold the reconnect loop for the kernel's two minutes.
@@ -542,6 +538,7 @@ func (t *Ticker) enqueue(ctx context.Context, batch []planned) error {
 	if err != nil {
 		return fmt.Errorf("enqueue due ticks: %w", err)
 	}
+	committed := t.now()
 	t.Stats.Statements.Add(1)
 
 	won := make(map[string]bool, len(batch))
@@ -553,6 +550,7 @@ func (t *Ticker) enqueue(ctx context.Context, batch []planned) error {
 		switch *r.Outcome {
 		case "enqueued":
 			t.Stats.Enqueued.Add(1)
+			t.Stats.Lateness.Observe(committed.Sub(*r.TickAt))
 		case "duplicate":
 			t.Stats.Duplicates.Add(1)
 			t.log.Warn("tick already had a job; not enqueued again", "schedule", *r.Name, "tick", *r.TickAt)

@@ -496,7 +496,15 @@ func TestCLIRunStatusHistoryMetrics(t *testing.T) {
 		metric(t, body, "werkcron_tick_statements_total") < 3 || metric(t, body, "werkcron_promotions_total") != 1 {
 		t.Errorf("/metrics:\n%s", body)
 	}
-	for _, want := range []string{"# TYPE werkcron_ticks_total counter", "# TYPE werkcron_is_primary gauge", `werkcron_ticks_total{outcome="missed"} 0`} {
+	// Every enqueued tick is in the lateness histogram, and a healthy ticker commits
+	// a tick well within a second of its instant.
+	if n, enq := metric(t, body, "werkcron_enqueue_lateness_seconds_count"), metric(t, body, `werkcron_ticks_total{outcome="enqueued"}`); n != enq || n < 3 {
+		t.Errorf("lateness histogram counts %v ticks, enqueued counter says %v", n, enq)
+	}
+	if within1s, n := metric(t, body, `werkcron_enqueue_lateness_seconds_bucket{le="1"}`), metric(t, body, "werkcron_enqueue_lateness_seconds_count"); within1s < n-1 {
+		t.Errorf("only %v of %v ticks committed within 1s of their instant", within1s, n)
+	}
+	for _, want := range []string{"# TYPE werkcron_ticks_total counter", "# TYPE werkcron_is_primary gauge", `werkcron_ticks_total{outcome="missed"} 0`, "# TYPE werkcron_enqueue_lateness_seconds histogram"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}

@@ -74,6 +74,13 @@ func (o *opsServer) metrics(w http.ResponseWriter, r *http.Request) {
 	} {
 		fmt.Fprintf(w, "werkcron_ticks_total{outcome=%q} %d\n", c.outcome, c.v)
 	}
+	cum, sum := st.Lateness.Snapshot()
+	fmt.Fprint(w, "# HELP werkcron_enqueue_lateness_seconds How long after its instant each enqueued tick was committed (database time).\n# TYPE werkcron_enqueue_lateness_seconds histogram\n")
+	for i, le := range scheduler.LatenessBuckets {
+		fmt.Fprintf(w, "werkcron_enqueue_lateness_seconds_bucket{le=\"%g\"} %d\n", le.Seconds(), cum[i])
+	}
+	fmt.Fprintf(w, "werkcron_enqueue_lateness_seconds_bucket{le=\"+Inf\"} %d\n", cum[len(cum)-1])
+	fmt.Fprintf(w, "werkcron_enqueue_lateness_seconds_sum %g\nwerkcron_enqueue_lateness_seconds_count %d\n", sum.Seconds(), cum[len(cum)-1])
 	counter("werkcron_tick_statements_total", "Tick statements (one per batch of due ticks) this ticker ran.", st.Statements.Load())
 	counter("werkcron_promotions_total", "Times this ticker became primary.", st.Promotions.Load())
 	primary := int64(0)
