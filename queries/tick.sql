@@ -8,6 +8,15 @@
 -- ticker saw (compare-and-set): a second ticker, a paused or edited schedule, or a stale
 -- decision changes nothing. Returns one row per ledger row written; a schedule with no
 -- row lost the compare-and-set and must be reloaded.
+--
+-- Its cost must stay linear in the number of ticks whatever the planner estimates: the
+-- ticker runs it as a prepared statement, whose generic plan guesses 10 rows for each
+-- unnest() and 1 row for an UPDATE ... RETURNING, and a nested loop between two CTE
+-- scans that the planner believes tiny is quadratic in fact (10,000 ticks took 20 s).
+-- So no two CTEs are ever joined: per-schedule values are gathered with GROUP BY over a
+-- UNION ALL (heads, ledger), the ticks of the schedules that won travel as arrays
+-- through the UPDATE's RETURNING (won_ticks), and every other join is with a table by
+-- an index.
 WITH due AS MATERIALIZED (
     SELECT t.name, t.tick_at, t.kind, t.ticks,
            'cron:' || t.name || ':' || to_char(t.tick_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS key
@@ -39,16 +48,35 @@ decided AS MATERIALIZED (
     LEFT JOIN werk_jobs existing ON existing.key = d.key
 ),
 heads AS (
-    -- One row per schedule: UPDATE ... FROM changes a row at most once.
-    SELECT s.name, s.prev_tick_at, s.seen_updated_at, s.next_run_at,
-           (SELECT max(x.tick_at) FROM decided x WHERE x.name = s.name) AS newest,
-           (SELECT coalesce(x.existing_id, x.new_id) FROM decided x
-            WHERE x.name = s.name AND x.outcome IN ('enqueued', 'duplicate')
-            ORDER BY x.tick_at DESC LIMIT 1) AS newest_job_id
-    FROM (SELECT unnest(@sch_names::text[]) AS name,
-                 unnest(@sch_prev_tick_ats::timestamptz[]) AS prev_tick_at,
-                 unnest(@sch_seen_updated_ats::timestamptz[]) AS seen_updated_at,
-                 unnest(@sch_next_run_ats::timestamptz[]) AS next_run_at) s
+    -- One row per schedule (UPDATE ... FROM changes a row at most once): what the
+    -- ticker saw (sch_* rows) next to its decided ticks, gathered by name. A schedule
+    -- without ticks has no newest and takes no part; ticks without a sch_* row have no
+    -- prev_tick_at and fail the compare-and-set.
+    SELECT u.name,
+           min(u.prev_tick_at) AS prev_tick_at,
+           min(u.seen_updated_at) AS seen_updated_at,
+           min(u.next_run_at) AS next_run_at,
+           max(u.tick_at) AS newest,
+           -- The job of the newest enqueued or duplicate tick: keys of one schedule
+           -- sort by tick (fixed-width UTC), so the greatest key || id carries it.
+           right(max((u.key || coalesce(u.existing_id, u.new_id)::text) COLLATE "C")
+                     FILTER (WHERE u.outcome IN ('enqueued', 'duplicate')), 36)::uuid AS newest_job_id,
+           -- The ticks themselves, in step (same rows, same filter, same order).
+           array_agg(u.tick_at) FILTER (WHERE u.tick) AS tick_ats,
+           array_agg(u.key) FILTER (WHERE u.tick) AS keys,
+           array_agg(u.outcome) FILTER (WHERE u.tick) AS outcomes,
+           array_agg(u.new_id) FILTER (WHERE u.tick) AS new_ids,
+           array_agg(u.existing_id) FILTER (WHERE u.tick) AS existing_ids,
+           array_agg(u.ticks) FILTER (WHERE u.tick) AS tick_counts
+    FROM (SELECT x.name, true AS tick, x.tick_at, x.key, x.outcome, x.new_id, x.existing_id, x.ticks,
+                 NULL::timestamptz AS prev_tick_at, NULL::timestamptz AS seen_updated_at,
+                 NULL::timestamptz AS next_run_at
+          FROM decided x
+          UNION ALL
+          SELECT unnest(@sch_names::text[]), false, NULL, NULL, NULL, NULL, NULL, NULL,
+                 unnest(@sch_prev_tick_ats::timestamptz[]), unnest(@sch_seen_updated_ats::timestamptz[]),
+                 unnest(@sch_next_run_ats::timestamptz[])) u
+    GROUP BY u.name
 ),
 won AS (
     UPDATE werk_cron_jobs j
@@ -64,32 +92,47 @@ won AS (
       AND j.updated_at = h.seen_updated_at
       AND NOT j.paused
     RETURNING j.name, j.func, j.queue, j.args, j.kwargs, j.timeout_secs, j.result_ttl,
-              j.failure_ttl, j.meta, j.priority, j.max_attempts
+              j.failure_ttl, j.meta, j.priority, j.max_attempts,
+              h.tick_ats, h.keys, h.outcomes, h.new_ids, h.existing_ids, h.tick_counts
+),
+-- One row per tick of a schedule that won the compare-and-set.
+won_ticks AS (
+    -- Set-returning functions side by side in a select list run in step.
+    SELECT w.name, w.func, w.queue, w.args, w.kwargs, w.timeout_secs, w.result_ttl,
+           w.failure_ttl, w.meta, w.priority, w.max_attempts,
+           unnest(w.tick_ats) AS tick_at, unnest(w.keys) AS key, unnest(w.outcomes) AS outcome,
+           unnest(w.new_ids) AS new_id, unnest(w.existing_ids) AS existing_id,
+           unnest(w.tick_counts) AS ticks
+    FROM won w
 ),
 jobs AS (
     INSERT INTO werk_jobs (id, key, function, queue, status, priority, payload, max_attempts,
                            timeout_secs, scheduled_at, meta, result_ttl, failure_ttl, cron_name)
-    SELECT x.new_id, x.key, w.func, w.queue, 'queued', w.priority,
-           jsonb_build_object('args', w.args, 'kwargs', w.kwargs), w.max_attempts,
-           w.timeout_secs, x.tick_at, w.meta, w.result_ttl, w.failure_ttl, w.name
-    FROM decided x
-    JOIN won w ON w.name = x.name
+    SELECT x.new_id, x.key, x.func, x.queue, 'queued', x.priority,
+           jsonb_build_object('args', x.args, 'kwargs', x.kwargs), x.max_attempts,
+           x.timeout_secs, x.tick_at, x.meta, x.result_ttl, x.failure_ttl, x.name
+    FROM won_ticks x
     WHERE x.outcome = 'enqueued'
     ON CONFLICT (key) DO NOTHING
     RETURNING id, queue
 ),
 ledger AS (
+    -- Each tick next to its job row if the insert made one (grouped by the new job id):
+    -- an 'enqueued' tick without one lost its key to another transaction that inserted
+    -- it after our snapshot, and ON CONFLICT kept that row.
     INSERT INTO werk_cron_ticks (name, tick_at, outcome, job_id, ticks)
-    SELECT x.name, x.tick_at,
-           CASE WHEN x.outcome = 'enqueued' AND jobs.id IS NULL THEN 'duplicate' ELSE x.outcome END,
-           CASE WHEN jobs.id IS NOT NULL THEN jobs.id
-                WHEN x.outcome = 'duplicate' THEN x.existing_id END,
-           x.ticks
-    FROM decided x
-    JOIN won w ON w.name = x.name
-    -- No row back from jobs for an 'enqueued' tick: another transaction inserted the key
-    -- after our snapshot, and ON CONFLICT kept its row.
-    LEFT JOIN jobs ON jobs.id = x.new_id
+    SELECT max(v.name), max(v.tick_at),
+           CASE WHEN max(v.outcome) = 'enqueued' AND NOT bool_or(v.inserted) THEN 'duplicate'
+                ELSE max(v.outcome) END,
+           CASE WHEN bool_or(v.inserted) THEN v.id
+                WHEN max(v.outcome) = 'duplicate' THEN max(v.existing_id::text)::uuid END,
+           max(v.ticks)
+    FROM (SELECT x.new_id AS id, x.name, x.tick_at, x.outcome, x.existing_id, x.ticks, false AS inserted
+          FROM won_ticks x
+          UNION ALL
+          SELECT jobs.id, NULL, NULL, NULL, NULL, NULL, true
+          FROM jobs) v
+    GROUP BY v.id
     ON CONFLICT (name, tick_at) DO NOTHING
     RETURNING name, tick_at, outcome, job_id
 ),
