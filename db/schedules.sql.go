@@ -117,6 +117,69 @@ func (q *Queries) ListSchedulesForTicker(ctx context.Context) ([]WerkCronJob, er
 	return items, nil
 }
 
+const listSchedulesForTickerPage = `-- name: ListSchedulesForTickerPage :many
+SELECT name, func, queue, args, kwargs, cron, interval_secs, timezone, timeout_secs, result_ttl, failure_ttl, meta, priority, max_attempts, paused, catchup, catchup_window_secs, overlap, starts_at, ends_at, created_at, updated_at, changed_at, next_run_at, last_tick_at, last_job_id, last_error FROM werk_cron_jobs
+WHERE name > $1::text
+ORDER BY name
+LIMIT $2::int
+`
+
+type ListSchedulesForTickerPageParams struct {
+	After    string `json:"after"`
+	PageSize int32  `json:"page_size"`
+}
+
+// The schedules after @after in name order, @page_size at a time (keyset pagination): a
+// full load of 100,000 rows in one result would hold every row in memory at once, next
+// to the ticker's entries built from them.
+func (q *Queries) ListSchedulesForTickerPage(ctx context.Context, arg ListSchedulesForTickerPageParams) ([]WerkCronJob, error) {
+	rows, err := q.db.Query(ctx, listSchedulesForTickerPage, arg.After, arg.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []WerkCronJob{}
+	for rows.Next() {
+		var i WerkCronJob
+		if err := rows.Scan(
+			&i.Name,
+			&i.Func,
+			&i.Queue,
+			&i.Args,
+			&i.Kwargs,
+			&i.Cron,
+			&i.IntervalSecs,
+			&i.Timezone,
+			&i.TimeoutSecs,
+			&i.ResultTtl,
+			&i.FailureTtl,
+			&i.Meta,
+			&i.Priority,
+			&i.MaxAttempts,
+			&i.Paused,
+			&i.Catchup,
+			&i.CatchupWindowSecs,
+			&i.Overlap,
+			&i.StartsAt,
+			&i.EndsAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.ChangedAt,
+			&i.NextRunAt,
+			&i.LastTickAt,
+			&i.LastJobID,
+			&i.LastError,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const pruneTicks = `-- name: PruneTicks :execrows
 DELETE FROM werk_cron_ticks WHERE tick_at < $1::timestamptz
 `

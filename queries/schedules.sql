@@ -3,6 +3,15 @@
 -- name: ListSchedulesForTicker :many
 SELECT * FROM werk_cron_jobs ORDER BY name;
 
+-- name: ListSchedulesForTickerPage :many
+-- The schedules after @after in name order, @page_size at a time (keyset pagination): a
+-- full load of 100,000 rows in one result would hold every row in memory at once, next
+-- to the ticker's entries built from them.
+SELECT * FROM werk_cron_jobs
+WHERE name > @after::text
+ORDER BY name
+LIMIT @page_size::int;
+
 -- name: GetSchedulesForTicker :many
 SELECT * FROM werk_cron_jobs
 WHERE name = ANY(@names::text[]);

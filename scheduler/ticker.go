@@ -28,6 +28,8 @@ const (
 const (
 	// maxTicksPerStatement bounds one tick statement; a larger fan-out is split.
 	maxTicksPerStatement = 5000
+	// loadPage is how many schedules loadAll reads per statement.
+	loadPage = 2000
 	// fullReload: with more changed names than this, reread every row instead.
 	fullReload = 1000
 	// wakeMargin: wake this long after a tick's instant, so that the database (whose
@@ -340,23 +342,32 @@ func (t *Ticker) waitForChanges(ctx context.Context, d time.Duration) ([]string,
 	return names, nil
 }
 
-// loadAll reads every schedule.
+// loadAll reads every schedule, a page at a time so that the rows of a large table are
+// never all in memory at once. The pages are separate snapshots: a row changed between
+// two of them notifies, and is reread by name after the load.
 func (t *Ticker) loadAll(ctx context.Context) error {
-	rows, err := t.q.ListSchedulesForTicker(ctx)
-	if err != nil {
-		return fmt.Errorf("load schedules: %w", err)
-	}
-	keep := make(map[string]bool, len(rows))
-	for _, row := range rows {
-		keep[row.Name] = true
-		t.put(row)
+	keep := make(map[string]bool, len(t.entries))
+	after := ""
+	for {
+		rows, err := t.q.ListSchedulesForTickerPage(ctx, db.ListSchedulesForTickerPageParams{After: after, PageSize: loadPage})
+		if err != nil {
+			return fmt.Errorf("load schedules: %w", err)
+		}
+		for _, row := range rows {
+			keep[row.Name] = true
+			t.put(row)
+		}
+		if len(rows) < loadPage {
+			break
+		}
+		after = rows[len(rows)-1].Name
 	}
 	for name, e := range t.entries {
 		if !keep[name] {
 			t.drop(e)
 		}
 	}
-	t.log.Info("loaded schedules", "count", len(rows))
+	t.log.Info("loaded schedules", "count", len(keep))
 	return nil
 }
 
