@@ -51,6 +51,8 @@ type config struct {
 	explain       int
 	bin           string
 	keep          bool
+	autoExplain   time.Duration
+	logStatements time.Duration
 }
 
 func main() {
@@ -69,6 +71,8 @@ func main() {
 	flag.StringVar(&only, "only", "", "comma-separated subset of: fanout,lateness,idle,reload")
 	flag.IntVar(&cfg.explain, "explain", 0, "only print EXPLAIN ANALYZE of the tick statement for this many due schedules")
 	flag.StringVar(&cfg.bin, "bin", "", "werkcron binary (default: build ./cmd/werkcron into the scratch directory)")
+	flag.DurationVar(&cfg.autoExplain, "auto-explain", 0, "log the plans of statements slower than this into the server log (use with -keep)")
+	flag.DurationVar(&cfg.logStatements, "log-statements", 0, "log statements slower than this, with their durations, into the server log (use with -keep)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the scratch directory (cluster and ticker logs) for inspection; the server is still stopped")
 	flag.Parse()
 	for _, s := range strings.Split(ns, ",") {
@@ -211,7 +215,7 @@ func (b *bench) setup(ctx context.Context) error {
 		return err
 	}
 	b.cluster = c
-	if err := appendConf(c, b.cfg.durable); err != nil {
+	if err := appendConf(c, b.cfg); err != nil {
 		return err
 	}
 	if err := c.Start(ctx); err != nil {
@@ -224,10 +228,18 @@ func (b *bench) setup(ctx context.Context) error {
 // appendConf overrides pgtest's throwaway settings (later lines win). Commit timestamps
 // give the exact commit instant of every job row; durability is on by default, since
 // that is what a production ticker pays for each tick.
-func appendConf(c *pgtest.Cluster, durable bool) error {
+func appendConf(c *pgtest.Cluster, cfg config) error {
 	conf := "\n# werkcron bench\ntrack_commit_timestamp = on\n"
-	if durable {
+	if cfg.logStatements > 0 {
+		conf += fmt.Sprintf("log_min_duration_statement = '%dms'\nlog_min_messages = log\n", cfg.logStatements.Milliseconds())
+	}
+	if cfg.durable {
 		conf += "fsync = on\nsynchronous_commit = on\nfull_page_writes = on\n"
+	}
+	if autoExplain := cfg.autoExplain; autoExplain > 0 {
+		conf += fmt.Sprintf("session_preload_libraries = 'auto_explain'\nauto_explain.log_min_duration = '%dms'\n"+
+			"auto_explain.log_analyze = on\nauto_explain.log_timing = off\nauto_explain.log_nested_statements = on\n"+
+			"log_min_messages = log\n", autoExplain.Milliseconds())
 	}
 	f, err := os.OpenFile(filepath.Join(c.Dir, "data", "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {

@@ -180,7 +180,10 @@ func (b *bench) measureIdle(ctx context.Context, run *idleRun) (*idleResult, err
 		return nil, err
 	}
 	defer func() { _ = b.autovacuum(context.WithoutCancel(ctx), true) }()
-	if err := sleep(ctx, 2*time.Second); err != nil { // let statistics settle
+	// An idle backend reports its statistics at the latest 10 s after its last
+	// statement (PGSTAT_IDLE_INTERVAL): wait for the ticker's start-up statements to be
+	// counted before the window opens, not inside it.
+	if err := sleep(ctx, 12*time.Second); err != nil {
 		return nil, err
 	}
 	x0, err := b.xacts(ctx, run.name)
@@ -290,8 +293,9 @@ func printIdle(r idleResult) {
 	fmt.Println()
 	fmt.Printf("  transactions in its database %d = %.3f queries/s   ticker CPU %s (%.3f%% of a core)   RSS %s, peak %s\n",
 		r.xacts, float64(r.xacts)/secs, r.cpu, 100*r.cpu.Seconds()/secs, mb(r.rss), mb(r.hwm))
-	fmt.Printf("  goals < 0.2 queries/s: %s   no measurable CPU: %s   peak RSS < 50 MB: %s\n\n",
-		verdict(float64(r.xacts)/secs < 0.2), verdict(r.cpu <= 10*time.Millisecond), verdict(r.hwm < 50<<20))
+	// "No measurable CPU": less than 0.1% of one core, below what process monitors show.
+	fmt.Printf("  goals < 0.2 queries/s: %s   no measurable CPU (< 0.1%% of a core): %s   peak RSS < 50 MB: %s\n\n",
+		verdict(float64(r.xacts)/secs < 0.2), verdict(r.cpu.Seconds()/secs < 0.001), verdict(r.hwm < 50<<20))
 }
 
 func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/(1<<20)) }
