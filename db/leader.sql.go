@@ -94,18 +94,21 @@ func (q *Queries) SetLockTimeout(ctx context.Context, timeout string) error {
 	return err
 }
 
-const setSessionKeepalives = `-- name: SetSessionKeepalives :exec
+const setSessionSettings = `-- name: SetSessionSettings :exec
 SELECT set_config('tcp_keepalives_idle', '5', false),
        set_config('tcp_keepalives_interval', '2', false),
-       set_config('tcp_keepalives_count', '3', false)
+       set_config('tcp_keepalives_count', '3', false),
+       set_config('statement_timeout', '0', false)
 `
 
 // TCP keepalives for the ticker's session, so that the server ends it (releasing the
 // leader lock to a standby) within about 11 s when the ticker's host vanishes without
 // closing the connection (power loss, a partition), instead of after the operating
-// system's default of two hours. No effect over a Unix socket.
-func (q *Queries) SetSessionKeepalives(ctx context.Context) error {
-	_, err := q.db.Exec(ctx, setSessionKeepalives)
+// system's default of two hours (no effect over a Unix socket). And no
+// statement_timeout: a server-wide one shorter than --standby-retry would cancel the
+// standby's wait for the lock; the ticker bounds its statements with client deadlines.
+func (q *Queries) SetSessionSettings(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, setSessionSettings)
 	return err
 }
 

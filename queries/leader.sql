@@ -38,11 +38,14 @@ SELECT set_config('application_name', @name::text, false);
 -- Held (shared) for the whole session: what lists this ticker in werk_cron_instances.
 SELECT pg_advisory_lock_shared(werk_cron_member_key());
 
--- name: SetSessionKeepalives :exec
+-- name: SetSessionSettings :exec
 -- TCP keepalives for the ticker's session, so that the server ends it (releasing the
 -- leader lock to a standby) within about 11 s when the ticker's host vanishes without
 -- closing the connection (power loss, a partition), instead of after the operating
--- system's default of two hours. No effect over a Unix socket.
+-- system's default of two hours (no effect over a Unix socket). And no
+-- statement_timeout: a server-wide one shorter than --standby-retry would cancel the
+-- standby's wait for the lock; the ticker bounds its statements with client deadlines.
 SELECT set_config('tcp_keepalives_idle', '5', false),
        set_config('tcp_keepalives_interval', '2', false),
-       set_config('tcp_keepalives_count', '3', false);
+       set_config('tcp_keepalives_count', '3', false),
+       set_config('statement_timeout', '0', false);

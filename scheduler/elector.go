@@ -37,8 +37,8 @@ func elect(ctx context.Context, conn *pgx.Conn, retry time.Duration, waiting fun
 		return err
 	}
 	q := db.New(conn)
-	if err := q.SetSessionKeepalives(ctx); err != nil {
-		return fmt.Errorf("set TCP keepalives: %w", err)
+	if err := q.SetSessionSettings(ctx); err != nil {
+		return fmt.Errorf("set session settings: %w", err)
 	}
 	if err := q.JoinTickers(ctx); err != nil {
 		return fmt.Errorf("join werk_cron_instances: %w", err)

@@ -27,7 +27,7 @@ const (
 
 const (
 	// maxTicksPerStatement bounds one tick statement; a larger fan-out is split.
-	maxTicksPerStatement = 5000
+	maxTicksPerStatement = 20000
 	// loadPage is how many schedules loadAll reads per statement.
 	loadPage = 2000
 	// fullReload: with more changed names than this, reread every row instead.
@@ -126,9 +126,6 @@ func NewTicker(dsn string, opts TickerOptions) (*Ticker, error) {
 		opts.ApplicationName = fmt.Sprintf("werkcron %s/%d", host, os.Getpid())
 	}
 	cfg.RuntimeParams["application_name"] = opts.ApplicationName
-	// A server-wide statement_timeout shorter than --standby-retry would cancel the
-	// standby's wait for the lock; the ticker bounds its statements itself.
-	cfg.RuntimeParams["statement_timeout"] = "0"
 	if cfg.ConnectTimeout == 0 {
 		// A host that does not answer (a dead primary's address, a black hole) must not
 		// hold the reconnect loop for the kernel's two minutes.
