@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgwerk/werkcron/internal/pgtest"
 	"github.com/pgwerk/werkcron/scheduler"
 )
 
@@ -74,7 +75,7 @@ func TestAPIRegisterDefaults(t *testing.T) {
 		j.Overlap != "allow" || j.Interval != 30*time.Second || j.Paused {
 		t.Errorf("defaults: %+v", j)
 	}
-	if secs := queryOne[int32](t, pool, `SELECT interval_secs FROM werk_cron_jobs WHERE name = 'app.ping'`); secs != 30 {
+	if secs := pgtest.QueryOne[int32](t, pool, `SELECT interval_secs FROM werk_cron_jobs WHERE name = 'app.ping'`); secs != 30 {
 		t.Errorf("interval_secs = %d, want 30", secs)
 	}
 }
@@ -86,7 +87,7 @@ func TestAPIRegisterReplaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	// What the ticker recorded must survive a replace.
-	exec(t, pool, `UPDATE werk_cron_jobs SET last_tick_at = '2026-01-01T00:00:00Z' WHERE name = 'r'`)
+	pgtest.Exec(t, pool, `UPDATE werk_cron_jobs SET last_tick_at = '2026-01-01T00:00:00Z' WHERE name = 'r'`)
 	before, _ := s.Get(ctx, "r")
 
 	// The same definition again changes nothing (an app registering at every start).
@@ -219,7 +220,7 @@ func TestAPITrigger(t *testing.T) {
 	if !got.LastTickAt.IsZero() || got.LastJobID != (uuid.UUID{}) {
 		t.Errorf("Trigger touched the schedule's tick state: %+v", got)
 	}
-	if n := queryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks`); n != 0 {
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks`); n != 0 {
 		t.Errorf("Trigger wrote %d ledger rows", n)
 	}
 	id2, err := s.Trigger(ctx, "t")
@@ -311,13 +312,13 @@ func TestAPIRunJobsShowTickerState(t *testing.T) {
 	if _, err := s.Register(ctx, scheduler.CronJob{Name: "every", Func: "app.every", Interval: time.Second}); err != nil {
 		t.Fatal(err)
 	}
-	exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('broken', 'app.x', '61 * * * *')`)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('broken', 'app.x', '61 * * * *')`)
 	tk, err := s.Ticker()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var jobs []scheduler.CronJob
-	eventually(t, 5*time.Second, "ticker state in Jobs", func() bool {
+	pgtest.Eventually(t, 5*time.Second, "ticker state in Jobs", func() bool {
 		jobs, err = s.Jobs(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -339,11 +340,11 @@ func TestAPIRunJobsShowTickerState(t *testing.T) {
 func TestSQLFunctions(t *testing.T) {
 	_, pool := migratedDB(t)
 	ctx := context.Background()
-	exec(t, pool, `SELECT werk_cron_schedule('ping', 'app.ping', '5 minutes')`)
-	exec(t, pool, `SELECT werk_cron_schedule('report', 'app.report', '0 9 * * 1-5', timezone => 'Europe/Berlin',
+	pgtest.Exec(t, pool, `SELECT werk_cron_schedule('ping', 'app.ping', '5 minutes')`)
+	pgtest.Exec(t, pool, `SELECT werk_cron_schedule('report', 'app.report', '0 9 * * 1-5', timezone => 'Europe/Berlin',
 		args => '["sales"]', priority => 3, queue => 'reports')`)
-	exec(t, pool, `SELECT werk_cron_schedule(NULL, 'app.daily', '@daily')`)
-	exec(t, pool, `SELECT werk_cron_schedule('numeric', 'app.n', '0 9 1 1 1')`)
+	pgtest.Exec(t, pool, `SELECT werk_cron_schedule(NULL, 'app.daily', '@daily')`)
+	pgtest.Exec(t, pool, `SELECT werk_cron_schedule('numeric', 'app.n', '0 9 1 1 1')`)
 	type row struct {
 		Name     string
 		Cron     *string
@@ -364,8 +365,8 @@ func TestSQLFunctions(t *testing.T) {
 	}
 
 	// Replace: the interval becomes a cron expression, the queue goes back to its default.
-	exec(t, pool, `SELECT werk_cron_schedule('report', 'app.report', '90 seconds')`)
-	if s := queryOne[int32](t, pool, `SELECT interval_secs FROM werk_cron_jobs WHERE name = 'report' AND cron IS NULL AND queue = 'default'`); s != 90 {
+	pgtest.Exec(t, pool, `SELECT werk_cron_schedule('report', 'app.report', '90 seconds')`)
+	if s := pgtest.QueryOne[int32](t, pool, `SELECT interval_secs FROM werk_cron_jobs WHERE name = 'report' AND cron IS NULL AND queue = 'default'`); s != 90 {
 		t.Errorf("replaced interval_secs = %d", s)
 	}
 	for _, bad := range []string{`'1.5 seconds'`, `'1 month'`, `'-5 minutes'`, `''`} {
@@ -376,17 +377,17 @@ func TestSQLFunctions(t *testing.T) {
 		}
 	}
 
-	if !queryOne[bool](t, pool, `SELECT werk_cron_pause('ping')`) || queryOne[bool](t, pool, `SELECT werk_cron_pause('ping')`) {
+	if !pgtest.QueryOne[bool](t, pool, `SELECT werk_cron_pause('ping')`) || pgtest.QueryOne[bool](t, pool, `SELECT werk_cron_pause('ping')`) {
 		t.Error("werk_cron_pause: want true, then false")
 	}
-	if !queryOne[bool](t, pool, `SELECT werk_cron_resume('ping')`) || queryOne[bool](t, pool, `SELECT werk_cron_resume('ping')`) {
+	if !pgtest.QueryOne[bool](t, pool, `SELECT werk_cron_resume('ping')`) || pgtest.QueryOne[bool](t, pool, `SELECT werk_cron_resume('ping')`) {
 		t.Error("werk_cron_resume: want true, then false")
 	}
-	id := queryOne[uuid.UUID](t, pool, `SELECT werk_cron_trigger('ping')`)
-	if k := queryOne[string](t, pool, `SELECT key FROM werk_jobs WHERE id = $1`, id); k != "cron:ping:manual:"+id.String() {
+	id := pgtest.QueryOne[uuid.UUID](t, pool, `SELECT werk_cron_trigger('ping')`)
+	if k := pgtest.QueryOne[string](t, pool, `SELECT key FROM werk_jobs WHERE id = $1`, id); k != "cron:ping:manual:"+id.String() {
 		t.Errorf("triggered key %q", k)
 	}
-	if !queryOne[bool](t, pool, `SELECT werk_cron_unschedule('ping')`) {
+	if !pgtest.QueryOne[bool](t, pool, `SELECT werk_cron_unschedule('ping')`) {
 		t.Error("werk_cron_unschedule: want true")
 	}
 	for _, f := range []string{"werk_cron_unschedule", "werk_cron_pause", "werk_cron_resume", "werk_cron_trigger"} {
@@ -417,9 +418,9 @@ func TestViewsStatusAndInstances(t *testing.T) {
 	if _, err := s.Register(ctx, scheduler.CronJob{Name: "off", Func: "app.off", Interval: time.Minute, Paused: true}); err != nil {
 		t.Fatal(err)
 	}
-	exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('broken', 'app.x', '61 * * * *')`)
-	eventually(t, 5*time.Second, "status settled", func() bool {
-		return queryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_status WHERE
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('broken', 'app.x', '61 * * * *')`)
+	pgtest.Eventually(t, 5*time.Second, "status settled", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_status WHERE
 			(name = 'fast' AND last_job_status = 'queued') OR (name = 'later' AND next_run_at IS NOT NULL)
 			OR (name = 'broken' AND state = 'error')`) == 3
 	})
@@ -498,7 +499,7 @@ func TestLeastPrivilegeTicker(t *testing.T) {
 	s, pool, dsn := newScheduler(t)
 	ctx := context.Background()
 	role := "werkcron_ticker_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	exec(t, pool, `CREATE ROLE `+role+` LOGIN`)
+	pgtest.Exec(t, pool, `CREATE ROLE `+role+` LOGIN`)
 	t.Cleanup(func() {
 		// The database (which holds the grants) is dropped after this test's other
 		// cleanups; drop what the role owns, then the role, from a fresh connection.
@@ -525,10 +526,10 @@ func TestLeastPrivilegeTicker(t *testing.T) {
 	roleDSN := u.String()
 	tk := startTicker(t, roleDSN, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
-	eventually(t, 5*time.Second, "a job enqueued by the least-privilege ticker", func() bool {
-		return queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'lp'`) >= 2
+	pgtest.Eventually(t, 5*time.Second, "a job enqueued by the least-privilege ticker", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'lp'`) >= 2
 	})
-	if n := queryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE name = 'lp' AND outcome = 'enqueued'`); n < 2 {
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE name = 'lp' AND outcome = 'enqueued'`); n < 2 {
 		t.Errorf("ledger rows: %d", n)
 	}
 	noDuplicates(t, pool)

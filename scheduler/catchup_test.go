@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgwerk/werkcron/internal/pgtest"
 	"github.com/pgwerk/werkcron/scheduler"
 )
 
@@ -37,9 +38,9 @@ func backdate(t *testing.T, pool *pgxpool.Pool, name string, changedAt time.Time
 // (simulated by backdating their rows); a ticker starts and settles each per policy.
 func TestCatchupPoliciesAfterAnHourDown(t *testing.T) {
 	dsn, pool := migratedDB(t)
-	now := queryOne[time.Time](t, pool, `SELECT date_trunc('second', now())`)
+	now := pgtest.QueryOne[time.Time](t, pool, `SELECT date_trunc('second', now())`)
 	hourAgo := now.Add(-time.Hour)
-	exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs, catchup, catchup_window_secs) VALUES
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs, catchup, catchup_window_secs) VALUES
 		('latest', 'app.f', 10, 'latest', NULL),
 		('all',    'app.f', 10, 'all',    NULL),
 		('window', 'app.f', 10, 'all',    600),
@@ -54,18 +55,18 @@ func TestCatchupPoliciesAfterAnHourDown(t *testing.T) {
 	// still come due while the test runs, so count up to a fixed instant).
 	tk := startTicker(t, dsn, scheduler.TickerOptions{MisfireGrace: 5 * time.Second})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
-	eventually(t, 10*time.Second, "every schedule decided up to now", func() bool {
-		return queryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_jobs WHERE last_tick_at >= $1`, now.Add(-time.Minute)) == 4
+	pgtest.Eventually(t, 10*time.Second, "every schedule decided up to now", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_jobs WHERE last_tick_at >= $1`, now.Add(-time.Minute)) == 4
 	})
 	tk.stop()
 
 	type counts struct{ jobs, enqueued, missed, ledgerMissed int64 }
 	get := func(name string) counts {
 		var c counts
-		c.jobs = queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = $1 AND scheduled_at <= $2`, name, now)
-		c.enqueued = queryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE name = $1 AND outcome = 'enqueued' AND tick_at <= $2`, name, now)
-		c.missed = queryOne[int64](t, pool, `SELECT coalesce(sum(ticks), 0) FROM werk_cron_ticks WHERE name = $1 AND outcome = 'missed'`, name)
-		c.ledgerMissed = queryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE name = $1 AND outcome = 'missed'`, name)
+		c.jobs = pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = $1 AND scheduled_at <= $2`, name, now)
+		c.enqueued = pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE name = $1 AND outcome = 'enqueued' AND tick_at <= $2`, name, now)
+		c.missed = pgtest.QueryOne[int64](t, pool, `SELECT coalesce(sum(ticks), 0) FROM werk_cron_ticks WHERE name = $1 AND outcome = 'missed'`, name)
+		c.ledgerMissed = pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE name = $1 AND outcome = 'missed'`, name)
 		return c
 	}
 
@@ -76,7 +77,7 @@ func TestCatchupPoliciesAfterAnHourDown(t *testing.T) {
 		t.Errorf("all: %+v, want every one of the 360 ticks enqueued", c)
 	}
 	// Every tick on the grid, exactly once.
-	if n := queryOne[int64](t, pool, `SELECT count(*) FROM generate_series($1::timestamptz + interval '10 s', $2::timestamptz, interval '10 s') g
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM generate_series($1::timestamptz + interval '10 s', $2::timestamptz, interval '10 s') g
 		WHERE NOT EXISTS (SELECT 1 FROM werk_jobs WHERE cron_name = 'all' AND scheduled_at = g)`, hourAgo, now); n != 0 {
 		t.Errorf("all: %d ticks on the grid have no job", n)
 	}
@@ -93,66 +94,66 @@ func TestOverlapSkipWaitsForThePreviousJob(t *testing.T) {
 	dsn, pool := migratedDB(t)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
-	exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs, overlap) VALUES ('o', 'app.o', 1, 'skip')`)
-	eventually(t, 2*time.Second, "the first job", func() bool {
-		return queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) == 1
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs, overlap) VALUES ('o', 'app.o', 1, 'skip')`)
+	pgtest.Eventually(t, 2*time.Second, "the first job", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) == 1
 	})
 	// Queued, then running: no new job, and the ticks are recorded as skipped.
 	time.Sleep(1500 * time.Millisecond)
-	exec(t, pool, `UPDATE werk_jobs SET status = 'active', started_at = now()`)
+	pgtest.Exec(t, pool, `UPDATE werk_jobs SET status = 'active', started_at = now()`)
 	time.Sleep(1500 * time.Millisecond)
-	if n := queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`); n != 1 {
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`); n != 1 {
 		t.Fatalf("%d jobs while the first was queued or active, want 1", n)
 	}
-	if n := queryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE outcome = 'skipped_overlap'`); n < 2 {
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE outcome = 'skipped_overlap'`); n < 2 {
 		t.Fatalf("%d skipped_overlap ledger rows, want the skipped ticks recorded", n)
 	}
-	exec(t, pool, `UPDATE werk_jobs SET status = 'complete', completed_at = now()`)
-	eventually(t, 2*time.Second, "a new job after the previous completed", func() bool {
-		return queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE status = 'queued'`) == 1
+	pgtest.Exec(t, pool, `UPDATE werk_jobs SET status = 'complete', completed_at = now()`)
+	pgtest.Eventually(t, 2*time.Second, "a new job after the previous completed", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE status = 'queued'`) == 1
 	})
 	noDuplicates(t, pool)
 }
 
 func TestOverlapSkipWithCatchupAllEnqueuesOne(t *testing.T) {
 	dsn, pool := migratedDB(t)
-	now := queryOne[time.Time](t, pool, `SELECT date_trunc('second', now())`)
+	now := pgtest.QueryOne[time.Time](t, pool, `SELECT date_trunc('second', now())`)
 	start := now.Add(-time.Minute)
-	exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs, overlap, catchup) VALUES ('oa', 'app.o', 5, 'skip', 'all')`)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs, overlap, catchup) VALUES ('oa', 'app.o', 5, 'skip', 'all')`)
 	backdate(t, pool, "oa", start, &start)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
-	eventually(t, 3*time.Second, "the backlog decided", func() bool {
-		return queryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks`) >= 12
+	pgtest.Eventually(t, 3*time.Second, "the backlog decided", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks`) >= 12
 	})
-	if n := queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`); n != 1 {
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`); n != 1 {
 		t.Fatalf("%d jobs from a backlog of an overlap=skip schedule, want 1", n)
 	}
 }
 
 func TestEditingScheduleNeverBackfills(t *testing.T) {
 	dsn, pool := migratedDB(t)
-	now := queryOne[time.Time](t, pool, `SELECT date_trunc('second', now())`)
+	now := pgtest.QueryOne[time.Time](t, pool, `SELECT date_trunc('second', now())`)
 	hourAgo := now.Add(-time.Hour)
-	exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron, catchup) VALUES ('e', 'app.e', '0 0 1 1 *', 'all')`)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron, catchup) VALUES ('e', 'app.e', '0 0 1 1 *', 'all')`)
 	backdate(t, pool, "e", hourAgo, &hourAgo)
 	// While no ticker runs, the schedule becomes every second: a ticker must not
 	// enqueue the hour of seconds before the edit.
-	edited := queryOne[time.Time](t, pool, `UPDATE werk_cron_jobs SET cron = '* * * * * *' RETURNING changed_at`)
+	edited := pgtest.QueryOne[time.Time](t, pool, `UPDATE werk_cron_jobs SET cron = '* * * * * *' RETURNING changed_at`)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
-	eventually(t, 3*time.Second, "jobs after the edit", func() bool {
-		return queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 2
+	pgtest.Eventually(t, 3*time.Second, "jobs after the edit", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 2
 	})
-	if n := queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE scheduled_at <= $1`, edited); n != 0 {
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE scheduled_at <= $1`, edited); n != 0 {
 		t.Errorf("%d jobs for ticks before the edit", n)
 	}
-	if n := queryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE tick_at <= $1`, edited); n != 0 {
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE tick_at <= $1`, edited); n != 0 {
 		t.Errorf("%d ledger rows for ticks before the edit", n)
 	}
 
 	// A live edit: every second → every 2 seconds, anchored at the edit.
-	edited = queryOne[time.Time](t, pool, `UPDATE werk_cron_jobs SET cron = NULL, interval_secs = 2 RETURNING changed_at`)
+	edited = pgtest.QueryOne[time.Time](t, pool, `UPDATE werk_cron_jobs SET cron = NULL, interval_secs = 2 RETURNING changed_at`)
 	time.Sleep(2500 * time.Millisecond)
 	anchor := edited.Truncate(time.Second)
 	after := queryList[time.Time](t, pool, `SELECT scheduled_at FROM werk_jobs WHERE scheduled_at >= $1 ORDER BY 1`, anchor)
@@ -171,30 +172,30 @@ func TestStartsAtAndEndsAt(t *testing.T) {
 	dsn, pool := migratedDB(t)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
-	exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs, starts_at, ends_at)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs, starts_at, ends_at)
 		VALUES ('w', 'app.w', 1, date_trunc('second', now()) + interval '2 s', date_trunc('second', now()) + interval '3 s')`)
-	startsAt := queryOne[time.Time](t, pool, `SELECT starts_at FROM werk_cron_jobs`)
+	startsAt := pgtest.QueryOne[time.Time](t, pool, `SELECT starts_at FROM werk_cron_jobs`)
 	time.Sleep(4500 * time.Millisecond)
 	got := queryList[time.Time](t, pool, `SELECT scheduled_at FROM werk_jobs ORDER BY 1`)
 	want := []time.Time{startsAt, startsAt.Add(time.Second)}
 	if len(got) != 2 || !got[0].Equal(want[0]) || !got[1].Equal(want[1]) {
 		t.Fatalf("jobs at %v, want exactly %v (starts_at and ends_at inclusive)", got, want)
 	}
-	if next := queryOne[*time.Time](t, pool, `SELECT next_run_at FROM werk_cron_jobs`); next != nil {
+	if next := pgtest.QueryOne[*time.Time](t, pool, `SELECT next_run_at FROM werk_cron_jobs`); next != nil {
 		t.Errorf("next_run_at %s after ends_at", next)
 	}
 }
 
 func TestRetentionPrunesOldLedgerRows(t *testing.T) {
 	dsn, pool := migratedDB(t)
-	exec(t, pool, `INSERT INTO werk_cron_ticks (name, tick_at, outcome) VALUES
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_ticks (name, tick_at, outcome) VALUES
 		('gone', now() - interval '8 days', 'enqueued'), ('kept', now() - interval '6 days', 'enqueued')`)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
-	eventually(t, 3*time.Second, "the 8-day-old row pruned", func() bool {
-		return queryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE name = 'gone'`) == 0
+	pgtest.Eventually(t, 3*time.Second, "the 8-day-old row pruned", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE name = 'gone'`) == 0
 	})
-	if n := queryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE name = 'kept'`); n != 1 {
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE name = 'kept'`); n != 1 {
 		t.Fatalf("a 6-day-old row was pruned with the default 7-day retention")
 	}
 }

@@ -115,13 +115,6 @@ func (rt *runningTicker) stop() {
 	})
 }
 
-func exec(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) {
-	t.Helper()
-	if _, err := pool.Exec(context.Background(), sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
-
 // queryList returns the first column of every row.
 func queryList[T any](t *testing.T, pool *pgxpool.Pool, sql string, args ...any) []T {
 	t.Helper()
@@ -136,31 +129,10 @@ func queryList[T any](t *testing.T, pool *pgxpool.Pool, sql string, args ...any)
 	return out
 }
 
-func queryOne[T any](t *testing.T, pool *pgxpool.Pool, sql string, args ...any) T {
-	t.Helper()
-	var v T
-	if err := pool.QueryRow(context.Background(), sql, args...).Scan(&v); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return v
-}
-
-// eventually polls cond every 20ms until it holds or within passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // noDuplicates asserts the ledger and the jobs hold each (schedule, tick) at most once.
 func noDuplicates(t *testing.T, pool *pgxpool.Pool) {
 	t.Helper()
-	if n := queryOne[int64](t, pool, `SELECT count(*) FROM (SELECT cron_name, scheduled_at FROM werk_jobs
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM (SELECT cron_name, scheduled_at FROM werk_jobs
 		WHERE cron_name IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1) d`); n != 0 {
 		t.Fatalf("%d (schedule, tick) pairs have more than one job", n)
 	}

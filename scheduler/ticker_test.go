@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgwerk/werkcron/internal/pgtest"
 	"github.com/pgwerk/werkcron/scheduler"
 )
 
@@ -23,9 +24,9 @@ func TestIntervalScheduleInsertedWhileRunning(t *testing.T) {
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
 
 	inserted := time.Now()
-	exec(t, pool, `INSERT INTO werk_cron_jobs (func, interval_secs) VALUES ('app.tasks.ping', 1)`)
-	eventually(t, time.Second, "first job within 1s of the INSERT", func() bool {
-		return queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 1
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (func, interval_secs) VALUES ('app.tasks.ping', 1)`)
+	pgtest.Eventually(t, time.Second, "first job within 1s of the INSERT", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 1
 	})
 	t.Logf("first job after %s", time.Since(inserted).Round(time.Millisecond))
 	time.Sleep(3200 * time.Millisecond)
@@ -42,7 +43,7 @@ func TestIntervalScheduleInsertedWhileRunning(t *testing.T) {
 	if len(jobs) < 4 || len(jobs) > 5 {
 		t.Fatalf("want 4 or 5 jobs after ~4.2s of a 1s schedule, got %d: %v", len(jobs), jobs)
 	}
-	anchor := queryOne[time.Time](t, pool, `SELECT date_trunc('second', changed_at) FROM werk_cron_jobs`)
+	anchor := pgtest.QueryOne[time.Time](t, pool, `SELECT date_trunc('second', changed_at) FROM werk_cron_jobs`)
 	for i, j := range jobs {
 		want := anchor.Add(time.Duration(i) * time.Second)
 		if !j.ScheduledAt.Equal(want) {
@@ -59,8 +60,8 @@ func TestSixFieldCronEveryEvenSecond(t *testing.T) {
 	dsn, pool := migratedDB(t)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
-	exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('even', 'app.tasks.even', '*/2 * * * * *')`)
-	changed := queryOne[time.Time](t, pool, `SELECT changed_at FROM werk_cron_jobs`)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('even', 'app.tasks.even', '*/2 * * * * *')`)
+	changed := pgtest.QueryOne[time.Time](t, pool, `SELECT changed_at FROM werk_cron_jobs`)
 	time.Sleep(5 * time.Second)
 	until := time.Now().Add(-300 * time.Millisecond) // ticks before this must have landed
 
@@ -105,7 +106,7 @@ func TestJobRowMatchesDesignAndNotifiesQueue(t *testing.T) {
 
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
-	exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, queue, args, kwargs, interval_secs,
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, queue, args, kwargs, interval_secs,
 		timeout_secs, result_ttl, failure_ttl, meta, priority, max_attempts)
 		VALUES ('nightly', 'app.tasks.report', 'reports', '[1, "two"]', '{"k": true}', 60,
 		        30, 3600, 86400, '{"team": "ops"}', 7, 3)`)
@@ -137,7 +138,7 @@ func TestJobRowMatchesDesignAndNotifiesQueue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	anchor := queryOne[time.Time](t, pool, `SELECT date_trunc('second', changed_at) FROM werk_cron_jobs`)
+	anchor := pgtest.QueryOne[time.Time](t, pool, `SELECT date_trunc('second', changed_at) FROM werk_cron_jobs`)
 	var p struct {
 		Args   []any          `json:"args"`
 		Kwargs map[string]any `json:"kwargs"`
@@ -179,7 +180,7 @@ func TestJobRowMatchesDesignAndNotifiesQueue(t *testing.T) {
 	if lastJob != jobID {
 		t.Errorf("last_job_id %s, want the job %s", lastJob, jobID)
 	}
-	outcome := queryOne[string](t, pool, `SELECT outcome FROM werk_cron_ticks WHERE name = 'nightly'`)
+	outcome := pgtest.QueryOne[string](t, pool, `SELECT outcome FROM werk_cron_ticks WHERE name = 'nightly'`)
 	if outcome != "enqueued" {
 		t.Errorf("ledger outcome %q", outcome)
 	}
@@ -189,28 +190,28 @@ func TestPauseAndResumeNeverBackfill(t *testing.T) {
 	dsn, pool := migratedDB(t)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
-	exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs) VALUES ('p', 'app.p', 1)`)
-	eventually(t, 2*time.Second, "first job", func() bool {
-		return queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 1
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs) VALUES ('p', 'app.p', 1)`)
+	pgtest.Eventually(t, 2*time.Second, "first job", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 1
 	})
 
-	pausedAt := queryOne[time.Time](t, pool, `UPDATE werk_cron_jobs SET paused = true RETURNING clock_timestamp()`)
+	pausedAt := pgtest.QueryOne[time.Time](t, pool, `UPDATE werk_cron_jobs SET paused = true RETURNING clock_timestamp()`)
 	time.Sleep(2500 * time.Millisecond)
-	if n := queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE scheduled_at > $1`, pausedAt); n != 0 {
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE scheduled_at > $1`, pausedAt); n != 0 {
 		t.Fatalf("%d jobs for ticks after the pause committed", n)
 	}
-	if next := queryOne[*time.Time](t, pool, `SELECT next_run_at FROM werk_cron_jobs`); next != nil {
+	if next := pgtest.QueryOne[*time.Time](t, pool, `SELECT next_run_at FROM werk_cron_jobs`); next != nil {
 		t.Errorf("paused schedule has next_run_at %s", next)
 	}
 
-	resumedAt := queryOne[time.Time](t, pool, `UPDATE werk_cron_jobs SET paused = false RETURNING now()`)
-	eventually(t, 2*time.Second, "a job after resume", func() bool {
-		return queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE scheduled_at >= date_trunc('second', $1::timestamptz)`, resumedAt) >= 1
+	resumedAt := pgtest.QueryOne[time.Time](t, pool, `UPDATE werk_cron_jobs SET paused = false RETURNING now()`)
+	pgtest.Eventually(t, 2*time.Second, "a job after resume", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE scheduled_at >= date_trunc('second', $1::timestamptz)`, resumedAt) >= 1
 	})
-	if n := queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE scheduled_at > $1 AND scheduled_at < date_trunc('second', $2::timestamptz)`, pausedAt, resumedAt); n != 0 {
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE scheduled_at > $1 AND scheduled_at < date_trunc('second', $2::timestamptz)`, pausedAt, resumedAt); n != 0 {
 		t.Fatalf("%d jobs backfilled for the paused time", n)
 	}
-	if n := queryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE tick_at > $1 AND tick_at < date_trunc('second', $2::timestamptz)`, pausedAt, resumedAt); n != 0 {
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE tick_at > $1 AND tick_at < date_trunc('second', $2::timestamptz)`, pausedAt, resumedAt); n != 0 {
 		t.Fatalf("%d ledger rows for the paused time", n)
 	}
 	noDuplicates(t, pool)
@@ -220,14 +221,14 @@ func TestDeleteStopsScheduleAndKeepsJobs(t *testing.T) {
 	dsn, pool := migratedDB(t)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
-	exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs) VALUES ('d', 'app.d', 1)`)
-	eventually(t, 3*time.Second, "two jobs", func() bool {
-		return queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 2
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs) VALUES ('d', 'app.d', 1)`)
+	pgtest.Eventually(t, 3*time.Second, "two jobs", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 2
 	})
-	exec(t, pool, `DELETE FROM werk_cron_jobs WHERE name = 'd'`)
-	before := queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`)
+	pgtest.Exec(t, pool, `DELETE FROM werk_cron_jobs WHERE name = 'd'`)
+	before := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`)
 	time.Sleep(2500 * time.Millisecond)
-	after := queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`)
+	after := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`)
 	if after != before {
 		t.Fatalf("jobs went from %d to %d after DELETE", before, after)
 	}
@@ -240,20 +241,20 @@ func TestRestartEnqueuesNewestMissedTickOnce(t *testing.T) {
 	dsn, pool := migratedDB(t)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
-	exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs) VALUES ('r', 'app.r', 1)`)
-	eventually(t, 2*time.Second, "first job", func() bool {
-		return queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 1
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs) VALUES ('r', 'app.r', 1)`)
+	pgtest.Eventually(t, 2*time.Second, "first job", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 1
 	})
 	tk.stop()
-	lastBefore := queryOne[time.Time](t, pool, `SELECT last_tick_at FROM werk_cron_jobs`)
+	lastBefore := pgtest.QueryOne[time.Time](t, pool, `SELECT last_tick_at FROM werk_cron_jobs`)
 	time.Sleep(3500 * time.Millisecond)
 
 	restarted := time.Now()
 	tk2 := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk2.waitRole(t, scheduler.RolePrimary, 5*time.Second)
 	// The first decision after the restart settles every tick missed while down.
-	eventually(t, 2*time.Second, "the catch-up decision", func() bool {
-		return queryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE outcome = 'missed'`) > 0
+	pgtest.Eventually(t, 2*time.Second, "the catch-up decision", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE outcome = 'missed'`) > 0
 	})
 	tk2.stop()
 
@@ -279,7 +280,7 @@ func TestRestartEnqueuesNewestMissedTickOnce(t *testing.T) {
 	if catchup.After(restarted) {
 		t.Errorf("catch-up tick %s is not a missed one (restart at %s)", catchup, restarted)
 	}
-	if n := queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE scheduled_at > $1 AND scheduled_at < $2`, lastBefore, catchup); n != 0 {
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE scheduled_at > $1 AND scheduled_at < $2`, lastBefore, catchup); n != 0 {
 		t.Errorf("%d jobs for missed ticks", n)
 	}
 	noDuplicates(t, pool)
@@ -289,26 +290,26 @@ func TestLedgerNotJobKeyMakesTickOnce(t *testing.T) {
 	dsn, pool := migratedDB(t)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
-	exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs, catchup) VALUES ('c', 'app.c', 1, 'all')`)
-	eventually(t, 3*time.Second, "three jobs", func() bool {
-		return queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 3
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs, catchup) VALUES ('c', 'app.c', 1, 'all')`)
+	pgtest.Eventually(t, 3*time.Second, "three jobs", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 3
 	})
 	tk.stop()
 	ticks := queryList[time.Time](t, pool, `SELECT scheduled_at FROM werk_jobs ORDER BY 1`)
 	// pgwerk-style cleanup: finished jobs are deleted after result_ttl.
-	exec(t, pool, `UPDATE werk_jobs SET status = 'complete', completed_at = now()`)
-	exec(t, pool, `DELETE FROM werk_jobs WHERE status = 'complete'`)
+	pgtest.Exec(t, pool, `UPDATE werk_jobs SET status = 'complete', completed_at = now()`)
+	pgtest.Exec(t, pool, `DELETE FROM werk_jobs WHERE status = 'complete'`)
 
 	tk2 := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk2.waitRole(t, scheduler.RolePrimary, 5*time.Second)
 	time.Sleep(1500 * time.Millisecond)
 	tk2.stop()
 	for _, tick := range ticks {
-		if n := queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE scheduled_at = $1`, tick); n != 0 {
+		if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE scheduled_at = $1`, tick); n != 0 {
 			t.Errorf("tick %s enqueued again after its job row was deleted", tick)
 		}
 	}
-	if n := queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`); n == 0 {
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`); n == 0 {
 		t.Errorf("the restarted ticker enqueued nothing new")
 	}
 }
@@ -317,7 +318,7 @@ func TestBadCronReportedOthersKeepTicking(t *testing.T) {
 	dsn, pool := migratedDB(t)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
-	exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs) VALUES ('good', 'app.good', 1)`)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs) VALUES ('good', 'app.good', 1)`)
 	bad := map[string]string{
 		"range":     "61 * * * *",
 		"reversed":  "5-1 * * * *",
@@ -332,34 +333,34 @@ func TestBadCronReportedOthersKeepTicking(t *testing.T) {
 		if name == "abbrev_tz" {
 			tz = "PST"
 		}
-		exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron, timezone) VALUES ($1, 'app.bad', $2, $3)`, name, expr, tz)
+		pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron, timezone) VALUES ($1, 'app.bad', $2, $3)`, name, expr, tz)
 	}
-	eventually(t, time.Second, "last_error on every bad row", func() bool {
-		return queryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_jobs WHERE last_error IS NOT NULL`) == int64(len(bad))
+	pgtest.Eventually(t, time.Second, "last_error on every bad row", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_jobs WHERE last_error IS NOT NULL`) == int64(len(bad))
 	})
 	for _, name := range []string{"range", "reversed", "abbrev_tz", "never"} {
-		msg := queryOne[string](t, pool, `SELECT last_error FROM werk_cron_jobs WHERE name = $1`, name)
+		msg := pgtest.QueryOne[string](t, pool, `SELECT last_error FROM werk_cron_jobs WHERE name = $1`, name)
 		t.Logf("%s: %s", name, msg)
 		if msg == "" {
 			t.Errorf("%s: empty last_error", name)
 		}
 	}
-	if msg := queryOne[string](t, pool, `SELECT last_error FROM werk_cron_jobs WHERE name = 'abbrev_tz'`); !strings.Contains(msg, "PST") {
+	if msg := pgtest.QueryOne[string](t, pool, `SELECT last_error FROM werk_cron_jobs WHERE name = 'abbrev_tz'`); !strings.Contains(msg, "PST") {
 		t.Errorf("abbrev_tz: last_error %q does not name the zone", msg)
 	}
-	before := queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'good'`)
+	before := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'good'`)
 	time.Sleep(2 * time.Second)
-	after := queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'good'`)
+	after := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'good'`)
 	if after-before < 1 {
 		t.Fatalf("the good schedule stopped: %d then %d jobs", before, after)
 	}
-	if n := queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name <> 'good'`); n != 0 {
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name <> 'good'`); n != 0 {
 		t.Fatalf("%d jobs from bad schedules", n)
 	}
 	// Fixing the row clears the error.
-	exec(t, pool, `UPDATE werk_cron_jobs SET cron = '0 0 * * *' WHERE name = 'range'`)
-	eventually(t, time.Second, "last_error cleared after a fix", func() bool {
-		return queryOne[*string](t, pool, `SELECT last_error FROM werk_cron_jobs WHERE name = 'range'`) == nil
+	pgtest.Exec(t, pool, `UPDATE werk_cron_jobs SET cron = '0 0 * * *' WHERE name = 'range'`)
+	pgtest.Eventually(t, time.Second, "last_error cleared after a fix", func() bool {
+		return pgtest.QueryOne[*string](t, pool, `SELECT last_error FROM werk_cron_jobs WHERE name = 'range'`) == nil
 	})
 	if tk.Role() != scheduler.RolePrimary {
 		t.Fatalf("ticker is %s", tk.Role())
@@ -387,7 +388,7 @@ func TestDatabaseRefusesBadRows(t *testing.T) {
 		{"name too long for a key", `INSERT INTO werk_cron_jobs (func, interval_secs, name) VALUES ('f', 5, repeat('n', 201))`, "name_must_be_at_most_200_bytes"},
 		{"zone change", `UPDATE werk_cron_jobs SET timezone = 'Nowhere/Land'`, "unknown time zone"},
 	}
-	exec(t, pool, `INSERT INTO werk_cron_jobs (func, cron) VALUES ('ok', '* * * * *')`)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (func, cron) VALUES ('ok', '* * * * *')`)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := pool.Exec(context.Background(), c.sql)
@@ -399,10 +400,10 @@ func TestDatabaseRefusesBadRows(t *testing.T) {
 			}
 		})
 	}
-	if n := queryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_jobs`); n != 1 {
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_jobs`); n != 1 {
 		t.Fatalf("%d rows, want only the good one", n)
 	}
-	if name := queryOne[string](t, pool, `SELECT name FROM werk_cron_jobs`); name != "ok" {
+	if name := pgtest.QueryOne[string](t, pool, `SELECT name FROM werk_cron_jobs`); name != "ok" {
 		t.Fatalf("name defaulted to %q, want func", name)
 	}
 }
@@ -418,9 +419,9 @@ func TestTickerOwnWritesDoNotNotify(t *testing.T) {
 	if _, err := conn.Exec(ctx, `SELECT werk_cron_listen()`); err != nil {
 		t.Fatal(err)
 	}
-	exec(t, pool, `INSERT INTO werk_cron_jobs (func, interval_secs) VALUES ('f', 5)`)
-	exec(t, pool, `UPDATE werk_cron_jobs SET next_run_at = now(), last_tick_at = now(), last_error = 'x', last_job_id = gen_random_uuid()`)
-	exec(t, pool, `UPDATE werk_cron_jobs SET interval_secs = 6`)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (func, interval_secs) VALUES ('f', 5)`)
+	pgtest.Exec(t, pool, `UPDATE werk_cron_jobs SET next_run_at = now(), last_tick_at = now(), last_error = 'x', last_job_id = gen_random_uuid()`)
+	pgtest.Exec(t, pool, `UPDATE werk_cron_jobs SET interval_secs = 6`)
 	var got []string
 	for {
 		wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
@@ -434,9 +435,9 @@ func TestTickerOwnWritesDoNotNotify(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("want 2 notifications (insert, definition update), got %d: %v", len(got), got)
 	}
-	updatedAt := queryOne[time.Time](t, pool, `SELECT updated_at FROM werk_cron_jobs`)
-	exec(t, pool, `UPDATE werk_cron_jobs SET next_run_at = now() + interval '1 hour'`)
-	if after := queryOne[time.Time](t, pool, `SELECT updated_at FROM werk_cron_jobs`); !after.Equal(updatedAt) {
+	updatedAt := pgtest.QueryOne[time.Time](t, pool, `SELECT updated_at FROM werk_cron_jobs`)
+	pgtest.Exec(t, pool, `UPDATE werk_cron_jobs SET next_run_at = now() + interval '1 hour'`)
+	if after := pgtest.QueryOne[time.Time](t, pool, `SELECT updated_at FROM werk_cron_jobs`); !after.Equal(updatedAt) {
 		t.Errorf("a ticker write moved updated_at from %s to %s", updatedAt, after)
 	}
 }

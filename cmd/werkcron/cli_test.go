@@ -12,11 +12,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,21 +27,7 @@ import (
 // bin is the werkcron binary under test, built once by TestMain.
 var bin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "werkcron-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "werkcron")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build werkcron: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := pgtest.Main(m)
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(pgtest.MainWithWerkcron(m, &bin)) }
 
 // result is one run of the binary.
 type result struct {
@@ -350,28 +334,10 @@ func TestCLINext(t *testing.T) {
 	wantCode(t, dsn, 1, []string{`"nope"`, "no such schedule"}, "next", "nope")
 }
 
-// syncBuffer is a bytes.Buffer safe to read while a process writes into it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // ticker is `werkcron run` running in the background.
 type ticker struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *pgtest.SyncBuffer
 	done   chan struct{}
 	code   int
 }
@@ -380,7 +346,7 @@ func startRun(t *testing.T, dsn string, args ...string) *ticker {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"run"}, args...)...)
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+dsn)
-	tk := &ticker{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
+	tk := &ticker{cmd: cmd, stderr: &pgtest.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = io.Discard, tk.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -410,17 +376,6 @@ func (tk *ticker) stop(t *testing.T) int {
 		t.Errorf("werkcron run did not stop within 10s of SIGTERM")
 	}
 	return tk.code
-}
-
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", within, what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
 }
 
 func httpGet(url string) (int, string, error) {
@@ -459,12 +414,12 @@ func TestCLIRunStatusHistoryMetrics(t *testing.T) {
 	}
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	primary := startRun(t, dsn, "--no-migrate", "--http-addr", fmt.Sprintf("127.0.0.1:%d", port))
-	eventually(t, 10*time.Second, "/healthz answers ok primary", func() bool {
+	pgtest.Eventually(t, 10*time.Second, "/healthz answers ok primary", func() bool {
 		code, body, err := httpGet(base + "/healthz")
 		return err == nil && code == 200 && body == "ok primary\n"
 	})
 	standby := startRun(t, dsn, "--no-migrate", "--log-format", "json")
-	eventually(t, 10*time.Second, "the standby shows in werk_cron_instances", func() bool {
+	pgtest.Eventually(t, 10*time.Second, "the standby shows in werk_cron_instances", func() bool {
 		return query[int64](t, dsn, `SELECT count(*) FROM werk_cron_instances`) == 2
 	})
 
@@ -481,10 +436,10 @@ func TestCLIRunStatusHistoryMetrics(t *testing.T) {
 	mustCLI(t, dsn, "add", "broken", "--func", "app.broken", "--cron", "0 0 1 1 *")
 	// Break it past the API's validation, as a psql user might.
 	execSQL(t, dsn, `UPDATE werk_cron_jobs SET cron = '61 * * * *' WHERE name = 'broken'`)
-	eventually(t, 10*time.Second, "three ticks of fast", func() bool {
+	pgtest.Eventually(t, 10*time.Second, "three ticks of fast", func() bool {
 		return query[int64](t, dsn, `SELECT count(*) FROM werk_cron_ticks WHERE name = 'fast' AND outcome = 'enqueued'`) >= 3
 	})
-	eventually(t, 5*time.Second, "broken in error", func() bool {
+	pgtest.Eventually(t, 5*time.Second, "broken in error", func() bool {
 		return query[int64](t, dsn, `SELECT count(*) FROM werk_cron_status WHERE state = 'error'`) == 1
 	})
 
@@ -583,7 +538,7 @@ func TestCLIGrantLeastPrivilege(t *testing.T) {
 
 	roleDSN := strings.Replace(dsn, "postgres://postgres@", "postgres://"+role+"@", 1)
 	tk := startRun(t, roleDSN, "--no-migrate")
-	eventually(t, 10*time.Second, "jobs enqueued by the least-privilege ticker", func() bool {
+	pgtest.Eventually(t, 10*time.Second, "jobs enqueued by the least-privilege ticker", func() bool {
 		return query[int64](t, dsn, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'lp'`) >= 2
 	})
 	// A management verb as the ticker role is refused: it may not define schedules.

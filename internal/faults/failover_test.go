@@ -83,7 +83,7 @@ func TestDatabaseFailover(t *testing.T) {
 	pool := migrate(t, dsn)
 	addSchedules(t, pool, 10)
 	replica := newReplica(t, primary)
-	eventually(t, 20*time.Second, "the replica streams", func() bool {
+	pgtest.Eventually(t, 20*time.Second, "the replica streams", func() bool {
 		var n int64
 		_ = pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'`).Scan(&n)
 		return n == 1
@@ -95,7 +95,7 @@ func TestDatabaseFailover(t *testing.T) {
 	waitInstances(t, pool, 3, 10*time.Second)
 	waitProgress(t, pool, 3*time.Second)
 	time.Sleep(time.Second)
-	before := queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`)
+	before := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`)
 
 	if err := primary.Stop(ctx, "fast"); err != nil { // sends all WAL to the replica first
 		t.Fatal(err)
@@ -111,7 +111,7 @@ func TestDatabaseFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(rpool.Close)
-	if n := queryOne[int64](t, rpool, `SELECT count(*) FROM werk_jobs`); n < before {
+	if n := pgtest.QueryOne[int64](t, rpool, `SELECT count(*) FROM werk_jobs`); n < before {
 		t.Fatalf("the promoted replica has %d jobs, the primary had %d before it stopped", n, before)
 	}
 	watch := watchPrimaries(t, rpool)

@@ -5,12 +5,10 @@
 package faults
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -30,50 +28,15 @@ import (
 // werkcronBin is the binary under test, built once by TestMain.
 var werkcronBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "werkcron-faults-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	werkcronBin = filepath.Join(dir, "werkcron")
-	build := exec.Command("go", "build", "-o", werkcronBin, "github.com/pgwerk/werkcron/cmd/werkcron")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build werkcron:", err)
-		_ = os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := pgtest.Main(m)
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(pgtest.MainWithWerkcron(m, &werkcronBin)) }
 
 // ---- processes ----
-
-// syncBuffer collects a process's stderr.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // proc is one `werkcron run` process.
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *pgtest.SyncBuffer
 	done chan struct{}
 	err  error // Wait's result, once done is closed
 }
@@ -83,7 +46,7 @@ var procSeq sync.Map // test name -> *int
 // startTicker starts `werkcron run --dsn dsn args...`; it is killed when t ends.
 func startTicker(t testing.TB, dsn string, args ...string) *proc {
 	t.Helper()
-	p := &proc{out: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{out: &pgtest.SyncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(werkcronBin, append([]string{"run", "--dsn", dsn, "--log-level", "debug"}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.cmd.Env = append(os.Environ(), "DATABASE_URL=")
@@ -219,34 +182,6 @@ func migrate(t testing.TB, dsn string) *pgxpool.Pool {
 	return pool
 }
 
-func execSQL(t testing.TB, pool *pgxpool.Pool, sql string, args ...any) {
-	t.Helper()
-	if _, err := pool.Exec(ctx, sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
-
-func queryOne[T any](t testing.TB, pool *pgxpool.Pool, sql string, args ...any) T {
-	t.Helper()
-	var v T
-	if err := pool.QueryRow(ctx, sql, args...).Scan(&v); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return v
-}
-
-// eventually polls cond every 20ms until it holds or within passes.
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // ---- schedules ----
 
 // addSchedules inserts n schedules s00, s01, ... every second, their catch-up policy
@@ -254,11 +189,11 @@ func eventually(t testing.TB, within time.Duration, what string, cond func() boo
 // with catchup = 'all'. All share one changed_at.
 func addSchedules(t testing.TB, pool *pgxpool.Pool, n int) {
 	t.Helper()
-	execSQL(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs, catchup)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs, catchup)
 		SELECT format('s%s', lpad(i::text, 2, '0')), 'app.tick', 1,
 		       (ARRAY['all', 'latest', 'none'])[i % 3 + 1]
 		FROM generate_series(0, $1 - 1) i`, n)
-	execSQL(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron, catchup)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron, catchup)
 		VALUES ('c2', 'app.cron', '*/2 * * * * *', 'all')`)
 }
 
@@ -266,8 +201,8 @@ func addSchedules(t testing.TB, pool *pgxpool.Pool, n int) {
 // at the time of the call: schedules run (again).
 func waitProgress(t testing.TB, pool *pgxpool.Pool, within time.Duration) {
 	t.Helper()
-	since := queryOne[time.Time](t, pool, `SELECT now()`)
-	eventually(t, within, "every schedule enqueues a tick after "+since.Format(time.RFC3339Nano), func() bool {
+	since := pgtest.QueryOne[time.Time](t, pool, `SELECT now()`)
+	pgtest.Eventually(t, within, "every schedule enqueues a tick after "+since.Format(time.RFC3339Nano), func() bool {
 		var behind int64
 		err := pool.QueryRow(ctx, `SELECT count(*) FROM werk_cron_jobs j
 			WHERE NOT EXISTS (SELECT 1 FROM werk_jobs w WHERE w.cron_name = j.name AND w.scheduled_at > $1)`,
@@ -312,7 +247,7 @@ func waitInstances(t testing.TB, pool *pgxpool.Pool, n int, within time.Duration
 	t.Helper()
 	var primary instance
 	var last []instance
-	eventually(t, within, fmt.Sprintf("%d tickers, one primary (last seen %+v)", n, &last), func() bool {
+	pgtest.Eventually(t, within, fmt.Sprintf("%d tickers, one primary (last seen %+v)", n, &last), func() bool {
 		ins, err := instances(pool)
 		if err != nil {
 			return false
@@ -406,11 +341,11 @@ type ledgerStats struct {
 func checkLedger(t testing.TB, pool *pgxpool.Pool) ledgerStats {
 	t.Helper()
 	var st ledgerStats
-	if n := queryOne[int64](t, pool, `SELECT count(*) FROM (SELECT cron_name, scheduled_at FROM werk_jobs
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM (SELECT cron_name, scheduled_at FROM werk_jobs
 		WHERE cron_name IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1) d`); n != 0 {
 		t.Errorf("%d (schedule, tick) pairs have more than one job", n)
 	}
-	dbNow := queryOne[time.Time](t, pool, `SELECT now()`)
+	dbNow := pgtest.QueryOne[time.Time](t, pool, `SELECT now()`)
 	type sched struct {
 		name, cron, catchup string
 		interval            int

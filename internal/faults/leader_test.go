@@ -267,10 +267,10 @@ func TestTerminatePrimarySession(t *testing.T) {
 		time.Sleep(time.Duration(300+run*300) * time.Millisecond)
 		start := time.Now()
 		p := measurePromotion(t, pool, old, primary.backend, func() {
-			execSQL(t, pool, `SELECT pg_terminate_backend($1)`, primary.backend)
+			pgtest.Exec(t, pool, `SELECT pg_terminate_backend($1)`, primary.backend)
 		})
 		// The old primary notices, reconnects and stands by: back in the view as a standby.
-		eventually(t, 5*time.Second, "the old primary rejoins as a standby", func() bool {
+		pgtest.Eventually(t, 5*time.Second, "the old primary rejoins as a standby", func() bool {
 			ins, err := instances(pool)
 			if err != nil {
 				return false
@@ -387,7 +387,7 @@ func TestTwoSchemas(t *testing.T) {
 	t.Parallel()
 	base := pgtest.NewDB(t)
 	admin := migrateNothing(t, base)
-	execSQL(t, admin, `CREATE SCHEMA app_a; CREATE SCHEMA app_b`)
+	pgtest.Exec(t, admin, `CREATE SCHEMA app_a; CREATE SCHEMA app_b`)
 	withPath := func(schema string) string {
 		if strings.Contains(base, "?") {
 			return base + "&search_path=" + schema
@@ -412,7 +412,7 @@ func TestTwoSchemas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	execSQL(t, pools["app_a"], `SELECT pg_terminate_backend(pid) FROM werk_cron_instances`)
+	pgtest.Exec(t, pools["app_a"], `SELECT pg_terminate_backend(pid) FROM werk_cron_instances`)
 	after, err := instances(pools["app_b"])
 	if err != nil || fmt.Sprint(before) != fmt.Sprint(after) {
 		t.Errorf("app_b's tickers changed when app_a's sessions ended: %v -> %v (%v)", before, after, err)
@@ -425,7 +425,7 @@ func TestTwoSchemas(t *testing.T) {
 			t.Errorf("schema %s: no jobs", s)
 		}
 	}
-	if n := queryOne[int64](t, admin, `SELECT count(*) FROM app_a.werk_jobs j JOIN app_b.werk_jobs k ON j.id = k.id`); n != 0 {
+	if n := pgtest.QueryOne[int64](t, admin, `SELECT count(*) FROM app_a.werk_jobs j JOIN app_b.werk_jobs k ON j.id = k.id`); n != 0 {
 		t.Errorf("%d jobs in both schemas", n)
 	}
 }
@@ -448,10 +448,10 @@ func TestIdleStandbyQueryRate(t *testing.T) {
 	c := newCluster(t)
 	dsn := createDB(t, c.DSN("postgres"), "werk")
 	pool := migrate(t, dsn)
-	execSQL(t, pool, `ALTER SYSTEM SET log_line_prefix = '%p|'`)
-	execSQL(t, pool, `ALTER SYSTEM SET log_statement = 'all'`)
-	execSQL(t, pool, `ALTER SYSTEM SET log_min_messages = 'info'`)
-	execSQL(t, pool, `SELECT pg_reload_conf()`)
+	pgtest.Exec(t, pool, `ALTER SYSTEM SET log_line_prefix = '%p|'`)
+	pgtest.Exec(t, pool, `ALTER SYSTEM SET log_statement = 'all'`)
+	pgtest.Exec(t, pool, `ALTER SYSTEM SET log_min_messages = 'info'`)
+	pgtest.Exec(t, pool, `SELECT pg_reload_conf()`)
 	addSchedules(t, pool, 2)
 	tickers(t, dsn, 2)
 	waitInstances(t, pool, 2, 10*time.Second)
@@ -501,14 +501,14 @@ func TestKeepalivesOnTickerSession(t *testing.T) {
 	pool := migrate(t, dsn)
 	startTicker(t, dsn)
 	primary := waitInstances(t, pool, 1, 10*time.Second)
-	port := queryOne[int32](t, pool, `SELECT client_port FROM pg_stat_activity WHERE pid = $1`, primary.backend)
+	port := pgtest.QueryOne[int32](t, pool, `SELECT client_port FROM pg_stat_activity WHERE pid = $1`, primary.backend)
 	// Both ends: the server's socket (keepalives the session asks for) and the ticker's
 	// (its dialer). Sampled until the socket is idle: with data in flight, ss shows the
 	// retransmit timer instead.
 	for _, side := range []string{"dport", "sport"} {
 		var out []byte
 		var m []string
-		eventually(t, 5*time.Second, "a keepalive timer on the "+side+" socket of the ticker's session", func() bool {
+		pgtest.Eventually(t, 5*time.Second, "a keepalive timer on the "+side+" socket of the ticker's session", func() bool {
 			out, err = exec.Command(ss, "-tnoH", "state", "established", fmt.Sprintf("( %s = :%d )", side, port)).CombinedOutput()
 			if err != nil {
 				t.Fatalf("ss: %v\n%s", err, out)

@@ -85,7 +85,7 @@ logfile = %[5]s/pgbouncer.log
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, path)
-	out := &syncBuffer{}
+	out := &pgtest.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
@@ -103,7 +103,7 @@ logfile = %[5]s/pgbouncer.log
 			t.Logf("--- pgbouncer:\n%s%s", out, tail(string(log), 40))
 		}
 	})
-	eventually(t, 10*time.Second, "pgbouncer listens", func() bool {
+	pgtest.Eventually(t, 10*time.Second, "pgbouncer listens", func() bool {
 		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err == nil {
 			c.Close()
@@ -142,7 +142,7 @@ func TestPgBouncer(t *testing.T) {
 			}
 			t.Logf("refused: %s", lastLine(log))
 		}
-		if n := queryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`); n != 0 {
+		if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`); n != 0 {
 			t.Fatalf("%d jobs enqueued through a transaction-pooling proxy", n)
 		}
 	})
@@ -160,10 +160,10 @@ func TestPgBouncer(t *testing.T) {
 		// the handover from the kill to the other ticker's leader@ stamp.
 		killed := time.Now()
 		old.signal(syscall.SIGKILL)
-		eventually(t, 5*time.Second, "the standby leads", func() bool {
+		pgtest.Eventually(t, 5*time.Second, "the standby leads", func() bool {
 			ins, err := instances(pool)
 			return err == nil && len(ins) == 1 && ins[0].role == "primary" && ins[0].osPid != old.pid() &&
-				queryOne[bool](t, pool, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+				pgtest.QueryOne[bool](t, pool, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
 					WHERE pid = $1 AND application_name LIKE '% leader@%')`, ins[0].backend)
 		})
 		t.Logf("through pgbouncer (session mode): SIGKILL -> standby leading after %s", ms(time.Since(killed)))

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pgwerk/werkcron/internal/pgtest"
 )
 
 // TestSoak injects random faults into four tickers running 20 one-second schedules and
@@ -141,7 +143,7 @@ func TestSoak(t *testing.T) {
 	waitProgress(t, pool, 10*time.Second)
 	samples := watch()
 	st := checkLedger(t, pool)
-	gap := queryOne[time.Duration](t, pool, `SELECT coalesce(max(g), '0') FROM (
+	gap := pgtest.QueryOne[time.Duration](t, pool, `SELECT coalesce(max(g), '0') FROM (
 		SELECT enqueued_at - lag(enqueued_at) OVER (ORDER BY enqueued_at) AS g FROM werk_jobs) x`)
 	var names []string
 	for k := range counts {
