@@ -27,7 +27,7 @@ const (
 
 const (
 	// maxTicksPerStatement bounds one tick statement; a larger fan-out is split.
-	maxTicksPerStatement = 20000
+	maxTicksPerStatement = 5000
 	// loadPage is how many schedules loadAll reads per statement.
 	loadPage = 2000
 	// fullReload: with more changed names than this, reread every row instead.
