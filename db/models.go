@@ -39,7 +39,7 @@ type WerkCronJob struct {
 	EndsAt            *time.Time `json:"ends_at"`
 	CreatedAt         time.Time  `json:"created_at"`
 	UpdatedAt         time.Time  `json:"updated_at"`
-	// set on insert, on a change of cron, interval_secs, timezone, starts_at or name, and on resume; no tick before it is ever enqueued
+	// set on insert, on a change of cron, interval_secs, timezone or starts_at, on resume, and when a schedule past its ends_at gets a later one; no tick before it is ever enqueued
 	ChangedAt  time.Time  `json:"changed_at"`
 	NextRunAt  *time.Time `json:"next_run_at"`
 	LastTickAt *time.Time `json:"last_tick_at"`

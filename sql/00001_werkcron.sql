@@ -121,7 +121,7 @@ CREATE TABLE werk_cron_jobs (
 COMMENT ON TABLE werk_cron_jobs IS
     'werkcron schedules: insert a row with func and either cron or interval_secs; the ticker enqueues into werk_jobs';
 COMMENT ON COLUMN werk_cron_jobs.changed_at IS
-    'set on insert, on a change of cron, interval_secs, timezone, starts_at or name, and on resume; no tick before it is ever enqueued';
+    'set on insert, on a change of cron, interval_secs, timezone or starts_at, on resume, and when a schedule past its ends_at gets a later one; no tick before it is ever enqueued';
 
 -- What happened at each decided tick. With the forward-only last_tick_at, this ledger (not
 -- the job row's key, which pgwerk deletes after result_ttl) is what makes a tick happen once.
@@ -141,37 +141,45 @@ CREATE TABLE werk_cron_ticks (
 );
 CREATE INDEX werk_cron_ticks_tick_at_idx ON werk_cron_ticks (tick_at);
 
--- Before each write: default the name, keep the timestamps, and check the zone.
+-- Before each write by a person: default the name, keep the timestamps, keep
+-- last_tick_at moving forward only, and check the zone. clock_timestamp(), not now():
+-- now() is when the transaction began, and a resume inside a long transaction must not
+-- date itself back over ticks that passed while the schedule was still paused.
 -- +goose StatementBegin
 CREATE FUNCTION werk_cron_jobs_before_write() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    o werk_cron_jobs;
+    n werk_cron_jobs;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         NEW.name := coalesce(NEW.name, NEW.func);
-        NEW.created_at := now();
-        NEW.updated_at := now();
-        NEW.changed_at := now();
+        NEW.created_at := clock_timestamp();
+        NEW.updated_at := NEW.created_at;
+        NEW.changed_at := NEW.created_at;
     ELSE
-        IF (NEW.name, NEW.func, NEW.queue, NEW.args, NEW.kwargs, NEW.cron, NEW.interval_secs,
-            NEW.timezone, NEW.timeout_secs, NEW.result_ttl, NEW.failure_ttl, NEW.meta,
-            NEW.priority, NEW.max_attempts, NEW.paused, NEW.catchup, NEW.catchup_window_secs,
-            NEW.overlap, NEW.starts_at, NEW.ends_at)
-           IS DISTINCT FROM
-           (OLD.name, OLD.func, OLD.queue, OLD.args, OLD.kwargs, OLD.cron, OLD.interval_secs,
-            OLD.timezone, OLD.timeout_secs, OLD.result_ttl, OLD.failure_ttl, OLD.meta,
-            OLD.priority, OLD.max_attempts, OLD.paused, OLD.catchup, OLD.catchup_window_secs,
-            OLD.overlap, OLD.starts_at, OLD.ends_at) THEN
-            NEW.updated_at := now();
+        NEW.created_at := OLD.created_at;
+        -- A tick once decided is never decided again, whatever a person writes here.
+        NEW.last_tick_at := greatest(OLD.last_tick_at, NEW.last_tick_at);
+        -- The definition is every column but the ticker's and this trigger's own.
+        o := OLD;
+        n := NEW;
+        o.created_at := NULL; o.updated_at := NULL; o.changed_at := NULL; o.next_run_at := NULL;
+        o.last_tick_at := NULL; o.last_job_id := NULL; o.last_error := NULL;
+        n.created_at := NULL; n.updated_at := NULL; n.changed_at := NULL; n.next_run_at := NULL;
+        n.last_tick_at := NULL; n.last_job_id := NULL; n.last_error := NULL;
+        IF n IS DISTINCT FROM o THEN
+            NEW.updated_at := clock_timestamp();
         ELSE
             NEW.updated_at := OLD.updated_at;
         END IF;
-        NEW.created_at := OLD.created_at;
-        -- A new timing, a rename or a resume starts the schedule afresh: nothing from
-        -- before this moment is ever enqueued for it.
-        IF (NEW.name, NEW.cron, NEW.interval_secs, NEW.timezone, NEW.starts_at)
-           IS DISTINCT FROM (OLD.name, OLD.cron, OLD.interval_secs, OLD.timezone, OLD.starts_at)
-           OR (OLD.paused AND NOT NEW.paused) THEN
-            NEW.changed_at := now();
+        -- A new timing, a resume, or a new end for a schedule that had ended starts it
+        -- afresh: nothing from before this moment is ever enqueued for it.
+        IF (NEW.cron, NEW.interval_secs, NEW.timezone, NEW.starts_at)
+               IS DISTINCT FROM (OLD.cron, OLD.interval_secs, OLD.timezone, OLD.starts_at)
+           OR (OLD.paused AND NOT NEW.paused)
+           OR (OLD.ends_at < clock_timestamp() AND (NEW.ends_at IS NULL OR NEW.ends_at > OLD.ends_at)) THEN
+            NEW.changed_at := clock_timestamp();
         ELSE
             NEW.changed_at := OLD.changed_at;
         END IF;
@@ -192,9 +200,27 @@ END
 $$;
 -- +goose StatementEnd
 
-CREATE TRIGGER werk_cron_jobs_before_write
-    BEFORE INSERT OR UPDATE ON werk_cron_jobs
+CREATE TRIGGER werk_cron_jobs_before_insert
+    BEFORE INSERT ON werk_cron_jobs
     FOR EACH ROW EXECUTE FUNCTION werk_cron_jobs_before_write();
+
+-- The ticker's own writes (next_run_at, last_tick_at forward, last_job_id, last_error)
+-- skip the trigger: this WHEN is evaluated without entering PL/pgSQL, which keeps a
+-- tick of many schedules cheap. Everything else a person may change is listed here.
+CREATE TRIGGER werk_cron_jobs_before_update
+    BEFORE UPDATE ON werk_cron_jobs
+    FOR EACH ROW
+    WHEN ((OLD.name, OLD.func, OLD.queue, OLD.args, OLD.kwargs, OLD.cron, OLD.interval_secs,
+           OLD.timezone, OLD.timeout_secs, OLD.result_ttl, OLD.failure_ttl, OLD.meta,
+           OLD.priority, OLD.max_attempts, OLD.paused, OLD.catchup, OLD.catchup_window_secs,
+           OLD.overlap, OLD.starts_at, OLD.ends_at, OLD.created_at, OLD.updated_at, OLD.changed_at)
+          IS DISTINCT FROM
+          (NEW.name, NEW.func, NEW.queue, NEW.args, NEW.kwargs, NEW.cron, NEW.interval_secs,
+           NEW.timezone, NEW.timeout_secs, NEW.result_ttl, NEW.failure_ttl, NEW.meta,
+           NEW.priority, NEW.max_attempts, NEW.paused, NEW.catchup, NEW.catchup_window_secs,
+           NEW.overlap, NEW.starts_at, NEW.ends_at, NEW.created_at, NEW.updated_at, NEW.changed_at)
+          OR NEW.last_tick_at IS DISTINCT FROM greatest(OLD.last_tick_at, NEW.last_tick_at))
+    EXECUTE FUNCTION werk_cron_jobs_before_write();
 
 -- Tell running tickers which schedule changed. The channel carries the schema so that two
 -- installations in one database do not wake each other; the payload is the schedule name.
@@ -219,20 +245,12 @@ CREATE TRIGGER werk_cron_jobs_notify_insert_delete
     AFTER INSERT OR DELETE ON werk_cron_jobs
     FOR EACH ROW EXECUTE FUNCTION werk_cron_jobs_notify();
 
--- Only definition changes wake the ticker: its own writes to next_run_at, last_tick_at,
--- last_job_id and last_error must not, or every tick would cause a reload.
+-- Only definition changes wake the ticker (the before-update trigger moves updated_at
+-- exactly then): its own writes must not, or every tick would cause a reload.
 CREATE TRIGGER werk_cron_jobs_notify_update
     AFTER UPDATE ON werk_cron_jobs
     FOR EACH ROW
-    WHEN ((OLD.name, OLD.func, OLD.queue, OLD.args, OLD.kwargs, OLD.cron, OLD.interval_secs,
-           OLD.timezone, OLD.timeout_secs, OLD.result_ttl, OLD.failure_ttl, OLD.meta,
-           OLD.priority, OLD.max_attempts, OLD.paused, OLD.catchup, OLD.catchup_window_secs,
-           OLD.overlap, OLD.starts_at, OLD.ends_at)
-          IS DISTINCT FROM
-          (NEW.name, NEW.func, NEW.queue, NEW.args, NEW.kwargs, NEW.cron, NEW.interval_secs,
-           NEW.timezone, NEW.timeout_secs, NEW.result_ttl, NEW.failure_ttl, NEW.meta,
-           NEW.priority, NEW.max_attempts, NEW.paused, NEW.catchup, NEW.catchup_window_secs,
-           NEW.overlap, NEW.starts_at, NEW.ends_at))
+    WHEN (OLD.updated_at IS DISTINCT FROM NEW.updated_at)
     EXECUTE FUNCTION werk_cron_jobs_notify();
 
 -- LISTEN takes no parameters, so the ticker subscribes through this function, which
