@@ -19,17 +19,21 @@
 -- an index.
 WITH due AS MATERIALIZED (
     SELECT t.name, t.tick_at, t.kind, t.ticks,
-           'cron:' || t.name || ':' || to_char(t.tick_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS key
+           'cron:' || t.name || ':' || to_char(t.tick_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS key,
+           -- Never a tick from the future, whatever the caller's clock said: a schedule
+           -- with one takes no part (see won) and the ticker decides it again.
+           t.tick_at > statement_timestamp() AS future
     FROM (SELECT unnest(@tick_names::text[]) AS name, unnest(@tick_ats::timestamptz[]) AS tick_at,
                  unnest(@tick_kinds::text[]) AS kind, unnest(@tick_counts::int[]) AS ticks) t
-    -- Never a tick from the future, whatever the caller's clock said.
-    WHERE t.tick_at <= statement_timestamp()
 ),
 decided AS MATERIALIZED (
-    SELECT d.name, d.tick_at, d.ticks, d.key,
+    SELECT d.name, d.tick_at, d.ticks, d.key, d.future,
            existing.id AS existing_id,
            gen_random_uuid() AS new_id,
            CASE
+               -- Decided before (the ledger, not the job row that pgwerk may have
+               -- deleted, is what makes a tick happen once): never a second job.
+               WHEN decided_before.name IS NOT NULL THEN 'duplicate'
                WHEN d.kind = 'missed' THEN 'missed'
                WHEN existing.id IS NOT NULL THEN 'duplicate'
                -- overlap = skip: only the oldest enqueue candidate of the batch, and only
@@ -46,6 +50,7 @@ decided AS MATERIALIZED (
     FROM due d
     JOIN werk_cron_jobs j ON j.name = d.name
     LEFT JOIN werk_jobs existing ON existing.key = d.key
+    LEFT JOIN werk_cron_ticks decided_before ON decided_before.name = d.name AND decided_before.tick_at = d.tick_at
 ),
 heads AS (
     -- One row per schedule (UPDATE ... FROM changes a row at most once): what the
@@ -57,6 +62,7 @@ heads AS (
            min(u.seen_updated_at) AS seen_updated_at,
            min(u.next_run_at) AS next_run_at,
            max(u.tick_at) AS newest,
+           bool_or(u.future) AS has_future,
            -- The job of the newest enqueued or duplicate tick: keys of one schedule
            -- sort by tick (fixed-width UTC), so the greatest key || id carries it.
            right(max((u.key || coalesce(u.existing_id, u.new_id)::text) COLLATE "C")
@@ -69,11 +75,11 @@ heads AS (
            array_agg(u.existing_id) FILTER (WHERE u.tick) AS existing_ids,
            array_agg(u.ticks) FILTER (WHERE u.tick) AS tick_counts
     FROM (SELECT x.name, true AS tick, x.tick_at, x.key, x.outcome, x.new_id, x.existing_id, x.ticks,
-                 NULL::timestamptz AS prev_tick_at, NULL::timestamptz AS seen_updated_at,
+                 x.future, NULL::timestamptz AS prev_tick_at, NULL::timestamptz AS seen_updated_at,
                  NULL::timestamptz AS next_run_at
           FROM decided x
           UNION ALL
-          SELECT unnest(@sch_names::text[]), false, NULL, NULL, NULL, NULL, NULL, NULL,
+          SELECT unnest(@sch_names::text[]), false, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                  unnest(@sch_prev_tick_ats::timestamptz[]), unnest(@sch_seen_updated_ats::timestamptz[]),
                  unnest(@sch_next_run_ats::timestamptz[])) u
     GROUP BY u.name
@@ -87,6 +93,7 @@ won AS (
     FROM heads h
     WHERE j.name = h.name
       AND h.newest IS NOT NULL
+      AND NOT h.has_future
       AND coalesce(j.last_tick_at, '0001-01-01 00:00:00+00'::timestamptz) = h.prev_tick_at
       AND h.newest > coalesce(j.last_tick_at, '-infinity'::timestamptz)
       AND j.updated_at = h.seen_updated_at

@@ -300,6 +300,12 @@ func TestLedgerNotJobKeyMakesTickOnce(t *testing.T) {
 	pgtest.Exec(t, pool, `UPDATE werk_jobs SET status = 'complete', completed_at = now()`)
 	pgtest.Exec(t, pool, `DELETE FROM werk_jobs WHERE status = 'complete'`)
 
+	// Worse: last_tick_at comes back from an old backup (triggers off, as a restore
+	// runs). With catchup = 'all' every tick since the anchor is pending again; the
+	// ledger alone must keep them from a second job.
+	changedAt := pgtest.QueryOne[time.Time](t, pool, `SELECT changed_at FROM werk_cron_jobs`)
+	backdate(t, pool, "c", changedAt, nil)
+
 	tk2 := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk2.waitRole(t, scheduler.RolePrimary, 5*time.Second)
 	time.Sleep(1500 * time.Millisecond)
