@@ -115,7 +115,8 @@ type Options struct {
 	// DSN is where Run's ticker opens its one dedicated connection. It must reach
 	// PostgreSQL directly or through a session-pooling proxy: the leader lock is a
 	// session lock, which transaction pooling breaks. Default: the pool's connection
-	// string (a pool is no place for a session lock, so the ticker never uses it).
+	// settings (the ticker opens a connection of its own; a pool is no place for a
+	// session lock).
 	DSN string
 	// Ticker configures Run's ticker.
 	Ticker TickerOptions
@@ -288,16 +289,18 @@ func (s *Scheduler) Ticker() (*Ticker, error) {
 	if s.ticker != nil {
 		return s.ticker, nil
 	}
-	dsn := s.opts.DSN
-	if dsn == "" {
-		dsn = s.pool.Config().ConnString()
+	if s.opts.DSN != "" {
+		t, err := NewTicker(s.opts.DSN, s.opts.Ticker)
+		if err != nil {
+			return nil, err
+		}
+		s.ticker = t
+		return t, nil
 	}
-	t, err := NewTicker(dsn, s.opts.Ticker)
-	if err != nil {
-		return nil, err
-	}
-	s.ticker = t
-	return t, nil
+	// The pool's parsed settings, not its connection string: that one may carry
+	// pool_* keys the server rejects, or be empty for a pool configured in code.
+	s.ticker = NewTickerConfig(s.pool.Config().ConnConfig.Copy(), s.opts.Ticker)
+	return s.ticker, nil
 }
 
 // Run runs the ticker until ctx is done: it stands by while another ticker is

@@ -548,3 +548,44 @@ func TestLeastPrivilegeTicker(t *testing.T) {
 	}
 	tk.stop()
 }
+
+// Run's ticker takes the pool's parsed settings: a pool made from a DSN with pool_*
+// keys (which the server would reject as startup parameters), or configured in code
+// with no connection string at all, still yields a working ticker on the same database.
+func TestAPIRunWithPoolSettings(t *testing.T) {
+	dsn, _ := migratedDB(t)
+	ctx := context.Background()
+	withPoolKeys, err := pgxpool.New(ctx, dsn+"&pool_max_conns=3&pool_min_conns=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer withPoolKeys.Close()
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inCode, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inCode.Close()
+
+	for name, pool := range map[string]*pgxpool.Pool{"pool_keys": withPoolKeys, "in_code": inCode} {
+		t.Run(name, func(t *testing.T) {
+			s := scheduler.New(pool, scheduler.Options{Ticker: scheduler.TickerOptions{Logger: testLogger(t)}})
+			if _, err := s.Register(ctx, scheduler.CronJob{Name: name, Func: "app.f", Interval: time.Second}); err != nil {
+				t.Fatal(err)
+			}
+			rctx, cancel := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- s.Run(rctx) }()
+			pgtest.Eventually(t, 5*time.Second, "a job from Run's ticker", func() bool {
+				return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = $1`, name) >= 1
+			})
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+		})
+	}
+}

@@ -100,6 +100,12 @@ func NewTicker(dsn string, opts TickerOptions) (*Ticker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse the connection string: %w", err)
 	}
+	return NewTickerConfig(cfg, opts), nil
+}
+
+// NewTickerConfig is NewTicker for a parsed configuration (for example a copy of a
+// pool's ConnConfig); the ticker keeps cfg.
+func NewTickerConfig(cfg *pgx.ConnConfig, opts TickerOptions) *Ticker {
 	if opts.StandbyRetry <= 0 {
 		opts.StandbyRetry = DefaultStandbyRetry
 	}
@@ -138,7 +144,7 @@ func NewTicker(dsn string, opts TickerOptions) (*Ticker, error) {
 	dialer := &net.Dialer{KeepAliveConfig: net.KeepAliveConfig{
 		Enable: true, Idle: 5 * time.Second, Interval: 2 * time.Second, Count: 3}}
 	cfg.DialFunc = dialer.DialContext
-	return &Ticker{cfg: cfg, opts: opts, log: opts.Logger}, nil
+	return &Ticker{cfg: cfg, opts: opts, log: opts.Logger}
 }
 
 // Run stands by, leads when it gets the leader lock, and survives lost connections and
@@ -214,8 +220,7 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 	t.dbAt, t.hostAt = time.Time{}, time.Time{}
 	defer func() { t.conn, t.q, t.entries, t.queue, t.dirty = nil, nil, nil, nil, nil }()
 
-	since := time.Now()
-	if err := t.q.SetApplicationName(work, fmt.Sprintf("%s leader@%d", t.opts.ApplicationName, since.Unix())); err != nil {
+	if err := t.q.MarkLeader(work, t.opts.ApplicationName); err != nil {
 		return fmt.Errorf("set application_name: %w", err)
 	}
 	if _, err := t.q.ListenForChanges(work); err != nil {
@@ -280,6 +285,9 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 // the database still considers future, and classify the current ones as missed.
 func (t *Ticker) now() time.Time { return t.dbAt.Add(t.opts.Now().Sub(t.hostAt)) }
 
+// errLostLock: the heartbeat found the leader lock no longer held by this session.
+var errLostLock = errors.New("this session no longer holds the leader lock; rejoining as a standby")
+
 // maxClockRTT: a heartbeat whose round trip took longer (a stalled network, a frozen
 // process) does not update the clock estimate, which is only as good as half of it.
 const maxClockRTT = 500 * time.Millisecond
@@ -296,7 +304,9 @@ func (t *Ticker) heartbeat(ctx context.Context) error {
 	}
 	after := t.opts.Now()
 	if !hb.Held {
-		return ErrLockNotSession
+		// Not fatal by itself: stop scheduling and start over as a standby. If a proxy
+		// is switching our server session, the next election's checks say so and stop.
+		return errLostLock
 	}
 	if rtt := after.Sub(before); rtt <= maxClockRTT || t.dbAt.IsZero() {
 		t.hostAt = before.Add(rtt / 2)
@@ -421,7 +431,7 @@ func (t *Ticker) flush(ctx context.Context) error {
 	for e := range t.dirty {
 		if !e.next.Equal(e.dbNext) || e.err != e.dbErr {
 			p.Names = append(p.Names, e.name)
-			p.NextRunAts = append(p.NextRunAts, e.next) // zero is NULL
+			p.NextRunAts = append(p.NextRunAts, e.next) // zero (year 1) stands for NULL
 			p.LastErrors = append(p.LastErrors, e.err)  // "" is NULL
 		}
 	}
@@ -530,9 +540,9 @@ func (t *Ticker) enqueue(ctx context.Context, batch []planned) error {
 	}
 	for _, b := range batch {
 		p.SchNames = append(p.SchNames, b.e.name)
-		p.SchPrevTickAts = append(p.SchPrevTickAts, b.e.lastTick) // zero is NULL
+		p.SchPrevTickAts = append(p.SchPrevTickAts, b.e.lastTick) // zero (year 1) stands for NULL
 		p.SchSeenUpdatedAts = append(p.SchSeenUpdatedAts, b.e.updatedAt)
-		p.SchNextRunAts = append(p.SchNextRunAts, b.d.next) // zero is NULL
+		p.SchNextRunAts = append(p.SchNextRunAts, b.d.next) // zero (year 1) stands for NULL
 		for _, m := range b.d.missed {
 			addTick(b.e.name, m.at, "missed", m.ticks)
 		}
@@ -607,9 +617,4 @@ func (t *Ticker) setRole(role string) {
 	if t.opts.OnRole != nil {
 		t.opts.OnRole(role)
 	}
-}
-
-// tickKey is the job key of a tick: cron:<name>:<tick in UTC>.
-func tickKey(name string, tick time.Time) string {
-	return "cron:" + name + ":" + tick.UTC().Format("2006-01-02T15:04:05Z")
 }
