@@ -64,6 +64,17 @@ func (q *Queries) ListenForChanges(ctx context.Context) (string, error) {
 	return channel, err
 }
 
+const markLeader = `-- name: MarkLeader :exec
+SELECT set_config('application_name', $1::text || ' leader@' || floor(extract(epoch FROM clock_timestamp()))::bigint, false)
+`
+
+// What werk_cron_instances shows for a primary: its application name stamped with the
+// database's time of the takeover (not the host's, which may be skewed).
+func (q *Queries) MarkLeader(ctx context.Context, name string) error {
+	_, err := q.db.Exec(ctx, markLeader, name)
+	return err
+}
+
 const releaseLeaderLock = `-- name: ReleaseLeaderLock :one
 SELECT pg_advisory_unlock(werk_cron_lock_key()) AS released
 `
@@ -73,16 +84,6 @@ func (q *Queries) ReleaseLeaderLock(ctx context.Context) (bool, error) {
 	var released bool
 	err := row.Scan(&released)
 	return released, err
-}
-
-const setApplicationName = `-- name: SetApplicationName :exec
-SELECT set_config('application_name', $1::text, false)
-`
-
-// What werk_cron_instances shows for this ticker.
-func (q *Queries) SetApplicationName(ctx context.Context, name string) error {
-	_, err := q.db.Exec(ctx, setApplicationName, name)
-	return err
 }
 
 const setLockTimeout = `-- name: SetLockTimeout :exec

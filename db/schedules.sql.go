@@ -63,61 +63,8 @@ func (q *Queries) GetSchedulesForTicker(ctx context.Context, names []string) ([]
 	return items, nil
 }
 
-const listSchedulesForTicker = `-- name: ListSchedulesForTicker :many
-
-SELECT name, func, queue, args, kwargs, cron, interval_secs, timezone, timeout_secs, result_ttl, failure_ttl, meta, priority, max_attempts, paused, catchup, catchup_window_secs, overlap, starts_at, ends_at, created_at, updated_at, changed_at, next_run_at, last_tick_at, last_job_id, last_error FROM werk_cron_jobs ORDER BY name
-`
-
-// Reading schedules into the ticker and writing back what it computed.
-func (q *Queries) ListSchedulesForTicker(ctx context.Context) ([]WerkCronJob, error) {
-	rows, err := q.db.Query(ctx, listSchedulesForTicker)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []WerkCronJob{}
-	for rows.Next() {
-		var i WerkCronJob
-		if err := rows.Scan(
-			&i.Name,
-			&i.Func,
-			&i.Queue,
-			&i.Args,
-			&i.Kwargs,
-			&i.Cron,
-			&i.IntervalSecs,
-			&i.Timezone,
-			&i.TimeoutSecs,
-			&i.ResultTtl,
-			&i.FailureTtl,
-			&i.Meta,
-			&i.Priority,
-			&i.MaxAttempts,
-			&i.Paused,
-			&i.Catchup,
-			&i.CatchupWindowSecs,
-			&i.Overlap,
-			&i.StartsAt,
-			&i.EndsAt,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-			&i.ChangedAt,
-			&i.NextRunAt,
-			&i.LastTickAt,
-			&i.LastJobID,
-			&i.LastError,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const listSchedulesForTickerPage = `-- name: ListSchedulesForTickerPage :many
+
 SELECT name, func, queue, args, kwargs, cron, interval_secs, timezone, timeout_secs, result_ttl, failure_ttl, meta, priority, max_attempts, paused, catchup, catchup_window_secs, overlap, starts_at, ends_at, created_at, updated_at, changed_at, next_run_at, last_tick_at, last_job_id, last_error FROM werk_cron_jobs
 WHERE name > $1::text
 ORDER BY name
@@ -129,6 +76,7 @@ type ListSchedulesForTickerPageParams struct {
 	PageSize int32  `json:"page_size"`
 }
 
+// Reading schedules into the ticker and writing back what it computed.
 // The schedules after @after in name order, @page_size at a time (keyset pagination): a
 // full load of 100,000 rows in one result would hold every row in memory at once, next
 // to the ticker's entries built from them.
@@ -184,7 +132,8 @@ const pruneTicks = `-- name: PruneTicks :execrows
 DELETE FROM werk_cron_ticks WHERE tick_at < $1::timestamptz
 `
 
-// Ledger rows older than the retention period. Safe: last_tick_at only moves forward, so
+// Ledger rows older than the retention period. Safe: last_tick_at only moves forward (a
+// trigger keeps it so), so
 // a pruned tick can never be decided again.
 func (q *Queries) PruneTicks(ctx context.Context, before time.Time) (int64, error) {
 	result, err := q.db.Exec(ctx, pruneTicks, before)
@@ -212,7 +161,7 @@ type SaveScheduleStateParams struct {
 	LastErrors []string    `json:"last_errors"`
 }
 
-// next_run_at and last_error for many schedules in one round trip; the epoch-zero
+// next_run_at and last_error for many schedules in one round trip; the year-1
 // sentinel and ” stand for NULL (arrays carry no NULL elements here). Rows whose values
 // are already current are not rewritten.
 func (q *Queries) SaveScheduleState(ctx context.Context, arg SaveScheduleStateParams) error {

@@ -30,9 +30,10 @@ SELECT pg_backend_pid() AS backend_pid FROM (SELECT pg_advisory_lock(werk_cron_l
 -- name: SetLockTimeout :exec
 SELECT set_config('lock_timeout', @timeout::text, false);
 
--- name: SetApplicationName :exec
--- What werk_cron_instances shows for this ticker.
-SELECT set_config('application_name', @name::text, false);
+-- name: MarkLeader :exec
+-- What werk_cron_instances shows for a primary: its application name stamped with the
+-- database's time of the takeover (not the host's, which may be skewed).
+SELECT set_config('application_name', @name::text || ' leader@' || floor(extract(epoch FROM clock_timestamp()))::bigint, false);
 
 -- name: JoinTickers :exec
 -- Held (shared) for the whole session: what lists this ticker in werk_cron_instances.

@@ -1,8 +1,5 @@
 -- Reading schedules into the ticker and writing back what it computed.
 
--- name: ListSchedulesForTicker :many
-SELECT * FROM werk_cron_jobs ORDER BY name;
-
 -- name: ListSchedulesForTickerPage :many
 -- The schedules after @after in name order, @page_size at a time (keyset pagination): a
 -- full load of 100,000 rows in one result would hold every row in memory at once, next
@@ -17,7 +14,7 @@ SELECT * FROM werk_cron_jobs
 WHERE name = ANY(@names::text[]);
 
 -- name: SaveScheduleState :exec
--- next_run_at and last_error for many schedules in one round trip; the epoch-zero
+-- next_run_at and last_error for many schedules in one round trip; the year-1
 -- sentinel and '' stand for NULL (arrays carry no NULL elements here). Rows whose values
 -- are already current are not rewritten.
 UPDATE werk_cron_jobs j
@@ -31,6 +28,7 @@ WHERE j.name = s.name
        OR j.last_error IS DISTINCT FROM nullif(s.last_error, ''));
 
 -- name: PruneTicks :execrows
--- Ledger rows older than the retention period. Safe: last_tick_at only moves forward, so
+-- Ledger rows older than the retention period. Safe: last_tick_at only moves forward (a
+-- trigger keeps it so), so
 -- a pruned tick can never be decided again.
 DELETE FROM werk_cron_ticks WHERE tick_at < @before::timestamptz;
