@@ -340,8 +340,11 @@ CREATE VIEW werk_cron_status AS
 SELECT c.name,
        CASE WHEN c.paused THEN 'paused'
             WHEN c.last_error IS NOT NULL THEN 'error'
-            WHEN c.ends_at < now() THEN 'ended'
-            WHEN c.next_run_at IS NULL THEN 'pending'
+            -- Past its end, or no tick left before the end once a ticker decided one.
+            WHEN c.ends_at < now()
+              OR (c.next_run_at IS NULL AND c.ends_at IS NOT NULL AND c.last_tick_at IS NOT NULL) THEN 'ended'
+            -- No ticker has planned it yet (none running, or it was just added).
+            WHEN c.next_run_at IS NULL THEN 'unplanned'
             ELSE 'active' END AS state,
        coalesce(c.cron, 'every ' || c.interval_secs || 's') AS schedule,
        c.timezone,

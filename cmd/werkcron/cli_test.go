@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgwerk/werkcron/internal/pgtest"
+	"github.com/pgwerk/werkcron/scheduler"
 )
 
 // bin is the werkcron binary under test, built once by TestMain.
@@ -219,7 +220,7 @@ func TestCLIAddShowLs(t *testing.T) {
 		}
 	}
 	rows := decode[[]map[string]any](t, mustCLI(t, dsn, "ls", "--json"))
-	if len(rows) != 3 || rows[0]["name"] != "daily-report" || rows[0]["state"] != "pending" || rows[2]["schedule"] != "every 60s" ||
+	if len(rows) != 3 || rows[0]["name"] != "daily-report" || rows[0]["state"] != "unplanned" || rows[2]["schedule"] != "every 60s" ||
 		rows[0]["next_run_at"] != nil {
 		t.Errorf("ls --json: %v", rows)
 	}
@@ -332,6 +333,50 @@ func TestCLINext(t *testing.T) {
 		t.Errorf("next of an interval schedule:\n%s", r.stdout)
 	}
 	wantCode(t, dsn, 1, []string{`"nope"`, "no such schedule"}, "next", "nope")
+}
+
+// TestCLINextAcrossDST: `werkcron next` prints, across every 2026 transition of the
+// three zones of issue 4, exactly the instants the Go API computes (whose own values
+// scheduler/cron_test.go pins as literal lists), with the zone's offset.
+func TestCLINextAcrossDST(t *testing.T) {
+	transitions := map[string][]string{
+		"America/New_York":    {"2026-03-07T12:00:00Z", "2026-10-31T12:00:00Z"},
+		"Europe/Berlin":       {"2026-03-28T12:00:00Z", "2026-10-24T12:00:00Z"},
+		"Australia/Lord_Howe": {"2026-04-04T00:00:00Z", "2026-10-03T00:00:00Z"},
+	}
+	for zone, froms := range transitions {
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, from := range froms {
+			for _, expr := range []string{"30 2 * * *", "0 * * * *", "*/15 * * * *", "30 1 * * *"} {
+				c, err := scheduler.ParseCron(expr, loc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var want strings.Builder
+				at, _ := time.Parse(time.RFC3339, from)
+				for i := 0; i < 120; i++ {
+					at, _ = c.Next(at)
+					want.WriteString(at.In(loc).Format(time.RFC3339) + "\n")
+				}
+				r := mustCLI(t, "", "next", expr, "--tz", zone, "--from", from, "-n", "120")
+				if r.stdout != want.String() {
+					t.Errorf("next %q --tz %s --from %s:\ngot:\n%s\nwant:\n%s", expr, zone, from, r.stdout, want.String())
+				}
+			}
+		}
+	}
+	// Spot checks of the rule itself, as a person reads them.
+	r := mustCLI(t, "", "next", "0 * * * *", "--tz", "America/New_York", "--from", "2026-11-01T04:30:00Z", "-n", "3")
+	if r.stdout != "2026-11-01T01:00:00-04:00\n2026-11-01T01:00:00-05:00\n2026-11-01T02:00:00-05:00\n" {
+		t.Errorf("fall back, hourly: both 01:00s expected:\n%s", r.stdout)
+	}
+	r = mustCLI(t, "", "next", "30 2 * * *", "--tz", "Europe/Berlin", "--from", "2026-10-24T12:00:00Z", "-n", "2")
+	if r.stdout != "2026-10-25T02:30:00+02:00\n2026-10-26T02:30:00+01:00\n" {
+		t.Errorf("fall back, fixed time: first occurrence only:\n%s", r.stdout)
+	}
 }
 
 // ticker is `werkcron run` running in the background.

@@ -19,7 +19,7 @@ import (
 
 // scheduleStates are the states of werk_cron_status, each exported (also at zero, so
 // that an alert on "error > 0" has a series to read).
-var scheduleStates = []string{"active", "pending", "paused", "ended", "error"}
+var scheduleStates = []string{"active", "unplanned", "paused", "ended", "error"}
 
 // opsServer serves /metrics and /healthz for one ticker.
 type opsServer struct {

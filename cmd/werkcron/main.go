@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -201,7 +202,14 @@ func (e *env) dbFlags(fs *flag.FlagSet) func() error {
 			return fmt.Errorf("bad connection string: %v: %w", err, errUsage)
 		}
 		if pw := cfg.Password; pw != "" {
-			e.redact = func(s string) string { return strings.ReplaceAll(s, pw, "xxxxx") }
+			// As given in a URL (percent-encoded) and as decoded: either may be echoed.
+			forms := []string{pw, url.QueryEscape(pw), url.PathEscape(pw)}
+			e.redact = func(s string) string {
+				for _, f := range forms {
+					s = strings.ReplaceAll(s, f, "xxxxx")
+				}
+				return s
+			}
 		}
 		return e.setLogger(*format, *level)
 	}

@@ -660,7 +660,7 @@ Example:
 		fmt.Fprintln(tw, "newest tick\tnone yet")
 	}
 	var parts []string
-	for _, k := range []string{"active", "pending", "paused", "ended", "error"} {
+	for _, k := range []string{"active", "unplanned", "paused", "ended", "error"} {
 		if states[k] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", states[k], k))
 		}

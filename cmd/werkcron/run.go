@@ -47,6 +47,12 @@ Example:
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
+	// The ticker would quietly replace a zero or negative value with its default.
+	for flag, d := range map[string]time.Duration{"standby-retry": *retry, "misfire-grace": *grace, "retention": *retention, "heartbeat": *heartbeat} {
+		if d <= 0 {
+			return fmt.Errorf("--%s %s: want a positive duration such as 5s: %w", flag, d, errUsage)
+		}
+	}
 	if err := setup(); err != nil {
 		return err
 	}
