@@ -3,7 +3,10 @@ package scheduler
 import (
 	"container/heap"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
+	"weak"
 
 	"github.com/pgwerk/werkcron/db"
 )
@@ -83,16 +86,63 @@ func parseSchedule(e *entry) (Schedule, string) {
 		}
 		return Interval{Anchor: startBound(true, e.changedAt, e.startsAt), Every: e.interval}, ""
 	}
-	loc, err := time.LoadLocation(e.timezone)
-	if err != nil {
-		// PostgreSQL accepts zones Go does not know, such as bare abbreviations (PST).
-		return nil, fmt.Sprintf("time zone %q: not an IANA zone name that werkcron knows (use e.g. America/Los_Angeles)", e.timezone)
-	}
-	c, err := ParseCron(e.cron, loc)
+	c, err := parsed.cron(e.cron, e.timezone)
 	if err != nil {
 		return nil, err.Error()
 	}
 	return c, ""
+}
+
+// parsed shares what schedules have in common: a zone is loaded once (a *Location
+// carries its whole transition table, kilobytes each), and schedules with the same
+// expression and zone share one parsed Cron (safe: Cron is immutable), which at
+// 100,000 schedules is most of the ticker's memory.
+var parsed = &parseCache{zones: map[string]*time.Location{}, crons: map[cronKey]weak.Pointer[Cron]{}}
+
+type cronKey struct{ expr, zone string }
+
+type parseCache struct {
+	mu    sync.Mutex
+	zones map[string]*time.Location // never shrinks: there are only so many zones
+	crons map[cronKey]weak.Pointer[Cron]
+}
+
+func (p *parseCache) cron(expr, zone string) (*Cron, error) {
+	key := cronKey{expr, zone}
+	p.mu.Lock()
+	if c := p.crons[key].Value(); c != nil {
+		p.mu.Unlock()
+		return c, nil
+	}
+	loc, ok := p.zones[zone]
+	p.mu.Unlock()
+	if !ok {
+		var err error
+		if loc, err = time.LoadLocation(zone); err != nil {
+			// PostgreSQL accepts zones Go does not know, such as bare abbreviations (PST).
+			return nil, fmt.Errorf("time zone %q: not an IANA zone name that werkcron knows (use e.g. America/Los_Angeles)", zone)
+		}
+	}
+	c, err := ParseCron(expr, loc)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.zones[zone] = loc
+	if shared := p.crons[key].Value(); shared != nil {
+		return shared, nil
+	}
+	p.crons[key] = weak.Make(c)
+	// Forget the key once no schedule uses the expression any more.
+	runtime.AddCleanup(c, func(k cronKey) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.crons[k].Value() == nil {
+			delete(p.crons, k)
+		}
+	}, key)
+	return c, nil
 }
 
 // window is where and how the schedule may fire now; grace is the ticker's misfire
