@@ -447,3 +447,35 @@ func TestTickerOwnWritesDoNotNotify(t *testing.T) {
 		t.Errorf("a ticker write moved updated_at from %s to %s", updatedAt, after)
 	}
 }
+
+// A tick whose job key is already taken (a job row from outside the ticker, or one a
+// restore brought back) gets no second job: the ledger records it as a duplicate of
+// that row, and last_job_id points at it.
+func TestTickWithTakenKeyIsADuplicate(t *testing.T) {
+	dsn, pool := migratedDB(t)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('k', 'app.k', '* * * * * *')`)
+	// The next few ticks' keys, taken before any ticker runs.
+	pgtest.Exec(t, pool, `INSERT INTO werk_jobs (key, function, cron_name, scheduled_at)
+		SELECT 'cron:k:' || to_char(g AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), 'elsewhere', 'k', g
+		FROM generate_series(date_trunc('second', now()) + interval '2 s', date_trunc('second', now()) + interval '3 s', interval '1 s') g`)
+	taken := queryList[time.Time](t, pool, `SELECT scheduled_at FROM werk_jobs ORDER BY 1`)
+	tk := startTicker(t, dsn, scheduler.TickerOptions{})
+	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	pgtest.Eventually(t, 5*time.Second, "the ticks after the taken ones", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE tick_at > $1`, taken[1]) >= 1
+	})
+	for _, at := range taken {
+		if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE scheduled_at = $1`, at); n != 1 {
+			t.Errorf("tick %s: %d job rows, want only the one that was there", at, n)
+		}
+		outcome := pgtest.QueryOne[string](t, pool, `SELECT outcome FROM werk_cron_ticks WHERE tick_at = $1`, at)
+		sameJob := pgtest.QueryOne[bool](t, pool, `SELECT t.job_id = j.id FROM werk_cron_ticks t JOIN werk_jobs j ON j.scheduled_at = t.tick_at WHERE t.tick_at = $1`, at)
+		if outcome != "duplicate" || !sameJob {
+			t.Errorf("tick %s: ledger says %q (job_id of the existing row: %v), want duplicate of it", at, outcome, sameJob)
+		}
+	}
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE function = 'app.k'`); n < 1 {
+		t.Errorf("no job of the schedule's own after the taken ticks")
+	}
+	noDuplicates(t, pool)
+}
