@@ -127,53 +127,38 @@ END
 $$;
 -- +goose StatementEnd
 
--- werk_cron_pause stops a schedule from enqueueing; it stays registered. Returns
--- whether anything changed (false: it was paused already).
+-- werk_cron_pause stops a schedule from enqueueing (it stays registered);
+-- werk_cron_resume lets it enqueue again, from now on: ticks that fell in the pause are
+-- never backfilled. Both return whether anything changed (false: it was so already).
 -- +goose StatementBegin
-CREATE FUNCTION werk_cron_pause(name text) RETURNS boolean
+CREATE FUNCTION werk_cron_set_paused(name text, paused boolean, caller text) RETURNS boolean
 LANGUAGE plpgsql
     SET search_path FROM CURRENT AS $$
 #variable_conflict use_column
 DECLARE
     was boolean;
 BEGIN
-    SELECT j.paused INTO was FROM werk_cron_jobs j WHERE j.name = werk_cron_pause.name FOR UPDATE;
+    SELECT j.paused INTO was FROM werk_cron_jobs j WHERE j.name = werk_cron_set_paused.name FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'werk_cron_pause %: no such schedule', werk_cron_pause.name
+        RAISE EXCEPTION '% %: no such schedule', caller, werk_cron_set_paused.name
             USING ERRCODE = 'no_data_found';
     END IF;
-    IF was THEN
+    IF was = werk_cron_set_paused.paused THEN
         RETURN false;
     END IF;
-    UPDATE werk_cron_jobs j SET paused = true WHERE j.name = werk_cron_pause.name;
+    UPDATE werk_cron_jobs j SET paused = werk_cron_set_paused.paused WHERE j.name = werk_cron_set_paused.name;
     RETURN true;
 END
 $$;
 -- +goose StatementEnd
 
--- werk_cron_resume lets a paused schedule enqueue again, from now on: ticks that fell
--- in the pause are never backfilled. Returns whether anything changed.
--- +goose StatementBegin
+CREATE FUNCTION werk_cron_pause(name text) RETURNS boolean
+LANGUAGE sql
+    SET search_path FROM CURRENT AS $$ SELECT werk_cron_set_paused(name, true, 'werk_cron_pause') $$;
+
 CREATE FUNCTION werk_cron_resume(name text) RETURNS boolean
-LANGUAGE plpgsql
-    SET search_path FROM CURRENT AS $$
-#variable_conflict use_column
-DECLARE
-    was boolean;
-BEGIN
-    SELECT j.paused INTO was FROM werk_cron_jobs j WHERE j.name = werk_cron_resume.name FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'werk_cron_resume %: no such schedule', werk_cron_resume.name
-            USING ERRCODE = 'no_data_found';
-    END IF;
-    IF NOT was THEN
-        RETURN false;
-    END IF;
-    UPDATE werk_cron_jobs j SET paused = false WHERE j.name = werk_cron_resume.name;
-    RETURN true;
-END
-$$;
--- +goose StatementEnd
+LANGUAGE sql
+    SET search_path FROM CURRENT AS $$ SELECT werk_cron_set_paused(name, false, 'werk_cron_resume') $$;
 
 -- werk_cron_trigger enqueues one job of a schedule now, outside its schedule, and
 -- returns the job's id. The key, cron:<name>:manual:<job id>, can never collide with a
@@ -244,6 +229,7 @@ DROP FUNCTION IF EXISTS werk_cron_grant(text, boolean);
 DROP FUNCTION IF EXISTS werk_cron_trigger(text);
 DROP FUNCTION IF EXISTS werk_cron_resume(text);
 DROP FUNCTION IF EXISTS werk_cron_pause(text);
+DROP FUNCTION IF EXISTS werk_cron_set_paused(text, boolean, text);
 DROP FUNCTION IF EXISTS werk_cron_unschedule(text);
 DROP FUNCTION IF EXISTS werk_cron_schedule(text, text, text, text, jsonb, jsonb, text, integer,
     integer, integer, jsonb, integer, integer, boolean, text, integer, text, timestamptz, timestamptz);
