@@ -532,22 +532,27 @@ func (t *Ticker) write(ctx context.Context, batch []planned, now time.Time) erro
 // enqueue runs the tick statement for batch and applies its outcome to the entries.
 func (t *Ticker) enqueue(ctx context.Context, batch []planned) error {
 	var p db.EnqueueDueTicksParams
-	addTick := func(name string, at time.Time, kind string, ticks int) {
-		p.TickNames = append(p.TickNames, name)
-		p.TickAts = append(p.TickAts, at)
-		p.TickKinds = append(p.TickKinds, kind)
-		p.TickCounts = append(p.TickCounts, int32(ticks))
-	}
 	for _, b := range batch {
-		p.SchNames = append(p.SchNames, b.e.name)
-		p.SchPrevTickAts = append(p.SchPrevTickAts, b.e.lastTick) // zero (year 1) stands for NULL
-		p.SchSeenUpdatedAts = append(p.SchSeenUpdatedAts, b.e.updatedAt)
-		p.SchNextRunAts = append(p.SchNextRunAts, b.d.next) // zero (year 1) stands for NULL
-		for _, m := range b.d.missed {
-			addTick(b.e.name, m.at, "missed", m.ticks)
+		newest := b.d.newest()
+		add := func(at time.Time, kind string, ticks int, first bool) {
+			p.TickNames = append(p.TickNames, b.e.name)
+			p.TickAts = append(p.TickAts, at)
+			p.TickKinds = append(p.TickKinds, kind)
+			p.TickCounts = append(p.TickCounts, int32(ticks))
+			p.TickFirsts = append(p.TickFirsts, first) // for overlap = 'skip'
+
+			// The schedule's side, repeated on each of its ticks (the statement joins
+			// no two of its parts, so each tick carries what its schedule needs).
+			p.PrevTickAts = append(p.PrevTickAts, b.e.lastTick) // zero (year 1) stands for NULL
+			p.SeenUpdatedAts = append(p.SeenUpdatedAts, b.e.updatedAt)
+			p.NewestTickAts = append(p.NewestTickAts, newest)
+			p.NextRunAts = append(p.NextRunAts, b.d.next) // zero (year 1) stands for NULL
 		}
-		for _, at := range b.d.enqueue {
-			addTick(b.e.name, at, "enqueue", 1)
+		for _, m := range b.d.missed {
+			add(m.at, "missed", m.ticks, false)
+		}
+		for i, at := range b.d.enqueue {
+			add(at, "enqueue", 1, i == 0)
 		}
 	}
 	sctx, cancel := context.WithTimeout(ctx, statementTimeout)

@@ -400,6 +400,7 @@ func (b *bench) explain(ctx context.Context, n int) error {
 	var names, kinds []string
 	var updated, zeros, nexts, ats []time.Time
 	var counts []int32
+	var firsts []bool
 	err = func() error {
 		defer rows.Close()
 		for rows.Next() {
@@ -414,6 +415,7 @@ func (b *bench) explain(ctx context.Context, n int) error {
 			ats = append(ats, tick)
 			kinds = append(kinds, "enqueue")
 			counts = append(counts, 1)
+			firsts = append(firsts, true)
 		}
 		return rows.Err()
 	}()
@@ -426,7 +428,7 @@ func (b *bench) explain(ctx context.Context, n int) error {
 		sql   string
 		args  []any
 	}{
-		{"tick statement (queries/tick.sql)", tickSQL, []any{names, ats, kinds, counts, names, zeros, updated, nexts}},
+		{"tick statement (queries/tick.sql)", tickSQL, []any{names, ats, kinds, counts, firsts, zeros, updated, ats, nexts}},
 		{"floor (b): the same three writes, bare", floorThreeWrites, []any{names, key, tick}},
 	} {
 		for round := range 2 { // the first warms the caches; the second is printed
