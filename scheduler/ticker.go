@@ -513,8 +513,12 @@ func (t *Ticker) write(ctx context.Context, batch []planned, now time.Time) erro
 		return err
 	}
 	if len(batch) == 1 {
-		e := batch[0].e
-		e.err = "enqueue failed: " + err.Error()
+		e, d := batch[0].e, batch[0].d
+		first := d.newest()
+		if len(d.enqueue) > 0 {
+			first = d.enqueue[0]
+		}
+		e.err = fmt.Sprintf("enqueue of the tick at %s failed (retried in %s): %v", first.UTC().Format(time.RFC3339), failedRetry, err)
 		e.retryAt = now.Add(failedRetry)
 		t.log.Error("enqueue failed; retrying later", "schedule", e.name, "err", err, "retry_in", failedRetry)
 		t.queue.set(e)

@@ -479,3 +479,35 @@ func TestTickWithTakenKeyIsADuplicate(t *testing.T) {
 	}
 	noDuplicates(t, pool)
 }
+
+// A schedule whose jobs the database refuses (here a constraint a DBA or pgwerk put on
+// werk_jobs) gets last_error naming the tick and the reason; the schedules that share
+// its tick statement keep their jobs, and the ticker keeps leading.
+func TestRefusedScheduleIsIsolated(t *testing.T) {
+	dsn, pool := migratedDB(t)
+	pgtest.Exec(t, pool, `ALTER TABLE werk_jobs ADD CONSTRAINT no_jobs_for_app_bad CHECK (function <> 'app.bad')`)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES
+		('good1', 'app.good', '* * * * * *'), ('bad', 'app.bad', '* * * * * *'), ('good2', 'app.good', '* * * * * *')`)
+	tk := startTicker(t, dsn, scheduler.TickerOptions{})
+	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	pgtest.Eventually(t, 3*time.Second, "last_error on the refused schedule", func() bool {
+		return pgtest.QueryOne[*string](t, pool, `SELECT last_error FROM werk_cron_jobs WHERE name = 'bad'`) != nil
+	})
+	msg := pgtest.QueryOne[string](t, pool, `SELECT last_error FROM werk_cron_jobs WHERE name = 'bad'`)
+	if !strings.Contains(msg, "no_jobs_for_app_bad") || !strings.Contains(msg, "tick at") {
+		t.Errorf("last_error %q does not name the tick and the constraint", msg)
+	}
+	before := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`)
+	time.Sleep(2 * time.Second)
+	for _, name := range []string{"good1", "good2"} {
+		if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = $1`, name); n < 2 {
+			t.Errorf("%s has %d jobs: a refused schedule held it back", name, n)
+		}
+	}
+	if after := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`); after <= before {
+		t.Errorf("no jobs in the last 2 s (%d then %d)", before, after)
+	}
+	if tk.Role() != scheduler.RolePrimary {
+		t.Fatalf("ticker is %s", tk.Role())
+	}
+}
