@@ -305,6 +305,8 @@ func TestCLINext(t *testing.T) {
 		t.Errorf("next expression:\n%s", r.stdout)
 	}
 	wantCode(t, "", 1, []string{"minute"}, "next", "61 * * * *")
+	wantCode(t, "", 1, []string{"never fires"}, "next", "0 0 31 2 *")
+	wantCode(t, "", 1, []string{"never fires after"}, "next", "0 0 0 1 1 * 2020") // only past years
 	wantCode(t, "", 1, []string{"time zone"}, "next", "@daily", "--tz", "Nowhere/Land")
 	wantCode(t, "", 1, []string{"not a cron expression", "DATABASE_URL"}, "next", "some-schedule")
 
