@@ -41,7 +41,7 @@ WITH won AS MATERIALIZED (
     -- Decided before (the ledger, not the job row that pgwerk may have deleted, is what
     -- makes a tick happen once): never a second job.
     LEFT JOIN werk_cron_ticks decided_before ON decided_before.name = d.name AND decided_before.tick_at = d.tick_at
-    FOR UPDATE OF j
+    FOR UPDATE OF j SKIP LOCKED
 ),
 decided AS MATERIALIZED (
     SELECT w.name, w.tick_at, w.kind, w.ticks, w.first_enqueue, w.newest, w.next_run_at, w.key, w.func, w.queue, w.args, w.kwargs, w.timeout_secs, w.result_ttl, w.failure_ttl, w.meta, w.priority, w.max_attempts, w.overlap, w.existing_id, w.decided_before, gen_random_uuid() AS new_id,
@@ -79,6 +79,7 @@ advanced AS (
           FROM decided x
           GROUP BY x.name) h
     WHERE j.name = h.name
+    RETURNING j.name
 ),
 jobs AS (
     INSERT INTO werk_jobs (id, key, function, queue, status, priority, payload, max_attempts,
@@ -107,9 +108,13 @@ notified AS (
     SELECT count(pg_notify('werk:' || q.queue, '')) AS n
     FROM (SELECT DISTINCT queue FROM jobs) q
 )
-SELECT l.name, l.tick_at, l.outcome, l.job_id, n.n AS queues_notified
+SELECT l.name, l.tick_at, l.outcome, l.job_id, n.n AS queues_notified,
+       statement_timestamp()::timestamptz AS started_at
 FROM notified n
 LEFT JOIN ledger l ON true
+UNION ALL
+SELECT a.name, NULL, 'won', NULL, 0, statement_timestamp()
+FROM advanced a
 `
 
 type EnqueueDueTicksParams struct {
@@ -130,6 +135,7 @@ type EnqueueDueTicksRow struct {
 	Outcome        *string    `json:"outcome"`
 	JobID          *uuid.UUID `json:"job_id"`
 	QueuesNotified int64      `json:"queues_notified"`
+	StartedAt      time.Time  `json:"started_at"`
 }
 
 // The whole tick in one statement, so that the decision and the jobs commit together or
@@ -143,8 +149,12 @@ type EnqueueDueTicksRow struct {
 // decided ticks is in the future (whatever the caller's clock said); those rows are
 // locked (FOR UPDATE rechecks the condition on the newest row version if another
 // transaction changed it meanwhile), so the rest of the statement works on ticks that
-// won. Returns one row per ledger row written; a schedule with no row lost the
-// compare-and-set and must be reloaded.
+// won. A row someone else holds locked (an open psql transaction editing it) is skipped
+// rather than waited for: one stuck session must not hold up every other schedule.
+//
+// Returns one row per ledger row written, one row (outcome 'won') per schedule whose
+// decision went through, and statement_timestamp() on every row; a schedule without a
+// 'won' row lost the compare-and-set and must be looked at again.
 //
 // Its cost must stay linear in the number of ticks whatever the planner estimates: no
 // two CTEs are ever joined; every join is with a table by an index, and per-schedule
@@ -176,6 +186,7 @@ func (q *Queries) EnqueueDueTicks(ctx context.Context, arg EnqueueDueTicksParams
 			&i.Outcome,
 			&i.JobID,
 			&i.QueuesNotified,
+			&i.StartedAt,
 		); err != nil {
 			return nil, err
 		}

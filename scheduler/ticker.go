@@ -467,10 +467,19 @@ type planned struct {
 	d decision
 }
 
+// lost is a decision that did not go through (see settleLost).
+type lost struct {
+	e      *entry
+	newest time.Time // the newest tick of the decision
+	dbNow  time.Time // the statement's start, by the database's clock
+}
+
 // tick decides the due entries and writes the decisions, in statements of at most
-// maxTicksPerStatement ticks.
+// maxTicksPerStatement ticks. Decisions that did not go through are settled once, after
+// the last statement, so that no statement works on entries a reload replaced.
 func (t *Ticker) tick(ctx context.Context, due []*entry, now time.Time) error {
 	var batch []planned
+	var lostOnes []lost
 	size := 0
 	for _, e := range due {
 		d := decide(e.sched, e.window(t.opts.MisfireGrace), now)
@@ -485,7 +494,7 @@ func (t *Ticker) tick(ctx context.Context, due []*entry, now time.Time) error {
 		}
 		n := len(d.enqueue) + len(d.missed)
 		if size+n > maxTicksPerStatement && len(batch) > 0 {
-			if err := t.write(ctx, batch, now); err != nil {
+			if err := t.write(ctx, batch, now, &lostOnes); err != nil {
 				return err
 			}
 			batch, size = batch[:0], 0
@@ -494,17 +503,19 @@ func (t *Ticker) tick(ctx context.Context, due []*entry, now time.Time) error {
 		size += n
 	}
 	if len(batch) > 0 {
-		return t.write(ctx, batch, now)
+		if err := t.write(ctx, batch, now, &lostOnes); err != nil {
+			return err
+		}
 	}
-	return nil
+	return t.settleLost(ctx, lostOnes, now)
 }
 
 // write runs one tick statement. A statement error that is not the connection's (a row
 // the database refuses) must not stop the other schedules: the batch is retried one
 // schedule at a time, and only the failing ones are set aside, with the error in
 // last_error.
-func (t *Ticker) write(ctx context.Context, batch []planned, now time.Time) error {
-	err := t.enqueue(ctx, batch)
+func (t *Ticker) write(ctx context.Context, batch []planned, now time.Time, lostOnes *[]lost) error {
+	err := t.enqueue(ctx, batch, lostOnes)
 	if err == nil || t.conn.IsClosed() {
 		return err
 	}
@@ -526,15 +537,16 @@ func (t *Ticker) write(ctx context.Context, batch []planned, now time.Time) erro
 		return nil
 	}
 	for _, p := range batch {
-		if err := t.write(ctx, []planned{p}, now); err != nil {
+		if err := t.write(ctx, []planned{p}, now, lostOnes); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// enqueue runs the tick statement for batch and applies its outcome to the entries.
-func (t *Ticker) enqueue(ctx context.Context, batch []planned) error {
+// enqueue runs the tick statement for batch and applies its outcome to the entries;
+// decisions that did not go through are added to lostOnes.
+func (t *Ticker) enqueue(ctx context.Context, batch []planned, lostOnes *[]lost) error {
 	var p db.EnqueueDueTicksParams
 	for _, b := range batch {
 		newest := b.d.newest()
@@ -569,12 +581,15 @@ func (t *Ticker) enqueue(ctx context.Context, batch []planned) error {
 	t.Stats.Statements.Add(1)
 
 	won := make(map[string]bool, len(batch))
+	var dbNow time.Time
 	for _, r := range rows {
+		dbNow = r.StartedAt
 		if r.Name == nil { // the notify row of an empty ledger
 			continue
 		}
-		won[*r.Name] = true
 		switch *r.Outcome {
+		case "won":
+			won[*r.Name] = true
 		case "enqueued":
 			t.Stats.Enqueued.Add(1)
 			t.Stats.Lateness.Observe(committed.Sub(*r.TickAt))
@@ -587,13 +602,10 @@ func (t *Ticker) enqueue(ctx context.Context, batch []planned) error {
 			t.Stats.Missed.Add(1)
 		}
 	}
-	var stale []string
 	for _, b := range batch {
 		e := b.e
 		if !won[e.name] {
-			// Lost the compare-and-set: the row changed under us (edited, paused, or
-			// ticked by someone else). Reread it; its next tick is decided from there.
-			stale = append(stale, e.name)
+			*lostOnes = append(*lostOnes, lost{e: e, newest: b.d.newest(), dbNow: dbNow})
 			continue
 		}
 		e.lastTick = b.d.newest()
@@ -601,9 +613,46 @@ func (t *Ticker) enqueue(ctx context.Context, batch []planned) error {
 		e.dbNext, e.err, e.dbErr = b.d.next, "", ""
 		t.queue.set(e)
 	}
-	if len(stale) > 0 {
-		t.log.Info("schedules changed while deciding; reloading", "schedules", strings.Join(stale, ","))
-		return t.reload(ctx, stale)
+	return nil
+}
+
+// lockedRetry: a schedule whose row another session holds locked is tried again after
+// this (or at once when that session's change commits and notifies).
+const lockedRetry = time.Second
+
+// settleLost looks again at decisions that did not go through:
+//   - a tick still in the future by the database's clock (this host's estimate ran a
+//     little ahead): the same entry is simply due again at that tick;
+//   - otherwise the row changed (edited, paused, deleted, ticked by someone else) or is
+//     locked by another session: it is reread, and when nothing changed (a lock) it is
+//     retried shortly instead of at once.
+func (t *Ticker) settleLost(ctx context.Context, lostOnes []lost, now time.Time) error {
+	var names []string
+	seen := map[string]*entry{}
+	for _, l := range lostOnes {
+		if t.entries[l.e.name] != l.e {
+			continue // already replaced
+		}
+		if !l.dbNow.IsZero() && l.newest.After(l.dbNow) {
+			l.e.retryAt = l.newest.Add(wakeMargin)
+			t.queue.set(l.e)
+			continue
+		}
+		names = append(names, l.e.name)
+		seen[l.e.name] = l.e
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	t.log.Info("schedules changed or locked while deciding; rereading them", "schedules", strings.Join(names, ","))
+	if err := t.reload(ctx, names); err != nil {
+		return err
+	}
+	for name, old := range seen {
+		if e := t.entries[name]; e != nil && e.updatedAt.Equal(old.updatedAt) && e.lastTick.Equal(old.lastTick) {
+			e.retryAt = now.Add(lockedRetry)
+			t.queue.set(e)
+		}
 	}
 	return nil
 }

@@ -511,3 +511,47 @@ func TestRefusedScheduleIsIsolated(t *testing.T) {
 		t.Fatalf("ticker is %s", tk.Role())
 	}
 }
+
+// An open transaction that holds one schedule's row locked (a psql session in the
+// middle of an edit) holds up neither the other schedules nor the ticker: the locked
+// one waits, and catches up per its policy once the lock is gone.
+func TestLockedScheduleRowHoldsUpNobodyElse(t *testing.T) {
+	dsn, pool := migratedDB(t)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron, catchup) VALUES
+		('free', 'app.f', '* * * * * *', 'latest'), ('held', 'app.h', '* * * * * *', 'all')`)
+	tk := startTicker(t, dsn, scheduler.TickerOptions{})
+	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	pgtest.Eventually(t, 3*time.Second, "both ticking", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(DISTINCT cron_name) FROM werk_jobs`) == 2
+	})
+
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	pgtest.Exec(t, tx, `SELECT 1 FROM werk_cron_jobs WHERE name = 'held' FOR UPDATE`)
+	locked := pgtest.QueryOne[time.Time](t, pool, `SELECT clock_timestamp()`)
+	time.Sleep(2500 * time.Millisecond)
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'free' AND scheduled_at > $1`, locked); n < 2 {
+		t.Fatalf("the free schedule got %d jobs while the other's row was locked", n)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	released := pgtest.QueryOne[time.Time](t, pool, `SELECT clock_timestamp()`)
+	pgtest.Eventually(t, 3*time.Second, "the held schedule catching up", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'held' AND scheduled_at > $1`, released) >= 1
+	})
+	// catchup = 'all': every second of the lock got its job, once.
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM generate_series(date_trunc('second', $1::timestamptz) + interval '1 s',
+			date_trunc('second', $2::timestamptz), interval '1 s') g
+		WHERE NOT EXISTS (SELECT 1 FROM werk_jobs WHERE cron_name = 'held' AND scheduled_at = g)`, locked, released); n != 0 {
+		t.Errorf("%d ticks of the held schedule have no job", n)
+	}
+	if tk.Role() != scheduler.RolePrimary {
+		t.Fatalf("ticker is %s", tk.Role())
+	}
+	noDuplicates(t, pool)
+}
