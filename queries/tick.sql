@@ -58,7 +58,9 @@ decided AS MATERIALIZED (
                WHEN w.existing_id IS NOT NULL THEN 'duplicate'
                -- overlap = skip: only the oldest enqueue tick of the batch (first_enqueue,
                -- marked by the ticker), and only if no job of the schedule is still
-               -- waiting or running.
+               -- waiting or running. (Should that oldest tick turn out a duplicate, the
+               -- others of the batch are skipped as well: only a backlog after a restore
+               -- or a key taken from outside can do that, and the next tick is free.)
                WHEN w.overlap = 'skip' AND (
                         NOT w.first_enqueue
                         OR EXISTS (SELECT 1 FROM werk_jobs b
