@@ -14,7 +14,7 @@
 -- rather than waited for: one stuck session must not hold up every other schedule.
 --
 -- Returns one row per ledger row written, one row (outcome 'won') per schedule whose
--- decision went through, and statement_timestamp() on every row; a schedule without a
+-- decision went through, and the transaction's start (now()) on every row; a schedule without a
 -- 'won' row lost the compare-and-set and must be looked at again.
 --
 -- Its cost must stay linear in the number of ticks whatever the planner estimates: no
@@ -43,7 +43,10 @@ WITH won AS MATERIALIZED (
      AND j.updated_at = d.seen_updated_at
      AND NOT j.paused
      AND d.newest > coalesce(j.last_tick_at, '-infinity'::timestamptz)
-     AND d.newest <= statement_timestamp()
+     -- now() (the transaction's start, which is also each job's enqueued_at), not
+     -- statement_timestamp(): with the extended protocol the statement's clock starts a
+     -- little later than the transaction's, and a job must never look enqueued early.
+     AND d.newest <= now()
     LEFT JOIN werk_jobs existing ON existing.key = d.key
     -- Decided before (the ledger, not the job row that pgwerk may have deleted, is what
     -- makes a tick happen once): never a second job.
@@ -120,9 +123,9 @@ notified AS (
 )
 -- notified is the outer side so that it runs even when the ledger is empty.
 SELECT l.name, l.tick_at, l.outcome, l.job_id, n.n AS queues_notified,
-       statement_timestamp()::timestamptz AS started_at
+       now()::timestamptz AS started_at
 FROM notified n
 LEFT JOIN ledger l ON true
 UNION ALL
-SELECT a.name, NULL, 'won', NULL, 0, statement_timestamp()
+SELECT a.name, NULL, 'won', NULL, 0, now()
 FROM advanced a;
