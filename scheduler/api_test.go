@@ -532,7 +532,7 @@ func TestLeastPrivilegeTicker(t *testing.T) {
 	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE name = 'lp' AND outcome = 'enqueued'`); n < 2 {
 		t.Errorf("ledger rows: %d", n)
 	}
-	noDuplicates(t, pool)
+	checkJobs(t, pool)
 
 	conn, err := pgx.Connect(ctx, roleDSN)
 	if err != nil {

@@ -87,7 +87,7 @@ func TestCatchupPoliciesAfterAnHourDown(t *testing.T) {
 	if c := get("none"); c.jobs != 0 || c.missed != 60 {
 		t.Errorf("none: %+v, want nothing late enqueued and 60 missed", c)
 	}
-	noDuplicates(t, pool)
+	checkJobs(t, pool)
 }
 
 func TestOverlapSkipWaitsForThePreviousJob(t *testing.T) {
@@ -112,7 +112,7 @@ func TestOverlapSkipWaitsForThePreviousJob(t *testing.T) {
 	pgtest.Eventually(t, 2*time.Second, "a new job after the previous completed", func() bool {
 		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE status = 'queued'`) == 1
 	})
-	noDuplicates(t, pool)
+	checkJobs(t, pool)
 }
 
 func TestOverlapSkipWithCatchupAllEnqueuesOne(t *testing.T) {
@@ -165,7 +165,7 @@ func TestEditingScheduleNeverBackfills(t *testing.T) {
 			t.Errorf("job at %s is off the new grid anchored at %s", s, anchor)
 		}
 	}
-	noDuplicates(t, pool)
+	checkJobs(t, pool)
 }
 
 func TestStartsAtAndEndsAt(t *testing.T) {

@@ -129,11 +129,17 @@ func queryList[T any](t *testing.T, pool *pgxpool.Pool, sql string, args ...any)
 	return out
 }
 
-// noDuplicates asserts the ledger and the jobs hold each (schedule, tick) at most once.
-func noDuplicates(t *testing.T, pool *pgxpool.Pool) {
+// checkJobs asserts what must hold of every job the ticker wrote: at most one per
+// (schedule, tick), and none enqueued before its tick.
+func checkJobs(t *testing.T, pool *pgxpool.Pool) {
 	t.Helper()
 	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM (SELECT cron_name, scheduled_at FROM werk_jobs
 		WHERE cron_name IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1) d`); n != 0 {
 		t.Fatalf("%d (schedule, tick) pairs have more than one job", n)
+	}
+	// (The ticker's own jobs: those its ledger calls enqueued; a test may insert others.)
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs j JOIN werk_cron_ticks k ON k.job_id = j.id
+		WHERE k.outcome = 'enqueued' AND j.enqueued_at < j.scheduled_at`); n != 0 {
+		t.Fatalf("%d jobs enqueued before their tick", n)
 	}
 }
