@@ -24,10 +24,10 @@ SELECT 'idle-' || lpad(i::text, 6, '0'), 'bench.task', 'bench',
 FROM generate_series(1, $1::int) i`
 
 type latenessResult struct {
-	ticks                int
-	p50, p99, max        time.Duration // enqueued_at - scheduled_at
-	cp50, cp99, cmax     time.Duration // commit - scheduled_at
-	missing, statementsN int
+	ticks            int
+	p50, p99, max    time.Duration // enqueued_at - scheduled_at
+	cp50, cp99, cmax time.Duration // commit - scheduled_at
+	missing          int
 }
 
 // lateness runs a ticker with one 1 s interval schedule for cfg.latenessTicks ticks.
@@ -125,7 +125,6 @@ type idleResult struct {
 	cpu        time.Duration
 	hwm, rss   int64
 	loadTime   time.Duration
-	jobs       int
 	sideBySide bool
 }
 

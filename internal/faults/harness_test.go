@@ -41,8 +41,6 @@ type proc struct {
 	err  error // Wait's result, once done is closed
 }
 
-var procSeq sync.Map // test name -> *int
-
 // startTicker starts `werkcron run --dsn dsn args...`; it is killed when t ends.
 func startTicker(t testing.TB, dsn string, args ...string) *proc {
 	t.Helper()
