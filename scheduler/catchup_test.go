@@ -129,6 +129,12 @@ func TestOverlapSkipWithCatchupAllEnqueuesOne(t *testing.T) {
 	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`); n != 1 {
 		t.Fatalf("%d jobs from a backlog of an overlap=skip schedule, want 1", n)
 	}
+	// The one job is the oldest tick's; last_job_id names it although the newest tick,
+	// which last_tick_at names, was skipped.
+	if ok := pgtest.QueryOne[bool](t, pool, `SELECT c.last_job_id = j.id AND j.scheduled_at < c.last_tick_at
+		FROM werk_cron_jobs c, werk_jobs j`); !ok {
+		t.Errorf("last_job_id is not the job the backlog enqueued")
+	}
 }
 
 func TestEditingScheduleNeverBackfills(t *testing.T) {
@@ -198,4 +204,29 @@ func TestRetentionPrunesOldLedgerRows(t *testing.T) {
 	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE name = 'kept'`); n != 1 {
 		t.Fatalf("a 6-day-old row was pruned with the default 7-day retention")
 	}
+}
+
+// A backlog of one schedule decided in one statement: every tick gets its job, and the
+// schedule's row ends at the newest (the statement must lock all of a schedule's ticks
+// before it updates the row, in whatever order the plan produces them).
+func TestCatchupAllBacklogOfOneSchedule(t *testing.T) {
+	dsn, pool := migratedDB(t)
+	now := pgtest.QueryOne[time.Time](t, pool, `SELECT date_trunc('second', now())`)
+	start := now.Add(-time.Minute)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs, catchup) VALUES ('b', 'app.b', 5, 'all')`)
+	backdate(t, pool, "b", start, &start)
+	tk := startTicker(t, dsn, scheduler.TickerOptions{})
+	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	pgtest.Eventually(t, 3*time.Second, "the backlog decided", func() bool {
+		return pgtest.QueryOne[bool](t, pool, `SELECT last_tick_at >= $1 FROM werk_cron_jobs`, now)
+	})
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM generate_series($1::timestamptz + interval '5 s', $2::timestamptz, interval '5 s') g
+		WHERE NOT EXISTS (SELECT 1 FROM werk_jobs WHERE scheduled_at = g)
+		   OR NOT EXISTS (SELECT 1 FROM werk_cron_ticks WHERE tick_at = g AND outcome = 'enqueued')`, start, now); n != 0 {
+		t.Errorf("%d ticks of the backlog have no job or no ledger row", n)
+	}
+	if ok := pgtest.QueryOne[bool](t, pool, `SELECT c.last_job_id = j.id FROM werk_cron_jobs c JOIN werk_jobs j ON j.scheduled_at = c.last_tick_at`); !ok {
+		t.Errorf("last_job_id is not the newest tick's job")
+	}
+	checkJobs(t, pool)
 }

@@ -20,6 +20,7 @@ type entry struct {
 	timezone      string
 	paused        bool
 	catchup       string
+	overlapSkip   bool          // overlap = 'skip': only the oldest tick of a decision can be enqueued
 	catchupWindow time.Duration // catchup_window_secs; 0: no limit
 	startsAt      time.Time
 	endsAt        time.Time
@@ -45,13 +46,14 @@ type entry struct {
 // the expensive part and happens once per change, not per tick.
 func newEntry(row db.WerkCronJob, old *entry) *entry {
 	e := &entry{
-		name:      row.Name,
-		timezone:  row.Timezone,
-		paused:    row.Paused,
-		catchup:   row.Catchup,
-		changedAt: row.ChangedAt,
-		updatedAt: row.UpdatedAt,
-		index:     -1,
+		name:        row.Name,
+		timezone:    row.Timezone,
+		paused:      row.Paused,
+		catchup:     row.Catchup,
+		overlapSkip: row.Overlap == "skip",
+		changedAt:   row.ChangedAt,
+		updatedAt:   row.UpdatedAt,
+		index:       -1,
 	}
 	if row.Cron != nil {
 		e.cron = *row.Cron

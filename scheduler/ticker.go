@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -516,10 +517,16 @@ func (t *Ticker) tick(ctx context.Context, due []*entry, now time.Time) error {
 // last_error.
 func (t *Ticker) write(ctx context.Context, batch []planned, now time.Time, lostOnes *[]lost) error {
 	err := t.enqueue(ctx, batch, lostOnes)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && !t.conn.IsClosed() {
+		// A job key or ledger row committed by someone else after the statement's
+		// snapshot (queries/tick.sql): once more, and its lookups see it now.
+		t.log.Info("a tick's job key was taken meanwhile; deciding again", "err", err)
+		err = t.enqueue(ctx, batch, lostOnes)
+	}
 	if err == nil || t.conn.IsClosed() {
 		return err
 	}
-	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
 		return err
 	}
@@ -544,18 +551,36 @@ func (t *Ticker) write(ctx context.Context, batch []planned, now time.Time, lost
 	return nil
 }
 
-// enqueue runs the tick statement for batch and applies its outcome to the entries;
-// decisions that did not go through are added to lostOnes.
-func (t *Ticker) enqueue(ctx context.Context, batch []planned, lostOnes *[]lost) error {
+// uniqueViolation is SQLSTATE unique_violation.
+const uniqueViolation = "23505"
+
+// jobKey is the job key of a schedule's tick, werk_jobs.key: one job per tick.
+func jobKey(name string, tick time.Time) string {
+	return "cron:" + name + ":" + tick.UTC().Format("2006-01-02T15:04:05Z")
+}
+
+// tickParams lays batch out as the tick statement's arrays, one element per tick.
+func tickParams(batch []planned) db.EnqueueDueTicksParams {
 	var p db.EnqueueDueTicksParams
 	for _, b := range batch {
 		newest := b.d.newest()
+		// The head tick (see queries/tick.sql): the newest tick, or with overlap
+		// 'skip' the oldest enqueue tick, the only one that can get a job.
+		head := newest
+		if b.e.overlapSkip && len(b.d.enqueue) > 0 {
+			head = b.d.enqueue[0]
+		}
 		add := func(at time.Time, kind string, ticks int, first bool) {
 			p.TickNames = append(p.TickNames, b.e.name)
+			p.TickKeys = append(p.TickKeys, jobKey(b.e.name, at))
 			p.TickAts = append(p.TickAts, at)
 			p.TickKinds = append(p.TickKinds, kind)
 			p.TickCounts = append(p.TickCounts, int32(ticks))
 			p.TickFirsts = append(p.TickFirsts, first) // for overlap = 'skip'
+			p.TickHeads = append(p.TickHeads, at.Equal(head))
+			// Time-ordered ids: werk_jobs' primary key grows at its right edge instead of
+			// splitting pages all over the index.
+			p.JobIds = append(p.JobIds, uuid.Must(uuid.NewV7()))
 
 			// The schedule's side, repeated on each of its ticks (the statement joins
 			// no two of its parts, so each tick carries what its schedule needs).
@@ -571,9 +596,21 @@ func (t *Ticker) enqueue(ctx context.Context, batch []planned, lostOnes *[]lost)
 			add(at, "enqueue", 1, i == 0)
 		}
 	}
+	return p
+}
+
+// tickRef names one tick of one schedule.
+type tickRef struct {
+	name string
+	at   int64 // Unix nanoseconds
+}
+
+// enqueue runs the tick statement for batch and applies its outcome to the entries;
+// decisions that did not go through are added to lostOnes.
+func (t *Ticker) enqueue(ctx context.Context, batch []planned, lostOnes *[]lost) error {
 	sctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
-	rows, err := db.New(customPlan{t.conn}).EnqueueDueTicks(sctx, p)
+	rows, err := db.New(customPlan{t.conn}).EnqueueDueTicks(sctx, tickParams(batch))
 	if err != nil {
 		return fmt.Errorf("enqueue due ticks: %w", err)
 	}
@@ -581,25 +618,21 @@ func (t *Ticker) enqueue(ctx context.Context, batch []planned, lostOnes *[]lost)
 	t.Stats.Statements.Add(1)
 
 	won := make(map[string]bool, len(batch))
+	// Ticks that did not go as asked: rare, so the map is usually empty.
+	other := map[tickRef]bool{}
 	var dbNow time.Time
 	for _, r := range rows {
 		dbNow = r.StartedAt
-		if r.Name == nil { // the notify row of an empty ledger
-			continue
-		}
-		switch *r.Outcome {
+		switch r.Outcome {
 		case "won":
-			won[*r.Name] = true
-		case "enqueued":
-			t.Stats.Enqueued.Add(1)
-			t.Stats.Lateness.Observe(committed.Sub(*r.TickAt))
+			won[r.Name] = true
 		case "duplicate":
+			other[tickRef{r.Name, r.TickAt.UnixNano()}] = true
 			t.Stats.Duplicates.Add(1)
-			t.log.Warn("tick already had a job; not enqueued again", "schedule", *r.Name, "tick", *r.TickAt)
+			t.log.Warn("tick already decided or had a job; not enqueued again", "schedule", r.Name, "tick", *r.TickAt)
 		case "skipped_overlap":
+			other[tickRef{r.Name, r.TickAt.UnixNano()}] = true
 			t.Stats.SkippedOverlap.Add(1)
-		case "missed":
-			t.Stats.Missed.Add(1)
 		}
 	}
 	for _, b := range batch {
@@ -607,6 +640,17 @@ func (t *Ticker) enqueue(ctx context.Context, batch []planned, lostOnes *[]lost)
 		if !won[e.name] {
 			*lostOnes = append(*lostOnes, lost{e: e, newest: b.d.newest(), dbNow: dbNow})
 			continue
+		}
+		for _, m := range b.d.missed {
+			if len(other) == 0 || !other[tickRef{e.name, m.at.UnixNano()}] {
+				t.Stats.Missed.Add(1)
+			}
+		}
+		for _, at := range b.d.enqueue {
+			if len(other) == 0 || !other[tickRef{e.name, at.UnixNano()}] {
+				t.Stats.Enqueued.Add(1)
+				t.Stats.Lateness.Observe(committed.Sub(at))
+			}
 		}
 		e.lastTick = b.d.newest()
 		e.next, e.retryAt = b.d.next, time.Time{}

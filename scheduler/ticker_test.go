@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgwerk/werkcron/internal/pgtest"
@@ -476,6 +477,75 @@ func TestTickWithTakenKeyIsADuplicate(t *testing.T) {
 	}
 	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE function = 'app.k'`); n < 1 {
 		t.Errorf("no job of the schedule's own after the taken ticks")
+	}
+	checkJobs(t, pool)
+}
+
+// A job key taken by a transaction that commits while the tick statement runs (after
+// its snapshot, so the statement's lookup cannot see it) makes the statement fail on the
+// key; the ticker decides the whole statement again at once (not one schedule at a
+// time) and records a duplicate of that job, and the other schedules of the statement
+// lose nothing.
+func TestKeyTakenDuringTheTickStatement(t *testing.T) {
+	dsn, pool := migratedDB(t)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('race', 'app.race', '* * * * * *')`)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron)
+		SELECT 'other' || i, 'app.other', '* * * * * *' FROM generate_series(1, 20) i`)
+	tk := startTicker(t, dsn, scheduler.TickerOptions{})
+	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	var tick time.Time
+	var outside uuid.UUID
+	err = tx.QueryRow(ctx, `INSERT INTO werk_jobs (key, function, cron_name, scheduled_at)
+		SELECT 'cron:race:' || to_char(g AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), 'elsewhere', 'race', g
+		FROM (SELECT date_trunc('second', clock_timestamp()) + interval '2 s' AS g) s
+		RETURNING scheduled_at, id`).Scan(&tick, &outside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The tick statement of that second waits for this transaction on the key.
+	pgtest.Eventually(t, 5*time.Second, "the tick statement waiting on the key", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND query LIKE '%EnqueueDueTicks%'`) == 1
+	})
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.Eventually(t, 5*time.Second, "the tick decided", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE tick_at = $1`, tick) == 21
+	})
+	var outcome string
+	var jobID *uuid.UUID
+	if err := pool.QueryRow(ctx, `SELECT outcome, job_id FROM werk_cron_ticks WHERE name = 'race' AND tick_at = $1`, tick).Scan(&outcome, &jobID); err != nil {
+		t.Fatal(err)
+	}
+	if outcome != "duplicate" || jobID == nil || *jobID != outside {
+		t.Errorf("ledger: %s with job %v, want duplicate of %s", outcome, jobID, outside)
+	}
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'race' AND scheduled_at = $1`, tick); n != 1 {
+		t.Errorf("%d job rows for the raced tick, want the outside one only", n)
+	}
+	// All in one transaction: decided again together, not split one by one.
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(DISTINCT xmin::text) FROM werk_cron_ticks WHERE tick_at = $1`, tick); n != 1 {
+		t.Errorf("the tick's ledger rows were written by %d transactions, want 1", n)
+	}
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE function = 'app.other' AND scheduled_at = $1`, tick); n != 20 {
+		t.Errorf("the other schedules have %d jobs for that tick, want 20", n)
+	}
+	pgtest.Eventually(t, 3*time.Second, "the raced schedule ticking on", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE function = 'app.race' AND scheduled_at > $1`, tick) >= 1
+	})
+	if msg := pgtest.QueryOne[*string](t, pool, `SELECT last_error FROM werk_cron_jobs WHERE name = 'race'`); msg != nil {
+		t.Errorf("last_error %q", *msg)
+	}
+	if got := tk.Stats.Duplicates.Load(); got != 1 {
+		t.Errorf("%d duplicates counted, want 1", got)
 	}
 	checkJobs(t, pool)
 }
