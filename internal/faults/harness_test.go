@@ -263,6 +263,25 @@ func waitInstances(t testing.TB, pool *pgxpool.Pool, n int, within time.Duration
 	return primary
 }
 
+// waitGone waits until no instance of the ticker process osPid is listed: a killed
+// ticker's session lingers until its backend notices, and is listed (as primary, if it
+// was) until then.
+func waitGone(t testing.TB, pool *pgxpool.Pool, osPid int, within time.Duration) {
+	t.Helper()
+	pgtest.Eventually(t, within, fmt.Sprintf("the session of ticker %d gone", osPid), func() bool {
+		ins, err := instances(pool)
+		if err != nil {
+			return false
+		}
+		for _, in := range ins {
+			if in.osPid == osPid {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // watchPrimaries samples werk_cron_instances until the returned stop is called, and
 // fails t if a sample ever shows more than one primary. stop returns the number of
 // samples taken.

@@ -365,8 +365,12 @@ func TestClockSkew(t *testing.T) {
 		waitProgress(t, pool, 3*time.Second)
 		time.Sleep(1500 * time.Millisecond)
 		led = append(led, skews[primary.osPid])
+		if procs[primary.osPid] == nil {
+			t.Fatalf("primary %+v is not one of ours", primary)
+		}
 		procs[primary.osPid].kill(t)
 		delete(procs, primary.osPid)
+		waitGone(t, pool, primary.osPid, 5*time.Second)
 		start(next)
 	}
 	primary := waitInstances(t, pool, 2, 10*time.Second)
