@@ -187,6 +187,27 @@ func TestJobRowMatchesDesignAndNotifiesQueue(t *testing.T) {
 	}
 }
 
+// Job ids are UUIDv7, so that werk_jobs' primary key grows at its right edge: later
+// ticks get greater ids.
+func TestJobIDsAreTimeOrdered(t *testing.T) {
+	dsn, pool := migratedDB(t)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('a', 'app.a', '* * * * * *'), ('b', 'app.b', '* * * * * *')`)
+	tk := startTicker(t, dsn, scheduler.TickerOptions{})
+	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	pgtest.Eventually(t, 5*time.Second, "three ticks of both", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 6
+	})
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE substr(id::text, 15, 1) <> '7'`); n != 0 {
+		t.Errorf("%d job ids are not version 7", n)
+	}
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs a JOIN werk_jobs b ON a.scheduled_at < b.scheduled_at AND a.id > b.id`); n != 0 {
+		t.Errorf("%d pairs of jobs whose ids sort against their ticks", n)
+	}
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs j JOIN werk_cron_ticks k ON k.job_id = j.id`); n < 6 {
+		t.Errorf("only %d ledger rows name their job's id", n)
+	}
+}
+
 func TestPauseAndResumeNeverBackfill(t *testing.T) {
 	dsn, pool := migratedDB(t)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
