@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -371,7 +372,6 @@ func (b *bench) explain(ctx context.Context, n int) error {
 	if err != nil {
 		return fmt.Errorf("run from the repository root: %w", err)
 	}
-	tickSQL := sqlcParams(string(raw))
 	dsn, err := b.newDB(ctx, "explain")
 	if err != nil {
 		return err
@@ -397,10 +397,14 @@ func (b *bench) explain(ctx context.Context, n int) error {
 		updated time.Time
 	}
 	rows, _ := conn.Query(ctx, "SELECT name, updated_at FROM werk_cron_jobs ORDER BY name")
-	var names, kinds []string
+	// The tick statement's parameters by name, as the ticker fills them for one due
+	// enqueue tick per schedule.
+	key := tick.UTC().Format("2006-01-02T15:04:05Z")
+	var names, keys, kinds []string
 	var updated, zeros, nexts, ats []time.Time
 	var counts []int32
 	var firsts []bool
+	var ids [][16]byte
 	err = func() error {
 		defer rows.Close()
 		for rows.Next() {
@@ -409,6 +413,7 @@ func (b *bench) explain(ctx context.Context, n int) error {
 				return err
 			}
 			names = append(names, s.name)
+			keys = append(keys, "cron:"+s.name+":"+key)
 			updated = append(updated, s.updated)
 			zeros = append(zeros, time.Time{})
 			nexts = append(nexts, tick.Add(time.Hour))
@@ -416,19 +421,33 @@ func (b *bench) explain(ctx context.Context, n int) error {
 			kinds = append(kinds, "enqueue")
 			counts = append(counts, 1)
 			firsts = append(firsts, true)
+			ids = append(ids, uuid.Must(uuid.NewV7()))
 		}
 		return rows.Err()
 	}()
 	if err != nil {
 		return err
 	}
-	key := tick.UTC().Format("2006-01-02T15:04:05Z")
+	params := map[string]any{
+		"tick_names": names, "tick_keys": keys, "tick_ats": ats, "tick_kinds": kinds,
+		"tick_counts": counts, "tick_firsts": firsts, "tick_heads": firsts, "job_ids": ids,
+		"prev_tick_ats": zeros, "seen_updated_ats": updated, "newest_tick_ats": ats, "next_run_ats": nexts,
+	}
+	tickSQL, order := sqlcParams(string(raw))
+	var tickArgs []any
+	for _, name := range order {
+		v, ok := params[name]
+		if !ok {
+			return fmt.Errorf("queries/tick.sql: the bench does not know parameter @%s", name)
+		}
+		tickArgs = append(tickArgs, v)
+	}
 	for _, q := range []struct {
 		title string
 		sql   string
 		args  []any
 	}{
-		{"tick statement (queries/tick.sql)", tickSQL, []any{names, ats, kinds, counts, firsts, zeros, updated, ats, nexts}},
+		{"tick statement (queries/tick.sql)", tickSQL, tickArgs},
 		{"floor (b): the same three writes, bare", floorThreeWrites, []any{names, key, tick}},
 	} {
 		for round := range 2 { // the first warms the caches; the second is printed
@@ -454,13 +473,16 @@ func (b *bench) explain(ctx context.Context, n int) error {
 }
 
 // sqlcParams turns sqlc's @name parameters into $1, $2, ... in order of first
-// appearance, as sqlc numbers them.
-func sqlcParams(sql string) string {
+// appearance, as sqlc numbers them, and returns the names in that order.
+func sqlcParams(sql string) (string, []string) {
 	seen := map[string]int{}
-	return regexp.MustCompile(`@([a-z_][a-z0-9_]*)`).ReplaceAllStringFunc(sql, func(m string) string {
+	var order []string
+	out := regexp.MustCompile(`@([a-z_][a-z0-9_]*)`).ReplaceAllStringFunc(sql, func(m string) string {
 		if _, ok := seen[m]; !ok {
 			seen[m] = len(seen) + 1
+			order = append(order, m[1:])
 		}
 		return fmt.Sprintf("$%d", seen[m])
 	})
+	return out, order
 }
