@@ -13,10 +13,10 @@ import (
 )
 
 const enqueueDueTicks = `-- name: EnqueueDueTicks :many
-WITH won AS MATERIALIZED (
+WITH locked AS NOT MATERIALIZED (
     SELECT d.name, d.key, d.tick_at, d.kind, d.ticks, d.head, d.newest, d.next_run_at,
-           d.job_id, j.func, j.queue, j.args, j.kwargs, j.timeout_secs, j.result_ttl,
-           j.failure_ttl, j.meta, j.priority, j.max_attempts,
+           d.job_id, d.schedule_ticks, j.func, j.queue, j.args, j.kwargs, j.timeout_secs,
+           j.result_ttl, j.failure_ttl, j.meta, j.priority, j.max_attempts,
            existing.id AS existing_id,
            -- Decided before (the ledger, not the job row that pgwerk may have deleted, is
            -- what makes a tick happen once): never a second job, and no second row.
@@ -46,10 +46,11 @@ WITH won AS MATERIALIZED (
                  unnest($6::bool[]) AS first_enqueue,
                  unnest($7::bool[]) AS head,
                  unnest($8::uuid[]) AS job_id,
-                 unnest($9::timestamptz[]) AS prev_tick_at,
-                 unnest($10::timestamptz[]) AS seen_updated_at,
-                 unnest($11::timestamptz[]) AS newest,
-                 unnest($12::timestamptz[]) AS next_run_at) d
+                 unnest($9::int[]) AS schedule_ticks,
+                 unnest($10::timestamptz[]) AS prev_tick_at,
+                 unnest($11::timestamptz[]) AS seen_updated_at,
+                 unnest($12::timestamptz[]) AS newest,
+                 unnest($13::timestamptz[]) AS next_run_at) d
     JOIN werk_cron_jobs j
       ON j.name = d.name
      AND coalesce(j.last_tick_at, '0001-01-01 00:00:00+00'::timestamptz) = d.prev_tick_at
@@ -64,8 +65,17 @@ WITH won AS MATERIALIZED (
     LEFT JOIN werk_cron_ticks decided_before ON decided_before.name = d.name AND decided_before.tick_at = d.tick_at
     FOR UPDATE OF j SKIP LOCKED
 ),
+won AS MATERIALIZED (
+    -- Only schedules all of whose ticks were locked. The window also reads all of a
+    -- schedule's ticks, taking the row lock for each, before won yields any of them, so
+    -- advanced never updates a row while some of its schedule's ticks still wait to be
+    -- locked: FOR UPDATE skips a row the same command has updated, and would drop them.
+    SELECT c.name, c.key, c.tick_at, c.kind, c.ticks, c.head, c.newest, c.next_run_at, c.job_id, c.schedule_ticks, c.func, c.queue, c.args, c.kwargs, c.timeout_secs, c.result_ttl, c.failure_ttl, c.meta, c.priority, c.max_attempts, c.existing_id, c.decided_before, c.outcome, c.locked_ticks
+    FROM (SELECT l.name, l.key, l.tick_at, l.kind, l.ticks, l.head, l.newest, l.next_run_at, l.job_id, l.schedule_ticks, l.func, l.queue, l.args, l.kwargs, l.timeout_secs, l.result_ttl, l.failure_ttl, l.meta, l.priority, l.max_attempts, l.existing_id, l.decided_before, l.outcome, count(*) OVER (PARTITION BY l.name) AS locked_ticks FROM locked l) c
+    WHERE c.locked_ticks = c.schedule_ticks
+),
 advanced AS (
-    -- From the head tick only: one row per schedule. The rows are locked by won, so no
+    -- From the head tick only: one row per schedule. The rows are locked (locked), so no
     -- compare-and-set is needed here.
     UPDATE werk_cron_jobs j
     SET last_tick_at = h.newest,
@@ -74,15 +84,8 @@ advanced AS (
                                j.last_job_id),
         next_run_at = nullif(h.next_run_at, '0001-01-01 00:00:00+00'::timestamptz),
         last_error = NULL
-    FROM (SELECT w.name, w.newest, w.next_run_at, w.outcome, w.job_id, w.existing_id
-          FROM won w
-          WHERE w.head
-          -- The sort reads won to its end before the first row is updated. won is
-          -- computed as it is read, and a tick whose row lock came after this very
-          -- statement updated its schedule's row would be dropped (a row the current
-          -- command updated is skipped by FOR UPDATE), with every tick after the head.
-          ORDER BY w.name) h
-    WHERE j.name = h.name
+    FROM won h
+    WHERE h.head AND j.name = h.name
     RETURNING j.name
 ),
 jobs AS (
@@ -127,6 +130,7 @@ type EnqueueDueTicksParams struct {
 	TickFirsts     []bool      `json:"tick_firsts"`
 	TickHeads      []bool      `json:"tick_heads"`
 	JobIds         []uuid.UUID `json:"job_ids"`
+	ScheduleTicks  []int32     `json:"schedule_ticks"`
 	PrevTickAts    []time.Time `json:"prev_tick_ats"`
 	SeenUpdatedAts []time.Time `json:"seen_updated_ats"`
 	NewestTickAts  []time.Time `json:"newest_tick_ats"`
@@ -159,6 +163,10 @@ type EnqueueDueTicksRow struct {
 // transaction changed it meanwhile), so the rest of the statement works on ticks that
 // won. A row someone else holds locked (an open psql transaction editing it) is skipped
 // rather than waited for: one stuck session must not hold up every other schedule.
+// The row is locked once per tick, so a lock released between two of them could let
+// some of a schedule's ticks in and not others (a catch-up backlog would then advance
+// last_tick_at past ticks nobody decided): a schedule takes part only if all of its
+// ticks (schedule_ticks) were locked, and is otherwise left for the ticker to retry.
 //
 // Duplicates are found by looking, not by ON CONFLICT: a tick whose ledger row or job
 // key is already there gets no second job. The inserts carry no ON CONFLICT (a
@@ -185,6 +193,7 @@ func (q *Queries) EnqueueDueTicks(ctx context.Context, arg EnqueueDueTicksParams
 		arg.TickFirsts,
 		arg.TickHeads,
 		arg.JobIds,
+		arg.ScheduleTicks,
 		arg.PrevTickAts,
 		arg.SeenUpdatedAts,
 		arg.NewestTickAts,

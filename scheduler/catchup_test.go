@@ -206,9 +206,8 @@ func TestRetentionPrunesOldLedgerRows(t *testing.T) {
 	}
 }
 
-// A backlog of one schedule decided in one statement: every tick gets its job, and the
-// schedule's row ends at the newest (the statement must lock all of a schedule's ticks
-// before it updates the row, in whatever order the plan produces them).
+// A backlog of one schedule decided in one statement: every tick gets its job and its
+// ledger row, and the schedule's row ends at the newest tick and its job.
 func TestCatchupAllBacklogOfOneSchedule(t *testing.T) {
 	dsn, pool := migratedDB(t)
 	now := pgtest.QueryOne[time.Time](t, pool, `SELECT date_trunc('second', now())`)

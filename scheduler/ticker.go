@@ -521,7 +521,7 @@ func (t *Ticker) tick(ctx context.Context, due []*entry, now time.Time) error {
 func (t *Ticker) write(ctx context.Context, batch []planned, now time.Time, lostOnes *[]lost) error {
 	err := t.enqueue(ctx, batch, lostOnes)
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && !t.conn.IsClosed() {
+	for retry := 0; retry < uniqueRetries && errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && !t.conn.IsClosed(); retry++ {
 		// A job key or ledger row committed by someone else after the statement's
 		// snapshot (queries/tick.sql): once more, and its lookups see it now.
 		t.log.Info("a tick's job key was taken meanwhile; deciding again", "err", err)
@@ -554,8 +554,13 @@ func (t *Ticker) write(ctx context.Context, batch []planned, now time.Time, lost
 	return nil
 }
 
-// uniqueViolation is SQLSTATE unique_violation.
-const uniqueViolation = "23505"
+// uniqueViolation is SQLSTATE unique_violation. A batch that meets one is decided again
+// up to uniqueRetries times (each sees what the last ran into) before it is split into
+// one statement per schedule.
+const (
+	uniqueViolation = "23505"
+	uniqueRetries   = 3
+)
 
 // jobKey is the job key of a schedule's tick, werk_jobs.key: one job per tick.
 func jobKey(name string, tick time.Time) string {
@@ -571,10 +576,12 @@ func tickParams(batch []planned) db.EnqueueDueTicksParams {
 	p := db.EnqueueDueTicksParams{
 		TickNames: make([]string, 0, n), TickKeys: make([]string, 0, n), TickAts: make([]time.Time, 0, n),
 		TickKinds: make([]string, 0, n), TickCounts: make([]int32, 0, n), TickFirsts: make([]bool, 0, n),
-		TickHeads: make([]bool, 0, n), JobIds: make([]uuid.UUID, 0, n), PrevTickAts: make([]time.Time, 0, n),
-		SeenUpdatedAts: make([]time.Time, 0, n), NewestTickAts: make([]time.Time, 0, n), NextRunAts: make([]time.Time, 0, n),
+		TickHeads: make([]bool, 0, n), JobIds: make([]uuid.UUID, 0, n), ScheduleTicks: make([]int32, 0, n),
+		PrevTickAts: make([]time.Time, 0, n), SeenUpdatedAts: make([]time.Time, 0, n),
+		NewestTickAts: make([]time.Time, 0, n), NextRunAts: make([]time.Time, 0, n),
 	}
 	for _, b := range batch {
+		scheduleTicks := int32(len(b.d.missed) + len(b.d.enqueue))
 		newest := b.d.newest()
 		// The head tick (see queries/tick.sql): the newest tick, or with overlap
 		// 'skip' the oldest enqueue tick, the only one that can get a job.
@@ -591,8 +598,13 @@ func tickParams(batch []planned) db.EnqueueDueTicksParams {
 			p.TickFirsts = append(p.TickFirsts, first) // for overlap = 'skip'
 			p.TickHeads = append(p.TickHeads, at.Equal(head))
 			// Time-ordered ids: werk_jobs' primary key grows at its right edge instead of
-			// splitting pages all over the index.
-			p.JobIds = append(p.JobIds, uuid.Must(uuid.NewV7()))
+			// splitting pages all over the index. A missed tick gets no job.
+			id := uuid.Nil
+			if kind == "enqueue" {
+				id = uuid.Must(uuid.NewV7())
+			}
+			p.JobIds = append(p.JobIds, id)
+			p.ScheduleTicks = append(p.ScheduleTicks, scheduleTicks) // all or none of them go through
 
 			// The schedule's side, repeated on each of its ticks (the statement joins
 			// no two of its parts, so each tick carries what its schedule needs).
@@ -630,21 +642,16 @@ func (t *Ticker) enqueue(ctx context.Context, batch []planned, lostOnes *[]lost)
 	t.Stats.Statements.Add(1)
 
 	won := make(map[string]bool, len(batch))
-	// Ticks that did not go as asked: rare, so the map is usually empty.
-	other := map[tickRef]bool{}
+	// Ticks that did not go as asked, by outcome: rare, so the map is usually empty.
+	other := map[tickRef]string{}
 	var dbNow time.Time
 	for _, r := range rows {
 		dbNow = r.StartedAt
 		switch r.Outcome {
 		case "won":
 			won[r.Name] = true
-		case "duplicate":
-			other[tickRef{r.Name, r.TickAt.UnixNano()}] = true
-			t.Stats.Duplicates.Add(1)
-			t.log.Warn("tick already decided or had a job; not enqueued again", "schedule", r.Name, "tick", *r.TickAt)
-		case "skipped_overlap":
-			other[tickRef{r.Name, r.TickAt.UnixNano()}] = true
-			t.Stats.SkippedOverlap.Add(1)
+		case "duplicate", "skipped_overlap":
+			other[tickRef{r.Name, r.TickAt.UnixNano()}] = r.Outcome
 		}
 	}
 	for _, b := range batch {
@@ -653,15 +660,24 @@ func (t *Ticker) enqueue(ctx context.Context, batch []planned, lostOnes *[]lost)
 			*lostOnes = append(*lostOnes, lost{e: e, newest: b.d.newest(), dbNow: dbNow})
 			continue
 		}
+		// Every tick of a schedule that won went through (the statement takes all of a
+		// schedule's ticks or none).
 		for _, m := range b.d.missed {
-			if len(other) == 0 || !other[tickRef{e.name, m.at.UnixNano()}] {
-				t.Stats.Missed.Add(1)
+			if other[tickRef{e.name, m.at.UnixNano()}] != "" {
+				continue // decided before, as this or something else: nothing new
 			}
+			t.Stats.Missed.Add(1)
 		}
 		for _, at := range b.d.enqueue {
-			if len(other) == 0 || !other[tickRef{e.name, at.UnixNano()}] {
+			switch other[tickRef{e.name, at.UnixNano()}] {
+			case "":
 				t.Stats.Enqueued.Add(1)
 				t.Stats.Lateness.Observe(committed.Sub(at))
+			case "duplicate":
+				t.Stats.Duplicates.Add(1)
+				t.log.Warn("tick already decided or had a job; not enqueued again", "schedule", e.name, "tick", at)
+			case "skipped_overlap":
+				t.Stats.SkippedOverlap.Add(1)
 			}
 		}
 		e.lastTick = b.d.newest()

@@ -525,7 +525,7 @@ func TestKeyTakenDuringTheTickStatement(t *testing.T) {
 	var outside uuid.UUID
 	err = tx.QueryRow(ctx, `INSERT INTO werk_jobs (key, function, cron_name, scheduled_at)
 		SELECT 'cron:race:' || to_char(g AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), 'elsewhere', 'race', g
-		FROM (SELECT date_trunc('second', clock_timestamp()) + interval '2 s' AS g) s
+		FROM (SELECT date_trunc('second', clock_timestamp()) + interval '3 s' AS g) s
 		RETURNING scheduled_at, id`).Scan(&tick, &outside)
 	if err != nil {
 		t.Fatal(err)
