@@ -25,13 +25,13 @@ WITH locked AS NOT MATERIALIZED (
                WHEN decided_before.name IS NOT NULL THEN 'duplicate'
                WHEN d.kind = 'missed' THEN 'missed'
                WHEN existing.id IS NOT NULL THEN 'duplicate'
-               -- overlap = 'skip': only the oldest enqueue tick of the batch (first_enqueue,
-               -- marked by the ticker), and only if no job of the schedule is still
-               -- waiting or running. (Should that oldest tick turn out a duplicate, the
-               -- others of the batch are skipped as well: only a backlog after a restore
-               -- or a key taken from outside can do that, and the next tick is free.)
+               -- overlap = 'skip': only the head, which for such a schedule is the oldest
+               -- enqueue tick of the batch, and only if no job of the schedule is still
+               -- waiting or running. (Should the head turn out a duplicate, the others
+               -- of the batch are skipped as well: only a backlog after a restore or a
+               -- key taken from outside can do that, and the next tick is free.)
                WHEN j.overlap = 'skip' AND (
-                        NOT d.first_enqueue
+                        NOT d.head
                         OR EXISTS (SELECT 1 FROM werk_jobs b
                                    WHERE b.cron_name = d.name
                                      AND b.status IN ('queued', 'scheduled', 'active')))
@@ -43,14 +43,13 @@ WITH locked AS NOT MATERIALIZED (
                  unnest($3::timestamptz[]) AS tick_at,
                  unnest($4::text[]) AS kind,
                  unnest($5::int[]) AS ticks,
-                 unnest($6::bool[]) AS first_enqueue,
-                 unnest($7::bool[]) AS head,
-                 unnest($8::uuid[]) AS job_id,
-                 unnest($9::int[]) AS schedule_ticks,
-                 unnest($10::timestamptz[]) AS prev_tick_at,
-                 unnest($11::timestamptz[]) AS seen_updated_at,
-                 unnest($12::timestamptz[]) AS newest,
-                 unnest($13::timestamptz[]) AS next_run_at) d
+                 unnest($6::bool[]) AS head,
+                 unnest($7::uuid[]) AS job_id,
+                 unnest($8::int[]) AS schedule_ticks,
+                 unnest($9::timestamptz[]) AS prev_tick_at,
+                 unnest($10::timestamptz[]) AS seen_updated_at,
+                 unnest($11::timestamptz[]) AS newest,
+                 unnest($12::timestamptz[]) AS next_run_at) d
     JOIN werk_cron_jobs j
       ON j.name = d.name
      AND coalesce(j.last_tick_at, '0001-01-01 00:00:00+00'::timestamptz) = d.prev_tick_at
@@ -127,7 +126,6 @@ type EnqueueDueTicksParams struct {
 	TickAts        []time.Time `json:"tick_ats"`
 	TickKinds      []string    `json:"tick_kinds"`
 	TickCounts     []int32     `json:"tick_counts"`
-	TickFirsts     []bool      `json:"tick_firsts"`
 	TickHeads      []bool      `json:"tick_heads"`
 	JobIds         []uuid.UUID `json:"job_ids"`
 	ScheduleTicks  []int32     `json:"schedule_ticks"`
@@ -190,7 +188,6 @@ func (q *Queries) EnqueueDueTicks(ctx context.Context, arg EnqueueDueTicksParams
 		arg.TickAts,
 		arg.TickKinds,
 		arg.TickCounts,
-		arg.TickFirsts,
 		arg.TickHeads,
 		arg.JobIds,
 		arg.ScheduleTicks,

@@ -47,13 +47,13 @@ WITH locked AS NOT MATERIALIZED (
                WHEN decided_before.name IS NOT NULL THEN 'duplicate'
                WHEN d.kind = 'missed' THEN 'missed'
                WHEN existing.id IS NOT NULL THEN 'duplicate'
-               -- overlap = 'skip': only the oldest enqueue tick of the batch (first_enqueue,
-               -- marked by the ticker), and only if no job of the schedule is still
-               -- waiting or running. (Should that oldest tick turn out a duplicate, the
-               -- others of the batch are skipped as well: only a backlog after a restore
-               -- or a key taken from outside can do that, and the next tick is free.)
+               -- overlap = 'skip': only the head, which for such a schedule is the oldest
+               -- enqueue tick of the batch, and only if no job of the schedule is still
+               -- waiting or running. (Should the head turn out a duplicate, the others
+               -- of the batch are skipped as well: only a backlog after a restore or a
+               -- key taken from outside can do that, and the next tick is free.)
                WHEN j.overlap = 'skip' AND (
-                        NOT d.first_enqueue
+                        NOT d.head
                         OR EXISTS (SELECT 1 FROM werk_jobs b
                                    WHERE b.cron_name = d.name
                                      AND b.status IN ('queued', 'scheduled', 'active')))
@@ -65,7 +65,6 @@ WITH locked AS NOT MATERIALIZED (
                  unnest(@tick_ats::timestamptz[]) AS tick_at,
                  unnest(@tick_kinds::text[]) AS kind,
                  unnest(@tick_counts::int[]) AS ticks,
-                 unnest(@tick_firsts::bool[]) AS first_enqueue,
                  unnest(@tick_heads::bool[]) AS head,
                  unnest(@job_ids::uuid[]) AS job_id,
                  unnest(@schedule_ticks::int[]) AS schedule_ticks,

@@ -575,8 +575,8 @@ func tickParams(batch []planned) db.EnqueueDueTicksParams {
 	}
 	p := db.EnqueueDueTicksParams{
 		TickNames: make([]string, 0, n), TickKeys: make([]string, 0, n), TickAts: make([]time.Time, 0, n),
-		TickKinds: make([]string, 0, n), TickCounts: make([]int32, 0, n), TickFirsts: make([]bool, 0, n),
-		TickHeads: make([]bool, 0, n), JobIds: make([]uuid.UUID, 0, n), ScheduleTicks: make([]int32, 0, n),
+		TickKinds: make([]string, 0, n), TickCounts: make([]int32, 0, n), TickHeads: make([]bool, 0, n),
+		JobIds: make([]uuid.UUID, 0, n), ScheduleTicks: make([]int32, 0, n),
 		PrevTickAts: make([]time.Time, 0, n), SeenUpdatedAts: make([]time.Time, 0, n),
 		NewestTickAts: make([]time.Time, 0, n), NextRunAts: make([]time.Time, 0, n),
 	}
@@ -589,13 +589,12 @@ func tickParams(batch []planned) db.EnqueueDueTicksParams {
 		if b.e.overlapSkip && len(b.d.enqueue) > 0 {
 			head = b.d.enqueue[0]
 		}
-		add := func(at time.Time, kind string, ticks int, first bool) {
+		add := func(at time.Time, kind string, ticks int) {
 			p.TickNames = append(p.TickNames, b.e.name)
 			p.TickKeys = append(p.TickKeys, jobKey(b.e.name, at))
 			p.TickAts = append(p.TickAts, at)
 			p.TickKinds = append(p.TickKinds, kind)
 			p.TickCounts = append(p.TickCounts, int32(ticks))
-			p.TickFirsts = append(p.TickFirsts, first) // for overlap = 'skip'
 			p.TickHeads = append(p.TickHeads, at.Equal(head))
 			// Time-ordered ids: werk_jobs' primary key grows at its right edge instead of
 			// splitting pages all over the index. A missed tick gets no job.
@@ -614,10 +613,10 @@ func tickParams(batch []planned) db.EnqueueDueTicksParams {
 			p.NextRunAts = append(p.NextRunAts, b.d.next) // zero (year 1) stands for NULL
 		}
 		for _, m := range b.d.missed {
-			add(m.at, "missed", m.ticks, false)
+			add(m.at, "missed", m.ticks)
 		}
-		for i, at := range b.d.enqueue {
-			add(at, "enqueue", 1, i == 0)
+		for _, at := range b.d.enqueue {
+			add(at, "enqueue", 1)
 		}
 	}
 	return p

@@ -403,7 +403,7 @@ func (b *bench) explain(ctx context.Context, n int) error {
 	var names, keys, kinds []string
 	var updated, zeros, nexts, ats []time.Time
 	var counts []int32
-	var firsts []bool
+	var heads []bool
 	var ids [][16]byte
 	err = func() error {
 		defer rows.Close()
@@ -420,7 +420,7 @@ func (b *bench) explain(ctx context.Context, n int) error {
 			ats = append(ats, tick)
 			kinds = append(kinds, "enqueue")
 			counts = append(counts, 1)
-			firsts = append(firsts, true)
+			heads = append(heads, true)
 			ids = append(ids, uuid.Must(uuid.NewV7()))
 		}
 		return rows.Err()
@@ -430,7 +430,7 @@ func (b *bench) explain(ctx context.Context, n int) error {
 	}
 	params := map[string]any{
 		"tick_names": names, "tick_keys": keys, "tick_ats": ats, "tick_kinds": kinds,
-		"tick_counts": counts, "tick_firsts": firsts, "tick_heads": firsts, "job_ids": ids,
+		"tick_counts": counts, "tick_heads": heads, "job_ids": ids, "schedule_ticks": counts,
 		"prev_tick_ats": zeros, "seen_updated_ats": updated, "newest_tick_ats": ats, "next_run_ats": nexts,
 	}
 	tickSQL, order := sqlcParams(string(raw))
