@@ -45,7 +45,7 @@ lint:
 # A short run of the cron fuzz target (longer: make fuzz FUZZTIME=5m).
 FUZZTIME ?= 10s
 fuzz:
-	go test -run '^$$' -fuzz FuzzParseCronNext -fuzztime $(FUZZTIME) ./scheduler
+	go test -run '^$$' -fuzz FuzzParseCronNext -fuzztime $(FUZZTIME) ./scheduler/cron
 
 # Speed at scale (issue 6): fan-out of 1k/10k/100k schedules against its floors,
 # lateness, idle cost and reload, on a throwaway cluster; about 8 minutes. See

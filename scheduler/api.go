@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgwerk/werkcron/db"
+	"github.com/pgwerk/werkcron/internal/ticker"
 )
 
 // Errors that Register, and the calls taking a schedule name, wrap. Test them with
@@ -184,10 +185,10 @@ func (job CronJob) NextRuns(from time.Time, n int) ([]time.Time, error) {
 		if job.Interval <= 0 || job.Interval%time.Second != 0 {
 			return nil, &ValidationError{Name: job.Name, Field: "Interval", Reason: job.Interval.String(), Err: ErrWholeSeconds}
 		}
-		sched = Interval{Anchor: startBound(true, job.ChangedAt, job.StartsAt), Every: job.Interval}
+		sched = Interval{Anchor: ticker.StartBound(true, job.ChangedAt, job.StartsAt), Every: job.Interval}
 	}
 	// Nothing before the start bound: ask from just before it.
-	if start := startBound(job.Cron == "", job.ChangedAt, job.StartsAt); from.Before(start) {
+	if start := ticker.StartBound(job.Cron == "", job.ChangedAt, job.StartsAt); from.Before(start) {
 		from = start.Add(-time.Nanosecond)
 	}
 	var out []time.Time
@@ -299,7 +300,7 @@ func (s *Scheduler) Ticker() (*Ticker, error) {
 	}
 	// The pool's parsed settings, not its connection string: that one may carry
 	// pool_* keys the server rejects, or be empty for a pool configured in code.
-	s.ticker = NewTickerConfig(s.pool.Config().ConnConfig.Copy(), s.opts.Ticker)
+	s.ticker = ticker.NewConfig(s.pool.Config().ConnConfig.Copy(), s.opts.Ticker)
 	return s.ticker, nil
 }
 
@@ -600,7 +601,7 @@ func jsonOf(raw json.RawMessage, open byte, def string) ([]byte, error) {
 		if open == '{' {
 			kind = "an object"
 		}
-		return nil, fmt.Errorf("%s is not %s", truncate(string(trimmed), 40), kind)
+		return nil, fmt.Errorf("%s is not %s", clip(string(trimmed), 40), kind)
 	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, trimmed); err != nil {
@@ -667,4 +668,19 @@ func or(s, def string) string {
 		return def
 	}
 	return s
+}
+
+func deref(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}
+
+// clip shortens s to at most n bytes for an error message, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "..."
 }

@@ -1,14 +1,16 @@
-package scheduler
+package ticker
 
 import (
 	"strings"
 	"testing"
 	"time"
 	"weak"
+
+	"github.com/pgwerk/werkcron/scheduler/cron"
 )
 
 func TestParseCacheSharesCronsAndZones(t *testing.T) {
-	p := &parseCache{zones: map[string]*time.Location{}, crons: map[cronKey]weak.Pointer[Cron]{}}
+	p := &parseCache{zones: map[string]*time.Location{}, crons: map[cronKey]weak.Pointer[cron.Expr]{}}
 	a, err := p.cron("0 9 * * 1-5", "Europe/Berlin")
 	if err != nil {
 		t.Fatal(err)

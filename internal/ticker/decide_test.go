@@ -1,8 +1,10 @@
-package scheduler
+package ticker
 
 import (
 	"testing"
 	"time"
+
+	"github.com/pgwerk/werkcron/scheduler/cron"
 )
 
 var t0 = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -20,7 +22,7 @@ func missedTotal(d decision) int {
 
 // run decides repeatedly, as the ticker does, until nothing is pending at now; it
 // returns every enqueued tick and the total of missed ticks.
-func run(t *testing.T, s Schedule, w window, now time.Time) (enqueued []time.Time, missed int) {
+func run(t *testing.T, s cron.Schedule, w window, now time.Time) (enqueued []time.Time, missed int) {
 	t.Helper()
 	for i := 0; i < 1000; i++ {
 		d := decide(s, w, now)
@@ -42,14 +44,14 @@ func run(t *testing.T, s Schedule, w window, now time.Time) (enqueued []time.Tim
 }
 
 func TestDecideAfterAnHourDown(t *testing.T) {
-	every := Interval{Anchor: t0, Every: time.Second}
-	minute := Interval{Anchor: t0, Every: time.Minute}
+	every := cron.Interval{Anchor: t0, Every: time.Second}
+	minute := cron.Interval{Anchor: t0, Every: time.Minute}
 	now := t0.Add(time.Hour + 500*time.Millisecond) // ticks t0 .. t0+3600s have passed
 	base := window{after: t0, from: t0}             // t0 itself was enqueued before the outage
 
 	cases := []struct {
 		name         string
-		s            Schedule
+		s            cron.Schedule
 		w            window
 		now          time.Time
 		wantEnqueued int
@@ -90,7 +92,7 @@ func with(w window, catchup string, maxAge time.Duration) window {
 }
 
 func TestDecideMissedRowsAreBounded(t *testing.T) {
-	s := Interval{Anchor: t0, Every: time.Second}
+	s := cron.Interval{Anchor: t0, Every: time.Second}
 	d := decide(s, window{after: t0, from: t0, catchup: CatchupLatest}, t0.Add(sec(1000)))
 	if len(d.missed) != maxMissedRows {
 		t.Fatalf("%d missed rows, want %d", len(d.missed), maxMissedRows)
@@ -111,7 +113,7 @@ func TestDecideMissedRowsAreBounded(t *testing.T) {
 }
 
 func TestDecideAllEnqueuesInBoundedBatches(t *testing.T) {
-	s := Interval{Anchor: t0, Every: time.Second}
+	s := cron.Interval{Anchor: t0, Every: time.Second}
 	d := decide(s, window{after: t0, from: t0, catchup: CatchupAll}, t0.Add(sec(2000)))
 	if len(d.enqueue) != maxEnqueuePerDecision {
 		t.Fatalf("one decision enqueued %d, want the batch of %d", len(d.enqueue), maxEnqueuePerDecision)
@@ -122,7 +124,7 @@ func TestDecideAllEnqueuesInBoundedBatches(t *testing.T) {
 }
 
 func TestDecideLongOutageOfSecondCronStaysBounded(t *testing.T) {
-	c, err := ParseCron("* * * * * *", time.UTC)
+	c, err := cron.Parse("* * * * * *", time.UTC)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,25 +149,25 @@ func TestDecideLongOutageOfSecondCronStaysBounded(t *testing.T) {
 }
 
 func TestDecideHonoursStartEndAndChange(t *testing.T) {
-	c, err := ParseCron("*/10 * * * * *", time.UTC)
+	c, err := cron.Parse("*/10 * * * * *", time.UTC)
 	if err != nil {
 		t.Fatal(err)
 	}
 	changed := t0.Add(5 * time.Second)
 	// Cron ticks come strictly after changed_at: a change at :05 first fires at :10.
-	w := window{from: startBound(false, changed, time.Time{}), catchup: CatchupAll}
+	w := window{from: StartBound(false, changed, time.Time{}), catchup: CatchupAll}
 	got, _ := run(t, c, w, t0.Add(sec(30)))
 	want := []time.Time{t0.Add(sec(10)), t0.Add(sec(20)), t0.Add(sec(30))}
 	if !equalTimes(got, want) {
 		t.Errorf("after a change: %v, want %v", got, want)
 	}
 	// A change exactly on a tick does not fire that tick.
-	w = window{from: startBound(false, t0.Add(sec(10)), time.Time{}), catchup: CatchupAll}
+	w = window{from: StartBound(false, t0.Add(sec(10)), time.Time{}), catchup: CatchupAll}
 	if got, _ := run(t, c, w, t0.Add(sec(20))); !equalTimes(got, []time.Time{t0.Add(sec(20))}) {
 		t.Errorf("change on a tick: %v", got)
 	}
 	// starts_at is inclusive, ends_at too; nothing after ends_at is ever pending.
-	w = window{from: startBound(false, t0, t0.Add(sec(20))), until: t0.Add(sec(40)), catchup: CatchupAll}
+	w = window{from: StartBound(false, t0, t0.Add(sec(20))), until: t0.Add(sec(40)), catchup: CatchupAll}
 	if got, _ := run(t, c, w, t0.Add(sec(90))); !equalTimes(got, []time.Time{t0.Add(sec(20)), t0.Add(sec(30)), t0.Add(sec(40))}) {
 		t.Errorf("window: %v", got)
 	}
@@ -173,15 +175,15 @@ func TestDecideHonoursStartEndAndChange(t *testing.T) {
 		t.Errorf("after ends_at: %+v", d)
 	}
 	// Intervals: anchor = greatest(starts_at, date_trunc('second', changed_at)), first tick at it.
-	anchor := startBound(true, t0.Add(1500*time.Millisecond), time.Time{})
-	iv := Interval{Anchor: anchor, Every: 5 * time.Second}
+	anchor := StartBound(true, t0.Add(1500*time.Millisecond), time.Time{})
+	iv := cron.Interval{Anchor: anchor, Every: 5 * time.Second}
 	if got, _ := run(t, iv, window{from: anchor, catchup: CatchupAll}, t0.Add(sec(11))); !equalTimes(got, []time.Time{t0.Add(sec(1)), t0.Add(sec(6)), t0.Add(sec(11))}) {
 		t.Errorf("interval from a change at +1.5s: %v", got)
 	}
 }
 
 func TestDecideNothingPendingReturnsNext(t *testing.T) {
-	s := Interval{Anchor: t0, Every: time.Minute}
+	s := cron.Interval{Anchor: t0, Every: time.Minute}
 	d := decide(s, window{after: t0, from: t0, catchup: CatchupLatest}, t0.Add(30*time.Second))
 	if !d.empty() || !d.next.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("got %+v, want nothing now and next at +1m", d)

@@ -1,4 +1,4 @@
-package scheduler
+package cron
 
 import (
 	"errors"
@@ -38,7 +38,7 @@ var cronSeeds = []string{
 
 var fuzzZones = []string{"UTC", "America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "Pacific/Chatham", "Asia/Kolkata"}
 
-// FuzzParseCronNext: ParseCron and Next never panic, errors are CronErrors,
+// FuzzParseCronNext: Parse and Next never panic, errors are CronErrors,
 // and Next always moves forward.
 func FuzzParseCronNext(f *testing.F) {
 	for _, s := range cronSeeds {
@@ -53,11 +53,11 @@ func FuzzParseCronNext(f *testing.F) {
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
 	f.Fuzz(func(t *testing.T, expr string, at int64) {
 		loc := locs[(len(expr)+int(at&7))%len(locs)]
-		c, err := ParseCron(expr, loc)
+		c, err := Parse(expr, loc)
 		if err != nil {
-			var ce *CronError
-			if !errors.As(err, &ce) || !errors.Is(err, ErrBadCron) {
-				t.Fatalf("ParseCron(%q): %v is not a *CronError wrapping ErrBadCron", expr, err)
+			var ce *Error
+			if !errors.As(err, &ce) || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Parse(%q): %v is not a *Error wrapping ErrInvalid", expr, err)
 			}
 			if len(err.Error()) > 300 {
 				t.Fatalf("message of %d bytes", len(err.Error()))

@@ -1,4 +1,4 @@
-package scheduler
+package cron
 
 // Schedule math: cron expressions (behind a strict validator and a daylight
 // saving wrapper around github.com/gorhill/cronexpr) and fixed intervals.
@@ -30,27 +30,27 @@ type Schedule interface {
 	Next(t time.Time) (time.Time, bool)
 }
 
-// ErrBadCron is wrapped by every error ParseCron returns.
-var ErrBadCron = errors.New("invalid cron expression")
+// ErrInvalid is wrapped by every error Parse returns.
+var ErrInvalid = errors.New("invalid cron expression")
 
-// ErrNeverFires is wrapped (together with ErrBadCron) by the error ParseCron
+// ErrNeverFires is wrapped (together with ErrInvalid) by the error Parse
 // returns for a syntactically valid expression that can never fire, such as
-// "0 0 30 2 *". errors.Is(err, ErrBadCron) holds for it too, so callers that
+// "0 0 30 2 *". errors.Is(err, ErrInvalid) holds for it too, so callers that
 // only want "usable or not" need a single check.
 var ErrNeverFires = errors.New("cron expression never fires")
 
-// MaxCronLen is the longest expression ParseCron accepts, in bytes.
-const MaxCronLen = 256
+// MaxLen is the longest expression Parse accepts, in bytes.
+const MaxLen = 256
 
-// CronError describes why an expression was rejected.
-type CronError struct {
+// Error describes why an expression was rejected.
+type Error struct {
 	Expr   string // the expression as given (possibly long; Error truncates it)
 	Field  string // "second", "minute", "hour", "day of month", "month", "day of week", "year" or ""
 	Reason string
 	err    error // extra sentinel, e.g. ErrNeverFires
 }
 
-func (e *CronError) Error() string {
+func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("cron ")
 	b.WriteString(strconv.Quote(truncate(e.Expr, 60)))
@@ -63,13 +63,13 @@ func (e *CronError) Error() string {
 	return b.String()
 }
 
-// Unwrap makes errors.Is(err, ErrBadCron) hold for every CronError, and
+// Unwrap makes errors.Is(err, ErrInvalid) hold for every Error, and
 // errors.Is(err, ErrNeverFires) for never-firing expressions.
-func (e *CronError) Unwrap() []error {
+func (e *Error) Unwrap() []error {
 	if e.err != nil {
-		return []error{ErrBadCron, e.err}
+		return []error{ErrInvalid, e.err}
 	}
-	return []error{ErrBadCron}
+	return []error{ErrInvalid}
 }
 
 // truncate shortens s so that it quotes to about n characters, marking the
@@ -95,9 +95,9 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// Cron is a parsed, validated cron expression read in one time zone. It is
+// Expr is a parsed, validated cron expression read in one time zone. It is
 // safe for concurrent use.
-type Cron struct {
+type Expr struct {
 	expr  string
 	loc   *time.Location
 	ce    *cronexpr.Expression // template; copied per call, never called directly
@@ -110,16 +110,16 @@ type Cron struct {
 }
 
 // String returns the expression as given.
-func (c *Cron) String() string { return c.expr }
+func (c *Expr) String() string { return c.expr }
 
 // Location returns the zone the expression is read in.
-func (c *Cron) Location() *time.Location { return c.loc }
+func (c *Expr) Location() *time.Location { return c.loc }
 
 // Fixed reports whether the schedule has a fixed minute and hour (no '*' in
 // either field): such schedules fire once for a time skipped or repeated by
 // a daylight saving transition; the others follow real elapsed time (see
 // Next for the one case where a wildcard schedule fires for a skipped time).
-func (c *Cron) Fixed() bool { return c.fixed }
+func (c *Expr) Fixed() bool { return c.fixed }
 
 type fieldSpec struct {
 	name    string
@@ -187,26 +187,26 @@ func (f *parsedField) mask() uint64 {
 	return m
 }
 
-// ParseCron validates expr strictly and returns it read in loc (nil means
+// Parse validates expr strictly and returns it read in loc (nil means
 // UTC). Accepted: five fields (minute hour day-of-month month day-of-week),
 // six (seconds first), seven (seconds ... year 1970-2099), and @yearly,
-// @annually, @monthly, @weekly, @daily, @hourly. Errors are *CronError and
-// wrap ErrBadCron; never-firing expressions also wrap ErrNeverFires.
+// @annually, @monthly, @weekly, @daily, @hourly. Errors are *Error and
+// wrap ErrInvalid; never-firing expressions also wrap ErrNeverFires.
 //
 // Choices where cron dialects differ: day of week 7 is Sunday, and a range
 // may end at 7 or SUN ("5-7", "sat-sun" = Sat,Sun); ranges that wrap around
 // the week ("fri-mon") are rejected, as Vixie cron does; '?' is '*' and is
 // allowed only in the day fields; names and @-descriptors are
 // case-insensitive; @reboot, @midnight and @every are rejected.
-func ParseCron(expr string, loc *time.Location) (c *Cron, err error) {
+func Parse(expr string, loc *time.Location) (c *Expr, err error) {
 	if loc == nil {
 		loc = time.UTC
 	}
 	bad := func(field, format string, args ...any) error {
-		return &CronError{Expr: expr, Field: field, Reason: fmt.Sprintf(format, args...)}
+		return &Error{Expr: expr, Field: field, Reason: fmt.Sprintf(format, args...)}
 	}
-	if len(expr) > MaxCronLen {
-		return nil, bad("", "expression too long (%d bytes, at most %d)", len(expr), MaxCronLen)
+	if len(expr) > MaxLen {
+		return nil, bad("", "expression too long (%d bytes, at most %d)", len(expr), MaxLen)
 	}
 	fields := strings.Fields(expr)
 	if len(fields) == 0 {
@@ -258,7 +258,7 @@ func ParseCron(expr string, loc *time.Location) (c *Cron, err error) {
 	}
 	secF, minF, hourF, domF, monF, dowF, yearF := pf[0], pf[1], pf[2], pf[3], pf[4], pf[5], pf[6]
 
-	c = &Cron{
+	c = &Expr{
 		expr:  expr,
 		loc:   loc,
 		fixed: !strings.Contains(minF.text, "*") && !strings.Contains(hourF.text, "*"),
@@ -282,7 +282,7 @@ func ParseCron(expr string, loc *time.Location) (c *Cron, err error) {
 		}
 	}
 	if !domF.star && dowF.star && domNever(domF, monF) {
-		return nil, &CronError{Expr: expr, Field: "day of month", err: ErrNeverFires,
+		return nil, &Error{Expr: expr, Field: "day of month", err: ErrNeverFires,
 			Reason: fmt.Sprintf("never fires: no month in %q has day %q", monF.text, domF.text)}
 	}
 
@@ -304,7 +304,7 @@ func ParseCron(expr string, loc *time.Location) (c *Cron, err error) {
 		ref = time.Date(yearF.vals[0], 1, 1, 0, 0, 0, 0, loc).AddDate(0, 0, -2)
 	}
 	if _, ok := c.Next(ref); !ok {
-		return nil, &CronError{Expr: expr, err: ErrNeverFires, Reason: "never fires"}
+		return nil, &Error{Expr: expr, err: ErrNeverFires, Reason: "never fires"}
 	}
 	return c, nil
 }
@@ -579,7 +579,7 @@ var (
 // Within a segment, wall clock = instant + offset is monotonic, so cronexpr
 // runs on wall-clock time written in UTC, where time.Date is exact, and the
 // first match inside the segment's wall range maps back to the answer.
-func (c *Cron) Next(t time.Time) (next time.Time, ok bool) {
+func (c *Expr) Next(t time.Time) (next time.Time, ok bool) {
 	defer func() {
 		if r := recover(); r != nil { // last guard; the validator should make it unreachable
 			next, ok = time.Time{}, false
@@ -649,7 +649,7 @@ func (c *Cron) Next(t time.Time) (next time.Time, ok bool) {
 // wildcard one only for the part in from's own local hour (same date and
 // hour), which is empty when from is on the hour. Walls are written in UTC,
 // where Truncate(time.Hour) is the local hour's start.
-func (c *Cron) gapFrom(prevEnd, from time.Time) time.Time {
+func (c *Expr) gapFrom(prevEnd, from time.Time) time.Time {
 	if prevEnd.IsZero() || !prevEnd.Before(from) {
 		return from // no gap
 	}
@@ -669,7 +669,7 @@ func wallAt(t time.Time, off int) time.Time {
 
 // wallNext returns the first wall-clock match after w (strictly, or at or
 // after w when !strict), or the zero time when there is none.
-func (c *Cron) wallNext(e *cronexpr.Expression, w time.Time, strict bool) time.Time {
+func (c *Expr) wallNext(e *cronexpr.Expression, w time.Time, strict bool) time.Time {
 	if !strict {
 		w = w.Add(-time.Nanosecond) // cronexpr's Next is strict
 	}
@@ -687,7 +687,7 @@ func (c *Cron) wallNext(e *cronexpr.Expression, w time.Time, strict bool) time.T
 	return time.Time{}
 }
 
-func (c *Cron) dayOK(w time.Time) bool {
+func (c *Expr) dayOK(w time.Time) bool {
 	if c.domMask != 0 && c.domMask&(1<<uint(w.Day())) == 0 {
 		return false
 	}

@@ -1,4 +1,4 @@
-package scheduler
+package cron
 
 import (
 	"errors"
@@ -66,9 +66,9 @@ func runNext(t *testing.T, cases []nextCase) {
 			if tc.zone != "" {
 				loc = mustLoad(t, tc.zone)
 			}
-			c, err := ParseCron(tc.expr, loc)
+			c, err := Parse(tc.expr, loc)
 			if err != nil {
-				t.Fatalf("ParseCron(%q): %v", tc.expr, err)
+				t.Fatalf("Parse(%q): %v", tc.expr, err)
 			}
 			got := chain(t, c, mustTime(t, tc.from), len(tc.want))
 			if !slices.Equal(got, tc.want) {
@@ -136,9 +136,9 @@ func TestCronFields(t *testing.T) {
 // Whitespace of any kind separates fields.
 func TestCronSeparators(t *testing.T) {
 	for _, expr := range []string{"0 0 1 1 *", "0\t0\t1\t1\t*", "0\n0\n1\n1\n*", "0\r0\r1\r1\r*", "0\f0\f1\f1\f*", "  0  0 \t 1\r\n1 *  "} {
-		c, err := ParseCron(expr, nil)
+		c, err := Parse(expr, nil)
 		if err != nil {
-			t.Fatalf("ParseCron(%q): %v", expr, err)
+			t.Fatalf("Parse(%q): %v", expr, err)
 		}
 		if c.String() != expr {
 			t.Errorf("String() = %q, want the input %q", c.String(), expr)
@@ -268,9 +268,9 @@ func TestParseCronErrors(t *testing.T) {
 		{"@", "", "unknown descriptor"},
 	} {
 		t.Run(tc.expr, func(t *testing.T) {
-			c, err := ParseCron(tc.expr, time.UTC)
+			c, err := Parse(tc.expr, time.UTC)
 			if err == nil {
-				t.Fatalf("ParseCron(%q) = %v, want an error", tc.expr, chain(t, c, mustTime(t, ref), 3))
+				t.Fatalf("Parse(%q) = %v, want an error", tc.expr, chain(t, c, mustTime(t, ref), 3))
 			}
 			checkCronErr(t, err, tc.expr, tc.field, tc.want)
 			if errors.Is(err, ErrNeverFires) {
@@ -282,12 +282,12 @@ func TestParseCronErrors(t *testing.T) {
 
 func checkCronErr(t *testing.T, err error, expr, field, want string) {
 	t.Helper()
-	if !errors.Is(err, ErrBadCron) {
-		t.Errorf("%v: not ErrBadCron", err)
+	if !errors.Is(err, ErrInvalid) {
+		t.Errorf("%v: not ErrInvalid", err)
 	}
-	var ce *CronError
+	var ce *Error
 	if !errors.As(err, &ce) {
-		t.Fatalf("%v: not a *CronError", err)
+		t.Fatalf("%v: not a *Error", err)
 	}
 	if ce.Expr != expr || ce.Field != field || !strings.Contains(ce.Reason, want) {
 		t.Errorf("got Expr=%q Field=%q Reason=%q; want Expr=%q Field=%q Reason containing %q", ce.Expr, ce.Field, ce.Reason, expr, field, want)
@@ -298,16 +298,16 @@ func checkCronErr(t *testing.T, err error, expr, field, want string) {
 }
 
 func TestCronErrorMessage(t *testing.T) {
-	_, err := ParseCron("5-1 * * * *", nil)
+	_, err := Parse("5-1 * * * *", nil)
 	if got, want := err.Error(), `cron "5-1 * * * *": minute: range 5-1 is reversed (start after end)`; got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
-	_, err = ParseCron("", nil)
+	_, err = Parse("", nil)
 	if got, want := err.Error(), `cron "": empty expression`; got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 	long := "0 0 * * " + strings.Repeat("1,", 100) + "9"
-	_, err = ParseCron(long, nil)
+	_, err = Parse(long, nil)
 	if got := err.Error(); !strings.Contains(got, `..."`) || len(got) > 160 {
 		t.Errorf("long expression not truncated: %s", got)
 	}
@@ -317,16 +317,16 @@ func TestCronErrorMessage(t *testing.T) {
 func TestCronLengthCap(t *testing.T) {
 	huge := strings.Repeat("1,", 1<<19) + "1 * * * *"
 	start := time.Now()
-	_, err := ParseCron(huge, nil)
+	_, err := Parse(huge, nil)
 	if d := time.Since(start); d > 50*time.Millisecond {
 		t.Errorf("rejecting 1 MiB took %v", d)
 	}
 	checkCronErr(t, err, huge, "", "too long")
-	if _, err := ParseCron(strings.Repeat(" ", MaxCronLen-9)+"* * * * *", nil); err != nil {
-		t.Errorf("expression of exactly MaxCronLen bytes rejected: %v", err)
+	if _, err := Parse(strings.Repeat(" ", MaxLen-9)+"* * * * *", nil); err != nil {
+		t.Errorf("expression of exactly MaxLen bytes rejected: %v", err)
 	}
-	if _, err := ParseCron(strings.Repeat(" ", MaxCronLen-8)+"* * * * *", nil); err == nil {
-		t.Errorf("expression of MaxCronLen+1 bytes accepted")
+	if _, err := Parse(strings.Repeat(" ", MaxLen-8)+"* * * * *", nil); err == nil {
+		t.Errorf("expression of MaxLen+1 bytes accepted")
 	}
 }
 
@@ -349,9 +349,9 @@ func TestCronNeverFires(t *testing.T) {
 		if tc.zone != "" {
 			loc = mustLoad(t, tc.zone)
 		}
-		_, err := ParseCron(tc.expr, loc)
+		_, err := Parse(tc.expr, loc)
 		if err == nil {
-			t.Errorf("ParseCron(%q, %s) accepted a never-firing expression", tc.expr, loc)
+			t.Errorf("Parse(%q, %s) accepted a never-firing expression", tc.expr, loc)
 			continue
 		}
 		if !errors.Is(err, ErrNeverFires) {
@@ -378,7 +378,7 @@ func TestCronNeverFires(t *testing.T) {
 // A seven-field expression whose years are all past is valid syntax; it
 // simply never fires again.
 func TestCronPastYears(t *testing.T) {
-	c, err := ParseCron("0 0 0 1 1 * 1999", nil)
+	c, err := Parse("0 0 0 1 1 * 1999", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,7 +389,7 @@ func TestCronPastYears(t *testing.T) {
 		t.Errorf("Next(1998) = %s, %v", x, ok)
 	}
 	// Past 2099 there is nothing.
-	c, _ = ParseCron("0 0 1 1 *", nil)
+	c, _ = Parse("0 0 1 1 *", nil)
 	if x, ok := c.Next(mustTime(t, "2099-06-01T00:00:00Z")); ok {
 		t.Errorf("Next(2099-06) = %s, want none", x)
 	}
@@ -731,7 +731,7 @@ func TestCronProperties(t *testing.T) {
 	for n < 400 && time.Now().Before(deadline) {
 		expr := genExpr(r)
 		loc := locs[r.IntN(len(locs))]
-		c, err := ParseCron(expr, loc)
+		c, err := Parse(expr, loc)
 		if errors.Is(err, ErrNeverFires) {
 			continue
 		}
@@ -817,7 +817,7 @@ func TestCronBruteForceDST(t *testing.T) {
 			}
 			expr = strings.Join(f, " ")
 		}
-		c, err := ParseCron(expr, loc)
+		c, err := Parse(expr, loc)
 		if err != nil {
 			continue
 		}
@@ -874,7 +874,7 @@ func TestCronBruteForceDST(t *testing.T) {
 // cronexpr's Expression is not safe for concurrent use; Cron must be.
 func TestCronConcurrent(t *testing.T) {
 	loc := mustLoad(t, "America/New_York")
-	c, err := ParseCron("*/7 * */2 * 1-5", loc)
+	c, err := Parse("*/7 * */2 * 1-5", loc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -903,7 +903,7 @@ func TestInterval(t *testing.T) {
 	a := mustTime(t, "2026-01-01T00:00:00Z")
 	iv := Interval{Anchor: a, Every: 90 * time.Second}
 	var _ Schedule = iv
-	var _ Schedule = (*Cron)(nil)
+	var _ Schedule = (*Expr)(nil)
 	for _, tc := range []struct{ from, want string }{
 		{"2025-12-31T00:00:00Z", "2026-01-01T00:00:00Z"}, // before the anchor: the anchor
 		{"2025-12-31T23:59:59.999Z", "2026-01-01T00:00:00Z"},
@@ -940,7 +940,7 @@ func BenchmarkCronNext(b *testing.B) {
 		{"30 2 * * *", "Europe/Berlin"},
 		{"0 0 */2 * 1", "UTC"},
 	} {
-		c, err := ParseCron(bc.expr, mustLoad(b, bc.zone))
+		c, err := Parse(bc.expr, mustLoad(b, bc.zone))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -961,12 +961,12 @@ func BenchmarkCronNext(b *testing.B) {
 	}
 }
 
-func BenchmarkParseCron(b *testing.B) {
+func BenchmarkParse(b *testing.B) {
 	loc := mustLoad(b, "America/New_York")
 	for _, expr := range []string{"*/15 * * * *", "0 9,17 * * MON-FRI", "0 0 31 4,6,9,11 1"} {
 		b.Run(expr, func(b *testing.B) {
 			for b.Loop() {
-				if _, err := ParseCron(expr, loc); err != nil {
+				if _, err := Parse(expr, loc); err != nil {
 					b.Fatal(err)
 				}
 			}

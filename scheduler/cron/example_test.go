@@ -1,15 +1,15 @@
-package scheduler_test
+package cron_test
 
 import (
 	"errors"
 	"fmt"
 	"time"
 
-	"github.com/pgwerk/werkcron/scheduler"
+	"github.com/pgwerk/werkcron/scheduler/cron"
 )
 
-func ExampleParseCron() {
-	c, err := scheduler.ParseCron("0 9 * * MON-FRI", time.UTC)
+func ExampleParse() {
+	c, err := cron.Parse("0 9 * * MON-FRI", time.UTC)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -25,15 +25,15 @@ func ExampleParseCron() {
 	// 2026-01-06T09:00:00Z
 }
 
-// Errors name the field and the reason, and wrap ErrBadCron.
-func ExampleParseCron_error() {
-	_, err := scheduler.ParseCron("5-1 * * * *", time.UTC)
+// Errors name the field and the reason, and wrap ErrInvalid.
+func ExampleParse_error() {
+	_, err := cron.Parse("5-1 * * * *", time.UTC)
 	fmt.Println(err)
-	fmt.Println(errors.Is(err, scheduler.ErrBadCron))
+	fmt.Println(errors.Is(err, cron.ErrInvalid))
 
-	_, err = scheduler.ParseCron("0 0 30 2 *", time.UTC)
+	_, err = cron.Parse("0 0 30 2 *", time.UTC)
 	fmt.Println(err)
-	fmt.Println(errors.Is(err, scheduler.ErrNeverFires), errors.Is(err, scheduler.ErrBadCron))
+	fmt.Println(errors.Is(err, cron.ErrNeverFires), errors.Is(err, cron.ErrInvalid))
 	// Output:
 	// cron "5-1 * * * *": minute: range 5-1 is reversed (start after end)
 	// true
@@ -42,8 +42,8 @@ func ExampleParseCron_error() {
 }
 
 // Six fields put seconds first.
-func ExampleParseCron_seconds() {
-	c, _ := scheduler.ParseCron("*/20 * * * * *", time.UTC)
+func ExampleParse_seconds() {
+	c, _ := cron.Parse("*/20 * * * * *", time.UTC)
 	t := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for range 3 {
 		t, _ = c.Next(t)
@@ -58,10 +58,10 @@ func ExampleParseCron_seconds() {
 // Daylight saving: a fixed-time schedule fires once for a skipped time, at
 // the end of the gap; a wildcard schedule follows real time and fires in
 // both copies of a repeated hour.
-func ExampleCron_Next_daylightSaving() {
+func ExampleExpr_Next_daylightSaving() {
 	ny, _ := time.LoadLocation("America/New_York")
 	show := func(expr string, from time.Time, n int) {
-		c, _ := scheduler.ParseCron(expr, ny)
+		c, _ := cron.Parse(expr, ny)
 		fmt.Print(expr, ":")
 		for range n {
 			from, _ = c.Next(from)
@@ -79,7 +79,7 @@ func ExampleCron_Next_daylightSaving() {
 }
 
 func ExampleInterval() {
-	iv := scheduler.Interval{Anchor: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Every: 90 * time.Second}
+	iv := cron.Interval{Anchor: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Every: 90 * time.Second}
 	t := iv.Anchor.Add(-time.Hour)
 	for range 3 {
 		t, _ = iv.Next(t)

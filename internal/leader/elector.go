@@ -1,4 +1,4 @@
-package scheduler
+package leader
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 var ErrLockNotSession = errors.New("the leader lock is not held by this session: " +
 	"werkcron needs a session of its own (connect directly to PostgreSQL, or through a proxy in session pooling mode, not transaction pooling)")
 
-// elect returns once this session holds the leader lock. The lock is session-level on
+// Elect returns once this session holds the leader lock. The lock is session-level on
 // the ticker's one connection, so the lock and every write share fate: when the session
 // ends, PostgreSQL releases the lock and the writes stop with it.
 //
@@ -29,10 +29,10 @@ var ErrLockNotSession = errors.New("the leader lock is not held by this session:
 // ends, while an idle standby still sends only one query per retry interval and finds
 // out within that interval when its own connection is gone.
 //
-// Before it touches any lock, elect makes sure the connection is a session of its own
+// Before it touches any lock, Elect makes sure the connection is a session of its own
 // (checkSession): a lock taken through a transaction-pooling proxy would stay behind on
 // a pooled server session, held by nobody, and keep every ticker from leading.
-func elect(ctx context.Context, conn *pgx.Conn, retry time.Duration, waiting func()) error {
+func Elect(ctx context.Context, conn *pgx.Conn, retry time.Duration, waiting func()) error {
 	if err := checkSession(ctx, conn); err != nil {
 		return err
 	}
@@ -174,9 +174,9 @@ func checkLeader(ctx context.Context, q *db.Queries, pid int32) error {
 	return nil
 }
 
-// resign releases the leader lock so that a standby takes over at once. It runs on a
+// Resign releases the leader lock so that a standby takes over at once. It runs on a
 // context of its own: shutdown must still get this statement through.
-func resign(conn *pgx.Conn) error {
+func Resign(conn *pgx.Conn) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	_, err := db.New(conn).ReleaseLeaderLock(ctx)

@@ -1,4 +1,4 @@
-package scheduler
+package ticker
 
 import (
 	"container/heap"
@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 	"weak"
+
+	"github.com/pgwerk/werkcron/scheduler/cron"
 
 	"github.com/pgwerk/werkcron/db"
 )
@@ -28,8 +30,8 @@ type entry struct {
 	updatedAt     time.Time // the definition version the compare-and-set checks
 	lastTick      time.Time
 
-	sched Schedule // nil when the row cannot be scheduled
-	err   string   // why not (last_error); "" when fine
+	sched cron.Schedule // nil when the row cannot be scheduled
+	err   string        // why not (last_error); "" when fine
 
 	next    time.Time // the first undecided tick; zero: none
 	retryAt time.Time // after a failed statement: not before this
@@ -81,12 +83,12 @@ func newEntry(row db.WerkCronJob, old *entry) *entry {
 	return e
 }
 
-func parseSchedule(e *entry) (Schedule, string) {
+func parseSchedule(e *entry) (cron.Schedule, string) {
 	if e.cron == "" {
 		if e.interval <= 0 {
 			return nil, "needs cron or a positive interval_secs"
 		}
-		return Interval{Anchor: startBound(true, e.changedAt, e.startsAt), Every: e.interval}, ""
+		return cron.Interval{Anchor: StartBound(true, e.changedAt, e.startsAt), Every: e.interval}, ""
 	}
 	c, err := parsed.cron(e.cron, e.timezone)
 	if err != nil {
@@ -99,17 +101,17 @@ func parseSchedule(e *entry) (Schedule, string) {
 // carries its whole transition table, kilobytes each), and schedules with the same
 // expression and zone share one parsed Cron (safe: Cron is immutable), which at
 // 100,000 schedules is most of the ticker's memory.
-var parsed = &parseCache{zones: map[string]*time.Location{}, crons: map[cronKey]weak.Pointer[Cron]{}}
+var parsed = &parseCache{zones: map[string]*time.Location{}, crons: map[cronKey]weak.Pointer[cron.Expr]{}}
 
 type cronKey struct{ expr, zone string }
 
 type parseCache struct {
 	mu    sync.Mutex
 	zones map[string]*time.Location // never shrinks: there are only so many zones
-	crons map[cronKey]weak.Pointer[Cron]
+	crons map[cronKey]weak.Pointer[cron.Expr]
 }
 
-func (p *parseCache) cron(expr, zone string) (*Cron, error) {
+func (p *parseCache) cron(expr, zone string) (*cron.Expr, error) {
 	key := cronKey{expr, zone}
 	p.mu.Lock()
 	if c := p.crons[key].Value(); c != nil {
@@ -125,7 +127,7 @@ func (p *parseCache) cron(expr, zone string) (*Cron, error) {
 			return nil, fmt.Errorf("time zone %q: not an IANA zone name that werkcron knows (use e.g. America/Los_Angeles)", zone)
 		}
 	}
-	c, err := ParseCron(expr, loc)
+	c, err := cron.Parse(expr, loc)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +154,7 @@ func (p *parseCache) cron(expr, zone string) (*Cron, error) {
 func (e *entry) window(grace time.Duration) window {
 	w := window{
 		after:   e.lastTick,
-		from:    startBound(e.cron == "", e.changedAt, e.startsAt),
+		from:    StartBound(e.cron == "", e.changedAt, e.startsAt),
 		until:   e.endsAt,
 		catchup: e.catchup,
 		maxAge:  e.catchupWindow,

@@ -1,4 +1,4 @@
-package scheduler
+package migrate
 
 import (
 	"context"
@@ -22,12 +22,12 @@ const MigrationsTable = "werk_cron_migrations"
 // an application's own migrations may hold.
 var migrateLockID = int64(crc64.Checksum([]byte("werkcron migrations"), crc64.MakeTable(crc64.ECMA)))
 
-// Migrate brings the schema of the database at dsn up to date: werk_cron_jobs,
+// Up brings the schema of the database at dsn up to date: werk_cron_jobs,
 // werk_cron_ticks, their triggers and views, and pgwerk's werk_jobs if it is missing.
 // Objects land in the current schema (the first of search_path). Several processes may
 // call it at once: goose's Postgres session lock lets exactly one migrate while the
 // others wait and then find nothing to do.
-func Migrate(ctx context.Context, dsn string, log *slog.Logger) error {
+func Up(ctx context.Context, dsn string, log *slog.Logger) error {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return fmt.Errorf("migrate: parse the connection string: %w", err)

@@ -1,7 +1,9 @@
-package scheduler
+package ticker
 
 import (
 	"time"
+
+	"github.com/pgwerk/werkcron/scheduler/cron"
 )
 
 // Catch-up policies (werk_cron_jobs.catchup): what to do with the ticks that are pending
@@ -30,7 +32,7 @@ const (
 // until is set) T <= until. It also carries what the catch-up decision needs.
 type window struct {
 	after   time.Time // the newest decided tick (last_tick_at), or zero
-	from    time.Time // earliest allowed tick, inclusive (see startBound)
+	from    time.Time // earliest allowed tick, inclusive (see StartBound)
 	until   time.Time // ends_at, or zero for no end
 	catchup string
 	// maxAge, when > 0, turns every pending tick older than it into a miss (for 'all'
@@ -66,11 +68,11 @@ func (d decision) newest() time.Time {
 // empty reports whether there is nothing to write now.
 func (d decision) empty() bool { return len(d.enqueue) == 0 && len(d.missed) == 0 }
 
-// startBound returns the instant before which nothing of a schedule ever fires.
+// StartBound returns the instant before which nothing of a schedule ever fires.
 // Intervals run at anchor + k*every with anchor = greatest(starts_at,
 // date_trunc('second', changed_at)), first tick at the anchor; cron ticks must be
 // strictly after changed_at and not before starts_at. The returned bound is inclusive.
-func startBound(isInterval bool, changedAt, startsAt time.Time) time.Time {
+func StartBound(isInterval bool, changedAt, startsAt time.Time) time.Time {
 	if isInterval {
 		anchor := changedAt.Truncate(time.Second)
 		if startsAt.After(anchor) {
@@ -86,7 +88,7 @@ func startBound(isInterval bool, changedAt, startsAt time.Time) time.Time {
 }
 
 // firstAfter returns the first tick of s in w strictly after t.
-func (w window) firstAfter(s Schedule, t time.Time) (time.Time, bool) {
+func (w window) firstAfter(s cron.Schedule, t time.Time) (time.Time, bool) {
 	if !w.from.IsZero() && t.Before(w.from) {
 		t = w.from.Add(-time.Nanosecond)
 	}
@@ -101,12 +103,12 @@ func (w window) firstAfter(s Schedule, t time.Time) (time.Time, bool) {
 }
 
 // upcoming is the first tick that is not yet decided (pending or future).
-func (w window) upcoming(s Schedule) (time.Time, bool) {
+func (w window) upcoming(s cron.Schedule) (time.Time, bool) {
 	return w.firstAfter(s, time.Time{})
 }
 
 // decide applies the catch-up policy to the ticks of s pending at now.
-func decide(s Schedule, w window, now time.Time) decision {
+func decide(s cron.Schedule, w window, now time.Time) decision {
 	var d decision
 	t, ok := w.upcoming(s)
 	if !ok {
@@ -210,7 +212,7 @@ func (m *misses) rows() []missedRow {
 // newestPending finds the newest tick of s in w that is not after now, without stepping
 // through every tick since w.after: it looks back from now over doubling spans until a
 // span holds a tick, then steps through that span only.
-func newestPending(s Schedule, w window, now time.Time) (time.Time, bool) {
+func newestPending(s cron.Schedule, w window, now time.Time) (time.Time, bool) {
 	for span := time.Second; span < 200*365*24*time.Hour; span *= 2 {
 		t, ok := w.firstAfter(s, now.Add(-span))
 		if !ok {

@@ -1,4 +1,4 @@
-package scheduler
+package ticker
 
 import (
 	"sync/atomic"

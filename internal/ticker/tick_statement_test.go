@@ -1,4 +1,4 @@
-package scheduler
+package ticker
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgwerk/werkcron/db"
+	"github.com/pgwerk/werkcron/internal/migrate"
 	"github.com/pgwerk/werkcron/internal/pgtest"
 )
 
@@ -18,7 +19,7 @@ import (
 func TestTickStatementTakesAllOfAScheduleOrNothing(t *testing.T) {
 	dsn := pgtest.NewDB(t)
 	ctx := context.Background()
-	if err := Migrate(ctx, dsn, nil); err != nil {
+	if err := migrate.Up(ctx, dsn, nil); err != nil {
 		t.Fatal(err)
 	}
 	conn, err := pgx.Connect(ctx, dsn)
