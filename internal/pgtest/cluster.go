@@ -2,6 +2,10 @@
 // werkcron's tests and for `make run`. A cluster listens on a free loopback port and a
 // private socket directory, runs with durability off (it is thrown away), and as root it
 // runs as the postgres user, since the server refuses to run as root.
+//
+// Tests get a database of their own from MigratedDB (a copy of a template that has
+// every migration, made once per test process) or NewDB (empty), on one cluster per
+// test package or on WERK_TEST_DATABASE_URL.
 package pgtest
 
 import (

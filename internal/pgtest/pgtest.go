@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // EnvURL names a server to use instead of booting one. Tests create (and drop) their
@@ -25,11 +23,15 @@ var (
 	dbSeq      atomic.Int64
 )
 
-// Main runs a test package and stops the cluster it booted, if any:
+// Main runs a test package, then drops the migrated template database MigratedDB made
+// (it would outlive the process on a WERK_TEST_DATABASE_URL server) and stops the
+// cluster it booted, if any:
 //
 //	func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 func Main(m *testing.M) int {
 	code := m.Run()
+	dropTemplate()
+	closeAdminPools()
 	if shared != nil {
 		_ = shared.Remove(context.Background())
 	}
@@ -45,7 +47,7 @@ func serverURL() (string, error) {
 	sharedOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		dir, err := os.MkdirTemp("", "werkcron-pg-")
+		dir, err := ClusterDir()
 		if err != nil {
 			sharedErr = err
 			return
@@ -89,14 +91,25 @@ func NewCluster(t testing.TB) *Cluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := Init(ctx, t.TempDir())
-	if err == nil {
-		err = c.Start(ctx)
-	}
+	// Not t.TempDir(): its parent is private to the user running the tests, and as root
+	// the server runs as postgres, which must reach the directory.
+	dir, err := ClusterDir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = c.Remove(context.Background()) })
+	c, err := Init(ctx, dir)
+	if err == nil {
+		err = c.Start(ctx)
+	}
+	t.Cleanup(func() {
+		if c != nil {
+			_ = c.Remove(context.Background())
+		}
+		_ = os.RemoveAll(dir)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return c
 }
 
@@ -115,12 +128,7 @@ func execSQL(t testing.TB, dsn, sql string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatalf("connect to test server: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql); err != nil {
-		t.Fatalf("%s: %v", sql, err)
+	if err := adminExec(ctx, dsn, sql); err != nil {
+		t.Fatal(err)
 	}
 }

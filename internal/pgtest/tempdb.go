@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // TempDB is NewDB for code without a testing.TB (runnable examples): it creates an
@@ -21,16 +19,4 @@ func TempDB(ctx context.Context) (dsn string, drop func(), err error) {
 	}
 	drop = func() { _ = adminExec(context.Background(), admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") }
 	return WithDatabase(admin, name), drop, nil
-}
-
-func adminExec(ctx context.Context, dsn, sql string) error {
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return fmt.Errorf("connect to test server: %w", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql); err != nil {
-		return fmt.Errorf("%s: %w", sql, err)
-	}
-	return nil
 }
