@@ -54,7 +54,7 @@ func (q *Queries) CountSchedulesByState(ctx context.Context) ([]CountSchedulesBy
 }
 
 const getSchedule = `-- name: GetSchedule :one
-SELECT name, func, queue, args, kwargs, cron, interval_secs, timezone, timeout_secs, result_ttl, failure_ttl, meta, priority, max_attempts, paused, catchup, catchup_window_secs, overlap, starts_at, ends_at, created_at, updated_at, changed_at, next_run_at, last_tick_at, last_job_id, last_error FROM werk_cron_jobs WHERE name = $1::text
+SELECT name, func, queue, args, kwargs, cron, interval_secs, timezone, timeout_secs, result_ttl, failure_ttl, meta, priority, max_attempts, paused, catchup, catchup_window_secs, overlap, starts_at, ends_at, created_at, updated_at, changed_at, next_run_at, last_tick_at, last_job_id, last_error, planned_at FROM werk_cron_jobs WHERE name = $1::text
 `
 
 func (q *Queries) GetSchedule(ctx context.Context, name string) (WerkCronJob, error) {
@@ -88,6 +88,7 @@ func (q *Queries) GetSchedule(ctx context.Context, name string) (WerkCronJob, er
 		&i.LastTickAt,
 		&i.LastJobID,
 		&i.LastError,
+		&i.PlannedAt,
 	)
 	return i, err
 }
@@ -169,7 +170,7 @@ func (q *Queries) ListInstances(ctx context.Context) ([]ListInstancesRow, error)
 }
 
 const listSchedules = `-- name: ListSchedules :many
-SELECT name, func, queue, args, kwargs, cron, interval_secs, timezone, timeout_secs, result_ttl, failure_ttl, meta, priority, max_attempts, paused, catchup, catchup_window_secs, overlap, starts_at, ends_at, created_at, updated_at, changed_at, next_run_at, last_tick_at, last_job_id, last_error FROM werk_cron_jobs ORDER BY name
+SELECT name, func, queue, args, kwargs, cron, interval_secs, timezone, timeout_secs, result_ttl, failure_ttl, meta, priority, max_attempts, paused, catchup, catchup_window_secs, overlap, starts_at, ends_at, created_at, updated_at, changed_at, next_run_at, last_tick_at, last_job_id, last_error, planned_at FROM werk_cron_jobs ORDER BY name
 `
 
 func (q *Queries) ListSchedules(ctx context.Context) ([]WerkCronJob, error) {
@@ -209,6 +210,7 @@ func (q *Queries) ListSchedules(ctx context.Context) ([]WerkCronJob, error) {
 			&i.LastTickAt,
 			&i.LastJobID,
 			&i.LastError,
+			&i.PlannedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -426,7 +428,7 @@ ON CONFLICT (name) DO UPDATE SET
     paused = excluded.paused, catchup = excluded.catchup,
     catchup_window_secs = excluded.catchup_window_secs, overlap = excluded.overlap,
     starts_at = excluded.starts_at, ends_at = excluded.ends_at
-RETURNING j.name, j.func, j.queue, j.args, j.kwargs, j.cron, j.interval_secs, j.timezone, j.timeout_secs, j.result_ttl, j.failure_ttl, j.meta, j.priority, j.max_attempts, j.paused, j.catchup, j.catchup_window_secs, j.overlap, j.starts_at, j.ends_at, j.created_at, j.updated_at, j.changed_at, j.next_run_at, j.last_tick_at, j.last_job_id, j.last_error
+RETURNING j.name, j.func, j.queue, j.args, j.kwargs, j.cron, j.interval_secs, j.timezone, j.timeout_secs, j.result_ttl, j.failure_ttl, j.meta, j.priority, j.max_attempts, j.paused, j.catchup, j.catchup_window_secs, j.overlap, j.starts_at, j.ends_at, j.created_at, j.updated_at, j.changed_at, j.next_run_at, j.last_tick_at, j.last_job_id, j.last_error, j.planned_at
 `
 
 type UpsertScheduleParams struct {
@@ -510,6 +512,7 @@ func (q *Queries) UpsertSchedule(ctx context.Context, arg UpsertScheduleParams) 
 		&i.LastTickAt,
 		&i.LastJobID,
 		&i.LastError,
+		&i.PlannedAt,
 	)
 	return i, err
 }

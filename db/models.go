@@ -40,11 +40,14 @@ type WerkCronJob struct {
 	CreatedAt         time.Time  `json:"created_at"`
 	UpdatedAt         time.Time  `json:"updated_at"`
 	// set on insert, on a change of cron, interval_secs, timezone or starts_at, on resume, and when a schedule past its ends_at gets a later one; no tick before it is ever enqueued
-	ChangedAt  time.Time  `json:"changed_at"`
+	ChangedAt time.Time `json:"changed_at"`
+	// the plan of record, written by the ticker: when it next looks at this schedule (its next tick, or a retry); NULL while awaiting planning, and for paused, ended or failing schedules
 	NextRunAt  *time.Time `json:"next_run_at"`
 	LastTickAt *time.Time `json:"last_tick_at"`
 	LastJobID  *uuid.UUID `json:"last_job_id"`
 	LastError  *string    `json:"last_error"`
+	// when the ticker last planned this row (wrote next_run_at and last_error); NULL: awaiting planning. Set it to NULL to make the ticker look at a row again
+	PlannedAt *time.Time `json:"planned_at"`
 }
 
 type WerkCronStatus struct {

@@ -1,45 +1,50 @@
 -- name: EnqueueDueTicks :many
 -- The whole tick in one statement, so that the decision and the jobs commit together or
 -- not at all. Input: one row per decided tick (tick_*): its job key and the id its job
--- gets (both made by the ticker, so the statement computes neither), whether to enqueue
--- it or record it as missed, and, repeated on each tick of a schedule, what the ticker's
--- decision was based on (the schedule's last_tick_at and updated_at) and what follows
--- from it (the newest decided tick, the next_run_at after it). One tick per schedule is
--- its head (tick_heads): the one whose job, if it gets one, becomes last_job_id (the
--- newest enqueue tick, or with overlap = 'skip' the only one that can be enqueued; the
--- newest tick when none is to be enqueued). The schedule's row is updated from it.
+-- gets (both made by the ticker), whether to enqueue it or record it as missed, and,
+-- repeated on each tick of a schedule, what the ticker's decision was based on (the
+-- schedule's last_tick_at and updated_at) and what follows from it (the newest decided
+-- tick, the next_run_at after it). One tick per schedule is its head (tick_heads): the
+-- one whose job, if it gets one, becomes last_job_id (the newest enqueue tick, or with
+-- overlap = 'skip' the only one that can be enqueued; the newest tick when none is to
+-- be enqueued). The schedule's row is updated from it.
 --
 -- Compare-and-set first: a tick takes part only if its schedule's row still has the
 -- last_tick_at and updated_at the ticker saw, is not paused, and none of the schedule's
 -- decided ticks is in the future (whatever the caller's clock said); those rows are
 -- locked (FOR UPDATE rechecks the condition on the newest row version if another
--- transaction changed it meanwhile), so the rest of the statement works on ticks that
--- won. A row someone else holds locked (an open psql transaction editing it) is skipped
--- rather than waited for: one stuck session must not hold up every other schedule.
--- The row is locked once per tick, so a lock released between two of them could let
--- some of a schedule's ticks in and not others (a catch-up backlog would then advance
--- last_tick_at past ticks nobody decided): a schedule takes part only if all of its
--- ticks (schedule_ticks) were locked, and is otherwise left for the ticker to retry.
+-- transaction changed it meanwhile). A row someone else holds locked (an open psql
+-- transaction editing it) is skipped rather than waited for: one stuck session must not
+-- hold up every other schedule. The row is locked once per tick, so a schedule takes part
+-- only if all of its ticks (schedule_ticks) were locked, and is otherwise left for the
+-- ticker to retry.
 --
--- Duplicates are found by looking, not by ON CONFLICT: a tick whose ledger row or job
--- key is already there gets no second job. The inserts carry no ON CONFLICT (a
--- speculative insertion costs a tenth of the statement): a key or ledger row committed by
--- someone else after this statement's snapshot makes it fail with a unique violation, and
--- the ticker runs it again, when the lookups see it.
+-- The jobs go in with INSERT ... ON CONFLICT (key) DO NOTHING, and the ledger follows
+-- from what went in (RETURNING): a tick whose key someone else took records 'duplicate'
+-- naming that job (or, when that job committed after this statement's snapshot, with
+-- job_id left for the ticker to fill in). The ledger, not the job key, is what makes a
+-- tick happen once (pgwerk deletes finished jobs): a tick with a ledger row is never
+-- enqueued again. A key another transaction holds uncommitted makes this statement wait
+-- (at most the session's lock_timeout; the ticker then isolates that schedule).
 --
 -- Returns one row (outcome 'won') per schedule whose decision went through, one row per
--- tick whose outcome is not what the ticker asked for ('duplicate', 'skipped_overlap'),
--- and one row (outcome 'notified') with the number of queues notified; the transaction's
--- start (now()) is on every row. A schedule without a 'won' row lost the
--- compare-and-set and must be looked at again.
+-- tick whose outcome is not what the ticker asked for ('duplicate', 'skipped_overlap',
+-- and 'foreign' for a key held by a job of another schedule or function), and one row
+-- (outcome 'notified') with the number of queues notified; the transaction's start
+-- (now()) is on every row. A schedule without a 'won' row lost the compare-and-set and
+-- must be looked at again.
 --
--- Its cost must stay linear in the number of ticks whatever the planner estimates: no
--- two CTEs are ever joined and every join is with a table by an index.
+-- Its cost must stay linear in the number of ticks whatever the planner estimates: every
+-- join is with a table by an index, or a hashed subplan over a CTE (x IN (SELECT ...)).
 WITH locked AS NOT MATERIALIZED (
     SELECT d.name, d.key, d.tick_at, d.kind, d.ticks, d.head, d.newest, d.next_run_at,
            d.job_id, d.schedule_ticks, j.func, j.queue, j.args, j.kwargs, j.timeout_secs,
            j.result_ttl, j.failure_ttl, j.meta, j.priority, j.max_attempts,
            existing.id AS existing_id,
+           -- A key held by another schedule's (or another function's) job: the tick
+           -- cannot have a job of its own; the ticker reports it on the schedule.
+           (existing.id IS NOT NULL
+            AND (existing.cron_name IS DISTINCT FROM d.name OR existing.function <> j.func)) AS foreign_key,
            -- Decided before (the ledger, not the job row that pgwerk may have deleted, is
            -- what makes a tick happen once): never a second job, and no second row.
            decided_before.name IS NOT NULL AS decided_before,
@@ -49,17 +54,15 @@ WITH locked AS NOT MATERIALIZED (
                WHEN existing.id IS NOT NULL THEN 'duplicate'
                -- overlap = 'skip': only the head, which for such a schedule is the oldest
                -- enqueue tick of the batch, and only if no job of the schedule is still
-               -- waiting or running. (Should the head turn out a duplicate, the others
-               -- of the batch are skipped as well: only a backlog after a restore or a
-               -- key taken from outside can do that, and the next tick is free.)
+               -- waiting or running.
                WHEN j.overlap = 'skip' AND (
                         NOT d.head
                         OR EXISTS (SELECT 1 FROM werk_jobs b
                                    WHERE b.cron_name = d.name
                                      AND b.status IN ('queued', 'scheduled', 'active')))
                    THEN 'skipped_overlap'
-               ELSE 'enqueued'
-           END AS outcome
+               ELSE 'enqueue'
+           END AS intent
     FROM (SELECT unnest(@tick_names::text[]) AS name,
                  unnest(@tick_keys::text[]) AS key,
                  unnest(@tick_ats::timestamptz[]) AS tick_at,
@@ -95,20 +98,6 @@ won AS MATERIALIZED (
     FROM (SELECT l.*, count(*) OVER (PARTITION BY l.name) AS locked_ticks FROM locked l) c
     WHERE c.locked_ticks = c.schedule_ticks
 ),
-advanced AS (
-    -- From the head tick only: one row per schedule. The rows are locked (locked), so no
-    -- compare-and-set is needed here.
-    UPDATE werk_cron_jobs j
-    SET last_tick_at = h.newest,
-        last_job_id = coalesce(CASE h.outcome WHEN 'enqueued' THEN h.job_id
-                                              WHEN 'duplicate' THEN h.existing_id END,
-                               j.last_job_id),
-        next_run_at = nullif(h.next_run_at, '0001-01-01 00:00:00+00'::timestamptz),
-        last_error = NULL
-    FROM won h
-    WHERE h.head AND j.name = h.name
-    RETURNING j.name
-),
 jobs AS (
     INSERT INTO werk_jobs (id, key, function, queue, status, priority, payload, max_attempts,
                            timeout_secs, scheduled_at, meta, result_ttl, failure_ttl, cron_name)
@@ -116,28 +105,64 @@ jobs AS (
            jsonb_build_object('args', x.args, 'kwargs', x.kwargs), x.max_attempts,
            x.timeout_secs, x.tick_at, x.meta, x.result_ttl, x.failure_ttl, x.name
     FROM won x
-    WHERE x.outcome = 'enqueued'
+    WHERE x.intent = 'enqueue'
+    ON CONFLICT (key) DO NOTHING
+    RETURNING id
 ),
 ledger AS (
     INSERT INTO werk_cron_ticks (name, tick_at, outcome, job_id, ticks)
-    SELECT x.name, x.tick_at, x.outcome,
-           CASE x.outcome WHEN 'enqueued' THEN x.job_id WHEN 'duplicate' THEN x.existing_id END,
+    SELECT x.name, x.tick_at,
+           CASE WHEN x.intent <> 'enqueue' THEN x.intent
+                WHEN x.job_id IN (SELECT id FROM jobs) THEN 'enqueued'
+                ELSE 'duplicate' END,
+           CASE WHEN x.intent = 'duplicate' THEN x.existing_id
+                WHEN x.intent = 'enqueue' AND x.job_id IN (SELECT id FROM jobs) THEN x.job_id END,
            x.ticks
     FROM won x
     WHERE NOT x.decided_before
 ),
+advanced AS (
+    -- From the head tick only: one row per schedule. The rows are locked (locked), so no
+    -- compare-and-set is needed here.
+    UPDATE werk_cron_jobs j
+    SET last_tick_at = h.newest,
+        last_job_id = coalesce(CASE WHEN h.intent = 'enqueue' AND h.job_id IN (SELECT id FROM jobs) THEN h.job_id
+                                    WHEN h.intent = 'duplicate' AND NOT h.foreign_key THEN h.existing_id END,
+                               j.last_job_id),
+        next_run_at = nullif(h.next_run_at, '0001-01-01 00:00:00+00'::timestamptz),
+        last_error = NULL
+    FROM won h
+    WHERE h.head AND j.name = h.name
+    RETURNING j.name
+),
 -- pgwerk's workers listen on werk:<queue>: one notification per queue per statement.
 notified AS (
     SELECT count(pg_notify('werk:' || q.queue, '')) AS n
-    FROM (SELECT DISTINCT queue FROM won WHERE outcome = 'enqueued') q
+    FROM (SELECT DISTINCT queue FROM won WHERE intent = 'enqueue') q
 )
 SELECT 'won'::text AS outcome, a.name::text AS name, NULL::timestamptz AS tick_at,
        NULL::uuid AS job_id, 0::bigint AS queues_notified, now()::timestamptz AS started_at
 FROM advanced a
 UNION ALL
-SELECT x.outcome, x.name, x.tick_at, x.existing_id, 0, now()
+-- Ticks that did not go as asked: decided before, a key taken (by this schedule's
+-- earlier job: 'duplicate'; by another's: 'foreign'), or skipped for overlap.
+SELECT CASE WHEN x.foreign_key AND NOT x.decided_before THEN 'foreign'
+            WHEN x.intent = 'enqueue' THEN 'duplicate'
+            ELSE x.intent END,
+       x.name, x.tick_at, x.existing_id, 0, now()
 FROM won x
-WHERE x.outcome <> CASE x.kind WHEN 'missed' THEN 'missed' ELSE 'enqueued' END
+WHERE (x.intent = 'enqueue' AND x.job_id NOT IN (SELECT id FROM jobs))
+   OR (x.intent <> 'enqueue' AND x.intent <> CASE x.kind WHEN 'missed' THEN 'missed' ELSE 'enqueue' END)
 UNION ALL
 SELECT 'notified', '', NULL, NULL, n.n, now()
 FROM notified n;
+
+-- name: FillRacedDuplicates :exec
+-- A tick whose key another transaction took after the tick statement's snapshot was
+-- recorded 'duplicate' without the job's id, which this (later) statement can see.
+UPDATE werk_cron_ticks t
+SET job_id = j.id
+FROM (SELECT unnest(@names::text[]) AS name, unnest(@tick_ats::timestamptz[]) AS tick_at,
+             unnest(@keys::text[]) AS key) r
+JOIN werk_jobs j ON j.key = r.key
+WHERE t.name = r.name AND t.tick_at = r.tick_at AND t.job_id IS NULL;

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgwerk/werkcron/internal/pgtest"
@@ -436,7 +435,11 @@ func TestDatabaseRefusesBadRows(t *testing.T) {
 	}
 }
 
-func TestTickerOwnWritesDoNotNotify(t *testing.T) {
+// Wake-ups are coalesced and only for what the planner must look at: one notification
+// per INSERT statement however many rows, one per transaction for rows that become
+// unplanned (a definition change of a planned row, or planned_at set to NULL by hand),
+// and none for the ticker's own writes.
+func TestWakeUpsAreCoalesced(t *testing.T) {
 	dsn, pool := migratedDB(t)
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dsn)
@@ -447,26 +450,45 @@ func TestTickerOwnWritesDoNotNotify(t *testing.T) {
 	if _, err := conn.Exec(ctx, `SELECT werk_cron_listen()`); err != nil {
 		t.Fatal(err)
 	}
-	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (func, interval_secs) VALUES ('f', 5)`)
-	pgtest.Exec(t, pool, `UPDATE werk_cron_jobs SET next_run_at = now(), last_tick_at = now(), last_error = 'x', last_job_id = gen_random_uuid()`)
-	pgtest.Exec(t, pool, `UPDATE werk_cron_jobs SET interval_secs = 6`)
-	var got []string
-	for {
-		wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-		n, err := conn.WaitForNotification(wctx)
-		cancel()
-		if err != nil {
-			break
+	count := func() int {
+		n := 0
+		for {
+			wctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			_, err := conn.WaitForNotification(wctx)
+			cancel()
+			if err != nil {
+				return n
+			}
+			n++
 		}
-		got = append(got, n.Payload)
 	}
-	if len(got) != 2 {
-		t.Fatalf("want 2 notifications (insert, definition update), got %d: %v", len(got), got)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs) SELECT 'f' || i, 'f', 5 FROM generate_series(1, 500) i`)
+	if n := count(); n != 1 {
+		t.Errorf("INSERT of 500 rows: %d notifications, want 1", n)
 	}
-	updatedAt := pgtest.QueryOne[time.Time](t, pool, `SELECT updated_at FROM werk_cron_jobs`)
+	// What the ticker writes, planned_at included, wakes nobody.
+	pgtest.Exec(t, pool, `UPDATE werk_cron_jobs SET next_run_at = now(), planned_at = now(), last_tick_at = now(), last_error = 'x', last_job_id = gen_random_uuid()`)
+	if n := count(); n != 0 {
+		t.Errorf("the ticker's own columns: %d notifications, want 0", n)
+	}
+	updatedAt := pgtest.QueryOne[time.Time](t, pool, `SELECT max(updated_at) FROM werk_cron_jobs`)
 	pgtest.Exec(t, pool, `UPDATE werk_cron_jobs SET next_run_at = now() + interval '1 hour'`)
-	if after := pgtest.QueryOne[time.Time](t, pool, `SELECT updated_at FROM werk_cron_jobs`); !after.Equal(updatedAt) {
+	if after := pgtest.QueryOne[time.Time](t, pool, `SELECT max(updated_at) FROM werk_cron_jobs`); !after.Equal(updatedAt) {
 		t.Errorf("a ticker write moved updated_at from %s to %s", updatedAt, after)
+	}
+	// A definition change of planned rows: one wake-up, and the rows wait for the planner.
+	pgtest.Exec(t, pool, `UPDATE werk_cron_jobs SET interval_secs = 6 WHERE name IN ('f1', 'f2', 'f3')`)
+	if n := count(); n != 1 {
+		t.Errorf("definition change of 3 rows: %d notifications, want 1", n)
+	}
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_jobs
+		WHERE planned_at IS NULL AND next_run_at IS NULL AND last_error IS NULL`); n != 3 {
+		t.Errorf("%d rows await planning after the change, want the 3 changed", n)
+	}
+	// An operator hands a row back to the planner.
+	pgtest.Exec(t, pool, `UPDATE werk_cron_jobs SET planned_at = NULL WHERE name = 'f10'`)
+	if n := count(); n != 1 {
+		t.Errorf("planned_at set to NULL: %d notifications, want 1", n)
 	}
 }
 
@@ -502,75 +524,6 @@ func TestTickWithTakenKeyIsADuplicate(t *testing.T) {
 	checkJobs(t, pool)
 }
 
-// A job key taken by a transaction that commits while the tick statement runs (after
-// its snapshot, so the statement's lookup cannot see it) makes the statement fail on the
-// key; the ticker decides the whole statement again at once (not one schedule at a
-// time) and records a duplicate of that job, and the other schedules of the statement
-// lose nothing.
-func TestKeyTakenDuringTheTickStatement(t *testing.T) {
-	dsn, pool := migratedDB(t)
-	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('race', 'app.race', '* * * * * *')`)
-	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron)
-		SELECT 'other' || i, 'app.other', '* * * * * *' FROM generate_series(1, 20) i`)
-	tk := startTicker(t, dsn, scheduler.TickerOptions{})
-	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
-
-	ctx := context.Background()
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	var tick time.Time
-	var outside uuid.UUID
-	err = tx.QueryRow(ctx, `INSERT INTO werk_jobs (key, function, cron_name, scheduled_at)
-		SELECT 'cron:race:' || to_char(g AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), 'elsewhere', 'race', g
-		FROM (SELECT date_trunc('second', clock_timestamp()) + interval '3 s' AS g) s
-		RETURNING scheduled_at, id`).Scan(&tick, &outside)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The tick statement of that second waits for this transaction on the key.
-	pgtest.Eventually(t, 5*time.Second, "the tick statement waiting on the key", func() bool {
-		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM pg_stat_activity
-			WHERE wait_event_type = 'Lock' AND query LIKE '%EnqueueDueTicks%'`) == 1
-	})
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	pgtest.Eventually(t, 5*time.Second, "the tick decided", func() bool {
-		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE tick_at = $1`, tick) == 21
-	})
-	var outcome string
-	var jobID *uuid.UUID
-	if err := pool.QueryRow(ctx, `SELECT outcome, job_id FROM werk_cron_ticks WHERE name = 'race' AND tick_at = $1`, tick).Scan(&outcome, &jobID); err != nil {
-		t.Fatal(err)
-	}
-	if outcome != "duplicate" || jobID == nil || *jobID != outside {
-		t.Errorf("ledger: %s with job %v, want duplicate of %s", outcome, jobID, outside)
-	}
-	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'race' AND scheduled_at = $1`, tick); n != 1 {
-		t.Errorf("%d job rows for the raced tick, want the outside one only", n)
-	}
-	// All in one transaction: decided again together, not split one by one.
-	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(DISTINCT xmin::text) FROM werk_cron_ticks WHERE tick_at = $1`, tick); n != 1 {
-		t.Errorf("the tick's ledger rows were written by %d transactions, want 1", n)
-	}
-	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE function = 'app.other' AND scheduled_at = $1`, tick); n != 20 {
-		t.Errorf("the other schedules have %d jobs for that tick, want 20", n)
-	}
-	pgtest.Eventually(t, 3*time.Second, "the raced schedule ticking on", func() bool {
-		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE function = 'app.race' AND scheduled_at > $1`, tick) >= 1
-	})
-	if msg := pgtest.QueryOne[*string](t, pool, `SELECT last_error FROM werk_cron_jobs WHERE name = 'race'`); msg != nil {
-		t.Errorf("last_error %q", *msg)
-	}
-	if got := tk.Stats.Duplicates.Load(); got != 1 {
-		t.Errorf("%d duplicates counted, want 1", got)
-	}
-	checkJobs(t, pool)
-}
-
 // A schedule whose jobs the database refuses (here a constraint a DBA or pgwerk put on
 // werk_jobs) gets last_error naming the tick and the reason; the schedules that share
 // its tick statement keep their jobs, and the ticker keeps leading.
@@ -601,48 +554,4 @@ func TestRefusedScheduleIsIsolated(t *testing.T) {
 	if tk.Role() != scheduler.RolePrimary {
 		t.Fatalf("ticker is %s", tk.Role())
 	}
-}
-
-// An open transaction that holds one schedule's row locked (a psql session in the
-// middle of an edit) holds up neither the other schedules nor the ticker: the locked
-// one waits, and catches up per its policy once the lock is gone.
-func TestLockedScheduleRowHoldsUpNobodyElse(t *testing.T) {
-	dsn, pool := migratedDB(t)
-	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron, catchup) VALUES
-		('free', 'app.f', '* * * * * *', 'latest'), ('held', 'app.h', '* * * * * *', 'all')`)
-	tk := startTicker(t, dsn, scheduler.TickerOptions{})
-	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
-	pgtest.Eventually(t, 3*time.Second, "both ticking", func() bool {
-		return pgtest.QueryOne[int64](t, pool, `SELECT count(DISTINCT cron_name) FROM werk_jobs`) == 2
-	})
-
-	ctx := context.Background()
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	pgtest.Exec(t, tx, `SELECT 1 FROM werk_cron_jobs WHERE name = 'held' FOR UPDATE`)
-	locked := pgtest.QueryOne[time.Time](t, pool, `SELECT clock_timestamp()`)
-	time.Sleep(2500 * time.Millisecond)
-	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'free' AND scheduled_at > $1`, locked); n < 2 {
-		t.Fatalf("the free schedule got %d jobs while the other's row was locked", n)
-	}
-	if err := tx.Rollback(ctx); err != nil {
-		t.Fatal(err)
-	}
-	released := pgtest.QueryOne[time.Time](t, pool, `SELECT clock_timestamp()`)
-	pgtest.Eventually(t, 3*time.Second, "the held schedule catching up", func() bool {
-		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'held' AND scheduled_at > $1`, released) >= 1
-	})
-	// catchup = 'all': every second of the lock got its job, once.
-	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM generate_series(date_trunc('second', $1::timestamptz) + interval '1 s',
-			date_trunc('second', $2::timestamptz), interval '1 s') g
-		WHERE NOT EXISTS (SELECT 1 FROM werk_jobs WHERE cron_name = 'held' AND scheduled_at = g)`, locked, released); n != 0 {
-		t.Errorf("%d ticks of the held schedule have no job", n)
-	}
-	if tk.Role() != scheduler.RolePrimary {
-		t.Fatalf("ticker is %s", tk.Role())
-	}
-	checkJobs(t, pool)
 }

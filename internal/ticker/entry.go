@@ -1,20 +1,23 @@
 package ticker
 
 import (
-	"container/heap"
 	"fmt"
 	"runtime"
 	"sync"
 	"time"
 	"weak"
 
-	"github.com/pgwerk/werkcron/scheduler/cron"
-
 	"github.com/pgwerk/werkcron/db"
+	"github.com/pgwerk/werkcron/scheduler/cron"
 )
 
-// entry is the ticker's in-memory view of one werk_cron_jobs row: what it needs to
-// decide ticks, and what it last wrote back, so that it writes only changes.
+// row is what the ticker reads of a werk_cron_jobs row: what a decision needs, never
+// args, kwargs or meta. Every query of queries/plan.sql that feeds the ticker returns
+// these columns, so their generated row types convert to this one.
+type row = db.ListDueSchedulesRow
+
+// entry is one schedule the ticker holds in memory: a row due within the primary's
+// horizon (see window), or one set aside to be retried.
 type entry struct {
 	name          string
 	cron          string // "" for interval schedules
@@ -33,51 +36,42 @@ type entry struct {
 	sched cron.Schedule // nil when the row cannot be scheduled
 	err   string        // why not (last_error); "" when fine
 
-	next    time.Time // the first undecided tick; zero: none
-	retryAt time.Time // after a failed statement: not before this
+	next    time.Time // when to look at it: next_run_at as planned; zero: never
+	retryAt time.Time // set aside (a lock, a failed statement): not before this
 
-	// What the row holds now, to skip writes that change nothing.
-	dbNext time.Time
-	dbErr  string
+	// Set aside because another session holds what its decision needs (see block).
+	blocked      string        // why; "" when not
+	blockedSince time.Time     // since when (database time)
+	backoff      time.Duration // the last retry interval
 
-	index int // position in the heap; -1 when not in it
+	index int // position in the window's heap; -1 when not in it
 }
 
-// newEntry builds the ticker's view of row. When old describes the same schedule
-// (expression, zone and start unchanged), its parsed schedule is reused: parsing is
-// the expensive part and happens once per change, not per tick.
-func newEntry(row db.WerkCronJob, old *entry) *entry {
+// newEntry builds the ticker's view of r. The parsed expression is shared with every
+// other schedule of the same expression and zone (parsing is the expensive part).
+func newEntry(r row) *entry {
 	e := &entry{
-		name:        row.Name,
-		timezone:    row.Timezone,
-		paused:      row.Paused,
-		catchup:     row.Catchup,
-		overlapSkip: row.Overlap == "skip",
-		changedAt:   row.ChangedAt,
-		updatedAt:   row.UpdatedAt,
+		name:        r.Name,
+		timezone:    r.Timezone,
+		paused:      r.Paused,
+		catchup:     r.Catchup,
+		overlapSkip: r.Overlap == "skip",
+		changedAt:   r.ChangedAt,
+		updatedAt:   r.UpdatedAt,
+		startsAt:    deref(r.StartsAt),
+		endsAt:      deref(r.EndsAt),
+		lastTick:    deref(r.LastTickAt),
+		next:        deref(r.NextRunAt),
 		index:       -1,
 	}
-	if row.Cron != nil {
-		e.cron = *row.Cron
+	if r.Cron != nil {
+		e.cron = *r.Cron
 	}
-	if row.IntervalSecs != nil {
-		e.interval = time.Duration(*row.IntervalSecs) * time.Second
+	if r.IntervalSecs != nil {
+		e.interval = time.Duration(*r.IntervalSecs) * time.Second
 	}
-	if row.CatchupWindowSecs != nil {
-		e.catchupWindow = time.Duration(*row.CatchupWindowSecs) * time.Second
-	}
-	e.startsAt = deref(row.StartsAt)
-	e.endsAt = deref(row.EndsAt)
-	e.lastTick = deref(row.LastTickAt)
-	e.dbNext = deref(row.NextRunAt)
-	if row.LastError != nil {
-		e.dbErr = *row.LastError
-	}
-
-	if old != nil && old.sched != nil && old.cron == e.cron && old.interval == e.interval &&
-		old.timezone == e.timezone && old.changedAt.Equal(e.changedAt) && old.startsAt.Equal(e.startsAt) {
-		e.sched = old.sched
-		return e
+	if r.CatchupWindowSecs != nil {
+		e.catchupWindow = time.Duration(*r.CatchupWindowSecs) * time.Second
 	}
 	e.sched, e.err = parseSchedule(e)
 	return e
@@ -97,10 +91,28 @@ func parseSchedule(e *entry) (cron.Schedule, string) {
 	return c, ""
 }
 
+// plan is what the planner writes for a row: when to look at it (its first undecided
+// tick, which may already be due; zero: never) and why it cannot run ("" when fine).
+func (e *entry) plan() (next time.Time, lastError string) {
+	if e.paused {
+		return time.Time{}, ""
+	}
+	if e.sched == nil {
+		return time.Time{}, e.err
+	}
+	if n, ok := e.window(0).upcoming(e.sched); ok {
+		return n, ""
+	}
+	if e.cron != "" && e.endsAt.IsZero() {
+		return time.Time{}, "the cron expression matches no instant after the last tick: it will never fire again"
+	}
+	return time.Time{}, "" // ended
+}
+
 // parsed shares what schedules have in common: a zone is loaded once (a *Location
 // carries its whole transition table, kilobytes each), and schedules with the same
-// expression and zone share one parsed Cron (safe: Cron is immutable), which at
-// 100,000 schedules is most of the ticker's memory.
+// expression and zone share one parsed cron.Expr (safe: it is immutable), forgotten
+// once no entry uses it.
 var parsed = &parseCache{zones: map[string]*time.Location{}, crons: map[cronKey]weak.Pointer[cron.Expr]{}}
 
 type cronKey struct{ expr, zone string }
@@ -122,7 +134,7 @@ func (p *parseCache) cron(expr, zone string) (*cron.Expr, error) {
 	p.mu.Unlock()
 	if !ok {
 		var err error
-		if loc, err = time.LoadLocation(zone); err != nil {
+		if loc, err = time.LoadLocation(zone); err != nil || zone == "Local" {
 			// PostgreSQL accepts zones Go does not know, such as bare abbreviations (PST).
 			return nil, fmt.Errorf("time zone %q: not an IANA zone name that werkcron knows (use e.g. America/Los_Angeles)", zone)
 		}
@@ -138,7 +150,6 @@ func (p *parseCache) cron(expr, zone string) (*cron.Expr, error) {
 		return shared, nil
 	}
 	p.crons[key] = weak.Make(c)
-	// Forget the key once no schedule uses the expression any more.
 	runtime.AddCleanup(c, func(k cronKey) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
@@ -165,21 +176,6 @@ func (e *entry) window(grace time.Duration) window {
 	return w
 }
 
-// refresh recomputes the first undecided tick, and the error for a cron expression
-// that will never fire again.
-func (e *entry) refresh() {
-	e.next = time.Time{}
-	if e.sched == nil || e.paused {
-		return
-	}
-	n, ok := e.window(0).upcoming(e.sched)
-	if ok {
-		e.next = n
-	} else if e.cron != "" && e.endsAt.IsZero() {
-		e.err = "the cron expression matches no instant after the last tick: it will never fire again"
-	}
-}
-
 // due is when the ticker should next look at the entry; zero: never.
 func (e *entry) due() time.Time {
 	if e.next.IsZero() || e.retryAt.Before(e.next) {
@@ -193,63 +189,4 @@ func deref(t *time.Time) time.Time {
 		return time.Time{}
 	}
 	return *t
-}
-
-// dueQueue is a min-heap of entries by due(): the ticker sleeps until the top one.
-type dueQueue []*entry
-
-func (q dueQueue) Len() int           { return len(q) }
-func (q dueQueue) Less(i, j int) bool { return q[i].due().Before(q[j].due()) }
-func (q dueQueue) Swap(i, j int) {
-	q[i], q[j] = q[j], q[i]
-	q[i].index, q[j].index = i, j
-}
-func (q *dueQueue) Push(x any) {
-	e := x.(*entry)
-	e.index = len(*q)
-	*q = append(*q, e)
-}
-func (q *dueQueue) Pop() any {
-	old := *q
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*q = old[:len(old)-1]
-	e.index = -1
-	return e
-}
-
-// set puts e in the queue at its due time, or takes it out when it has none.
-func (q *dueQueue) set(e *entry) {
-	switch {
-	case e.due().IsZero() && e.index >= 0:
-		heap.Remove(q, e.index)
-	case e.due().IsZero():
-	case e.index >= 0:
-		heap.Fix(q, e.index)
-	default:
-		heap.Push(q, e)
-	}
-}
-
-func (q *dueQueue) remove(e *entry) {
-	if e.index >= 0 {
-		heap.Remove(q, e.index)
-	}
-}
-
-// peek returns the earliest due time; zero when the queue is empty.
-func (q dueQueue) peek() time.Time {
-	if len(q) == 0 {
-		return time.Time{}
-	}
-	return q[0].due()
-}
-
-// popDue takes out every entry due at or before now.
-func (q *dueQueue) popDue(now time.Time) []*entry {
-	var due []*entry
-	for len(*q) > 0 && !(*q)[0].due().After(now) {
-		due = append(due, heap.Pop(q).(*entry))
-	}
-	return due
 }

@@ -8,10 +8,27 @@ import (
 // Stats are the ticker's counters since it started. Safe to read at any time.
 type Stats struct {
 	Enqueued, Duplicates, Missed, SkippedOverlap, Statements, Promotions atomic.Int64
-	Primary                                                              atomic.Bool
+	// Planned counts rows the planner planned; HorizonReads the reads of the plan.
+	Planned, HorizonReads atomic.Int64
+	Primary               atomic.Bool
 	// Lateness is how long after its instant each enqueued tick was committed
 	// (database time): the scheduler's own delay, before any worker picks the job up.
 	Lateness Histogram
+	// lastProgress is when the loop last went round (Unix nanoseconds, host clock).
+	lastProgress atomic.Int64
+}
+
+// progress records that the loop went round.
+func (s *Stats) progress() { s.lastProgress.Store(time.Now().UnixNano()) }
+
+// LastProgress is when the ticker's loop last went round (as primary: between two
+// decisions or sleeps; as standby: at each retry of the leader lock); zero before it
+// started. A loop stuck anywhere stops moving it.
+func (s *Stats) LastProgress() time.Time {
+	if n := s.lastProgress.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 // LatenessBuckets are the upper bounds of Histogram's buckets.

@@ -33,14 +33,15 @@ func TestTickStatementTakesAllOfAScheduleOrNothing(t *testing.T) {
 	if _, err := conn.Exec(ctx, `INSERT INTO werk_cron_jobs (name, func, interval_secs, catchup) VALUES ('s', 'app.s', 5, 'all')`); err != nil {
 		t.Fatal(err)
 	}
-	row, err := q.GetSchedule(ctx, "s")
-	if err != nil {
-		t.Fatal(err)
+	rows, err := q.GetSchedulesForTicker(ctx, []string{"s"})
+	if err != nil || len(rows) != 1 {
+		t.Fatal(rows, err)
 	}
-	e := newEntry(row, nil)
+	r := row(rows[0])
+	e := newEntry(r)
 	// Two ticks already past (the statement checks them against the row and the
 	// database clock, not against the schedule's grid).
-	anchor := row.ChangedAt.Truncate(time.Second).Add(-10 * time.Second)
+	anchor := r.ChangedAt.Truncate(time.Second).Add(-10 * time.Second)
 	batch := []planned{{e, decision{enqueue: []time.Time{anchor, anchor.Add(5 * time.Second)}, next: anchor.Add(10 * time.Second)}}}
 
 	written := func() (jobs, ledger int64, last *time.Time) {

@@ -1,3 +1,10 @@
+// Package ticker is werkcron's scheduling loop. One dedicated connection per process
+// stands by for the leader lock (package leader) and, once it holds it, enqueues every
+// schedule's due ticks. The table is the plan: werk_cron_jobs.next_run_at says when each
+// schedule is looked at next, and the primary holds only the rows due within a short
+// horizon (horizon.go), plans rows the database marks unplanned in bounded batches
+// (planner.go), decides pending ticks per catch-up policy (decide.go) and writes each
+// decision with its jobs in one statement (enqueue.go).
 package ticker
 
 import (
@@ -8,16 +15,13 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"strings"
 	"time"
 
-	"github.com/pgwerk/werkcron/internal/leader"
-
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgwerk/werkcron/db"
+	"github.com/pgwerk/werkcron/internal/leader"
 )
 
 // Defaults of Options.
@@ -33,16 +37,21 @@ const (
 	// statements of 5,000 took a fifth longer than one of 10,000 (BENCHMARKS.md), and
 	// the first jobs of a 100,000 fan-out still commit within about 0.3 s.
 	maxTicksPerStatement = 10000
-	// loadPage is how many schedules loadAll reads per statement.
-	loadPage = 2000
-	// fullReload: with more changed names than this, reread every row instead.
-	fullReload = 1000
+	// horizonRows caps the rows the primary reads and holds of the plan at once.
+	horizonRows = 10000
+	// horizonAhead is how far ahead the primary reads the plan: the rows due within it
+	// are held and ticked without asking the database again.
+	horizonAhead = 5 * time.Second
 	// wakeMargin: wake this long after a tick's instant, so that the database (whose
 	// clock decides) agrees the tick has come.
 	wakeMargin = 2 * time.Millisecond
-	// failedRetry: a schedule whose statement failed is retried after this.
-	failedRetry      = 30 * time.Second
+	// lockTimeout bounds every wait of the primary's statements on a lock another
+	// session holds (a row, a key, a table): what is blocked is set aside, not waited for.
+	lockTimeout = 100 * time.Millisecond
+	// statementTimeout bounds any one statement (a client deadline).
 	statementTimeout = time.Minute
+	// shutdownGrace is how long a statement in flight may finish after shutdown begins.
+	shutdownGrace = 2 * time.Second
 	// defaultConnectTimeout applies per host when the DSN sets no connect_timeout.
 	defaultConnectTimeout = 10 * time.Second
 )
@@ -79,7 +88,7 @@ type Options struct {
 }
 
 // Ticker is the scheduling loop: one dedicated connection that stands by for the leader
-// lock and, once it holds it, enqueues every schedule's ticks.
+// lock and, once it holds it, enqueues every schedule's due ticks.
 type Ticker struct {
 	cfg   *pgx.ConnConfig
 	opts  Options
@@ -87,16 +96,17 @@ type Ticker struct {
 	Stats Stats
 
 	// State of the current session as primary.
-	conn      *pgx.Conn
-	q         *db.Queries
-	offset    time.Duration // database clock minus host clock (for the logs)
-	dbAt      time.Time     // the database's clock at the last trusted heartbeat
-	hostAt    time.Time     // the host's clock (opts.Now, monotonic) at that instant
-	entries   map[string]*entry
-	queue     dueQueue
-	dirty     map[*entry]struct{} // next_run_at or last_error to write
-	lastBeat  time.Time           // host time of the last heartbeat
-	lastPrune time.Time
+	conn   *pgx.Conn
+	q      *db.Queries
+	offset time.Duration // database clock minus host clock (for the logs)
+	dbAt   time.Time     // the database's clock at the last trusted heartbeat
+	hostAt time.Time     // the host's clock (opts.Now, monotonic) at that instant
+	hz     *horizon
+	plan   planState
+	// tablesLocked: the last tick statement found a table locked (logged once).
+	tablesLocked bool
+	lastBeat     time.Time // host time of the last heartbeat
+	lastPrune    time.Time
 }
 
 // New prepares a ticker for the database at dsn; Run starts it.
@@ -108,8 +118,8 @@ func New(dsn string, opts Options) (*Ticker, error) {
 	return NewConfig(cfg, opts), nil
 }
 
-// NewConfig is New for a parsed configuration (for example a copy of a
-// pool's ConnConfig); the ticker keeps cfg.
+// NewConfig is New for a parsed configuration (for example a copy of a pool's
+// ConnConfig); the ticker keeps cfg.
 func NewConfig(cfg *pgx.ConnConfig, opts Options) *Ticker {
 	if opts.StandbyRetry <= 0 {
 		opts.StandbyRetry = DefaultStandbyRetry
@@ -142,8 +152,8 @@ func NewConfig(cfg *pgx.ConnConfig, opts Options) *Ticker {
 		// hold the reconnect loop for the kernel's two minutes.
 		cfg.ConnectTimeout = defaultConnectTimeout
 	}
-	// Client-side TCP keepalives (the server's are set by elect): a database host that
-	// vanishes without closing the connection fails the ticker's statements within
+	// Client-side TCP keepalives (the server's are set by leader.Elect): a database host
+	// that vanishes without closing the connection fails the ticker's statements within
 	// seconds, so that it reconnects (to a promoted replica, with several hosts in the
 	// DSN) instead of waiting on a dead socket for the kernel's default of hours.
 	dialer := &net.Dialer{KeepAliveConfig: net.KeepAliveConfig{
@@ -213,21 +223,25 @@ func (t *Ticker) session(ctx context.Context) error {
 	return err
 }
 
-// lead runs the primary's loop: load schedules, then sleep until the earliest tick, a
-// change notification or the heartbeat, and enqueue what is due.
+// lead runs the primary's loop: read what is due, tick it, plan what awaits planning,
+// and sleep until the next due row, a change notification or the heartbeat.
 func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
-	// Statements run on a context that shutdown does not cancel: the statement in
-	// flight finishes, then the loop sees ctx is done and stops.
-	work := context.WithoutCancel(ctx)
+	// Statements run on a context that outlives shutdown by a short grace, so that the
+	// statement in flight (bounded anyway by lockTimeout and its own deadline) usually
+	// finishes; a statement cut off rolls back whole.
+	work, stop := graceful(ctx, shutdownGrace)
+	defer stop()
 	t.conn, t.q = conn, db.New(conn)
-	t.entries = map[string]*entry{}
-	t.queue = nil
-	t.dirty = map[*entry]struct{}{}
+	t.hz = newHorizon(horizonRows)
+	t.plan = planState{pending: true} // whatever changed while no primary ran
 	t.dbAt, t.hostAt = time.Time{}, time.Time{}
-	defer func() { t.conn, t.q, t.entries, t.queue, t.dirty = nil, nil, nil, nil, nil }()
+	defer func() { t.conn, t.q, t.hz = nil, nil, nil }()
 
 	if err := t.q.MarkLeader(work, t.opts.ApplicationName); err != nil {
 		return fmt.Errorf("set application_name: %w", err)
+	}
+	if err := t.q.SetLockTimeout(work, fmt.Sprintf("%dms", lockTimeout.Milliseconds())); err != nil {
+		return fmt.Errorf("set lock_timeout: %w", err)
 	}
 	if _, err := t.q.ListenForChanges(work); err != nil {
 		return fmt.Errorf("listen for schedule changes: %w", err)
@@ -238,48 +252,127 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 	t.Stats.Promotions.Add(1)
 	t.setRole(RolePrimary)
 	t.log.Info("primary: this ticker now schedules", "clock_offset", t.offset.Round(time.Millisecond))
-	if err := t.loadAll(work); err != nil {
-		return err
-	}
 
 	for ctx.Err() == nil {
-		// The heartbeat is checked first, so that a primary busy ticking (a backlog, or
-		// a decision the database keeps refusing) still proves its lock and rereads
-		// the clock.
+		t.Stats.progress()
+		// The heartbeat comes first, so that a primary busy ticking (a backlog, or a
+		// decision the database keeps refusing) still proves its lock and rereads the
+		// clock.
 		if time.Since(t.lastBeat) >= t.opts.Heartbeat {
 			if err := t.heartbeat(work); err != nil {
 				return err
 			}
 		}
 		now := t.now()
-		if due := t.queue.popDue(now); len(due) > 0 {
+		if t.hz.stale(now) {
+			if err := t.readHorizon(work, now); err != nil {
+				return err
+			}
+		}
+		if due := t.hz.popDue(now, maxTicksPerStatement); len(due) > 0 {
 			if err := t.tick(work, due, now); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := t.flush(work); err != nil {
-			return err
+		if t.plan.due(time.Now()) {
+			if err := t.planBatch(work); err != nil {
+				return err
+			}
+			continue
 		}
 		if time.Since(t.lastPrune) > time.Hour {
-			t.prune(work)
+			if err := t.prune(work); err != nil {
+				return err
+			}
 		}
-		wait := t.opts.Heartbeat - time.Since(t.lastBeat)
-		if next := t.queue.peek(); !next.IsZero() {
-			wait = min(wait, next.Sub(t.now())+wakeMargin)
-		}
-		names, err := t.waitForChanges(ctx, wait)
-		if err != nil {
+		if err := t.sleep(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return err
 		}
-		if len(names) > 0 {
-			if err := t.reload(work, names); err != nil {
-				return err
+	}
+	return nil
+}
+
+// graceful returns a context that is cancelled grace after ctx is done (or when stop is
+// called).
+func graceful(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		select {
+		case <-ctx.Done():
+			select {
+			case <-time.After(grace):
+			case <-work.Done():
 			}
+		case <-work.Done():
 		}
+		cancel()
+	}()
+	return work, cancel
+}
+
+// readHorizon reads the rows due within horizonAhead of now (leaving out those set
+// aside, which keep their own retry times). When none are, it asks for the soonest
+// planned row beyond, and the horizon reaches to just before it: an idle primary then
+// sleeps until that row, or a change, without reading the plan again.
+func (t *Ticker) readHorizon(ctx context.Context, now time.Time) error {
+	until := now.Add(horizonAhead)
+	rows, err := t.q.ListDueSchedules(ctx, db.ListDueSchedulesParams{
+		Until: until, Skip: t.hz.setAside(), MaxRows: horizonRows})
+	if err != nil {
+		return fmt.Errorf("read the schedules due by %s: %w", until.UTC().Format(time.RFC3339), err)
+	}
+	t.Stats.HorizonReads.Add(1)
+	entries := make([]*entry, len(rows))
+	for i, r := range rows {
+		entries[i] = newEntry(r)
+	}
+	full := len(rows) >= horizonRows
+	if len(rows) == 0 {
+		next, err := t.q.NextPlannedAfter(ctx, until)
+		if err != nil {
+			return fmt.Errorf("read the next planned run: %w", err)
+		}
+		until = farFuture
+		if len(next) > 0 {
+			until = next[0].Add(-time.Nanosecond)
+		}
+	}
+	t.hz.reset(entries, until, full)
+	t.log.Debug("read the plan", "due", len(rows), "until", until)
+	return nil
+}
+
+// farFuture stands for "nothing planned": the horizon reaches everywhere.
+var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// sleep waits until the first entry is due, the horizon must be read again, planning
+// may resume, the heartbeat is due, or a change notification arrives.
+func (t *Ticker) sleep(ctx context.Context) error {
+	wait := t.opts.Heartbeat - time.Since(t.lastBeat)
+	now := t.now()
+	if next := t.hz.next(); !next.IsZero() {
+		wait = min(wait, next.Sub(now)+wakeMargin)
+	}
+	if !t.hz.end.IsZero() && t.hz.end.Before(now.Add(wait)) {
+		wait = t.hz.end.Sub(now) + wakeMargin
+	}
+	if t.plan.pending {
+		wait = min(wait, time.Until(t.plan.notBefore))
+	}
+	if wait <= 0 {
+		return nil
+	}
+	t.log.Debug("sleep", "for", wait)
+	heard, err := t.waitForChanges(ctx, wait)
+	if err != nil {
+		return err
+	}
+	if heard {
+		t.plan.pending = true
 	}
 	return nil
 }
@@ -299,7 +392,8 @@ var errLostLock = errors.New("this session no longer holds the leader lock; rejo
 const maxClockRTT = 500 * time.Millisecond
 
 // heartbeat checks that this session still holds the lock, and reads the database
-// clock (assuming the server read it halfway through the round trip).
+// clock (assuming the server read it halfway through the round trip). It reads no
+// table, so that nothing another session locks can hold it up.
 func (t *Ticker) heartbeat(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -325,422 +419,59 @@ func (t *Ticker) heartbeat(ctx context.Context) error {
 	return nil
 }
 
-// waitForChanges waits up to d for change notifications and returns the names of the
-// changed schedules (none when d passed quietly).
-func (t *Ticker) waitForChanges(ctx context.Context, d time.Duration) ([]string, error) {
-	if d <= 0 {
-		return nil, nil
-	}
-	seen := map[string]struct{}{}
-	for len(seen) <= fullReload {
+// maxDrain bounds how many queued notifications one wake-up reads: they all mean the
+// same ("look at the unplanned rows"), so a flood of them costs one look, not one each.
+const maxDrain = 1000
+
+// waitForChanges waits up to d for a change notification on werk_cron_jobs and reports
+// whether one came. A notification is only a hint to look at the unplanned rows; its
+// payload is ignored, so that anyone who may NOTIFY the channel can at most make the
+// ticker look (rate-limited by planState) and never make it reload anything.
+func (t *Ticker) waitForChanges(ctx context.Context, d time.Duration) (bool, error) {
+	heard := false
+	for n := 0; n < maxDrain; n++ {
 		wctx, cancel := context.WithTimeout(ctx, d)
-		n, err := t.conn.WaitForNotification(wctx)
+		_, err := t.conn.WaitForNotification(wctx)
 		cancel()
 		if err != nil {
 			if t.conn.IsClosed() || ctx.Err() != nil {
-				return nil, fmt.Errorf("wait for notifications: %w", err)
+				return heard, fmt.Errorf("wait for notifications: %w", err)
 			}
 			if errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) {
-				break
+				return heard, nil
 			}
-			return nil, fmt.Errorf("wait for notifications: %w", err)
+			return heard, fmt.Errorf("wait for notifications: %w", err)
 		}
-		seen[n.Payload] = struct{}{}
+		heard = true
 		d = time.Millisecond // take what has arrived already, then act
 	}
-	names := make([]string, 0, len(seen))
-	for name := range seen {
-		names = append(names, name)
-	}
-	return names, nil
+	return heard, nil
 }
 
-// loadAll reads every schedule, a page at a time so that the rows of a large table are
-// never all in memory at once. The pages are separate snapshots: a row changed between
-// two of them notifies, and is reread by name after the load.
-func (t *Ticker) loadAll(ctx context.Context) error {
-	keep := make(map[string]bool, len(t.entries))
-	after := ""
-	for {
-		rows, err := t.q.ListSchedulesForTickerPage(ctx, db.ListSchedulesForTickerPageParams{After: after, PageSize: loadPage})
-		if err != nil {
-			return fmt.Errorf("load schedules: %w", err)
-		}
-		for _, row := range rows {
-			keep[row.Name] = true
-			t.put(row)
-		}
-		if len(rows) < loadPage {
-			break
-		}
-		after = rows[len(rows)-1].Name
-	}
-	for name, e := range t.entries {
-		if !keep[name] {
-			t.drop(e)
-		}
-	}
-	t.log.Info("loaded schedules", "count", len(keep))
-	return nil
-}
+// pruneBatch is how many ledger rows one prune statement deletes.
+const pruneBatch = 10000
 
-// reload rereads the named schedules (changed, deleted or stale).
-func (t *Ticker) reload(ctx context.Context, names []string) error {
-	if len(names) > fullReload {
-		return t.loadAll(ctx)
-	}
-	rows, err := t.q.GetSchedulesForTicker(ctx, names)
-	if err != nil {
-		return fmt.Errorf("reload schedules: %w", err)
-	}
-	found := make(map[string]bool, len(rows))
-	for _, row := range rows {
-		found[row.Name] = true
-		t.put(row)
-	}
-	for _, name := range names {
-		if e := t.entries[name]; e != nil && !found[name] {
-			t.drop(e)
-		}
-	}
-	return nil
-}
-
-func (t *Ticker) put(row db.WerkCronJob) {
-	old := t.entries[row.Name]
-	e := newEntry(row, old)
-	if old != nil {
-		t.queue.remove(old)
-		delete(t.dirty, old)
-		if e.err != "" && e.err != old.err {
-			t.log.Warn("schedule cannot run", "schedule", e.name, "err", e.err)
-		}
-	} else if e.err != "" {
-		t.log.Warn("schedule cannot run", "schedule", e.name, "err", e.err)
-	}
-	e.refresh()
-	t.entries[e.name] = e
-	t.queue.set(e)
-	t.dirty[e] = struct{}{}
-}
-
-func (t *Ticker) drop(e *entry) {
-	t.queue.remove(e)
-	delete(t.dirty, e)
-	delete(t.entries, e.name)
-}
-
-// flush writes next_run_at and last_error of the entries whose values changed, in one
-// statement.
-func (t *Ticker) flush(ctx context.Context) error {
-	var p db.SaveScheduleStateParams
-	for e := range t.dirty {
-		if !e.next.Equal(e.dbNext) || e.err != e.dbErr {
-			p.Names = append(p.Names, e.name)
-			p.NextRunAts = append(p.NextRunAts, e.next) // zero (year 1) stands for NULL
-			p.LastErrors = append(p.LastErrors, e.err)  // "" is NULL
-		}
-	}
-	if len(p.Names) > 0 {
-		if err := t.q.SaveScheduleState(ctx, p); err != nil {
-			return fmt.Errorf("save next_run_at and last_error: %w", err)
-		}
-	}
-	for e := range t.dirty {
-		e.dbNext, e.dbErr = e.next, e.err
-		delete(t.dirty, e)
-	}
-	return nil
-}
-
-func (t *Ticker) prune(ctx context.Context) {
+// prune deletes ledger rows older than the retention, a batch at a time between ticks.
+// A failure is logged and retried at the next hour: pruning can wait, ticks cannot.
+func (t *Ticker) prune(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
-	n, err := t.q.PruneTicks(ctx, t.now().Add(-t.opts.Retention))
+	n, err := t.q.PruneTicks(ctx, db.PruneTicksParams{Before: t.now().Add(-t.opts.Retention), MaxRows: pruneBatch})
 	if err != nil {
-		t.log.Warn("prune werk_cron_ticks", "err", err)
-		return
+		if t.conn.IsClosed() {
+			return fmt.Errorf("prune werk_cron_ticks: %w", err)
+		}
+		t.log.Warn("prune werk_cron_ticks; trying again in an hour", "err", err)
+		t.lastPrune = time.Now()
+		return nil
 	}
-	t.lastPrune = time.Now()
 	if n > 0 {
 		t.log.Info("pruned werk_cron_ticks", "rows", n, "older_than", t.opts.Retention)
 	}
-}
-
-// planned is one schedule's decision inside a tick statement.
-type planned struct {
-	e *entry
-	d decision
-}
-
-// lost is a decision that did not go through (see settleLost).
-type lost struct {
-	e      *entry
-	newest time.Time // the newest tick of the decision
-	dbNow  time.Time // the statement's start, by the database's clock
-}
-
-// tick decides the due entries and writes the decisions, in statements of at most
-// maxTicksPerStatement ticks. Decisions that did not go through are settled once, after
-// the last statement, so that no statement works on entries a reload replaced.
-func (t *Ticker) tick(ctx context.Context, due []*entry, now time.Time) error {
-	var batch []planned
-	var lostOnes []lost
-	size := 0
-	for _, e := range due {
-		d := decide(e.sched, e.window(t.opts.MisfireGrace), now)
-		if d.capped {
-			t.log.Warn("schedule was down for very many ticks; missed counts are lower bounds", "schedule", e.name)
-		}
-		if d.empty() {
-			e.next = d.next
-			t.queue.set(e)
-			t.dirty[e] = struct{}{}
-			continue
-		}
-		n := len(d.enqueue) + len(d.missed)
-		if size+n > maxTicksPerStatement && len(batch) > 0 {
-			if err := t.write(ctx, batch, now, &lostOnes); err != nil {
-				return err
-			}
-			batch, size = batch[:0], 0
-		}
-		batch = append(batch, planned{e, d})
-		size += n
-	}
-	if len(batch) > 0 {
-		if err := t.write(ctx, batch, now, &lostOnes); err != nil {
-			return err
-		}
-	}
-	return t.settleLost(ctx, lostOnes, now)
-}
-
-// write runs one tick statement. A statement error that is not the connection's (a row
-// the database refuses) must not stop the other schedules: the batch is retried one
-// schedule at a time, and only the failing ones are set aside, with the error in
-// last_error.
-func (t *Ticker) write(ctx context.Context, batch []planned, now time.Time, lostOnes *[]lost) error {
-	err := t.enqueue(ctx, batch, lostOnes)
-	var pgErr *pgconn.PgError
-	for retry := 0; retry < uniqueRetries && errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && !t.conn.IsClosed(); retry++ {
-		// A job key or ledger row committed by someone else after the statement's
-		// snapshot (queries/tick.sql): once more, and its lookups see it now.
-		t.log.Info("a tick's job key was taken meanwhile; deciding again", "err", err)
-		err = t.enqueue(ctx, batch, lostOnes)
-	}
-	if err == nil || t.conn.IsClosed() {
-		return err
-	}
-	if !errors.As(err, &pgErr) {
-		return err
-	}
-	if len(batch) == 1 {
-		e, d := batch[0].e, batch[0].d
-		first := d.newest()
-		if len(d.enqueue) > 0 {
-			first = d.enqueue[0]
-		}
-		e.err = fmt.Sprintf("enqueue of the tick at %s failed (retried in %s): %v", first.UTC().Format(time.RFC3339), failedRetry, err)
-		e.retryAt = now.Add(failedRetry)
-		t.log.Error("enqueue failed; retrying later", "schedule", e.name, "err", err, "retry_in", failedRetry)
-		t.queue.set(e)
-		t.dirty[e] = struct{}{}
-		return nil
-	}
-	for _, p := range batch {
-		if err := t.write(ctx, []planned{p}, now, lostOnes); err != nil {
-			return err
-		}
+	if n < pruneBatch {
+		t.lastPrune = time.Now() // done; otherwise the next batch follows at the next idle moment
 	}
 	return nil
-}
-
-// uniqueViolation is SQLSTATE unique_violation. A batch that meets one is decided again
-// up to uniqueRetries times (each sees what the last ran into) before it is split into
-// one statement per schedule.
-const (
-	uniqueViolation = "23505"
-	uniqueRetries   = 3
-)
-
-// jobKey is the job key of a schedule's tick, werk_jobs.key: one job per tick.
-func jobKey(name string, tick time.Time) string {
-	return "cron:" + name + ":" + tick.UTC().Format("2006-01-02T15:04:05Z")
-}
-
-// tickParams lays batch out as the tick statement's arrays, one element per tick.
-func tickParams(batch []planned) db.EnqueueDueTicksParams {
-	n := 0
-	for _, b := range batch {
-		n += len(b.d.missed) + len(b.d.enqueue)
-	}
-	p := db.EnqueueDueTicksParams{
-		TickNames: make([]string, 0, n), TickKeys: make([]string, 0, n), TickAts: make([]time.Time, 0, n),
-		TickKinds: make([]string, 0, n), TickCounts: make([]int32, 0, n), TickHeads: make([]bool, 0, n),
-		JobIds: make([]uuid.UUID, 0, n), ScheduleTicks: make([]int32, 0, n),
-		PrevTickAts: make([]time.Time, 0, n), SeenUpdatedAts: make([]time.Time, 0, n),
-		NewestTickAts: make([]time.Time, 0, n), NextRunAts: make([]time.Time, 0, n),
-	}
-	for _, b := range batch {
-		scheduleTicks := int32(len(b.d.missed) + len(b.d.enqueue))
-		newest := b.d.newest()
-		// The head tick (see queries/tick.sql): the newest tick, or with overlap
-		// 'skip' the oldest enqueue tick, the only one that can get a job.
-		head := newest
-		if b.e.overlapSkip && len(b.d.enqueue) > 0 {
-			head = b.d.enqueue[0]
-		}
-		add := func(at time.Time, kind string, ticks int) {
-			p.TickNames = append(p.TickNames, b.e.name)
-			p.TickKeys = append(p.TickKeys, jobKey(b.e.name, at))
-			p.TickAts = append(p.TickAts, at)
-			p.TickKinds = append(p.TickKinds, kind)
-			p.TickCounts = append(p.TickCounts, int32(ticks))
-			p.TickHeads = append(p.TickHeads, at.Equal(head))
-			// Time-ordered ids: werk_jobs' primary key grows at its right edge instead of
-			// splitting pages all over the index. A missed tick gets no job.
-			id := uuid.Nil
-			if kind == "enqueue" {
-				id = uuid.Must(uuid.NewV7())
-			}
-			p.JobIds = append(p.JobIds, id)
-			p.ScheduleTicks = append(p.ScheduleTicks, scheduleTicks) // all or none of them go through
-
-			// The schedule's side, repeated on each of its ticks (the statement joins
-			// no two of its parts, so each tick carries what its schedule needs).
-			p.PrevTickAts = append(p.PrevTickAts, b.e.lastTick) // zero (year 1) stands for NULL
-			p.SeenUpdatedAts = append(p.SeenUpdatedAts, b.e.updatedAt)
-			p.NewestTickAts = append(p.NewestTickAts, newest)
-			p.NextRunAts = append(p.NextRunAts, b.d.next) // zero (year 1) stands for NULL
-		}
-		for _, m := range b.d.missed {
-			add(m.at, "missed", m.ticks)
-		}
-		for _, at := range b.d.enqueue {
-			add(at, "enqueue", 1)
-		}
-	}
-	return p
-}
-
-// tickRef names one tick of one schedule.
-type tickRef struct {
-	name string
-	at   int64 // Unix nanoseconds
-}
-
-// enqueue runs the tick statement for batch and applies its outcome to the entries;
-// decisions that did not go through are added to lostOnes.
-func (t *Ticker) enqueue(ctx context.Context, batch []planned, lostOnes *[]lost) error {
-	sctx, cancel := context.WithTimeout(ctx, statementTimeout)
-	defer cancel()
-	rows, err := db.New(customPlan{t.conn}).EnqueueDueTicks(sctx, tickParams(batch))
-	if err != nil {
-		return fmt.Errorf("enqueue due ticks: %w", err)
-	}
-	committed := t.now()
-	t.Stats.Statements.Add(1)
-
-	won := make(map[string]bool, len(batch))
-	// Ticks that did not go as asked, by outcome: rare, so the map is usually empty.
-	other := map[tickRef]string{}
-	var dbNow time.Time
-	for _, r := range rows {
-		dbNow = r.StartedAt
-		switch r.Outcome {
-		case "won":
-			won[r.Name] = true
-		case "duplicate", "skipped_overlap":
-			other[tickRef{r.Name, r.TickAt.UnixNano()}] = r.Outcome
-		}
-	}
-	for _, b := range batch {
-		e := b.e
-		if !won[e.name] {
-			*lostOnes = append(*lostOnes, lost{e: e, newest: b.d.newest(), dbNow: dbNow})
-			continue
-		}
-		// Every tick of a schedule that won went through (the statement takes all of a
-		// schedule's ticks or none).
-		for _, m := range b.d.missed {
-			if other[tickRef{e.name, m.at.UnixNano()}] != "" {
-				continue // decided before, as this or something else: nothing new
-			}
-			t.Stats.Missed.Add(1)
-		}
-		for _, at := range b.d.enqueue {
-			switch other[tickRef{e.name, at.UnixNano()}] {
-			case "":
-				t.Stats.Enqueued.Add(1)
-				t.Stats.Lateness.Observe(committed.Sub(at))
-			case "duplicate":
-				t.Stats.Duplicates.Add(1)
-				t.log.Warn("tick already decided or had a job; not enqueued again", "schedule", e.name, "tick", at)
-			case "skipped_overlap":
-				t.Stats.SkippedOverlap.Add(1)
-			}
-		}
-		e.lastTick = b.d.newest()
-		e.next, e.retryAt = b.d.next, time.Time{}
-		e.dbNext, e.err, e.dbErr = b.d.next, "", ""
-		t.queue.set(e)
-	}
-	return nil
-}
-
-// lockedRetry: a schedule whose row another session holds locked is tried again after
-// this (or at once when that session's change commits and notifies).
-const lockedRetry = time.Second
-
-// settleLost looks again at decisions that did not go through:
-//   - a tick still in the future by the database's clock (this host's estimate ran a
-//     little ahead): the same entry is simply due again at that tick;
-//   - otherwise the row changed (edited, paused, deleted, ticked by someone else) or is
-//     locked by another session: it is reread, and when nothing changed (a lock) it is
-//     retried shortly instead of at once.
-func (t *Ticker) settleLost(ctx context.Context, lostOnes []lost, now time.Time) error {
-	var names []string
-	seen := map[string]*entry{}
-	for _, l := range lostOnes {
-		if t.entries[l.e.name] != l.e {
-			continue // already replaced
-		}
-		if !l.dbNow.IsZero() && l.newest.After(l.dbNow) {
-			l.e.retryAt = l.newest.Add(wakeMargin)
-			t.queue.set(l.e)
-			continue
-		}
-		names = append(names, l.e.name)
-		seen[l.e.name] = l.e
-	}
-	if len(names) == 0 {
-		return nil
-	}
-	t.log.Info("schedules changed or locked while deciding; rereading them", "schedules", strings.Join(names, ","))
-	if err := t.reload(ctx, names); err != nil {
-		return err
-	}
-	for name, old := range seen {
-		if e := t.entries[name]; e != nil && e.updatedAt.Equal(old.updatedAt) && e.lastTick.Equal(old.lastTick) {
-			e.retryAt = now.Add(lockedRetry)
-			t.queue.set(e)
-		}
-	}
-	return nil
-}
-
-// customPlan runs queries through PostgreSQL's unnamed statement, which is planned for
-// the arguments at hand, instead of a cached prepared statement, which after five runs
-// switches to a generic plan. The generic plan of the tick statement guesses 10 rows per
-// array and plans against werk_jobs as it was when it was made: planned while werk_jobs
-// was empty, it probed every tick's key with a sequential scan, and the 20 statements of
-// a 100,000-schedule tick took 2 s, 4 s, ... 14 s each as the table filled. Planning
-// anew costs about a millisecond per statement.
-type customPlan struct{ *pgx.Conn }
-
-func (c customPlan) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	return c.Conn.Query(ctx, sql, append([]any{pgx.QueryExecModeCacheDescribe}, args...)...)
 }
 
 func (t *Ticker) setRole(role string) {

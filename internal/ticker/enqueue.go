@@ -1,0 +1,448 @@
+package ticker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgwerk/werkcron/db"
+)
+
+// SQLSTATEs the tick path tells apart.
+const (
+	uniqueViolation  = "23505"
+	lockNotAvailable = "55P03" // lock_timeout: a row, key or table another session holds
+)
+
+const (
+	// uniqueRetries: a batch that meets a unique violation (a ledger row committed by
+	// someone else after the statement's snapshot) is decided again this many times,
+	// each seeing what the last ran into, before it is split.
+	uniqueRetries = 3
+	// splitWays: a batch that waited too long on a key is split this many ways, so that
+	// the schedules not involved commit at once and the blocked one is found in a few
+	// rounds (10,000 ticks: four rounds of lockTimeout).
+	splitWays = 16
+	// failedRetry: a schedule whose enqueue the database refuses is retried after this.
+	failedRetry = 30 * time.Second
+	// Set-aside backoff for a schedule another session blocks (a row held, a key held
+	// uncommitted): from setAsideFirst, doubling to setAsideMax.
+	setAsideFirst = 500 * time.Millisecond
+	setAsideMax   = 10 * time.Second
+	// tableRetry: when one of the tables is locked (DDL, LOCK TABLE), every tick of the
+	// statement waits this long and tries again; the ticker keeps its leadership.
+	tableRetry = 250 * time.Millisecond
+)
+
+// planned is one schedule's decision inside a tick statement.
+type planned struct {
+	e *entry
+	d decision
+}
+
+// lost is a decision that did not go through (see settleLost).
+type lost struct {
+	e      *entry
+	newest time.Time // the newest tick of the decision
+	dbNow  time.Time // the statement's start, by the database's clock
+}
+
+// tick decides the due entries and writes the decisions, in statements of at most
+// maxTicksPerStatement ticks. Decisions that did not go through are settled once, after
+// the last statement.
+func (t *Ticker) tick(ctx context.Context, due []*entry, now time.Time) error {
+	var batch []planned
+	var lostOnes []lost
+	var stale []*entry
+	size := 0
+	for _, e := range due {
+		if e.sched == nil {
+			// Not plannable (the planner wrote last_error); here only if the row changed
+			// under a stale read. Read it again.
+			lostOnes = append(lostOnes, lost{e: e})
+			continue
+		}
+		d := decide(e.sched, e.window(t.opts.MisfireGrace), now)
+		if d.capped {
+			t.log.Warn("schedule was down for very many ticks; missed counts are lower bounds", "schedule", e.name)
+		}
+		if d.empty() {
+			// Nothing pending after all: the row's plan was ahead of its definition (a
+			// hand edit of next_run_at, say). Write the right one back.
+			if !d.next.Equal(e.next) {
+				e.next = d.next
+				stale = append(stale, e)
+			}
+			e.retryAt = time.Time{}
+			t.hz.offer(e)
+			continue
+		}
+		n := len(d.enqueue) + len(d.missed)
+		if size+n > maxTicksPerStatement && len(batch) > 0 {
+			if err := t.write(ctx, batch, now, &lostOnes); err != nil {
+				return err
+			}
+			batch, size = batch[:0], 0
+		}
+		batch = append(batch, planned{e, d})
+		size += n
+	}
+	if len(batch) > 0 {
+		if err := t.write(ctx, batch, now, &lostOnes); err != nil {
+			return err
+		}
+	}
+	if err := t.saveState(ctx, stale); err != nil {
+		return err
+	}
+	return t.settleLost(ctx, lostOnes, now)
+}
+
+// write runs one tick statement and deals with what the database says:
+//   - a unique violation (a ledger row someone committed meanwhile): decide again;
+//   - a lock wait cut off by lock_timeout: on a job key, split the batch until the
+//     schedule involved stands alone and set it aside; on a table, set the whole batch
+//     aside for a moment (the tables come back, the leadership stays);
+//   - any other refusal (a constraint on werk_jobs, say): split until the schedule
+//     involved stands alone, and give it last_error.
+//
+// Only a failure of the connection itself ends the session.
+func (t *Ticker) write(ctx context.Context, batch []planned, now time.Time, lostOnes *[]lost) error {
+	err := t.enqueue(ctx, batch, lostOnes)
+	var pgErr *pgconn.PgError
+	for retry := 0; retry < uniqueRetries && errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && !t.conn.IsClosed(); retry++ {
+		t.log.Info("a tick's ledger row was written meanwhile; deciding again", "err", err)
+		err = t.enqueue(ctx, batch, lostOnes)
+	}
+	if err == nil || t.conn.IsClosed() || !errors.As(err, &pgErr) {
+		return err
+	}
+	if pgErr.Code == lockNotAvailable && !keyWait(pgErr) {
+		t.tableLocked(batch, now, err)
+		return nil
+	}
+	if len(batch) == 1 {
+		t.setAsideOne(ctx, batch[0], now, pgErr, err)
+		return nil
+	}
+	ways := 2
+	if pgErr.Code == lockNotAvailable {
+		ways = splitWays
+	}
+	for _, part := range split(batch, ways) {
+		if err := t.write(ctx, part, now, lostOnes); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keyWait reports whether a lock timeout came from waiting on a unique key another
+// transaction holds uncommitted ("while inserting index tuple ..."), as opposed to a
+// table lock, which carries no such context.
+func keyWait(err *pgconn.PgError) bool {
+	return strings.Contains(err.Where, "index tuple") || strings.Contains(err.Where, "uniqueness")
+}
+
+// split cuts batch into at most ways parts of about equal size.
+func split(batch []planned, ways int) [][]planned {
+	size := (len(batch) + ways - 1) / ways
+	var parts [][]planned
+	for len(batch) > 0 {
+		n := min(size, len(batch))
+		parts = append(parts, batch[:n])
+		batch = batch[n:]
+	}
+	return parts
+}
+
+// tableLocked sets every schedule of batch aside for tableRetry: one of werkcron's
+// tables is locked by another session (DDL, LOCK TABLE), so no schedule could write.
+func (t *Ticker) tableLocked(batch []planned, now time.Time, err error) {
+	if !t.tablesLocked {
+		t.log.Warn("a table is locked by another session; ticks wait until it is released", "err", err)
+		t.tablesLocked = true
+	}
+	for _, p := range batch {
+		p.e.retryAt = now.Add(tableRetry)
+		t.hz.put(p.e)
+	}
+}
+
+// setAsideOne handles a statement of one schedule that failed: blocked on a key another
+// transaction holds (set aside with backoff), or refused (last_error, retried after
+// failedRetry).
+func (t *Ticker) setAsideOne(ctx context.Context, p planned, now time.Time, pgErr *pgconn.PgError, err error) {
+	e, d := p.e, p.d
+	first := d.newest()
+	if len(d.enqueue) > 0 {
+		first = d.enqueue[0]
+	}
+	if pgErr.Code == lockNotAvailable {
+		t.block(e, now, fmt.Sprintf("the job key of the tick at %s is held by another session's uncommitted transaction", first.UTC().Format(time.RFC3339)))
+		return
+	}
+	e.err = fmt.Sprintf("enqueue of the tick at %s failed (retried in %s): %v", first.UTC().Format(time.RFC3339), failedRetry, err)
+	e.retryAt = now.Add(failedRetry)
+	t.log.Error("enqueue failed; retrying later", "schedule", e.name, "err", err, "retry_in", failedRetry)
+	t.hz.put(e)
+	if serr := t.saveState(ctx, []*entry{e}); serr != nil {
+		t.log.Warn("record last_error", "schedule", e.name, "err", serr)
+	}
+}
+
+// block sets e aside because another session holds what its decision needs: it is
+// tried again with backoff, and logged once.
+func (t *Ticker) block(e *entry, now time.Time, why string) {
+	if e.blockedSince.IsZero() {
+		e.blockedSince = now
+		t.log.Warn("schedule blocked by another session; set aside and retried", "schedule", e.name, "why", why)
+	}
+	e.blocked = why
+	e.backoff = min(max(2*e.backoff, setAsideFirst), setAsideMax)
+	e.retryAt = now.Add(e.backoff)
+	t.hz.put(e)
+}
+
+// jobKey is the job key of a schedule's tick, werk_jobs.key: one job per tick.
+func jobKey(name string, tick time.Time) string {
+	return "cron:" + name + ":" + tick.UTC().Format("2006-01-02T15:04:05Z")
+}
+
+// tickParams lays batch out as the tick statement's arrays, one element per tick.
+func tickParams(batch []planned) db.EnqueueDueTicksParams {
+	n := 0
+	for _, b := range batch {
+		n += len(b.d.missed) + len(b.d.enqueue)
+	}
+	p := db.EnqueueDueTicksParams{
+		TickNames: make([]string, 0, n), TickKeys: make([]string, 0, n), TickAts: make([]time.Time, 0, n),
+		TickKinds: make([]string, 0, n), TickCounts: make([]int32, 0, n), TickHeads: make([]bool, 0, n),
+		JobIds: make([]uuid.UUID, 0, n), ScheduleTicks: make([]int32, 0, n),
+		PrevTickAts: make([]time.Time, 0, n), SeenUpdatedAts: make([]time.Time, 0, n),
+		NewestTickAts: make([]time.Time, 0, n), NextRunAts: make([]time.Time, 0, n),
+	}
+	for _, b := range batch {
+		scheduleTicks := int32(len(b.d.missed) + len(b.d.enqueue))
+		newest := b.d.newest()
+		// The head tick (see queries/tick.sql): the newest tick, or with overlap
+		// 'skip' the oldest enqueue tick, the only one that can get a job.
+		head := newest
+		if b.e.overlapSkip && len(b.d.enqueue) > 0 {
+			head = b.d.enqueue[0]
+		}
+		add := func(at time.Time, kind string, ticks int) {
+			p.TickNames = append(p.TickNames, b.e.name)
+			p.TickKeys = append(p.TickKeys, jobKey(b.e.name, at))
+			p.TickAts = append(p.TickAts, at)
+			p.TickKinds = append(p.TickKinds, kind)
+			p.TickCounts = append(p.TickCounts, int32(ticks))
+			p.TickHeads = append(p.TickHeads, at.Equal(head))
+			// Time-ordered ids: werk_jobs' primary key grows at its right edge instead of
+			// splitting pages all over the index. A missed tick gets no job.
+			id := uuid.Nil
+			if kind == "enqueue" {
+				id = uuid.Must(uuid.NewV7())
+			}
+			p.JobIds = append(p.JobIds, id)
+			p.ScheduleTicks = append(p.ScheduleTicks, scheduleTicks) // all or none of them go through
+
+			// The schedule's side, repeated on each of its ticks (the statement joins
+			// no two of its parts, so each tick carries what its schedule needs).
+			p.PrevTickAts = append(p.PrevTickAts, b.e.lastTick) // zero (year 1) stands for NULL
+			p.SeenUpdatedAts = append(p.SeenUpdatedAts, b.e.updatedAt)
+			p.NewestTickAts = append(p.NewestTickAts, newest)
+			p.NextRunAts = append(p.NextRunAts, b.d.next) // zero (year 1) stands for NULL
+		}
+		for _, m := range b.d.missed {
+			add(m.at, "missed", m.ticks)
+		}
+		for _, at := range b.d.enqueue {
+			add(at, "enqueue", 1)
+		}
+	}
+	return p
+}
+
+// tickRef names one tick of one schedule.
+type tickRef struct {
+	name string
+	at   int64 // Unix nanoseconds
+}
+
+// enqueue runs the tick statement for batch and applies its outcome to the entries;
+// decisions that did not go through are added to lostOnes.
+func (t *Ticker) enqueue(ctx context.Context, batch []planned, lostOnes *[]lost) error {
+	sctx, cancel := context.WithTimeout(ctx, statementTimeout)
+	defer cancel()
+	rows, err := db.New(customPlan{t.conn}).EnqueueDueTicks(sctx, tickParams(batch))
+	if err != nil {
+		return fmt.Errorf("enqueue due ticks: %w", err)
+	}
+	committed := t.now()
+	t.Stats.Statements.Add(1)
+	t.tablesLocked = false
+
+	won := make(map[string]bool, len(batch))
+	// Ticks that did not go as asked, by outcome: rare, so the map is usually empty.
+	other := map[tickRef]string{}
+	var raced db.FillRacedDuplicatesParams
+	var foreign []*entry
+	var dbNow time.Time
+	for _, r := range rows {
+		dbNow = r.StartedAt
+		switch r.Outcome {
+		case "won":
+			won[r.Name] = true
+		case "duplicate", "skipped_overlap", "foreign":
+			other[tickRef{r.Name, r.TickAt.UnixNano()}] = r.Outcome
+			if r.Outcome == "duplicate" && r.JobID == nil {
+				// A key committed after the statement's snapshot: the ledger row needs
+				// that job's id, which a later statement can see.
+				raced.Names = append(raced.Names, r.Name)
+				raced.TickAts = append(raced.TickAts, *r.TickAt)
+				raced.Keys = append(raced.Keys, jobKey(r.Name, *r.TickAt))
+			}
+		}
+	}
+	for _, b := range batch {
+		e := b.e
+		if !won[e.name] {
+			*lostOnes = append(*lostOnes, lost{e: e, newest: b.d.newest(), dbNow: dbNow})
+			continue
+		}
+		// Every tick of a schedule that won went through (the statement takes all of a
+		// schedule's ticks or none).
+		for _, m := range b.d.missed {
+			if other[tickRef{e.name, m.at.UnixNano()}] != "" {
+				continue // decided before, as this or something else: nothing new
+			}
+			t.Stats.Missed.Add(1)
+		}
+		e.err = ""
+		for _, at := range b.d.enqueue {
+			switch other[tickRef{e.name, at.UnixNano()}] {
+			case "":
+				t.Stats.Enqueued.Add(1)
+				t.Stats.Lateness.Observe(committed.Sub(at))
+			case "duplicate":
+				t.Stats.Duplicates.Add(1)
+				t.log.Warn("tick already decided or had a job; not enqueued again", "schedule", e.name, "tick", at)
+			case "foreign":
+				t.Stats.Duplicates.Add(1)
+				e.err = fmt.Sprintf("the tick at %s got no job: its key %s is held by a job that is not this schedule's (another cron_name or function)",
+					at.UTC().Format(time.RFC3339), jobKey(e.name, at))
+				t.log.Error("a tick's job key is held by a job of another schedule or function", "schedule", e.name, "tick", at, "key", jobKey(e.name, at))
+			case "skipped_overlap":
+				t.Stats.SkippedOverlap.Add(1)
+			}
+		}
+		if e.err != "" {
+			foreign = append(foreign, e)
+		}
+		e.lastTick = b.d.newest()
+		e.next = b.d.next
+		e.retryAt, e.backoff, e.blocked, e.blockedSince = time.Time{}, 0, "", time.Time{}
+		t.hz.offer(e)
+	}
+	if len(raced.Names) > 0 {
+		if err := t.q.FillRacedDuplicates(ctx, raced); err != nil {
+			return fmt.Errorf("name the jobs of raced duplicates: %w", err)
+		}
+	}
+	return t.saveState(ctx, foreign)
+}
+
+// saveState writes next_run_at and last_error of entries decided outside the tick
+// statement, in one statement. A row edited meanwhile (or held by another session) is
+// left alone: an edit plans it afresh, and a held one is written at its next decision.
+func (t *Ticker) saveState(ctx context.Context, es []*entry) error {
+	if len(es) == 0 {
+		return nil
+	}
+	var p db.SaveScheduleStateParams
+	for _, e := range es {
+		p.Names = append(p.Names, e.name)
+		p.SeenUpdatedAts = append(p.SeenUpdatedAts, e.updatedAt)
+		p.NextRunAts = append(p.NextRunAts, e.next) // zero (year 1) stands for NULL
+		p.LastErrors = append(p.LastErrors, e.err)  // "" is NULL
+	}
+	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
+	defer cancel()
+	if err := t.q.SaveScheduleState(ctx, p); err != nil {
+		if t.conn.IsClosed() {
+			return fmt.Errorf("save next_run_at and last_error: %w", err)
+		}
+		t.log.Warn("save next_run_at and last_error; left for the next decision", "err", err)
+	}
+	return nil
+}
+
+// settleLost looks again at decisions that did not go through:
+//   - a tick still in the future by the database's clock (this host's estimate ran a
+//     little ahead): the same entry is simply due again at that tick;
+//   - otherwise the row changed (edited, paused, deleted) or another session holds it:
+//     it is read again; an unchanged row is held, and is set aside with backoff; a
+//     changed one is taken as it is now (planned rows due soon join the horizon;
+//     unplanned ones are the planner's).
+func (t *Ticker) settleLost(ctx context.Context, lostOnes []lost, now time.Time) error {
+	var names []string
+	old := map[string]*entry{}
+	for _, l := range lostOnes {
+		if !l.dbNow.IsZero() && l.newest.After(l.dbNow) {
+			l.e.retryAt = l.newest.Add(wakeMargin)
+			t.hz.put(l.e)
+			continue
+		}
+		names = append(names, l.e.name)
+		old[l.e.name] = l.e
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
+	defer cancel()
+	rows, err := t.q.GetSchedulesForTicker(ctx, names)
+	if err != nil {
+		return fmt.Errorf("read back schedules that changed while deciding: %w", err)
+	}
+	for _, r := range rows {
+		e, was := newEntry(row(r)), old[r.Name]
+		delete(old, r.Name)
+		if e.updatedAt.Equal(was.updatedAt) && e.lastTick.Equal(was.lastTick) && e.paused == was.paused {
+			// Unchanged: another session holds the row (SKIP LOCKED passed it by).
+			e.backoff, e.blockedSince = was.backoff, was.blockedSince
+			t.block(e, now, "the schedule's row is locked by another session")
+			continue
+		}
+		if r.NextRunAt == nil {
+			t.plan.pending = true // edited (the planner takes it) or paused/ended
+			t.hz.drop(e.name)
+			continue
+		}
+		t.hz.offer(e)
+	}
+	for name := range old {
+		t.hz.drop(name) // deleted
+	}
+	return nil
+}
+
+// customPlan runs queries through PostgreSQL's unnamed statement, which is planned for
+// the arguments at hand, instead of a cached prepared statement, which after five runs
+// switches to a generic plan. The generic plan of the tick statement guesses 10 rows per
+// array and plans against werk_jobs as it was when it was made: planned while werk_jobs
+// was empty, it probed every tick's key with a sequential scan, and the 20 statements of
+// a 100,000-schedule tick took 2 s, 4 s, ... 14 s each as the table filled. Planning
+// anew costs about a millisecond per statement.
+type customPlan struct{ *pgx.Conn }
+
+func (c customPlan) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	return c.Conn.Query(ctx, sql, append([]any{pgx.QueryExecModeCacheDescribe}, args...)...)
+}

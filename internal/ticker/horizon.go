@@ -1,0 +1,167 @@
+package ticker
+
+import (
+	"container/heap"
+	"time"
+)
+
+// horizon is what the primary holds of the plan: the rows due up to end, soonest first.
+// Its promise: every planned row whose next_run_at is at or before end is here (or set
+// aside), so that the primary sleeps until the first of them without asking the
+// database. It is built from one indexed read (ListDueSchedules), bounded by a row cap,
+// and kept true by the ticker's own writes: a tick moves a row's next_run_at, a plan
+// sets it, and the ticker puts the row here when the new value is before end (or pulls
+// end in, when the horizon is full). Everything else (edits, deletes) makes the row
+// unplanned in the database, which the planner hears about, or fails the tick
+// statement's compare-and-set, after which the row is read again.
+type horizon struct {
+	entries map[string]*entry
+	queue   dueQueue
+	// end: the promise holds up to here; zero before the first read. The horizon is
+	// read again once the ticker's clock passes it.
+	end time.Time
+	// max is the most entries it holds (the read's row cap); set-aside entries come on
+	// top, and are bounded by the tick statement's size.
+	max int
+}
+
+func newHorizon(max int) *horizon {
+	return &horizon{entries: map[string]*entry{}, max: max}
+}
+
+// stale reports whether the horizon must be read again at now.
+func (h *horizon) stale(now time.Time) bool { return h.end.IsZero() || now.After(h.end) }
+
+// reset replaces the horizon's rows with a fresh read: rows, soonest first, read up to
+// until with at most max rows (full: the read hit that cap). Set-aside entries, which
+// the read leaves out, stay.
+func (h *horizon) reset(rows []*entry, until time.Time, full bool) {
+	for name, e := range h.entries {
+		if e.retryAt.IsZero() {
+			h.drop(name)
+		}
+	}
+	h.end = until
+	if full && len(rows) > 0 {
+		// Rows at the last row's instant may go on past the cap: the promise holds only
+		// before it (the rows read at that instant are still good to tick).
+		h.end = rows[len(rows)-1].next.Add(-time.Nanosecond)
+	}
+	for _, e := range rows {
+		h.put(e)
+	}
+}
+
+// offer hands the horizon a row whose next_run_at the ticker just wrote: it is kept
+// when it falls at or before end, where the promise needs it (and the end is pulled in
+// before it when the horizon is full), and dropped otherwise.
+func (h *horizon) offer(e *entry) {
+	if e.due().IsZero() || (e.retryAt.IsZero() && e.next.After(h.end)) {
+		h.drop(e.name)
+		return
+	}
+	if old := h.entries[e.name]; old == nil && len(h.entries) >= h.max && e.retryAt.IsZero() {
+		h.end = minTime(h.end, e.next.Add(-time.Nanosecond))
+		return
+	}
+	h.put(e)
+}
+
+// put adds or replaces the entry of e's schedule.
+func (h *horizon) put(e *entry) {
+	if old := h.entries[e.name]; old != nil && old != e {
+		h.queue.remove(old)
+	}
+	h.entries[e.name] = e
+	h.queue.set(e)
+}
+
+// drop forgets the schedule name.
+func (h *horizon) drop(name string) {
+	if e := h.entries[name]; e != nil {
+		h.queue.remove(e)
+		delete(h.entries, name)
+	}
+}
+
+// get returns the entry of the schedule name, if held.
+func (h *horizon) get(name string) *entry { return h.entries[name] }
+
+// popDue takes out every entry due at or before now, soonest first, at most max.
+func (h *horizon) popDue(now time.Time, max int) []*entry {
+	var due []*entry
+	for len(h.queue) > 0 && len(due) < max && !h.queue[0].due().After(now) {
+		e := heap.Pop(&h.queue).(*entry)
+		delete(h.entries, e.name)
+		due = append(due, e)
+	}
+	return due
+}
+
+// next returns when the first entry is due; zero when there is none.
+func (h *horizon) next() time.Time {
+	if len(h.queue) == 0 {
+		return time.Time{}
+	}
+	return h.queue[0].due()
+}
+
+// setAside returns the names of the entries waiting for a retry.
+func (h *horizon) setAside() []string {
+	names := []string{}
+	for name, e := range h.entries {
+		if !e.retryAt.IsZero() {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// dueQueue is a min-heap of entries by due().
+type dueQueue []*entry
+
+func (q dueQueue) Len() int           { return len(q) }
+func (q dueQueue) Less(i, j int) bool { return q[i].due().Before(q[j].due()) }
+func (q dueQueue) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].index, q[j].index = i, j
+}
+func (q *dueQueue) Push(x any) {
+	e := x.(*entry)
+	e.index = len(*q)
+	*q = append(*q, e)
+}
+func (q *dueQueue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*q = old[:len(old)-1]
+	e.index = -1
+	return e
+}
+
+// set puts e in the queue at its due time, or takes it out when it has none.
+func (q *dueQueue) set(e *entry) {
+	switch {
+	case e.due().IsZero() && e.index >= 0:
+		heap.Remove(q, e.index)
+	case e.due().IsZero():
+	case e.index >= 0:
+		heap.Fix(q, e.index)
+	default:
+		heap.Push(q, e)
+	}
+}
+
+func (q *dueQueue) remove(e *entry) {
+	if e.index >= 0 {
+		heap.Remove(q, e.index)
+	}
+}

@@ -1,0 +1,93 @@
+-- The plan: the ticker reads only the rows it must look at soon, and writes back when
+-- it must look next (next_run_at). Each query names the columns a decision needs and no
+-- more: a schedule's args, kwargs and meta never enter the ticker (the tick statement
+-- copies them from row to job inside the database).
+
+-- name: ListDueSchedules :many
+-- The rows due by @until (the primary's horizon), soonest first, at most @max_rows,
+-- leaving out @skip: schedules set aside after a lock or a failed statement, which are
+-- retried on their own clock.
+SELECT name, cron, interval_secs, timezone, paused, catchup, catchup_window_secs, overlap,
+       starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
+FROM werk_cron_jobs
+WHERE next_run_at IS NOT NULL
+  AND next_run_at <= @until::timestamptz
+  AND name <> ALL (@skip::text[])
+ORDER BY next_run_at
+LIMIT @max_rows::int;
+
+-- name: NextPlannedAfter :many
+-- The soonest next_run_at after @after (none: nothing is planned), so that an idle
+-- primary sleeps until then instead of reading the plan again.
+SELECT next_run_at::timestamptz AS next_run_at
+FROM werk_cron_jobs
+WHERE next_run_at IS NOT NULL AND next_run_at > @after::timestamptz
+ORDER BY next_run_at
+LIMIT 1;
+
+-- name: GetSchedulesForTicker :many
+-- The named rows as they are now (after a decision that did not go through).
+SELECT name, cron, interval_secs, timezone, paused, catchup, catchup_window_secs, overlap,
+       starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
+FROM werk_cron_jobs
+WHERE name = ANY (@names::text[]);
+
+-- name: LockUnplanned :many
+-- Rows awaiting planning, newest change first, at most @max_rows, locked until the
+-- planner's transaction commits. A row another session holds is skipped, not waited for.
+SELECT name, cron, interval_secs, timezone, paused, catchup, catchup_window_secs, overlap,
+       starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
+FROM werk_cron_jobs
+WHERE planned_at IS NULL
+ORDER BY updated_at DESC
+LIMIT @max_rows::int
+FOR NO KEY UPDATE SKIP LOCKED;
+
+-- name: SavePlans :exec
+-- The planner's results for rows it holds locked (LockUnplanned, same transaction): the
+-- year-1 sentinel and '' stand for NULL (the arrays carry no NULL elements).
+UPDATE werk_cron_jobs j
+SET next_run_at = nullif(p.next_run_at, '0001-01-01 00:00:00+00'::timestamptz),
+    last_error = nullif(p.last_error, ''),
+    planned_at = now()
+FROM (SELECT unnest(@names::text[]) AS name,
+             unnest(@next_run_ats::timestamptz[]) AS next_run_at,
+             unnest(@last_errors::text[]) AS last_error) p
+WHERE j.name = p.name;
+
+-- name: AnyUnplanned :one
+-- Whether rows still await planning (after a batch that skipped rows others hold).
+SELECT EXISTS (SELECT 1 FROM werk_cron_jobs WHERE planned_at IS NULL) AS pending;
+
+-- name: SaveScheduleState :exec
+-- next_run_at and last_error of schedules the ticker decided outside the tick statement
+-- (a refused enqueue, a plan gone stale), in one round trip. Only rows still at the
+-- definition the ticker saw (updated_at) and not held by another session are written:
+-- an edit plans the row afresh anyway, and a locked row is tried again later.
+WITH target AS (
+    SELECT j.name
+    FROM werk_cron_jobs j
+    JOIN (SELECT unnest(@names::text[]) AS name, unnest(@seen_updated_ats::timestamptz[]) AS seen) s
+      ON s.name = j.name AND s.seen = j.updated_at
+    FOR NO KEY UPDATE OF j SKIP LOCKED
+)
+UPDATE werk_cron_jobs j
+SET next_run_at = nullif(s.next_run_at, '0001-01-01 00:00:00+00'::timestamptz),
+    last_error = nullif(s.last_error, '')
+FROM (SELECT unnest(@names::text[]) AS name,
+             unnest(@next_run_ats::timestamptz[]) AS next_run_at,
+             unnest(@last_errors::text[]) AS last_error) s,
+     target t
+WHERE j.name = s.name AND t.name = s.name;
+
+-- name: PruneTicks :execrows
+-- At most @max_rows ledger rows older than @before; rows another session holds (a
+-- worker recording a job's outcome) are left for the next round. Safe: last_tick_at
+-- only moves forward (a trigger keeps it so), so a pruned tick is never decided again.
+DELETE FROM werk_cron_ticks t
+USING (SELECT name, tick_at FROM werk_cron_ticks
+       WHERE tick_at < @before::timestamptz
+       ORDER BY tick_at
+       LIMIT @max_rows::int
+       FOR UPDATE SKIP LOCKED) old
+WHERE t.name = old.name AND t.tick_at = old.tick_at;
