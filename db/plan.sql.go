@@ -11,10 +11,12 @@ import (
 )
 
 const anyUnplanned = `-- name: AnyUnplanned :one
-SELECT EXISTS (SELECT 1 FROM werk_cron_jobs WHERE planned_at IS NULL) AS pending
+SELECT EXISTS (SELECT 1 FROM werk_cron_jobs WHERE planned_at IS NULL
+               ORDER BY updated_at DESC, name DESC LIMIT 1) AS pending
 `
 
-// Whether rows still await planning (after a batch that skipped rows others hold).
+// Whether rows still await planning after a sweep (rows others held, skipped): through
+// the planner's index, never a scan of the table.
 func (q *Queries) AnyUnplanned(ctx context.Context) (bool, error) {
 	row := q.db.QueryRow(ctx, anyUnplanned)
 	var pending bool
@@ -159,17 +161,22 @@ func (q *Queries) ListDueSchedules(ctx context.Context, arg ListDueSchedulesPara
 	return items, nil
 }
 
-const lockUnplanned = `-- name: LockUnplanned :many
+const lockUnplannedAbove = `-- name: LockUnplannedAbove :many
 SELECT name, cron, interval_secs, timezone, paused, catchup, catchup_window_secs, overlap,
        starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
 FROM werk_cron_jobs
-WHERE planned_at IS NULL
-ORDER BY updated_at DESC
-LIMIT $1::int
+WHERE planned_at IS NULL AND updated_at > $1::timestamptz
+ORDER BY updated_at DESC, name DESC
+LIMIT $2::int
 FOR NO KEY UPDATE SKIP LOCKED
 `
 
-type LockUnplannedRow struct {
+type LockUnplannedAboveParams struct {
+	Above   time.Time `json:"above"`
+	MaxRows int32     `json:"max_rows"`
+}
+
+type LockUnplannedAboveRow struct {
 	Name              string     `json:"name"`
 	Cron              *string    `json:"cron"`
 	IntervalSecs      *int32     `json:"interval_secs"`
@@ -186,17 +193,88 @@ type LockUnplannedRow struct {
 	NextRunAt         *time.Time `json:"next_run_at"`
 }
 
-// Rows awaiting planning, newest change first, at most @max_rows, locked until the
-// planner's transaction commits. A row another session holds is skipped, not waited for.
-func (q *Queries) LockUnplanned(ctx context.Context, maxRows int32) ([]LockUnplannedRow, error) {
-	rows, err := q.db.Query(ctx, lockUnplanned, maxRows)
+// Rows awaiting planning whose change is newer than @above (made while the planner's
+// sweep went on), newest first, at most @max_rows, locked until the planner's
+// transaction commits. A row another session holds is skipped, not waited for.
+func (q *Queries) LockUnplannedAbove(ctx context.Context, arg LockUnplannedAboveParams) ([]LockUnplannedAboveRow, error) {
+	rows, err := q.db.Query(ctx, lockUnplannedAbove, arg.Above, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []LockUnplannedRow{}
+	items := []LockUnplannedAboveRow{}
 	for rows.Next() {
-		var i LockUnplannedRow
+		var i LockUnplannedAboveRow
+		if err := rows.Scan(
+			&i.Name,
+			&i.Cron,
+			&i.IntervalSecs,
+			&i.Timezone,
+			&i.Paused,
+			&i.Catchup,
+			&i.CatchupWindowSecs,
+			&i.Overlap,
+			&i.StartsAt,
+			&i.EndsAt,
+			&i.ChangedAt,
+			&i.UpdatedAt,
+			&i.LastTickAt,
+			&i.NextRunAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lockUnplannedBelow = `-- name: LockUnplannedBelow :many
+SELECT name, cron, interval_secs, timezone, paused, catchup, catchup_window_secs, overlap,
+       starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
+FROM werk_cron_jobs
+WHERE planned_at IS NULL AND (updated_at, name) < ($1::timestamptz, $2::text)
+ORDER BY updated_at DESC, name DESC
+LIMIT $3::int
+FOR NO KEY UPDATE SKIP LOCKED
+`
+
+type LockUnplannedBelowParams struct {
+	BelowAt   time.Time `json:"below_at"`
+	BelowName string    `json:"below_name"`
+	MaxRows   int32     `json:"max_rows"`
+}
+
+type LockUnplannedBelowRow struct {
+	Name              string     `json:"name"`
+	Cron              *string    `json:"cron"`
+	IntervalSecs      *int32     `json:"interval_secs"`
+	Timezone          string     `json:"timezone"`
+	Paused            bool       `json:"paused"`
+	Catchup           string     `json:"catchup"`
+	CatchupWindowSecs *int32     `json:"catchup_window_secs"`
+	Overlap           string     `json:"overlap"`
+	StartsAt          *time.Time `json:"starts_at"`
+	EndsAt            *time.Time `json:"ends_at"`
+	ChangedAt         time.Time  `json:"changed_at"`
+	UpdatedAt         time.Time  `json:"updated_at"`
+	LastTickAt        *time.Time `json:"last_tick_at"`
+	NextRunAt         *time.Time `json:"next_run_at"`
+}
+
+// The planner's sweep: rows awaiting planning after the cursor (@below_at, @below_name)
+// in the order newest change first, at most @max_rows, locked as above.
+func (q *Queries) LockUnplannedBelow(ctx context.Context, arg LockUnplannedBelowParams) ([]LockUnplannedBelowRow, error) {
+	rows, err := q.db.Query(ctx, lockUnplannedBelow, arg.BelowAt, arg.BelowName, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []LockUnplannedBelowRow{}
+	for rows.Next() {
+		var i LockUnplannedBelowRow
 		if err := rows.Scan(
 			&i.Name,
 			&i.Cron,

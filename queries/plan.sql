@@ -32,14 +32,26 @@ SELECT name, cron, interval_secs, timezone, paused, catchup, catchup_window_secs
 FROM werk_cron_jobs
 WHERE name = ANY (@names::text[]);
 
--- name: LockUnplanned :many
--- Rows awaiting planning, newest change first, at most @max_rows, locked until the
--- planner's transaction commits. A row another session holds is skipped, not waited for.
+-- name: LockUnplannedAbove :many
+-- Rows awaiting planning whose change is newer than @above (made while the planner's
+-- sweep went on), newest first, at most @max_rows, locked until the planner's
+-- transaction commits. A row another session holds is skipped, not waited for.
 SELECT name, cron, interval_secs, timezone, paused, catchup, catchup_window_secs, overlap,
        starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
 FROM werk_cron_jobs
-WHERE planned_at IS NULL
-ORDER BY updated_at DESC
+WHERE planned_at IS NULL AND updated_at > @above::timestamptz
+ORDER BY updated_at DESC, name DESC
+LIMIT @max_rows::int
+FOR NO KEY UPDATE SKIP LOCKED;
+
+-- name: LockUnplannedBelow :many
+-- The planner's sweep: rows awaiting planning after the cursor (@below_at, @below_name)
+-- in the order newest change first, at most @max_rows, locked as above.
+SELECT name, cron, interval_secs, timezone, paused, catchup, catchup_window_secs, overlap,
+       starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
+FROM werk_cron_jobs
+WHERE planned_at IS NULL AND (updated_at, name) < (@below_at::timestamptz, @below_name::text)
+ORDER BY updated_at DESC, name DESC
 LIMIT @max_rows::int
 FOR NO KEY UPDATE SKIP LOCKED;
 
@@ -56,8 +68,10 @@ FROM (SELECT unnest(@names::text[]) AS name,
 WHERE j.name = p.name;
 
 -- name: AnyUnplanned :one
--- Whether rows still await planning (after a batch that skipped rows others hold).
-SELECT EXISTS (SELECT 1 FROM werk_cron_jobs WHERE planned_at IS NULL) AS pending;
+-- Whether rows still await planning after a sweep (rows others held, skipped): through
+-- the planner's index, never a scan of the table.
+SELECT EXISTS (SELECT 1 FROM werk_cron_jobs WHERE planned_at IS NULL
+               ORDER BY updated_at DESC, name DESC LIMIT 1) AS pending;
 
 -- name: SaveScheduleState :exec
 -- next_run_at and last_error of schedules the ticker decided outside the tick statement

@@ -21,12 +21,8 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // migratedDB returns the URL of a fresh, migrated database and a pool on it.
 func migratedDB(t *testing.T) (string, *pgxpool.Pool) {
 	t.Helper()
-	dsn := pgtest.NewDB(t)
-	ctx := context.Background()
-	if err := scheduler.Migrate(ctx, dsn, nil); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.New(ctx, dsn)
+	dsn := pgtest.MigratedDB(t)
+	pool, err := pgxpool.New(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

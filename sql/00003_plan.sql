@@ -28,7 +28,9 @@ CREATE INDEX werk_cron_jobs_next_run_at_idx ON werk_cron_jobs (next_run_at)
     WHERE next_run_at IS NOT NULL;
 -- What the planner reads: rows awaiting planning, newest change first, so that a
 -- schedule added during a bulk load of a million is planned at once, not after them.
-CREATE INDEX werk_cron_jobs_unplanned_idx ON werk_cron_jobs (updated_at DESC)
+-- The planner walks it with a cursor (updated_at, name), so that it never reads again
+-- the entries of rows it has just planned (dead until vacuumed).
+CREATE INDEX werk_cron_jobs_unplanned_idx ON werk_cron_jobs (updated_at DESC, name DESC)
     WHERE planned_at IS NULL;
 
 -- The before-write trigger of 00001, plus: the ticker's columns are the ticker's. On

@@ -5,7 +5,8 @@
 //     row is committed, next to two floors measured in the same database;
 //   - lateness of a single 1 s schedule;
 //   - idle cost of a ticker with 10,000 schedules and none due;
-//   - reload latency and memory with 100,000 schedules loaded.
+//   - reload latency and memory with 100,000 schedules loaded;
+//   - scale: memory, takeover and a bulk INSERT with 10,000 to 1,000,000 schedules.
 //
 // Every ticker is the real binary (`werkcron run`) in a process of its own, so that
 // /proc/<pid> gives its CPU time and peak RSS and the bench's own work is not counted.
@@ -37,29 +38,34 @@ import (
 )
 
 type config struct {
-	ns            []int
-	reps          int
-	period        time.Duration // 0: chosen from N
-	latenessTicks int
-	idle          time.Duration
-	idleN         int
-	reloadN       int
-	reloadSamples int
-	durable       bool
-	serial        bool
-	only          map[string]bool
-	explain       int
-	bin           string
-	keep          bool
-	autoExplain   time.Duration
-	logStatements time.Duration
+	ns             []int
+	scaleNs        []int
+	reps           int
+	largeReps      int
+	tickerLogLevel string
+	period         time.Duration // 0: chosen from N
+	latenessTicks  int
+	idle           time.Duration
+	idleN          int
+	reloadN        int
+	reloadSamples  int
+	durable        bool
+	serial         bool
+	only           map[string]bool
+	explain        int
+	bin            string
+	keep           bool
+	autoExplain    time.Duration
+	logStatements  time.Duration
 }
 
 func main() {
 	var cfg config
-	var ns, only string
-	flag.StringVar(&ns, "n", "1000,10000,100000", "fan-out sizes: schedules due on one tick")
+	var ns, scaleNs, only string
+	flag.StringVar(&ns, "n", "1000,10000,100000,1000000", "fan-out sizes: schedules due on one tick")
+	flag.StringVar(&scaleNs, "scale-n", "10000,100000,1000000", "scale sizes: schedules in the database (10000000 takes about an hour)")
 	flag.IntVar(&cfg.reps, "reps", 3, "measured ticks per fan-out size (medians are reported)")
+	flag.IntVar(&cfg.largeReps, "large-reps", 1, "measured ticks for fan-outs of 1,000,000 and more")
 	flag.DurationVar(&cfg.period, "period", 0, "interval of the fan-out schedules (default: from N, room for the tick and both floors)")
 	flag.IntVar(&cfg.latenessTicks, "lateness-ticks", 200, "ticks of the 1 s schedule measured for lateness")
 	flag.DurationVar(&cfg.idle, "idle", time.Minute, "idle measurement window")
@@ -68,24 +74,16 @@ func main() {
 	flag.IntVar(&cfg.reloadSamples, "reload-samples", 20, "inserts timed in the reload measurement")
 	flag.BoolVar(&cfg.durable, "durable", true, "fsync, synchronous_commit and full_page_writes on (off: pgtest's throwaway settings)")
 	flag.BoolVar(&cfg.serial, "serial", false, "run the idle and lateness measurements one after the other instead of side by side")
-	flag.StringVar(&only, "only", "", "comma-separated subset of: fanout,lateness,idle,reload")
+	flag.StringVar(&only, "only", "", "comma-separated subset of: fanout,lateness,idle,reload,scale")
 	flag.IntVar(&cfg.explain, "explain", 0, "only print EXPLAIN ANALYZE of the tick statement for this many due schedules")
 	flag.StringVar(&cfg.bin, "bin", "", "werkcron binary (default: build ./cmd/werkcron into the scratch directory)")
 	flag.DurationVar(&cfg.autoExplain, "auto-explain", 0, "log the plans of statements slower than this into the server log (use with -keep)")
 	flag.DurationVar(&cfg.logStatements, "log-statements", 0, "log statements slower than this, with their durations, into the server log (use with -keep)")
+	flag.StringVar(&cfg.tickerLogLevel, "ticker-log-level", "info", "--log-level of the tickers (their logs are in the scratch directory; see -keep)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the scratch directory (cluster and ticker logs) for inspection; the server is still stopped")
 	flag.Parse()
-	for _, s := range strings.Split(ns, ",") {
-		if s = strings.TrimSpace(strings.ReplaceAll(s, "_", "")); s == "" {
-			continue
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			fmt.Fprintf(os.Stderr, "bench: -n %q: want positive integers\n", ns)
-			os.Exit(2)
-		}
-		cfg.ns = append(cfg.ns, n)
-	}
+	cfg.ns = sizes("-n", ns)
+	cfg.scaleNs = sizes("-scale-n", scaleNs)
 	cfg.only = map[string]bool{}
 	for _, s := range strings.Split(only, ",") {
 		if s = strings.TrimSpace(s); s != "" {
@@ -114,6 +112,23 @@ type bench struct {
 	mu      sync.Mutex
 	admin   *pgx.Conn
 	tickers []*tickerProc
+}
+
+// sizes parses a comma-separated list of positive integers (underscores allowed).
+func sizes(flagName, list string) []int {
+	var out []int
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(strings.ReplaceAll(s, "_", "")); s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "bench: %s %q: want positive integers\n", flagName, list)
+			os.Exit(2)
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 func (c config) want(section string) bool { return len(c.only) == 0 || c.only[section] }
@@ -194,6 +209,20 @@ func run(ctx context.Context, cfg config) (err error) {
 			return fmt.Errorf("reload: %w", err)
 		}
 		printReload(r)
+	}
+	if cfg.want("scale") && len(cfg.scaleNs) > 0 {
+		var rows []scaleResult
+		for _, n := range cfg.scaleNs {
+			r, err := b.scale(ctx, n)
+			if err != nil {
+				return fmt.Errorf("scale %d: %w", n, err)
+			}
+			rows = append(rows, r)
+			printScale([]scaleResult{r}) // as it comes: the large sizes take long
+		}
+		if len(rows) > 1 {
+			printScale(rows)
+		}
 	}
 	return nil
 }

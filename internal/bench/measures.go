@@ -16,7 +16,7 @@ import (
 // is parsed and held on its own) on a day of the month half a year away.
 const insertIdleSchedules = `
 INSERT INTO werk_cron_jobs (name, func, queue, interval_secs, starts_at, cron)
-SELECT 'idle-' || lpad(i::text, 6, '0'), 'bench.task', 'bench',
+SELECT 'idle-' || lpad(i::text, 8, '0'), 'bench.task', 'bench',
        CASE WHEN i % 2 = 0 THEN 60 + i % 3600 END,
        CASE WHEN i % 2 = 0 THEN now() + interval '1 day' END,
        CASE WHEN i % 2 = 1 THEN format('%s %s %s %s *', i % 60, (i / 60) % 24, 1 + i % 28,
@@ -361,7 +361,7 @@ func (b *bench) reload(ctx context.Context) (reloadResult, error) {
 			var written bool
 			var server float64
 			err := conn.QueryRow(ctx, `
-				SELECT next_run_at IS NOT NULL,
+				SELECT planned_at IS NOT NULL,
 				       coalesce(extract(epoch FROM pg_xact_commit_timestamp(xmin) - pg_xact_commit_timestamp($2::xid)) * 1000, 0)
 				FROM werk_cron_jobs WHERE name = $1`, name, xid).Scan(&written, &server)
 			if err != nil {

@@ -37,7 +37,7 @@ func (b *bench) startTicker(ctx context.Context, name, dsn string) (*tickerProc,
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(b.bin, "run", "--no-migrate", "--dsn", dsn)
+	cmd := exec.Command(b.bin, "run", "--no-migrate", "--dsn", dsn, "--log-level", b.cfg.tickerLogLevel)
 	cmd.Stdout, cmd.Stderr = f, f
 	// Its own process group: a Ctrl-C meant for the bench reaches the bench, which
 	// then stops the ticker itself.
@@ -157,13 +157,13 @@ func (b *bench) dropDB(ctx context.Context, name string) {
 	_, _ = b.admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 }
 
-// waitReady waits until the ticker has written next_run_at of want schedules: it has
-// loaded them and computed their next tick.
+// waitReady waits until the ticker has planned want schedules: it has computed their
+// next tick and written it to next_run_at.
 func waitReady(ctx context.Context, conn *pgx.Conn, t *tickerProc, want int, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		var n int
-		if err := conn.QueryRow(ctx, "SELECT count(*) FROM werk_cron_jobs WHERE next_run_at IS NOT NULL").Scan(&n); err != nil {
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM werk_cron_jobs WHERE planned_at IS NOT NULL").Scan(&n); err != nil {
 			return err
 		}
 		if n >= want {
@@ -173,7 +173,7 @@ func waitReady(ctx context.Context, conn *pgx.Conn, t *tickerProc, want int, tim
 			return fmt.Errorf("the ticker exited:\n%s", t.tail())
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the ticker wrote next_run_at of %d of %d schedules in %s:\n%s", n, want, timeout, t.tail())
+			return fmt.Errorf("the ticker planned %d of %d schedules in %s:\n%s", n, want, timeout, t.tail())
 		}
 		if err := sleep(ctx, 100*time.Millisecond); err != nil {
 			return err

@@ -11,11 +11,13 @@ import (
 )
 
 const (
-	// planBatch is how many unplanned rows one planning transaction takes. Small enough
-	// that a batch (a read, the cron math, a write) takes a few tens of milliseconds, so
-	// that planning a million new rows, batch after batch, delays no due tick by more
-	// than that: the loop ticks what is due between two batches.
-	planBatch = 2000
+	// A planning batch is one transaction: read and lock rows awaiting planning, compute
+	// their plans, write them. The loop ticks what is due between two batches, so a
+	// batch's duration is the most a due tick waits for planning; the batch size adapts
+	// to keep it near planTarget.
+	planTarget   = 100 * time.Millisecond
+	planBatchMin = 200
+	planBatchMax = 5000
 	// planCooldown: after a look found nothing to plan, the next look waits this long,
 	// so that a flood of notifications (anyone may NOTIFY) costs a bounded number of
 	// looks per second.
@@ -24,29 +26,78 @@ const (
 	planRetryMax = 30 * time.Second
 )
 
-// planState is what the primary knows of rows awaiting planning.
+// planState is what the primary knows of rows awaiting planning, and how far its sweep
+// over them has come.
+//
+// A sweep walks the unplanned rows newest change first with a cursor, so that it never
+// reads again the index entries of rows it has just planned (they stay in the index
+// until vacuum, and a long-running transaction elsewhere can keep them there: read from
+// the top each time, planning a million rows would read half a trillion entries). Rows
+// changed after the sweep began sit above its start (top) and are taken first in every
+// batch: a schedule added during a bulk load is planned at once.
 type planState struct {
 	pending   bool      // rows may await planning: look when notBefore has passed
 	notBefore time.Time // host time
 	backoff   time.Duration
+	batch     int // rows per batch (adapts to planTarget)
+
+	sweeping bool
+	top      time.Time // the newest change when the sweep began
+	cursorAt time.Time // the sweep goes on below (cursorAt, cursorName)
+	cursor   string
 }
 
 func (p *planState) due(now time.Time) bool { return p.pending && !now.Before(p.notBefore) }
 
-// planBatch plans up to planBatch rows awaiting planning, newest change first: for each,
-// when to look at it next (its first undecided tick, or never) and why it cannot run, if
-// it cannot. Rows due within the horizon join it. The rows are locked for the
-// transaction's few milliseconds; rows another session holds are skipped and looked at
-// again with backoff.
+// planBatch plans one batch of rows awaiting planning: for each, when to look at it next
+// (its first undecided tick, or never) and why it cannot run, if it cannot. Rows due
+// within the horizon join it. Rows another session holds are skipped (SKIP LOCKED) and
+// looked at again, with backoff, once the sweep is over.
 func (t *Ticker) planBatch(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
+	if t.plan.batch == 0 {
+		t.plan.batch = 1000
+	}
+	limit := t.plan.batch
 	var planned []*entry
+	var older int
+	started := time.Now()
 	err := pgx.BeginFunc(ctx, t.conn, func(tx pgx.Tx) error {
 		q := t.q.WithTx(tx)
-		rows, err := q.LockUnplanned(ctx, planBatch)
-		if err != nil {
-			return fmt.Errorf("read rows awaiting planning: %w", err)
+		var rows []row
+		if t.plan.sweeping {
+			fresh, err := q.LockUnplannedAbove(ctx, db.LockUnplannedAboveParams{Above: t.plan.top, MaxRows: int32(limit)})
+			if err != nil {
+				return fmt.Errorf("read rows awaiting planning: %w", err)
+			}
+			for _, r := range fresh {
+				rows = append(rows, row(r))
+			}
+		} else {
+			// A new sweep, from the newest change down.
+			t.plan.sweeping, t.plan.top, t.plan.cursorAt, t.plan.cursor = true, time.Time{}, farFuture, ""
+		}
+		if want := limit - len(rows); want > 0 {
+			below, err := q.LockUnplannedBelow(ctx, db.LockUnplannedBelowParams{
+				BelowAt: t.plan.cursorAt, BelowName: t.plan.cursor, MaxRows: int32(want)})
+			if err != nil {
+				return fmt.Errorf("read rows awaiting planning: %w", err)
+			}
+			for _, r := range below {
+				rows = append(rows, row(r))
+			}
+			older = len(below)
+			if older > 0 {
+				last := below[older-1]
+				if t.plan.top.IsZero() {
+					t.plan.top = below[0].UpdatedAt
+				}
+				t.plan.cursorAt, t.plan.cursor = last.UpdatedAt, last.Name
+			}
+			if older < want {
+				t.plan.sweeping = false // the sweep reached the bottom
+			}
 		}
 		if len(rows) == 0 {
 			return nil
@@ -58,7 +109,7 @@ func (t *Ticker) planBatch(ctx context.Context) error {
 		}
 		planned = make([]*entry, len(rows))
 		for i, r := range rows {
-			e := newEntry(row(r))
+			e := newEntry(r)
 			next, lastError := e.plan()
 			if lastError != "" && e.err == "" {
 				e.err = lastError
@@ -72,12 +123,14 @@ func (t *Ticker) planBatch(ctx context.Context) error {
 		}
 		return nil
 	})
+	took := time.Since(started)
 	if err != nil {
 		if t.conn.IsClosed() {
 			return err
 		}
 		// A table lock (pgwerk's or an operator's DDL) or a statement refused: nothing
-		// was written; look again after a backoff.
+		// was written; look again after a backoff, with a new sweep.
+		t.plan.sweeping = false
 		t.plan.retry()
 		t.log.Warn("planning failed; trying again", "err", err, "in", t.plan.backoff)
 		return nil
@@ -89,21 +142,38 @@ func (t *Ticker) planBatch(ctx context.Context) error {
 		t.hz.offer(e)
 	}
 	t.Stats.Planned.Add(int64(len(planned)))
-	t.log.Debug("planned", "rows", len(planned))
-	if len(planned) == planBatch {
+	t.log.Debug("planned", "rows", len(planned), "batch", limit, "took", took)
+	t.plan.adapt(len(planned), limit, took)
+	if t.plan.sweeping {
 		return nil // more to come, after whatever is due
 	}
-	// Fewer than a batch: done, unless rows were skipped because others hold them.
+	// The sweep is over. Rows may still await planning: skipped because others hold
+	// them, or committed by a transaction that began before the sweep and ended after
+	// the cursor passed. One look through the index says.
 	left, err := t.q.AnyUnplanned(ctx)
 	if err != nil {
 		return fmt.Errorf("look for rows awaiting planning: %w", err)
 	}
-	if left {
-		t.plan.retry()
-		return nil
+	switch {
+	case left && len(planned) > 0:
+		t.plan.pending, t.plan.notBefore = true, time.Time{} // a new sweep at once
+	case left:
+		t.plan.retry() // only rows others hold: back off
+	default:
+		t.plan = planState{notBefore: time.Now().Add(planCooldown), batch: t.plan.batch}
 	}
-	t.plan = planState{notBefore: time.Now().Add(planCooldown)}
 	return nil
+}
+
+// adapt moves the batch size toward planTarget per batch: a full batch that took less
+// than half of it doubles, one that took more than twice halves.
+func (p *planState) adapt(got, limit int, took time.Duration) {
+	switch {
+	case got == limit && took < planTarget/2:
+		p.batch = min(2*p.batch, planBatchMax)
+	case took > 2*planTarget:
+		p.batch = max(p.batch/2, planBatchMin)
+	}
 }
 
 // retry keeps planning pending and backs off: 100 ms, doubling to planRetryMax.

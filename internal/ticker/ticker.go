@@ -282,9 +282,11 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 			continue
 		}
 		if time.Since(t.lastPrune) > time.Hour {
+			started := time.Now()
 			if err := t.prune(work); err != nil {
 				return err
 			}
+			t.log.Debug("pruned", "took", time.Since(started))
 		}
 		if err := t.sleep(ctx); err != nil {
 			if ctx.Err() != nil {
