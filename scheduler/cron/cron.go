@@ -1,17 +1,5 @@
 package cron
 
-// Schedule math: cron expressions (behind a strict validator and a daylight
-// saving wrapper around github.com/gorhill/cronexpr) and fixed intervals.
-//
-// cronexpr has known bugs (see CRONEXPR.md): it panics or returns zero or past
-// times on reversed ranges, misreads leading zeros in months and days of
-// week, never fires day-of-week ranges through 7, ORs day of month and day of
-// week when one of them is a "*/n" step, loops at DST transitions, and its
-// Expression is not safe for concurrent use. So cronexpr only ever sees a
-// canonical expression built by our own parser (plain sorted number lists,
-// seven fields), only ever evaluates wall-clock time expressed in UTC (which
-// has no transitions), and only ever runs on a private copy per call.
-
 import (
 	"errors"
 	"fmt"
@@ -441,9 +429,9 @@ func parseElem(el string, s fieldSpec) (lo, hi, step int, reason string) {
 	if reason != "" {
 		return 0, 0, 0, reason
 	}
-	// CRONEXPR.md lists "1-05" among the ranges that must be refused: zero-padding
-	// one end only ("01-3", "1-05") is ambiguous to a reader (is 05 octal? a typo?),
-	// so ask for one spelling. "01-03" and "1-5" are fine.
+	// Zero-padding one end only ("01-3", "1-05") is ambiguous to a reader (is
+	// 05 octal? a typo?), so ask for one spelling; "01-03" and "1-5" are fine.
+	// (cronexpr reads a padded month as 0: given "1-05" it would panic.)
 	if zeroPadded(a) != zeroPadded(b) {
 		return 0, 0, 0, fmt.Sprintf("range %s pads one end with zeros and not the other; write %d-%d", base, lo, hi)
 	}
@@ -571,9 +559,9 @@ var (
 // the gap, collapsing like a fixed schedule's: that hour still partly exists,
 // so an hourly job still runs once for it, at its first real instant. So on
 // Lord Howe's 2026-10-04 jump from 02:00 +10:30 to 02:30 +11, "0 * * * *"
-// fires at 02:30 +11 (CRONEXPR.md), while a gap that swallows a whole hour
-// (New York, Berlin: 02:00 to 03:00) drops wildcard matches in it, as 03:00
-// belongs to another hour.
+// fires at 02:30 +11 for the skipped 02:00, while a gap that swallows a
+// whole hour (New York, Berlin: 02:00 to 03:00) drops wildcard matches in
+// it, as 03:00 belongs to another hour.
 //
 // How: real time is cut into segments of constant UTC offset (ZoneBounds).
 // Within a segment, wall clock = instant + offset is monotonic, so cronexpr

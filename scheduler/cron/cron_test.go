@@ -78,7 +78,7 @@ func runNext(t *testing.T, cases []nextCase) {
 	}
 }
 
-const ref = "2026-01-01T00:00:00Z" // CRONEXPR.md's reference instant
+const ref = "2026-01-01T00:00:00Z" // the instant cronexpr's bugs were measured from (a Thursday)
 
 func TestCronFields(t *testing.T) {
 	runNext(t, []nextCase{
@@ -150,8 +150,8 @@ func TestCronSeparators(t *testing.T) {
 	}
 }
 
-// Every row of CRONEXPR.md's bug table that has a right answer other than
-// an error.
+// Every cronexpr bug in the package documentation that has a right answer
+// other than an error.
 func TestCronexprBugs(t *testing.T) {
 	runNext(t, []nextCase{
 		// Day-of-week ranges through 7: cronexpr never fires them.
@@ -202,7 +202,7 @@ func TestParseCronErrors(t *testing.T) {
 		{"0 5-1 * * *", "hour", "range 5-1 is reversed"},
 		{"0 0 1 5-1 *", "month", "range 5-1 is reversed"},
 		{"0 0 1 DEC-JAN *", "month", "range DEC-JAN is reversed"},
-		// CRONEXPR.md: refused with the panicking ranges (one end zero-padded).
+		// One end zero-padded: refused (cronexpr panics on 1-05 in months).
 		{"0 0 1 1-05 *", "month", "range 1-05 pads one end with zeros"},
 		{"0 0 1 01-5 *", "month", "range 01-5 pads one end with zeros"},
 		{"0 0 5-1 * *", "day of month", "range 5-1 is reversed"},
@@ -313,7 +313,7 @@ func TestCronErrorMessage(t *testing.T) {
 	}
 }
 
-// CRONEXPR.md: 1 MiB took 245 ms to parse and the error echoed all of it.
+// cronexpr took 245 ms to parse 1 MiB, and its error echoed all of it.
 func TestCronLengthCap(t *testing.T) {
 	huge := strings.Repeat("1,", 1<<19) + "1 * * * *"
 	start := time.Now()
@@ -403,7 +403,7 @@ func TestCronPastYears(t *testing.T) {
 }
 
 // The DST tables: four expressions x three zones x both 2026 transitions.
-// Every instant is derived from DESIGN.md's rule:
+// Every instant is derived from the package documentation's rule:
 //   - fixed (no '*' in minute and hour: "30 2", "30 1"): a skipped time fires
 //     once at the end of the gap; a repeated time fires at its first occurrence;
 //   - wildcard ("0 *", "*/15"): every real instant whose wall clock matches;
@@ -411,15 +411,14 @@ func TestCronPastYears(t *testing.T) {
 //     below.
 //
 // Lord Howe, 2026-10-04: the clock jumps from 02:00 +10:30 to 02:30 +11, and
-// CRONEXPR.md's table (every row of which is a regression test) says
-// "0 * * * *" fires at 02:30 +11. Both documents hold with this rule: a
+// "0 * * * *" fires at 02:30 +11 (cronexpr happens to agree). The rule: a
 // wildcard schedule's match skipped by a jump forward fires at the end of the
 // gap if and only if the end of the gap is in the same local hour (same date
 // and hour) as the match. That hour still partly exists, so an hourly job
 // still runs once for it, at its first real instant; several skipped matches
 // and a real match at the end of the gap collapse into one firing, as for
 // fixed schedules. A gap that swallows a whole hour (New York and Berlin,
-// 02:00 to 03:00) leaves nothing to make up for, as DESIGN.md says: 03:00 is
+// 02:00 to 03:00) leaves nothing to make up for, as the rule says: 03:00 is
 // in another hour, so "0 * * * *" goes from 01:00 to 03:00 and "30 * * * *"
 // from 01:30 to 03:30 there.
 func TestCronDST(t *testing.T) {
@@ -461,8 +460,8 @@ func TestCronDST(t *testing.T) {
 		// Lord Howe, 2026-10-04: 02:00 +10:30 -> 02:30 +11 (02:00-02:29 skipped).
 		{"30 2 * * *", lh, "2026-10-03T00:00:00+10:30", []string{"2026-10-03T02:30:00+10:30", "2026-10-04T02:30:00+11:00", "2026-10-05T02:30:00+11:00"}},
 		{"30 1 * * *", lh, "2026-10-03T00:00:00+10:30", []string{"2026-10-03T01:30:00+10:30", "2026-10-04T01:30:00+10:30", "2026-10-05T01:30:00+11:00"}},
-		// CRONEXPR.md's row: the skipped 02:00 is in the 02 hour, which still
-		// exists from 02:30 +11, so it fires there.
+		// The skipped 02:00 is in the 02 hour, which still exists from
+		// 02:30 +11, so it fires there.
 		{"0 * * * *", lh, "2026-10-03T23:30:00+10:30", []string{"2026-10-04T00:00:00+10:30", "2026-10-04T01:00:00+10:30", "2026-10-04T02:30:00+11:00", "2026-10-04T03:00:00+11:00", "2026-10-04T04:00:00+11:00"}},
 		// 02:00 and 02:15 collapse into 02:30, itself a match.
 		{"*/15 * * * *", lh, "2026-10-04T01:40:00+10:30", []string{"2026-10-04T01:45:00+10:30", "2026-10-04T02:30:00+11:00", "2026-10-04T02:45:00+11:00", "2026-10-04T03:00:00+11:00"}},
@@ -471,15 +470,15 @@ func TestCronDST(t *testing.T) {
 		// From exactly at the end of the gap: already fired there.
 		{"0 * * * *", lh, "2026-10-04T02:30:00+11:00", []string{"2026-10-04T03:00:00+11:00"}},
 		{"0 * * * *", lh, "2026-10-04T02:29:59+11:00", []string{"2026-10-04T02:30:00+11:00"}}, // = 01:59:59 +10:30
-		// The fixed form of CRONEXPR.md's Lord Howe row: 02:00 is skipped and
-		// fires at the end of the gap.
+		// Fixed forms on the same date: 02:00 and 02:15 are skipped and
+		// fire at the end of the gap.
 		{"0 2 * * *", lh, "2026-10-03T12:00:00+10:30", []string{"2026-10-04T02:30:00+11:00", "2026-10-05T02:00:00+11:00"}},
 		{"15 2 * * *", lh, "2026-10-03T12:00:00+10:30", []string{"2026-10-04T02:30:00+11:00", "2026-10-05T02:15:00+11:00"}},
 	})
 }
 
 // More of the rule: collapsing, lists, seconds, and Next from inside the
-// second copy of a repeated hour (CRONEXPR.md: cronexpr answers in the past).
+// second copy of a repeated hour (where cronexpr answers in the past).
 func TestCronDSTMore(t *testing.T) {
 	const ny = "America/New_York"
 	runNext(t, []nextCase{
@@ -770,8 +769,8 @@ func TestCronProperties(t *testing.T) {
 
 // Property against a brute force: around each 2026 transition, scan real
 // time minute by minute (five-field expressions only) and
-// apply DESIGN.md's rule (with skippedMatch's reading of skipped wildcard
-// times) directly; Next must produce exactly that list.
+// apply the package documentation's rule (with skippedMatch's reading of
+// skipped wildcard times) directly; Next must produce exactly that list.
 func TestCronBruteForceDST(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
 	type tr struct {
