@@ -421,6 +421,9 @@ func parseElem(el string, s fieldSpec) (lo, hi, step int, reason string) {
 	}
 	if !isRange {
 		if hasStep { // "N/S": N through the end of the field
+			if lo > s.starHi { // day of week 7: nothing up to 6, where '*' ends
+				return 0, 0, 0, fmt.Sprintf("%q names no value: N/S counts from N up to %d", truncate(el, 30), s.starHi)
+			}
 			return lo, s.starHi, step, ""
 		}
 		return lo, lo, 1, ""

@@ -234,6 +234,11 @@ func TestParseCronErrors(t *testing.T) {
 		{"*/60 * * * *", "minute", "exceeds 59"},
 		{"0 */24 * * *", "hour", "exceeds 23"},
 		{"0 0 * * */7", "day of week", "exceeds 6"},
+		// N/S runs up to 6 in day of week, so 7/S names nothing (once an
+		// empty field handed to cronexpr: "internal error").
+		{"0 0 * * 7/2", "day of week", `"7/2" names no value`},
+		{"0 0 1 * 7/1", "day of week", "names no value"},
+		{"0 0 * * 1,7/3", "day of week", "names no value"},
 		{"*/x * * * *", "minute", "bad step"},
 		{"1/2/3 * * * *", "minute", "bad step"},
 		// Field counts and garbage.

@@ -11,11 +11,11 @@
 // of *, N, A-B, */S, A-B/S and N/S (N up to the field's last value). Months
 // and days of week may be named (JAN, mon, Friday). Day of week 7 is Sunday,
 // so 5-7 is Friday to Sunday and SAT-SUN is Saturday and Sunday; * and N/S
-// stop at 6 (Saturday), so 1/2 is Monday, Wednesday and Friday. Day of
-// month also takes L (the last day), LW (the last weekday) and NW (the
-// weekday nearest to day N, within its month); day of week takes NL (the
-// month's last day N) and N#K (its Kth day N). ? means * and is allowed only
-// as a whole day field.
+// stop at 6 (Saturday), so 1/2 is Monday, Wednesday and Friday, and 7/2 is
+// refused. Day of month also takes L (the last day), LW (the last weekday)
+// and NW (the weekday nearest to day N, within its month); day of week
+// takes NL (the month's last day N) and N#K (its Kth day N). ? means * and
+// is allowed only as a whole day field.
 //
 // Day of month and day of week combine as in Vixie cron: when both are
 // restricted (neither starts with '*'), a day matching either one fires;

@@ -35,6 +35,8 @@ var cronSeeds = []string{
 	// Ours.
 	"0 0 L * *", "0 0 LW * *", "0 0 15W * *", "0 0 * * 5L", "0 0 * * FRI#3", "0 0 */2 * 5L",
 	"*/7 * */2 * 1-5", "0 0 29 2 *", "0 * 2 8 3 * 2026", "59 59 23 31 12 * 2099",
+	// Once handed to cronexpr as an empty field ("internal error").
+	"0 0 * * 7/2", "0 0 1 * 7/1", "0 0 * * 1,7/2",
 }
 
 var fuzzZones = []string{"UTC", "America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "Pacific/Chatham", "Asia/Kolkata"}
