@@ -279,7 +279,7 @@ func Parse(expr string, loc *time.Location) (c *Expr, err error) {
 		yearText = yearF.canon()
 	}
 	canon := strings.Join([]string{secF.canon(), minF.canon(), hourF.canon(), domText, monF.canon(), dowText, yearText}, " ")
-	ce, perr := safeParse(canon)
+	ce, perr := safeParse(canon, cronexpr.Parse)
 	if perr != nil {
 		return nil, bad("", "%v", perr)
 	}
@@ -297,19 +297,38 @@ func Parse(expr string, loc *time.Location) (c *Expr, err error) {
 	return c, nil
 }
 
-// safeParse calls cronexpr.Parse, turning a panic into an error. Our
-// validator should make the panic unreachable; this is the last guard.
-func safeParse(s string) (e *cronexpr.Expression, err error) {
+// safeParse calls parse (cronexpr.Parse) on a canonical expression,
+// turning a panic or a rejection into an error. The validator and the
+// canonical form should make both unreachable; this is the last guard.
+func safeParse(s string, parse func(string) (*cronexpr.Expression, error)) (e *cronexpr.Expression, err error) {
 	defer func() {
 		if r := recover(); r != nil {
+			unreachable("Parse: cronexpr panicked on "+strconv.Quote(s), r)
 			e, err = nil, fmt.Errorf("internal error: cronexpr panicked on %q: %v", s, r)
 		}
 	}()
-	e, err = cronexpr.Parse(s)
+	e, err = parse(s)
 	if err != nil {
+		unreachable("Parse: cronexpr rejected "+strconv.Quote(s), err)
 		return nil, fmt.Errorf("internal error: cronexpr rejected %q: %w", s, err)
 	}
 	return e, nil
+}
+
+// onUnreachable, when not nil, is called by unreachable. Production leaves
+// it nil; tests (the fuzz target above all) set it, because every guard
+// answers safely -- an error from Parse, "no next time" from Next -- and a
+// guard that fires would otherwise pass for an ordinary invalid or
+// never-firing expression. Set it only while no Parse or Next runs.
+var onUnreachable func(where string, detail any)
+
+// unreachable records that a guard the validator should make unreachable
+// fired: a panic recovered in Parse or Next, cronexpr rejecting a canonical
+// expression, or cronexpr answering a time not after its input.
+func unreachable(where string, detail any) {
+	if f := onUnreachable; f != nil {
+		f(where, detail)
+	}
 }
 
 func (s fieldSpec) fullMask() uint64 {
@@ -573,6 +592,7 @@ var (
 func (c *Expr) Next(t time.Time) (next time.Time, ok bool) {
 	defer func() {
 		if r := recover(); r != nil { // last guard; the validator should make it unreachable
+			unreachable("Next", r)
 			next, ok = time.Time{}, false
 		}
 	}()
@@ -666,7 +686,11 @@ func (c *Expr) wallNext(e *cronexpr.Expression, w time.Time, strict bool) time.T
 	}
 	for range maxDaySkips {
 		n := e.Next(w)
-		if n.IsZero() || !n.After(w) { // !After: a cronexpr bug; never go back
+		if n.IsZero() { // past 2099
+			return time.Time{}
+		}
+		if !n.After(w) { // a cronexpr bug our canon should avoid; never go back
+			unreachable("Next: cronexpr went back", fmt.Sprintf("Next(%s) = %s", w.Format(time.RFC3339Nano), n.Format(time.RFC3339Nano)))
 			return time.Time{}
 		}
 		if c.dayOK(n) {

@@ -56,6 +56,7 @@ type nextCase struct {
 
 func runNext(t *testing.T, cases []nextCase) {
 	t.Helper()
+	watchGuards(t)
 	for _, tc := range cases {
 		name := tc.expr
 		if tc.zone != "" {
@@ -722,6 +723,7 @@ func genExpr(r *rand.Rand) string {
 // expression's wall clock (or is the end of a gap that skipped a match, as
 // skippedMatch has it).
 func TestCronProperties(t *testing.T) {
+	watchGuards(t)
 	r := rand.New(rand.NewPCG(2026, 11))
 	locs := make([]*time.Location, len(propZones))
 	for i, z := range propZones {
@@ -777,6 +779,7 @@ func TestCronProperties(t *testing.T) {
 // apply the package documentation's rule (with skippedMatch's reading of
 // skipped wildcard times) directly; Next must produce exactly that list.
 func TestCronBruteForceDST(t *testing.T) {
+	watchGuards(t)
 	r := rand.New(rand.NewPCG(7, 7))
 	type tr struct {
 		zone string
