@@ -45,21 +45,24 @@ var fuzzZones = []string{"UTC", "America/New_York", "Europe/Berlin", "Australia/
 // FuzzParseCronNext: Parse and Next never panic, never reach a guard the
 // validator should make unreachable (a recovered panic, cronexpr rejecting
 // our canonical expression or answering in the past: see onUnreachable),
-// errors are *Error, and Next always moves forward.
+// errors are *Error, Next always moves forward, and where the oracle
+// (oracle_test.go) reads the expression too, Next's first answer is the
+// oracle's, looking a day ahead.
 func FuzzParseCronNext(f *testing.F) {
 	for _, s := range cronSeeds {
 		f.Add(s, int64(0))
 	}
 	f.Add("30 2 * * *", time.Date(2026, 3, 8, 6, 59, 0, 0, time.UTC).Unix())
 	f.Add("*/15 * * * *", time.Date(2026, 11, 1, 5, 50, 0, 0, time.UTC).Unix())
-	locs := make([]*time.Location, len(fuzzZones))
+	zones := make([]*oZone, len(fuzzZones))
 	for i, z := range fuzzZones {
-		locs[i] = mustLoad(f, z)
+		zones[i] = oracleZone(f, z)
 	}
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
 	f.Fuzz(func(t *testing.T, expr string, at int64) {
 		watchGuards(t) // the fuzz engine runs one input at a time per process
-		loc := locs[(len(expr)+int(at&7))%len(locs)]
+		z := zones[(len(expr)+int(at&7))%len(zones)]
+		loc := z.loc
 		c, err := Parse(expr, loc)
 		if err != nil {
 			var ce *Error
@@ -73,6 +76,13 @@ func FuzzParseCronNext(f *testing.F) {
 		}
 		// Start within ~5 years of 2026, seconds resolution.
 		x := time.Unix(base+at%(5*366*86400), 0)
+		if o, err := oracleParse(expr); err == nil {
+			want, found := o.next(z, x, 24*time.Hour)
+			got, ok := c.Next(x)
+			if found && (!ok || !got.Equal(want.at)) || !found && ok && got.Before(x.Add(24*time.Hour)) {
+				t.Fatalf("%q in %s: Next(%s) = %s, %v; oracle: %s, %v", expr, loc, x.In(loc), got, ok, want.at.In(loc), found)
+			}
+		}
 		for range 4 {
 			y, ok := c.Next(x)
 			if !ok {
