@@ -12,6 +12,114 @@ import (
 	"github.com/google/uuid"
 )
 
+const alterSchedule = `-- name: AlterSchedule :one
+SELECT s.name, s.func, s.queue, s.args, s.kwargs, s.cron, s.interval_secs, s.timezone, s.timeout_secs, s.result_ttl, s.failure_ttl, s.meta, s.priority, s.max_attempts, s.paused, s.catchup, s.catchup_window_secs, s.overlap, s.starts_at, s.ends_at, s.created_at, s.updated_at, s.changed_at, s.next_run_at, s.last_tick_at, s.last_job_id, s.last_error, s.planned_at, s.paused_reason, s.jitter_secs, s.remaining_runs, s.pause_after_failures FROM werk_cron_alter(
+    name => $1::text, func => $2::text, schedule => $3::text,
+    queue => $4::text, args => $5::jsonb,
+    kwargs => $6::jsonb, timezone => $7::text,
+    timeout_secs => $8::integer, result_ttl => $9::integer,
+    failure_ttl => $10::integer, meta => $11::jsonb,
+    priority => $12::integer, max_attempts => $13::integer,
+    paused => $14::boolean, catchup => $15::text,
+    catchup_window_secs => $16::integer, overlap => $17::text,
+    starts_at => $18::timestamptz, ends_at => $19::timestamptz,
+    jitter_secs => $20::integer, remaining_runs => $21::integer,
+    pause_after_failures => $22::integer,
+    clear => $23::text[]) AS s
+`
+
+type AlterScheduleParams struct {
+	Name               string     `json:"name"`
+	Func               *string    `json:"func"`
+	Schedule           *string    `json:"schedule"`
+	Queue              *string    `json:"queue"`
+	Args               []byte     `json:"args"`
+	Kwargs             []byte     `json:"kwargs"`
+	Timezone           *string    `json:"timezone"`
+	TimeoutSecs        *int32     `json:"timeout_secs"`
+	ResultTtl          *int32     `json:"result_ttl"`
+	FailureTtl         *int32     `json:"failure_ttl"`
+	Meta               []byte     `json:"meta"`
+	Priority           *int32     `json:"priority"`
+	MaxAttempts        *int32     `json:"max_attempts"`
+	Paused             *bool      `json:"paused"`
+	Catchup            *string    `json:"catchup"`
+	CatchupWindowSecs  *int32     `json:"catchup_window_secs"`
+	Overlap            *string    `json:"overlap"`
+	StartsAt           *time.Time `json:"starts_at"`
+	EndsAt             *time.Time `json:"ends_at"`
+	JitterSecs         *int32     `json:"jitter_secs"`
+	RemainingRuns      *int32     `json:"remaining_runs"`
+	PauseAfterFailures *int32     `json:"pause_after_failures"`
+	Clear              []string   `json:"clear"`
+}
+
+// Update: change only what is given (werk_cron_alter); clear lists columns that go back
+// to their default.
+func (q *Queries) AlterSchedule(ctx context.Context, arg AlterScheduleParams) (WerkCronJob, error) {
+	row := q.db.QueryRow(ctx, alterSchedule,
+		arg.Name,
+		arg.Func,
+		arg.Schedule,
+		arg.Queue,
+		arg.Args,
+		arg.Kwargs,
+		arg.Timezone,
+		arg.TimeoutSecs,
+		arg.ResultTtl,
+		arg.FailureTtl,
+		arg.Meta,
+		arg.Priority,
+		arg.MaxAttempts,
+		arg.Paused,
+		arg.Catchup,
+		arg.CatchupWindowSecs,
+		arg.Overlap,
+		arg.StartsAt,
+		arg.EndsAt,
+		arg.JitterSecs,
+		arg.RemainingRuns,
+		arg.PauseAfterFailures,
+		arg.Clear,
+	)
+	var i WerkCronJob
+	err := row.Scan(
+		&i.Name,
+		&i.Func,
+		&i.Queue,
+		&i.Args,
+		&i.Kwargs,
+		&i.Cron,
+		&i.IntervalSecs,
+		&i.Timezone,
+		&i.TimeoutSecs,
+		&i.ResultTtl,
+		&i.FailureTtl,
+		&i.Meta,
+		&i.Priority,
+		&i.MaxAttempts,
+		&i.Paused,
+		&i.Catchup,
+		&i.CatchupWindowSecs,
+		&i.Overlap,
+		&i.StartsAt,
+		&i.EndsAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.ChangedAt,
+		&i.NextRunAt,
+		&i.LastTickAt,
+		&i.LastJobID,
+		&i.LastError,
+		&i.PlannedAt,
+		&i.PausedReason,
+		&i.JitterSecs,
+		&i.RemainingRuns,
+		&i.PauseAfterFailures,
+	)
+	return i, err
+}
+
 const countSchedules = `-- name: CountSchedules :one
 SELECT count(*) AS schedules FROM werk_cron_jobs
 `
@@ -54,7 +162,7 @@ func (q *Queries) CountSchedulesByState(ctx context.Context) ([]CountSchedulesBy
 }
 
 const getSchedule = `-- name: GetSchedule :one
-SELECT name, func, queue, args, kwargs, cron, interval_secs, timezone, timeout_secs, result_ttl, failure_ttl, meta, priority, max_attempts, paused, catchup, catchup_window_secs, overlap, starts_at, ends_at, created_at, updated_at, changed_at, next_run_at, last_tick_at, last_job_id, last_error, planned_at FROM werk_cron_jobs WHERE name = $1::text
+SELECT name, func, queue, args, kwargs, cron, interval_secs, timezone, timeout_secs, result_ttl, failure_ttl, meta, priority, max_attempts, paused, catchup, catchup_window_secs, overlap, starts_at, ends_at, created_at, updated_at, changed_at, next_run_at, last_tick_at, last_job_id, last_error, planned_at, paused_reason, jitter_secs, remaining_runs, pause_after_failures FROM werk_cron_jobs WHERE name = $1::text
 `
 
 func (q *Queries) GetSchedule(ctx context.Context, name string) (WerkCronJob, error) {
@@ -89,6 +197,10 @@ func (q *Queries) GetSchedule(ctx context.Context, name string) (WerkCronJob, er
 		&i.LastJobID,
 		&i.LastError,
 		&i.PlannedAt,
+		&i.PausedReason,
+		&i.JitterSecs,
+		&i.RemainingRuns,
+		&i.PauseAfterFailures,
 	)
 	return i, err
 }
@@ -170,7 +282,7 @@ func (q *Queries) ListInstances(ctx context.Context) ([]ListInstancesRow, error)
 }
 
 const listSchedules = `-- name: ListSchedules :many
-SELECT name, func, queue, args, kwargs, cron, interval_secs, timezone, timeout_secs, result_ttl, failure_ttl, meta, priority, max_attempts, paused, catchup, catchup_window_secs, overlap, starts_at, ends_at, created_at, updated_at, changed_at, next_run_at, last_tick_at, last_job_id, last_error, planned_at FROM werk_cron_jobs ORDER BY name
+SELECT name, func, queue, args, kwargs, cron, interval_secs, timezone, timeout_secs, result_ttl, failure_ttl, meta, priority, max_attempts, paused, catchup, catchup_window_secs, overlap, starts_at, ends_at, created_at, updated_at, changed_at, next_run_at, last_tick_at, last_job_id, last_error, planned_at, paused_reason, jitter_secs, remaining_runs, pause_after_failures FROM werk_cron_jobs ORDER BY name
 `
 
 func (q *Queries) ListSchedules(ctx context.Context) ([]WerkCronJob, error) {
@@ -211,6 +323,10 @@ func (q *Queries) ListSchedules(ctx context.Context) ([]WerkCronJob, error) {
 			&i.LastJobID,
 			&i.LastError,
 			&i.PlannedAt,
+			&i.PausedReason,
+			&i.JitterSecs,
+			&i.RemainingRuns,
+			&i.PauseAfterFailures,
 		); err != nil {
 			return nil, err
 		}
@@ -223,7 +339,7 @@ func (q *Queries) ListSchedules(ctx context.Context) ([]WerkCronJob, error) {
 }
 
 const listStatus = `-- name: ListStatus :many
-SELECT name, state, schedule, timezone, func, queue, paused, next_run_at, next_in, last_tick_at, last_job_status, last_job_id, last_error FROM werk_cron_status
+SELECT name, state, schedule, timezone, func, queue, paused, next_run_at, next_in, last_tick_at, last_job_status, last_job_id, last_error, paused_reason FROM werk_cron_status
 `
 
 func (q *Queries) ListStatus(ctx context.Context) ([]WerkCronStatus, error) {
@@ -249,6 +365,7 @@ func (q *Queries) ListStatus(ctx context.Context) ([]WerkCronStatus, error) {
 			&i.LastJobStatus,
 			&i.LastJobID,
 			&i.LastError,
+			&i.PausedReason,
 		); err != nil {
 			return nil, err
 		}
@@ -349,12 +466,18 @@ func (q *Queries) NewestTick(ctx context.Context) ([]NewestTickRow, error) {
 }
 
 const pauseByName = `-- name: PauseByName :one
-SELECT werk_cron_pause($1::text)::boolean AS changed
+SELECT werk_cron_pause($1::text, nullif($2::text, ''))::boolean AS changed
 `
 
-// Returns whether the schedule was running (false: it was paused already).
-func (q *Queries) PauseByName(ctx context.Context, name string) (bool, error) {
-	row := q.db.QueryRow(ctx, pauseByName, name)
+type PauseByNameParams struct {
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+}
+
+// Returns whether the schedule was running (false: it was paused already); reason ”
+// stands for none.
+func (q *Queries) PauseByName(ctx context.Context, arg PauseByNameParams) (bool, error) {
+	row := q.db.QueryRow(ctx, pauseByName, arg.Name, arg.Reason)
 	var changed bool
 	err := row.Scan(&changed)
 	return changed, err
@@ -407,68 +530,58 @@ func (q *Queries) UnscheduleByName(ctx context.Context, name string) (bool, erro
 }
 
 const upsertSchedule = `-- name: UpsertSchedule :one
-INSERT INTO werk_cron_jobs AS j
-    (name, func, queue, args, kwargs, cron, interval_secs, timezone, timeout_secs,
-     result_ttl, failure_ttl, meta, priority, max_attempts, paused, catchup,
-     catchup_window_secs, overlap, starts_at, ends_at)
-VALUES
-    ($1::text, $2::text, $3::text, $4::jsonb, $5::jsonb,
-     $6::text, $7::integer, $8::text,
-     $9::integer, $10::integer,
-     $11::integer, $12::jsonb, $13::smallint,
-     $14::integer, $15::boolean, $16::text,
-     $17::integer, $18::text,
-     $19::timestamptz, $20::timestamptz)
-ON CONFLICT (name) DO UPDATE SET
-    func = excluded.func, queue = excluded.queue, args = excluded.args,
-    kwargs = excluded.kwargs, cron = excluded.cron, interval_secs = excluded.interval_secs,
-    timezone = excluded.timezone, timeout_secs = excluded.timeout_secs,
-    result_ttl = excluded.result_ttl, failure_ttl = excluded.failure_ttl,
-    meta = excluded.meta, priority = excluded.priority, max_attempts = excluded.max_attempts,
-    paused = excluded.paused, catchup = excluded.catchup,
-    catchup_window_secs = excluded.catchup_window_secs, overlap = excluded.overlap,
-    starts_at = excluded.starts_at, ends_at = excluded.ends_at
-RETURNING j.name, j.func, j.queue, j.args, j.kwargs, j.cron, j.interval_secs, j.timezone, j.timeout_secs, j.result_ttl, j.failure_ttl, j.meta, j.priority, j.max_attempts, j.paused, j.catchup, j.catchup_window_secs, j.overlap, j.starts_at, j.ends_at, j.created_at, j.updated_at, j.changed_at, j.next_run_at, j.last_tick_at, j.last_job_id, j.last_error, j.planned_at
+SELECT s.name, s.func, s.queue, s.args, s.kwargs, s.cron, s.interval_secs, s.timezone, s.timeout_secs, s.result_ttl, s.failure_ttl, s.meta, s.priority, s.max_attempts, s.paused, s.catchup, s.catchup_window_secs, s.overlap, s.starts_at, s.ends_at, s.created_at, s.updated_at, s.changed_at, s.next_run_at, s.last_tick_at, s.last_job_id, s.last_error, s.planned_at, s.paused_reason, s.jitter_secs, s.remaining_runs, s.pause_after_failures FROM werk_cron_schedule(
+    name => $1::text, func => $2::text, schedule => $3::text,
+    queue => $4::text, args => $5::jsonb,
+    kwargs => $6::jsonb, timezone => $7::text,
+    timeout_secs => $8::integer, result_ttl => $9::integer,
+    failure_ttl => $10::integer, meta => $11::jsonb,
+    priority => $12::integer, max_attempts => $13::integer,
+    paused => $14::boolean, catchup => $15::text,
+    catchup_window_secs => $16::integer, overlap => $17::text,
+    starts_at => $18::timestamptz, ends_at => $19::timestamptz,
+    jitter_secs => $20::integer, remaining_runs => $21::integer,
+    pause_after_failures => $22::integer,
+    keep_state => $23::boolean) AS s
 `
 
 type UpsertScheduleParams struct {
-	Name              string     `json:"name"`
-	Func              string     `json:"func"`
-	Queue             string     `json:"queue"`
-	Args              []byte     `json:"args"`
-	Kwargs            []byte     `json:"kwargs"`
-	Cron              *string    `json:"cron"`
-	IntervalSecs      *int32     `json:"interval_secs"`
-	Timezone          string     `json:"timezone"`
-	TimeoutSecs       *int32     `json:"timeout_secs"`
-	ResultTtl         *int32     `json:"result_ttl"`
-	FailureTtl        *int32     `json:"failure_ttl"`
-	Meta              []byte     `json:"meta"`
-	Priority          int16      `json:"priority"`
-	MaxAttempts       int32      `json:"max_attempts"`
-	Paused            bool       `json:"paused"`
-	Catchup           string     `json:"catchup"`
-	CatchupWindowSecs *int32     `json:"catchup_window_secs"`
-	Overlap           string     `json:"overlap"`
-	StartsAt          *time.Time `json:"starts_at"`
-	EndsAt            *time.Time `json:"ends_at"`
+	Name               string     `json:"name"`
+	Func               string     `json:"func"`
+	Schedule           string     `json:"schedule"`
+	Queue              *string    `json:"queue"`
+	Args               []byte     `json:"args"`
+	Kwargs             []byte     `json:"kwargs"`
+	Timezone           *string    `json:"timezone"`
+	TimeoutSecs        *int32     `json:"timeout_secs"`
+	ResultTtl          *int32     `json:"result_ttl"`
+	FailureTtl         *int32     `json:"failure_ttl"`
+	Meta               []byte     `json:"meta"`
+	Priority           *int32     `json:"priority"`
+	MaxAttempts        *int32     `json:"max_attempts"`
+	Paused             *bool      `json:"paused"`
+	Catchup            *string    `json:"catchup"`
+	CatchupWindowSecs  *int32     `json:"catchup_window_secs"`
+	Overlap            *string    `json:"overlap"`
+	StartsAt           *time.Time `json:"starts_at"`
+	EndsAt             *time.Time `json:"ends_at"`
+	JitterSecs         *int32     `json:"jitter_secs"`
+	RemainingRuns      *int32     `json:"remaining_runs"`
+	PauseAfterFailures *int32     `json:"pause_after_failures"`
+	KeepState          bool       `json:"keep_state"`
 }
 
-// Register: create the schedule, or replace every definition column of an existing one
-// with the same name. What the ticker wrote (last_tick_at, next_run_at, ...) stays, so
-// registering the same definition again (say at every start of an app) changes nothing;
-// the triggers restart the schedule only when its timing changed. (Pause, resume,
-// unschedule and trigger below call the SQL functions of sql/00002_functions.sql, so
-// that psql users and Go share one implementation.)
+// Register: create the schedule or replace its definition, through the same SQL function
+// psql users call (werk_cron_schedule, sql/00004_definition.sql). NULL arguments take the
+// column defaults; keep_state keeps an existing schedule's paused and remaining_runs.
 func (q *Queries) UpsertSchedule(ctx context.Context, arg UpsertScheduleParams) (WerkCronJob, error) {
 	row := q.db.QueryRow(ctx, upsertSchedule,
 		arg.Name,
 		arg.Func,
+		arg.Schedule,
 		arg.Queue,
 		arg.Args,
 		arg.Kwargs,
-		arg.Cron,
-		arg.IntervalSecs,
 		arg.Timezone,
 		arg.TimeoutSecs,
 		arg.ResultTtl,
@@ -482,6 +595,10 @@ func (q *Queries) UpsertSchedule(ctx context.Context, arg UpsertScheduleParams) 
 		arg.Overlap,
 		arg.StartsAt,
 		arg.EndsAt,
+		arg.JitterSecs,
+		arg.RemainingRuns,
+		arg.PauseAfterFailures,
+		arg.KeepState,
 	)
 	var i WerkCronJob
 	err := row.Scan(
@@ -513,6 +630,10 @@ func (q *Queries) UpsertSchedule(ctx context.Context, arg UpsertScheduleParams) 
 		&i.LastJobID,
 		&i.LastError,
 		&i.PlannedAt,
+		&i.PausedReason,
+		&i.JitterSecs,
+		&i.RemainingRuns,
+		&i.PauseAfterFailures,
 	)
 	return i, err
 }

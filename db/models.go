@@ -11,34 +11,42 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+// schedules the ticker has set aside because another session holds their row or a job key; written by the ticker, shown by werk_cron_status
+type WerkCronHoldup struct {
+	Name   string    `json:"name"`
+	Since  time.Time `json:"since"`
+	Reason string    `json:"reason"`
+}
+
 type WerkCronInstance struct {
 	WerkCronListInstances interface{} `json:"werk_cron_list_instances"`
 }
 
 // werkcron schedules: insert a row with func and either cron or interval_secs; the ticker enqueues into werk_jobs
 type WerkCronJob struct {
-	Name              string     `json:"name"`
-	Func              string     `json:"func"`
-	Queue             string     `json:"queue"`
-	Args              []byte     `json:"args"`
-	Kwargs            []byte     `json:"kwargs"`
-	Cron              *string    `json:"cron"`
-	IntervalSecs      *int32     `json:"interval_secs"`
-	Timezone          string     `json:"timezone"`
-	TimeoutSecs       *int32     `json:"timeout_secs"`
-	ResultTtl         *int32     `json:"result_ttl"`
-	FailureTtl        *int32     `json:"failure_ttl"`
-	Meta              []byte     `json:"meta"`
-	Priority          int16      `json:"priority"`
-	MaxAttempts       int32      `json:"max_attempts"`
-	Paused            bool       `json:"paused"`
-	Catchup           string     `json:"catchup"`
-	CatchupWindowSecs *int32     `json:"catchup_window_secs"`
-	Overlap           string     `json:"overlap"`
-	StartsAt          *time.Time `json:"starts_at"`
-	EndsAt            *time.Time `json:"ends_at"`
-	CreatedAt         time.Time  `json:"created_at"`
-	UpdatedAt         time.Time  `json:"updated_at"`
+	Name              string  `json:"name"`
+	Func              string  `json:"func"`
+	Queue             string  `json:"queue"`
+	Args              []byte  `json:"args"`
+	Kwargs            []byte  `json:"kwargs"`
+	Cron              *string `json:"cron"`
+	IntervalSecs      *int32  `json:"interval_secs"`
+	Timezone          string  `json:"timezone"`
+	TimeoutSecs       *int32  `json:"timeout_secs"`
+	ResultTtl         *int32  `json:"result_ttl"`
+	FailureTtl        *int32  `json:"failure_ttl"`
+	Meta              []byte  `json:"meta"`
+	Priority          int16   `json:"priority"`
+	MaxAttempts       int32   `json:"max_attempts"`
+	Paused            bool    `json:"paused"`
+	Catchup           string  `json:"catchup"`
+	CatchupWindowSecs *int32  `json:"catchup_window_secs"`
+	// allow; skip: no new job while one is queued or running; buffer_one: at most one running and one waiting; buffer_all: every tick, one at a time
+	Overlap   string     `json:"overlap"`
+	StartsAt  *time.Time `json:"starts_at"`
+	EndsAt    *time.Time `json:"ends_at"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
 	// set on insert, on a change of cron, interval_secs, timezone or starts_at, on resume, and when a schedule past its ends_at gets a later one; no tick before it is ever enqueued
 	ChangedAt time.Time `json:"changed_at"`
 	// the plan of record, written by the ticker: when it next looks at this schedule (its next tick, or a retry); NULL while awaiting planning, and for paused, ended or failing schedules
@@ -48,6 +56,14 @@ type WerkCronJob struct {
 	LastError  *string    `json:"last_error"`
 	// when the ticker last planned this row (wrote next_run_at and last_error); NULL: awaiting planning. Set it to NULL to make the ticker look at a row again
 	PlannedAt *time.Time `json:"planned_at"`
+	// why the schedule is paused: an operator's reason (werk_cron_pause), or the failures that paused it; cleared on resume
+	PausedReason *string `json:"paused_reason"`
+	// each job's scheduled_at is its tick plus a fixed offset in [0, jitter_secs) derived from the name and the tick; the key and the ledger keep the tick
+	JitterSecs *int32 `json:"jitter_secs"`
+	// counted down by each enqueued tick; at 0 the schedule has ended. NULL: unlimited
+	RemainingRuns *int32 `json:"remaining_runs"`
+	// after this many consecutive failed runs the ticker pauses the schedule. NULL: never
+	PauseAfterFailures *int32 `json:"pause_after_failures"`
 }
 
 type WerkCronStatus struct {
@@ -64,6 +80,7 @@ type WerkCronStatus struct {
 	LastJobStatus *string         `json:"last_job_status"`
 	LastJobID     *uuid.UUID      `json:"last_job_id"`
 	LastError     *string         `json:"last_error"`
+	PausedReason  *string         `json:"paused_reason"`
 }
 
 type WerkCronTick struct {

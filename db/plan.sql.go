@@ -24,6 +24,26 @@ func (q *Queries) AnyUnplanned(ctx context.Context) (bool, error) {
 	return pending, err
 }
 
+const clearAllHoldups = `-- name: ClearAllHoldups :exec
+DELETE FROM werk_cron_holdups
+`
+
+// A new primary starts from what it sees itself.
+func (q *Queries) ClearAllHoldups(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, clearAllHoldups)
+	return err
+}
+
+const clearHoldups = `-- name: ClearHoldups :exec
+DELETE FROM werk_cron_holdups WHERE name = ANY ($1::text[])
+`
+
+// Schedules that tick again (or are gone).
+func (q *Queries) ClearHoldups(ctx context.Context, names []string) error {
+	_, err := q.db.Exec(ctx, clearHoldups, names)
+	return err
+}
+
 const getSchedulesForTicker = `-- name: GetSchedulesForTicker :many
 SELECT name, cron, interval_secs, timezone, paused, catchup, catchup_window_secs, overlap,
        starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
@@ -355,6 +375,25 @@ func (q *Queries) PruneTicks(ctx context.Context, arg PruneTicksParams) (int64, 
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const recordHoldups = `-- name: RecordHoldups :exec
+INSERT INTO werk_cron_holdups (name, since, reason)
+SELECT unnest($1::text[]), unnest($2::timestamptz[]), unnest($3::text[])
+ON CONFLICT (name) DO UPDATE SET reason = excluded.reason
+`
+
+type RecordHoldupsParams struct {
+	Names   []string    `json:"names"`
+	Sinces  []time.Time `json:"sinces"`
+	Reasons []string    `json:"reasons"`
+}
+
+// Schedules set aside for a while because another session holds their row or a job
+// key (see werk_cron_holdups); since is when the ticker first had to.
+func (q *Queries) RecordHoldups(ctx context.Context, arg RecordHoldupsParams) error {
+	_, err := q.db.Exec(ctx, recordHoldups, arg.Names, arg.Sinces, arg.Reasons)
+	return err
 }
 
 const savePlans = `-- name: SavePlans :exec

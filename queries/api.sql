@@ -1,39 +1,45 @@
 -- name: UpsertSchedule :one
--- Register: create the schedule, or replace every definition column of an existing one
--- with the same name. What the ticker wrote (last_tick_at, next_run_at, ...) stays, so
--- registering the same definition again (say at every start of an app) changes nothing;
--- the triggers restart the schedule only when its timing changed. (Pause, resume,
--- unschedule and trigger below call the SQL functions of sql/00002_functions.sql, so
--- that psql users and Go share one implementation.)
-INSERT INTO werk_cron_jobs AS j
-    (name, func, queue, args, kwargs, cron, interval_secs, timezone, timeout_secs,
-     result_ttl, failure_ttl, meta, priority, max_attempts, paused, catchup,
-     catchup_window_secs, overlap, starts_at, ends_at)
-VALUES
-    (@name::text, @func::text, @queue::text, @args::jsonb, @kwargs::jsonb,
-     sqlc.narg('cron')::text, sqlc.narg('interval_secs')::integer, @timezone::text,
-     sqlc.narg('timeout_secs')::integer, sqlc.narg('result_ttl')::integer,
-     sqlc.narg('failure_ttl')::integer, sqlc.narg('meta')::jsonb, @priority::smallint,
-     @max_attempts::integer, @paused::boolean, @catchup::text,
-     sqlc.narg('catchup_window_secs')::integer, @overlap::text,
-     sqlc.narg('starts_at')::timestamptz, sqlc.narg('ends_at')::timestamptz)
-ON CONFLICT (name) DO UPDATE SET
-    func = excluded.func, queue = excluded.queue, args = excluded.args,
-    kwargs = excluded.kwargs, cron = excluded.cron, interval_secs = excluded.interval_secs,
-    timezone = excluded.timezone, timeout_secs = excluded.timeout_secs,
-    result_ttl = excluded.result_ttl, failure_ttl = excluded.failure_ttl,
-    meta = excluded.meta, priority = excluded.priority, max_attempts = excluded.max_attempts,
-    paused = excluded.paused, catchup = excluded.catchup,
-    catchup_window_secs = excluded.catchup_window_secs, overlap = excluded.overlap,
-    starts_at = excluded.starts_at, ends_at = excluded.ends_at
-RETURNING j.*;
+-- Register: create the schedule or replace its definition, through the same SQL function
+-- psql users call (werk_cron_schedule, sql/00004_definition.sql). NULL arguments take the
+-- column defaults; keep_state keeps an existing schedule's paused and remaining_runs.
+SELECT s.* FROM werk_cron_schedule(
+    name => @name::text, func => @func::text, schedule => @schedule::text,
+    queue => sqlc.narg('queue')::text, args => sqlc.narg('args')::jsonb,
+    kwargs => sqlc.narg('kwargs')::jsonb, timezone => sqlc.narg('timezone')::text,
+    timeout_secs => sqlc.narg('timeout_secs')::integer, result_ttl => sqlc.narg('result_ttl')::integer,
+    failure_ttl => sqlc.narg('failure_ttl')::integer, meta => sqlc.narg('meta')::jsonb,
+    priority => sqlc.narg('priority')::integer, max_attempts => sqlc.narg('max_attempts')::integer,
+    paused => sqlc.narg('paused')::boolean, catchup => sqlc.narg('catchup')::text,
+    catchup_window_secs => sqlc.narg('catchup_window_secs')::integer, overlap => sqlc.narg('overlap')::text,
+    starts_at => sqlc.narg('starts_at')::timestamptz, ends_at => sqlc.narg('ends_at')::timestamptz,
+    jitter_secs => sqlc.narg('jitter_secs')::integer, remaining_runs => sqlc.narg('remaining_runs')::integer,
+    pause_after_failures => sqlc.narg('pause_after_failures')::integer,
+    keep_state => @keep_state::boolean) AS s;
+
+-- name: AlterSchedule :one
+-- Update: change only what is given (werk_cron_alter); clear lists columns that go back
+-- to their default.
+SELECT s.* FROM werk_cron_alter(
+    name => @name::text, func => sqlc.narg('func')::text, schedule => sqlc.narg('schedule')::text,
+    queue => sqlc.narg('queue')::text, args => sqlc.narg('args')::jsonb,
+    kwargs => sqlc.narg('kwargs')::jsonb, timezone => sqlc.narg('timezone')::text,
+    timeout_secs => sqlc.narg('timeout_secs')::integer, result_ttl => sqlc.narg('result_ttl')::integer,
+    failure_ttl => sqlc.narg('failure_ttl')::integer, meta => sqlc.narg('meta')::jsonb,
+    priority => sqlc.narg('priority')::integer, max_attempts => sqlc.narg('max_attempts')::integer,
+    paused => sqlc.narg('paused')::boolean, catchup => sqlc.narg('catchup')::text,
+    catchup_window_secs => sqlc.narg('catchup_window_secs')::integer, overlap => sqlc.narg('overlap')::text,
+    starts_at => sqlc.narg('starts_at')::timestamptz, ends_at => sqlc.narg('ends_at')::timestamptz,
+    jitter_secs => sqlc.narg('jitter_secs')::integer, remaining_runs => sqlc.narg('remaining_runs')::integer,
+    pause_after_failures => sqlc.narg('pause_after_failures')::integer,
+    clear => @clear::text[]) AS s;
 
 -- name: UnscheduleByName :one
 SELECT werk_cron_unschedule(@name::text)::boolean AS deleted;
 
 -- name: PauseByName :one
--- Returns whether the schedule was running (false: it was paused already).
-SELECT werk_cron_pause(@name::text)::boolean AS changed;
+-- Returns whether the schedule was running (false: it was paused already); reason ''
+-- stands for none.
+SELECT werk_cron_pause(@name::text, nullif(@reason::text, ''))::boolean AS changed;
 
 -- name: ResumeByName :one
 -- Returns whether the schedule was paused (false: it was running already).

@@ -105,3 +105,18 @@ USING (SELECT name, tick_at FROM werk_cron_ticks
        LIMIT @max_rows::int
        FOR UPDATE SKIP LOCKED) old
 WHERE t.name = old.name AND t.tick_at = old.tick_at;
+
+-- name: RecordHoldups :exec
+-- Schedules set aside for a while because another session holds their row or a job
+-- key (see werk_cron_holdups); since is when the ticker first had to.
+INSERT INTO werk_cron_holdups (name, since, reason)
+SELECT unnest(@names::text[]), unnest(@sinces::timestamptz[]), unnest(@reasons::text[])
+ON CONFLICT (name) DO UPDATE SET reason = excluded.reason;
+
+-- name: ClearHoldups :exec
+-- Schedules that tick again (or are gone).
+DELETE FROM werk_cron_holdups WHERE name = ANY (@names::text[]);
+
+-- name: ClearAllHoldups :exec
+-- A new primary starts from what it sees itself.
+DELETE FROM werk_cron_holdups;

@@ -139,3 +139,10 @@ func checkJobs(t *testing.T, pool *pgxpool.Pool) {
 		t.Fatalf("%d jobs enqueued before their tick", n)
 	}
 }
+
+// startOfSecond returns just after the database's clock starts a new second.
+func startOfSecond(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	frac := pgtest.QueryOne[float64](t, pool, `SELECT extract(epoch FROM clock_timestamp() - date_trunc('second', clock_timestamp()))`)
+	time.Sleep(time.Duration((1-frac)*float64(time.Second)) + 20*time.Millisecond)
+}

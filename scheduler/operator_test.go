@@ -8,6 +8,7 @@ package scheduler_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,6 +91,7 @@ func TestKeyHeldUncommittedIsolatesOneSchedule(t *testing.T) {
 			if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE name = 'race' AND tick_at >= $1`, tick); n != 0 {
 				t.Fatalf("the held schedule decided %d ticks from the held one on, while the key was held", n)
 			}
+			waitHeldUp(t, pool, "race", "uncommitted transaction")
 			if end == "commit" {
 				err = tx.Commit(ctx)
 			} else {
@@ -120,6 +122,20 @@ func TestKeyHeldUncommittedIsolatesOneSchedule(t *testing.T) {
 			checkJobs(t, pool)
 		})
 	}
+}
+
+// waitHeldUp waits until the status view shows the schedule as held up (state error,
+// last_error naming the hold-up and why).
+func waitHeldUp(t *testing.T, pool *pgxpool.Pool, name, why string) {
+	t.Helper()
+	pgtest.Eventually(t, 5*time.Second, name+" shown as held up in werk_cron_status", func() bool {
+		var state string
+		var lastError *string
+		if err := pool.QueryRow(context.Background(), `SELECT state, last_error FROM werk_cron_status WHERE name = $1`, name).Scan(&state, &lastError); err != nil {
+			t.Fatal(err)
+		}
+		return state == "error" && lastError != nil && strings.Contains(*lastError, "held up since") && strings.Contains(*lastError, why)
+	})
 }
 
 // A schedule's row held by another session — locked FOR UPDATE, or changed by an
@@ -153,6 +169,7 @@ func TestRowHeldHoldsUpNobodyElse(t *testing.T) {
 				return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE function = 'app.free' AND scheduled_at = $1`, to) == 5
 			})
 			checkOnTime(t, pool, "free", from, to)
+			waitHeldUp(t, pool, "held", "locked by another session")
 			if err := tx.Commit(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -160,6 +177,9 @@ func TestRowHeldHoldsUpNobodyElse(t *testing.T) {
 				return pgtest.QueryOne[bool](t, pool, `SELECT last_tick_at > $1 FROM werk_cron_jobs WHERE name = 'held'`, to)
 			})
 			checkEveryTickOnce(t, pool, "held", from, to)
+			pgtest.Eventually(t, 3*time.Second, "the hold-up cleared from the status view", func() bool {
+				return pgtest.QueryOne[string](t, pool, `SELECT state FROM werk_cron_status WHERE name = 'held'`) == "active"
+			})
 			if tk.Role() != scheduler.RolePrimary || tk.Stats.Promotions.Load() != 1 {
 				t.Errorf("ticker is %s after %d promotions", tk.Role(), tk.Stats.Promotions.Load())
 			}

@@ -153,37 +153,6 @@ FROM werk_cron_jobs c
 LEFT JOIN werk_jobs j ON j.id = c.last_job_id
 ORDER BY c.name;
 
--- The ticker's rights, with its new column: it writes planned_at, and fills in the job
--- of a raced duplicate (UPDATE of werk_cron_ticks.job_id, which also lets it prune with
--- FOR UPDATE SKIP LOCKED instead of waiting on rows a worker holds).
--- +goose StatementBegin
-CREATE OR REPLACE FUNCTION werk_cron_grant(role text, apply boolean DEFAULT true) RETURNS SETOF text
-LANGUAGE plpgsql
-    SET search_path FROM CURRENT AS $$
-DECLARE
-    r    text := quote_ident(role);
-    s    text := quote_ident(current_schema());
-    stmt text;
-BEGIN
-    FOREACH stmt IN ARRAY ARRAY[
-        format('GRANT USAGE ON SCHEMA %s TO %s', s, r),
-        format('GRANT SELECT, UPDATE (next_run_at, planned_at, last_tick_at, last_job_id, last_error) ON %s.werk_cron_jobs TO %s', s, r),
-        format('GRANT SELECT, INSERT, DELETE, UPDATE (job_id) ON %s.werk_cron_ticks TO %s', s, r),
-        format('GRANT SELECT, INSERT ON %s.werk_jobs TO %s', s, r),
-        format('GRANT SELECT ON %s.werk_cron_status, %s.werk_cron_instances TO %s', s, s, r),
-        format('GRANT EXECUTE ON FUNCTION %1$s.werk_cron_listen(), %1$s.werk_cron_lock_key(), '
-               '%1$s.werk_cron_lock_held(), %1$s.werk_cron_member_key(), '
-               '%1$s.werk_cron_list_instances() TO %2$s', s, r)
-    ] LOOP
-        IF apply THEN
-            EXECUTE stmt;
-        END IF;
-        RETURN NEXT stmt || ';';
-    END LOOP;
-END
-$$;
--- +goose StatementEnd
-
 -- +goose Down
 -- Not reversible in place: restore a backup taken before the upgrade.
 -- +goose StatementBegin

@@ -3,8 +3,8 @@
 //	werkcron run        migrate, then schedule (one primary; the others stand by)
 //	werkcron migrate    only migrate
 //	werkcron next EXPR  print the next fire times of a cron expression or schedule
-//	werkcron add NAME   create or replace a schedule (ls, show, pause, resume, rm,
-//	                    trigger, history, status and grant manage and inspect)
+//	werkcron add NAME   create or replace a schedule (edit, ls, show, pause, resume,
+//	                    rm, trigger, history, status and grant manage and inspect)
 //
 // Run `werkcron help` for every verb.
 package main
@@ -55,9 +55,10 @@ func verbs() []verb {
 		{"run", "[flags]", "migrate (unless --no-migrate) and run the ticker until SIGTERM/SIGINT", cmdRun},
 		{"migrate", "[flags]", "create or update werkcron's tables, then exit", cmdMigrate},
 		{"add", "NAME --func FUNC (--cron EXPR | --every DURATION) [flags]", "create or replace a schedule", cmdAdd},
+		{"edit", "NAME [flags] [--clear FLAG,...]", "change only the given fields of a schedule", cmdEdit},
 		{"ls", "[--json]", "list schedules with their state, next run and last job", cmdLs},
 		{"show", "NAME [--json]", "print every field of one schedule", cmdShow},
-		{"pause", "NAME", "stop a schedule enqueueing (it stays registered)", cmdPause},
+		{"pause", "NAME [--reason TEXT]", "stop a schedule enqueueing (it stays registered)", cmdPause},
 		{"resume", "NAME", "let a paused schedule enqueue again, from now on", cmdResume},
 		{"rm", "NAME", "delete a schedule", cmdRm},
 		{"trigger", "NAME", "enqueue one job of a schedule now, outside its schedule", cmdTrigger},

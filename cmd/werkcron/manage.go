@@ -67,34 +67,39 @@ func (e *env) dbVerb(ctx context.Context, fs *flag.FlagSet, args []string, want 
 // jobJSON is a schedule as --json prints it: werk_cron_jobs's column names, so that a
 // script reads the same names from the CLI as from SQL.
 type jobJSON struct {
-	Name              string          `json:"name"`
-	State             string          `json:"state,omitempty"`
-	Func              string          `json:"func"`
-	Queue             string          `json:"queue"`
-	Args              json.RawMessage `json:"args"`
-	Kwargs            json.RawMessage `json:"kwargs"`
-	Cron              *string         `json:"cron"`
-	IntervalSecs      *int64          `json:"interval_secs"`
-	Timezone          string          `json:"timezone"`
-	TimeoutSecs       *int64          `json:"timeout_secs"`
-	ResultTTL         *int64          `json:"result_ttl"`
-	FailureTTL        *int64          `json:"failure_ttl"`
-	Meta              json.RawMessage `json:"meta"`
-	Priority          int             `json:"priority"`
-	MaxAttempts       int             `json:"max_attempts"`
-	Paused            bool            `json:"paused"`
-	Catchup           string          `json:"catchup"`
-	CatchupWindowSecs *int64          `json:"catchup_window_secs"`
-	Overlap           string          `json:"overlap"`
-	StartsAt          *time.Time      `json:"starts_at"`
-	EndsAt            *time.Time      `json:"ends_at"`
-	NextRunAt         *time.Time      `json:"next_run_at"`
-	LastTickAt        *time.Time      `json:"last_tick_at"`
-	LastJobID         *uuid.UUID      `json:"last_job_id"`
-	LastError         *string         `json:"last_error"`
-	CreatedAt         time.Time       `json:"created_at"`
-	UpdatedAt         time.Time       `json:"updated_at"`
-	ChangedAt         time.Time       `json:"changed_at"`
+	Name               string          `json:"name"`
+	State              string          `json:"state,omitempty"`
+	Func               string          `json:"func"`
+	Queue              string          `json:"queue"`
+	Args               json.RawMessage `json:"args"`
+	Kwargs             json.RawMessage `json:"kwargs"`
+	Cron               *string         `json:"cron"`
+	IntervalSecs       *int64          `json:"interval_secs"`
+	Timezone           string          `json:"timezone"`
+	TimeoutSecs        *int64          `json:"timeout_secs"`
+	ResultTTL          *int64          `json:"result_ttl"`
+	FailureTTL         *int64          `json:"failure_ttl"`
+	Meta               json.RawMessage `json:"meta"`
+	Priority           int             `json:"priority"`
+	MaxAttempts        int             `json:"max_attempts"`
+	Paused             bool            `json:"paused"`
+	PausedReason       *string         `json:"paused_reason"`
+	Catchup            string          `json:"catchup"`
+	CatchupWindowSecs  *int64          `json:"catchup_window_secs"`
+	Overlap            string          `json:"overlap"`
+	StartsAt           *time.Time      `json:"starts_at"`
+	EndsAt             *time.Time      `json:"ends_at"`
+	JitterSecs         *int64          `json:"jitter_secs"`
+	RemainingRuns      *int            `json:"remaining_runs"`
+	PauseAfterFailures *int            `json:"pause_after_failures"`
+	NextRunAt          *time.Time      `json:"next_run_at"`
+	PlannedAt          *time.Time      `json:"planned_at"`
+	LastTickAt         *time.Time      `json:"last_tick_at"`
+	LastJobID          *uuid.UUID      `json:"last_job_id"`
+	LastError          *string         `json:"last_error"`
+	CreatedAt          time.Time       `json:"created_at"`
+	UpdatedAt          time.Time       `json:"updated_at"`
+	ChangedAt          time.Time       `json:"changed_at"`
 }
 
 func toJSON(j scheduler.CronJob) jobJSON {
@@ -113,6 +118,8 @@ func toJSON(j scheduler.CronJob) jobJSON {
 		Priority: j.Priority, MaxAttempts: j.MaxAttempts, Paused: j.Paused, Catchup: j.Catchup,
 		CatchupWindowSecs: secs(j.CatchupWindow), Overlap: j.Overlap, StartsAt: tp(j.StartsAt),
 		EndsAt: tp(j.EndsAt), NextRunAt: tp(j.NextRunAt), LastTickAt: tp(j.LastTickAt),
+		PausedReason: strPtr(j.PausedReason), JitterSecs: secs(j.Jitter), RemainingRuns: j.RemainingRuns,
+		PlannedAt: tp(j.PlannedAt),
 		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, ChangedAt: j.ChangedAt,
 	}
 	if j.Cron != "" {
@@ -120,6 +127,9 @@ func toJSON(j scheduler.CronJob) jobJSON {
 	}
 	if j.LastJobID != (uuid.UUID{}) {
 		out.LastJobID = &j.LastJobID
+	}
+	if j.PauseAfterFailures != 0 {
+		out.PauseAfterFailures = &j.PauseAfterFailures
 	}
 	if j.LastError != "" {
 		out.LastError = &j.LastError
@@ -212,6 +222,7 @@ type statusJSON struct {
 	LastTickAt    *time.Time `json:"last_tick_at"`
 	LastJobStatus *string    `json:"last_job_status"`
 	LastError     *string    `json:"last_error"`
+	PausedReason  *string    `json:"paused_reason"`
 }
 
 func statusRows(rows []scheduler.ScheduleStatus) []statusJSON {
@@ -219,7 +230,7 @@ func statusRows(rows []scheduler.ScheduleStatus) []statusJSON {
 	for i, r := range rows {
 		o := statusJSON{Name: r.Name, State: r.State, Schedule: r.Schedule, Timezone: r.Timezone,
 			Func: r.Func, Queue: r.Queue, NextRunAt: timePtr(r.NextRunAt), LastTickAt: timePtr(r.LastTickAt),
-			LastJobStatus: strPtr(r.LastJobStatus), LastError: strPtr(r.LastError)}
+			LastJobStatus: strPtr(r.LastJobStatus), LastError: strPtr(r.LastError), PausedReason: strPtr(r.PausedReason)}
 		if o.NextRunAt != nil {
 			secs := r.NextIn.Seconds()
 			o.NextInSecs = &secs
@@ -241,123 +252,6 @@ func strPtr(s string) *string {
 		return nil
 	}
 	return &s
-}
-
-// fieldFlags maps a CronJob field to the flag of `werkcron add` that sets it, so that
-// an error names what the user typed.
-var fieldFlags = map[string]string{
-	"Name": "NAME", "Func": "--func", "Queue": "--queue", "Args": "--args", "Kwargs": "--kwargs",
-	"Cron": "--cron", "Interval": "--every", "Timezone": "--tz", "Timeout": "--timeout",
-	"ResultTTL": "--result-ttl", "FailureTTL": "--failure-ttl", "Meta": "--meta",
-	"Priority": "--priority", "MaxAttempts": "--max-attempts", "Catchup": "--catchup",
-	"CatchupWindow": "--catchup-window", "Overlap": "--overlap", "StartsAt": "--starts-at",
-	"EndsAt": "--ends-at",
-}
-
-func cmdAdd(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "add", "NAME --func FUNC (--cron EXPR | --every DURATION) [flags]", `
-Creates the schedule NAME, or replaces its definition if it exists (what the ticker
-recorded, such as the last tick, is kept; a changed timing never backfills). A running
-ticker picks it up at once. Durations are Go durations (90s, 5m, 1h30m) and must be
-whole seconds; instants are RFC 3339. Prints the stored schedule.
-
-Examples:
-  werkcron add daily-report --func myapp.tasks.report --cron '0 9 * * 1-5' \
-      --tz Europe/Berlin --queue reports --args '["sales"]' --kwargs '{"format": "pdf"}'
-  werkcron add ping --func myapp.tasks.ping --every 30s --overlap skip`)
-	var j scheduler.CronJob
-	var args_, kwargs, meta, startsAt, endsAt string
-	fs.StringVar(&j.Func, "func", "", "what the worker runs, e.g. myapp.tasks.report (required)")
-	fs.StringVar(&j.Cron, "cron", "", "cron expression (5, 6 or 7 fields, or @daily ...)")
-	fs.DurationVar(&j.Interval, "every", 0, "fixed interval instead of --cron, e.g. 30s or 5m")
-	fs.StringVar(&j.Queue, "queue", "default", "target queue")
-	fs.StringVar(&j.Timezone, "tz", "UTC", "IANA time zone the cron expression is read in")
-	fs.StringVar(&args_, "args", "[]", "positional arguments, a JSON array")
-	fs.StringVar(&kwargs, "kwargs", "{}", "keyword arguments, a JSON object")
-	fs.StringVar(&meta, "meta", "", "metadata copied onto each job, a JSON object")
-	fs.DurationVar(&j.Timeout, "timeout", 0, "job timeout (default: none set)")
-	fs.DurationVar(&j.ResultTTL, "result-ttl", 0, "how long pgwerk keeps a result (default: pgwerk's)")
-	fs.DurationVar(&j.FailureTTL, "failure-ttl", 0, "how long pgwerk keeps a failure (default: pgwerk's)")
-	fs.IntVar(&j.Priority, "priority", 0, "job priority")
-	fs.IntVar(&j.MaxAttempts, "max-attempts", 1, "attempts per job")
-	fs.BoolVar(&j.Paused, "paused", false, "create it paused")
-	fs.StringVar(&j.Catchup, "catchup", "latest", "pending ticks after downtime: none, latest or all")
-	fs.DurationVar(&j.CatchupWindow, "catchup-window", 0, "pending ticks older than this are missed (default: no limit)")
-	fs.StringVar(&j.Overlap, "overlap", "allow", "allow, or skip: no new job while the previous one is queued or running")
-	fs.StringVar(&startsAt, "starts-at", "", "nothing fires before this instant")
-	fs.StringVar(&endsAt, "ends-at", "", "nothing fires after this instant")
-	asJSON := fs.Bool("json", false, "print the schedule as JSON")
-	setup := e.dbFlags(fs)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 1 {
-		return fmt.Errorf("want one schedule NAME, got %d arguments: %w", len(pos), errUsage)
-	}
-	if len(pos) == 1 {
-		j.Name = pos[0]
-	}
-	name := j.Name
-	if name == "" {
-		name = j.Func
-	}
-	if j.Func == "" {
-		return fmt.Errorf("schedule %q: --func is required: %w", name, errUsage)
-	}
-	if (j.Cron == "") == (j.Interval == 0) {
-		return fmt.Errorf("schedule %q: give exactly one of --cron and --every: %w", name, errUsage)
-	}
-	j.Args, j.Kwargs = json.RawMessage(args_), json.RawMessage(kwargs)
-	if meta != "" {
-		j.Meta = json.RawMessage(meta)
-	}
-	for _, f := range []struct {
-		flag string
-		s    string
-		dst  *time.Time
-	}{{"--starts-at", startsAt, &j.StartsAt}, {"--ends-at", endsAt, &j.EndsAt}} {
-		if f.s == "" {
-			continue
-		}
-		if *f.dst, err = time.Parse(time.RFC3339, f.s); err != nil {
-			return fmt.Errorf("schedule %q: %s %q: want an RFC 3339 instant such as 2026-03-08T09:00:00Z: %w", name, f.flag, f.s, errUsage)
-		}
-	}
-	// Check before connecting, so that a typo is reported with the flag's name even
-	// without a database.
-	if err := j.Validate(); err != nil {
-		return flagError(err)
-	}
-	if err := setup(); err != nil {
-		return err
-	}
-	s, done, err := e.openScheduler(ctx, "werkcron cli")
-	if err != nil {
-		return err
-	}
-	defer done()
-	stored, err := s.Register(ctx, j)
-	if err != nil {
-		return flagError(err)
-	}
-	if *asJSON {
-		return writeJSON(e.stdout, toJSON(stored))
-	}
-	return printJob(e.stdout, stored)
-}
-
-// flagError rewrites a *ValidationError to name the flag instead of the Go field.
-func flagError(err error) error {
-	var ve *scheduler.ValidationError
-	if errors.As(err, &ve) {
-		flag := fieldFlags[ve.Field]
-		if flag == "" {
-			flag = ve.Field
-		}
-		return fmt.Errorf("schedule %q: %s: %s", ve.Name, flag, ve.Reason)
-	}
-	return err
 }
 
 // printJob prints one schedule as aligned "field  value" lines.
@@ -384,12 +278,27 @@ func printJob(w io.Writer, j scheduler.CronJob) error {
 	row("priority", fmt.Sprint(j.Priority))
 	row("max attempts", fmt.Sprint(j.MaxAttempts))
 	row("paused", fmt.Sprint(j.Paused))
+	if j.Paused {
+		row("paused because", dash(j.PausedReason))
+	}
 	row("catchup", j.Catchup)
 	row("catchup window", dur(j.CatchupWindow))
 	row("overlap", j.Overlap)
+	row("jitter", dur(j.Jitter))
+	remaining := "unlimited"
+	if j.RemainingRuns != nil {
+		remaining = fmt.Sprint(*j.RemainingRuns)
+	}
+	row("remaining runs", remaining)
+	pauseAfter := "never"
+	if j.PauseAfterFailures > 0 {
+		pauseAfter = fmt.Sprintf("%d failures in a row", j.PauseAfterFailures)
+	}
+	row("pause after", pauseAfter)
 	row("starts at", ts(j.StartsAt))
 	row("ends at", ts(j.EndsAt))
 	row("next run", ts(j.NextRunAt))
+	row("planned", ts(j.PlannedAt))
 	row("last tick", ts(j.LastTickAt))
 	lastJob := "-"
 	if j.LastJobID != (uuid.UUID{}) {
@@ -424,14 +333,19 @@ Examples:
 		return writeJSON(e.stdout, statusRows(st.Schedules))
 	}
 	tw := newTable(e.stdout)
-	fmt.Fprintln(tw, "NAME\tSTATE\tSCHEDULE\tTZ\tNEXT RUN\tIN\tLAST TICK\tLAST JOB\tERROR")
+	fmt.Fprintln(tw, "NAME\tSTATE\tSCHEDULE\tTZ\tNEXT RUN\tIN\tLAST TICK\tLAST JOB\tNOTE")
 	for _, r := range st.Schedules {
 		in := "-"
 		if !r.NextRunAt.IsZero() {
 			in = human(r.NextIn)
 		}
+		// NOTE: why it is in error, or why it is paused.
+		note := r.LastError
+		if note == "" && r.PausedReason != "" {
+			note = "paused: " + r.PausedReason
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.State, r.Schedule, r.Timezone,
-			ts(r.NextRunAt), in, ts(r.LastTickAt), dash(r.LastJobStatus), dash(oneLine(r.LastError, 60)))
+			ts(r.NextRunAt), in, ts(r.LastTickAt), dash(r.LastJobStatus), dash(oneLine(note, 60)))
 	}
 	return tw.Flush()
 }
@@ -497,12 +411,6 @@ func nameVerb(name, help string, op func(s *scheduler.Scheduler, ctx context.Con
 }
 
 var (
-	cmdPause = nameVerb("pause", `
-Pauses the schedule NAME: it stays registered but enqueues nothing until resumed.
-Pausing a paused schedule is not an error.
-
-Example:
-  werkcron pause daily-report`, (*scheduler.Scheduler).Pause, "paused")
 	cmdResume = nameVerb("resume", `
 Resumes the schedule NAME from now on: ticks that fell into the pause are never
 backfilled. Resuming a running schedule is not an error.
@@ -516,6 +424,31 @@ until the ticker prunes it.
 Example:
   werkcron rm daily-report`, (*scheduler.Scheduler).Unregister, "removed")
 )
+
+func cmdPause(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "pause", "NAME [--reason TEXT] [--json]", `
+Pauses the schedule NAME: it stays registered but enqueues nothing until resumed. The
+reason, if given, is kept (werkcron show, ls, werk_cron_status) until the resume.
+Pausing a paused schedule is not an error (a new reason replaces the old one).
+
+Example:
+  werkcron pause daily-report --reason 'the reports database is being migrated'`)
+	reason := fs.String("reason", "", "why, for whoever looks next")
+	asJSON := fs.Bool("json", false, `print JSON: {"name": ..., "paused": true}`)
+	s, pos, done, err := e.dbVerb(ctx, fs, args, 1, "one schedule NAME")
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := s.PauseBecause(ctx, pos[0], *reason); err != nil {
+		return notFound(err, pos[0])
+	}
+	if *asJSON {
+		return writeJSON(e.stdout, map[string]any{"name": pos[0], "paused": true})
+	}
+	fmt.Fprintf(e.stdout, "paused %s\n", pos[0])
+	return nil
+}
 
 func cmdTrigger(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "trigger", "NAME [--json]", `

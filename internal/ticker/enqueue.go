@@ -38,6 +38,9 @@ const (
 	// tableRetry: when one of the tables is locked (DDL, LOCK TABLE), every tick of the
 	// statement waits this long and tries again; the ticker keeps its leadership.
 	tableRetry = 250 * time.Millisecond
+	// holdupAfter: a schedule set aside this long is recorded in werk_cron_holdups,
+	// where the status view shows it as an error until it ticks again.
+	holdupAfter = 2 * time.Second
 )
 
 // planned is one schedule's decision inside a tick statement.
@@ -101,7 +104,10 @@ func (t *Ticker) tick(ctx context.Context, due []*entry, now time.Time) error {
 	if err := t.saveState(ctx, stale); err != nil {
 		return err
 	}
-	return t.settleLost(ctx, lostOnes, now)
+	if err := t.settleLost(ctx, lostOnes, now); err != nil {
+		return err
+	}
+	return t.flushHoldups(ctx)
 }
 
 // write runs one tick statement and deals with what the database says:
@@ -208,6 +214,50 @@ func (t *Ticker) block(e *entry, now time.Time, why string) {
 	e.backoff = min(max(2*e.backoff, setAsideFirst), setAsideMax)
 	e.retryAt = now.Add(e.backoff)
 	t.hz.put(e)
+	if now.Sub(e.blockedSince) >= holdupAfter && !t.holdups[e.name] {
+		t.newHoldups = append(t.newHoldups, e)
+	}
+}
+
+// flushHoldups records schedules set aside for a while in werk_cron_holdups, and
+// forgets those that ticked again. Failing to is logged, not fatal: it is a view.
+func (t *Ticker) flushHoldups(ctx context.Context) error {
+	var rec db.RecordHoldupsParams
+	seen := map[string]bool{}
+	for _, e := range t.newHoldups {
+		if seen[e.name] {
+			continue
+		}
+		seen[e.name] = true
+		rec.Names = append(rec.Names, e.name)
+		rec.Sinces = append(rec.Sinces, e.blockedSince)
+		rec.Reasons = append(rec.Reasons, e.blocked)
+	}
+	clear := t.clearedHoldups
+	t.newHoldups, t.clearedHoldups = nil, nil
+	if len(rec.Names) == 0 && len(clear) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
+	defer cancel()
+	err := t.q.ClearHoldups(ctx, clear)
+	if err == nil && len(rec.Names) > 0 {
+		err = t.q.RecordHoldups(ctx, rec)
+	}
+	if err != nil {
+		if t.conn.IsClosed() {
+			return fmt.Errorf("record held-up schedules: %w", err)
+		}
+		t.log.Warn("record held-up schedules", "err", err)
+		return nil
+	}
+	for _, name := range clear {
+		delete(t.holdups, name)
+	}
+	for _, name := range rec.Names {
+		t.holdups[name] = true
+	}
+	return nil
 }
 
 // jobKey is the job key of a schedule's tick, werk_jobs.key: one job per tick.
@@ -349,6 +399,9 @@ func (t *Ticker) enqueue(ctx context.Context, batch []planned, lostOnes *[]lost)
 		e.lastTick = b.d.newest()
 		e.next = b.d.next
 		e.retryAt, e.backoff, e.blocked, e.blockedSince = time.Time{}, 0, "", time.Time{}
+		if t.holdups[e.name] {
+			t.clearedHoldups = append(t.clearedHoldups, e.name)
+		}
 		t.hz.offer(e)
 	}
 	if len(raced.Names) > 0 {
@@ -430,6 +483,9 @@ func (t *Ticker) settleLost(ctx context.Context, lostOnes []lost, now time.Time)
 	}
 	for name := range old {
 		t.hz.drop(name) // deleted
+		if t.holdups[name] {
+			t.clearedHoldups = append(t.clearedHoldups, name)
+		}
 	}
 	return nil
 }

@@ -105,8 +105,12 @@ type Ticker struct {
 	plan   planState
 	// tablesLocked: the last tick statement found a table locked (logged once).
 	tablesLocked bool
-	lastBeat     time.Time // host time of the last heartbeat
-	lastPrune    time.Time
+	// Schedules recorded in werk_cron_holdups, and the changes to write there.
+	holdups        map[string]bool
+	newHoldups     []*entry
+	clearedHoldups []string
+	lastBeat       time.Time // host time of the last heartbeat
+	lastPrune      time.Time
 }
 
 // New prepares a ticker for the database at dsn; Run starts it.
@@ -234,6 +238,7 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 	t.conn, t.q = conn, db.New(conn)
 	t.hz = newHorizon(horizonRows)
 	t.plan = planState{pending: true} // whatever changed while no primary ran
+	t.holdups, t.newHoldups, t.clearedHoldups = map[string]bool{}, nil, nil
 	t.dbAt, t.hostAt = time.Time{}, time.Time{}
 	defer func() { t.conn, t.q, t.hz = nil, nil, nil }()
 
@@ -245,6 +250,9 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 	}
 	if _, err := t.q.ListenForChanges(work); err != nil {
 		return fmt.Errorf("listen for schedule changes: %w", err)
+	}
+	if err := t.q.ClearAllHoldups(work); err != nil {
+		t.log.Warn("clear werk_cron_holdups of the last primary", "err", err)
 	}
 	if err := t.heartbeat(work); err != nil {
 		return err

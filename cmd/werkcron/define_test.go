@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgwerk/werkcron/internal/pgtest"
+	"github.com/pgwerk/werkcron/scheduler"
+)
+
+// definition is a stored schedule without what differs between two schedules made at
+// different moments under different names.
+func definition(t *testing.T, dsn, name string) string {
+	t.Helper()
+	return query[string](t, dsn, `SELECT (to_jsonb(j) - '{name,created_at,updated_at,changed_at}'::text[])::text
+		FROM werk_cron_jobs j WHERE name = $1`, name)
+}
+
+// The same schedule made through SQL (the function and a plain INSERT), the CLI and Go
+// is stored identically: one write path, each default written once (the table's DDL).
+func TestSameScheduleThroughSQLCLIAndGo(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.MigratedDB(t)
+	pool, err := pgxpool.New(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	s := scheduler.New(pool, scheduler.Options{})
+	ctx := context.Background()
+
+	// Everything set.
+	execSQL(t, dsn, `SELECT werk_cron_schedule('full-sql', 'app.report', '0 9 * * 1-5', queue => 'reports',
+		args => '["sales", 3]', kwargs => '{"format": "pdf"}', timezone => 'Europe/Berlin', timeout_secs => 600,
+		result_ttl => 3600, failure_ttl => 86400, meta => '{"team": "bi"}', priority => 5, max_attempts => 3,
+		paused => true, catchup => 'all', catchup_window_secs => 3600, overlap => 'buffer_one',
+		starts_at => '2030-01-01T00:00:00Z', ends_at => '2036-01-01T00:00:00Z', jitter_secs => 30,
+		remaining_runs => 7, pause_after_failures => 4)`)
+	mustCLI(t, dsn, "add", "full-cli", "--func", "app.report", "--cron", "0 9 * * 1-5", "--queue", "reports",
+		"--args", `["sales", 3]`, "--kwargs", `{"format": "pdf"}`, "--tz", "Europe/Berlin", "--timeout", "10m",
+		"--result-ttl", "1h", "--failure-ttl", "24h", "--meta", `{"team": "bi"}`, "--priority", "5",
+		"--max-attempts", "3", "--paused", "--catchup", "all", "--catchup-window", "1h", "--overlap", "buffer_one",
+		"--starts-at", "2030-01-01T00:00:00Z", "--ends-at", "2036-01-01T00:00:00Z", "--jitter", "30s",
+		"--remaining-runs", "7", "--pause-after-failures", "4")
+	seven := 7
+	if _, err := s.Register(ctx, scheduler.CronJob{Name: "full-go", Func: "app.report", Cron: "0 9 * * 1-5", Queue: "reports",
+		Args: json.RawMessage(`["sales", 3]`), Kwargs: json.RawMessage(`{"format": "pdf"}`), Timezone: "Europe/Berlin",
+		Timeout: 10 * time.Minute, ResultTTL: time.Hour, FailureTTL: 24 * time.Hour, Meta: json.RawMessage(`{"team": "bi"}`),
+		Priority: 5, MaxAttempts: 3, Paused: true, Catchup: "all", CatchupWindow: time.Hour, Overlap: "buffer_one",
+		StartsAt: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), EndsAt: time.Date(2036, 1, 1, 0, 0, 0, 0, time.UTC),
+		Jitter: 30 * time.Second, RemainingRuns: &seven, PauseAfterFailures: 4}); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing but what is required: every default is the table's.
+	execSQL(t, dsn, `SELECT werk_cron_schedule('min-sql', 'app.ping', '30 seconds')`)
+	execSQL(t, dsn, `INSERT INTO werk_cron_jobs (name, func, interval_secs) VALUES ('min-insert', 'app.ping', 30)`)
+	mustCLI(t, dsn, "add", "min-cli", "--func", "app.ping", "--every", "30s")
+	if _, err := s.Register(ctx, scheduler.CronJob{Name: "min-go", Func: "app.ping", Interval: 30 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, set := range [][]string{{"full-sql", "full-cli", "full-go"}, {"min-insert", "min-sql", "min-cli", "min-go"}} {
+		want := definition(t, dsn, set[0])
+		for _, name := range set[1:] {
+			if got := definition(t, dsn, name); got != want {
+				t.Errorf("%s is stored differently from %s:\n got %s\nwant %s", name, set[0], got, want)
+			}
+		}
+	}
+}
+
+// edit changes only the flags given; --clear puts fields back to their default.
+func TestCLIEdit(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.MigratedDB(t)
+	mustCLI(t, dsn, "add", "e", "--func", "app.e", "--cron", "0 9 * * *", "--queue", "q1", "--timeout", "1m",
+		"--priority", "4", "--ends-at", "2040-01-01T00:00:00Z", "--jitter", "10s")
+	before := decode[map[string]any](t, mustCLI(t, dsn, "show", "e", "--json"))
+	after := decode[map[string]any](t, mustCLI(t, dsn, "edit", "e", "--queue", "q2", "--clear", "timeout,ends-at", "--json"))
+	for k, v := range before {
+		want := v
+		switch k {
+		case "queue":
+			want = "q2"
+		case "timeout_secs", "ends_at":
+			want = nil
+		case "updated_at", "planned_at", "next_run_at":
+			continue
+		}
+		if mustJSONString(after[k]) != mustJSONString(want) {
+			t.Errorf("edit: %s = %v, want %v", k, after[k], want)
+		}
+	}
+	// A new timing of the other kind.
+	r := decode[map[string]any](t, mustCLI(t, dsn, "edit", "--every", "90s", "e", "--json"))
+	if r["cron"] != nil || r["interval_secs"] != 90.0 || r["priority"] != 4.0 {
+		t.Errorf("edit --every: %v", r)
+	}
+	wantCode(t, dsn, 1, []string{`"nope"`, "no such schedule"}, "edit", "nope", "--queue", "x")
+	wantCode(t, dsn, 1, []string{`"e"`, "--overlap"}, "edit", "e", "--overlap", "sometimes")
+	wantCode(t, dsn, 2, []string{"--clear", "frob"}, "edit", "e", "--clear", "frob")
+	wantCode(t, dsn, 1, []string{`"e"`, "--cron", "minute"}, "edit", "e", "--cron", "61 * * * *")
+}
+
+func mustJSONString(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
