@@ -451,10 +451,11 @@ func parseElem(el string, s fieldSpec) (lo, hi, step int, reason string) {
 	if reason != "" {
 		return 0, 0, 0, reason
 	}
-	// Zero-padding one end only ("01-3", "1-05") is ambiguous to a reader (is
-	// 05 octal? a typo?), so ask for one spelling; "01-03" and "1-5" are fine.
+	// Ends written to different widths with a leading zero on one ("01-3",
+	// "1-05") are ambiguous to a reader (is 05 octal? a typo?), so ask for one
+	// spelling; "01-03", "08-17" (both two digits) and "1-5" are fine.
 	// (cronexpr reads a padded month as 0: given "1-05" it would panic.)
-	if zeroPadded(a) != zeroPadded(b) {
+	if (zeroPadded(a) || zeroPadded(b)) && len(a) != len(b) {
 		return 0, 0, 0, fmt.Sprintf("range %s pads one end with zeros and not the other; write %d-%d", base, lo, hi)
 	}
 	if lo > hi {

@@ -113,6 +113,7 @@ func TestCronFields(t *testing.T) {
 		{expr: "5/20 * * * *", from: ref, want: []string{"2026-01-01T00:05:00Z", "2026-01-01T00:25:00Z", "2026-01-01T00:45:00Z", "2026-01-01T01:05:00Z"}},
 		{expr: "10-20/5 8 * * *", from: ref, want: []string{"2026-01-01T08:10:00Z", "2026-01-01T08:15:00Z", "2026-01-01T08:20:00Z", "2026-01-02T08:10:00Z"}},
 		{expr: "*/59 * * * *", from: ref, want: []string{"2026-01-01T00:59:00Z", "2026-01-01T01:00:00Z"}},
+		{expr: "0 08-09 * * *", from: ref, want: []string{"2026-01-01T08:00:00Z", "2026-01-01T09:00:00Z", "2026-01-02T08:00:00Z"}}, // both ends two digits
 		{expr: "0 9,17 * * 1-5", from: ref, want: []string{"2026-01-01T09:00:00Z", "2026-01-01T17:00:00Z", "2026-01-02T09:00:00Z", "2026-01-02T17:00:00Z", "2026-01-05T09:00:00Z"}},
 		// L, W, #.
 		{expr: "0 0 L * *", from: ref, want: []string{"2026-01-31T00:00:00Z", "2026-02-28T00:00:00Z"}},
@@ -207,6 +208,7 @@ func TestParseCronErrors(t *testing.T) {
 		// One end zero-padded: refused (cronexpr panics on 1-05 in months).
 		{"0 0 1 1-05 *", "month", "range 1-05 pads one end with zeros"},
 		{"0 0 1 01-5 *", "month", "range 01-5 pads one end with zeros"},
+		{"0 008-17 * * *", "hour", "range 008-17 pads one end with zeros"},
 		{"0 0 5-1 * *", "day of month", "range 5-1 is reversed"},
 		{"0 0 * * 5-1", "day of week", "wraps around the week"},
 		{"0 0 * * fri-mon", "day of week", "wraps around the week"},

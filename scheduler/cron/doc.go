@@ -24,7 +24,8 @@
 //
 // Refused, with an [*Error] naming the field: reversed ranges; day-of-week
 // ranges that wrap around the week (fri-mon; write 5-7,1); ranges
-// zero-padded at one end only (1-05; write 1-5 or 01-05); empty list
+// whose ends are padded to different widths (1-05, 01-5; write 1-5 or 01-05;
+// 08-17 is fine); empty list
 // elements; values and steps out of range; ? anywhere but a whole day field;
 // L, W or # in a day field that starts with '*'; anything after a
 // descriptor; @reboot, @midnight and @every; more than [MaxLen] bytes. An

@@ -174,8 +174,8 @@ func (f oField) elem(el string) ([]int, error) {
 		if _, isNum := oDigits(y); f.weekday && b == 0 && a > 0 && !isNum {
 			b = 7 // SUN ends a range that starts after Sunday: SAT-SUN
 		}
-		if oPadded(x) != oPadded(y) {
-			return nil, fmt.Errorf("oracle: %q is zero-padded at one end only", el)
+		if (oPadded(x) || oPadded(y)) && len(x) != len(y) {
+			return nil, fmt.Errorf("oracle: %q pads its ends to different widths", el)
 		}
 		if a > b {
 			return nil, fmt.Errorf("oracle: %q is reversed or wraps around", el)
