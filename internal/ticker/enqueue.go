@@ -340,6 +340,7 @@ func (t *Ticker) enqueue(ctx context.Context, batch []planned, lostOnes *[]lost)
 	t.tablesLocked = false
 
 	won := make(map[string]bool, len(batch))
+	defer func() { t.Signals.Ticked.Signal(len(won)) }()
 	// Ticks that did not go as asked, by outcome: rare, so the map is usually empty.
 	other := map[tickRef]string{}
 	var raced db.FillRacedDuplicatesParams

@@ -142,6 +142,7 @@ func (t *Ticker) planBatch(ctx context.Context) error {
 		t.hz.offer(e)
 	}
 	t.Stats.Planned.Add(int64(len(planned)))
+	t.Signals.Planned.Signal(len(planned))
 	t.log.Debug("planned", "rows", len(planned), "batch", limit, "took", took)
 	t.plan.adapt(len(planned), limit, took)
 	if t.plan.sweeping {

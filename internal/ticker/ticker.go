@@ -94,6 +94,8 @@ type Ticker struct {
 	opts  Options
 	log   *slog.Logger
 	Stats Stats
+	// Signals are for tests (see TestSignals): without Init they do nothing.
+	Signals TestSignals
 
 	// State of the current session as primary.
 	conn   *pgx.Conn
@@ -259,6 +261,7 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 	}
 	t.Stats.Promotions.Add(1)
 	t.setRole(RolePrimary)
+	t.Signals.Promoted.Signal(struct{}{})
 	t.log.Info("primary: this ticker now schedules", "clock_offset", t.offset.Round(time.Millisecond))
 
 	for ctx.Err() == nil {
@@ -375,6 +378,9 @@ func (t *Ticker) sleep(ctx context.Context) error {
 	}
 	if wait <= 0 {
 		return nil
+	}
+	if !t.plan.pending {
+		t.Signals.Idle.Signal(now)
 	}
 	t.log.Debug("sleep", "for", wait)
 	heard, err := t.waitForChanges(ctx, wait)
