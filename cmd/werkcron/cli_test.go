@@ -151,6 +151,11 @@ func TestCLIHelpAndUsage(t *testing.T) {
 			t.Errorf("%s --help: %s", v.name, h)
 		}
 	}
+	// Test hooks (cmd/werkcron/testhooks.go) exist only in a build with their tag.
+	if h := mustCLI(t, "", "run", "--help"); strings.Contains(strings.ToLower(h.stdout+h.stderr), "skew") {
+		t.Errorf("run --help of a production build mentions clock skew, a test hook:\n%s", h)
+	}
+	wantCode(t, "", 2, []string{"flag provided but not defined: -clock-skew"}, "run", "--clock-skew", "90s")
 	wantCode(t, "", 2, []string{"unknown command"}, "frobnicate")
 	wantCode(t, "", 2, nil)
 	wantCode(t, "", 2, []string{"DATABASE_URL"}, "ls")

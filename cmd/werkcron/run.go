@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"runtime/debug"
@@ -29,6 +30,11 @@ Example:
 	return scheduler.Migrate(ctx, e.dsn, e.log)
 }
 
+// registerTestHooks is nil in a production build. A build with the werkcron_testhooks
+// tag (testhooks.go, for the fault-injection tests) sets it: it adds run's test-only
+// flags to fs and returns what applies them to the ticker's options.
+var registerTestHooks func(fs *flag.FlagSet) func(*scheduler.TickerOptions)
+
 func cmdRun(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "run", "[flags]", `
 Migrates the database (unless --no-migrate), then runs the ticker until SIGTERM or
@@ -44,8 +50,11 @@ Example:
 	grace := fs.Duration("misfire-grace", scheduler.DefaultMisfireGrace, "how late a tick of a catchup='none' schedule may still be enqueued")
 	retention := fs.Duration("retention", scheduler.DefaultRetention, "how long werk_cron_ticks rows are kept")
 	heartbeat := fs.Duration("heartbeat", scheduler.DefaultHeartbeat, "how often an idle primary checks its session and the database clock")
-	skew := fs.Duration("clock-skew", 0, "pretend the host clock is off by this much (for testing: ticks must not change)")
 	httpAddr := fs.String("http-addr", "", "serve Prometheus /metrics and /healthz on this address, e.g. :9090 (default off)")
+	var applyTestHooks func(*scheduler.TickerOptions)
+	if registerTestHooks != nil {
+		applyTestHooks = registerTestHooks(fs)
+	}
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -77,9 +86,8 @@ Example:
 		Heartbeat:    *heartbeat,
 		Logger:       e.log,
 	}
-	if *skew != 0 {
-		d := *skew
-		opts.Now = func() time.Time { return time.Now().Add(d) }
+	if applyTestHooks != nil {
+		applyTestHooks(&opts)
 	}
 	t, err := scheduler.NewTicker(e.dsn, opts)
 	if err != nil {

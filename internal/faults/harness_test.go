@@ -25,10 +25,13 @@ import (
 	"github.com/pgwerk/werkcron/scheduler"
 )
 
-// werkcronBin is the binary under test, built once by TestMain.
+// werkcronBin is the binary under test, built once by TestMain with the test hooks of
+// cmd/werkcron/testhooks.go (run --clock-skew), which a production build lacks.
 var werkcronBin string
 
-func TestMain(m *testing.M) { os.Exit(pgtest.MainWithWerkcron(m, &werkcronBin)) }
+func TestMain(m *testing.M) {
+	os.Exit(pgtest.MainWithWerkcron(m, &werkcronBin, "-tags", "werkcron_testhooks"))
+}
 
 // ---- processes ----
 

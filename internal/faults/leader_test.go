@@ -368,6 +368,7 @@ func TestClockSkew(t *testing.T) {
 		if procs[primary.osPid] == nil {
 			t.Fatalf("primary %+v is not one of ours", primary)
 		}
+		requireSkewed(t, procs[primary.osPid], skews[primary.osPid])
 		procs[primary.osPid].kill(t)
 		delete(procs, primary.osPid)
 		waitGone(t, pool, primary.osPid, 5*time.Second)
@@ -375,6 +376,7 @@ func TestClockSkew(t *testing.T) {
 	}
 	primary := waitInstances(t, pool, 2, 10*time.Second)
 	led = append(led, skews[primary.osPid])
+	requireSkewed(t, procs[primary.osPid], skews[primary.osPid])
 	if want := "[0s 90s 0s -90s]"; fmt.Sprint(led) != want {
 		t.Errorf("successive primaries had clocks %v, want %s", led, want)
 	}
@@ -383,6 +385,27 @@ func TestClockSkew(t *testing.T) {
 	watch()
 	st := checkLedger(t, pool)
 	t.Logf("%d jobs, all on the grid, gap-free, none early or twice", st.Jobs)
+}
+
+// requireSkewed fails unless the primary p measured the database's clock as off from
+// its own by -skew (it logs the offset when it becomes primary): the skew is real.
+func requireSkewed(t *testing.T, p *proc, skew string) {
+	t.Helper()
+	want, err := time.ParseDuration(skew)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`now schedules.* clock_offset=(\S+)`).FindStringSubmatch(p.out.String())
+	if m == nil {
+		t.Fatalf("%s logged no clock_offset when it became primary:\n%s", p.name, tail(p.out.String(), 20))
+	}
+	got, err := time.ParseDuration(m[1])
+	if err != nil {
+		t.Fatalf("clock_offset=%s: %v", m[1], err)
+	}
+	if d := got + want; d < -time.Second || d > time.Second {
+		t.Errorf("%s runs with --clock-skew=%s but measured the database clock off by %s, want about %s", p.name, skew, got, -want)
+	}
 }
 
 // 8. Two schemas in one database, each with its own tickers, schedule independently:

@@ -53,8 +53,9 @@ func Eventually(t testing.TB, within time.Duration, what string, cond func() boo
 
 // MainWithWerkcron is Main for test packages that run the real binary: it builds
 // cmd/werkcron once into a temporary directory, stores its path in *bin, runs the
-// tests, and removes it.
-func MainWithWerkcron(m *testing.M, bin *string) int {
+// tests, and removes it. buildFlags go to go build, e.g. "-tags", "werkcron_testhooks"
+// for a binary with the hooks of cmd/werkcron/testhooks.go.
+func MainWithWerkcron(m *testing.M, bin *string, buildFlags ...string) int {
 	dir, err := os.MkdirTemp("", "werkcron-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -62,7 +63,8 @@ func MainWithWerkcron(m *testing.M, bin *string) int {
 	}
 	defer os.RemoveAll(dir)
 	*bin = filepath.Join(dir, "werkcron")
-	build := exec.Command("go", "build", "-o", *bin, "github.com/pgwerk/werkcron/cmd/werkcron")
+	args := append(append([]string{"build"}, buildFlags...), "-o", *bin, "github.com/pgwerk/werkcron/cmd/werkcron")
+	build := exec.Command("go", args...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build werkcron:", err)
