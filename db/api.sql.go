@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"net/netip"
 	"time"
 
 	"github.com/google/uuid"
@@ -237,23 +238,27 @@ func (q *Queries) GrantTicker(ctx context.Context, arg GrantTickerParams) ([]str
 }
 
 const listInstances = `-- name: ListInstances :many
-SELECT i.pid::integer AS pid, i.role::text AS role, i.since::timestamptz AS since,
-       i.application_name::text AS application_name, host(i.client_addr)::text AS client_addr,
-       i.backend_start::timestamptz AS backend_start
+SELECT i.pid::integer AS pid, i.role::text AS role, a.application_name, a.client_addr,
+       a.backend_start, a.usename
 FROM werk_cron_list_instances() AS i
-ORDER BY 2, 3
+LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = i.pid
+ORDER BY 2, a.backend_start
 `
 
 type ListInstancesRow struct {
-	Pid             int32     `json:"pid"`
-	Role            string    `json:"role"`
-	Since           time.Time `json:"since"`
-	ApplicationName string    `json:"application_name"`
-	ClientAddr      string    `json:"client_addr"`
-	BackendStart    time.Time `json:"backend_start"`
+	Pid             int32       `json:"pid"`
+	Role            string      `json:"role"`
+	ApplicationName *string     `json:"application_name"`
+	ClientAddr      *netip.Addr `json:"client_addr"`
+	BackendStart    *time.Time  `json:"backend_start"`
+	Usename         *string     `json:"usename"`
 }
 
-// Every running ticker of this schema (see werk_cron_list_instances), primary first.
+// Every running ticker of this schema (see werk_cron_list_instances), primary first,
+// with what pg_stat_activity says of its session: columns of other roles' sessions
+// that it hides are NULL (and a Unix socket has no client address), and read straight
+// from it, so that they are scanned as nullable. A primary's application_name still
+// carries its " leader@<unix time>" stamp.
 func (q *Queries) ListInstances(ctx context.Context) ([]ListInstancesRow, error) {
 	rows, err := q.db.Query(ctx, listInstances)
 	if err != nil {
@@ -266,10 +271,10 @@ func (q *Queries) ListInstances(ctx context.Context) ([]ListInstancesRow, error)
 		if err := rows.Scan(
 			&i.Pid,
 			&i.Role,
-			&i.Since,
 			&i.ApplicationName,
 			&i.ClientAddr,
 			&i.BackendStart,
+			&i.Usename,
 		); err != nil {
 			return nil, err
 		}

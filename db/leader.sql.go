@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"net/netip"
 	"time"
 )
 
@@ -22,14 +23,18 @@ func (q *Queries) DatabaseNow(ctx context.Context) (time.Time, error) {
 	return now, err
 }
 
-const joinTickers = `-- name: JoinTickers :exec
-SELECT pg_advisory_lock_shared(werk_cron_member_key())
+const joinTickers = `-- name: JoinTickers :one
+SELECT pg_try_advisory_lock_shared(werk_cron_member_key()) AS joined
 `
 
 // Held (shared) for the whole session: what lists this ticker in werk_cron_instances.
-func (q *Queries) JoinTickers(ctx context.Context) error {
-	_, err := q.db.Exec(ctx, joinTickers)
-	return err
+// Tried, not waited for: anyone may hold the key exclusively (advisory locks have no
+// permissions), and that must not keep a ticker from standing by.
+func (q *Queries) JoinTickers(ctx context.Context) (bool, error) {
+	row := q.db.QueryRow(ctx, joinTickers)
+	var joined bool
+	err := row.Scan(&joined)
+	return joined, err
 }
 
 const leaderHeartbeat = `-- name: LeaderHeartbeat :one
@@ -52,6 +57,47 @@ func (q *Queries) LeaderHeartbeat(ctx context.Context) (LeaderHeartbeatRow, erro
 	return i, err
 }
 
+const leaderLockHolders = `-- name: LeaderLockHolders :many
+SELECT i.pid::integer AS pid, a.usename, a.application_name, a.client_addr
+FROM werk_cron_list_instances() AS i
+LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = i.pid
+WHERE i.role = 'not a ticker'
+`
+
+type LeaderLockHoldersRow struct {
+	Pid             int32       `json:"pid"`
+	Usename         *string     `json:"usename"`
+	ApplicationName *string     `json:"application_name"`
+	ClientAddr      *netip.Addr `json:"client_addr"`
+}
+
+// Who holds the leader lock without being a ticker (werk_cron_list_instances' 'not a
+// ticker'): a standby reports it, since no ticker can lead while it lasts.
+func (q *Queries) LeaderLockHolders(ctx context.Context) ([]LeaderLockHoldersRow, error) {
+	rows, err := q.db.Query(ctx, leaderLockHolders)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []LeaderLockHoldersRow{}
+	for rows.Next() {
+		var i LeaderLockHoldersRow
+		if err := rows.Scan(
+			&i.Pid,
+			&i.Usename,
+			&i.ApplicationName,
+			&i.ClientAddr,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listenForChanges = `-- name: ListenForChanges :one
 SELECT werk_cron_listen()::text AS channel
 `
@@ -65,7 +111,7 @@ func (q *Queries) ListenForChanges(ctx context.Context) (string, error) {
 }
 
 const markLeader = `-- name: MarkLeader :exec
-SELECT set_config('application_name', $1::text || ' leader@' || floor(extract(epoch FROM clock_timestamp()))::bigint, false)
+SELECT set_config('application_name', $1::text || ' leader@' || floor(extract(epoch FROM clock_timestamp()))::bigint::text, false)
 `
 
 // What werk_cron_instances shows for a primary: its application name stamped with the
@@ -96,18 +142,27 @@ func (q *Queries) SetLockTimeout(ctx context.Context, timeout string) error {
 }
 
 const setSessionSettings = `-- name: SetSessionSettings :exec
-SELECT set_config('tcp_keepalives_idle', '5', false),
+SELECT set_config('search_path', 'pg_catalog, ' || quote_ident(werk_cron_schema()), false),
+       set_config('tcp_keepalives_idle', '5', false),
        set_config('tcp_keepalives_interval', '2', false),
        set_config('tcp_keepalives_count', '3', false),
        set_config('statement_timeout', '0', false)
 `
 
-// TCP keepalives for the ticker's session, so that the server ends it (releasing the
-// leader lock to a standby) within about 11 s when the ticker's host vanishes without
-// closing the connection (power loss, a partition), instead of after the operating
-// system's default of two hours (no effect over a Unix socket). And no
-// statement_timeout: a server-wide one shorter than --standby-retry would cancel the
-// standby's wait for the lock; the ticker bounds its statements with client deadlines.
+// The ticker's session, set up once it is known to be a session of its own (and not a
+// transaction-pooled one, where a session setting would leak to other clients):
+//   - search_path becomes pg_catalog, <werkcron's schema>, as every werkcron function's
+//     is: built-ins first, then werkcron's own objects, never "$user" (a schema named
+//     after the ticker's role would hand it other lock keys and another channel) or
+//     public (where anyone with CREATE could put a look-alike of a built-in).
+//     werk_cron_schema() is fixed at migration time.
+//   - TCP keepalives, so that the server ends the session (releasing the leader lock to
+//     a standby) within about 11 s when the ticker's host vanishes without closing the
+//     connection (power loss, a partition), instead of after the operating system's
+//     default of two hours (no effect over a Unix socket).
+//   - no statement_timeout: a server-wide one shorter than --standby-retry would cancel
+//     the standby's wait for the lock; the ticker bounds its statements with client
+//     deadlines.
 func (q *Queries) SetSessionSettings(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, setSessionSettings)
 	return err

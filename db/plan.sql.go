@@ -45,14 +45,16 @@ func (q *Queries) ClearHoldups(ctx context.Context, names []string) error {
 }
 
 const getSchedulesForTicker = `-- name: GetSchedulesForTicker :many
-SELECT name, cron, interval_secs, timezone, paused, catchup, catchup_window_secs, overlap,
-       starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
+SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
+       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
 FROM werk_cron_jobs
 WHERE name = ANY ($1::text[])
 `
 
 type GetSchedulesForTickerRow struct {
 	Name              string     `json:"name"`
+	Func              string     `json:"func"`
+	Queue             string     `json:"queue"`
 	Cron              *string    `json:"cron"`
 	IntervalSecs      *int32     `json:"interval_secs"`
 	Timezone          string     `json:"timezone"`
@@ -80,6 +82,8 @@ func (q *Queries) GetSchedulesForTicker(ctx context.Context, names []string) ([]
 		var i GetSchedulesForTickerRow
 		if err := rows.Scan(
 			&i.Name,
+			&i.Func,
+			&i.Queue,
 			&i.Cron,
 			&i.IntervalSecs,
 			&i.Timezone,
@@ -106,8 +110,8 @@ func (q *Queries) GetSchedulesForTicker(ctx context.Context, names []string) ([]
 
 const listDueSchedules = `-- name: ListDueSchedules :many
 
-SELECT name, cron, interval_secs, timezone, paused, catchup, catchup_window_secs, overlap,
-       starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
+SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
+       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
 FROM werk_cron_jobs
 WHERE next_run_at IS NOT NULL
   AND next_run_at <= $1::timestamptz
@@ -124,6 +128,8 @@ type ListDueSchedulesParams struct {
 
 type ListDueSchedulesRow struct {
 	Name              string     `json:"name"`
+	Func              string     `json:"func"`
+	Queue             string     `json:"queue"`
 	Cron              *string    `json:"cron"`
 	IntervalSecs      *int32     `json:"interval_secs"`
 	Timezone          string     `json:"timezone"`
@@ -140,9 +146,10 @@ type ListDueSchedulesRow struct {
 }
 
 // The plan: the ticker reads only the rows it must look at soon, and writes back when
-// it must look next (next_run_at). Each query names the columns a decision needs and no
-// more: a schedule's args, kwargs and meta never enter the ticker (the tick statement
-// copies them from row to job inside the database).
+// it must look next (next_run_at). Each query names the columns a decision needs (and
+// func and queue, for the ticker's allow-list) and no more: a schedule's args, kwargs and
+// meta never enter the ticker (the tick statement copies them from row to job inside the
+// database).
 // The rows due by @until (the primary's horizon), soonest first, at most @max_rows,
 // leaving out @skip: schedules set aside after a lock or a failed statement, which are
 // retried on their own clock.
@@ -157,6 +164,81 @@ func (q *Queries) ListDueSchedules(ctx context.Context, arg ListDueSchedulesPara
 		var i ListDueSchedulesRow
 		if err := rows.Scan(
 			&i.Name,
+			&i.Func,
+			&i.Queue,
+			&i.Cron,
+			&i.IntervalSecs,
+			&i.Timezone,
+			&i.Paused,
+			&i.Catchup,
+			&i.CatchupWindowSecs,
+			&i.Overlap,
+			&i.StartsAt,
+			&i.EndsAt,
+			&i.ChangedAt,
+			&i.UpdatedAt,
+			&i.LastTickAt,
+			&i.NextRunAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lockInError = `-- name: LockInError :many
+SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
+       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
+FROM werk_cron_jobs
+WHERE last_error IS NOT NULL AND name > $1::text
+ORDER BY name
+LIMIT $2::int
+FOR NO KEY UPDATE SKIP LOCKED
+`
+
+type LockInErrorParams struct {
+	After   string `json:"after"`
+	MaxRows int32  `json:"max_rows"`
+}
+
+type LockInErrorRow struct {
+	Name              string     `json:"name"`
+	Func              string     `json:"func"`
+	Queue             string     `json:"queue"`
+	Cron              *string    `json:"cron"`
+	IntervalSecs      *int32     `json:"interval_secs"`
+	Timezone          string     `json:"timezone"`
+	Paused            bool       `json:"paused"`
+	Catchup           string     `json:"catchup"`
+	CatchupWindowSecs *int32     `json:"catchup_window_secs"`
+	Overlap           string     `json:"overlap"`
+	StartsAt          *time.Time `json:"starts_at"`
+	EndsAt            *time.Time `json:"ends_at"`
+	ChangedAt         time.Time  `json:"changed_at"`
+	UpdatedAt         time.Time  `json:"updated_at"`
+	LastTickAt        *time.Time `json:"last_tick_at"`
+	NextRunAt         *time.Time `json:"next_run_at"`
+}
+
+// A new primary's second look at schedules in error, by name after @after, at most
+// @max_rows, locked as above (see werk_cron_jobs_in_error_idx).
+func (q *Queries) LockInError(ctx context.Context, arg LockInErrorParams) ([]LockInErrorRow, error) {
+	rows, err := q.db.Query(ctx, lockInError, arg.After, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []LockInErrorRow{}
+	for rows.Next() {
+		var i LockInErrorRow
+		if err := rows.Scan(
+			&i.Name,
+			&i.Func,
+			&i.Queue,
 			&i.Cron,
 			&i.IntervalSecs,
 			&i.Timezone,
@@ -182,8 +264,8 @@ func (q *Queries) ListDueSchedules(ctx context.Context, arg ListDueSchedulesPara
 }
 
 const lockUnplannedAbove = `-- name: LockUnplannedAbove :many
-SELECT name, cron, interval_secs, timezone, paused, catchup, catchup_window_secs, overlap,
-       starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
+SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
+       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
 FROM werk_cron_jobs
 WHERE planned_at IS NULL AND updated_at > $1::timestamptz
 ORDER BY updated_at DESC, name DESC
@@ -198,6 +280,8 @@ type LockUnplannedAboveParams struct {
 
 type LockUnplannedAboveRow struct {
 	Name              string     `json:"name"`
+	Func              string     `json:"func"`
+	Queue             string     `json:"queue"`
 	Cron              *string    `json:"cron"`
 	IntervalSecs      *int32     `json:"interval_secs"`
 	Timezone          string     `json:"timezone"`
@@ -227,6 +311,8 @@ func (q *Queries) LockUnplannedAbove(ctx context.Context, arg LockUnplannedAbove
 		var i LockUnplannedAboveRow
 		if err := rows.Scan(
 			&i.Name,
+			&i.Func,
+			&i.Queue,
 			&i.Cron,
 			&i.IntervalSecs,
 			&i.Timezone,
@@ -252,8 +338,8 @@ func (q *Queries) LockUnplannedAbove(ctx context.Context, arg LockUnplannedAbove
 }
 
 const lockUnplannedBelow = `-- name: LockUnplannedBelow :many
-SELECT name, cron, interval_secs, timezone, paused, catchup, catchup_window_secs, overlap,
-       starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
+SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
+       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
 FROM werk_cron_jobs
 WHERE planned_at IS NULL AND (updated_at, name) < ($1::timestamptz, $2::text)
 ORDER BY updated_at DESC, name DESC
@@ -269,6 +355,8 @@ type LockUnplannedBelowParams struct {
 
 type LockUnplannedBelowRow struct {
 	Name              string     `json:"name"`
+	Func              string     `json:"func"`
+	Queue             string     `json:"queue"`
 	Cron              *string    `json:"cron"`
 	IntervalSecs      *int32     `json:"interval_secs"`
 	Timezone          string     `json:"timezone"`
@@ -297,6 +385,8 @@ func (q *Queries) LockUnplannedBelow(ctx context.Context, arg LockUnplannedBelow
 		var i LockUnplannedBelowRow
 		if err := rows.Scan(
 			&i.Name,
+			&i.Func,
+			&i.Queue,
 			&i.Cron,
 			&i.IntervalSecs,
 			&i.Timezone,
@@ -379,7 +469,7 @@ func (q *Queries) PruneTicks(ctx context.Context, arg PruneTicksParams) (int64, 
 
 const recordHoldups = `-- name: RecordHoldups :exec
 INSERT INTO werk_cron_holdups (name, since, reason)
-SELECT unnest($1::text[]), unnest($2::timestamptz[]), unnest($3::text[])
+SELECT pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::timestamptz[]), pg_catalog.unnest($3::text[])
 ON CONFLICT (name) DO UPDATE SET reason = excluded.reason
 `
 
@@ -401,9 +491,9 @@ UPDATE werk_cron_jobs j
 SET next_run_at = nullif(p.next_run_at, '0001-01-01 00:00:00+00'::timestamptz),
     last_error = nullif(p.last_error, ''),
     planned_at = now()
-FROM (SELECT unnest($1::text[]) AS name,
-             unnest($2::timestamptz[]) AS next_run_at,
-             unnest($3::text[]) AS last_error) p
+FROM (SELECT pg_catalog.unnest($1::text[]) AS name,
+             pg_catalog.unnest($2::timestamptz[]) AS next_run_at,
+             pg_catalog.unnest($3::text[]) AS last_error) p
 WHERE j.name = p.name
 `
 
@@ -424,16 +514,16 @@ const saveScheduleState = `-- name: SaveScheduleState :exec
 WITH target AS (
     SELECT j.name
     FROM werk_cron_jobs j
-    JOIN (SELECT unnest($1::text[]) AS name, unnest($4::timestamptz[]) AS seen) s
+    JOIN (SELECT pg_catalog.unnest($1::text[]) AS name, pg_catalog.unnest($4::timestamptz[]) AS seen) s
       ON s.name = j.name AND s.seen = j.updated_at
     FOR NO KEY UPDATE OF j SKIP LOCKED
 )
 UPDATE werk_cron_jobs j
 SET next_run_at = nullif(s.next_run_at, '0001-01-01 00:00:00+00'::timestamptz),
     last_error = nullif(s.last_error, '')
-FROM (SELECT unnest($1::text[]) AS name,
-             unnest($2::timestamptz[]) AS next_run_at,
-             unnest($3::text[]) AS last_error) s,
+FROM (SELECT pg_catalog.unnest($1::text[]) AS name,
+             pg_catalog.unnest($2::timestamptz[]) AS next_run_at,
+             pg_catalog.unnest($3::text[]) AS last_error) s,
      target t
 WHERE j.name = s.name AND t.name = s.name
 `

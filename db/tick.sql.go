@@ -40,18 +40,18 @@ WITH locked AS NOT MATERIALIZED (
                    THEN 'skipped_overlap'
                ELSE 'enqueue'
            END AS intent
-    FROM (SELECT unnest($1::text[]) AS name,
-                 unnest($2::text[]) AS key,
-                 unnest($3::timestamptz[]) AS tick_at,
-                 unnest($4::text[]) AS kind,
-                 unnest($5::int[]) AS ticks,
-                 unnest($6::bool[]) AS head,
-                 unnest($7::uuid[]) AS job_id,
-                 unnest($8::int[]) AS schedule_ticks,
-                 unnest($9::timestamptz[]) AS prev_tick_at,
-                 unnest($10::timestamptz[]) AS seen_updated_at,
-                 unnest($11::timestamptz[]) AS newest,
-                 unnest($12::timestamptz[]) AS next_run_at) d
+    FROM (SELECT pg_catalog.unnest($1::text[]) AS name,
+                 pg_catalog.unnest($2::text[]) AS key,
+                 pg_catalog.unnest($3::timestamptz[]) AS tick_at,
+                 pg_catalog.unnest($4::text[]) AS kind,
+                 pg_catalog.unnest($5::int[]) AS ticks,
+                 pg_catalog.unnest($6::bool[]) AS head,
+                 pg_catalog.unnest($7::uuid[]) AS job_id,
+                 pg_catalog.unnest($8::int[]) AS schedule_ticks,
+                 pg_catalog.unnest($9::timestamptz[]) AS prev_tick_at,
+                 pg_catalog.unnest($10::timestamptz[]) AS seen_updated_at,
+                 pg_catalog.unnest($11::timestamptz[]) AS newest,
+                 pg_catalog.unnest($12::timestamptz[]) AS next_run_at) d
     JOIN werk_cron_jobs j
       ON j.name = d.name
      AND coalesce(j.last_tick_at, '0001-01-01 00:00:00+00'::timestamptz) = d.prev_tick_at
@@ -79,7 +79,7 @@ jobs AS (
     INSERT INTO werk_jobs (id, key, function, queue, status, priority, payload, max_attempts,
                            timeout_secs, scheduled_at, meta, result_ttl, failure_ttl, cron_name)
     SELECT x.job_id, x.key, x.func, x.queue, 'queued', x.priority,
-           jsonb_build_object('args', x.args, 'kwargs', x.kwargs), x.max_attempts,
+           pg_catalog.jsonb_build_object('args', x.args, 'kwargs', x.kwargs), x.max_attempts,
            x.timeout_secs, x.tick_at, x.meta, x.result_ttl, x.failure_ttl, x.name
     FROM won x
     WHERE x.intent = 'enqueue'
@@ -113,7 +113,7 @@ advanced AS (
     RETURNING j.name
 ),
 notified AS (
-    SELECT count(pg_notify('werk:' || q.queue, '')) AS n
+    SELECT pg_catalog.count(pg_catalog.pg_notify('werk:' || q.queue, '')) AS n
     FROM (SELECT DISTINCT queue FROM won WHERE intent = 'enqueue') q
 )
 SELECT 'won'::text AS outcome, a.name::text AS name, NULL::timestamptz AS tick_at,
@@ -239,8 +239,8 @@ func (q *Queries) EnqueueDueTicks(ctx context.Context, arg EnqueueDueTicksParams
 const fillRacedDuplicates = `-- name: FillRacedDuplicates :exec
 UPDATE werk_cron_ticks t
 SET job_id = j.id
-FROM (SELECT unnest($1::text[]) AS name, unnest($2::timestamptz[]) AS tick_at,
-             unnest($3::text[]) AS key) r
+FROM (SELECT pg_catalog.unnest($1::text[]) AS name, pg_catalog.unnest($2::timestamptz[]) AS tick_at,
+             pg_catalog.unnest($3::text[]) AS key) r
 JOIN werk_jobs j ON j.key = r.key
 WHERE t.name = r.name AND t.tick_at = r.tick_at AND t.job_id IS NULL
 `

@@ -76,12 +76,16 @@ SELECT * FROM werk_cron_status;
 SELECT state::text AS state, count(*) AS schedules FROM werk_cron_status GROUP BY state ORDER BY state;
 
 -- name: ListInstances :many
--- Every running ticker of this schema (see werk_cron_list_instances), primary first.
-SELECT i.pid::integer AS pid, i.role::text AS role, i.since::timestamptz AS since,
-       i.application_name::text AS application_name, host(i.client_addr)::text AS client_addr,
-       i.backend_start::timestamptz AS backend_start
+-- Every running ticker of this schema (see werk_cron_list_instances), primary first,
+-- with what pg_stat_activity says of its session: columns of other roles' sessions
+-- that it hides are NULL (and a Unix socket has no client address), and read straight
+-- from it, so that they are scanned as nullable. A primary's application_name still
+-- carries its " leader@<unix time>" stamp.
+SELECT i.pid::integer AS pid, i.role::text AS role, a.application_name, a.client_addr,
+       a.backend_start, a.usename
 FROM werk_cron_list_instances() AS i
-ORDER BY 2, 3;
+LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = i.pid
+ORDER BY 2, a.backend_start;
 
 -- name: NewestTick :many
 -- The most recent decided tick of any schedule (none on a fresh install), and how late
@@ -96,3 +100,4 @@ LIMIT 1;
 -- The least-privilege GRANTs for a ticker role (see werk_cron_grant); apply = false
 -- only returns them.
 SELECT stmt::text AS stmt FROM werk_cron_grant(@role::text, @apply::boolean) AS stmt;
+

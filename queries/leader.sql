@@ -33,20 +33,39 @@ SELECT set_config('lock_timeout', @timeout::text, false);
 -- name: MarkLeader :exec
 -- What werk_cron_instances shows for a primary: its application name stamped with the
 -- database's time of the takeover (not the host's, which may be skewed).
-SELECT set_config('application_name', @name::text || ' leader@' || floor(extract(epoch FROM clock_timestamp()))::bigint, false);
+SELECT set_config('application_name', @name::text || ' leader@' || floor(extract(epoch FROM clock_timestamp()))::bigint::text, false);
 
--- name: JoinTickers :exec
+-- name: JoinTickers :one
 -- Held (shared) for the whole session: what lists this ticker in werk_cron_instances.
-SELECT pg_advisory_lock_shared(werk_cron_member_key());
+-- Tried, not waited for: anyone may hold the key exclusively (advisory locks have no
+-- permissions), and that must not keep a ticker from standing by.
+SELECT pg_try_advisory_lock_shared(werk_cron_member_key()) AS joined;
+
+-- name: LeaderLockHolders :many
+-- Who holds the leader lock without being a ticker (werk_cron_list_instances' 'not a
+-- ticker'): a standby reports it, since no ticker can lead while it lasts.
+SELECT i.pid::integer AS pid, a.usename, a.application_name, a.client_addr
+FROM werk_cron_list_instances() AS i
+LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = i.pid
+WHERE i.role = 'not a ticker';
 
 -- name: SetSessionSettings :exec
--- TCP keepalives for the ticker's session, so that the server ends it (releasing the
--- leader lock to a standby) within about 11 s when the ticker's host vanishes without
--- closing the connection (power loss, a partition), instead of after the operating
--- system's default of two hours (no effect over a Unix socket). And no
--- statement_timeout: a server-wide one shorter than --standby-retry would cancel the
--- standby's wait for the lock; the ticker bounds its statements with client deadlines.
-SELECT set_config('tcp_keepalives_idle', '5', false),
+-- The ticker's session, set up once it is known to be a session of its own (and not a
+-- transaction-pooled one, where a session setting would leak to other clients):
+--   - search_path becomes pg_catalog, <werkcron's schema>, as every werkcron function's
+--     is: built-ins first, then werkcron's own objects, never "$user" (a schema named
+--     after the ticker's role would hand it other lock keys and another channel) or
+--     public (where anyone with CREATE could put a look-alike of a built-in).
+--     werk_cron_schema() is fixed at migration time.
+--   - TCP keepalives, so that the server ends the session (releasing the leader lock to
+--     a standby) within about 11 s when the ticker's host vanishes without closing the
+--     connection (power loss, a partition), instead of after the operating system's
+--     default of two hours (no effect over a Unix socket).
+--   - no statement_timeout: a server-wide one shorter than --standby-retry would cancel
+--     the standby's wait for the lock; the ticker bounds its statements with client
+--     deadlines.
+SELECT set_config('search_path', 'pg_catalog, ' || quote_ident(werk_cron_schema()), false),
+       set_config('tcp_keepalives_idle', '5', false),
        set_config('tcp_keepalives_interval', '2', false),
        set_config('tcp_keepalives_count', '3', false),
        set_config('statement_timeout', '0', false);

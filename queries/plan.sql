@@ -1,14 +1,15 @@
 -- The plan: the ticker reads only the rows it must look at soon, and writes back when
--- it must look next (next_run_at). Each query names the columns a decision needs and no
--- more: a schedule's args, kwargs and meta never enter the ticker (the tick statement
--- copies them from row to job inside the database).
+-- it must look next (next_run_at). Each query names the columns a decision needs (and
+-- func and queue, for the ticker's allow-list) and no more: a schedule's args, kwargs and
+-- meta never enter the ticker (the tick statement copies them from row to job inside the
+-- database).
 
 -- name: ListDueSchedules :many
 -- The rows due by @until (the primary's horizon), soonest first, at most @max_rows,
 -- leaving out @skip: schedules set aside after a lock or a failed statement, which are
 -- retried on their own clock.
-SELECT name, cron, interval_secs, timezone, paused, catchup, catchup_window_secs, overlap,
-       starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
+SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
+       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
 FROM werk_cron_jobs
 WHERE next_run_at IS NOT NULL
   AND next_run_at <= @until::timestamptz
@@ -27,8 +28,8 @@ LIMIT 1;
 
 -- name: GetSchedulesForTicker :many
 -- The named rows as they are now (after a decision that did not go through).
-SELECT name, cron, interval_secs, timezone, paused, catchup, catchup_window_secs, overlap,
-       starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
+SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
+       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
 FROM werk_cron_jobs
 WHERE name = ANY (@names::text[]);
 
@@ -36,8 +37,8 @@ WHERE name = ANY (@names::text[]);
 -- Rows awaiting planning whose change is newer than @above (made while the planner's
 -- sweep went on), newest first, at most @max_rows, locked until the planner's
 -- transaction commits. A row another session holds is skipped, not waited for.
-SELECT name, cron, interval_secs, timezone, paused, catchup, catchup_window_secs, overlap,
-       starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
+SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
+       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
 FROM werk_cron_jobs
 WHERE planned_at IS NULL AND updated_at > @above::timestamptz
 ORDER BY updated_at DESC, name DESC
@@ -47,11 +48,22 @@ FOR NO KEY UPDATE SKIP LOCKED;
 -- name: LockUnplannedBelow :many
 -- The planner's sweep: rows awaiting planning after the cursor (@below_at, @below_name)
 -- in the order newest change first, at most @max_rows, locked as above.
-SELECT name, cron, interval_secs, timezone, paused, catchup, catchup_window_secs, overlap,
-       starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
+SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
+       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
 FROM werk_cron_jobs
 WHERE planned_at IS NULL AND (updated_at, name) < (@below_at::timestamptz, @below_name::text)
 ORDER BY updated_at DESC, name DESC
+LIMIT @max_rows::int
+FOR NO KEY UPDATE SKIP LOCKED;
+
+-- name: LockInError :many
+-- A new primary's second look at schedules in error, by name after @after, at most
+-- @max_rows, locked as above (see werk_cron_jobs_in_error_idx).
+SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
+       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
+FROM werk_cron_jobs
+WHERE last_error IS NOT NULL AND name > @after::text
+ORDER BY name
 LIMIT @max_rows::int
 FOR NO KEY UPDATE SKIP LOCKED;
 
@@ -62,9 +74,9 @@ UPDATE werk_cron_jobs j
 SET next_run_at = nullif(p.next_run_at, '0001-01-01 00:00:00+00'::timestamptz),
     last_error = nullif(p.last_error, ''),
     planned_at = now()
-FROM (SELECT unnest(@names::text[]) AS name,
-             unnest(@next_run_ats::timestamptz[]) AS next_run_at,
-             unnest(@last_errors::text[]) AS last_error) p
+FROM (SELECT pg_catalog.unnest(@names::text[]) AS name,
+             pg_catalog.unnest(@next_run_ats::timestamptz[]) AS next_run_at,
+             pg_catalog.unnest(@last_errors::text[]) AS last_error) p
 WHERE j.name = p.name;
 
 -- name: AnyUnplanned :one
@@ -81,16 +93,16 @@ SELECT EXISTS (SELECT 1 FROM werk_cron_jobs WHERE planned_at IS NULL
 WITH target AS (
     SELECT j.name
     FROM werk_cron_jobs j
-    JOIN (SELECT unnest(@names::text[]) AS name, unnest(@seen_updated_ats::timestamptz[]) AS seen) s
+    JOIN (SELECT pg_catalog.unnest(@names::text[]) AS name, pg_catalog.unnest(@seen_updated_ats::timestamptz[]) AS seen) s
       ON s.name = j.name AND s.seen = j.updated_at
     FOR NO KEY UPDATE OF j SKIP LOCKED
 )
 UPDATE werk_cron_jobs j
 SET next_run_at = nullif(s.next_run_at, '0001-01-01 00:00:00+00'::timestamptz),
     last_error = nullif(s.last_error, '')
-FROM (SELECT unnest(@names::text[]) AS name,
-             unnest(@next_run_ats::timestamptz[]) AS next_run_at,
-             unnest(@last_errors::text[]) AS last_error) s,
+FROM (SELECT pg_catalog.unnest(@names::text[]) AS name,
+             pg_catalog.unnest(@next_run_ats::timestamptz[]) AS next_run_at,
+             pg_catalog.unnest(@last_errors::text[]) AS last_error) s,
      target t
 WHERE j.name = s.name AND t.name = s.name;
 
@@ -110,7 +122,7 @@ WHERE t.name = old.name AND t.tick_at = old.tick_at;
 -- Schedules set aside for a while because another session holds their row or a job
 -- key (see werk_cron_holdups); since is when the ticker first had to.
 INSERT INTO werk_cron_holdups (name, since, reason)
-SELECT unnest(@names::text[]), unnest(@sinces::timestamptz[]), unnest(@reasons::text[])
+SELECT pg_catalog.unnest(@names::text[]), pg_catalog.unnest(@sinces::timestamptz[]), pg_catalog.unnest(@reasons::text[])
 ON CONFLICT (name) DO UPDATE SET reason = excluded.reason;
 
 -- name: ClearHoldups :exec

@@ -63,18 +63,18 @@ WITH locked AS NOT MATERIALIZED (
                    THEN 'skipped_overlap'
                ELSE 'enqueue'
            END AS intent
-    FROM (SELECT unnest(@tick_names::text[]) AS name,
-                 unnest(@tick_keys::text[]) AS key,
-                 unnest(@tick_ats::timestamptz[]) AS tick_at,
-                 unnest(@tick_kinds::text[]) AS kind,
-                 unnest(@tick_counts::int[]) AS ticks,
-                 unnest(@tick_heads::bool[]) AS head,
-                 unnest(@job_ids::uuid[]) AS job_id,
-                 unnest(@schedule_ticks::int[]) AS schedule_ticks,
-                 unnest(@prev_tick_ats::timestamptz[]) AS prev_tick_at,
-                 unnest(@seen_updated_ats::timestamptz[]) AS seen_updated_at,
-                 unnest(@newest_tick_ats::timestamptz[]) AS newest,
-                 unnest(@next_run_ats::timestamptz[]) AS next_run_at) d
+    FROM (SELECT pg_catalog.unnest(@tick_names::text[]) AS name,
+                 pg_catalog.unnest(@tick_keys::text[]) AS key,
+                 pg_catalog.unnest(@tick_ats::timestamptz[]) AS tick_at,
+                 pg_catalog.unnest(@tick_kinds::text[]) AS kind,
+                 pg_catalog.unnest(@tick_counts::int[]) AS ticks,
+                 pg_catalog.unnest(@tick_heads::bool[]) AS head,
+                 pg_catalog.unnest(@job_ids::uuid[]) AS job_id,
+                 pg_catalog.unnest(@schedule_ticks::int[]) AS schedule_ticks,
+                 pg_catalog.unnest(@prev_tick_ats::timestamptz[]) AS prev_tick_at,
+                 pg_catalog.unnest(@seen_updated_ats::timestamptz[]) AS seen_updated_at,
+                 pg_catalog.unnest(@newest_tick_ats::timestamptz[]) AS newest,
+                 pg_catalog.unnest(@next_run_ats::timestamptz[]) AS next_run_at) d
     JOIN werk_cron_jobs j
       ON j.name = d.name
      AND coalesce(j.last_tick_at, '0001-01-01 00:00:00+00'::timestamptz) = d.prev_tick_at
@@ -102,7 +102,7 @@ jobs AS (
     INSERT INTO werk_jobs (id, key, function, queue, status, priority, payload, max_attempts,
                            timeout_secs, scheduled_at, meta, result_ttl, failure_ttl, cron_name)
     SELECT x.job_id, x.key, x.func, x.queue, 'queued', x.priority,
-           jsonb_build_object('args', x.args, 'kwargs', x.kwargs), x.max_attempts,
+           pg_catalog.jsonb_build_object('args', x.args, 'kwargs', x.kwargs), x.max_attempts,
            x.timeout_secs, x.tick_at, x.meta, x.result_ttl, x.failure_ttl, x.name
     FROM won x
     WHERE x.intent = 'enqueue'
@@ -137,7 +137,7 @@ advanced AS (
 ),
 -- pgwerk's workers listen on werk:<queue>: one notification per queue per statement.
 notified AS (
-    SELECT count(pg_notify('werk:' || q.queue, '')) AS n
+    SELECT pg_catalog.count(pg_catalog.pg_notify('werk:' || q.queue, '')) AS n
     FROM (SELECT DISTINCT queue FROM won WHERE intent = 'enqueue') q
 )
 SELECT 'won'::text AS outcome, a.name::text AS name, NULL::timestamptz AS tick_at,
@@ -162,7 +162,7 @@ FROM notified n;
 -- recorded 'duplicate' without the job's id, which this (later) statement can see.
 UPDATE werk_cron_ticks t
 SET job_id = j.id
-FROM (SELECT unnest(@names::text[]) AS name, unnest(@tick_ats::timestamptz[]) AS tick_at,
-             unnest(@keys::text[]) AS key) r
+FROM (SELECT pg_catalog.unnest(@names::text[]) AS name, pg_catalog.unnest(@tick_ats::timestamptz[]) AS tick_at,
+             pg_catalog.unnest(@keys::text[]) AS key) r
 JOIN werk_jobs j ON j.key = r.key
 WHERE t.name = r.name AND t.tick_at = r.tick_at AND t.job_id IS NULL;

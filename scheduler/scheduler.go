@@ -203,8 +203,12 @@ func (s *Scheduler) Ticker() (*Ticker, error) {
 	}
 	// The pool's parsed settings, not its connection string: that one may carry
 	// pool_* keys the server rejects, or be empty for a pool configured in code.
-	s.ticker = ticker.NewConfig(s.pool.Config().ConnConfig.Copy(), s.opts.Ticker)
-	return s.ticker, nil
+	t, err := ticker.NewConfig(s.pool.Config().ConnConfig.Copy(), s.opts.Ticker)
+	if err != nil {
+		return nil, err
+	}
+	s.ticker = t
+	return t, nil
 }
 
 // Run runs the ticker until ctx is done: it stands by while another ticker is

@@ -6,6 +6,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,14 +45,42 @@ func (s *Scheduler) History(ctx context.Context, name string, limit int) ([]Tick
 	return ticks, nil
 }
 
-// Instance is one running ticker, from werk_cron_instances.
+// Instance is one running ticker, from werk_cron_instances. What pg_stat_activity
+// hides of another role's session (to a viewer without pg_read_all_stats) is zero.
 type Instance struct {
-	PID             int       `json:"pid"`
-	Role            string    `json:"role"`  // RolePrimary or RoleStandby
-	Since           time.Time `json:"since"` // primary since, or connected since
-	ApplicationName string    `json:"application_name"`
-	ClientAddr      string    `json:"client_addr,omitempty"`
-	BackendStart    time.Time `json:"backend_start"`
+	PID  int    `json:"pid"`
+	Role string `json:"role"` // RolePrimary, RoleStandby or RoleNotATicker
+	// Since is when it became primary (by the database's clock), or connected.
+	Since           time.Time `json:"since,omitzero"`
+	ApplicationName string    `json:"application_name,omitempty"`
+	ClientAddr      string    `json:"client_addr,omitempty"` // none over a Unix socket
+	BackendStart    time.Time `json:"backend_start,omitzero"`
+	User            string    `json:"user,omitempty"` // the session's role
+}
+
+// RoleNotATicker is the role werk_cron_instances gives a session that holds the leader
+// lock without being a ticker (advisory locks have no permissions): while it does, no
+// ticker can lead.
+const RoleNotATicker = "not a ticker"
+
+// leaderStamp is what a primary appends to its application_name when it takes over:
+// " leader@<unix time>" (see werk_cron_list_instances).
+var leaderStamp = regexp.MustCompile(` leader@([0-9]+)$`)
+
+// instanceOf reads one row of ListInstances.
+func instanceOf(r db.ListInstancesRow) Instance {
+	in := Instance{PID: int(r.Pid), Role: r.Role, ApplicationName: deref(r.ApplicationName),
+		BackendStart: deref(r.BackendStart), User: deref(r.Usename), Since: deref(r.BackendStart)}
+	if r.ClientAddr != nil {
+		in.ClientAddr = r.ClientAddr.String()
+	}
+	if m := leaderStamp.FindStringSubmatch(in.ApplicationName); m != nil {
+		in.ApplicationName = strings.TrimSuffix(in.ApplicationName, m[0])
+		if secs, err := strconv.ParseInt(m[1], 10, 64); err == nil && r.Role != RoleStandby {
+			in.Since = time.Unix(secs, 0)
+		}
+	}
+	return in
 }
 
 // ScheduleStatus is one row of werk_cron_status.
@@ -92,8 +123,7 @@ func (s *Scheduler) Status(ctx context.Context) (Status, error) {
 	}
 	st.Instances = make([]Instance, len(inst))
 	for i, r := range inst {
-		st.Instances[i] = Instance{PID: int(r.Pid), Role: r.Role, Since: r.Since,
-			ApplicationName: r.ApplicationName, ClientAddr: r.ClientAddr, BackendStart: r.BackendStart}
+		st.Instances[i] = instanceOf(r)
 	}
 	rows, err := s.q.ListStatus(ctx)
 	if err != nil {

@@ -47,6 +47,11 @@ const (
 	CatchupAll    = ticker.CatchupAll    // every pending tick, oldest first
 )
 
+// MaxCatchupAll bounds what catchup = 'all' enqueues after one outage when the schedule
+// sets no catchup_window_secs: the newest this many pending ticks; older ones are
+// recorded missed.
+const MaxCatchupAll = ticker.MaxCatchupAll
+
 // LatenessBuckets are the upper bounds of Histogram's buckets.
 var LatenessBuckets = ticker.LatenessBuckets
 

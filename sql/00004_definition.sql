@@ -6,6 +6,9 @@
 -- written once in the table's DDL: the functions take NULL for "not given" and build
 -- their statements from what was given, using DEFAULT for the rest.
 --
+-- Built-in functions that take any type (format, unnest, jsonb_build_object, ...) are
+-- called as pg_catalog.f: see 00005 for why.
+--
 -- New columns: paused_reason (why a schedule is paused), jitter_secs, remaining_runs and
 -- pause_after_failures (scheduling policies, which the ticker applies), and two more
 -- overlap policies through pgwerk's concurrency groups (buffer_one, buffer_all).
@@ -75,7 +78,10 @@ BEGIN
             o.remaining_runs := NULL; -- counted down by the tick statement
             n.remaining_runs := NULL;
         END IF;
-        IF n IS DISTINCT FROM o THEN
+        -- Compared as text: a whole-row = on werk_cron_jobs is resolved when this runs,
+        -- and an operator of that exact type created by someone else would win over the
+        -- built-in record comparison (text = text cannot be outranked).
+        IF n::text IS DISTINCT FROM o::text THEN
             NEW.updated_at := clock_timestamp();
             -- A new definition is planned afresh.
             NEW.next_run_at := NULL;
@@ -158,7 +164,7 @@ DECLARE
     v_secs  numeric;
     defs    jsonb;
 BEGIN
-    defs := jsonb_strip_nulls(jsonb_build_object(
+    defs := jsonb_strip_nulls(pg_catalog.jsonb_build_object(
         'func', func, 'queue', queue, 'args', args, 'kwargs', kwargs, 'timezone', timezone,
         'timeout_secs', timeout_secs, 'result_ttl', result_ttl, 'failure_ttl', failure_ttl,
         'meta', meta, 'priority', priority, 'max_attempts', max_attempts, 'paused', paused,
@@ -166,9 +172,9 @@ BEGIN
         'starts_at', starts_at, 'ends_at', ends_at, 'jitter_secs', jitter_secs,
         'remaining_runs', remaining_runs, 'pause_after_failures', pause_after_failures));
     -- jsonb_strip_nulls also drops JSON nulls inside args and kwargs: put those back.
-    IF args IS NOT NULL THEN defs := defs || jsonb_build_object('args', args); END IF;
-    IF kwargs IS NOT NULL THEN defs := defs || jsonb_build_object('kwargs', kwargs); END IF;
-    IF meta IS NOT NULL THEN defs := defs || jsonb_build_object('meta', meta); END IF;
+    IF args IS NOT NULL THEN defs := defs || pg_catalog.jsonb_build_object('args', args); END IF;
+    IF kwargs IS NOT NULL THEN defs := defs || pg_catalog.jsonb_build_object('kwargs', kwargs); END IF;
+    IF meta IS NOT NULL THEN defs := defs || pg_catalog.jsonb_build_object('meta', meta); END IF;
     IF schedule IS NULL THEN
         RETURN defs;
     END IF;
@@ -187,7 +193,7 @@ BEGIN
         END;
     END IF;
     IF v_iv IS NULL THEN
-        RETURN defs || jsonb_build_object('cron', v_sched, 'interval_secs', NULL);
+        RETURN defs || pg_catalog.jsonb_build_object('cron', v_sched, 'interval_secs', NULL);
     END IF;
     IF extract(month FROM v_iv) <> 0 OR extract(year FROM v_iv) <> 0 THEN
         RAISE EXCEPTION '% %: schedule %: months and years have no fixed length', caller, coalesce(name, '?'), v_sched
@@ -199,7 +205,7 @@ BEGIN
         RAISE EXCEPTION '% %: schedule %: an interval must be a positive whole number of seconds', caller, coalesce(name, '?'), v_sched
             USING ERRCODE = 'check_violation';
     END IF;
-    RETURN defs || jsonb_build_object('cron', NULL, 'interval_secs', v_secs::integer);
+    RETURN defs || pg_catalog.jsonb_build_object('cron', NULL, 'interval_secs', v_secs::integer);
 END
 $$;
 -- +goose StatementEnd
@@ -276,19 +282,19 @@ BEGIN
     defs := werk_cron_definition('werk_cron_schedule', v_name, func, schedule, queue, args, kwargs,
         timezone, timeout_secs, result_ttl, failure_ttl, meta, priority, max_attempts, paused,
         catchup, catchup_window_secs, overlap, starts_at, ends_at, jitter_secs, remaining_runs,
-        pause_after_failures) || jsonb_build_object('name', v_name);
-    SELECT string_agg(format('%I', k), ', ') INTO cols FROM jsonb_object_keys(defs) k;
+        pause_after_failures) || pg_catalog.jsonb_build_object('name', v_name);
+    SELECT string_agg(pg_catalog.format('%I', k), ', ') INTO cols FROM jsonb_object_keys(defs) k;
     -- On replace: what was given, and DEFAULT for every other definition column; the
     -- state columns only when given (and not keep_state).
-    SELECT string_agg(CASE WHEN defs ? d THEN format('%1$I = excluded.%1$I', d)
-                           ELSE format('%I = DEFAULT', d) END, ', ')
-      INTO sets FROM unnest(werk_cron_definition_columns()) d;
+    SELECT string_agg(CASE WHEN defs ? d THEN pg_catalog.format('%1$I = excluded.%1$I', d)
+                           ELSE pg_catalog.format('%I = DEFAULT', d) END, ', ')
+      INTO sets FROM pg_catalog.unnest(werk_cron_definition_columns()) d;
     FOREACH c IN ARRAY ARRAY['paused', 'remaining_runs'] LOOP
         IF defs ? c AND NOT keep_state THEN
-            sets := sets || format(', %1$I = excluded.%1$I', c);
+            sets := sets || pg_catalog.format(', %1$I = excluded.%1$I', c);
         END IF;
     END LOOP;
-    EXECUTE format('INSERT INTO werk_cron_jobs AS j (%s) SELECT %s FROM jsonb_populate_record(NULL::werk_cron_jobs, $1) '
+    EXECUTE pg_catalog.format('INSERT INTO werk_cron_jobs AS j (%s) SELECT %s FROM pg_catalog.jsonb_populate_record(NULL::werk_cron_jobs, $1) '
                    'ON CONFLICT ON CONSTRAINT werk_cron_jobs_pkey DO UPDATE SET %s RETURNING j.*', cols, cols, sets)
         INTO v_row USING defs;
     RETURN v_row;
@@ -332,8 +338,10 @@ CREATE FUNCTION werk_cron_alter(
 LANGUAGE plpgsql
     SET search_path FROM CURRENT AS $$
 DECLARE
-    clearable text[] := array_remove(array_remove(array_remove(werk_cron_definition_columns(),
-                            'func'), 'cron'), 'interval_secs') || ARRAY['remaining_runs'];
+    clearable text[] := pg_catalog.array_cat(
+                            pg_catalog.array_remove(pg_catalog.array_remove(pg_catalog.array_remove(
+                                werk_cron_definition_columns(), 'func'), 'cron'), 'interval_secs'),
+                            ARRAY['remaining_runs']);
     defs  jsonb;
     cols  text;
     sets  text;
@@ -344,25 +352,25 @@ BEGIN
         timezone, timeout_secs, result_ttl, failure_ttl, meta, priority, max_attempts, paused,
         catchup, catchup_window_secs, overlap, starts_at, ends_at, jitter_secs, remaining_runs,
         pause_after_failures);
-    SELECT c INTO bad FROM unnest(clear) c WHERE NOT c = ANY (clearable) LIMIT 1;
+    SELECT c INTO bad FROM pg_catalog.unnest(clear) c WHERE NOT c = ANY (clearable) LIMIT 1;
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'werk_cron_alter %: clear: % is not a column that can go back to its default', name, bad
             USING ERRCODE = 'check_violation',
-                  HINT = 'clearable: ' || array_to_string(clearable, ', ');
+                  HINT = 'clearable: ' || pg_catalog.array_to_string(clearable, ', ');
     END IF;
-    SELECT c INTO bad FROM unnest(clear) c WHERE defs ? c LIMIT 1;
+    SELECT c INTO bad FROM pg_catalog.unnest(clear) c WHERE defs ? c LIMIT 1;
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'werk_cron_alter %: % is both given and cleared', name, bad
             USING ERRCODE = 'check_violation';
     END IF;
-    SELECT string_agg(format('%I', k), ', ') INTO cols FROM jsonb_object_keys(defs) k;
-    SELECT string_agg(format('%I = DEFAULT', c), ', ') INTO sets FROM unnest(clear) c;
+    SELECT string_agg(pg_catalog.format('%I', k), ', ') INTO cols FROM jsonb_object_keys(defs) k;
+    SELECT string_agg(pg_catalog.format('%I = DEFAULT', c), ', ') INTO sets FROM pg_catalog.unnest(clear) c;
     IF cols IS NULL AND sets IS NULL THEN
         SELECT * INTO v_row FROM werk_cron_jobs j WHERE j.name = werk_cron_alter.name;
     ELSE
-        EXECUTE format('UPDATE werk_cron_jobs AS j SET %s WHERE j.name = $2 RETURNING j.*',
-                       concat_ws(', ',
-                                 CASE WHEN cols IS NOT NULL THEN format('(%s) = (SELECT %s FROM jsonb_populate_record(NULL::werk_cron_jobs, $1))', cols, cols) END,
+        EXECUTE pg_catalog.format('UPDATE werk_cron_jobs AS j SET %s WHERE j.name = $2 RETURNING j.*',
+                       pg_catalog.concat_ws(', ',
+                                 CASE WHEN cols IS NOT NULL THEN pg_catalog.format('(%s) = (SELECT %s FROM pg_catalog.jsonb_populate_record(NULL::werk_cron_jobs, $1))', cols, cols) END,
                                  sets))
             INTO v_row USING defs, name;
     END IF;
@@ -459,38 +467,6 @@ FROM werk_cron_jobs c
 LEFT JOIN werk_jobs j ON j.id = c.last_job_id
 LEFT JOIN werk_cron_holdups h ON h.name = c.name
 ORDER BY c.name;
-
--- The ticker's rights, with what it writes since 00003: planned_at, the job of a raced
--- duplicate (UPDATE of werk_cron_ticks.job_id, which also lets it prune with FOR UPDATE
--- SKIP LOCKED instead of waiting on rows a worker holds), and werk_cron_holdups.
--- +goose StatementBegin
-CREATE OR REPLACE FUNCTION werk_cron_grant(role text, apply boolean DEFAULT true) RETURNS SETOF text
-LANGUAGE plpgsql
-    SET search_path FROM CURRENT AS $$
-DECLARE
-    r    text := quote_ident(role);
-    s    text := quote_ident(current_schema());
-    stmt text;
-BEGIN
-    FOREACH stmt IN ARRAY ARRAY[
-        format('GRANT USAGE ON SCHEMA %s TO %s', s, r),
-        format('GRANT SELECT, UPDATE (next_run_at, planned_at, last_tick_at, last_job_id, last_error) ON %s.werk_cron_jobs TO %s', s, r),
-        format('GRANT SELECT, INSERT, DELETE, UPDATE (job_id) ON %s.werk_cron_ticks TO %s', s, r),
-        format('GRANT SELECT, INSERT ON %s.werk_jobs TO %s', s, r),
-        format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s.werk_cron_holdups TO %s', s, r),
-        format('GRANT SELECT ON %s.werk_cron_status, %s.werk_cron_instances TO %s', s, s, r),
-        format('GRANT EXECUTE ON FUNCTION %1$s.werk_cron_listen(), %1$s.werk_cron_lock_key(), '
-               '%1$s.werk_cron_lock_held(), %1$s.werk_cron_member_key(), '
-               '%1$s.werk_cron_list_instances() TO %2$s', s, r)
-    ] LOOP
-        IF apply THEN
-            EXECUTE stmt;
-        END IF;
-        RETURN NEXT stmt || ';';
-    END LOOP;
-END
-$$;
--- +goose StatementEnd
 
 -- +goose Down
 -- Not reversible in place: restore a backup taken before the upgrade.

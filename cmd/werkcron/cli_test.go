@@ -459,13 +459,14 @@ func metric(t *testing.T, body, series string) float64 {
 // TestCLIRunStatusHistoryMetrics runs a primary and a standby binary, the primary
 // serving /metrics and /healthz, and reads them with status, history and HTTP.
 func TestCLIRunStatusHistoryMetrics(t *testing.T) {
+	t.Parallel()
 	dsn := migrated(t)
 	port, err := pgtest.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	primary := startRun(t, dsn, "--no-migrate", "--http-addr", fmt.Sprintf("127.0.0.1:%d", port))
+	primary := startRun(t, dsn, "--no-migrate", "--http-addr", fmt.Sprintf("127.0.0.1:%d", port), "--metrics-cache", "0s")
 	pgtest.Eventually(t, 10*time.Second, "/healthz answers ok primary", func() bool {
 		code, body, err := httpGet(base + "/healthz")
 		return err == nil && code == 200 && body == "ok primary\n"

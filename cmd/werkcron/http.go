@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,12 +22,34 @@ import (
 // that an alert on "error > 0" has a series to read).
 var scheduleStates = []string{"active", "unplanned", "paused", "ended", "error"}
 
+const (
+	// stuckAfter: a ticker whose loop has not gone round for this long (as primary or
+	// standby) is unhealthy: something holds it that no bound caught.
+	stuckAfter = time.Minute
+	// owedAfter: a primary that owes a tick overdue by this long (one it could not
+	// write, whatever the reason) is unhealthy.
+	owedAfter = time.Minute
+	// failingAfter: this many sessions in a row that became primary and failed before
+	// scheduling anything make the ticker unhealthy, although it looks busy reconnecting.
+	failingAfter = 3
+	// defaultCountsTTL: schedules by state are read from the database at most this
+	// often (run --metrics-cache), however often /metrics is scraped: the read scans
+	// every schedule.
+	defaultCountsTTL = 15 * time.Second
+)
+
 // opsServer serves /metrics and /healthz for one ticker.
 type opsServer struct {
 	ticker *scheduler.Ticker
-	sched  *scheduler.Scheduler // for schedules by state, read at each scrape
+	sched  *scheduler.Scheduler // for schedules by state
 	alive  *atomic.Bool         // true while the ticker's Run loop runs
 	log    *slog.Logger
+	ttl    time.Duration // how long counts are reused
+
+	mu       sync.Mutex // guards the cached counts and serialises their reads
+	counts   map[string]int
+	countsAt time.Time
+	countsOK bool
 }
 
 func (o *opsServer) handler() http.Handler {
@@ -36,20 +59,58 @@ func (o *opsServer) handler() http.Handler {
 	return mux
 }
 
-// healthz answers 200 while the ticker loop runs, as primary or standby (a standby is
-// healthy: it is doing its job), and 503 once it has stopped.
+// healthz answers 200 while the ticker loop runs and makes progress, as primary or
+// standby (a standby is healthy: it is doing its job); 503 once it has stopped, when
+// its loop has not gone round for stuckAfter, or when as primary it owes a tick
+// overdue by more than owedAfter. The body says which.
 func (o *opsServer) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if !o.alive.Load() {
+	st := &o.ticker.Stats
+	fail := func(format string, args ...any) {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintln(w, "stopped")
+		fmt.Fprintf(w, format+"\n", args...)
+	}
+	if !o.alive.Load() {
+		fail("stopped")
 		return
 	}
 	role := scheduler.RoleStandby
-	if o.ticker.Stats.Primary.Load() {
+	if st.Primary.Load() {
 		role = scheduler.RolePrimary
 	}
+	if last := st.LastProgress(); !last.IsZero() && time.Since(last) > stuckAfter {
+		fail("stuck %s: its loop last went round %s ago", role, time.Since(last).Round(time.Second))
+		return
+	}
+	if n, last := st.FailingAsPrimary(); n >= failingAfter {
+		fail("failing: %d sessions in a row became primary and failed before scheduling anything; the last: %s", n, last)
+		return
+	}
+	if d := st.Overdue(); role == scheduler.RolePrimary && d > owedAfter {
+		fail("behind: primary, and it owes a tick overdue by %s (a table locked? see the log)", d.Round(time.Second))
+		return
+	}
 	fmt.Fprintln(w, "ok", role)
+}
+
+// scheduleCounts returns schedules by state, read at most every countsTTL.
+func (o *opsServer) scheduleCounts(ctx context.Context) (map[string]int, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.countsAt.IsZero() && time.Since(o.countsAt) < o.ttl {
+		return o.counts, o.countsOK
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	counts, err := o.sched.CountByState(ctx)
+	o.countsAt = time.Now()
+	o.countsOK = err == nil
+	if err != nil {
+		o.log.Warn("metrics: count schedules by state", "err", err)
+	} else {
+		o.counts = counts
+	}
+	return o.counts, o.countsOK
 }
 
 func (o *opsServer) metrics(w http.ResponseWriter, r *http.Request) {
@@ -58,8 +119,14 @@ func (o *opsServer) metrics(w http.ResponseWriter, r *http.Request) {
 	counter := func(name, help string, v int64) {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, help, name, name, v)
 	}
-	gauge := func(name, help string, v int64) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %d\n", name, help, name, name, v)
+	gauge := func(name, help string, v float64) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %g\n", name, help, name, name, v)
+	}
+	boolean := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
 	}
 
 	fmt.Fprint(w, "# HELP werkcron_ticks_total Ticks this ticker decided, by outcome (missed: ledger rows, one of which may stand for many ticks).\n# TYPE werkcron_ticks_total counter\n")
@@ -82,39 +149,33 @@ func (o *opsServer) metrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "werkcron_enqueue_lateness_seconds_bucket{le=\"+Inf\"} %d\n", cum[len(cum)-1])
 	fmt.Fprintf(w, "werkcron_enqueue_lateness_seconds_sum %g\nwerkcron_enqueue_lateness_seconds_count %d\n", sum.Seconds(), cum[len(cum)-1])
 	counter("werkcron_tick_statements_total", "Tick statements (one per batch of due ticks) this ticker ran.", st.Statements.Load())
+	counter("werkcron_planned_total", "Schedules this ticker planned (inserted, changed or resumed rows).", st.Planned.Load())
+	counter("werkcron_plan_reads_total", "Reads of the plan (the schedules due within the primary's horizon).", st.HorizonReads.Load())
 	counter("werkcron_promotions_total", "Times this ticker became primary.", st.Promotions.Load())
-	primary := int64(0)
-	if st.Primary.Load() {
-		primary = 1
+	gauge("werkcron_is_primary", "1 while this ticker holds the leader lock and enqueues, else 0.", boolean(st.Primary.Load()))
+	gauge("werkcron_ticker_running", "1 while the ticker loop runs (as primary or standby).", boolean(o.alive.Load()))
+	if last := st.LastProgress(); !last.IsZero() {
+		gauge("werkcron_loop_age_seconds", "Seconds since the ticker's loop last went round.", time.Since(last).Seconds())
 	}
-	gauge("werkcron_is_primary", "1 while this ticker holds the leader lock and enqueues, else 0.", primary)
-	alive := int64(0)
-	if o.alive.Load() {
-		alive = 1
-	}
-	gauge("werkcron_ticker_running", "1 while the ticker loop runs (as primary or standby).", alive)
+	gauge("werkcron_overdue_seconds", "How long the oldest tick the primary owes has been due (0: none).", st.Overdue().Seconds())
 
-	// Schedules by state come from the database, so every ticker (standbys too)
-	// reports the same numbers. A failed query drops these series and says so, rather
-	// than failing the scrape: the counters above are still worth having.
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	counts, err := o.sched.CountByState(ctx)
-	ok := int64(1)
-	if err != nil {
-		ok = 0
-		o.log.Warn("metrics: count schedules by state", "err", err)
-	} else {
-		fmt.Fprint(w, "# HELP werkcron_schedules Schedules by state (werk_cron_status.state).\n# TYPE werkcron_schedules gauge\n")
+	// Schedules by state come from the database (reused for o.ttl), so every
+	// ticker (standbys too) reports the same numbers. A failed read drops these series
+	// and says so, rather than failing the scrape.
+	counts, ok := o.scheduleCounts(r.Context())
+	if counts != nil {
+		fmt.Fprint(w, "# HELP werkcron_schedules Schedules by state (werk_cron_status.state), read at most every --metrics-cache.\n# TYPE werkcron_schedules gauge\n")
 		for _, s := range scheduleStates {
 			fmt.Fprintf(w, "werkcron_schedules{state=%q} %d\n", s, counts[s])
 		}
 	}
-	gauge("werkcron_schedules_scrape_ok", "1 if the schedules were read from the database for this scrape.", ok)
+	gauge("werkcron_schedules_scrape_ok", "1 if the last read of the schedules by state succeeded.", boolean(ok))
 }
 
 // serveOps listens on addr and serves until ctx is done. Listening happens before it
-// returns, so that a taken port fails `werkcron run` at once.
+// returns, so that a taken port fails `werkcron run` at once. Every phase of a request
+// has a deadline, and idle keep-alive connections are closed, so that clients that
+// open connections and never finish (or never leave) cost nothing lasting.
 func serveOps(ctx context.Context, addr string, o *opsServer) (net.Addr, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -123,6 +184,10 @@ func serveOps(ctx context.Context, addr string, o *opsServer) (net.Addr, error) 
 	srv := &http.Server{
 		Handler:           o.handler(),
 		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      20 * time.Second,
+		IdleTimeout:       30 * time.Second,
+		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(o.log.Handler(), slog.LevelWarn),
 	}
 	go func() {

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -257,7 +258,7 @@ func strPtr(s string) *string {
 // printJob prints one schedule as aligned "field  value" lines.
 func printJob(w io.Writer, j scheduler.CronJob) error {
 	tw := newTable(w)
-	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
+	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, clean(v)) }
 	dur := func(d time.Duration) string {
 		if d == 0 {
 			return "-"
@@ -344,10 +345,24 @@ Examples:
 		if note == "" && r.PausedReason != "" {
 			note = "paused: " + r.PausedReason
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.State, r.Schedule, r.Timezone,
-			ts(r.NextRunAt), in, ts(r.LastTickAt), dash(r.LastJobStatus), dash(oneLine(note, 60)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(r.Name), r.State, clean(r.Schedule), clean(r.Timezone),
+			ts(r.NextRunAt), in, ts(r.LastTickAt), dash(clean(r.LastJobStatus)), dash(clean(oneLine(note, 60))))
 	}
 	return tw.Flush()
+}
+
+// clean makes a value from the database safe to print on a terminal: anything not
+// printable (control characters such as ESC, which would drive the terminal; tabs and
+// newlines, which would break the table; Unicode format characters such as bidi
+// overrides, which reorder what is shown) makes it print quoted, with escapes.
+// --json output needs no such care: JSON escapes them.
+func clean(s string) string {
+	for _, r := range s {
+		if !strconv.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // oneLine shortens s to n runes on one line, for a table cell.
@@ -585,10 +600,14 @@ Example:
 		fmt.Fprintln(tw, "tickers\tnone running: nothing is being enqueued")
 	}
 	for _, in := range st.Instances {
-		fmt.Fprintf(tw, "%s\tpid %d, %s, since %s (%s)\n", in.Role, in.PID, in.ApplicationName, ts(in.Since), human(st.Now.Sub(in.Since)))
+		since := "-"
+		if !in.Since.IsZero() {
+			since = fmt.Sprintf("%s (%s)", ts(in.Since), human(st.Now.Sub(in.Since)))
+		}
+		fmt.Fprintf(tw, "%s\tpid %d, %s, role %s, since %s\n", in.Role, in.PID, dash(clean(in.ApplicationName)), dash(clean(in.User)), since)
 	}
 	if t := st.NewestTick; t != nil {
-		fmt.Fprintf(tw, "newest tick\t%s at %s, %s, decided %s late\n", t.Name, ts(t.At), t.Outcome, human(st.Lag))
+		fmt.Fprintf(tw, "newest tick\t%s at %s, %s, decided %s late\n", clean(t.Name), ts(t.At), t.Outcome, human(st.Lag))
 	} else {
 		fmt.Fprintln(tw, "newest tick\tnone yet")
 	}
@@ -609,7 +628,7 @@ Example:
 		fmt.Fprintf(e.stdout, "\noverdue (next run more than %s ago):\n", overdueAfter)
 		tw = newTable(e.stdout)
 		for _, r := range overdue {
-			fmt.Fprintf(tw, "  %s\t%s\t%s late\n", r.Name, ts(r.NextRunAt), human(st.Now.Sub(r.NextRunAt)))
+			fmt.Fprintf(tw, "  %s\t%s\t%s late\n", clean(r.Name), ts(r.NextRunAt), human(st.Now.Sub(r.NextRunAt)))
 		}
 		tw.Flush()
 	}
@@ -617,7 +636,7 @@ Example:
 		fmt.Fprintln(e.stdout, "\nin error:")
 		tw = newTable(e.stdout)
 		for _, r := range failing {
-			fmt.Fprintf(tw, "  %s\t%s\n", r.Name, oneLine(r.LastError, 120))
+			fmt.Fprintf(tw, "  %s\t%s\n", clean(r.Name), clean(oneLine(r.LastError, 120)))
 		}
 		tw.Flush()
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -51,6 +52,10 @@ Example:
 	retention := fs.Duration("retention", scheduler.DefaultRetention, "how long werk_cron_ticks rows are kept")
 	heartbeat := fs.Duration("heartbeat", scheduler.DefaultHeartbeat, "how often an idle primary checks its session and the database clock")
 	httpAddr := fs.String("http-addr", "", "serve Prometheus /metrics and /healthz on this address, e.g. :9090 (default off)")
+	metricsCache := fs.Duration("metrics-cache", defaultCountsTTL, "how long /metrics reuses its count of schedules by state (a read of every schedule)")
+	var allowFuncs, allowQueues listFlag
+	fs.Var(&allowFuncs, "allow-func", "enqueue only functions matching these patterns, e.g. 'myapp.tasks.*' (repeat or comma-separate; default any)")
+	fs.Var(&allowQueues, "allow-queue", "enqueue only onto queues matching these patterns (repeat or comma-separate; default any)")
 	var applyTestHooks func(*scheduler.TickerOptions)
 	if registerTestHooks != nil {
 		applyTestHooks = registerTestHooks(fs)
@@ -85,6 +90,8 @@ Example:
 		Retention:    *retention,
 		Heartbeat:    *heartbeat,
 		Logger:       e.log,
+		AllowFuncs:   allowFuncs,
+		AllowQueues:  allowQueues,
 	}
 	if applyTestHooks != nil {
 		applyTestHooks(&opts)
@@ -102,7 +109,7 @@ Example:
 		defer done()
 		hctx, stop := context.WithCancel(ctx)
 		defer stop()
-		addr, err := serveOps(hctx, *httpAddr, &opsServer{ticker: t, sched: s, alive: &alive, log: e.log})
+		addr, err := serveOps(hctx, *httpAddr, &opsServer{ticker: t, sched: s, alive: &alive, log: e.log, ttl: *metricsCache})
 		if err != nil {
 			return err
 		}
@@ -116,5 +123,19 @@ Example:
 		return fmt.Errorf("ticker: %w", err)
 	}
 	e.log.Info("werkcron ticker stopped")
+	return nil
+}
+
+// listFlag is a flag that may be repeated or given a comma-separated list.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
 	return nil
 }

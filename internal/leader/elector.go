@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,43 +20,82 @@ import (
 var ErrLockNotSession = errors.New("the leader lock is not held by this session: " +
 	"werkcron needs a session of its own (connect directly to PostgreSQL, or through a proxy in session pooling mode, not transaction pooling)")
 
+// Options configure Elect.
+type Options struct {
+	// Retry is how long a standby waits for the lock inside the server before asking
+	// again (its only query while idle).
+	Retry time.Duration
+	// Waiting is called once when the lock is found taken: this session stands by.
+	Waiting func()
+	// Progress is called at every round of the wait (liveness of a standby).
+	Progress func()
+	// Log receives what a standby finds worth saying: a session that holds the leader
+	// lock without being a ticker, a member key it cannot join.
+	Log *slog.Logger
+}
+
+// intruderCheck is how often a standby looks at who holds the leader lock.
+const intruderCheck = 30 * time.Second
+
 // Elect returns once this session holds the leader lock. The lock is session-level on
 // the ticker's one connection, so the lock and every write share fate: when the session
 // ends, PostgreSQL releases the lock and the writes stop with it.
 //
 // A standby first tries the lock; when it is taken, it waits for it inside the server
-// for at most retry (lock_timeout) and then asks again. Waiting in the server rather
-// than polling means the lock passes to a standby the moment the primary's session
-// ends, while an idle standby still sends only one query per retry interval and finds
-// out within that interval when its own connection is gone.
+// for at most opts.Retry (lock_timeout) and then asks again. Waiting in the server
+// rather than polling means the lock passes to a standby the moment the primary's
+// session ends, while an idle standby still sends only one query per retry interval and
+// finds out within that interval when its own connection is gone.
 //
 // Before it touches any lock, Elect makes sure the connection is a session of its own
 // (checkSession): a lock taken through a transaction-pooling proxy would stay behind on
 // a pooled server session, held by nobody, and keep every ticker from leading.
-func Elect(ctx context.Context, conn *pgx.Conn, retry time.Duration, waiting func()) error {
+func Elect(ctx context.Context, conn *pgx.Conn, opts Options) error {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
 	if err := checkSession(ctx, conn); err != nil {
 		return err
 	}
 	q := db.New(conn)
 	if err := q.SetSessionSettings(ctx); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42883" { // undefined_function
+			return fmt.Errorf("werkcron's tables are not migrated to this version here (or this role cannot see them): run werkcron migrate as their owner: %w", err)
+		}
 		return fmt.Errorf("set session settings: %w", err)
 	}
-	if err := q.JoinTickers(ctx); err != nil {
+	joined, err := q.JoinTickers(ctx)
+	if err != nil {
 		return fmt.Errorf("join werk_cron_instances: %w", err)
+	}
+	if !joined {
+		opts.Log.Warn("another session holds the ticker membership key exclusively: this ticker is not listed in werk_cron_instances")
 	}
 	res, err := q.TryLeaderLock(ctx)
 	if err != nil {
 		return fmt.Errorf("try the leader lock: %w", err)
 	}
 	if !res.Locked {
-		waiting()
-		if err := q.SetLockTimeout(ctx, fmt.Sprintf("%dms", retry.Milliseconds())); err != nil {
+		if opts.Waiting != nil {
+			opts.Waiting()
+		}
+		if err := q.SetLockTimeout(ctx, fmt.Sprintf("%dms", opts.Retry.Milliseconds())); err != nil {
 			return fmt.Errorf("set lock_timeout: %w", err)
 		}
+		var checked time.Time
+		reported := map[int32]bool{}
 		for !res.Locked {
+			if opts.Progress != nil {
+				opts.Progress()
+			}
+			if time.Since(checked) > intruderCheck {
+				checked = time.Now()
+				reportIntruders(ctx, q, opts.Log, reported)
+			}
 			// lock_timeout ends the wait in the server; the client's own deadline only
 			// catches a connection that died without a word.
-			wctx, cancel := context.WithTimeout(ctx, retry+5*time.Second)
+			wctx, cancel := context.WithTimeout(ctx, opts.Retry+5*time.Second)
 			pid, err := q.WaitLeaderLock(wctx)
 			cancel()
 			var pgErr *pgconn.PgError
@@ -75,6 +115,36 @@ func Elect(ctx context.Context, conn *pgx.Conn, retry time.Duration, waiting fun
 		}
 	}
 	return checkLeader(ctx, q, res.BackendPid)
+}
+
+// reportIntruders logs, once per session, each session that holds the leader lock
+// without being a ticker: anyone who can connect can take an advisory lock, and while
+// one holds it no ticker leads. A failed look is not worth more than a debug line.
+func reportIntruders(ctx context.Context, q *db.Queries, log *slog.Logger, reported map[int32]bool) {
+	rows, err := q.LeaderLockHolders(ctx)
+	if err != nil {
+		log.Debug("look up the leader lock's holder", "err", err)
+		return
+	}
+	for _, r := range rows {
+		if reported[r.Pid] {
+			continue
+		}
+		reported[r.Pid] = true
+		addr := ""
+		if r.ClientAddr != nil {
+			addr = r.ClientAddr.String()
+		}
+		log.Error("the leader lock is held by a session that is not a werkcron ticker: no ticker can schedule until it lets go",
+			"pid", r.Pid, "user", deref(r.Usename), "application_name", deref(r.ApplicationName), "client_addr", addr)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // sessionProbeRounds is how often checkSession has another client open a transaction

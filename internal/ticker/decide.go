@@ -26,6 +26,11 @@ const (
 	// maxWalk caps how many ticks of one schedule a decision steps through. Beyond it
 	// (a one-second cron down for more than a day) the missed count is a lower bound.
 	maxWalk = 100_000
+	// MaxCatchupAll bounds what catchup = 'all' enqueues after one outage when the
+	// schedule sets no catchup_window_secs: the newest this many pending ticks; older
+	// ones are recorded missed. (A one-second schedule down for a day would otherwise
+	// enqueue 86,400 jobs at once.) A window, when set, is the bound instead.
+	MaxCatchupAll = 1000
 )
 
 // window is where a schedule may fire: ticks T with T > after, T >= from, and (when
@@ -127,9 +132,16 @@ func decide(s cron.Schedule, w window, now time.Time) decision {
 		t, ok = w.firstAfter(s, t)
 	}
 
-	// Ticks older than the cutoff are misses, whatever the policy.
+	// Ticks older than the cutoff are misses, whatever the policy: the window (or the
+	// misfire grace), or for 'all' without a window the oldest of its newest
+	// MaxCatchupAll pending ticks.
+	var cutoff time.Time
 	if w.maxAge > 0 {
-		cutoff := now.Add(-w.maxAge)
+		cutoff = now.Add(-w.maxAge)
+	} else if w.catchup == CatchupAll {
+		cutoff, _ = oldestOfNewest(s, w, now, MaxCatchupAll)
+	}
+	if !cutoff.IsZero() {
 		for ok && t.Before(cutoff) && !d.capped {
 			m.add(t)
 			step()
@@ -230,4 +242,34 @@ func newestPending(s cron.Schedule, w window, now time.Time) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
+}
+
+// oldestOfNewest returns the oldest of the newest n pending ticks of s at now, when more
+// than n are pending. It counts back from now over doubling spans, so that it steps
+// through about 2n ticks, not through every pending one.
+func oldestOfNewest(s cron.Schedule, w window, now time.Time, n int) (time.Time, bool) {
+	first, ok := w.upcoming(s)
+	if !ok || first.After(now) {
+		return time.Time{}, false
+	}
+	for span := time.Second; ; span *= 2 {
+		from := now.Add(-span)
+		if !from.After(first) || span > 200*365*24*time.Hour {
+			return time.Time{}, false // the span reaches back over every pending tick: few enough
+		}
+		// The newest n ticks in (from, now], if there are more than n.
+		ring := make([]time.Time, 0, n)
+		count := 0
+		for t, ok := w.firstAfter(s, from); ok && !t.After(now) && count < maxWalk; t, ok = w.firstAfter(s, t) {
+			if len(ring) < n {
+				ring = append(ring, t)
+			} else {
+				ring[count%n] = t
+			}
+			count++
+		}
+		if count > n {
+			return ring[count%n], true // the oldest kept
+		}
+	}
 }

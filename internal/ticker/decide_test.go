@@ -59,7 +59,8 @@ func TestDecideAfterAnHourDown(t *testing.T) {
 		wantMissed   int
 	}{
 		{"latest: only the newest", every, with(base, CatchupLatest, 0), now, 1, t0.Add(sec(3600)), 3599},
-		{"all: every tick", every, with(base, CatchupAll, 0), now, 3600, t0.Add(sec(1)), 0},
+		{"all: the newest MaxCatchupAll ticks, the rest missed", every, with(base, CatchupAll, 0), now, MaxCatchupAll, t0.Add(sec(3600 - MaxCatchupAll + 1)), 3600 - MaxCatchupAll},
+		{"all with a window: every tick in it, past the bound", every, with(base, CatchupAll, 2*time.Hour), now, 3600, t0.Add(sec(1)), 0},
 		{"all with a 10-minute window", every, with(base, CatchupAll, 10*time.Minute), now, 600, t0.Add(sec(3001)), 3000},
 		{"latest with a window the newest is outside of", minute, with(base, CatchupLatest, 20*time.Second), t0.Add(time.Hour + 30*time.Second), 0, time.Time{}, 60},
 		{"none: nothing late", minute, with(base, CatchupNone, 5*time.Second), t0.Add(time.Hour + 30*time.Second), 0, time.Time{}, 60},
@@ -114,7 +115,7 @@ func TestDecideMissedRowsAreBounded(t *testing.T) {
 
 func TestDecideAllEnqueuesInBoundedBatches(t *testing.T) {
 	s := cron.Interval{Anchor: t0, Every: time.Second}
-	d := decide(s, window{after: t0, from: t0, catchup: CatchupAll}, t0.Add(sec(2000)))
+	d := decide(s, window{after: t0, from: t0, catchup: CatchupAll}, t0.Add(sec(MaxCatchupAll)))
 	if len(d.enqueue) != maxEnqueuePerDecision {
 		t.Fatalf("one decision enqueued %d, want the batch of %d", len(d.enqueue), maxEnqueuePerDecision)
 	}

@@ -71,6 +71,14 @@ func (t *Ticker) tick(ctx context.Context, due []*entry, now time.Time) error {
 			lostOnes = append(lostOnes, lost{e: e})
 			continue
 		}
+		if why := t.allow.refuses(e.fn, e.queue); why != "" {
+			// Planned by a ticker with another allow-list: refused here, and said so.
+			e.err, e.next = why, time.Time{}
+			stale = append(stale, e)
+			t.hz.drop(e.name)
+			t.log.Warn("schedule cannot run", "schedule", e.name, "err", why)
+			continue
+		}
 		d := decide(e.sched, e.window(t.opts.MisfireGrace), now)
 		if d.capped {
 			t.log.Warn("schedule was down for very many ticks; missed counts are lower bounds", "schedule", e.name)

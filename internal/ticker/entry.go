@@ -20,6 +20,7 @@ type row = db.ListDueSchedulesRow
 // horizon (see window), or one set aside to be retried.
 type entry struct {
 	name          string
+	fn, queue     string // for the allow-list
 	cron          string // "" for interval schedules
 	interval      time.Duration
 	timezone      string
@@ -52,6 +53,8 @@ type entry struct {
 func newEntry(r row) *entry {
 	e := &entry{
 		name:        r.Name,
+		fn:          r.Func,
+		queue:       r.Queue,
 		timezone:    r.Timezone,
 		paused:      r.Paused,
 		catchup:     r.Catchup,
@@ -93,12 +96,15 @@ func parseSchedule(e *entry) (cron.Schedule, string) {
 
 // plan is what the planner writes for a row: when to look at it (its first undecided
 // tick, which may already be due; zero: never) and why it cannot run ("" when fine).
-func (e *entry) plan() (next time.Time, lastError string) {
+func (e *entry) plan(allow allowList) (next time.Time, lastError string) {
 	if e.paused {
 		return time.Time{}, ""
 	}
 	if e.sched == nil {
 		return time.Time{}, e.err
+	}
+	if why := allow.refuses(e.fn, e.queue); why != "" {
+		return time.Time{}, why
 	}
 	if n, ok := e.window(0).upcoming(e.sched); ok {
 		return n, ""

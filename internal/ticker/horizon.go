@@ -106,6 +106,24 @@ func (h *horizon) next() time.Time {
 	return h.queue[0].due()
 }
 
+// overdue is how long the oldest tick held here has been due at now, whether it waits
+// its turn or was set aside for a table lock; 0 when none is due. A schedule set aside
+// on its own account (another session holds its row or a key, or the database refused
+// its job) is left out: it is reported on that schedule (werk_cron_status), and says
+// nothing about the ticker as a whole.
+func (h *horizon) overdue(now time.Time) time.Duration {
+	var d time.Duration
+	for _, e := range h.entries {
+		if e.blocked != "" || e.err != "" {
+			continue
+		}
+		if !e.next.IsZero() && now.Sub(e.next) > d {
+			d = now.Sub(e.next)
+		}
+	}
+	return d
+}
+
 // setAside returns the names of the entries waiting for a retry.
 func (h *horizon) setAside() []string {
 	names := []string{}

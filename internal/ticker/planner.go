@@ -2,10 +2,12 @@ package ticker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgwerk/werkcron/db"
 )
@@ -45,6 +47,11 @@ type planState struct {
 	top      time.Time // the newest change when the sweep began
 	cursorAt time.Time // the sweep goes on below (cursorAt, cursorName)
 	cursor   string
+
+	// recheck: schedules in error are still to be looked at again (after a
+	// promotion), by name after recheckAfter.
+	recheck      bool
+	recheckAfter string
 }
 
 func (p *planState) due(now time.Time) bool { return p.pending && !now.Before(p.notBefore) }
@@ -60,12 +67,15 @@ func (t *Ticker) planBatch(ctx context.Context) error {
 		t.plan.batch = 1000
 	}
 	limit := t.plan.batch
+	t.Stats.PlanLooks.Add(1)
 	var planned []*entry
+	var rows []row
 	var older int
+	before := t.plan // to go back to, should the batch fail
 	started := time.Now()
 	err := pgx.BeginFunc(ctx, t.conn, func(tx pgx.Tx) error {
 		q := t.q.WithTx(tx)
-		var rows []row
+		rows = rows[:0]
 		if t.plan.sweeping {
 			fresh, err := q.LockUnplannedAbove(ctx, db.LockUnplannedAboveParams{Above: t.plan.top, MaxRows: int32(limit)})
 			if err != nil {
@@ -99,40 +109,38 @@ func (t *Ticker) planBatch(ctx context.Context) error {
 				t.plan.sweeping = false // the sweep reached the bottom
 			}
 		}
-		if len(rows) == 0 {
-			return nil
-		}
-		p := db.SavePlansParams{
-			Names:      make([]string, len(rows)),
-			NextRunAts: make([]time.Time, len(rows)),
-			LastErrors: make([]string, len(rows)),
-		}
-		planned = make([]*entry, len(rows))
-		for i, r := range rows {
-			e := newEntry(r)
-			next, lastError := e.plan()
-			if lastError != "" && e.err == "" {
-				e.err = lastError
-			}
-			e.next = next
-			p.Names[i], p.NextRunAts[i], p.LastErrors[i] = e.name, next, lastError // zero, "": NULL
-			planned[i] = e
-		}
-		if err := q.SavePlans(ctx, p); err != nil {
-			return fmt.Errorf("save plans: %w", err)
-		}
-		return nil
+		var err error
+		planned, err = t.planRows(ctx, q, rows)
+		return err
 	})
 	took := time.Since(started)
 	if err != nil {
-		if t.conn.IsClosed() {
+		var pgErr *pgconn.PgError
+		switch {
+		case t.conn.IsClosed() || !errors.As(err, &pgErr):
 			return err
+		case pgErr.Code == lockNotAvailable || len(rows) == 0:
+			// A table lock (pgwerk's or an operator's DDL): nothing was written; look
+			// again after a backoff, with a new sweep.
+			t.plan.sweeping = false
+			t.plan.retry()
+			t.log.Warn("planning waits for a table lock; trying again", "err", err, "in", t.plan.backoff)
+		case limit > 1:
+			// The database refused a write of the batch (a trigger or constraint someone
+			// added, say): go on one row at a time from where the batch began, so that the
+			// row involved is found and the others are planned.
+			t.plan = before
+			t.plan.batch = 1
+		default:
+			// One row the database will not take a plan for: leave it unplanned, said
+			// in the log, and go on past it (the sweep's cursor has moved past it, or,
+			// for a row changed during the sweep, its top is raised over it).
+			bad := rows[0]
+			if older == 0 && bad.UpdatedAt.After(t.plan.top) {
+				t.plan.top = bad.UpdatedAt
+			}
+			t.log.Error("the database refused the plan of a schedule; left unplanned", "schedule", bad.Name, "err", err)
 		}
-		// A table lock (pgwerk's or an operator's DDL) or a statement refused: nothing
-		// was written; look again after a backoff, with a new sweep.
-		t.plan.sweeping = false
-		t.plan.retry()
-		t.log.Warn("planning failed; trying again", "err", err, "in", t.plan.backoff)
 		return nil
 	}
 	for _, e := range planned {
@@ -161,7 +169,84 @@ func (t *Ticker) planBatch(ctx context.Context) error {
 	case left:
 		t.plan.retry() // only rows others hold: back off
 	default:
-		t.plan = planState{notBefore: time.Now().Add(planCooldown), batch: t.plan.batch}
+		t.plan = planState{notBefore: time.Now().Add(planCooldown), batch: t.plan.batch,
+			recheck: t.plan.recheck, recheckAfter: t.plan.recheckAfter}
+	}
+	return nil
+}
+
+// planRows computes and writes the plans of rows its caller holds locked.
+func (t *Ticker) planRows(ctx context.Context, q *db.Queries, rows []row) ([]*entry, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	p := db.SavePlansParams{
+		Names:      make([]string, len(rows)),
+		NextRunAts: make([]time.Time, len(rows)),
+		LastErrors: make([]string, len(rows)),
+	}
+	planned := make([]*entry, len(rows))
+	for i, r := range rows {
+		e := newEntry(r)
+		next, lastError := e.plan(t.allow)
+		if lastError != "" && e.err == "" {
+			e.err = lastError
+		}
+		e.next = next
+		p.Names[i], p.NextRunAts[i], p.LastErrors[i] = e.name, next, lastError // zero, "": NULL
+		planned[i] = e
+	}
+	if err := q.SavePlans(ctx, p); err != nil {
+		return nil, fmt.Errorf("save plans: %w", err)
+	}
+	return planned, nil
+}
+
+// recheckBatch plans again a batch of the schedules in error, after a promotion (the
+// new primary may know a zone the last one did not, or have another allow-list), by
+// name, between ticks and after any planning owed. A failure gives up the recheck: it
+// is a courtesy, and the next promotion tries again.
+func (t *Ticker) recheckBatch(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
+	defer cancel()
+	limit := max(t.plan.batch, planBatchMin)
+	var planned []*entry
+	var read int
+	err := pgx.BeginFunc(ctx, t.conn, func(tx pgx.Tx) error {
+		q := t.q.WithTx(tx)
+		rows, err := q.LockInError(ctx, db.LockInErrorParams{After: t.plan.recheckAfter, MaxRows: int32(limit)})
+		if err != nil {
+			return fmt.Errorf("read schedules in error: %w", err)
+		}
+		read = len(rows)
+		in := make([]row, len(rows))
+		for i, r := range rows {
+			in[i] = row(r)
+		}
+		planned, err = t.planRows(ctx, q, in)
+		return err
+	})
+	if err != nil {
+		if t.conn.IsClosed() {
+			return err
+		}
+		t.log.Warn("look again at schedules in error; left for the next primary", "err", err)
+		t.plan.recheck = false
+		return nil
+	}
+	fixed := 0
+	for _, e := range planned {
+		t.plan.recheckAfter = e.name
+		if e.err == "" {
+			fixed++
+		}
+		t.hz.offer(e)
+	}
+	if fixed > 0 {
+		t.log.Info("schedules in error can run now", "count", fixed)
+	}
+	if read < limit {
+		t.plan.recheck = false
 	}
 	return nil
 }

@@ -8,15 +8,35 @@ import (
 // Stats are the ticker's counters since it started. Safe to read at any time.
 type Stats struct {
 	Enqueued, Duplicates, Missed, SkippedOverlap, Statements, Promotions atomic.Int64
-	// Planned counts rows the planner planned; HorizonReads the reads of the plan.
-	Planned, HorizonReads atomic.Int64
-	Primary               atomic.Bool
+	// Planned counts rows the planner planned; PlanLooks its looks for rows to plan
+	// (batches, empty ones too); HorizonReads the reads of the plan.
+	Planned, PlanLooks, HorizonReads atomic.Int64
+	Primary                          atomic.Bool
 	// Lateness is how long after its instant each enqueued tick was committed
 	// (database time): the scheduler's own delay, before any worker picks the job up.
 	Lateness Histogram
 	// lastProgress is when the loop last went round (Unix nanoseconds, host clock).
 	lastProgress atomic.Int64
+	// overdue is, as of the primary's last round, how long the oldest tick it owes has
+	// been due (nanoseconds; 0 when it owes none).
+	overdue atomic.Int64
+	// failedLeads and lastFailure: see FailingAsPrimary.
+	failedLeads atomic.Int64
+	lastFailure atomic.Value
 }
+
+// FailingAsPrimary reports how many sessions in a row became primary and then failed
+// before scheduling anything, and the last error: a primary that keeps failing (a
+// database refusing what it must do) while reconnecting looks alive otherwise.
+func (s *Stats) FailingAsPrimary() (int, string) {
+	msg, _ := s.lastFailure.Load().(string)
+	return int(s.failedLeads.Load()), msg
+}
+
+// Overdue is how long the oldest tick the primary owes had been due at its last round
+// (a tick it could not write: a table locked, a statement refused); 0 when it owes none,
+// and on a standby.
+func (s *Stats) Overdue() time.Duration { return time.Duration(s.overdue.Load()) }
 
 // progress records that the loop went round.
 func (s *Stats) progress() { s.lastProgress.Store(time.Now().UnixNano()) }

@@ -85,6 +85,10 @@ type Options struct {
 	ApplicationName string
 	// OnRole is called with RoleStandby, RolePrimary or RoleStopped when that changes.
 	OnRole func(role string)
+	// AllowFuncs and AllowQueues, when not empty, are the only functions and queues
+	// this ticker enqueues (path.Match patterns, where '*' also matches dots:
+	// "myapp.tasks.*"). A schedule outside them gets last_error instead.
+	AllowFuncs, AllowQueues []string
 }
 
 // Ticker is the scheduling loop: one dedicated connection that stands by for the leader
@@ -93,6 +97,7 @@ type Ticker struct {
 	cfg   *pgx.ConnConfig
 	opts  Options
 	log   *slog.Logger
+	allow allowList
 	Stats Stats
 	// Signals are for tests (see TestSignals): without Init they do nothing.
 	Signals TestSignals
@@ -105,6 +110,9 @@ type Ticker struct {
 	hostAt time.Time     // the host's clock (opts.Now, monotonic) at that instant
 	hz     *horizon
 	plan   planState
+	// led: this session became primary; roundsLed: rounds of its loop so far.
+	led       bool
+	roundsLed int
 	// tablesLocked: the last tick statement found a table locked (logged once).
 	tablesLocked bool
 	// Schedules recorded in werk_cron_holdups, and the changes to write there.
@@ -121,12 +129,16 @@ func New(dsn string, opts Options) (*Ticker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse the connection string: %w", err)
 	}
-	return NewConfig(cfg, opts), nil
+	return NewConfig(cfg, opts)
 }
 
 // NewConfig is New for a parsed configuration (for example a copy of a pool's
 // ConnConfig); the ticker keeps cfg.
-func NewConfig(cfg *pgx.ConnConfig, opts Options) *Ticker {
+func NewConfig(cfg *pgx.ConnConfig, opts Options) (*Ticker, error) {
+	allow, err := newAllowList(opts.AllowFuncs, opts.AllowQueues)
+	if err != nil {
+		return nil, err
+	}
 	if opts.StandbyRetry <= 0 {
 		opts.StandbyRetry = DefaultStandbyRetry
 	}
@@ -165,7 +177,7 @@ func NewConfig(cfg *pgx.ConnConfig, opts Options) *Ticker {
 	dialer := &net.Dialer{KeepAliveConfig: net.KeepAliveConfig{
 		Enable: true, Idle: 5 * time.Second, Interval: 2 * time.Second, Count: 3}}
 	cfg.DialFunc = dialer.DialContext
-	return &Ticker{cfg: cfg, opts: opts, log: opts.Logger}
+	return &Ticker{cfg: cfg, opts: opts, log: opts.Logger, allow: allow}, nil
 }
 
 // Run stands by, leads when it gets the leader lock, and survives lost connections and
@@ -177,9 +189,14 @@ func (t *Ticker) Run(ctx context.Context) error {
 	backoff := 100 * time.Millisecond
 	for {
 		started := time.Now()
+		t.led, t.roundsLed = false, 0
 		err := t.session(ctx)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if t.led && t.roundsLed < 2 { // failed before its loop went round once
+			t.Stats.failedLeads.Add(1)
+			t.Stats.lastFailure.Store(fmt.Sprint(err))
 		}
 		if errors.Is(err, leader.ErrLockNotSession) {
 			return err
@@ -189,6 +206,7 @@ func (t *Ticker) Run(ctx context.Context) error {
 		}
 		wait := backoff/2 + rand.N(backoff/2+1)
 		t.log.Warn("ticker session ended; reconnecting", "err", err, "in", wait.Round(time.Millisecond))
+		t.Stats.progress() // reconnecting is doing its job
 		select {
 		case <-ctx.Done():
 			return nil
@@ -212,8 +230,13 @@ func (t *Ticker) session(ctx context.Context) error {
 	}()
 	registerUUID(conn.TypeMap())
 	t.setRole(RoleStandby)
-	err = leader.Elect(ctx, conn, t.opts.StandbyRetry, func() {
-		t.log.Info("standing by: another ticker is primary", "retry", t.opts.StandbyRetry)
+	err = leader.Elect(ctx, conn, leader.Options{
+		Retry:    t.opts.StandbyRetry,
+		Progress: t.Stats.progress,
+		Log:      t.log,
+		Waiting: func() {
+			t.log.Info("standing by: another ticker is primary", "retry", t.opts.StandbyRetry)
+		},
 	})
 	if err != nil {
 		return err
@@ -239,7 +262,7 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 	defer stop()
 	t.conn, t.q = conn, db.New(conn)
 	t.hz = newHorizon(horizonRows)
-	t.plan = planState{pending: true} // whatever changed while no primary ran
+	t.plan = planState{pending: true, recheck: true} // whatever changed while no primary ran, and errors
 	t.holdups, t.newHoldups, t.clearedHoldups = map[string]bool{}, nil, nil
 	t.dbAt, t.hostAt = time.Time{}, time.Time{}
 	defer func() { t.conn, t.q, t.hz = nil, nil, nil }()
@@ -260,12 +283,16 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 		return err
 	}
 	t.Stats.Promotions.Add(1)
+	t.led = true
 	t.setRole(RolePrimary)
 	t.Signals.Promoted.Signal(struct{}{})
 	t.log.Info("primary: this ticker now schedules", "clock_offset", t.offset.Round(time.Millisecond))
 
 	for ctx.Err() == nil {
 		t.Stats.progress()
+		if t.roundsLed++; t.roundsLed == 2 {
+			t.Stats.failedLeads.Store(0) // went round: this primary works
+		}
 		// The heartbeat comes first, so that a primary busy ticking (a backlog, or a
 		// decision the database keeps refusing) still proves its lock and rereads the
 		// clock.
@@ -275,6 +302,7 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 			}
 		}
 		now := t.now()
+		t.Stats.overdue.Store(int64(t.hz.overdue(now)))
 		if t.hz.stale(now) {
 			if err := t.readHorizon(work, now); err != nil {
 				return err
@@ -292,6 +320,12 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 			}
 			continue
 		}
+		if t.plan.recheck && !t.plan.pending {
+			if err := t.recheckBatch(work); err != nil {
+				return err
+			}
+			continue
+		}
 		if time.Since(t.lastPrune) > time.Hour {
 			started := time.Now()
 			if err := t.prune(work); err != nil {
@@ -299,7 +333,7 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 			}
 			t.log.Debug("pruned", "took", time.Since(started))
 		}
-		if err := t.sleep(ctx); err != nil {
+		if err := t.sleep(ctx, now); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -363,8 +397,9 @@ func (t *Ticker) readHorizon(ctx context.Context, now time.Time) error {
 var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // sleep waits until the first entry is due, the horizon must be read again, planning
-// may resume, the heartbeat is due, or a change notification arrives.
-func (t *Ticker) sleep(ctx context.Context) error {
+// may resume, the heartbeat is due, or a change notification arrives. checked is the
+// instant up to which the loop found nothing due.
+func (t *Ticker) sleep(ctx context.Context, checked time.Time) error {
 	wait := t.opts.Heartbeat - time.Since(t.lastBeat)
 	now := t.now()
 	if next := t.hz.next(); !next.IsZero() {
@@ -380,7 +415,7 @@ func (t *Ticker) sleep(ctx context.Context) error {
 		return nil
 	}
 	if !t.plan.pending {
-		t.Signals.Idle.Signal(now)
+		t.Signals.Idle.Signal(checked)
 	}
 	t.log.Debug("sleep", "for", wait)
 	heard, err := t.waitForChanges(ctx, wait)
@@ -492,6 +527,7 @@ func (t *Ticker) prune(ctx context.Context) error {
 
 func (t *Ticker) setRole(role string) {
 	t.Stats.Primary.Store(role == RolePrimary)
+	t.Stats.overdue.Store(0)
 	if t.opts.OnRole != nil {
 		t.opts.OnRole(role)
 	}

@@ -1,0 +1,38 @@
+package ticker
+
+import (
+	"testing"
+	"time"
+
+	"github.com/pgwerk/werkcron/scheduler/cron"
+)
+
+// catchup = 'all' without a window after a day's outage of a one-second schedule:
+// the newest MaxCatchupAll ticks get jobs, every one of them once and in order, and the
+// other 85,400 are recorded missed (counted, in at most maxMissedRows rows) — not
+// 86,400 jobs at once. Counting back finds the bound without stepping through the day.
+func TestCatchupAllIsBoundedAfterALongOutage(t *testing.T) {
+	c, err := cron.Parse("* * * * * *", time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(24 * time.Hour)
+	for _, s := range []cron.Schedule{c, cron.Interval{Anchor: t0, Every: time.Second}} {
+		w := window{after: t0, from: t0, catchup: CatchupAll}
+		if _, found := oldestOfNewest(s, w, now, MaxCatchupAll); !found {
+			t.Fatalf("%T: no bound found for a day of pending ticks", s)
+		}
+		enqueued, missed := run(t, s, w, now)
+		if len(enqueued) != MaxCatchupAll || missed != 86400-MaxCatchupAll {
+			t.Fatalf("%T: %d enqueued and %d missed, want %d and %d", s, len(enqueued), missed, MaxCatchupAll, 86400-MaxCatchupAll)
+		}
+		if want := now.Add(-sec(MaxCatchupAll - 1)); !enqueued[0].Equal(want) || !enqueued[len(enqueued)-1].Equal(now) {
+			t.Errorf("%T: enqueued %s .. %s, want %s .. %s", s, enqueued[0], enqueued[len(enqueued)-1], want, now)
+		}
+	}
+	// A few pending ticks: no bound, all of them.
+	w := window{after: t0, from: t0, catchup: CatchupAll}
+	if _, found := oldestOfNewest(c, w, t0.Add(sec(10)), MaxCatchupAll); found {
+		t.Errorf("a bound found for 10 pending ticks")
+	}
+}
