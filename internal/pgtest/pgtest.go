@@ -2,9 +2,11 @@ package pgtest
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,12 +25,23 @@ var (
 	dbSeq      atomic.Int64
 )
 
+// Parallel is how many parallel tests (t.Parallel) of a package Main lets run at once
+// when -parallel is not given; a TestMain may change it before calling Main. Go's
+// default is GOMAXPROCS, 2 on a small machine, but these tests spend their time waiting
+// for the database and for ticks to come due, not on the CPU: 8 at once keep a 2-core
+// machine busy without making ticks late, and each holds a handful of sessions, far
+// below the cluster's max_connections.
+var Parallel = 8
+
 // Main runs a test package, then drops the migrated template database MigratedDB made
 // (it would outlive the process on a WERK_TEST_DATABASE_URL server) and stops the
 // cluster it booted, if any:
 //
 //	func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+//
+// Unless the command line says -parallel, up to Parallel parallel tests run at once.
 func Main(m *testing.M) int {
+	defaultParallel()
 	code := m.Run()
 	dropTemplate()
 	closeAdminPools()
@@ -36,6 +49,18 @@ func Main(m *testing.M) int {
 		_ = shared.Remove(context.Background())
 	}
 	return code
+}
+
+// defaultParallel sets -test.parallel to Parallel unless it was given.
+func defaultParallel() {
+	if !flag.Parsed() {
+		flag.Parse() // testing registered its flags before TestMain
+	}
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given && flag.Lookup("test.parallel") != nil {
+		_ = flag.Set("test.parallel", strconv.Itoa(Parallel))
+	}
 }
 
 // serverURL returns the admin URL of the server tests use: WERK_TEST_DATABASE_URL, or

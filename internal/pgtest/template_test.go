@@ -57,6 +57,7 @@ func requireOnEnvServer(t testing.TB, dsn string) {
 }
 
 func TestMigratedDB(t *testing.T) {
+	t.Parallel()
 	a, b := MigratedDB(t), MigratedDB(t)
 	if a == b {
 		t.Fatalf("both databases are %s", a)
@@ -86,6 +87,7 @@ func TestMigratedDB(t *testing.T) {
 }
 
 func TestMigratedDBParallel(t *testing.T) {
+	t.Parallel()
 	for i := range 8 {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			t.Parallel()
@@ -102,6 +104,7 @@ func TestMigratedDBParallel(t *testing.T) {
 
 // The template must refuse sessions and have none, or copying it fails.
 func TestMigratedTemplateHasNoSessions(t *testing.T) {
+	t.Parallel()
 	MigratedDB(t)
 	admin, tmpl, err := migratedTemplate()
 	if err != nil {
@@ -117,6 +120,7 @@ func TestMigratedTemplateHasNoSessions(t *testing.T) {
 }
 
 func TestMigratedTempDB(t *testing.T) {
+	t.Parallel()
 	dsn, drop, err := MigratedTempDB(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -144,6 +148,7 @@ func mustURL(t testing.TB, s string) *url.URL {
 // given by WERK_TEST_DATABASE_URL (this process's cluster, as a role with CREATEDB and no
 // more), and checks that the child left no database behind, its template included.
 func TestMigratedDBOnEnvServer(t *testing.T) {
+	t.Parallel()
 	if os.Getenv(EnvURL) != "" {
 		t.Skipf("%s is set: the other tests already run on it", EnvURL)
 	}
