@@ -26,6 +26,7 @@ func newScheduler(t *testing.T) (*scheduler.Scheduler, *pgxpool.Pool, string) {
 }
 
 func TestAPIRegisterStoresEveryField(t *testing.T) {
+	t.Parallel()
 	s, _, _ := newScheduler(t)
 	ctx := context.Background()
 	starts := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -64,6 +65,7 @@ func TestAPIRegisterStoresEveryField(t *testing.T) {
 }
 
 func TestAPIRegisterDefaults(t *testing.T) {
+	t.Parallel()
 	s, pool, _ := newScheduler(t)
 	ctx := context.Background()
 	j, err := s.Register(ctx, scheduler.CronJob{Func: "app.ping", Interval: 30 * time.Second})
@@ -81,6 +83,7 @@ func TestAPIRegisterDefaults(t *testing.T) {
 }
 
 func TestAPIRegisterReplaces(t *testing.T) {
+	t.Parallel()
 	s, pool, _ := newScheduler(t)
 	ctx := context.Background()
 	if _, err := s.Register(ctx, scheduler.CronJob{Name: "r", Func: "app.a", Cron: "0 * * * *", Queue: "q1", Priority: 5}); err != nil {
@@ -115,6 +118,7 @@ func TestAPIRegisterReplaces(t *testing.T) {
 }
 
 func TestAPIUnregisterHasLen(t *testing.T) {
+	t.Parallel()
 	s, _, _ := newScheduler(t)
 	ctx := context.Background()
 	for _, name := range []string{"a", "b"} {
@@ -147,6 +151,7 @@ func TestAPIUnregisterHasLen(t *testing.T) {
 }
 
 func TestAPIPauseResume(t *testing.T) {
+	t.Parallel()
 	s, _, _ := newScheduler(t)
 	ctx := context.Background()
 	j, err := s.Register(ctx, scheduler.CronJob{Name: "p", Func: "app.p", Interval: time.Minute})
@@ -180,6 +185,7 @@ func TestAPIPauseResume(t *testing.T) {
 }
 
 func TestAPIGetMissing(t *testing.T) {
+	t.Parallel()
 	s, _, _ := newScheduler(t)
 	if _, err := s.Get(context.Background(), "nope"); !errors.Is(err, scheduler.ErrNotFound) {
 		t.Errorf("Get of a missing schedule: %v, want ErrNotFound", err)
@@ -187,6 +193,7 @@ func TestAPIGetMissing(t *testing.T) {
 }
 
 func TestAPITrigger(t *testing.T) {
+	t.Parallel()
 	s, pool, _ := newScheduler(t)
 	ctx := context.Background()
 	if _, err := s.Register(ctx, scheduler.CronJob{Name: "t", Func: "app.t", Cron: "0 0 1 1 *", Queue: "q",
@@ -233,6 +240,7 @@ func TestAPITrigger(t *testing.T) {
 }
 
 func TestAPIValidationErrors(t *testing.T) {
+	t.Parallel()
 	s, _, _ := newScheduler(t)
 	ctx := context.Background()
 	ok := scheduler.CronJob{Name: "v", Func: "app.v", Interval: time.Minute}
@@ -309,6 +317,7 @@ func TestAPIValidationErrors(t *testing.T) {
 // it wrote back through Jobs: NextRunAt, LastTickAt, LastJobID, and LastError for a row
 // (inserted with SQL, past the API's validation) that it cannot schedule.
 func TestAPIRunJobsShowTickerState(t *testing.T) {
+	t.Parallel()
 	s, pool, _ := newScheduler(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -348,6 +357,7 @@ func TestAPIRunJobsShowTickerState(t *testing.T) {
 
 // TestSQLFunctions exercises the psql helpers of 00002_functions.sql directly.
 func TestSQLFunctions(t *testing.T) {
+	t.Parallel()
 	_, pool := migratedDB(t)
 	ctx := context.Background()
 	pgtest.Exec(t, pool, `SELECT werk_cron_schedule('ping', 'app.ping', '5 minutes')`)
@@ -412,6 +422,7 @@ func TestSQLFunctions(t *testing.T) {
 // TestViewsStatusAndInstances reads werk_cron_status and werk_cron_instances (and the
 // API's Status over them) with a primary and a standby ticker running.
 func TestViewsStatusAndInstances(t *testing.T) {
+	t.Parallel()
 	s, pool, dsn := newScheduler(t)
 	ctx := context.Background()
 	primary := startTicker(t, dsn, scheduler.TickerOptions{ApplicationName: "werkcron test-a"})
@@ -506,6 +517,7 @@ func TestViewsStatusAndInstances(t *testing.T) {
 // TestLeastPrivilegeTicker grants a fresh role only what werk_cron_grant gives, runs a
 // ticker as that role, and checks that it enqueues while DDL is refused.
 func TestLeastPrivilegeTicker(t *testing.T) {
+	t.Parallel()
 	s, pool, dsn := newScheduler(t)
 	ctx := context.Background()
 	role := "werkcron_ticker_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
@@ -563,6 +575,7 @@ func TestLeastPrivilegeTicker(t *testing.T) {
 // keys (which the server would reject as startup parameters), or configured in code
 // with no connection string at all, still yields a working ticker on the same database.
 func TestAPIRunWithPoolSettings(t *testing.T) {
+	t.Parallel()
 	dsn, _ := migratedDB(t)
 	ctx := context.Background()
 	withPoolKeys, err := pgxpool.New(ctx, dsn+"&pool_max_conns=3&pool_min_conns=1")

@@ -37,6 +37,7 @@ func backdate(t *testing.T, pool *pgxpool.Pool, name string, changedAt time.Time
 // TestCatchupPoliciesAfterAnHourDown: four schedules whose ticker was away for an hour
 // (simulated by backdating their rows); a ticker starts and settles each per policy.
 func TestCatchupPoliciesAfterAnHourDown(t *testing.T) {
+	t.Parallel()
 	dsn, pool := migratedDB(t)
 	now := pgtest.QueryOne[time.Time](t, pool, `SELECT date_trunc('second', now())`)
 	hourAgo := now.Add(-time.Hour)
@@ -91,6 +92,7 @@ func TestCatchupPoliciesAfterAnHourDown(t *testing.T) {
 }
 
 func TestOverlapSkipWaitsForThePreviousJob(t *testing.T) {
+	t.Parallel()
 	dsn, pool := migratedDB(t)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
@@ -98,15 +100,17 @@ func TestOverlapSkipWaitsForThePreviousJob(t *testing.T) {
 	pgtest.Eventually(t, 2*time.Second, "the first job", func() bool {
 		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) == 1
 	})
-	// Queued, then running: no new job, and the ticks are recorded as skipped.
-	time.Sleep(1500 * time.Millisecond)
+	// Queued, then running: no new job, and the ticks are recorded as skipped (one tick
+	// at least in each state).
+	skipped := func() int64 {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE outcome = 'skipped_overlap'`)
+	}
+	pgtest.Eventually(t, 3*time.Second, "a tick skipped while the job is queued", func() bool { return skipped() >= 1 })
 	pgtest.Exec(t, pool, `UPDATE werk_jobs SET status = 'active', started_at = now()`)
-	time.Sleep(1500 * time.Millisecond)
+	whileQueued := skipped()
+	pgtest.Eventually(t, 3*time.Second, "a tick skipped while the job is active", func() bool { return skipped() > whileQueued })
 	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`); n != 1 {
 		t.Fatalf("%d jobs while the first was queued or active, want 1", n)
-	}
-	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE outcome = 'skipped_overlap'`); n < 2 {
-		t.Fatalf("%d skipped_overlap ledger rows, want the skipped ticks recorded", n)
 	}
 	pgtest.Exec(t, pool, `UPDATE werk_jobs SET status = 'complete', completed_at = now()`)
 	pgtest.Eventually(t, 2*time.Second, "a new job after the previous completed", func() bool {
@@ -116,6 +120,7 @@ func TestOverlapSkipWaitsForThePreviousJob(t *testing.T) {
 }
 
 func TestOverlapSkipWithCatchupAllEnqueuesOne(t *testing.T) {
+	t.Parallel()
 	dsn, pool := migratedDB(t)
 	now := pgtest.QueryOne[time.Time](t, pool, `SELECT date_trunc('second', now())`)
 	start := now.Add(-time.Minute)
@@ -138,6 +143,7 @@ func TestOverlapSkipWithCatchupAllEnqueuesOne(t *testing.T) {
 }
 
 func TestEditingScheduleNeverBackfills(t *testing.T) {
+	t.Parallel()
 	dsn, pool := migratedDB(t)
 	now := pgtest.QueryOne[time.Time](t, pool, `SELECT date_trunc('second', now())`)
 	hourAgo := now.Add(-time.Hour)
@@ -160,8 +166,11 @@ func TestEditingScheduleNeverBackfills(t *testing.T) {
 
 	// A live edit: every second → every 2 seconds, anchored at the edit.
 	edited = pgtest.QueryOne[time.Time](t, pool, `UPDATE werk_cron_jobs SET cron = NULL, interval_secs = 2 RETURNING changed_at`)
-	time.Sleep(2500 * time.Millisecond)
+	pgtest.Eventually(t, 2*time.Second, "the edit planned", func() bool {
+		return pgtest.QueryOne[bool](t, pool, `SELECT planned_at IS NOT NULL FROM werk_cron_jobs`)
+	})
 	anchor := edited.Truncate(time.Second)
+	tk.decidedThrough(t, pool, anchor.Add(2500*time.Millisecond)) // the anchor's tick and the next
 	after := queryList[time.Time](t, pool, `SELECT scheduled_at FROM werk_jobs WHERE scheduled_at >= $1 ORDER BY 1`, anchor)
 	if len(after) < 1 {
 		t.Fatalf("no job after the interval edit")
@@ -175,13 +184,18 @@ func TestEditingScheduleNeverBackfills(t *testing.T) {
 }
 
 func TestStartsAtAndEndsAt(t *testing.T) {
+	t.Parallel()
 	dsn, pool := migratedDB(t)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
 	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs, starts_at, ends_at)
 		VALUES ('w', 'app.w', 1, date_trunc('second', now()) + interval '2 s', date_trunc('second', now()) + interval '3 s')`)
 	startsAt := pgtest.QueryOne[time.Time](t, pool, `SELECT starts_at FROM werk_cron_jobs`)
-	time.Sleep(4500 * time.Millisecond)
+	pgtest.Eventually(t, 5*time.Second, "the jobs at starts_at and ends_at", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 2
+	})
+	// And the tick after ends_at decided too.
+	tk.decidedThrough(t, pool, startsAt.Add(2500*time.Millisecond))
 	got := queryList[time.Time](t, pool, `SELECT scheduled_at FROM werk_jobs ORDER BY 1`)
 	want := []time.Time{startsAt, startsAt.Add(time.Second)}
 	if len(got) != 2 || !got[0].Equal(want[0]) || !got[1].Equal(want[1]) {
@@ -193,6 +207,7 @@ func TestStartsAtAndEndsAt(t *testing.T) {
 }
 
 func TestRetentionPrunesOldLedgerRows(t *testing.T) {
+	t.Parallel()
 	dsn, pool := migratedDB(t)
 	pgtest.Exec(t, pool, `INSERT INTO werk_cron_ticks (name, tick_at, outcome) VALUES
 		('gone', now() - interval '8 days', 'enqueued'), ('kept', now() - interval '6 days', 'enqueued')`)
@@ -209,6 +224,7 @@ func TestRetentionPrunesOldLedgerRows(t *testing.T) {
 // A backlog of one schedule decided in one statement: every tick gets its job and its
 // ledger row, and the schedule's row ends at the newest tick and its job.
 func TestCatchupAllBacklogOfOneSchedule(t *testing.T) {
+	t.Parallel()
 	dsn, pool := migratedDB(t)
 	now := pgtest.QueryOne[time.Time](t, pool, `SELECT date_trunc('second', now())`)
 	start := now.Add(-time.Minute)

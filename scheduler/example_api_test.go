@@ -15,14 +15,12 @@ import (
 )
 
 // exampleDB returns a pool on a fresh, migrated throwaway database (in a real program:
-// your DATABASE_URL) and a function that drops it.
+// your DATABASE_URL, migrated by scheduler.Migrate or `werkcron migrate`) and a function
+// that drops it.
 func exampleDB() (*pgxpool.Pool, func()) {
 	ctx := context.Background()
-	dsn, drop, err := pgtest.TempDB(ctx)
+	dsn, drop, err := pgtest.MigratedTempDB(ctx)
 	if err != nil {
-		log.Fatal(err)
-	}
-	if err := scheduler.Migrate(ctx, dsn, nil); err != nil {
 		log.Fatal(err)
 	}
 	pool, err := pgxpool.New(ctx, dsn)
@@ -58,19 +56,25 @@ func Example() {
 		log.Fatal(err)
 	}
 
-	// Run the ticker until ctx is done (here: until the first job is enqueued).
+	// Run the ticker until ctx is done (here: until the first job is enqueued, or 10 s).
 	runCtx, stop := context.WithCancel(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- s.Run(runCtx) }()
-	for {
+	ticked := func() bool {
 		j, err := s.Get(ctx, "myapp.tasks.ping")
 		if err != nil {
 			log.Fatal(err)
 		}
-		if !j.LastTickAt.IsZero() {
-			break
+		return !j.LastTickAt.IsZero()
+	}
+wait:
+	for deadline := time.After(10 * time.Second); !ticked(); {
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-deadline:
+			fmt.Println("no tick within 10 s") // not in the Output below: the example fails rather than hangs
+			break wait
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	stop()
 	if err := <-errc; err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgwerk/werkcron/internal/pgtest"
+	"github.com/pgwerk/werkcron/internal/ticker"
 	"github.com/pgwerk/werkcron/scheduler"
 )
 
@@ -49,8 +50,10 @@ type runningTicker struct {
 	once   sync.Once
 }
 
-// startTicker runs a ticker on dsn and waits until it has a role (primary or standby).
-func startTicker(t *testing.T, dsn string, opts scheduler.TickerOptions) *runningTicker {
+// startTicker runs a ticker on dsn. Its Idle signal is on, for decidedThrough; init
+// hooks turn on (or reset) the test signals a test waits for itself, before the ticker
+// runs, as they must be.
+func startTicker(t *testing.T, dsn string, opts scheduler.TickerOptions, init ...func(*ticker.TestSignals)) *runningTicker {
 	t.Helper()
 	rt := &runningTicker{done: make(chan error, 1), roleCh: make(chan string, 16)}
 	if opts.Logger == nil {
@@ -70,6 +73,10 @@ func startTicker(t *testing.T, dsn string, opts scheduler.TickerOptions) *runnin
 		t.Fatal(err)
 	}
 	rt.Ticker = tk
+	tk.Signals.Idle.Init(t)
+	for _, f := range init {
+		f(&tk.Signals)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	rt.cancel = cancel
 	go func() { rt.done <- tk.Run(ctx) }()
@@ -97,6 +104,42 @@ func (rt *runningTicker) Role() string {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	return rt.role
+}
+
+// decidedThrough waits until the primary reports that it has decided every tick due up
+// to at least at (a ticker.TestSignals.Idle value, its estimate of the database's
+// clock, at or past at) and returns the instant it reported. This is how a test shows
+// that something did not happen by at: what the ticker has not done by then, it was
+// never going to do. The ticker must have seen the change the test made (planned the
+// row, say) before at; at is best off the tick grid (not a whole second for whole-second
+// schedules), as an Idle value a millisecond or two past a tick may come before that
+// tick is decided (ticker.go: sleep reads the clock again after the due check).
+//
+// An idle primary with nothing due sleeps until its heartbeat (6 s); once the database's
+// clock has passed at, decidedThrough wakes it with the notification a schedule change
+// sends, so that it looks again and reports sooner.
+func (rt *runningTicker) decidedThrough(t *testing.T, pool *pgxpool.Pool, at time.Time) time.Time {
+	t.Helper()
+	wait := time.Until(at) + 10*time.Second // host and database share a clock here
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	poke := time.NewTicker(200 * time.Millisecond)
+	defer poke.Stop()
+	var last time.Time
+	for {
+		select {
+		case v := <-rt.Signals.Idle.WaitC():
+			if !v.Before(at) {
+				return v
+			}
+			last = v
+		case <-poke.C:
+			pgtest.Exec(t, pool, `SELECT pg_notify('werk_cron_jobs:' || current_schema(), '') WHERE clock_timestamp() >= $1`, at)
+		case <-deadline.C:
+			t.Fatalf("the primary did not report everything up to %s decided within %s (its last report: up to %s; role %q)",
+				at.Format(time.RFC3339Nano), wait.Round(time.Millisecond), last.Format(time.RFC3339Nano), rt.Role())
+		}
+	}
 }
 
 // stop stops the ticker and waits for Run to return.
@@ -140,9 +183,32 @@ func checkJobs(t *testing.T, pool *pgxpool.Pool) {
 	}
 }
 
+// dbNow is the database's clock.
+func dbNow(t *testing.T, pool *pgxpool.Pool) time.Time {
+	t.Helper()
+	return pgtest.QueryOne[time.Time](t, pool, `SELECT clock_timestamp()`)
+}
+
+// untilDBClock returns once the database's clock has reached at: for tests about time
+// passing (a ticker down while ticks fall due, a tick's place within its second), where
+// the clock the ticker decides by is the database's.
+func untilDBClock(t *testing.T, pool *pgxpool.Pool, at time.Time) {
+	t.Helper()
+	deadline := time.Now().Add(time.Until(at) + 10*time.Second)
+	for {
+		left := at.Sub(dbNow(t, pool))
+		if left <= 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the database's clock did not reach %s", at.Format(time.RFC3339Nano))
+		}
+		time.Sleep(left) // the passing of time is what the caller waits for
+	}
+}
+
 // startOfSecond returns just after the database's clock starts a new second.
 func startOfSecond(t *testing.T, pool *pgxpool.Pool) {
 	t.Helper()
-	frac := pgtest.QueryOne[float64](t, pool, `SELECT extract(epoch FROM clock_timestamp() - date_trunc('second', clock_timestamp()))`)
-	time.Sleep(time.Duration((1-frac)*float64(time.Second)) + 20*time.Millisecond)
+	untilDBClock(t, pool, dbNow(t, pool).Truncate(time.Second).Add(time.Second+20*time.Millisecond))
 }

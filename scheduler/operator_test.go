@@ -62,8 +62,10 @@ func checkEveryTickOnce(t *testing.T, pool *pgxpool.Pool, name string, from, to 
 // tick) holds up that schedule alone. Committed, the tick is a duplicate of that job;
 // rolled back, the tick gets its own job after all: exactly one job either way.
 func TestKeyHeldUncommittedIsolatesOneSchedule(t *testing.T) {
+	t.Parallel()
 	for _, end := range []string{"commit", "rollback"} {
 		t.Run(end, func(t *testing.T) {
+			t.Parallel()
 			dsn, pool := migratedDB(t)
 			pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron, catchup) VALUES ('race', 'app.race', '* * * * * *', 'all')`)
 			addEverySecond(t, pool, "other", 20, "all")
@@ -142,11 +144,13 @@ func waitHeldUp(t *testing.T, pool *pgxpool.Pool, name, why string) {
 // UPDATE not yet committed — holds up that schedule alone; it catches up per its policy
 // once the lock is gone (catchup = 'all': every tick, once).
 func TestRowHeldHoldsUpNobodyElse(t *testing.T) {
+	t.Parallel()
 	for _, hold := range []string{
 		`SELECT 1 FROM werk_cron_jobs WHERE name = 'held' FOR UPDATE`,
 		`UPDATE werk_cron_jobs SET meta = '{"edited": true}' WHERE name = 'held'`,
 	} {
 		t.Run(hold[:6], func(t *testing.T) {
+			t.Parallel()
 			dsn, pool := migratedDB(t)
 			pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron, catchup) VALUES ('held', 'app.held', '* * * * * *', 'all')`)
 			addEverySecond(t, pool, "free", 5, "latest")
@@ -191,6 +195,7 @@ func TestRowHeldHoldsUpNobodyElse(t *testing.T) {
 // A table lock on werk_jobs (pgwerk's migrations take one) delays every tick while it
 // lasts; the ticker keeps its leadership and catches up per catchup afterwards.
 func TestTableLockDelaysTicksAndKeepsLeadership(t *testing.T) {
+	t.Parallel()
 	dsn, pool := migratedDB(t)
 	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron, catchup) VALUES
 		('all', 'app.all', '* * * * * *', 'all'), ('latest', 'app.latest', '* * * * * *', 'latest')`)

@@ -13,6 +13,7 @@ import (
 // fully usable as tenant.<object> from a session whose search_path does not name it —
 // the functions resolve names in the schema they were created in.
 func TestSchemaQualifiedAccessFromAnotherSearchPath(t *testing.T) {
+	t.Parallel()
 	dsn, pool := migratedDB(t) // also a default installation in public
 	pgtest.Exec(t, pool, `CREATE SCHEMA tenant`)
 	tenantDSN := dsn + "&options=-csearch_path%3Dtenant"

@@ -13,12 +13,14 @@ import (
 	"github.com/pgwerk/werkcron/scheduler"
 )
 
-// keyOf is the job key DESIGN.md fixes for a tick.
+// keyOf is a tick's job key: cron:<schedule>:<tick in UTC, to the second>, the same for
+// every ticker, so that a tick can never get two jobs.
 func keyOf(name string, tick time.Time) string {
 	return "cron:" + name + ":" + tick.UTC().Format("2006-01-02T15:04:05Z")
 }
 
 func TestIntervalScheduleInsertedWhileRunning(t *testing.T) {
+	t.Parallel()
 	dsn, pool := migratedDB(t)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
@@ -33,7 +35,13 @@ func TestIntervalScheduleInsertedWhileRunning(t *testing.T) {
 		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 1
 	})
 	t.Logf("first job after %s", time.Since(inserted).Round(time.Millisecond))
-	time.Sleep(3200 * time.Millisecond)
+	pgtest.Eventually(t, 6*time.Second, "four jobs", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 4
+	})
+	anchor := pgtest.QueryOne[time.Time](t, pool, `SELECT date_trunc('second', changed_at) FROM werk_cron_jobs`)
+	// Everything due up to half a second past the fourth tick is decided: from the
+	// anchor on, every tick up to then has its job, and no other job is there.
+	until := tk.decidedThrough(t, pool, anchor.Add(3500*time.Millisecond))
 
 	type job struct {
 		Key         string
@@ -44,10 +52,15 @@ func TestIntervalScheduleInsertedWhileRunning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(jobs) < 4 || len(jobs) > 5 {
-		t.Fatalf("want 4 or 5 jobs after ~4.2s of a 1s schedule, got %d: %v", len(jobs), jobs)
+	decided := 0
+	for _, j := range jobs {
+		if !j.ScheduledAt.After(until) {
+			decided++
+		}
 	}
-	anchor := pgtest.QueryOne[time.Time](t, pool, `SELECT date_trunc('second', changed_at) FROM werk_cron_jobs`)
+	if want := int(until.Sub(anchor)/time.Second) + 1; decided != want {
+		t.Fatalf("want %d jobs, one per tick from the anchor %s through %s, got %d: %v", want, anchor, until, decided, jobs)
+	}
 	for i, j := range jobs {
 		want := anchor.Add(time.Duration(i) * time.Second)
 		if !j.ScheduledAt.Equal(want) {
@@ -61,13 +74,17 @@ func TestIntervalScheduleInsertedWhileRunning(t *testing.T) {
 }
 
 func TestSixFieldCronEveryEvenSecond(t *testing.T) {
+	t.Parallel()
 	dsn, pool := migratedDB(t)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
 	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('even', 'app.tasks.even', '*/2 * * * * *')`)
 	changed := pgtest.QueryOne[time.Time](t, pool, `SELECT changed_at FROM werk_cron_jobs`)
-	time.Sleep(5 * time.Second)
-	until := time.Now().Add(-300 * time.Millisecond) // ticks before this must have landed
+	pgtest.Eventually(t, 6*time.Second, "two jobs", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 2
+	})
+	// Ticks up to until must have landed.
+	until := tk.decidedThrough(t, pool, pgtest.QueryOne[time.Time](t, pool, `SELECT max(scheduled_at) FROM werk_jobs`).Add(500*time.Millisecond))
 
 	got := queryList[time.Time](t, pool, `SELECT scheduled_at FROM werk_jobs ORDER BY 1`)
 	var want []time.Time
@@ -97,6 +114,7 @@ func TestSixFieldCronEveryEvenSecond(t *testing.T) {
 }
 
 func TestJobRowMatchesDesignAndNotifiesQueue(t *testing.T) {
+	t.Parallel()
 	dsn, pool := migratedDB(t)
 	ctx := context.Background()
 	listener, err := pgx.Connect(ctx, dsn)
@@ -193,6 +211,7 @@ func TestJobRowMatchesDesignAndNotifiesQueue(t *testing.T) {
 // Job ids are UUIDv7, so that werk_jobs' primary key grows at its right edge: later
 // ticks get greater ids.
 func TestJobIDsAreTimeOrdered(t *testing.T) {
+	t.Parallel()
 	dsn, pool := migratedDB(t)
 	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('a', 'app.a', '* * * * * *'), ('b', 'app.b', '* * * * * *')`)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
@@ -212,6 +231,7 @@ func TestJobIDsAreTimeOrdered(t *testing.T) {
 }
 
 func TestPauseAndResumeNeverBackfill(t *testing.T) {
+	t.Parallel()
 	dsn, pool := migratedDB(t)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
@@ -221,7 +241,11 @@ func TestPauseAndResumeNeverBackfill(t *testing.T) {
 	})
 
 	pausedAt := pgtest.QueryOne[time.Time](t, pool, `UPDATE werk_cron_jobs SET paused = true RETURNING clock_timestamp()`)
-	time.Sleep(2500 * time.Millisecond)
+	// The pause is planned (the primary knows of it), then two ticks' time passes.
+	pgtest.Eventually(t, 2*time.Second, "the pause planned", func() bool {
+		return pgtest.QueryOne[bool](t, pool, `SELECT planned_at IS NOT NULL FROM werk_cron_jobs`)
+	})
+	tk.decidedThrough(t, pool, pausedAt.Add(2500*time.Millisecond))
 	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE scheduled_at > $1`, pausedAt); n != 0 {
 		t.Fatalf("%d jobs for ticks after the pause committed", n)
 	}
@@ -243,6 +267,7 @@ func TestPauseAndResumeNeverBackfill(t *testing.T) {
 }
 
 func TestDeleteStopsScheduleAndKeepsJobs(t *testing.T) {
+	t.Parallel()
 	dsn, pool := migratedDB(t)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
@@ -250,9 +275,10 @@ func TestDeleteStopsScheduleAndKeepsJobs(t *testing.T) {
 	pgtest.Eventually(t, 3*time.Second, "two jobs", func() bool {
 		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 2
 	})
-	pgtest.Exec(t, pool, `DELETE FROM werk_cron_jobs WHERE name = 'd'`)
+	deletedAt := pgtest.QueryOne[time.Time](t, pool, `DELETE FROM werk_cron_jobs WHERE name = 'd' RETURNING clock_timestamp()`)
 	before := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`)
-	time.Sleep(2500 * time.Millisecond)
+	// Two ticks' time after the DELETE, all decided.
+	tk.decidedThrough(t, pool, deletedAt.Add(2500*time.Millisecond))
 	after := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`)
 	if after != before {
 		t.Fatalf("jobs went from %d to %d after DELETE", before, after)
@@ -263,6 +289,7 @@ func TestDeleteStopsScheduleAndKeepsJobs(t *testing.T) {
 }
 
 func TestRestartEnqueuesNewestMissedTickOnce(t *testing.T) {
+	t.Parallel()
 	dsn, pool := migratedDB(t)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
@@ -272,14 +299,15 @@ func TestRestartEnqueuesNewestMissedTickOnce(t *testing.T) {
 	})
 	tk.stop()
 	lastBefore := pgtest.QueryOne[time.Time](t, pool, `SELECT last_tick_at FROM werk_cron_jobs`)
-	time.Sleep(3500 * time.Millisecond)
+	// Down while three ticks fall due.
+	untilDBClock(t, pool, lastBefore.Add(3500*time.Millisecond))
 
 	restarted := time.Now()
 	tk2 := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk2.waitRole(t, scheduler.RolePrimary, 5*time.Second)
 	// The first decision after the restart settles every tick missed while down.
 	pgtest.Eventually(t, 2*time.Second, "the catch-up decision", func() bool {
-		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE outcome = 'missed'`) > 0
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE outcome = 'missed' AND tick_at > $1`, lastBefore) > 0
 	})
 	tk2.stop()
 
@@ -289,7 +317,7 @@ func TestRestartEnqueuesNewestMissedTickOnce(t *testing.T) {
 		WHERE outcome = 'enqueued' AND tick_at > $1`, lastBefore).Scan(&catchup); err != nil {
 		t.Fatal(err)
 	}
-	missed := queryList[time.Time](t, pool, `SELECT tick_at FROM werk_cron_ticks WHERE outcome = 'missed' ORDER BY 1`)
+	missed := queryList[time.Time](t, pool, `SELECT tick_at FROM werk_cron_ticks WHERE outcome = 'missed' AND tick_at > $1 ORDER BY 1`, lastBefore)
 	if len(missed) < 2 {
 		t.Fatalf("want the older missed ticks recorded as missed, got %v", missed)
 	}
@@ -312,6 +340,7 @@ func TestRestartEnqueuesNewestMissedTickOnce(t *testing.T) {
 }
 
 func TestLedgerNotJobKeyMakesTickOnce(t *testing.T) {
+	t.Parallel()
 	dsn, pool := migratedDB(t)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
@@ -333,7 +362,9 @@ func TestLedgerNotJobKeyMakesTickOnce(t *testing.T) {
 
 	tk2 := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk2.waitRole(t, scheduler.RolePrimary, 5*time.Second)
-	time.Sleep(1500 * time.Millisecond)
+	// The whole backlog pending at the restart decided, and a tick newer than the first
+	// ticker's last one.
+	tk2.decidedThrough(t, pool, ticks[len(ticks)-1].Add(1500*time.Millisecond))
 	tk2.stop()
 	for _, tick := range ticks {
 		if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE scheduled_at = $1`, tick); n != 0 {
@@ -346,6 +377,7 @@ func TestLedgerNotJobKeyMakesTickOnce(t *testing.T) {
 }
 
 func TestBadCronReportedOthersKeepTicking(t *testing.T) {
+	t.Parallel()
 	dsn, pool := migratedDB(t)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
@@ -379,11 +411,11 @@ func TestBadCronReportedOthersKeepTicking(t *testing.T) {
 	if msg := pgtest.QueryOne[string](t, pool, `SELECT last_error FROM werk_cron_jobs WHERE name = 'abbrev_tz'`); !strings.Contains(msg, "PST") {
 		t.Errorf("abbrev_tz: last_error %q does not name the zone", msg)
 	}
-	before := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'good'`)
-	time.Sleep(2 * time.Second)
-	after := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'good'`)
-	if after-before < 1 {
-		t.Fatalf("the good schedule stopped: %d then %d jobs", before, after)
+	// The next two seconds' ticks, decided: the good schedule has a job among them.
+	from := dbNow(t, pool)
+	until := tk.decidedThrough(t, pool, from.Add(2*time.Second))
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'good' AND scheduled_at > $1 AND scheduled_at <= $2`, from, until); n < 1 {
+		t.Fatalf("the good schedule stopped: no job for its ticks from %s to %s", from, until)
 	}
 	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name <> 'good'`); n != 0 {
 		t.Fatalf("%d jobs from bad schedules", n)
@@ -399,6 +431,7 @@ func TestBadCronReportedOthersKeepTicking(t *testing.T) {
 }
 
 func TestDatabaseRefusesBadRows(t *testing.T) {
+	t.Parallel()
 	_, pool := migratedDB(t)
 	cases := []struct {
 		name, sql, wantInMessage string
@@ -444,6 +477,7 @@ func TestDatabaseRefusesBadRows(t *testing.T) {
 // unplanned (a definition change of a planned row, or planned_at set to NULL by hand),
 // and none for the ticker's own writes.
 func TestWakeUpsAreCoalesced(t *testing.T) {
+	t.Parallel()
 	dsn, pool := migratedDB(t)
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dsn)
@@ -454,13 +488,21 @@ func TestWakeUpsAreCoalesced(t *testing.T) {
 	if _, err := conn.Exec(ctx, `SELECT werk_cron_listen()`); err != nil {
 		t.Fatal(err)
 	}
+	channel := pgtest.QueryOne[string](t, conn, `SELECT 'werk_cron_jobs:' || current_schema()`)
+	// count counts the wake-ups that the statements before it sent: it sends a marker on
+	// the same channel and counts up to it (PostgreSQL delivers notifications in commit
+	// order), so that none can still be on its way.
 	count := func() int {
+		pgtest.Exec(t, pool, `SELECT pg_notify($1, 'marker')`, channel)
 		n := 0
 		for {
-			wctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-			_, err := conn.WaitForNotification(wctx)
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			note, err := conn.WaitForNotification(wctx)
 			cancel()
 			if err != nil {
+				t.Fatalf("waiting for the marker after %d wake-ups: %v", n, err)
+			}
+			if note.Channel == channel && note.Payload == "marker" {
 				return n
 			}
 			n++
@@ -500,6 +542,7 @@ func TestWakeUpsAreCoalesced(t *testing.T) {
 // restore brought back) gets no second job: the ledger records it as a duplicate of
 // that row, and last_job_id points at it.
 func TestTickWithTakenKeyIsADuplicate(t *testing.T) {
+	t.Parallel()
 	dsn, pool := migratedDB(t)
 	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('k', 'app.k', '* * * * * *')`)
 	// The next few ticks' keys, taken before any ticker runs.
@@ -532,6 +575,7 @@ func TestTickWithTakenKeyIsADuplicate(t *testing.T) {
 // werk_jobs) gets last_error naming the tick and the reason; the schedules that share
 // its tick statement keep their jobs, and the ticker keeps leading.
 func TestRefusedScheduleIsIsolated(t *testing.T) {
+	t.Parallel()
 	dsn, pool := migratedDB(t)
 	pgtest.Exec(t, pool, `ALTER TABLE werk_jobs ADD CONSTRAINT no_jobs_for_app_bad CHECK (function <> 'app.bad')`)
 	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES
@@ -545,15 +589,15 @@ func TestRefusedScheduleIsIsolated(t *testing.T) {
 	if !strings.Contains(msg, "no_jobs_for_app_bad") || !strings.Contains(msg, "tick at") {
 		t.Errorf("last_error %q does not name the tick and the constraint", msg)
 	}
-	before := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`)
-	time.Sleep(2 * time.Second)
+	from := dbNow(t, pool)
+	until := tk.decidedThrough(t, pool, from.Add(2*time.Second))
 	for _, name := range []string{"good1", "good2"} {
 		if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = $1`, name); n < 2 {
 			t.Errorf("%s has %d jobs: a refused schedule held it back", name, n)
 		}
 	}
-	if after := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`); after <= before {
-		t.Errorf("no jobs in the last 2 s (%d then %d)", before, after)
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE scheduled_at > $1 AND scheduled_at <= $2`, from, until); n == 0 {
+		t.Errorf("no jobs for the ticks from %s to %s", from, until)
 	}
 	if tk.Role() != scheduler.RolePrimary {
 		t.Fatalf("ticker is %s", tk.Role())

@@ -13,6 +13,7 @@ import (
 // the UPDATE itself, not from BEGIN: ticks that passed while it was still paused are
 // never enqueued, even with catchup = 'all'.
 func TestResumeInsideLongTransactionDoesNotBackfill(t *testing.T) {
+	t.Parallel()
 	dsn, pool := migratedDB(t)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
@@ -41,13 +42,15 @@ func TestResumeInsideLongTransactionDoesNotBackfill(t *testing.T) {
 // Giving a schedule that has ended a later ends_at restarts it from that moment: the
 // time it spent ended is not backfilled.
 func TestEndsAtExtendedAfterTheEndDoesNotBackfill(t *testing.T) {
+	t.Parallel()
 	dsn, pool := migratedDB(t)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
 	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs, catchup, ends_at)
 		VALUES ('e', 'app.e', 1, 'all', clock_timestamp() + interval '1 s')`)
 	ended := pgtest.QueryOne[time.Time](t, pool, `SELECT ends_at FROM werk_cron_jobs`)
-	time.Sleep(2500 * time.Millisecond)
+	// Ended, and ticks' time passes (decided) before the extension.
+	tk.decidedThrough(t, pool, ended.Add(1500*time.Millisecond))
 	extended := pgtest.QueryOne[time.Time](t, pool, `UPDATE werk_cron_jobs SET ends_at = now() + interval '1 day' RETURNING changed_at`)
 	pgtest.Eventually(t, 2*time.Second, "a job after the extension", func() bool {
 		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE scheduled_at > $1`, ended) >= 1
@@ -59,6 +62,7 @@ func TestEndsAtExtendedAfterTheEndDoesNotBackfill(t *testing.T) {
 }
 
 func TestTriggersGuardTickerState(t *testing.T) {
+	t.Parallel()
 	_, pool := migratedDB(t)
 	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs) VALUES ('g', 'app.g', 60)`)
 	pgtest.Exec(t, pool, `UPDATE werk_cron_jobs SET last_tick_at = '2026-01-01T00:00:00Z'`)
