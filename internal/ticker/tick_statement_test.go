@@ -8,7 +8,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgwerk/werkcron/db"
-	"github.com/pgwerk/werkcron/internal/migrate"
 	"github.com/pgwerk/werkcron/internal/pgtest"
 )
 
@@ -17,11 +16,9 @@ import (
 // between two of its ticks), the schedule writes nothing — no job, no ledger row, no
 // new last_tick_at — and is not reported as won, so the ticker looks at it again.
 func TestTickStatementTakesAllOfAScheduleOrNothing(t *testing.T) {
-	dsn := pgtest.NewDB(t)
+	t.Parallel()
+	dsn := pgtest.MigratedDB(t)
 	ctx := context.Background()
-	if err := migrate.Up(ctx, dsn, nil); err != nil {
-		t.Fatal(err)
-	}
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
