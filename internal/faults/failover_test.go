@@ -18,7 +18,7 @@ import (
 // port and starts it; it is removed when t ends.
 func newReplica(t *testing.T, primary *pgtest.Cluster) *pgtest.Cluster {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "werkcron-faults-replica-")
+	dir, err := pgtest.ClusterDir()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,14 +94,14 @@ func TestDatabaseFailover(t *testing.T) {
 	tickers(t, both, 3)
 	waitInstances(t, pool, 3, 10*time.Second)
 	waitProgress(t, pool, 3*time.Second)
-	time.Sleep(time.Second)
+	waitProgress(t, pool, 3*time.Second) // and again: jobs of every schedule on the old primary
 	before := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`)
 
 	if err := primary.Stop(ctx, "fast"); err != nil { // sends all WAL to the replica first
 		t.Fatal(err)
 	}
 	stopped := time.Now()
-	time.Sleep(time.Second)
+	time.Sleep(time.Second) // no database to write to for a while is the fault under test
 	if out, err := replica.Command(ctx, "pg_ctl", "promote", "-w", "-t", "60", "-D", filepath.Join(replica.Dir, "data")).CombinedOutput(); err != nil {
 		t.Fatalf("pg_ctl promote: %v\n%s", err, out)
 	}

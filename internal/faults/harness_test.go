@@ -123,29 +123,11 @@ func (p *proc) kill(t testing.TB) {
 
 var ctx = context.Background()
 
-// newCluster boots a cluster of the test's own (to stop, restart or fail over); it is
-// removed when t ends. Its directory is a fresh one under the system temp dir, which the
-// postgres user can reach when the tests run as root.
+// newCluster boots a cluster of the test's own (to stop, restart or fail over), under
+// pgtest.ClusterDir (tmpfs when there is room); it is removed when t ends.
 func newCluster(t testing.TB) *pgtest.Cluster {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "werkcron-faults-pg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := pgtest.Init(ctx, dir)
-	if err == nil {
-		err = c.Start(ctx)
-	}
-	t.Cleanup(func() {
-		if c != nil {
-			_ = c.Remove(context.Background())
-		}
-		_ = os.RemoveAll(dir)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return pgtest.NewCluster(t)
 }
 
 // createDB creates database name on the server at admin and returns its URL.
@@ -162,6 +144,15 @@ func createDB(t testing.TB, admin, name string) string {
 	return pgtest.WithDatabase(admin, name)
 }
 
+// migratedDB returns a fresh migrated database on the package's shared cluster (a copy
+// of pgtest's migrated template), for tests that need no server of their own, and a
+// pool on it.
+func migratedDB(t testing.TB) (string, *pgxpool.Pool) {
+	t.Helper()
+	dsn := pgtest.MigratedDB(t)
+	return dsn, openPool(t, dsn)
+}
+
 // migrate migrates the database at dsn and returns a small pool on it for the test's
 // own queries (closed when t ends).
 func migrate(t testing.TB, dsn string) *pgxpool.Pool {
@@ -169,6 +160,12 @@ func migrate(t testing.TB, dsn string) *pgxpool.Pool {
 	if err := scheduler.Migrate(ctx, dsn, nil); err != nil {
 		t.Fatal(err)
 	}
+	return openPool(t, dsn)
+}
+
+// openPool returns a small pool on dsn for the test's own queries (closed when t ends).
+func openPool(t testing.TB, dsn string) *pgxpool.Pool {
+	t.Helper()
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -351,28 +348,36 @@ type ledgerStats struct {
 
 // checkLedger asserts what must hold after any fault, over werk_jobs and
 // werk_cron_ticks:
-//   - at most one job per (schedule, tick), with the key DESIGN.md fixes, never enqueued
-//     before its tick; the ledger and the jobs agree row for row; no 'duplicate' outcome
+//   - at most one job per (schedule, tick), with the key cron:<schedule>:<tick in UTC,
+//     to the second>, never enqueued before its tick; the ledger and the jobs agree row for row; no 'duplicate' outcome
 //     (a tick decided twice);
 //   - every tick on the schedule's grid and not in the future;
 //   - catchup = 'all': no missed tick, and the ticks form one gap-free sequence from the
 //     schedule's first tick on;
 //   - last_tick_at is the newest decided tick.
+//
+// Tickers may still be running: everything is read from one snapshot, taken before the
+// database's clock is read, so that what is read is consistent and not newer than dbNow.
 func checkLedger(t testing.TB, pool *pgxpool.Pool) ledgerStats {
 	t.Helper()
 	var st ledgerStats
-	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM (SELECT cron_name, scheduled_at FROM werk_jobs
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	dbNow := pgtest.QueryOne[time.Time](t, tx, `SELECT clock_timestamp()`) // the snapshot is taken first
+	if n := pgtest.QueryOne[int64](t, tx, `SELECT count(*) FROM (SELECT cron_name, scheduled_at FROM werk_jobs
 		WHERE cron_name IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1) d`); n != 0 {
 		t.Errorf("%d (schedule, tick) pairs have more than one job", n)
 	}
-	dbNow := pgtest.QueryOne[time.Time](t, pool, `SELECT now()`)
 	type sched struct {
 		name, cron, catchup string
 		interval            int
 		changed             time.Time
 		lastTick            *time.Time
 	}
-	rows, err := pool.Query(ctx, `SELECT name, coalesce(cron, ''), catchup, coalesce(interval_secs, 0),
+	rows, err := tx.Query(ctx, `SELECT name, coalesce(cron, ''), catchup, coalesce(interval_secs, 0),
 		date_trunc('second', changed_at), last_tick_at FROM werk_cron_jobs ORDER BY name`)
 	if err != nil {
 		t.Fatal(err)
@@ -391,7 +396,7 @@ func checkLedger(t testing.TB, pool *pgxpool.Pool) ledgerStats {
 	for _, s := range scheds {
 		st.Schedules++
 		var ledger []ledgerRow
-		lrows, err := pool.Query(ctx, `SELECT tick_at, outcome, job_id::text FROM werk_cron_ticks WHERE name = $1 ORDER BY tick_at`, s.name)
+		lrows, err := tx.Query(ctx, `SELECT tick_at, outcome, job_id::text FROM werk_cron_ticks WHERE name = $1 ORDER BY tick_at`, s.name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -403,7 +408,7 @@ func checkLedger(t testing.TB, pool *pgxpool.Pool) ledgerStats {
 			ledger = append(ledger, r)
 		}
 		jobs := map[string]jobRow{}
-		jrows, err := pool.Query(ctx, `SELECT id::text, key, scheduled_at, enqueued_at FROM werk_jobs WHERE cron_name = $1`, s.name)
+		jrows, err := tx.Query(ctx, `SELECT id::text, key, scheduled_at, enqueued_at FROM werk_jobs WHERE cron_name = $1`, s.name)
 		if err != nil {
 			t.Fatal(err)
 		}

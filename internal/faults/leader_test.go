@@ -29,13 +29,13 @@ func tickers(t *testing.T, dsn string, n int, args ...string) map[int]*proc {
 // 1. Three tickers, 20 schedules at 1 s: exactly one primary at any time.
 func TestOnePrimaryAmongThree(t *testing.T) {
 	t.Parallel()
-	dsn := pgtest.NewDB(t)
-	pool := migrate(t, dsn)
+	dsn, pool := migratedDB(t)
 	addSchedules(t, pool, 20)
 	procs := tickers(t, dsn, 3)
 	first := waitInstances(t, pool, 3, 10*time.Second)
 
 	samples := 0
+	// Sampled every 20 ms for 4 s: a window of time is what is under test.
 	for end := time.Now().Add(4 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 		ins, err := instances(pool)
 		if err != nil {
@@ -103,7 +103,7 @@ func measurePromotion(t *testing.T, pool *pgxpool.Pool, old *proc, oldBackend in
 		if stamped != nil && leading.IsZero() {
 			leading = now
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // the sampling interval of what is measured
 	}
 	// The lock passes when the backend ends; a sample may see the new primary first.
 	since := func(at time.Time) time.Duration { return max(0, at.Sub(gone)) }
@@ -114,8 +114,7 @@ func measurePromotion(t *testing.T, pool *pgxpool.Pool, old *proc, oldBackend in
 // ending, and the schedules continue. Repeated; the numbers are logged as PROMOTION.
 func TestSigkillPrimaryPromotesStandby(t *testing.T) {
 	t.Parallel()
-	dsn := pgtest.NewDB(t)
-	pool := migrate(t, dsn)
+	dsn, pool := migratedDB(t)
 	addSchedules(t, pool, 20)
 	procs := tickers(t, dsn, 3)
 	watch := watchPrimaries(t, pool)
@@ -128,7 +127,7 @@ func TestSigkillPrimaryPromotesStandby(t *testing.T) {
 		if old == nil {
 			t.Fatalf("primary %+v is not one of ours", primary)
 		}
-		time.Sleep(time.Duration(300+run*137) * time.Millisecond) // at various phases of the 1s ticks
+		atPhase(t, pool, []int{300, 437, 574, 711, 848, 985}[run]) // at various phases of the 1s ticks
 		p := measurePromotion(t, pool, old, primary.backend, func() { old.signal(syscall.SIGKILL) })
 		old.wait(t, 5*time.Second)
 		delete(procs, old.pid())
@@ -158,8 +157,7 @@ func TestSigkillPrimaryPromotesStandby(t *testing.T) {
 // SIGTERM: the primary finishes, unlocks and exits 0; a standby takes over at once.
 func TestSigtermHandsOverAtOnce(t *testing.T) {
 	t.Parallel()
-	dsn := pgtest.NewDB(t)
-	pool := migrate(t, dsn)
+	dsn, pool := migratedDB(t)
 	addSchedules(t, pool, 5)
 	procs := tickers(t, dsn, 2)
 	watch := watchPrimaries(t, pool)
@@ -167,7 +165,7 @@ func TestSigtermHandsOverAtOnce(t *testing.T) {
 	for run := range 3 {
 		primary := waitInstances(t, pool, 2, 10*time.Second)
 		old := procs[primary.osPid]
-		time.Sleep(time.Duration(400+run*250) * time.Millisecond)
+		atPhase(t, pool, []int{400, 650, 900}[run])
 		var sent time.Time
 		p := measurePromotion(t, pool, old, primary.backend, func() {
 			sent = time.Now()
@@ -216,15 +214,17 @@ func TestSigtermHandsOverAtOnce(t *testing.T) {
 	checkLedger(t, pool)
 }
 
-// 3. SIGSTOP of the primary for 10 s, then SIGCONT: no tick twice; it still leads (its
-// session and lock live on while it is frozen) or has stepped down cleanly.
+// 3. SIGSTOP of the primary for 10 s, then SIGCONT. A frozen process's socket stays open
+// (the kernel still acknowledges for it), so its session and the leader lock live on:
+// the standby must not lead meanwhile, and nothing is enqueued. After SIGCONT exactly
+// one ticker leads, ticking resumes, and no tick is enqueued twice (catchup = 'all'
+// schedules get every tick of the freeze, once).
 func TestSigstopPrimary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10s freeze")
 	}
 	t.Parallel()
-	dsn := pgtest.NewDB(t)
-	pool := migrate(t, dsn)
+	dsn, pool := migratedDB(t)
 	addSchedules(t, pool, 20)
 	procs := tickers(t, dsn, 2)
 	watch := watchPrimaries(t, pool)
@@ -232,18 +232,28 @@ func TestSigstopPrimary(t *testing.T) {
 	waitProgress(t, pool, 3*time.Second)
 	old := procs[primary.osPid]
 	old.signal(syscall.SIGSTOP)
+	frozen := pgtest.QueryOne[time.Time](t, pool, `SELECT clock_timestamp()`)
+	// The freeze is the fault under test: longer than the heartbeat (6 s) and the
+	// misfire grace (5 s).
 	time.Sleep(10 * time.Second)
 	mid := waitInstances(t, pool, 2, time.Second)
+	if mid.backend != primary.backend {
+		t.Errorf("while the primary (backend %d) was frozen, %+v became primary: its session and lock should have lived on", primary.backend, mid)
+	}
+	// A tick statement sent just before SIGSTOP may still commit; nothing after.
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE enqueued_at > $1::timestamptz + interval '1 s'`, frozen); n != 0 {
+		t.Errorf("%d jobs enqueued while the only primary was frozen", n)
+	}
 	old.signal(syscall.SIGCONT)
 	waitProgress(t, pool, 3*time.Second)
 	after := waitInstances(t, pool, 2, 3*time.Second)
-	switch {
-	case after.backend == primary.backend && mid.backend == primary.backend:
+	if old.exited() {
+		t.Fatalf("the thawed ticker exited: %v", old.err)
+	}
+	if after.backend == primary.backend {
 		t.Logf("the frozen primary kept its session and lock, and leads again after SIGCONT")
-	case after.osPid != primary.osPid:
-		t.Logf("the frozen primary stepped down; %d leads", after.osPid)
-	default:
-		t.Logf("the frozen primary lost its session and leads again on a new one")
+	} else {
+		t.Logf("after SIGCONT %+v leads (the frozen primary was backend %d)", after, primary.backend)
 	}
 	watch()
 	st := checkLedger(t, pool)
@@ -254,8 +264,7 @@ func TestSigstopPrimary(t *testing.T) {
 // promotes, and the old primary rejoins as a standby.
 func TestTerminatePrimarySession(t *testing.T) {
 	t.Parallel()
-	dsn := pgtest.NewDB(t)
-	pool := migrate(t, dsn)
+	dsn, pool := migratedDB(t)
 	addSchedules(t, pool, 20)
 	procs := tickers(t, dsn, 3)
 	watch := watchPrimaries(t, pool)
@@ -264,7 +273,7 @@ func TestTerminatePrimarySession(t *testing.T) {
 		primary := waitInstances(t, pool, 3, 10*time.Second)
 		old := procs[primary.osPid]
 		before := strings.Count(old.out.String(), "ticker session ended")
-		time.Sleep(time.Duration(300+run*300) * time.Millisecond)
+		atPhase(t, pool, []int{300, 600, 900}[run])
 		start := time.Now()
 		p := measurePromotion(t, pool, old, primary.backend, func() {
 			pgtest.Exec(t, pool, `SELECT pg_terminate_backend($1)`, primary.backend)
@@ -324,7 +333,7 @@ func TestServerRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 		down := time.Now()
-		time.Sleep(3 * time.Second)
+		time.Sleep(3 * time.Second) // the outage is the fault under test: ticks fall due while the server is down
 		if err := c.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -344,8 +353,7 @@ func TestServerRestart(t *testing.T) {
 // twice, none extra, none early. Leadership moves between a skewed and a true clock.
 func TestClockSkew(t *testing.T) {
 	t.Parallel()
-	dsn := pgtest.NewDB(t)
-	pool := migrate(t, dsn)
+	dsn, pool := migratedDB(t)
 	addSchedules(t, pool, 6)
 	skews := map[int]string{}
 	procs := map[int]*proc{}
@@ -362,8 +370,9 @@ func TestClockSkew(t *testing.T) {
 	var led []string
 	for _, next := range []string{"0s", "-90s", "0s"} {
 		primary := waitInstances(t, pool, 2, 10*time.Second)
+		// Every schedule ticks under this primary's clock, twice.
 		waitProgress(t, pool, 3*time.Second)
-		time.Sleep(1500 * time.Millisecond)
+		waitProgress(t, pool, 3*time.Second)
 		led = append(led, skews[primary.osPid])
 		if procs[primary.osPid] == nil {
 			t.Fatalf("primary %+v is not one of ours", primary)
@@ -408,11 +417,23 @@ func requireSkewed(t *testing.T, p *proc, skew string) {
 	}
 }
 
+// atPhase returns when the database's clock is ms milliseconds into a second: a fault
+// injected then hits the 1 s ticks at that phase.
+func atPhase(t *testing.T, pool *pgxpool.Pool, ms int) {
+	t.Helper()
+	now := pgtest.QueryOne[time.Time](t, pool, `SELECT clock_timestamp()`)
+	at := now.Truncate(time.Second).Add(time.Duration(ms) * time.Millisecond)
+	if !at.After(now) {
+		at = at.Add(time.Second)
+	}
+	time.Sleep(at.Sub(now)) // the place within the second is what is chosen
+}
+
 // 8. Two schemas in one database, each with its own tickers, schedule independently:
 // the lock keys are derived from the schema name (werk_cron_lock_key()).
 func TestTwoSchemas(t *testing.T) {
 	t.Parallel()
-	base := pgtest.NewDB(t)
+	base := pgtest.NewDB(t) // migrated into two schemas below, not public
 	admin := migrateNothing(t, base)
 	pgtest.Exec(t, admin, `CREATE SCHEMA app_a; CREATE SCHEMA app_b`)
 	withPath := func(schema string) string {
@@ -489,7 +510,11 @@ func TestIdleStandbyQueryRate(t *testing.T) {
 			standby = in.backend
 		}
 	}
-	time.Sleep(1500 * time.Millisecond) // settled into waiting
+	// Settled into waiting: its session waits inside the server for the leader lock.
+	pgtest.Eventually(t, 5*time.Second, "the standby waiting for the leader lock", func() bool {
+		return pgtest.QueryOne[bool](t, pool, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE pid = $1 AND wait_event_type = 'Lock' AND wait_event = 'advisory')`, standby)
+	})
 	count := func() int {
 		log := readFile(t, c.LogFile())
 		n := 0
@@ -503,7 +528,7 @@ func TestIdleStandbyQueryRate(t *testing.T) {
 	}
 	const window = 10 * time.Second
 	before := count()
-	time.Sleep(window)
+	time.Sleep(window) // the rate over a window of time is what is measured
 	n := count() - before
 	t.Logf("IDLE STANDBY: %d statements in %s", n, window)
 	if n > int(window/time.Second)+1 {
@@ -524,8 +549,7 @@ func TestKeepalivesOnTickerSession(t *testing.T) {
 		t.Skip("no ss(8)")
 	}
 	t.Parallel()
-	dsn := pgtest.NewDB(t)
-	pool := migrate(t, dsn)
+	dsn, pool := migratedDB(t)
 	startTicker(t, dsn)
 	primary := waitInstances(t, pool, 1, 10*time.Second)
 	port := pgtest.QueryOne[int32](t, pool, `SELECT client_port FROM pg_stat_activity WHERE pid = $1`, primary.backend)

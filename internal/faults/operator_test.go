@@ -15,27 +15,37 @@ import (
 // standby leads at once, and ticks once the locks are gone.
 func TestSigtermWhileOthersHoldLocks(t *testing.T) {
 	t.Parallel()
-	dsn := pgtest.MigratedDB(t)
-	pool := migrate(t, dsn)
+	dsn, pool := migratedDB(t)
 	addSchedules(t, pool, 5)
 	procs := tickers(t, dsn, 2)
 	primary := waitInstances(t, pool, 2, 10*time.Second)
 	waitProgress(t, pool, 5*time.Second)
+	old := procs[primary.osPid]
+	// The primary's log, from here on.
+	logged := func(what string) func() bool {
+		from := len(old.out.String())
+		return func() bool { return strings.Contains(old.out.String()[from:], what) }
+	}
 
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
+	blockedS00 := logged(`blocked by another session; set aside and retried" schedule=s00`)
+	blockedS01 := logged(`blocked by another session; set aside and retried" schedule=s01`)
 	pgtest.Exec(t, tx, `SELECT 1 FROM werk_cron_jobs WHERE name = 's00' FOR UPDATE`)
 	pgtest.Exec(t, tx, `INSERT INTO werk_jobs (key, function, cron_name)
 		SELECT 'cron:s01:' || to_char((date_trunc('second', clock_timestamp()) + interval '1 s') AT TIME ZONE 'UTC',
 		                              'YYYY-MM-DD"T"HH24:MI:SS"Z"'), 'app.tick', 's01'`)
-	time.Sleep(1500 * time.Millisecond) // the row and the key held across a tick or two
+	// The row and the key held across a tick: the primary ran into both.
+	pgtest.Eventually(t, 5*time.Second, "the primary set s00 (row held) and s01 (key held) aside", func() bool {
+		return blockedS00() && blockedS01()
+	})
+	tableLocked := logged("a table is locked by another session")
 	pgtest.Exec(t, tx, `LOCK TABLE werk_jobs IN ACCESS EXCLUSIVE MODE`)
-	time.Sleep(500 * time.Millisecond) // a tick statement now waits on the table
+	pgtest.Eventually(t, 5*time.Second, "a tick statement of the primary meets the table lock", tableLocked)
 
-	old := procs[primary.osPid]
 	sent := time.Now()
 	old.signal(syscall.SIGTERM)
 	if code := old.wait(t, 5*time.Second); code != 0 {

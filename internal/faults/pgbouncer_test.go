@@ -121,8 +121,7 @@ logfile = %[5]s/pgbouncer.log
 // session mode it works as if connected directly.
 func TestPgBouncer(t *testing.T) {
 	t.Parallel()
-	dsn := pgtest.NewDB(t)
-	pool := migrate(t, dsn)
+	dsn, pool := migratedDB(t)
 	addSchedules(t, pool, 3)
 	tx, sess := startPgBouncer(t, dsn, true)
 	txLIFO, _ := startPgBouncer(t, dsn, false)

@@ -76,7 +76,7 @@ func TestSoak(t *testing.T) {
 	start := time.Now()
 	restarted := false
 	for time.Since(start) < length {
-		time.Sleep(time.Duration(300+rng.IntN(2200)) * time.Millisecond)
+		time.Sleep(time.Duration(300+rng.IntN(2200)) * time.Millisecond) // random gaps between faults are the soak
 		for pid, p := range procs {
 			if p.exited() {
 				t.Errorf("ticker %d exited by itself: %v\n%s", pid, p.err, tail(p.out.String(), 20))
@@ -89,7 +89,7 @@ func TestSoak(t *testing.T) {
 			if err := c.Stop(ctx, mode); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(time.Duration(1000+rng.IntN(4000)) * time.Millisecond)
+			time.Sleep(time.Duration(1000+rng.IntN(4000)) * time.Millisecond) // the outage is the fault
 			if err := c.Start(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -113,7 +113,7 @@ func TestSoak(t *testing.T) {
 			role := []string{"primary", "standby"}[rng.IntN(2)]
 			if p := pick(role); p != nil {
 				p.signal(syscall.SIGSTOP)
-				time.Sleep(time.Duration(500+rng.IntN(7500)) * time.Millisecond)
+				time.Sleep(time.Duration(500+rng.IntN(7500)) * time.Millisecond) // the freeze is the fault
 				p.signal(syscall.SIGCONT)
 				counts["SIGSTOP/SIGCONT "+role]++
 			}
