@@ -319,6 +319,11 @@ func TestAPIValidationErrors(t *testing.T) {
 func TestAPIRunJobsShowTickerState(t *testing.T) {
 	t.Parallel()
 	s, pool, _ := newScheduler(t)
+	tk, err := s.Ticker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk.Signals.Ticked.Init(t) // before Run starts it
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -332,10 +337,6 @@ func TestAPIRunJobsShowTickerState(t *testing.T) {
 		t.Fatal(err)
 	}
 	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('broken', 'app.x', '61 * * * *')`)
-	tk, err := s.Ticker()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var jobs []scheduler.CronJob
 	pgtest.Eventually(t, 5*time.Second, "ticker state in Jobs", func() bool {
 		jobs, err = s.Jobs(ctx)
@@ -349,6 +350,10 @@ func TestAPIRunJobsShowTickerState(t *testing.T) {
 	}
 	if j := jobs[1]; j.LastJobID == (uuid.UUID{}) || !j.NextRunAt.After(j.LastTickAt) {
 		t.Errorf("running schedule: %+v", j)
+	}
+	// The job is committed before the ticker counts it: wait for the tick statement that
+	// won (Ticked, signalled once its counts are in).
+	for tk.Signals.Ticked.WaitOrTimeout() == 0 {
 	}
 	if tk.Stats.Enqueued.Load() < 1 || !tk.Stats.Primary.Load() {
 		t.Errorf("ticker stats: enqueued %d primary %v", tk.Stats.Enqueued.Load(), tk.Stats.Primary.Load())
