@@ -113,7 +113,9 @@ func TestSixFieldCronEveryEvenSecond(t *testing.T) {
 	checkJobs(t, pool)
 }
 
-func TestJobRowMatchesDesignAndNotifiesQueue(t *testing.T) {
+// The job row carries every field of the schedule, the tick and its key, and the queue
+// hears of it.
+func TestJobRowCarriesTheScheduleAndNotifiesQueue(t *testing.T) {
 	t.Parallel()
 	dsn, pool := migratedDB(t)
 	ctx := context.Background()
