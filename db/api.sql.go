@@ -133,15 +133,19 @@ func (q *Queries) CountSchedules(ctx context.Context) (int64, error) {
 }
 
 const countSchedulesByState = `-- name: CountSchedulesByState :many
-SELECT state::text AS state, count(*) AS schedules FROM werk_cron_status GROUP BY state ORDER BY state
+SELECT state::text AS state, count(*) AS schedules,
+       count(*) FILTER (WHERE last_run_status = 'failed') AS last_run_failed
+FROM werk_cron_status GROUP BY state ORDER BY state
 `
 
 type CountSchedulesByStateRow struct {
-	State     string `json:"state"`
-	Schedules int64  `json:"schedules"`
+	State         string `json:"state"`
+	Schedules     int64  `json:"schedules"`
+	LastRunFailed int64  `json:"last_run_failed"`
 }
 
-// For /metrics: schedules per state of werk_cron_status.
+// For /metrics: schedules per state of werk_cron_status, and of them how many have a
+// last run that failed.
 func (q *Queries) CountSchedulesByState(ctx context.Context) ([]CountSchedulesByStateRow, error) {
 	rows, err := q.db.Query(ctx, countSchedulesByState)
 	if err != nil {
@@ -151,7 +155,7 @@ func (q *Queries) CountSchedulesByState(ctx context.Context) ([]CountSchedulesBy
 	items := []CountSchedulesByStateRow{}
 	for rows.Next() {
 		var i CountSchedulesByStateRow
-		if err := rows.Scan(&i.State, &i.Schedules); err != nil {
+		if err := rows.Scan(&i.State, &i.Schedules, &i.LastRunFailed); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -160,6 +164,30 @@ func (q *Queries) CountSchedulesByState(ctx context.Context) ([]CountSchedulesBy
 		return nil, err
 	}
 	return items, nil
+}
+
+const getBackfill = `-- name: GetBackfill :one
+SELECT id, name, from_at, to_at, requested_at, requested_by, through_at, enqueued, already, done_at, error FROM werk_cron_backfills
+WHERE id = $1::bigint
+`
+
+func (q *Queries) GetBackfill(ctx context.Context, id int64) (WerkCronBackfill, error) {
+	row := q.db.QueryRow(ctx, getBackfill, id)
+	var i WerkCronBackfill
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.FromAt,
+		&i.ToAt,
+		&i.RequestedAt,
+		&i.RequestedBy,
+		&i.ThroughAt,
+		&i.Enqueued,
+		&i.Already,
+		&i.DoneAt,
+		&i.Error,
+	)
+	return i, err
 }
 
 const getSchedule = `-- name: GetSchedule :one
@@ -235,6 +263,27 @@ func (q *Queries) GrantTicker(ctx context.Context, arg GrantTickerParams) ([]str
 		return nil, err
 	}
 	return items, nil
+}
+
+const jobOutcomeCounts = `-- name: JobOutcomeCounts :one
+SELECT coalesce(pg_catalog.pg_sequence_last_value('werk_cron_outcomes_complete'::regclass), 0)::bigint AS complete,
+       coalesce(pg_catalog.pg_sequence_last_value('werk_cron_outcomes_failed'::regclass), 0)::bigint AS failed,
+       coalesce(pg_catalog.pg_sequence_last_value('werk_cron_outcomes_aborted'::regclass), 0)::bigint AS aborted
+`
+
+type JobOutcomeCountsRow struct {
+	Complete int64 `json:"complete"`
+	Failed   int64 `json:"failed"`
+	Aborted  int64 `json:"aborted"`
+}
+
+// Job outcomes recorded so far (the counters werk_cron_record_outcome advances), for
+// werkcron_job_outcomes_total.
+func (q *Queries) JobOutcomeCounts(ctx context.Context) (JobOutcomeCountsRow, error) {
+	row := q.db.QueryRow(ctx, jobOutcomeCounts)
+	var i JobOutcomeCountsRow
+	err := row.Scan(&i.Complete, &i.Failed, &i.Aborted)
+	return i, err
 }
 
 const listInstances = `-- name: ListInstances :many
@@ -344,7 +393,7 @@ func (q *Queries) ListSchedules(ctx context.Context) ([]WerkCronJob, error) {
 }
 
 const listStatus = `-- name: ListStatus :many
-SELECT name, state, schedule, timezone, func, queue, paused, next_run_at, next_in, last_tick_at, last_job_status, last_job_id, last_error, paused_reason FROM werk_cron_status
+SELECT name, state, schedule, timezone, func, queue, paused, next_run_at, next_in, last_tick_at, last_job_status, last_job_id, last_error, paused_reason, last_run_status, last_run_finished_at, consecutive_failures, failures_24h, overlap, jitter_secs, remaining_runs FROM werk_cron_status
 `
 
 func (q *Queries) ListStatus(ctx context.Context) ([]WerkCronStatus, error) {
@@ -371,6 +420,13 @@ func (q *Queries) ListStatus(ctx context.Context) ([]WerkCronStatus, error) {
 			&i.LastJobID,
 			&i.LastError,
 			&i.PausedReason,
+			&i.LastRunStatus,
+			&i.LastRunFinishedAt,
+			&i.ConsecutiveFailures,
+			&i.Failures24h,
+			&i.Overlap,
+			&i.JitterSecs,
+			&i.RemainingRuns,
 		); err != nil {
 			return nil, err
 		}
@@ -383,7 +439,7 @@ func (q *Queries) ListStatus(ctx context.Context) ([]WerkCronStatus, error) {
 }
 
 const listTicks = `-- name: ListTicks :many
-SELECT name, tick_at, outcome, job_id, decided_at, ticks FROM werk_cron_ticks
+SELECT name, tick_at, outcome, job_id, decided_at, ticks, job_status, job_started_at, job_finished_at, job_attempts, job_error FROM werk_cron_ticks
 WHERE name = $1::text
 ORDER BY tick_at DESC
 LIMIT $2::integer
@@ -411,6 +467,11 @@ func (q *Queries) ListTicks(ctx context.Context, arg ListTicksParams) ([]WerkCro
 			&i.JobID,
 			&i.DecidedAt,
 			&i.Ticks,
+			&i.JobStatus,
+			&i.JobStartedAt,
+			&i.JobFinishedAt,
+			&i.JobAttempts,
+			&i.JobError,
 		); err != nil {
 			return nil, err
 		}
@@ -486,6 +547,24 @@ func (q *Queries) PauseByName(ctx context.Context, arg PauseByNameParams) (bool,
 	var changed bool
 	err := row.Scan(&changed)
 	return changed, err
+}
+
+const requestBackfill = `-- name: RequestBackfill :one
+SELECT werk_cron_backfill($1::text, $2::timestamptz, $3::timestamptz)::bigint AS id
+`
+
+type RequestBackfillParams struct {
+	Name   string    `json:"name"`
+	FromAt time.Time `json:"from_at"`
+	ToAt   time.Time `json:"to_at"`
+}
+
+// Asks the primary ticker to backfill (see werk_cron_backfill); returns the request's id.
+func (q *Queries) RequestBackfill(ctx context.Context, arg RequestBackfillParams) (int64, error) {
+	row := q.db.QueryRow(ctx, requestBackfill, arg.Name, arg.FromAt, arg.ToAt)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
 }
 
 const resumeByName = `-- name: ResumeByName :one

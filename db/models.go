@@ -11,6 +11,21 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+// backfill requests (werk_cron_backfill); the primary ticker carries them out, oldest first, and fills in done_at, enqueued, already or error
+type WerkCronBackfill struct {
+	ID          int64      `json:"id"`
+	Name        string     `json:"name"`
+	FromAt      time.Time  `json:"from_at"`
+	ToAt        time.Time  `json:"to_at"`
+	RequestedAt time.Time  `json:"requested_at"`
+	RequestedBy string     `json:"requested_by"`
+	ThroughAt   *time.Time `json:"through_at"`
+	Enqueued    int32      `json:"enqueued"`
+	Already     int32      `json:"already"`
+	DoneAt      *time.Time `json:"done_at"`
+	Error       *string    `json:"error"`
+}
+
 // schedules the ticker has set aside because another session holds their row or a job key; written by the ticker, shown by werk_cron_status
 type WerkCronHoldup struct {
 	Name   string    `json:"name"`
@@ -67,20 +82,27 @@ type WerkCronJob struct {
 }
 
 type WerkCronStatus struct {
-	Name          string          `json:"name"`
-	State         string          `json:"state"`
-	Schedule      *string         `json:"schedule"`
-	Timezone      string          `json:"timezone"`
-	Func          string          `json:"func"`
-	Queue         string          `json:"queue"`
-	Paused        bool            `json:"paused"`
-	NextRunAt     *time.Time      `json:"next_run_at"`
-	NextIn        pgtype.Interval `json:"next_in"`
-	LastTickAt    *time.Time      `json:"last_tick_at"`
-	LastJobStatus *string         `json:"last_job_status"`
-	LastJobID     *uuid.UUID      `json:"last_job_id"`
-	LastError     *string         `json:"last_error"`
-	PausedReason  *string         `json:"paused_reason"`
+	Name                string          `json:"name"`
+	State               string          `json:"state"`
+	Schedule            *string         `json:"schedule"`
+	Timezone            string          `json:"timezone"`
+	Func                string          `json:"func"`
+	Queue               string          `json:"queue"`
+	Paused              bool            `json:"paused"`
+	NextRunAt           *time.Time      `json:"next_run_at"`
+	NextIn              pgtype.Interval `json:"next_in"`
+	LastTickAt          *time.Time      `json:"last_tick_at"`
+	LastJobStatus       *string         `json:"last_job_status"`
+	LastJobID           *uuid.UUID      `json:"last_job_id"`
+	LastError           *string         `json:"last_error"`
+	PausedReason        *string         `json:"paused_reason"`
+	LastRunStatus       *string         `json:"last_run_status"`
+	LastRunFinishedAt   *time.Time      `json:"last_run_finished_at"`
+	ConsecutiveFailures int32           `json:"consecutive_failures"`
+	Failures24h         int32           `json:"failures_24h"`
+	Overlap             string          `json:"overlap"`
+	JitterSecs          *int32          `json:"jitter_secs"`
+	RemainingRuns       *int32          `json:"remaining_runs"`
 }
 
 type WerkCronTick struct {
@@ -90,6 +112,13 @@ type WerkCronTick struct {
 	JobID     *uuid.UUID `json:"job_id"`
 	DecidedAt time.Time  `json:"decided_at"`
 	Ticks     int32      `json:"ticks"`
+	// the outcome of the tick's job when it reached a final status: complete, failed or aborted; NULL while it runs, or for ticks without a job
+	JobStatus     *string    `json:"job_status"`
+	JobStartedAt  *time.Time `json:"job_started_at"`
+	JobFinishedAt *time.Time `json:"job_finished_at"`
+	JobAttempts   *int32     `json:"job_attempts"`
+	// the job's error, its first 2,000 characters
+	JobError *string `json:"job_error"`
 }
 
 type WerkJob struct {

@@ -44,30 +44,66 @@ func (q *Queries) ClearHoldups(ctx context.Context, names []string) error {
 	return err
 }
 
+const failureStreaks = `-- name: FailureStreaks :many
+SELECT j.name, werk_cron_failure_streak(j.name, j.pause_after_failures, j.changed_at)::integer AS failures
+FROM werk_cron_jobs j
+WHERE j.name = ANY ($1::text[]) AND j.pause_after_failures IS NOT NULL
+`
+
+type FailureStreaksRow struct {
+	Name     string `json:"name"`
+	Failures int32  `json:"failures"`
+}
+
+// The failed runs in a row, since it last started afresh, of each named schedule that
+// pauses after failures: read when they are due, since failures come in at any time.
+func (q *Queries) FailureStreaks(ctx context.Context, names []string) ([]FailureStreaksRow, error) {
+	rows, err := q.db.Query(ctx, failureStreaks, names)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []FailureStreaksRow{}
+	for rows.Next() {
+		var i FailureStreaksRow
+		if err := rows.Scan(&i.Name, &i.Failures); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const getSchedulesForTicker = `-- name: GetSchedulesForTicker :many
 SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
-       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
+       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at,
+       coalesce(pause_after_failures, 0)::integer AS pause_after_failures, remaining_runs
 FROM werk_cron_jobs
 WHERE name = ANY ($1::text[])
 `
 
 type GetSchedulesForTickerRow struct {
-	Name              string     `json:"name"`
-	Func              string     `json:"func"`
-	Queue             string     `json:"queue"`
-	Cron              *string    `json:"cron"`
-	IntervalSecs      *int32     `json:"interval_secs"`
-	Timezone          string     `json:"timezone"`
-	Paused            bool       `json:"paused"`
-	Catchup           string     `json:"catchup"`
-	CatchupWindowSecs *int32     `json:"catchup_window_secs"`
-	Overlap           string     `json:"overlap"`
-	StartsAt          *time.Time `json:"starts_at"`
-	EndsAt            *time.Time `json:"ends_at"`
-	ChangedAt         time.Time  `json:"changed_at"`
-	UpdatedAt         time.Time  `json:"updated_at"`
-	LastTickAt        *time.Time `json:"last_tick_at"`
-	NextRunAt         *time.Time `json:"next_run_at"`
+	Name               string     `json:"name"`
+	Func               string     `json:"func"`
+	Queue              string     `json:"queue"`
+	Cron               *string    `json:"cron"`
+	IntervalSecs       *int32     `json:"interval_secs"`
+	Timezone           string     `json:"timezone"`
+	Paused             bool       `json:"paused"`
+	Catchup            string     `json:"catchup"`
+	CatchupWindowSecs  *int32     `json:"catchup_window_secs"`
+	Overlap            string     `json:"overlap"`
+	StartsAt           *time.Time `json:"starts_at"`
+	EndsAt             *time.Time `json:"ends_at"`
+	ChangedAt          time.Time  `json:"changed_at"`
+	UpdatedAt          time.Time  `json:"updated_at"`
+	LastTickAt         *time.Time `json:"last_tick_at"`
+	NextRunAt          *time.Time `json:"next_run_at"`
+	PauseAfterFailures int32      `json:"pause_after_failures"`
+	RemainingRuns      *int32     `json:"remaining_runs"`
 }
 
 // The named rows as they are now (after a decision that did not go through).
@@ -97,6 +133,8 @@ func (q *Queries) GetSchedulesForTicker(ctx context.Context, names []string) ([]
 			&i.UpdatedAt,
 			&i.LastTickAt,
 			&i.NextRunAt,
+			&i.PauseAfterFailures,
+			&i.RemainingRuns,
 		); err != nil {
 			return nil, err
 		}
@@ -111,7 +149,8 @@ func (q *Queries) GetSchedulesForTicker(ctx context.Context, names []string) ([]
 const listDueSchedules = `-- name: ListDueSchedules :many
 
 SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
-       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
+       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at,
+       coalesce(pause_after_failures, 0)::integer AS pause_after_failures, remaining_runs
 FROM werk_cron_jobs
 WHERE next_run_at IS NOT NULL
   AND next_run_at <= $1::timestamptz
@@ -127,22 +166,24 @@ type ListDueSchedulesParams struct {
 }
 
 type ListDueSchedulesRow struct {
-	Name              string     `json:"name"`
-	Func              string     `json:"func"`
-	Queue             string     `json:"queue"`
-	Cron              *string    `json:"cron"`
-	IntervalSecs      *int32     `json:"interval_secs"`
-	Timezone          string     `json:"timezone"`
-	Paused            bool       `json:"paused"`
-	Catchup           string     `json:"catchup"`
-	CatchupWindowSecs *int32     `json:"catchup_window_secs"`
-	Overlap           string     `json:"overlap"`
-	StartsAt          *time.Time `json:"starts_at"`
-	EndsAt            *time.Time `json:"ends_at"`
-	ChangedAt         time.Time  `json:"changed_at"`
-	UpdatedAt         time.Time  `json:"updated_at"`
-	LastTickAt        *time.Time `json:"last_tick_at"`
-	NextRunAt         *time.Time `json:"next_run_at"`
+	Name               string     `json:"name"`
+	Func               string     `json:"func"`
+	Queue              string     `json:"queue"`
+	Cron               *string    `json:"cron"`
+	IntervalSecs       *int32     `json:"interval_secs"`
+	Timezone           string     `json:"timezone"`
+	Paused             bool       `json:"paused"`
+	Catchup            string     `json:"catchup"`
+	CatchupWindowSecs  *int32     `json:"catchup_window_secs"`
+	Overlap            string     `json:"overlap"`
+	StartsAt           *time.Time `json:"starts_at"`
+	EndsAt             *time.Time `json:"ends_at"`
+	ChangedAt          time.Time  `json:"changed_at"`
+	UpdatedAt          time.Time  `json:"updated_at"`
+	LastTickAt         *time.Time `json:"last_tick_at"`
+	NextRunAt          *time.Time `json:"next_run_at"`
+	PauseAfterFailures int32      `json:"pause_after_failures"`
+	RemainingRuns      *int32     `json:"remaining_runs"`
 }
 
 // The plan: the ticker reads only the rows it must look at soon, and writes back when
@@ -179,6 +220,8 @@ func (q *Queries) ListDueSchedules(ctx context.Context, arg ListDueSchedulesPara
 			&i.UpdatedAt,
 			&i.LastTickAt,
 			&i.NextRunAt,
+			&i.PauseAfterFailures,
+			&i.RemainingRuns,
 		); err != nil {
 			return nil, err
 		}
@@ -192,7 +235,8 @@ func (q *Queries) ListDueSchedules(ctx context.Context, arg ListDueSchedulesPara
 
 const lockInError = `-- name: LockInError :many
 SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
-       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
+       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at,
+       coalesce(pause_after_failures, 0)::integer AS pause_after_failures, remaining_runs
 FROM werk_cron_jobs
 WHERE last_error IS NOT NULL AND name > $1::text
 ORDER BY name
@@ -206,22 +250,24 @@ type LockInErrorParams struct {
 }
 
 type LockInErrorRow struct {
-	Name              string     `json:"name"`
-	Func              string     `json:"func"`
-	Queue             string     `json:"queue"`
-	Cron              *string    `json:"cron"`
-	IntervalSecs      *int32     `json:"interval_secs"`
-	Timezone          string     `json:"timezone"`
-	Paused            bool       `json:"paused"`
-	Catchup           string     `json:"catchup"`
-	CatchupWindowSecs *int32     `json:"catchup_window_secs"`
-	Overlap           string     `json:"overlap"`
-	StartsAt          *time.Time `json:"starts_at"`
-	EndsAt            *time.Time `json:"ends_at"`
-	ChangedAt         time.Time  `json:"changed_at"`
-	UpdatedAt         time.Time  `json:"updated_at"`
-	LastTickAt        *time.Time `json:"last_tick_at"`
-	NextRunAt         *time.Time `json:"next_run_at"`
+	Name               string     `json:"name"`
+	Func               string     `json:"func"`
+	Queue              string     `json:"queue"`
+	Cron               *string    `json:"cron"`
+	IntervalSecs       *int32     `json:"interval_secs"`
+	Timezone           string     `json:"timezone"`
+	Paused             bool       `json:"paused"`
+	Catchup            string     `json:"catchup"`
+	CatchupWindowSecs  *int32     `json:"catchup_window_secs"`
+	Overlap            string     `json:"overlap"`
+	StartsAt           *time.Time `json:"starts_at"`
+	EndsAt             *time.Time `json:"ends_at"`
+	ChangedAt          time.Time  `json:"changed_at"`
+	UpdatedAt          time.Time  `json:"updated_at"`
+	LastTickAt         *time.Time `json:"last_tick_at"`
+	NextRunAt          *time.Time `json:"next_run_at"`
+	PauseAfterFailures int32      `json:"pause_after_failures"`
+	RemainingRuns      *int32     `json:"remaining_runs"`
 }
 
 // A new primary's second look at schedules in error, by name after @after, at most
@@ -252,6 +298,8 @@ func (q *Queries) LockInError(ctx context.Context, arg LockInErrorParams) ([]Loc
 			&i.UpdatedAt,
 			&i.LastTickAt,
 			&i.NextRunAt,
+			&i.PauseAfterFailures,
+			&i.RemainingRuns,
 		); err != nil {
 			return nil, err
 		}
@@ -265,7 +313,8 @@ func (q *Queries) LockInError(ctx context.Context, arg LockInErrorParams) ([]Loc
 
 const lockUnplannedAbove = `-- name: LockUnplannedAbove :many
 SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
-       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
+       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at,
+       coalesce(pause_after_failures, 0)::integer AS pause_after_failures, remaining_runs
 FROM werk_cron_jobs
 WHERE planned_at IS NULL AND updated_at > $1::timestamptz
 ORDER BY updated_at DESC, name DESC
@@ -279,22 +328,24 @@ type LockUnplannedAboveParams struct {
 }
 
 type LockUnplannedAboveRow struct {
-	Name              string     `json:"name"`
-	Func              string     `json:"func"`
-	Queue             string     `json:"queue"`
-	Cron              *string    `json:"cron"`
-	IntervalSecs      *int32     `json:"interval_secs"`
-	Timezone          string     `json:"timezone"`
-	Paused            bool       `json:"paused"`
-	Catchup           string     `json:"catchup"`
-	CatchupWindowSecs *int32     `json:"catchup_window_secs"`
-	Overlap           string     `json:"overlap"`
-	StartsAt          *time.Time `json:"starts_at"`
-	EndsAt            *time.Time `json:"ends_at"`
-	ChangedAt         time.Time  `json:"changed_at"`
-	UpdatedAt         time.Time  `json:"updated_at"`
-	LastTickAt        *time.Time `json:"last_tick_at"`
-	NextRunAt         *time.Time `json:"next_run_at"`
+	Name               string     `json:"name"`
+	Func               string     `json:"func"`
+	Queue              string     `json:"queue"`
+	Cron               *string    `json:"cron"`
+	IntervalSecs       *int32     `json:"interval_secs"`
+	Timezone           string     `json:"timezone"`
+	Paused             bool       `json:"paused"`
+	Catchup            string     `json:"catchup"`
+	CatchupWindowSecs  *int32     `json:"catchup_window_secs"`
+	Overlap            string     `json:"overlap"`
+	StartsAt           *time.Time `json:"starts_at"`
+	EndsAt             *time.Time `json:"ends_at"`
+	ChangedAt          time.Time  `json:"changed_at"`
+	UpdatedAt          time.Time  `json:"updated_at"`
+	LastTickAt         *time.Time `json:"last_tick_at"`
+	NextRunAt          *time.Time `json:"next_run_at"`
+	PauseAfterFailures int32      `json:"pause_after_failures"`
+	RemainingRuns      *int32     `json:"remaining_runs"`
 }
 
 // Rows awaiting planning whose change is newer than @above (made while the planner's
@@ -326,6 +377,8 @@ func (q *Queries) LockUnplannedAbove(ctx context.Context, arg LockUnplannedAbove
 			&i.UpdatedAt,
 			&i.LastTickAt,
 			&i.NextRunAt,
+			&i.PauseAfterFailures,
+			&i.RemainingRuns,
 		); err != nil {
 			return nil, err
 		}
@@ -339,7 +392,8 @@ func (q *Queries) LockUnplannedAbove(ctx context.Context, arg LockUnplannedAbove
 
 const lockUnplannedBelow = `-- name: LockUnplannedBelow :many
 SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
-       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
+       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at,
+       coalesce(pause_after_failures, 0)::integer AS pause_after_failures, remaining_runs
 FROM werk_cron_jobs
 WHERE planned_at IS NULL AND (updated_at, name) < ($1::timestamptz, $2::text)
 ORDER BY updated_at DESC, name DESC
@@ -354,22 +408,24 @@ type LockUnplannedBelowParams struct {
 }
 
 type LockUnplannedBelowRow struct {
-	Name              string     `json:"name"`
-	Func              string     `json:"func"`
-	Queue             string     `json:"queue"`
-	Cron              *string    `json:"cron"`
-	IntervalSecs      *int32     `json:"interval_secs"`
-	Timezone          string     `json:"timezone"`
-	Paused            bool       `json:"paused"`
-	Catchup           string     `json:"catchup"`
-	CatchupWindowSecs *int32     `json:"catchup_window_secs"`
-	Overlap           string     `json:"overlap"`
-	StartsAt          *time.Time `json:"starts_at"`
-	EndsAt            *time.Time `json:"ends_at"`
-	ChangedAt         time.Time  `json:"changed_at"`
-	UpdatedAt         time.Time  `json:"updated_at"`
-	LastTickAt        *time.Time `json:"last_tick_at"`
-	NextRunAt         *time.Time `json:"next_run_at"`
+	Name               string     `json:"name"`
+	Func               string     `json:"func"`
+	Queue              string     `json:"queue"`
+	Cron               *string    `json:"cron"`
+	IntervalSecs       *int32     `json:"interval_secs"`
+	Timezone           string     `json:"timezone"`
+	Paused             bool       `json:"paused"`
+	Catchup            string     `json:"catchup"`
+	CatchupWindowSecs  *int32     `json:"catchup_window_secs"`
+	Overlap            string     `json:"overlap"`
+	StartsAt           *time.Time `json:"starts_at"`
+	EndsAt             *time.Time `json:"ends_at"`
+	ChangedAt          time.Time  `json:"changed_at"`
+	UpdatedAt          time.Time  `json:"updated_at"`
+	LastTickAt         *time.Time `json:"last_tick_at"`
+	NextRunAt          *time.Time `json:"next_run_at"`
+	PauseAfterFailures int32      `json:"pause_after_failures"`
+	RemainingRuns      *int32     `json:"remaining_runs"`
 }
 
 // The planner's sweep: rows awaiting planning after the cursor (@below_at, @below_name)
@@ -400,6 +456,8 @@ func (q *Queries) LockUnplannedBelow(ctx context.Context, arg LockUnplannedBelow
 			&i.UpdatedAt,
 			&i.LastTickAt,
 			&i.NextRunAt,
+			&i.PauseAfterFailures,
+			&i.RemainingRuns,
 		); err != nil {
 			return nil, err
 		}
@@ -439,6 +497,20 @@ func (q *Queries) NextPlannedAfter(ctx context.Context, after time.Time) ([]time
 		return nil, err
 	}
 	return items, nil
+}
+
+const pauseFailing = `-- name: PauseFailing :one
+SELECT werk_cron_pause_failing($1::text)::boolean AS paused
+`
+
+// Pause the schedule if its runs since it last started afresh are pause_after_failures
+// failures in a row (werk_cron_pause_failing, which the trigger recording outcomes also
+// calls); false if not, or if another session holds its row.
+func (q *Queries) PauseFailing(ctx context.Context, name string) (bool, error) {
+	row := q.db.QueryRow(ctx, pauseFailing, name)
+	var paused bool
+	err := row.Scan(&paused)
+	return paused, err
 }
 
 const pruneTicks = `-- name: PruneTicks :execrows

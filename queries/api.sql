@@ -72,8 +72,11 @@ LIMIT @max_rows::integer;
 SELECT * FROM werk_cron_status;
 
 -- name: CountSchedulesByState :many
--- For /metrics: schedules per state of werk_cron_status.
-SELECT state::text AS state, count(*) AS schedules FROM werk_cron_status GROUP BY state ORDER BY state;
+-- For /metrics: schedules per state of werk_cron_status, and of them how many have a
+-- last run that failed.
+SELECT state::text AS state, count(*) AS schedules,
+       count(*) FILTER (WHERE last_run_status = 'failed') AS last_run_failed
+FROM werk_cron_status GROUP BY state ORDER BY state;
 
 -- name: ListInstances :many
 -- Every running ticker of this schema (see werk_cron_list_instances), primary first,
@@ -101,3 +104,18 @@ LIMIT 1;
 -- only returns them.
 SELECT stmt::text AS stmt FROM werk_cron_grant(@role::text, @apply::boolean) AS stmt;
 
+
+-- name: JobOutcomeCounts :one
+-- Job outcomes recorded so far (the counters werk_cron_record_outcome advances), for
+-- werkcron_job_outcomes_total.
+SELECT coalesce(pg_catalog.pg_sequence_last_value('werk_cron_outcomes_complete'::regclass), 0)::bigint AS complete,
+       coalesce(pg_catalog.pg_sequence_last_value('werk_cron_outcomes_failed'::regclass), 0)::bigint AS failed,
+       coalesce(pg_catalog.pg_sequence_last_value('werk_cron_outcomes_aborted'::regclass), 0)::bigint AS aborted;
+
+-- name: RequestBackfill :one
+-- Asks the primary ticker to backfill (see werk_cron_backfill); returns the request's id.
+SELECT werk_cron_backfill(@name::text, @from_at::timestamptz, @to_at::timestamptz)::bigint AS id;
+
+-- name: GetBackfill :one
+SELECT * FROM werk_cron_backfills
+WHERE id = @id::bigint;

@@ -9,7 +9,8 @@
 -- leaving out @skip: schedules set aside after a lock or a failed statement, which are
 -- retried on their own clock.
 SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
-       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
+       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at,
+       coalesce(pause_after_failures, 0)::integer AS pause_after_failures, remaining_runs
 FROM werk_cron_jobs
 WHERE next_run_at IS NOT NULL
   AND next_run_at <= @until::timestamptz
@@ -29,7 +30,8 @@ LIMIT 1;
 -- name: GetSchedulesForTicker :many
 -- The named rows as they are now (after a decision that did not go through).
 SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
-       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
+       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at,
+       coalesce(pause_after_failures, 0)::integer AS pause_after_failures, remaining_runs
 FROM werk_cron_jobs
 WHERE name = ANY (@names::text[]);
 
@@ -38,7 +40,8 @@ WHERE name = ANY (@names::text[]);
 -- sweep went on), newest first, at most @max_rows, locked until the planner's
 -- transaction commits. A row another session holds is skipped, not waited for.
 SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
-       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
+       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at,
+       coalesce(pause_after_failures, 0)::integer AS pause_after_failures, remaining_runs
 FROM werk_cron_jobs
 WHERE planned_at IS NULL AND updated_at > @above::timestamptz
 ORDER BY updated_at DESC, name DESC
@@ -49,7 +52,8 @@ FOR NO KEY UPDATE SKIP LOCKED;
 -- The planner's sweep: rows awaiting planning after the cursor (@below_at, @below_name)
 -- in the order newest change first, at most @max_rows, locked as above.
 SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
-       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
+       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at,
+       coalesce(pause_after_failures, 0)::integer AS pause_after_failures, remaining_runs
 FROM werk_cron_jobs
 WHERE planned_at IS NULL AND (updated_at, name) < (@below_at::timestamptz, @below_name::text)
 ORDER BY updated_at DESC, name DESC
@@ -60,7 +64,8 @@ FOR NO KEY UPDATE SKIP LOCKED;
 -- A new primary's second look at schedules in error, by name after @after, at most
 -- @max_rows, locked as above (see werk_cron_jobs_in_error_idx).
 SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
-       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at
+       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at,
+       coalesce(pause_after_failures, 0)::integer AS pause_after_failures, remaining_runs
 FROM werk_cron_jobs
 WHERE last_error IS NOT NULL AND name > @after::text
 ORDER BY name
@@ -132,3 +137,16 @@ DELETE FROM werk_cron_holdups WHERE name = ANY (@names::text[]);
 -- name: ClearAllHoldups :exec
 -- A new primary starts from what it sees itself.
 DELETE FROM werk_cron_holdups;
+
+-- name: FailureStreaks :many
+-- The failed runs in a row, since it last started afresh, of each named schedule that
+-- pauses after failures: read when they are due, since failures come in at any time.
+SELECT j.name, werk_cron_failure_streak(j.name, j.pause_after_failures, j.changed_at)::integer AS failures
+FROM werk_cron_jobs j
+WHERE j.name = ANY (@names::text[]) AND j.pause_after_failures IS NOT NULL;
+
+-- name: PauseFailing :one
+-- Pause the schedule if its runs since it last started afresh are pause_after_failures
+-- failures in a row (werk_cron_pause_failing, which the trigger recording outcomes also
+-- calls); false if not, or if another session holds its row.
+SELECT werk_cron_pause_failing(@name::text)::boolean AS paused;

@@ -6,8 +6,8 @@
 -- schedule's last_tick_at and updated_at) and what follows from it (the newest decided
 -- tick, the next_run_at after it). One tick per schedule is its head (tick_heads): the
 -- one whose job, if it gets one, becomes last_job_id (the newest enqueue tick, or with
--- overlap = 'skip' the only one that can be enqueued; the newest tick when none is to
--- be enqueued). The schedule's row is updated from it.
+-- overlap 'skip' or 'buffer_one' the only one that can be enqueued; the newest tick when
+-- none is to be enqueued). The schedule's row is updated from it.
 --
 -- Compare-and-set first: a tick takes part only if its schedule's row still has the
 -- last_tick_at and updated_at the ticker saw, is not paused, and none of the schedule's
@@ -27,11 +27,11 @@
 -- enqueued again. A key another transaction holds uncommitted makes this statement wait
 -- (at most the session's lock_timeout; the ticker then isolates that schedule).
 --
--- Returns one row (outcome 'won') per schedule whose decision went through, one row per
--- tick whose outcome is not what the ticker asked for ('duplicate', 'skipped_overlap',
--- and 'foreign' for a key held by a job of another schedule or function), and one row
--- (outcome 'notified') with the number of queues notified; the transaction's start
--- (now()) is on every row. A schedule without a 'won' row lost the compare-and-set and
+-- Returns one row (outcome 'won', with the schedule's remaining_runs after it, -1 for no
+-- limit) per schedule whose decision went through, one row per tick whose outcome is
+-- not what the ticker asked for ('duplicate', 'skipped_overlap', and 'foreign' for a key
+-- held by a job of another schedule or function), and one row (outcome 'notified') with
+-- the number of queues notified; the transaction's start (now()) is on every row. A schedule without a 'won' row lost the compare-and-set and
 -- must be looked at again.
 --
 -- Its cost must stay linear in the number of ticks whatever the planner estimates: every
@@ -39,7 +39,12 @@
 WITH locked AS NOT MATERIALIZED (
     SELECT d.name, d.key, d.tick_at, d.kind, d.ticks, d.head, d.newest, d.next_run_at,
            d.job_id, d.schedule_ticks, j.func, j.queue, j.args, j.kwargs, j.timeout_secs,
-           j.result_ttl, j.failure_ttl, j.meta, j.priority, j.max_attempts,
+           j.result_ttl, j.failure_ttl, j.meta, j.priority, j.max_attempts, j.overlap,
+           j.remaining_runs,
+           -- jitter_secs: the job runs at its tick plus an offset that the key decides
+           -- (werk_cron_jitter); the key and the ledger keep the tick.
+           CASE WHEN j.jitter_secs > 0 THEN d.tick_at + werk_cron_jitter(d.key, j.jitter_secs)
+                ELSE d.tick_at END AS run_at,
            existing.id AS existing_id,
            -- A key held by another schedule's (or another function's) job: the tick
            -- cannot have a job of its own; the ticker reports it on the schedule.
@@ -54,12 +59,14 @@ WITH locked AS NOT MATERIALIZED (
                WHEN existing.id IS NOT NULL THEN 'duplicate'
                -- overlap = 'skip': only the head, which for such a schedule is the oldest
                -- enqueue tick of the batch, and only if no job of the schedule is still
-               -- waiting or running.
-               WHEN j.overlap = 'skip' AND (
+               -- waiting or running; 'buffer_one' likewise, but only if none is waiting
+               -- (one may run: pgwerk runs them one at a time, by their group_key).
+               WHEN j.overlap IN ('skip', 'buffer_one') AND (
                         NOT d.head
                         OR EXISTS (SELECT 1 FROM werk_jobs b
                                    WHERE b.cron_name = d.name
-                                     AND b.status IN ('queued', 'scheduled', 'active')))
+                                     AND b.status IN ('queued', 'scheduled', 'active')
+                                     AND (j.overlap = 'skip' OR b.status <> 'active')))
                    THEN 'skipped_overlap'
                ELSE 'enqueue'
            END AS intent
@@ -95,15 +102,23 @@ won AS MATERIALIZED (
     -- advanced never updates a row while some of its schedule's ticks still wait to be
     -- locked: FOR UPDATE skips a row the same command has updated, and would drop them.
     SELECT c.*
-    FROM (SELECT l.*, count(*) OVER (PARTITION BY l.name) AS locked_ticks FROM locked l) c
+    FROM (SELECT l.*, count(*) OVER (PARTITION BY l.name) AS locked_ticks,
+                 -- Runs the decision spends (remaining_runs counts them down).
+                 count(*) FILTER (WHERE l.intent = 'enqueue') OVER (PARTITION BY l.name) AS enqueues
+          FROM locked l) c
     WHERE c.locked_ticks = c.schedule_ticks
 ),
 jobs AS (
-    INSERT INTO werk_jobs (id, key, function, queue, status, priority, payload, max_attempts,
+    -- A job not due yet (jitter) is 'scheduled', pgwerk's status for that; a schedule
+    -- with overlap buffer_one or buffer_all puts its jobs in one pgwerk concurrency group
+    -- (group_key), which pgwerk runs one at a time.
+    INSERT INTO werk_jobs (id, key, function, queue, status, priority, group_key, payload, max_attempts,
                            timeout_secs, scheduled_at, meta, result_ttl, failure_ttl, cron_name)
-    SELECT x.job_id, x.key, x.func, x.queue, 'queued', x.priority,
+    SELECT x.job_id, x.key, x.func, x.queue,
+           CASE WHEN x.run_at > now() THEN 'scheduled' ELSE 'queued' END, x.priority,
+           CASE WHEN x.overlap IN ('buffer_one', 'buffer_all') THEN 'cron:' || x.name END,
            pg_catalog.jsonb_build_object('args', x.args, 'kwargs', x.kwargs), x.max_attempts,
-           x.timeout_secs, x.tick_at, x.meta, x.result_ttl, x.failure_ttl, x.name
+           x.timeout_secs, x.run_at, x.meta, x.result_ttl, x.failure_ttl, x.name
     FROM won x
     WHERE x.intent = 'enqueue'
     ON CONFLICT (key) DO NOTHING
@@ -129,11 +144,14 @@ advanced AS (
         last_job_id = coalesce(CASE WHEN h.intent = 'enqueue' AND h.job_id IN (SELECT id FROM jobs) THEN h.job_id
                                     WHEN h.intent = 'duplicate' AND NOT h.foreign_key THEN h.existing_id END,
                                j.last_job_id),
-        next_run_at = nullif(h.next_run_at, '0001-01-01 00:00:00+00'::timestamptz),
+        -- remaining_runs counts down by the runs spent; at 0 nothing is planned: ended.
+        remaining_runs = CASE WHEN j.remaining_runs IS NOT NULL THEN greatest(j.remaining_runs - h.enqueues, 0) END,
+        next_run_at = CASE WHEN j.remaining_runs IS NOT NULL AND j.remaining_runs - h.enqueues <= 0 THEN NULL
+                           ELSE nullif(h.next_run_at, '0001-01-01 00:00:00+00'::timestamptz) END,
         last_error = NULL
     FROM won h
     WHERE h.head AND j.name = h.name
-    RETURNING j.name
+    RETURNING j.name, j.remaining_runs
 ),
 -- pgwerk's workers listen on werk:<queue>: one notification per queue per statement.
 notified AS (
@@ -141,7 +159,8 @@ notified AS (
     FROM (SELECT DISTINCT queue FROM won WHERE intent = 'enqueue') q
 )
 SELECT 'won'::text AS outcome, a.name::text AS name, NULL::timestamptz AS tick_at,
-       NULL::uuid AS job_id, 0::bigint AS queues_notified, now()::timestamptz AS started_at
+       NULL::uuid AS job_id, 0::bigint AS queues_notified, now()::timestamptz AS started_at,
+       coalesce(a.remaining_runs, -1)::integer AS remaining_runs
 FROM advanced a
 UNION ALL
 -- Ticks that did not go as asked: decided before, a key taken (by this schedule's
@@ -149,12 +168,12 @@ UNION ALL
 SELECT CASE WHEN x.foreign_key AND NOT x.decided_before THEN 'foreign'
             WHEN x.intent = 'enqueue' THEN 'duplicate'
             ELSE x.intent END,
-       x.name, x.tick_at, x.existing_id, 0, now()
+       x.name, x.tick_at, x.existing_id, 0, now(), -1
 FROM won x
 WHERE (x.intent = 'enqueue' AND x.job_id NOT IN (SELECT id FROM jobs))
    OR (x.intent <> 'enqueue' AND x.intent <> CASE x.kind WHEN 'missed' THEN 'missed' ELSE 'enqueue' END)
 UNION ALL
-SELECT 'notified', '', NULL, NULL, n.n, now()
+SELECT 'notified', '', NULL, NULL, n.n, now(), -1
 FROM notified n;
 
 -- name: FillRacedDuplicates :exec

@@ -222,13 +222,14 @@ func TestAPITrigger(t *testing.T) {
 	if b, _ := json.Marshal(payload); string(b) != `{"args":[1],"kwargs":{"k":"v"}}` {
 		t.Errorf("payload %s", b)
 	}
-	// A manual run is no tick: the schedule's state and the ledger stay as they were.
+	// A manual run is no tick: the schedule's state stays as it was; the ledger records
+	// the run ('triggered'), so that its outcome shows in the history.
 	got, _ := s.Get(ctx, "t")
 	if !got.LastTickAt.IsZero() || got.LastJobID != (uuid.UUID{}) {
 		t.Errorf("Trigger touched the schedule's tick state: %+v", got)
 	}
-	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks`); n != 0 {
-		t.Errorf("Trigger wrote %d ledger rows", n)
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE outcome = 'triggered' AND job_id = $1`, id); n != 1 {
+		t.Errorf("Trigger wrote %d ledger rows 'triggered' for its job; want 1", n)
 	}
 	id2, err := s.Trigger(ctx, "t")
 	if err != nil || id2 == id {
@@ -513,7 +514,7 @@ func TestViewsStatusAndInstances(t *testing.T) {
 		st.NewestTick == nil || st.NewestTick.Name != "fast" || st.Lag < 0 || st.Lag > 2*time.Second {
 		t.Errorf("Status: %+v", st)
 	}
-	counts, err := s.CountByState(ctx)
+	counts, _, err := s.CountByState(ctx)
 	if err != nil || counts["active"] != 2 || counts["paused"] != 1 || counts["error"] != 1 {
 		t.Errorf("CountByState = %v, %v", counts, err)
 	}

@@ -16,16 +16,42 @@ import (
 	"github.com/pgwerk/werkcron/db"
 )
 
-// Tick is one row of the tick ledger, werk_cron_ticks.
+// Tick is one row of the tick ledger, werk_cron_ticks: what was decided for a tick and,
+// for one that got a job, how the job ended (kept after pgwerk deletes the job).
 type Tick struct {
-	Name      string    `json:"name"`
-	At        time.Time `json:"tick_at"`
-	Outcome   string    `json:"outcome"` // enqueued, duplicate, skipped_overlap or missed
-	JobID     uuid.UUID `json:"job_id"`  // zero for missed and skipped ticks
+	Name    string    `json:"name"`
+	At      time.Time `json:"tick_at"`
+	Outcome string    `json:"outcome"` // enqueued, duplicate, skipped_overlap, missed, triggered (a manual run) or backfilled
+	JobID   uuid.UUID `json:"job_id"`  // zero for missed and skipped ticks
+	// DecidedAt is when the ticker decided the tick (for a manual run, when it was
+	// triggered).
 	DecidedAt time.Time `json:"decided_at"`
 	// Ticks is how many ticks the row stands for: 1, except on the oldest missed row
 	// of a long outage.
 	Ticks int `json:"ticks"`
+
+	// The job's outcome once it reached a final status; "" and zero before (or without
+	// a job).
+	JobStatus     string    `json:"job_status,omitempty"` // complete, failed or aborted
+	JobStartedAt  time.Time `json:"job_started_at,omitzero"`
+	JobFinishedAt time.Time `json:"job_finished_at,omitzero"`
+	JobAttempts   int       `json:"job_attempts,omitempty"`
+	JobError      string    `json:"job_error,omitempty"` // its first 2,000 characters
+}
+
+// tickOf is the Tick of a ledger row.
+func tickOf(r db.WerkCronTick) Tick {
+	return Tick{Name: r.Name, At: r.TickAt, Outcome: r.Outcome, JobID: deref(r.JobID), DecidedAt: r.DecidedAt,
+		Ticks: int(r.Ticks), JobStatus: deref(r.JobStatus), JobStartedAt: deref(r.JobStartedAt),
+		JobFinishedAt: deref(r.JobFinishedAt), JobAttempts: int(deref(r.JobAttempts)), JobError: deref(r.JobError)}
+}
+
+// Duration is how long the tick's job ran (zero until it finished).
+func (t Tick) Duration() time.Duration {
+	if t.JobStartedAt.IsZero() || t.JobFinishedAt.IsZero() {
+		return 0
+	}
+	return t.JobFinishedAt.Sub(t.JobStartedAt)
 }
 
 // History returns the newest at most limit ledger rows of the schedule name, newest
@@ -37,10 +63,7 @@ func (s *Scheduler) History(ctx context.Context, name string, limit int) ([]Tick
 	}
 	ticks := make([]Tick, len(rows))
 	for i, r := range rows {
-		ticks[i] = Tick{Name: r.Name, At: r.TickAt, Outcome: r.Outcome, DecidedAt: r.DecidedAt, Ticks: int(r.Ticks)}
-		if r.JobID != nil {
-			ticks[i].JobID = *r.JobID
-		}
+		ticks[i] = tickOf(r)
 	}
 	return ticks, nil
 }
@@ -97,6 +120,16 @@ type ScheduleStatus struct {
 	LastJobStatus string // status of the last job in werk_jobs; "" when gone or none
 	LastError     string
 	PausedReason  string // why it is paused; "" when not, or no reason was given
+
+	LastRunStatus       string    // how its newest finished run ended: complete, failed, aborted; "" if none
+	LastRunFinishedAt   time.Time // when that run finished
+	ConsecutiveFailures int       // its newest finished runs that failed, in a row
+	Failures24h         int       // its runs that failed among the ticks of the last 24 hours
+
+	// The policies that shape what it enqueues (see CronJob).
+	Overlap       string
+	Jitter        time.Duration
+	RemainingRuns *int // nil: no limit
 }
 
 // Status is the state of an installation at one instant, for operators.
@@ -137,6 +170,12 @@ func (s *Scheduler) Status(ctx context.Context) (Status, error) {
 		ss.LastJobStatus = deref(r.LastJobStatus)
 		ss.LastError = deref(r.LastError)
 		ss.PausedReason = deref(r.PausedReason)
+		ss.LastRunStatus, ss.LastRunFinishedAt = deref(r.LastRunStatus), deref(r.LastRunFinishedAt)
+		ss.ConsecutiveFailures, ss.Failures24h = int(r.ConsecutiveFailures), int(r.Failures24h)
+		ss.Overlap, ss.Jitter = r.Overlap, secsOf(r.JitterSecs)
+		if r.RemainingRuns != nil {
+			ss.RemainingRuns = ptr(int(*r.RemainingRuns))
+		}
 		if r.NextIn.Valid {
 			ss.NextIn = time.Duration(r.NextIn.Microseconds)*time.Microsecond +
 				time.Duration(r.NextIn.Days)*24*time.Hour
@@ -148,25 +187,40 @@ func (s *Scheduler) Status(ctx context.Context) (Status, error) {
 		return st, fmt.Errorf("status: newest tick: %w", err)
 	}
 	for _, r := range newest {
-		st.NewestTick = &Tick{Name: r.Name, At: r.TickAt, Outcome: r.Outcome, DecidedAt: r.DecidedAt, Ticks: int(r.Ticks)}
-		if r.JobID != nil {
-			st.NewestTick.JobID = *r.JobID
-		}
+		st.NewestTick = &Tick{Name: r.Name, At: r.TickAt, Outcome: r.Outcome, JobID: deref(r.JobID), DecidedAt: r.DecidedAt, Ticks: int(r.Ticks)}
 		st.Lag = time.Duration(r.LagSecs * float64(time.Second))
 	}
 	return st, nil
 }
 
 // CountByState returns how many schedules are in each state of werk_cron_status
-// (active, paused, error, ended, unplanned); states without schedules are absent.
-func (s *Scheduler) CountByState(ctx context.Context) (map[string]int, error) {
+// (active, paused, error, ended, unplanned; states without schedules are absent), and
+// how many have a last run that failed.
+func (s *Scheduler) CountByState(ctx context.Context) (byState map[string]int, lastRunFailed int, err error) {
 	rows, err := s.q.CountSchedulesByState(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("count schedules by state: %w", err)
+		return nil, 0, fmt.Errorf("count schedules by state: %w", err)
 	}
-	m := make(map[string]int, len(rows))
+	byState = make(map[string]int, len(rows))
 	for _, r := range rows {
-		m[r.State] = int(r.Schedules)
+		byState[r.State] = int(r.Schedules)
+		lastRunFailed += int(r.LastRunFailed)
 	}
-	return m, nil
+	return byState, lastRunFailed, nil
+}
+
+// JobOutcomes are how many runs of werkcron's jobs have ended so far, by outcome: the
+// counters the trigger recording outcomes advances (never reset, and counting an
+// outcome whose transaction rolled back too).
+type JobOutcomes struct {
+	Complete, Failed, Aborted int64
+}
+
+// JobOutcomes reads the outcome counters.
+func (s *Scheduler) JobOutcomes(ctx context.Context) (JobOutcomes, error) {
+	r, err := s.q.JobOutcomeCounts(ctx)
+	if err != nil {
+		return JobOutcomes{}, fmt.Errorf("read job outcome counters: %w", err)
+	}
+	return JobOutcomes{Complete: r.Complete, Failed: r.Failed, Aborted: r.Aborted}, nil
 }

@@ -302,9 +302,14 @@ func TestCLIPauseResumeRmTrigger(t *testing.T) {
 	if r := mustCLI(t, dsn, "rm", "job"); r.stdout != "removed job\n" {
 		t.Errorf("rm: %q", r.stdout)
 	}
-	for _, verb := range []string{"rm", "pause", "resume", "trigger", "history"} {
+	for _, verb := range []string{"rm", "pause", "resume", "trigger"} {
 		wantCode(t, dsn, 1, []string{`schedule "job"`, "no such schedule"}, verb, "job")
 	}
+	// Its history stays: the two manual runs.
+	if r := mustCLI(t, dsn, "history", "job"); strings.Count(r.stdout, " triggered ") != 2 {
+		t.Errorf("history of the removed schedule:\n%s", r.stdout)
+	}
+	wantCode(t, dsn, 1, []string{`schedule "never"`, "no such schedule"}, "history", "never")
 	wantCode(t, dsn, 2, []string{"one schedule NAME"}, "pause")
 }
 

@@ -48,6 +48,8 @@ type opsServer struct {
 
 	mu       sync.Mutex // guards the cached counts and serialises their reads
 	counts   map[string]int
+	failing  int // schedules whose last run failed
+	outcomes scheduler.JobOutcomes
 	countsAt time.Time
 	countsOK bool
 }
@@ -93,24 +95,26 @@ func (o *opsServer) healthz(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintln(w, "ok", role)
 }
 
-// scheduleCounts returns schedules by state, read at most every countsTTL.
-func (o *opsServer) scheduleCounts(ctx context.Context) (map[string]int, bool) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
+// readCounts reads schedules by state and the job outcome counters from the database,
+// at most every o.ttl; the caller holds o.mu.
+func (o *opsServer) readCounts(ctx context.Context) {
 	if !o.countsAt.IsZero() && time.Since(o.countsAt) < o.ttl {
-		return o.counts, o.countsOK
+		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	counts, err := o.sched.CountByState(ctx)
+	counts, failing, err := o.sched.CountByState(ctx)
+	var outcomes scheduler.JobOutcomes
+	if err == nil {
+		outcomes, err = o.sched.JobOutcomes(ctx)
+	}
 	o.countsAt = time.Now()
 	o.countsOK = err == nil
 	if err != nil {
-		o.log.Warn("metrics: count schedules by state", "err", err)
-	} else {
-		o.counts = counts
+		o.log.Warn("metrics: read schedules by state and job outcomes", "err", err)
+		return
 	}
-	return o.counts, o.countsOK
+	o.counts, o.failing, o.outcomes = counts, failing, outcomes
 }
 
 func (o *opsServer) metrics(w http.ResponseWriter, r *http.Request) {
@@ -159,17 +163,28 @@ func (o *opsServer) metrics(w http.ResponseWriter, r *http.Request) {
 	}
 	gauge("werkcron_overdue_seconds", "How long the oldest tick the primary owes has been due (0: none).", st.Overdue().Seconds())
 
-	// Schedules by state come from the database (reused for o.ttl), so every
-	// ticker (standbys too) reports the same numbers. A failed read drops these series
-	// and says so, rather than failing the scrape.
-	counts, ok := o.scheduleCounts(r.Context())
-	if counts != nil {
+	// Schedules by state and job outcomes come from the database (reused for o.ttl),
+	// so every ticker (standbys too) reports the same numbers. A failed read drops these
+	// series and says so, rather than failing the scrape. None has a per-schedule label:
+	// a million schedules must not become a million series.
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.readCounts(r.Context())
+	if o.counts != nil {
 		fmt.Fprint(w, "# HELP werkcron_schedules Schedules by state (werk_cron_status.state), read at most every --metrics-cache.\n# TYPE werkcron_schedules gauge\n")
 		for _, s := range scheduleStates {
-			fmt.Fprintf(w, "werkcron_schedules{state=%q} %d\n", s, counts[s])
+			fmt.Fprintf(w, "werkcron_schedules{state=%q} %d\n", s, o.counts[s])
+		}
+		gauge("werkcron_schedules_last_run_failed", "Schedules whose newest finished run failed.", float64(o.failing))
+		fmt.Fprint(w, "# HELP werkcron_job_outcomes_total Runs of werkcron's jobs that ended, by outcome (recorded in the tick ledger as they end).\n# TYPE werkcron_job_outcomes_total counter\n")
+		for _, c := range []struct {
+			outcome string
+			n       int64
+		}{{"complete", o.outcomes.Complete}, {"failed", o.outcomes.Failed}, {"aborted", o.outcomes.Aborted}} {
+			fmt.Fprintf(w, "werkcron_job_outcomes_total{outcome=%q} %d\n", c.outcome, c.n)
 		}
 	}
-	gauge("werkcron_schedules_scrape_ok", "1 if the last read of the schedules by state succeeded.", boolean(ok))
+	gauge("werkcron_schedules_scrape_ok", "1 if the last read of schedules and outcomes from the database succeeded.", boolean(o.countsOK))
 }
 
 // serveOps listens on addr and serves until ctx is done. Listening happens before it

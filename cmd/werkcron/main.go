@@ -62,6 +62,7 @@ func verbs() []verb {
 		{"resume", "NAME", "let a paused schedule enqueue again, from now on", cmdResume},
 		{"rm", "NAME", "delete a schedule", cmdRm},
 		{"trigger", "NAME", "enqueue one job of a schedule now, outside its schedule", cmdTrigger},
+		{"backfill", "NAME --from INSTANT [--to INSTANT]", "enqueue the ticks of a past range that have no job yet", cmdBackfill},
 		{"next", "EXPR|NAME [--tz ZONE] [--from INSTANT] [-n N]", "print the next fire times, one RFC 3339 instant per line", cmdNext},
 		{"history", "NAME [-n N]", "print a schedule's recent ticks and their outcomes", cmdHistory},
 		{"status", "[--json]", "print the tickers (primary, standbys), tick lag and schedules in error", cmdStatus},

@@ -103,14 +103,16 @@ type jobJSON struct {
 	ChangedAt          time.Time       `json:"changed_at"`
 }
 
-func toJSON(j scheduler.CronJob) jobJSON {
-	secs := func(d time.Duration) *int64 {
-		if d == 0 {
-			return nil
-		}
-		v := int64(d / time.Second)
-		return &v
+// secs is d in whole seconds for JSON; nil (null) for none.
+func secs(d time.Duration) *int64 {
+	if d == 0 {
+		return nil
 	}
+	v := int64(d / time.Second)
+	return &v
+}
+
+func toJSON(j scheduler.CronJob) jobJSON {
 	tp := timePtr
 	out := jobJSON{
 		Name: j.Name, Func: j.Func, Queue: j.Queue, Args: j.Args, Kwargs: j.Kwargs,
@@ -158,7 +160,7 @@ func ts(t time.Time) string {
 }
 
 // human formats a duration the way a person reads it at a glance: 3d4h, 2h5m, 4m10s,
-// 42s, 120ms.
+// 42s, 1.5s, 120ms.
 func human(d time.Duration) string {
 	neg := ""
 	if d < 0 {
@@ -167,6 +169,8 @@ func human(d time.Duration) string {
 	switch {
 	case d < time.Second:
 		return neg + d.Round(time.Millisecond).String()
+	case d < 10*time.Second:
+		return neg + d.Round(100*time.Millisecond).String()
 	case d < time.Minute:
 		return neg + d.Round(time.Second).String()
 	case d < time.Hour:
@@ -224,6 +228,15 @@ type statusJSON struct {
 	LastJobStatus *string    `json:"last_job_status"`
 	LastError     *string    `json:"last_error"`
 	PausedReason  *string    `json:"paused_reason"`
+	// The outcome columns of werk_cron_status.
+	LastRunStatus       *string    `json:"last_run_status"`
+	LastRunFinishedAt   *time.Time `json:"last_run_finished_at"`
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+	Failures24h         int        `json:"failures_24h"`
+	// The policy columns.
+	Overlap       string `json:"overlap"`
+	JitterSecs    *int64 `json:"jitter_secs"`
+	RemainingRuns *int   `json:"remaining_runs"`
 }
 
 func statusRows(rows []scheduler.ScheduleStatus) []statusJSON {
@@ -231,7 +244,10 @@ func statusRows(rows []scheduler.ScheduleStatus) []statusJSON {
 	for i, r := range rows {
 		o := statusJSON{Name: r.Name, State: r.State, Schedule: r.Schedule, Timezone: r.Timezone,
 			Func: r.Func, Queue: r.Queue, NextRunAt: timePtr(r.NextRunAt), LastTickAt: timePtr(r.LastTickAt),
-			LastJobStatus: strPtr(r.LastJobStatus), LastError: strPtr(r.LastError), PausedReason: strPtr(r.PausedReason)}
+			LastJobStatus: strPtr(r.LastJobStatus), LastError: strPtr(r.LastError), PausedReason: strPtr(r.PausedReason),
+			LastRunStatus: strPtr(r.LastRunStatus), LastRunFinishedAt: timePtr(r.LastRunFinishedAt),
+			ConsecutiveFailures: r.ConsecutiveFailures, Failures24h: r.Failures24h,
+			Overlap: r.Overlap, JitterSecs: secs(r.Jitter), RemainingRuns: r.RemainingRuns}
 		if o.NextRunAt != nil {
 			secs := r.NextIn.Seconds()
 			o.NextInSecs = &secs
@@ -313,9 +329,10 @@ func printJob(w io.Writer, j scheduler.CronJob) error {
 
 func cmdLs(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "ls", "[--json]", `
-Lists every schedule with its state (active, paused, error, ended, pending), schedule,
-zone, next run and how soon, last tick, the status of its last job, and why it cannot
-run if it cannot (from the werk_cron_status view).
+Lists every schedule with its state (active, paused, error, ended, unplanned),
+schedule, zone, next run and how soon, last tick, how its last run ended, the
+policies that shape what it enqueues (overlap other than allow, jitter, runs left),
+and why it cannot run or is paused (from the werk_cron_status view).
 
 Examples:
   werkcron ls
@@ -334,7 +351,7 @@ Examples:
 		return writeJSON(e.stdout, statusRows(st.Schedules))
 	}
 	tw := newTable(e.stdout)
-	fmt.Fprintln(tw, "NAME\tSTATE\tSCHEDULE\tTZ\tNEXT RUN\tIN\tLAST TICK\tLAST JOB\tNOTE")
+	fmt.Fprintln(tw, "NAME\tSTATE\tSCHEDULE\tTZ\tNEXT RUN\tIN\tLAST TICK\tLAST RUN\tPOLICY\tNOTE")
 	for _, r := range st.Schedules {
 		in := "-"
 		if !r.NextRunAt.IsZero() {
@@ -345,10 +362,31 @@ Examples:
 		if note == "" && r.PausedReason != "" {
 			note = "paused: " + r.PausedReason
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(r.Name), r.State, clean(r.Schedule), clean(r.Timezone),
-			ts(r.NextRunAt), in, ts(r.LastTickAt), dash(clean(r.LastJobStatus)), dash(clean(oneLine(note, 60))))
+		// LAST RUN: how the newest finished run ended, and failures in a row.
+		lastRun := r.LastRunStatus
+		if r.ConsecutiveFailures > 1 {
+			lastRun = fmt.Sprintf("%s (%d in a row)", lastRun, r.ConsecutiveFailures)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(r.Name), r.State, clean(r.Schedule), clean(r.Timezone),
+			ts(r.NextRunAt), in, ts(r.LastTickAt), dash(lastRun), dash(policy(r)), dash(clean(oneLine(note, 60))))
 	}
 	return tw.Flush()
+}
+
+// policy sums up what shapes a schedule's jobs beyond its timing, leaving out defaults:
+// "buffer_one, jitter 30s, 3 runs left".
+func policy(r scheduler.ScheduleStatus) string {
+	var p []string
+	if r.Overlap != "" && r.Overlap != scheduler.OverlapAllow {
+		p = append(p, r.Overlap)
+	}
+	if r.Jitter > 0 {
+		p = append(p, "jitter "+durText(r.Jitter))
+	}
+	if r.RemainingRuns != nil {
+		p = append(p, fmt.Sprintf("%d runs left", *r.RemainingRuns))
+	}
+	return strings.Join(p, ", ")
 }
 
 // clean makes a value from the database safe to print on a terminal: anything not
@@ -492,9 +530,12 @@ Example:
 
 func cmdHistory(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "history", "NAME [-n N] [--json]", `
-Prints the newest decided ticks of the schedule NAME from werk_cron_ticks, newest
-first: the tick, its outcome (enqueued, duplicate, skipped_overlap, missed), the job,
-when it was decided and how late that was.
+Prints the newest ticks of the schedule NAME from werk_cron_ticks, newest first: the
+tick, what was decided (enqueued, duplicate, skipped_overlap, missed; triggered for a
+manual run, backfilled for a tick enqueued by werkcron backfill), how late that was, and for a tick that got a job how the job ended
+(complete, failed, aborted; "-" while it waits or runs), how long it ran, its attempts
+and the first line of its error. The ledger keeps outcomes after pgwerk deletes the
+jobs. --json prints everything, the job's id and whole error too.
 
 Example:
   werkcron history daily-report -n 5`)
@@ -523,13 +564,22 @@ Example:
 		return writeJSON(e.stdout, ticks)
 	}
 	tw := newTable(e.stdout)
-	fmt.Fprintln(tw, "TICK\tOUTCOME\tJOB\tDECIDED\tLATE\tTICKS")
+	fmt.Fprintln(tw, "TICK\tDECIDED\tLATE\tRESULT\tTOOK\tATTEMPTS\tERROR")
 	for _, t := range ticks {
-		job := "-"
-		if t.JobID != (uuid.UUID{}) {
-			job = t.JobID.String()
+		decided := t.Outcome
+		if t.Ticks > 1 {
+			decided = fmt.Sprintf("%s (%d ticks)", t.Outcome, t.Ticks)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", ts(t.At), t.Outcome, job, ts(t.DecidedAt), human(t.DecidedAt.Sub(t.At)), t.Ticks)
+		took, attempts := "-", "-"
+		if d := t.Duration(); d > 0 {
+			took = human(d)
+		}
+		if t.JobAttempts > 0 {
+			attempts = fmt.Sprint(t.JobAttempts)
+		}
+		firstLine, _, _ := strings.Cut(t.JobError, "\n")
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ts(t.At), decided, human(t.DecidedAt.Sub(t.At)),
+			dash(t.JobStatus), took, attempts, dash(clean(oneLine(firstLine, 80))))
 	}
 	return tw.Flush()
 }

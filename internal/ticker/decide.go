@@ -273,3 +273,26 @@ func oldestOfNewest(s cron.Schedule, w window, now time.Time, n int) (time.Time,
 		}
 	}
 }
+
+// limitRuns applies remaining_runs (-1: no limit) to d: at most that many ticks are
+// enqueued, the oldest; the schedule ends with the last of them, so the later pending
+// ticks are left undecided (nothing will decide them) rather than recorded as missed.
+func limitRuns(d decision, remaining int) decision {
+	if remaining < 0 || len(d.enqueue) <= remaining {
+		return d
+	}
+	d.enqueue = d.enqueue[:remaining]
+	d.next = time.Time{}
+	if len(d.enqueue) > 0 {
+		// Misses newer than the last run are not decided either.
+		last := d.enqueue[len(d.enqueue)-1]
+		kept := d.missed[:0]
+		for _, m := range d.missed {
+			if !m.at.After(last) {
+				kept = append(kept, m)
+			}
+		}
+		d.missed = kept
+	}
+	return d
+}

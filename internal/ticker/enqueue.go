@@ -64,11 +64,24 @@ func (t *Ticker) tick(ctx context.Context, due []*entry, now time.Time) error {
 	var lostOnes []lost
 	var stale []*entry
 	size := 0
+	failures, err := t.failureStreaks(ctx, due)
+	if err != nil {
+		return err
+	}
 	for _, e := range due {
 		if e.sched == nil {
 			// Not plannable (the planner wrote last_error); here only if the row changed
 			// under a stale read. Read it again.
 			lostOnes = append(lostOnes, lost{e: e})
+			continue
+		}
+		if n := failures[e.name]; e.pauseAfter > 0 && n >= e.pauseAfter && !e.paused {
+			// The trigger that recorded the last failure could not pause it (its row was
+			// held): pause it now, before it gets another job. Not paused (its row still
+			// held, or a success came in since it was read): read it again.
+			if !t.pauseFailing(ctx, e) {
+				lostOnes = append(lostOnes, lost{e: e})
+			}
 			continue
 		}
 		if why := t.allow.refuses(e.fn, e.queue); why != "" {
@@ -79,7 +92,7 @@ func (t *Ticker) tick(ctx context.Context, due []*entry, now time.Time) error {
 			t.log.Warn("schedule cannot run", "schedule", e.name, "err", why)
 			continue
 		}
-		d := decide(e.sched, e.window(t.opts.MisfireGrace), now)
+		d := limitRuns(decide(e.sched, e.window(t.opts.MisfireGrace), now), e.remaining)
 		if d.capped {
 			t.log.Warn("schedule was down for very many ticks; missed counts are lower bounds", "schedule", e.name)
 		}
@@ -268,6 +281,52 @@ func (t *Ticker) flushHoldups(ctx context.Context) error {
 	return nil
 }
 
+// failureStreaks reads the failed runs in a row of the due schedules that pause after
+// failures (none read when no due schedule has that policy).
+func (t *Ticker) failureStreaks(ctx context.Context, due []*entry) (map[string]int, error) {
+	var names []string
+	for _, e := range due {
+		if e.pauseAfter > 0 {
+			names = append(names, e.name)
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
+	defer cancel()
+	rows, err := t.q.FailureStreaks(ctx, names)
+	if err != nil {
+		if t.conn.IsClosed() {
+			return nil, fmt.Errorf("read failures in a row: %w", err)
+		}
+		t.log.Warn("read failures in a row; deciding without them this time", "err", err)
+		return nil, nil
+	}
+	m := make(map[string]int, len(rows))
+	for _, r := range rows {
+		m[r.Name] = int(r.Failures)
+	}
+	return m, nil
+}
+
+// pauseFailing pauses e for its failures in a row (werk_cron_pause_failing, which
+// counts them again, and never waits for the row) and reports whether it did.
+func (t *Ticker) pauseFailing(ctx context.Context, e *entry) bool {
+	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
+	defer cancel()
+	paused, err := t.q.PauseFailing(ctx, e.name)
+	if err != nil {
+		t.log.Warn("pause a schedule after failures", "schedule", e.name, "err", err)
+		return false
+	}
+	if paused {
+		t.log.Warn("paused a schedule after failures in a row", "schedule", e.name, "pause_after_failures", e.pauseAfter)
+		t.hz.drop(e.name) // unplanned now (its definition changed): the planner takes it
+	}
+	return paused
+}
+
 // jobKey is the job key of a schedule's tick, werk_jobs.key: one job per tick.
 func jobKey(name string, tick time.Time) string {
 	return "cron:" + name + ":" + tick.UTC().Format("2006-01-02T15:04:05Z")
@@ -290,9 +349,9 @@ func tickParams(batch []planned) db.EnqueueDueTicksParams {
 		scheduleTicks := int32(len(b.d.missed) + len(b.d.enqueue))
 		newest := b.d.newest()
 		// The head tick (see queries/tick.sql): the newest tick, or with overlap
-		// 'skip' the oldest enqueue tick, the only one that can get a job.
+		// 'skip' or 'buffer_one' the oldest enqueue tick, the only one that can get a job.
 		head := newest
-		if b.e.overlapSkip && len(b.d.enqueue) > 0 {
+		if b.e.overlapOne && len(b.d.enqueue) > 0 {
 			head = b.d.enqueue[0]
 		}
 		add := func(at time.Time, kind string, ticks int) {
@@ -347,7 +406,7 @@ func (t *Ticker) enqueue(ctx context.Context, batch []planned, lostOnes *[]lost)
 	t.Stats.Statements.Add(1)
 	t.tablesLocked = false
 
-	won := make(map[string]bool, len(batch))
+	won := make(map[string]int32, len(batch)) // remaining_runs after the decision
 	defer func() { t.Signals.Ticked.Signal(len(won)) }()
 	// Ticks that did not go as asked, by outcome: rare, so the map is usually empty.
 	other := map[tickRef]string{}
@@ -358,7 +417,7 @@ func (t *Ticker) enqueue(ctx context.Context, batch []planned, lostOnes *[]lost)
 		dbNow = r.StartedAt
 		switch r.Outcome {
 		case "won":
-			won[r.Name] = true
+			won[r.Name] = r.RemainingRuns
 		case "duplicate", "skipped_overlap", "foreign":
 			other[tickRef{r.Name, r.TickAt.UnixNano()}] = r.Outcome
 			if r.Outcome == "duplicate" && r.JobID == nil {
@@ -372,7 +431,8 @@ func (t *Ticker) enqueue(ctx context.Context, batch []planned, lostOnes *[]lost)
 	}
 	for _, b := range batch {
 		e := b.e
-		if !won[e.name] {
+		remaining, ok := won[e.name]
+		if !ok {
 			*lostOnes = append(*lostOnes, lost{e: e, newest: b.d.newest(), dbNow: dbNow})
 			continue
 		}
@@ -407,6 +467,9 @@ func (t *Ticker) enqueue(ctx context.Context, batch []planned, lostOnes *[]lost)
 		}
 		e.lastTick = b.d.newest()
 		e.next = b.d.next
+		if e.remaining = int(remaining); e.remaining == 0 {
+			e.next = time.Time{} // ended: its runs are used up
+		}
 		e.retryAt, e.backoff, e.blocked, e.blockedSince = time.Time{}, 0, "", time.Time{}
 		if t.holdups[e.name] {
 			t.clearedHoldups = append(t.clearedHoldups, e.name)

@@ -19,17 +19,21 @@ type row = db.ListDueSchedulesRow
 // entry is one schedule the ticker holds in memory: a row due within the primary's
 // horizon (see window), or one set aside to be retried.
 type entry struct {
-	name          string
-	fn, queue     string // for the allow-list
-	cron          string // "" for interval schedules
-	interval      time.Duration
-	timezone      string
-	paused        bool
-	catchup       string
-	overlapSkip   bool          // overlap = 'skip': only the oldest tick of a decision can be enqueued
+	name      string
+	fn, queue string // for the allow-list
+	cron      string // "" for interval schedules
+	interval  time.Duration
+	timezone  string
+	paused    bool
+	catchup   string
+	// overlap is 'skip' or 'buffer_one': only the oldest enqueue tick of a decision can
+	// get a job (and only if the schedule has none waiting, or running for 'skip').
+	overlapOne    bool
 	catchupWindow time.Duration // catchup_window_secs; 0: no limit
 	startsAt      time.Time
 	endsAt        time.Time
+	pauseAfter    int // pause_after_failures; 0: never
+	remaining     int // remaining_runs; -1: no limit
 	changedAt     time.Time
 	updatedAt     time.Time // the definition version the compare-and-set checks
 	lastTick      time.Time
@@ -52,20 +56,25 @@ type entry struct {
 // other schedule of the same expression and zone (parsing is the expensive part).
 func newEntry(r row) *entry {
 	e := &entry{
-		name:        r.Name,
-		fn:          r.Func,
-		queue:       r.Queue,
-		timezone:    r.Timezone,
-		paused:      r.Paused,
-		catchup:     r.Catchup,
-		overlapSkip: r.Overlap == "skip",
-		changedAt:   r.ChangedAt,
-		updatedAt:   r.UpdatedAt,
-		startsAt:    deref(r.StartsAt),
-		endsAt:      deref(r.EndsAt),
-		lastTick:    deref(r.LastTickAt),
-		next:        deref(r.NextRunAt),
-		index:       -1,
+		name:       r.Name,
+		fn:         r.Func,
+		queue:      r.Queue,
+		timezone:   r.Timezone,
+		paused:     r.Paused,
+		catchup:    r.Catchup,
+		overlapOne: r.Overlap == "skip" || r.Overlap == "buffer_one",
+		changedAt:  r.ChangedAt,
+		updatedAt:  r.UpdatedAt,
+		startsAt:   deref(r.StartsAt),
+		endsAt:     deref(r.EndsAt),
+		lastTick:   deref(r.LastTickAt),
+		next:       deref(r.NextRunAt),
+		pauseAfter: int(r.PauseAfterFailures),
+		remaining:  -1,
+		index:      -1,
+	}
+	if r.RemainingRuns != nil {
+		e.remaining = int(*r.RemainingRuns)
 	}
 	if r.Cron != nil {
 		e.cron = *r.Cron
@@ -105,6 +114,9 @@ func (e *entry) plan(allow allowList) (next time.Time, lastError string) {
 	}
 	if why := allow.refuses(e.fn, e.queue); why != "" {
 		return time.Time{}, why
+	}
+	if e.remaining == 0 {
+		return time.Time{}, "" // ended: its runs are used up
 	}
 	if n, ok := e.window(0).upcoming(e.sched); ok {
 		return n, ""

@@ -110,6 +110,7 @@ type Ticker struct {
 	hostAt time.Time     // the host's clock (opts.Now, monotonic) at that instant
 	hz     *horizon
 	plan   planState
+	fill   fillState
 	// led: this session became primary; roundsLed: rounds of its loop so far.
 	led       bool
 	roundsLed int
@@ -263,6 +264,7 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 	t.conn, t.q = conn, db.New(conn)
 	t.hz = newHorizon(horizonRows)
 	t.plan = planState{pending: true, recheck: true} // whatever changed while no primary ran, and errors
+	t.fill = fillState{pending: true}                // requests made while no primary ran
 	t.holdups, t.newHoldups, t.clearedHoldups = map[string]bool{}, nil, nil
 	t.dbAt, t.hostAt = time.Time{}, time.Time{}
 	defer func() { t.conn, t.q, t.hz = nil, nil, nil }()
@@ -322,6 +324,12 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 		}
 		if t.plan.recheck && !t.plan.pending {
 			if err := t.recheckBatch(work); err != nil {
+				return err
+			}
+			continue
+		}
+		if t.fill.due(time.Now()) {
+			if err := t.backfillStep(work); err != nil {
 				return err
 			}
 			continue
@@ -411,10 +419,13 @@ func (t *Ticker) sleep(ctx context.Context, checked time.Time) error {
 	if t.plan.pending {
 		wait = min(wait, time.Until(t.plan.notBefore))
 	}
+	if t.fill.pending {
+		wait = min(wait, time.Until(t.fill.notBefore))
+	}
 	if wait <= 0 {
 		return nil
 	}
-	if !t.plan.pending {
+	if !t.plan.pending && !t.fill.pending {
 		t.Signals.Idle.Signal(checked)
 	}
 	t.log.Debug("sleep", "for", wait)
@@ -423,7 +434,9 @@ func (t *Ticker) sleep(ctx context.Context, checked time.Time) error {
 		return err
 	}
 	if heard {
+		// A schedule changed, or a backfill was requested: look for both.
 		t.plan.pending = true
+		t.fill.pending = true
 	}
 	return nil
 }

@@ -1,0 +1,206 @@
+package ticker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgwerk/werkcron/db"
+	"github.com/pgwerk/werkcron/scheduler/cron"
+)
+
+const (
+	// MaxBackfillTicks is the most ticks one backfill request may cover.
+	MaxBackfillTicks = 100_000
+	// backfillChunk is how many ticks one backfill statement enqueues; the loop ticks
+	// what is due between two of them.
+	backfillChunk = 2000
+	// backfillRetry: a backfill statement that met a lock another session holds (a job
+	// key, a ledger row) is tried again after this.
+	backfillRetry = time.Second
+)
+
+// fillState is what the primary knows of backfill requests (werk_cron_backfills).
+type fillState struct {
+	pending   bool      // requests may wait: look when notBefore has passed
+	notBefore time.Time // host time
+	blocked   int64     // the request last found blocked (logged once)
+}
+
+func (f *fillState) due(now time.Time) bool { return f.pending && !now.Before(f.notBefore) }
+
+// backfillStep carries out the next chunk of the oldest backfill request: the ticks of
+// its schedule in its range that have no job yet get one (queries/backfill.sql). The
+// progress is saved after each chunk, so a new primary goes on where this one stopped.
+func (t *Ticker) backfillStep(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
+	defer cancel()
+	reqs, err := t.q.NextBackfill(ctx)
+	if err != nil {
+		if t.conn.IsClosed() {
+			return fmt.Errorf("read backfill requests: %w", err)
+		}
+		t.log.Warn("read backfill requests; trying again shortly", "err", err)
+		t.fill.notBefore = time.Now().Add(backfillRetry)
+		return nil
+	}
+	if len(reqs) == 0 {
+		// Nothing waits. The next look (on a notification) waits a moment, as the
+		// planner's does: anyone may NOTIFY, and a flood must cost few looks.
+		t.fill.pending = false
+		t.fill.notBefore = time.Now().Add(planCooldown)
+		return nil
+	}
+	r := reqs[0]
+	ticks, through, done, why, err := t.backfillChunk(ctx, r)
+	if err != nil {
+		if t.conn.IsClosed() {
+			return err
+		}
+		t.log.Warn("backfill; trying again shortly", "id", r.ID, "err", err)
+		t.fill.notBefore = time.Now().Add(backfillRetry)
+		return nil
+	}
+	if why != "" {
+		t.log.Warn("backfill refused", "id", r.ID, "schedule", r.Name, "why", why)
+		return t.recordBackfill(ctx, r, db.RecordBackfillProgressParams{ThroughAt: through, Done: true, Error: why})
+	}
+	p := db.BackfillTicksParams{Name: r.Name}
+	for _, at := range ticks {
+		p.Keys = append(p.Keys, jobKey(r.Name, at))
+		p.TickAts = append(p.TickAts, at)
+		p.JobIds = append(p.JobIds, uuid.Must(uuid.NewV7()))
+	}
+	var res db.BackfillTicksRow
+	if len(ticks) > 0 {
+		res, err = t.q.BackfillTicks(ctx, p)
+	} else {
+		res.Found = true
+	}
+	var pgErr *pgconn.PgError
+	switch {
+	case err == nil && !res.Found:
+		return t.recordBackfill(ctx, r, db.RecordBackfillProgressParams{ThroughAt: through, Done: true,
+			Error: "the schedule was deleted before its backfill was done"})
+	case err == nil:
+	case t.conn.IsClosed():
+		return fmt.Errorf("backfill %s: %w", r.Name, err)
+	case errors.As(err, &pgErr) && pgErr.Code == lockNotAvailable:
+		// Another session holds a key or a ledger row of the range: later.
+		if t.fill.blocked != r.ID {
+			t.fill.blocked = r.ID
+			t.log.Warn("backfill blocked by another session; trying again", "id", r.ID, "schedule", r.Name, "err", err)
+		}
+		t.fill.notBefore = time.Now().Add(backfillRetry)
+		return nil
+	default:
+		return t.recordBackfill(ctx, r, db.RecordBackfillProgressParams{ThroughAt: through, Done: true,
+			Error: fmt.Sprintf("enqueue failed: %v", err)})
+	}
+	t.Stats.Enqueued.Add(int64(res.Enqueued))
+	return t.recordBackfill(ctx, r, db.RecordBackfillProgressParams{ThroughAt: through, Done: done,
+		Enqueued: res.Enqueued, Already: int32(len(ticks)) - res.Enqueued})
+}
+
+// recordBackfill saves a request's progress, and logs when it is done.
+func (t *Ticker) recordBackfill(ctx context.Context, r db.NextBackfillRow, p db.RecordBackfillProgressParams) error {
+	p.ID = r.ID
+	if err := t.q.RecordBackfillProgress(ctx, p); err != nil {
+		if t.conn.IsClosed() {
+			return fmt.Errorf("record backfill progress: %w", err)
+		}
+		t.log.Warn("record backfill progress; trying again shortly", "id", r.ID, "err", err)
+		t.fill.notBefore = time.Now().Add(backfillRetry)
+		return nil
+	}
+	if p.Done && p.Error == "" {
+		t.log.Info("backfill done", "id", r.ID, "schedule", r.Name,
+			"enqueued", r.Enqueued+p.Enqueued, "already", r.Already+p.Already)
+	}
+	return nil
+}
+
+// backfillChunk returns the next ticks of request r to enqueue (at most backfillChunk),
+// the instant up to which it has then come, whether that is the end of the range, and,
+// when the request cannot be carried out, why not (err is for a failed read, which is
+// tried again).
+//
+// The range is cut to the schedule's life (starts_at, ends_at) and to the ticks that are
+// not the schedule's own to decide: for a schedule that runs, the ticks from its first
+// undecided one on are decided by the ticker as usual (by its catch-up policy), so a
+// backfill never races them. A paused (or ended) schedule decides nothing, so all of its
+// past ticks in the range may be backfilled. A range reaching back beyond the ledger's
+// retention is refused: a tick that old may have had a job and left no trace of it.
+func (t *Ticker) backfillChunk(ctx context.Context, r db.NextBackfillRow) (ticks []time.Time, through time.Time, done bool, why string, err error) {
+	through = r.ToAt
+	rows, err := t.q.GetSchedulesForTicker(ctx, []string{r.Name})
+	if err != nil {
+		return nil, through, false, "", fmt.Errorf("read the schedule %s to backfill: %w", r.Name, err)
+	}
+	if len(rows) == 0 {
+		return nil, through, true, "no such schedule (deleted since the request)", nil
+	}
+	e := newEntry(row(rows[0]))
+	if e.sched == nil {
+		return nil, through, true, "the schedule cannot run: " + e.err, nil
+	}
+	if why := t.allow.refuses(e.fn, e.queue); why != "" {
+		return nil, through, true, why, nil
+	}
+	if oldest := t.now().Add(-t.opts.Retention); r.FromAt.Before(oldest) {
+		return nil, through, true, fmt.Sprintf("the range begins at %s, before the ledger's retention (%s, the ticker's --retention): "+
+			"older ticks may have run and left no record, so they are never enqueued again",
+			r.FromAt.UTC().Format(time.RFC3339), t.opts.Retention), nil
+	}
+	from, until := r.FromAt, r.ToAt
+	if !e.startsAt.IsZero() && e.startsAt.After(from) {
+		from = e.startsAt
+	}
+	if !e.endsAt.IsZero() && e.endsAt.Before(until) {
+		until = e.endsAt
+	}
+	if !e.paused && e.remaining != 0 {
+		if own, ok := e.window(0).upcoming(e.sched); ok && !own.After(until) {
+			until = own.Add(-time.Nanosecond)
+		}
+	}
+	s := backfillSchedule(e, from)
+	after := from.Add(-time.Nanosecond)
+	if r.ThroughAt != nil {
+		after = *r.ThroughAt
+	} else if n := countTicks(s, after, until, MaxBackfillTicks+1); n > MaxBackfillTicks {
+		return nil, through, true, fmt.Sprintf("the range holds more than %d ticks of the schedule; backfill a shorter range", MaxBackfillTicks), nil
+	}
+	for at, ok := s.Next(after); ok && !at.After(until); at, ok = s.Next(at) {
+		ticks = append(ticks, at)
+		if len(ticks) == backfillChunk {
+			return ticks, at, false, "", nil
+		}
+	}
+	return ticks, through, true, "", nil
+}
+
+// backfillSchedule is e's schedule reaching back to from: an interval's grid extended
+// backwards from its anchor (its first tick), a cron expression as it is.
+func backfillSchedule(e *entry, from time.Time) cron.Schedule {
+	iv, ok := e.sched.(cron.Interval)
+	if !ok || !iv.Anchor.After(from) {
+		return e.sched
+	}
+	k := (iv.Anchor.Sub(from) + iv.Every - 1) / iv.Every
+	iv.Anchor = iv.Anchor.Add(-k * iv.Every)
+	return iv
+}
+
+// countTicks counts the ticks of s in (after, until], stopping at limit.
+func countTicks(s cron.Schedule, after, until time.Time, limit int) int {
+	n := 0
+	for at, ok := s.Next(after); ok && !at.After(until) && n < limit; at, ok = s.Next(at) {
+		n++
+	}
+	return n
+}

@@ -1,0 +1,83 @@
+-- Backfill: the primary carries out the requests werk_cron_backfill records, oldest
+-- first, a bounded number of ticks per statement between its ticks.
+
+-- name: NextBackfill :many
+-- The oldest request not done yet (at most one row).
+SELECT id, name, from_at, to_at, through_at, enqueued, already
+FROM werk_cron_backfills
+WHERE done_at IS NULL
+ORDER BY id
+LIMIT 1;
+
+-- name: BackfillTicks :one
+-- Enqueues the given ticks of one schedule that have no job yet: a tick whose ledger row
+-- says it was enqueued (or triggered, or backfilled, or its key was taken) has one, and
+-- one whose key a job holds has one too (ON CONFLICT DO NOTHING); the others (no ledger
+-- row, or 'missed' or 'skipped_overlap') get a job under their usual key and a ledger
+-- row 'backfilled'. Running it twice enqueues nothing the second time. The jobs are due
+-- at their ticks plus the schedule's jitter, as the tick statement would have made them,
+-- and, for overlap buffer_one or buffer_all, run one at a time in the schedule's group
+-- like its other jobs.
+-- Returns how many were enqueued and how many had a job already; found is false when
+-- the schedule does not exist (any more).
+WITH s AS MATERIALIZED (
+    SELECT name, func, queue, args, kwargs, timeout_secs, result_ttl, failure_ttl, meta,
+           priority, max_attempts, overlap, jitter_secs
+    FROM werk_cron_jobs
+    WHERE name = @name::text
+),
+t AS MATERIALIZED (
+    SELECT pg_catalog.unnest(@keys::text[]) AS key,
+           pg_catalog.unnest(@tick_ats::timestamptz[]) AS tick_at,
+           pg_catalog.unnest(@job_ids::uuid[]) AS job_id
+),
+todo AS MATERIALIZED (
+    -- run_at: the tick plus its jitter, the same offset the tick statement gives it.
+    SELECT t.key, t.tick_at, t.job_id, s.*,
+           CASE WHEN s.jitter_secs > 0 THEN t.tick_at + werk_cron_jitter(t.key, s.jitter_secs)
+                ELSE t.tick_at END AS run_at
+    FROM t CROSS JOIN s
+    WHERE NOT EXISTS (SELECT 1 FROM werk_cron_ticks d
+                      WHERE d.name = s.name AND d.tick_at = t.tick_at
+                        AND d.outcome NOT IN ('missed', 'skipped_overlap'))
+),
+jobs AS (
+    INSERT INTO werk_jobs (id, key, function, queue, status, priority, group_key, payload, max_attempts,
+                           timeout_secs, scheduled_at, meta, result_ttl, failure_ttl, cron_name)
+    SELECT x.job_id, x.key, x.func, x.queue,
+           CASE WHEN x.run_at > now() THEN 'scheduled' ELSE 'queued' END, x.priority,
+           CASE WHEN x.overlap IN ('buffer_one', 'buffer_all') THEN 'cron:' || x.name END,
+           pg_catalog.jsonb_build_object('args', x.args, 'kwargs', x.kwargs), x.max_attempts,
+           x.timeout_secs, x.run_at, x.meta, x.result_ttl, x.failure_ttl, x.name
+    FROM todo x
+    ON CONFLICT (key) DO NOTHING
+    RETURNING id, queue
+),
+ledger AS (
+    INSERT INTO werk_cron_ticks AS d (name, tick_at, outcome, job_id, ticks)
+    SELECT x.name, x.tick_at, 'backfilled', x.job_id, 1
+    FROM todo x
+    WHERE x.job_id IN (SELECT id FROM jobs)
+    ON CONFLICT (name, tick_at) DO UPDATE
+        SET outcome = 'backfilled', job_id = excluded.job_id, ticks = 1, decided_at = now()
+    RETURNING 1
+),
+notified AS (
+    SELECT pg_catalog.count(pg_catalog.pg_notify('werk:' || q.queue, '')) AS n
+    FROM (SELECT DISTINCT queue FROM jobs) q
+)
+SELECT (SELECT pg_catalog.count(*) FROM jobs)::integer AS enqueued,
+       (SELECT pg_catalog.count(*) FROM ledger)::integer AS recorded,
+       (SELECT n FROM notified)::bigint AS queues_notified,
+       EXISTS (SELECT 1 FROM s) AS found;
+
+-- name: RecordBackfillProgress :exec
+-- How far a request has come (ticks up to @through_at are done), and, with @done, that
+-- it is finished, or why it could not be done (@error, '' for none).
+UPDATE werk_cron_backfills
+SET through_at = @through_at::timestamptz,
+    enqueued = enqueued + @enqueued::integer,
+    already = already + @already::integer,
+    done_at = CASE WHEN @done::boolean THEN pg_catalog.clock_timestamp() END,
+    error = nullif(@error::text, '')
+WHERE id = @id::bigint AND done_at IS NULL;
