@@ -6,7 +6,8 @@
 //   - lateness of a single 1 s schedule;
 //   - idle cost of a ticker with 10,000 schedules and none due;
 //   - reload latency and memory with 100,000 schedules loaded;
-//   - scale: memory, takeover and a bulk INSERT with 10,000 to 1,000,000 schedules.
+//   - scale: memory, takeover and a bulk INSERT with 10,000 to 1,000,000 schedules;
+//   - the worker path: what recording job outcomes costs pgwerk's workers.
 //
 // Every ticker is the real binary (`werkcron run`) in a process of its own, so that
 // /proc/<pid> gives its CPU time and peak RSS and the bench's own work is not counted.
@@ -42,6 +43,8 @@ type config struct {
 	scaleNs        []int
 	reps           int
 	largeReps      int
+	workerJobs     int
+	workerRounds   int
 	tickerLogLevel string
 	period         time.Duration // 0: chosen from N
 	latenessTicks  int
@@ -74,7 +77,9 @@ func main() {
 	flag.IntVar(&cfg.reloadSamples, "reload-samples", 20, "inserts timed in the reload measurement")
 	flag.BoolVar(&cfg.durable, "durable", true, "fsync, synchronous_commit and full_page_writes on (off: pgtest's throwaway settings)")
 	flag.BoolVar(&cfg.serial, "serial", false, "run the idle and lateness measurements one after the other instead of side by side")
-	flag.StringVar(&only, "only", "", "comma-separated subset of: fanout,lateness,idle,reload,scale")
+	flag.StringVar(&only, "only", "", "comma-separated subset of: fanout,lateness,idle,reload,scale,worker")
+	flag.IntVar(&cfg.workerJobs, "worker-jobs", 10000, "jobs per run of the worker-path measurement")
+	flag.IntVar(&cfg.workerRounds, "worker-rounds", 5, "rounds of the worker-path measurement (each: with, without, plain)")
 	flag.IntVar(&cfg.explain, "explain", 0, "only print EXPLAIN ANALYZE of the tick statement for this many due schedules")
 	flag.StringVar(&cfg.bin, "bin", "", "werkcron binary (default: build ./cmd/werkcron into the scratch directory)")
 	flag.DurationVar(&cfg.autoExplain, "auto-explain", 0, "log the plans of statements slower than this into the server log (use with -keep)")
@@ -209,6 +214,13 @@ func run(ctx context.Context, cfg config) (err error) {
 			return fmt.Errorf("reload: %w", err)
 		}
 		printReload(r)
+	}
+	if cfg.want("worker") {
+		r, err := b.workerPath(ctx, cfg.workerJobs, cfg.workerRounds)
+		if err != nil {
+			return fmt.Errorf("worker path: %w", err)
+		}
+		printWorker(r)
 	}
 	if cfg.want("scale") && len(cfg.scaleNs) > 0 {
 		var rows []scaleResult

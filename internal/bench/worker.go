@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// The worker-path measurement (issue 12): what recording job outcomes in the ledger
+// costs pgwerk's workers. N jobs run through the writes pgwerk's worker makes
+// (repos.py: the dequeue's status update, its worker_jobs and execution rows; then the
+// ack: the job's status update, its execution row, its worker_jobs row, the dependents
+// lookup), one job per transaction pair as a worker does, with the outcome trigger on
+// and then off (ALTER TABLE ... DISABLE TRIGGER), alternating, in the same database.
+// The dequeue's search of the queue (a scan that grows with the queue) is left out and
+// the job is taken by id: against the writes alone the trigger's share is larger, so
+// this is the stricter measure. Also measured: jobs without cron_name, which must not pay. The
+// worker's session runs with synchronous_commit off: with it on, each commit's WAL
+// flush (milliseconds, and noisy) would hide what the statements themselves cost, and
+// make the trigger's share look smaller than it is.
+
+// pgwerkTables are pgwerk's tables of the worker path (prefix werk), as pgwerk creates
+// them (database.py), so that its statements run unchanged.
+const pgwerkTables = `
+CREATE TABLE IF NOT EXISTS werk_worker (id uuid PRIMARY KEY, name text, queue text, status text,
+    metadata text, heartbeat_at timestamptz, expires_at timestamptz);
+CREATE TABLE IF NOT EXISTS werk_worker_jobs (
+    worker_id  uuid NOT NULL REFERENCES werk_worker(id) ON DELETE CASCADE,
+    job_id     uuid NOT NULL REFERENCES werk_jobs(id) ON DELETE CASCADE,
+    claimed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (worker_id, job_id));
+CREATE TABLE IF NOT EXISTS werk_jobs_executions (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    job_id uuid NOT NULL REFERENCES werk_jobs(id) ON DELETE CASCADE,
+    worker_id uuid REFERENCES werk_worker(id) ON DELETE SET NULL,
+    attempt int NOT NULL DEFAULT 1, status text NOT NULL DEFAULT 'running', error text, result jsonb,
+    started_at timestamptz NOT NULL DEFAULT now(), completed_at timestamptz);
+CREATE INDEX IF NOT EXISTS werk_executions_job_id_idx ON werk_jobs_executions (job_id);
+CREATE TABLE IF NOT EXISTS werk_job_deps (
+    job_id uuid NOT NULL REFERENCES werk_jobs(id) ON DELETE CASCADE,
+    depends_on uuid NOT NULL REFERENCES werk_jobs(id) ON DELETE CASCADE,
+    allow_failure boolean NOT NULL DEFAULT false, PRIMARY KEY (job_id, depends_on));
+CREATE INDEX IF NOT EXISTS werk_job_deps_on_idx ON werk_job_deps (depends_on);`
+
+// pgwerkTake is the status update of pgwerk's dequeue (WorkerRepository.dequeue), for
+// one job taken by id.
+const pgwerkTake = `
+UPDATE werk_jobs
+SET status = 'active', started_at = NOW(),
+    attempts = attempts + CASE WHEN status IN ('queued', 'scheduled') THEN 1 ELSE 0 END, worker_id = $2
+WHERE id = $1 AND status IN ('queued', 'scheduled')
+RETURNING id, attempts`
+
+func (b *bench) workerPath(ctx context.Context, n, rounds int) (workerResult, error) {
+	r := workerResult{n: n}
+	fmt.Fprintf(os.Stderr, "bench: pgwerk's worker path, %d jobs per run, %d rounds\n", n, rounds)
+	dsn, err := b.newDB(ctx, "worker")
+	if err != nil {
+		return r, err
+	}
+	defer b.dropDB(ctx, "worker")
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return r, err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, pgwerkTables); err != nil {
+		return r, err
+	}
+	if _, err := conn.Exec(ctx, `SET synchronous_commit = off`); err != nil {
+		return r, err
+	}
+	worker := uuid.New()
+	if _, err := conn.Exec(ctx, `INSERT INTO werk_worker (id, name, queue, status) VALUES ($1, 'bench', 'bench', 'active')`, worker); err != nil {
+		return r, err
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO werk_cron_jobs (name, func, queue, interval_secs, paused) VALUES ('w', 'bench.task', 'bench', 60, true)`); err != nil {
+		return r, err
+	}
+	for round := range rounds {
+		for _, c := range []struct {
+			name    string
+			cron    bool
+			trigger bool
+			dst     *[]time.Duration
+		}{
+			{"cron jobs, outcome recorded", true, true, &r.with},
+			{"cron jobs, trigger disabled", true, false, &r.without},
+			{"jobs without cron_name", false, true, &r.plain},
+		} {
+			d, err := b.runWorkerPath(ctx, conn, worker, n, c.cron, c.trigger)
+			if err != nil {
+				return r, fmt.Errorf("%s: %w", c.name, err)
+			}
+			*c.dst = append(*c.dst, d)
+			fmt.Fprintf(os.Stderr, "bench:   round %d: %s: %s\n", round+1, c.name, dur(d))
+		}
+	}
+	return r, nil
+}
+
+// runWorkerPath enqueues n jobs (as ticks of schedule w, each with its ledger row, or
+// as plain jobs), then runs each through dequeue and ack as one pgwerk worker does,
+// and returns the time of the worker's part.
+func (b *bench) runWorkerPath(ctx context.Context, conn *pgx.Conn, worker uuid.UUID, n int, cron, trigger bool) (time.Duration, error) {
+	setup := []string{`TRUNCATE werk_jobs, werk_cron_ticks, werk_jobs_executions, werk_worker_jobs, werk_job_deps`}
+	if trigger {
+		setup = append(setup, `ALTER TABLE werk_jobs ENABLE TRIGGER werk_jobs_record_cron_outcome`)
+	} else {
+		setup = append(setup, `ALTER TABLE werk_jobs DISABLE TRIGGER werk_jobs_record_cron_outcome`)
+	}
+	if cron {
+		setup = append(setup, `
+			WITH t AS (SELECT gen_random_uuid() AS id, '2020-01-01T00:00:00Z'::timestamptz + i * interval '1 s' AS tick
+			           FROM generate_series(1, `+fmt.Sprint(n)+`) i),
+			     jobs AS (INSERT INTO werk_jobs (id, key, function, queue, status, payload, scheduled_at, cron_name)
+			              SELECT id, 'cron:w:' || to_char(tick AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), 'bench.task',
+			                     'bench', 'queued', '{"args": [], "kwargs": {}}', tick, 'w' FROM t)
+			INSERT INTO werk_cron_ticks (name, tick_at, outcome, job_id) SELECT 'w', tick, 'enqueued', id FROM t`)
+	} else {
+		setup = append(setup, `INSERT INTO werk_jobs (function, queue, status, payload, scheduled_at)
+			SELECT 'bench.task', 'bench', 'queued', '{"args": [], "kwargs": {}}', '2020-01-01T00:00:00Z'::timestamptz + i * interval '1 s'
+			FROM generate_series(1, `+fmt.Sprint(n)+`) i`)
+	}
+	setup = append(setup, `VACUUM ANALYZE werk_jobs`, `VACUUM ANALYZE werk_cron_ticks`, `CHECKPOINT`)
+	for _, s := range setup {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			return 0, fmt.Errorf("%.60s: %w", s, err)
+		}
+	}
+	rows, err := conn.Query(ctx, `SELECT id FROM werk_jobs ORDER BY scheduled_at`)
+	if err != nil {
+		return 0, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	for i := range n {
+		// Dequeue: one transaction, as WorkerRepository.dequeue.
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			return 0, err
+		}
+		var id uuid.UUID
+		var attempts int32
+		if err := tx.QueryRow(ctx, pgwerkTake, ids[i], worker).Scan(&id, &attempts); err != nil {
+			_ = tx.Rollback(ctx)
+			return 0, fmt.Errorf("dequeue: %w", err)
+		}
+		for _, s := range []struct {
+			sql  string
+			args []any
+		}{
+			{`DELETE FROM werk_worker_jobs WHERE job_id = $1`, []any{id}},
+			{`INSERT INTO werk_worker_jobs (worker_id, job_id) VALUES ($1, $2)`, []any{worker, id}},
+			{`INSERT INTO werk_jobs_executions (job_id, worker_id, attempt, status) VALUES ($1, $2, $3, 'running')`, []any{id, worker, attempts}},
+		} {
+			if _, err := tx.Exec(ctx, s.sql, s.args...); err != nil {
+				_ = tx.Rollback(ctx)
+				return 0, err
+			}
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return 0, err
+		}
+		// Ack: one transaction, as WorkerRepository.ack.
+		tx, err = conn.Begin(ctx)
+		if err != nil {
+			return 0, err
+		}
+		for _, s := range []struct {
+			sql  string
+			args []any
+		}{
+			{`UPDATE werk_jobs SET status = 'complete', result = $2, completed_at = NOW(), expires_at = $3, worker_id = NULL
+			  WHERE id = $1 AND worker_id = $4::uuid AND status IN ('active', 'aborting')`, []any{id, []byte(`null`), nil, worker}},
+			{`UPDATE werk_jobs_executions SET status = 'complete', result = $2, completed_at = NOW()
+			  WHERE job_id = $1 AND attempt = $3 AND worker_id = $4::uuid`, []any{id, []byte(`null`), attempts, worker}},
+			{`DELETE FROM werk_worker_jobs WHERE worker_id = $1 AND job_id = $2`, []any{worker, id}},
+			{`SELECT j.id::text FROM werk_job_deps d JOIN werk_jobs j ON j.id = d.job_id
+			  WHERE d.depends_on = $1 AND j.status = 'waiting' FOR UPDATE OF j`, []any{id}},
+		} {
+			if _, err := tx.Exec(ctx, s.sql, s.args...); err != nil {
+				_ = tx.Rollback(ctx)
+				return 0, err
+			}
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return 0, err
+		}
+	}
+	took := time.Since(start)
+	if cron && trigger {
+		var recorded int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM werk_cron_ticks WHERE job_status = 'complete'`).Scan(&recorded); err != nil {
+			return 0, err
+		}
+		if recorded != n {
+			return 0, fmt.Errorf("%d of %d outcomes recorded", recorded, n)
+		}
+	}
+	return took, nil
+}
+
+type workerResult struct {
+	n                    int
+	with, without, plain []time.Duration
+}
+
+func printWorker(r workerResult) {
+	w, wo, p := median(r.with), median(r.without), median(r.plain)
+	fmt.Printf("Worker path: %d jobs through pgwerk's writes of a dequeue and an ack, one job per transaction pair (synchronous_commit off); medians of %d rounds\n", r.n, len(r.with))
+	fmt.Printf("  cron jobs, outcome recorded   %s (%s per job)\n", dur(w), dur(w/time.Duration(r.n)))
+	fmt.Printf("  cron jobs, trigger disabled   %s (%s per job)\n", dur(wo), dur(wo/time.Duration(r.n)))
+	fmt.Printf("  jobs without cron_name        %s\n", dur(p))
+	fmt.Printf("  each round with/without: %s\n", pairs(r.with, r.without))
+	cost := ratio(w, wo) - 1
+	fmt.Printf("  goal: recording outcomes costs the worker path at most 5%%: %s (%+.1f%%)\n\n", verdict(cost <= 0.05), 100*cost)
+}
+
+func pairs(a, b []time.Duration) string {
+	var s []string
+	for i := range min(len(a), len(b)) {
+		s = append(s, fmt.Sprintf("%s/%s", dur(a[i]), dur(b[i])))
+	}
+	return fmt.Sprint(slices.Clip(s))
+}
