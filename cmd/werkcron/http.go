@@ -162,6 +162,7 @@ func (o *opsServer) metrics(w http.ResponseWriter, r *http.Request) {
 		gauge("werkcron_loop_age_seconds", "Seconds since the ticker's loop last went round.", time.Since(last).Seconds())
 	}
 	gauge("werkcron_overdue_seconds", "How long the oldest tick the primary owes has been due (0: none).", st.Overdue().Seconds())
+	gauge("werkcron_held_schedules", "Schedules the primary holds in memory (due within its horizon, or set aside); 0 on a standby.", float64(st.Held()))
 
 	// Schedules by state and job outcomes come from the database (reused for o.ttl),
 	// so every ticker (standbys too) reports the same numbers. A failed read drops these

@@ -20,6 +20,8 @@ type Stats struct {
 	// overdue is, as of the primary's last round, how long the oldest tick it owes has
 	// been due (nanoseconds; 0 when it owes none).
 	overdue atomic.Int64
+	// held is how many schedules the primary held in memory at its last round.
+	held atomic.Int64
 	// failedLeads and lastFailure: see FailingAsPrimary.
 	failedLeads atomic.Int64
 	lastFailure atomic.Value
@@ -37,6 +39,11 @@ func (s *Stats) FailingAsPrimary() (int, string) {
 // (a tick it could not write: a table locked, a statement refused); 0 when it owes none,
 // and on a standby.
 func (s *Stats) Overdue() time.Duration { return time.Duration(s.overdue.Load()) }
+
+// Held is how many schedules the primary held in memory at its last round: those due
+// within its horizon and those set aside, never more than the horizon's row cap plus
+// the set-aside ones, whatever the table holds; 0 on a standby.
+func (s *Stats) Held() int { return int(s.held.Load()) }
 
 // progress records that the loop went round.
 func (s *Stats) progress() { s.lastProgress.Store(time.Now().UnixNano()) }

@@ -305,6 +305,7 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 		}
 		now := t.now()
 		t.Stats.overdue.Store(int64(t.hz.overdue(now)))
+		t.Stats.held.Store(int64(len(t.hz.entries)))
 		if t.hz.stale(now) {
 			if err := t.readHorizon(work, now); err != nil {
 				return err
@@ -541,6 +542,7 @@ func (t *Ticker) prune(ctx context.Context) error {
 func (t *Ticker) setRole(role string) {
 	t.Stats.Primary.Store(role == RolePrimary)
 	t.Stats.overdue.Store(0)
+	t.Stats.held.Store(0)
 	if t.opts.OnRole != nil {
 		t.opts.OnRole(role)
 	}
