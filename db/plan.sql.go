@@ -45,7 +45,8 @@ func (q *Queries) ClearHoldups(ctx context.Context, names []string) error {
 }
 
 const failureStreaks = `-- name: FailureStreaks :many
-SELECT j.name, werk_cron_failure_streak(j.name, j.pause_after_failures, j.changed_at)::integer AS failures
+SELECT j.name, werk_cron_failure_streak(j.name, j.pause_after_failures,
+                                        werk_cron_afresh_since(j.changed_at, j.interval_secs IS NOT NULL))::integer AS failures
 FROM werk_cron_jobs j
 WHERE j.name = ANY ($1::text[]) AND j.pause_after_failures IS NOT NULL
 `

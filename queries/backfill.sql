@@ -51,7 +51,7 @@ jobs AS (
            x.timeout_secs, x.run_at, x.meta, x.result_ttl, x.failure_ttl, x.name
     FROM todo x
     ON CONFLICT (key) DO NOTHING
-    RETURNING id, queue
+    RETURNING id
 ),
 ledger AS (
     INSERT INTO werk_cron_ticks AS d (name, tick_at, outcome, job_id, ticks)
@@ -64,7 +64,7 @@ ledger AS (
 ),
 notified AS (
     SELECT pg_catalog.count(pg_catalog.pg_notify('werk:' || q.queue, '')) AS n
-    FROM (SELECT DISTINCT queue FROM jobs) q
+    FROM (SELECT DISTINCT x.queue FROM todo x WHERE x.job_id IN (SELECT id FROM jobs)) q
 )
 SELECT (SELECT pg_catalog.count(*) FROM jobs)::integer AS enqueued,
        (SELECT pg_catalog.count(*) FROM ledger)::integer AS recorded,

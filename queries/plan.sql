@@ -141,7 +141,8 @@ DELETE FROM werk_cron_holdups;
 -- name: FailureStreaks :many
 -- The failed runs in a row, since it last started afresh, of each named schedule that
 -- pauses after failures: read when they are due, since failures come in at any time.
-SELECT j.name, werk_cron_failure_streak(j.name, j.pause_after_failures, j.changed_at)::integer AS failures
+SELECT j.name, werk_cron_failure_streak(j.name, j.pause_after_failures,
+                                        werk_cron_afresh_since(j.changed_at, j.interval_secs IS NOT NULL))::integer AS failures
 FROM werk_cron_jobs j
 WHERE j.name = ANY (@names::text[]) AND j.pause_after_failures IS NOT NULL;
 

@@ -305,3 +305,23 @@ func TestPauseAfterFailuresWhileTheRowIsHeld(t *testing.T) {
 		t.Errorf("%d jobs enqueued after the failure that should pause it", n)
 	}
 }
+
+// An interval schedule's first tick is at the second it was created in (its anchor,
+// before changed_at itself): its run counts toward pause_after_failures like any other.
+func TestPauseAfterFailuresCountsTheFirstRun(t *testing.T) {
+	t.Parallel()
+	dsn, pool := migratedDB(t)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs, pause_after_failures) VALUES ('first', 'app.first', 3600, 1)`)
+	tk := startTicker(t, dsn, scheduler.TickerOptions{})
+	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	w := newWorker(t, dsn, pool)
+	job := nextJob(t, pool, "first")
+	if tick := ledger(t, pool, job).At; !tick.Before(pgtest.QueryOne[time.Time](t, pool, `SELECT changed_at FROM werk_cron_jobs WHERE name = 'first'`)) {
+		t.Logf("the first tick %s happens not to precede changed_at (created on a whole second)", tick)
+	}
+	w.start(job)
+	w.nack(job, "failed", "boom")
+	if !pgtest.QueryOne[bool](t, pool, `SELECT paused FROM werk_cron_jobs WHERE name = 'first'`) {
+		t.Fatalf("not paused after its first run failed (pause_after_failures = 1)")
+	}
+}

@@ -136,6 +136,11 @@ func TestOverlapBufferAllQueuesEveryTickInOneGroup(t *testing.T) {
 	if d := dequeueable(t, pool, "baq"); len(d) != got["queued"] {
 		t.Fatalf("after the running job finished, %d jobs are dequeueable; want the %d waiting", len(d), got["queued"])
 	}
+	// A manual run joins the group too.
+	manual := pgtest.QueryOne[uuid.UUID](t, pool, `SELECT werk_cron_trigger('ba')`)
+	if g := pgtest.QueryOne[*string](t, pool, `SELECT group_key FROM werk_jobs WHERE id = $1`, manual); g == nil || *g != "cron:ba" {
+		t.Fatalf("a manual run of ba has group_key %v; want cron:ba", g)
+	}
 	checkJobs(t, pool)
 }
 

@@ -51,6 +51,17 @@ CREATE SEQUENCE werk_cron_outcomes_complete;
 CREATE SEQUENCE werk_cron_outcomes_failed;
 CREATE SEQUENCE werk_cron_outcomes_aborted;
 
+-- The instant after which a schedule's ticks belong to its current run: since it last
+-- started afresh (changed_at: its timing changed, or it was resumed). An interval
+-- schedule's first tick is at changed_at rounded down to the second (its anchor), so
+-- its run begins just before that second; a cron schedule's first tick is strictly
+-- after changed_at.
+CREATE FUNCTION werk_cron_afresh_since(changed_at timestamptz, is_interval boolean) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN is_interval THEN pg_catalog.date_trunc('second', changed_at) - interval '1 microsecond'
+                ELSE changed_at END
+$$;
+
 -- How many of the schedule's newest finished runs failed in a row (at most cap),
 -- counting only runs of ticks after the instant given (a resume starts afresh).
 -- +goose StatementBegin
@@ -86,7 +97,8 @@ DECLARE
     streak    integer;
     last_err  text;
 BEGIN
-    SELECT j.pause_after_failures, j.changed_at INTO threshold, since
+    SELECT j.pause_after_failures, werk_cron_afresh_since(j.changed_at, j.interval_secs IS NOT NULL)
+    INTO threshold, since
     FROM werk_cron_jobs j
     WHERE j.name = werk_cron_pause_failing.name AND NOT j.paused AND j.pause_after_failures IS NOT NULL
     FOR NO KEY UPDATE SKIP LOCKED;
@@ -186,9 +198,12 @@ BEGIN
         RAISE EXCEPTION 'werk_cron_trigger %: no such schedule', werk_cron_trigger.name
             USING ERRCODE = 'no_data_found';
     END IF;
-    INSERT INTO werk_jobs (id, key, function, queue, status, priority, payload, max_attempts,
+    -- In the schedule's concurrency group, like its ticks' jobs, for overlap buffer_one
+    -- and buffer_all: a manual run too waits for the running one.
+    INSERT INTO werk_jobs (id, key, function, queue, status, priority, group_key, payload, max_attempts,
                            timeout_secs, scheduled_at, enqueued_at, meta, result_ttl, failure_ttl, cron_name)
     VALUES (v_id, 'cron:' || s.name || ':manual:' || v_id::text, s.func, s.queue, 'queued', s.priority,
+            CASE WHEN s.overlap IN ('buffer_one', 'buffer_all') THEN 'cron:' || s.name END,
             pg_catalog.jsonb_build_object('args', s.args, 'kwargs', s.kwargs), s.max_attempts,
             s.timeout_secs, v_at, v_at, s.meta, s.result_ttl, s.failure_ttl, s.name);
     INSERT INTO werk_cron_ticks (name, tick_at, outcome, job_id, decided_at)

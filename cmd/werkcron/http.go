@@ -165,9 +165,10 @@ func (o *opsServer) metrics(w http.ResponseWriter, r *http.Request) {
 	gauge("werkcron_held_schedules", "Schedules the primary holds in memory (due within its horizon, or set aside); 0 on a standby.", float64(st.Held()))
 
 	// Schedules by state and job outcomes come from the database (reused for o.ttl),
-	// so every ticker (standbys too) reports the same numbers. A failed read drops these
-	// series and says so, rather than failing the scrape. None has a per-schedule label:
-	// a million schedules must not become a million series.
+	// so every ticker (standbys too) reports the same numbers. A failed read keeps the
+	// last values and says so (werkcron_schedules_scrape_ok 0), rather than failing the
+	// scrape. None has a per-schedule label: a million schedules must not become a
+	// million series.
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.readCounts(r.Context())

@@ -697,10 +697,15 @@ func cmdGrant(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "grant", "ROLE [--apply]", `
 Prints the GRANT statements that let ROLE run a ticker and nothing more: read the
 schedules and write only the ticker's own columns of werk_cron_jobs (next_run_at,
-last_tick_at, last_job_id, last_error), insert into werk_jobs and werk_cron_ticks,
-prune werk_cron_ticks, read the views. No DDL, no deletes of jobs. With --apply it also
-runs them (as the owner of the tables, after 'werkcron migrate'). The ticker then runs
-as ROLE with --no-migrate. The statements name this installation's schema.
+planned_at, last_tick_at, last_job_id, last_error, remaining_runs); insert jobs and
+read only the columns of werk_jobs a tick looks at; keep the tick ledger, the
+hold-ups and the backfill requests; read the views and the outcome counters; run
+werkcron's functions (the election, pausing a schedule for its failures). No DDL, no
+deletes of jobs, no edits of definitions. With --apply it also runs them (as the
+owner of the tables, after 'werkcron migrate'). The ticker then runs as ROLE with
+--no-migrate. The statements name this installation's schema. ROLE must exist;
+PUBLIC is refused. Run it again after every upgrade: a migration may add tables or
+recreate views.
 
 Example:
   DATABASE_URL=postgres://owner@db/app werkcron grant werkcron_ticker --apply

@@ -78,10 +78,10 @@ Example:
 		}
 	}
 	if os.Getenv("GOGC") == "" {
-		// The ticker's heap is almost all long-lived schedule state and it makes little
-		// garbage, so collecting at 50% growth instead of Go's 100% costs next to no CPU
-		// and keeps the process about a quarter smaller (115 MB instead of 152 MB at
-		// 100,000 schedules, see BENCHMARKS.md). GOGC set in the environment wins.
+		// The ticker makes little garbage, and its heap is mostly the schedules it holds
+		// (at most those due within its horizon), so collecting at 50% growth instead of
+		// Go's 100% costs next to no CPU and keeps its peak lower when a horizon fills up
+		// (BENCHMARKS.md measures RSS). GOGC set in the environment wins.
 		debug.SetGCPercent(50)
 	}
 	opts := scheduler.TickerOptions{
