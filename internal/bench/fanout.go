@@ -54,6 +54,12 @@ jobs AS (
 INSERT INTO werk_cron_ticks (name, tick_at, outcome, job_id)
 SELECT cron_name, $3::timestamptz, 'enqueued', id FROM jobs`
 
+// floorThreeWritesOnConflict is floor (b) with the job insert the ticker makes:
+// INSERT ... ON CONFLICT (key) DO NOTHING. Against floor (b) it prices the speculative
+// insertion alone (reported as "ON CONFLICT cost").
+var floorThreeWritesOnConflict = strings.Replace(floorThreeWrites,
+	"    FROM s\n    RETURNING id, cron_name", "    FROM s\n    ON CONFLICT (key) DO NOTHING\n    RETURNING id, cron_name", 1)
+
 // insertSchedules creates n interval schedules named bench-000001... that share one
 // anchor (starts_at), so all of them are due on the same ticks.
 const insertSchedules = `
@@ -71,14 +77,15 @@ type fanoutResult struct {
 	cpu        []time.Duration // ticker process CPU for the tick
 	floorA     []time.Duration
 	floorB     []time.Duration
+	floorC     []time.Duration // floor (b) with ON CONFLICT (key) DO NOTHING
 	warnings   []string
 	timedOut   bool
 }
 
-// periodFor leaves room between two ticks for the tick, both floors and the
-// checkpoints before each (about 250 µs per schedule on the 2-core reference machine).
+// periodFor leaves room between two ticks for the tick, the three floors and the
+// checkpoints before each (about 350 µs per schedule on the 2-core reference machine).
 func periodFor(n int) time.Duration {
-	d := 3*time.Second + time.Duration(n)*250*time.Microsecond
+	d := 3*time.Second + time.Duration(n)*350*time.Microsecond
 	return d.Round(time.Second)
 }
 
@@ -209,8 +216,17 @@ func (b *bench) fanout(ctx context.Context, n int) (fanoutResult, error) {
 			return r, fmt.Errorf("floor (b): %w", err)
 		}
 		r.floorB = append(r.floorB, d)
-		fmt.Fprintf(os.Stderr, "bench:   tick %d: fan-out %s (%d statements), floor (a) %s, floor (b) %s\n",
-			rep+1, r.fanout[rep].Round(time.Millisecond), stmts, r.floorA[rep].Round(time.Millisecond), r.floorB[rep].Round(time.Millisecond))
+		if err := reset(ctx, conn); err != nil {
+			return r, err
+		}
+		d, err = timed(ctx, conn, n, floorThreeWritesOnConflict, names, key, tick, tick.Add(r.period))
+		if err != nil {
+			return r, fmt.Errorf("floor (b) with ON CONFLICT: %w", err)
+		}
+		r.floorC = append(r.floorC, d)
+		fmt.Fprintf(os.Stderr, "bench:   tick %d: fan-out %s (%d statements), floor (a) %s, floor (b) %s, with ON CONFLICT %s\n",
+			rep+1, r.fanout[rep].Round(time.Millisecond), stmts, r.floorA[rep].Round(time.Millisecond), r.floorB[rep].Round(time.Millisecond),
+			r.floorC[rep].Round(time.Millisecond))
 		tick = tick.Add(r.period)
 	}
 	return r, nil
@@ -321,6 +337,11 @@ func printFanout(rs []fanoutResult) {
 			each = append(each, fmt.Sprintf("%s/%s/%s", dur(r.fanout[i]), dur(r.floorA[i]), dur(r.floorB[i])))
 		}
 		fmt.Printf("  N=%d every %s, each tick fan-out/floor(a)/floor(b): %s\n", r.n, r.period, strings.Join(each, "  "))
+		if len(r.floorC) > 0 {
+			b, c := median(r.floorB), median(r.floorC)
+			fmt.Printf("  N=%d ON CONFLICT cost: floor (b) %s, with ON CONFLICT (key) DO NOTHING %s: %+.1f%%\n",
+				r.n, dur(b), dur(c), 100*(ratio(c, b)-1))
+		}
 		for _, w := range r.warnings {
 			fmt.Printf("  N=%d warning: %s\n", r.n, w)
 		}
