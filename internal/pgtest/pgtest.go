@@ -27,10 +27,12 @@ var (
 
 // Parallel is how many parallel tests (t.Parallel) of a package Main lets run at once
 // when -parallel is not given; a TestMain may change it before calling Main. Go's
-// default is GOMAXPROCS, 2 on a small machine, but these tests spend their time waiting
-// for the database and for ticks to come due, not on the CPU: 8 at once keep a 2-core
-// machine busy without making ticks late, and each holds a handful of sessions, far
-// below the cluster's max_connections.
+// default is GOMAXPROCS, 2 on a small machine, but these tests spend most of their time
+// waiting for ticks to come due and for the server. On 2 cores with -race, 8 at once
+// took the scheduler package from 95 s to about 25 s; 16 or 32 gained a few seconds
+// more, but with `go test ./...` running two packages together they made tickers more
+// than a second late, which tests that check enqueue times rightly report. Each test
+// holds a handful of sessions, far below the cluster's max_connections.
 var Parallel = 8
 
 // Main runs a test package, then drops the migrated template database MigratedDB made
