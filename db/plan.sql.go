@@ -24,6 +24,20 @@ func (q *Queries) AnyUnplanned(ctx context.Context) (bool, error) {
 	return pending, err
 }
 
+const boundPlanningStatements = `-- name: BoundPlanningStatements :exec
+SELECT set_config('statement_timeout', $1::text, true)
+`
+
+// The planner's transaction: each statement may run at most @timeout (a statement_timeout
+// local to the transaction). A look through the planner's index can meet the dead
+// entries of rows planned a moment ago (until vacuum removes them); bounded, such a look
+// gives way to the ticks due meanwhile, and the next look goes faster (the scan marks the
+// entries it found dead).
+func (q *Queries) BoundPlanningStatements(ctx context.Context, timeout string) error {
+	_, err := q.db.Exec(ctx, boundPlanningStatements, timeout)
+	return err
+}
+
 const clearAllHoldups = `-- name: ClearAllHoldups :exec
 DELETE FROM werk_cron_holdups
 `

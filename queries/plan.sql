@@ -151,3 +151,11 @@ WHERE j.name = ANY (@names::text[]) AND j.pause_after_failures IS NOT NULL;
 -- failures in a row (werk_cron_pause_failing, which the trigger recording outcomes also
 -- calls); false if not, or if another session holds its row.
 SELECT werk_cron_pause_failing(@name::text)::boolean AS paused;
+
+-- name: BoundPlanningStatements :exec
+-- The planner's transaction: each statement may run at most @timeout (a statement_timeout
+-- local to the transaction). A look through the planner's index can meet the dead
+-- entries of rows planned a moment ago (until vacuum removes them); bounded, such a look
+-- gives way to the ticks due meanwhile, and the next look goes faster (the scan marks the
+-- entries it found dead).
+SELECT set_config('statement_timeout', @timeout::text, true);

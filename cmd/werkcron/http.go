@@ -154,6 +154,7 @@ func (o *opsServer) metrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "werkcron_enqueue_lateness_seconds_sum %g\nwerkcron_enqueue_lateness_seconds_count %d\n", sum.Seconds(), cum[len(cum)-1])
 	counter("werkcron_tick_statements_total", "Tick statements (one per batch of due ticks) this ticker ran.", st.Statements.Load())
 	counter("werkcron_planned_total", "Schedules this ticker planned (inserted, changed or resumed rows).", st.Planned.Load())
+	counter("werkcron_plan_cutoffs_total", "Planning statements cut off by their time bound so that due ticks go first (a slow database, or many dead index entries before vacuum).", st.PlanCutoffs.Load())
 	counter("werkcron_plan_reads_total", "Reads of the plan (the schedules due within the primary's horizon).", st.HorizonReads.Load())
 	counter("werkcron_promotions_total", "Times this ticker became primary.", st.Promotions.Load())
 	gauge("werkcron_is_primary", "1 while this ticker holds the leader lock and enqueues, else 0.", boolean(st.Primary.Load()))

@@ -26,7 +26,16 @@ const (
 	planCooldown = 50 * time.Millisecond
 	// planRetryMax caps the backoff for rows that others hold locked.
 	planRetryMax = 30 * time.Second
+	// A planning statement runs at most planTimeout, so that a due tick waits no longer
+	// for planning. While statements keep hitting the bound it doubles, up to
+	// planTimeoutMax, so that a look that must take longer (a database that slow) still
+	// finishes; the first look that finishes sets it back.
+	planTimeout    = 400 * time.Millisecond
+	planTimeoutMax = 6400 * time.Millisecond
 )
+
+// queryCanceled is the SQLSTATE of a statement cut off by statement_timeout.
+const queryCanceled = "57014"
 
 // planState is what the primary knows of rows awaiting planning, and how far its sweep
 // over them has come.
@@ -52,6 +61,36 @@ type planState struct {
 	// promotion), by name after recheckAfter.
 	recheck      bool
 	recheckAfter string
+
+	// timeout bounds each planning statement (see planTimeout); 0: planTimeout.
+	timeout time.Duration
+}
+
+// planTx runs fn in a transaction whose statements run at most p.timeout each.
+func (t *Ticker) planTx(ctx context.Context, fn func(q *db.Queries) error) error {
+	if t.plan.timeout == 0 {
+		t.plan.timeout = planTimeout
+	}
+	return pgx.BeginFunc(ctx, t.conn, func(tx pgx.Tx) error {
+		q := t.q.WithTx(tx)
+		if err := q.BoundPlanningStatements(ctx, fmt.Sprintf("%dms", t.plan.timeout.Milliseconds())); err != nil {
+			return fmt.Errorf("bound planning statements: %w", err)
+		}
+		return fn(q)
+	})
+}
+
+// timedOut reports whether err is a planning statement cut off by its bound (and not by
+// ctx), and if so doubles the bound for the next ones, up to planTimeoutMax: the ticks
+// due meanwhile go first, and a look that must take longer still gets to finish.
+func (t *Ticker) timedOut(ctx context.Context, err error) bool {
+	var pgErr *pgconn.PgError
+	if ctx.Err() != nil || t.conn.IsClosed() || !errors.As(err, &pgErr) || pgErr.Code != queryCanceled {
+		return false
+	}
+	t.plan.timeout = min(2*t.plan.timeout, planTimeoutMax)
+	t.Stats.PlanCutoffs.Add(1)
+	return true
 }
 
 func (p *planState) due(now time.Time) bool { return p.pending && !now.Before(p.notBefore) }
@@ -73,8 +112,7 @@ func (t *Ticker) planBatch(ctx context.Context) error {
 	var older int
 	before := t.plan // to go back to, should the batch fail
 	started := time.Now()
-	err := pgx.BeginFunc(ctx, t.conn, func(tx pgx.Tx) error {
-		q := t.q.WithTx(tx)
+	err := t.planTx(ctx, func(q *db.Queries) error {
 		rows = rows[:0]
 		if t.plan.sweeping {
 			fresh, err := q.LockUnplannedAbove(ctx, db.LockUnplannedAboveParams{Above: t.plan.top, MaxRows: int32(limit)})
@@ -114,6 +152,15 @@ func (t *Ticker) planBatch(ctx context.Context) error {
 		return err
 	})
 	took := time.Since(started)
+	if t.timedOut(ctx, err) {
+		// Nothing was written: the same batch, smaller, after whatever is due.
+		t.log.Info("planning gave way to due ticks; going on", "took", took.Round(time.Millisecond), "next_bound", t.plan.timeout)
+		batch, timeout := max(limit/2, planBatchMin), t.plan.timeout
+		t.plan = before
+		t.plan.batch, t.plan.timeout = batch, timeout
+		t.plan.notBefore = time.Now().Add(planCooldown)
+		return nil
+	}
 	if err != nil {
 		var pgErr *pgconn.PgError
 		switch {
@@ -149,6 +196,7 @@ func (t *Ticker) planBatch(ctx context.Context) error {
 		}
 		t.hz.offer(e)
 	}
+	t.plan.timeout = planTimeout
 	t.Stats.Planned.Add(int64(len(planned)))
 	t.Signals.Planned.Signal(len(planned))
 	t.log.Debug("planned", "rows", len(planned), "batch", limit, "took", took)
@@ -159,7 +207,17 @@ func (t *Ticker) planBatch(ctx context.Context) error {
 	// The sweep is over. Rows may still await planning: skipped because others hold
 	// them, or committed by a transaction that began before the sweep and ended after
 	// the cursor passed. One look through the index says.
-	left, err := t.q.AnyUnplanned(ctx)
+	var left bool
+	err = t.planTx(ctx, func(q *db.Queries) error {
+		var err error
+		left, err = q.AnyUnplanned(ctx)
+		return err
+	})
+	if t.timedOut(ctx, err) {
+		// Through the dead entries of the rows just planned: look again after what is due.
+		t.plan.pending, t.plan.notBefore = true, time.Now().Add(planCooldown)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("look for rows awaiting planning: %w", err)
 	}
@@ -212,8 +270,7 @@ func (t *Ticker) recheckBatch(ctx context.Context) error {
 	limit := max(t.plan.batch, planBatchMin)
 	var planned []*entry
 	var read int
-	err := pgx.BeginFunc(ctx, t.conn, func(tx pgx.Tx) error {
-		q := t.q.WithTx(tx)
+	err := t.planTx(ctx, func(q *db.Queries) error {
 		rows, err := q.LockInError(ctx, db.LockInErrorParams{After: t.plan.recheckAfter, MaxRows: int32(limit)})
 		if err != nil {
 			return fmt.Errorf("read schedules in error: %w", err)
@@ -226,6 +283,9 @@ func (t *Ticker) recheckBatch(ctx context.Context) error {
 		planned, err = t.planRows(ctx, q, in)
 		return err
 	})
+	if t.timedOut(ctx, err) {
+		return nil // the same batch again, after what is due
+	}
 	if err != nil {
 		if t.conn.IsClosed() {
 			return err

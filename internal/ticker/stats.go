@@ -9,8 +9,9 @@ import (
 type Stats struct {
 	Enqueued, Duplicates, Missed, SkippedOverlap, Statements, Promotions atomic.Int64
 	// Planned counts rows the planner planned; PlanLooks its looks for rows to plan
-	// (batches, empty ones too); HorizonReads the reads of the plan.
-	Planned, PlanLooks, HorizonReads atomic.Int64
+	// (batches, empty ones too); PlanCutoffs the planning statements cut off by their
+	// bound to let due ticks go first; HorizonReads the reads of the plan.
+	Planned, PlanLooks, PlanCutoffs, HorizonReads atomic.Int64
 	Primary                          atomic.Bool
 	// Lateness is how long after its instant each enqueued tick was committed
 	// (database time): the scheduler's own delay, before any worker picks the job up.
