@@ -553,14 +553,20 @@ func TestKeepalivesOnTickerSession(t *testing.T) {
 	startTicker(t, dsn)
 	primary := waitInstances(t, pool, 1, 10*time.Second)
 	port := pgtest.QueryOne[int32](t, pool, `SELECT client_port FROM pg_stat_activity WHERE pid = $1`, primary.backend)
+	server := pgtest.QueryOne[int32](t, pool, `SELECT inet_server_port()`)
 	// Both ends: the server's socket (keepalives the session asks for) and the ticker's
-	// (its dialer). Sampled until the socket is idle: with data in flight, ss shows the
-	// retransmit timer instead.
+	// (its dialer), each named by both ports: the kernel may give the same source port to
+	// connections to other servers (other tests' clusters). Sampled until the socket is
+	// idle: with data in flight, ss shows the retransmit timer instead.
+	filters := map[string]string{
+		"dport": fmt.Sprintf("( dport = :%d and sport = :%d )", port, server),
+		"sport": fmt.Sprintf("( sport = :%d and dport = :%d )", port, server),
+	}
 	for _, side := range []string{"dport", "sport"} {
 		var out []byte
 		var m []string
 		pgtest.Eventually(t, 5*time.Second, "a keepalive timer on the "+side+" socket of the ticker's session", func() bool {
-			out, err = exec.Command(ss, "-tnoH", "state", "established", fmt.Sprintf("( %s = :%d )", side, port)).CombinedOutput()
+			out, err = exec.Command(ss, "-tnoH", "state", "established", filters[side]).CombinedOutput()
 			if err != nil {
 				t.Fatalf("ss: %v\n%s", err, out)
 			}
