@@ -156,6 +156,20 @@ func (q *Queries) NextBackfill(ctx context.Context) ([]NextBackfillRow, error) {
 	return items, nil
 }
 
+const pruneBackfills = `-- name: PruneBackfills :execrows
+DELETE FROM werk_cron_backfills WHERE done_at < $1::timestamptz
+`
+
+// Requests done before @before (the ledger's retention): their ticks' rows are pruned by
+// then too.
+func (q *Queries) PruneBackfills(ctx context.Context, before time.Time) (int64, error) {
+	result, err := q.db.Exec(ctx, pruneBackfills, before)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const recordBackfillProgress = `-- name: RecordBackfillProgress :exec
 UPDATE werk_cron_backfills
 SET through_at = $1::timestamptz,

@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-// backfill requests (werk_cron_backfill); the primary ticker carries them out, oldest first, and fills in done_at, enqueued, already or error
+// backfill requests (werk_cron_backfill); the primary ticker carries them out, oldest first, fills in done_at, enqueued, already or error, and deletes them with the ledger rows of their age
 type WerkCronBackfill struct {
 	ID          int64      `json:"id"`
 	Name        string     `json:"name"`

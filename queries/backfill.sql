@@ -81,3 +81,8 @@ SET through_at = @through_at::timestamptz,
     done_at = CASE WHEN @done::boolean THEN pg_catalog.clock_timestamp() END,
     error = nullif(@error::text, '')
 WHERE id = @id::bigint AND done_at IS NULL;
+
+-- name: PruneBackfills :execrows
+-- Requests done before @before (the ledger's retention): their ticks' rows are pruned by
+-- then too.
+DELETE FROM werk_cron_backfills WHERE done_at < @before::timestamptz;

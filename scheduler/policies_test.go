@@ -409,3 +409,26 @@ func TestBackfillFillsGapsOnce(t *testing.T) {
 		t.Errorf("%d jobs enqueued by refused backfills", n)
 	}
 }
+
+// The primary prunes ledger rows older than its retention, and backfill requests done
+// as long ago; newer ones stay.
+func TestPruneLedgerAndBackfillRequests(t *testing.T) {
+	t.Parallel()
+	dsn, pool := migratedDB(t)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('p', 'app.p', '0 0 1 1 *')`)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_ticks (name, tick_at, outcome) VALUES
+		('p', now() - interval '2 hours', 'missed'), ('p', now() - interval '1 minute', 'missed')`)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_backfills (name, from_at, to_at, requested_at, done_at) VALUES
+		('p', now() - interval '3 hours', now() - interval '2 hours', now() - interval '2 hours', now() - interval '2 hours'),
+		('p', now() - interval '3 hours', now() - interval '2 hours', now() - interval '1 minute', now() - interval '1 minute')`)
+	startTicker(t, dsn, scheduler.TickerOptions{Retention: time.Hour})
+	pgtest.Eventually(t, 10*time.Second, "old ledger rows and requests pruned", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT (SELECT count(*) FROM werk_cron_ticks) + (SELECT count(*) FROM werk_cron_backfills)`) == 2
+	})
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE tick_at > now() - interval '1 hour'`); n != 1 {
+		t.Errorf("%d recent ledger rows; want the one kept", n)
+	}
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_backfills WHERE done_at > now() - interval '1 hour'`); n != 1 {
+		t.Errorf("%d recent requests; want the one kept", n)
+	}
+}

@@ -40,7 +40,7 @@ CREATE TABLE werk_cron_backfills (
     CONSTRAINT werk_cron_backfills_instants_must_be_finite CHECK (pg_catalog.isfinite(from_at) AND pg_catalog.isfinite(to_at))
 );
 COMMENT ON TABLE werk_cron_backfills IS
-    'backfill requests (werk_cron_backfill); the primary ticker carries them out, oldest first, and fills in done_at, enqueued, already or error';
+    'backfill requests (werk_cron_backfill); the primary ticker carries them out, oldest first, fills in done_at, enqueued, already or error, and deletes them with the ledger rows of their age';
 -- What the primary looks at: the requests not done yet.
 CREATE INDEX werk_cron_backfills_pending_idx ON werk_cron_backfills (id) WHERE done_at IS NULL;
 
@@ -167,7 +167,7 @@ BEGIN
         pg_catalog.format('GRANT SELECT, INSERT, DELETE, UPDATE (job_id, outcome, ticks, decided_at) ON %s.werk_cron_ticks TO %s', s, r),
         pg_catalog.format('GRANT INSERT, SELECT (id, key, function, status, cron_name) ON %s.werk_jobs TO %s', s, r),
         pg_catalog.format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s.werk_cron_holdups TO %s', s, r),
-        pg_catalog.format('GRANT SELECT, UPDATE (through_at, enqueued, already, done_at, error) ON %s.werk_cron_backfills TO %s', s, r),
+        pg_catalog.format('GRANT SELECT, DELETE, UPDATE (through_at, enqueued, already, done_at, error) ON %s.werk_cron_backfills TO %s', s, r),
         pg_catalog.format('GRANT SELECT ON %1$s.werk_cron_status, %1$s.werk_cron_instances, %1$s.werk_cron_outcomes_complete, '
                           '%1$s.werk_cron_outcomes_failed, %1$s.werk_cron_outcomes_aborted TO %2$s', s, r),
         pg_catalog.format('GRANT EXECUTE ON FUNCTION %1$s.werk_cron_schema(), %1$s.werk_cron_channel(), '

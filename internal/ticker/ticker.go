@@ -534,6 +534,13 @@ func (t *Ticker) prune(ctx context.Context) error {
 		t.log.Info("pruned werk_cron_ticks", "rows", n, "older_than", t.opts.Retention)
 	}
 	if n < pruneBatch {
+		// The ledger is done; backfill requests as old go with it (few: no batches).
+		if _, err := t.q.PruneBackfills(ctx, t.now().Add(-t.opts.Retention)); err != nil {
+			if t.conn.IsClosed() {
+				return fmt.Errorf("prune werk_cron_backfills: %w", err)
+			}
+			t.log.Warn("prune werk_cron_backfills; trying again in an hour", "err", err)
+		}
 		t.lastPrune = time.Now() // done; otherwise the next batch follows at the next idle moment
 	}
 	return nil
