@@ -56,10 +56,10 @@ func (s *Scheduler) Backfill(ctx context.Context, name string, from, to time.Tim
 	defer poll.Stop()
 	for {
 		r, err := s.q.GetBackfill(ctx, id)
+		if err != nil && ctx.Err() != nil {
+			return Backfill{ID: id, Name: name}, notDone(name, id, ctx.Err())
+		}
 		if err != nil {
-			if ctx.Err() != nil {
-				err = ctx.Err()
-			}
 			return Backfill{ID: id, Name: name}, fmt.Errorf("backfill %q: request %d made, not known to be done: %w", name, id, err)
 		}
 		b := backfillOf(r)
@@ -71,10 +71,14 @@ func (s *Scheduler) Backfill(ctx context.Context, name string, from, to time.Tim
 		}
 		select {
 		case <-ctx.Done():
-			return b, fmt.Errorf("backfill %q: request %d is not done yet (is a ticker running?); it stays pending: %w", name, id, ctx.Err())
+			return b, notDone(name, id, ctx.Err())
 		case <-poll.C:
 		}
 	}
+}
+
+func notDone(name string, id int64, err error) error {
+	return fmt.Errorf("backfill %q: request %d is not done yet (is a ticker running?); it stays pending: %w", name, id, err)
 }
 
 func backfillOf(r db.WerkCronBackfill) Backfill {

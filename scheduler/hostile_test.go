@@ -356,7 +356,9 @@ func TestHostileLockHoldersAreShownAndDoNotStopTickers(t *testing.T) {
 func TestHostileForeignJobKeyIsAnError(t *testing.T) {
 	t.Parallel()
 	dsn, pool := migratedDB(t)
-	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('victim', 'app.victim', '* * * * * *')`)
+	// catchup = 'all': however late the ticker starts, it decides the tick whose key is
+	// taken rather than recording it missed.
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron, catchup) VALUES ('victim', 'app.victim', '* * * * * *', 'all')`)
 	tick := nextWholeSecond(t, pool, time.Second)
 	pgtest.Exec(t, pool, `INSERT INTO werk_jobs (key, function, cron_name, scheduled_at) VALUES ($1, 'app.other', 'someone', $2)`, keyOf("victim", tick), tick)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
@@ -399,7 +401,9 @@ func TestHostileCatchupAllIsBounded(t *testing.T) {
 	if want := int64(newestMissed.Sub(hourAgo) / time.Second); missed != want {
 		t.Errorf("%d ticks recorded missed, want every one up to %s: %d", missed, newestMissed, want)
 	}
-	if got := newestMissed.Add(time.Duration(scheduler.MaxCatchupAll) * time.Second); !got.Equal(firstDecision.Truncate(time.Second)) {
+	// (The ticker decided by its estimate of the database's clock, a moment before its
+	// statement began: under load, possibly in the second before.)
+	if got := newestMissed.Add(time.Duration(scheduler.MaxCatchupAll) * time.Second); got.After(firstDecision) || !got.After(firstDecision.Add(-2*time.Second)) {
 		t.Errorf("the newest missed tick %s is not %d ticks before the first decision at %s", newestMissed, scheduler.MaxCatchupAll, firstDecision)
 	}
 	last := pgtest.QueryOne[time.Time](t, pool, `SELECT last_tick_at FROM werk_cron_jobs`)

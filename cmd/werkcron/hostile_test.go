@@ -81,6 +81,9 @@ func TestCLIEscapesWhatItPrints(t *testing.T) {
 	execSQL(t, dsn, `INSERT INTO werk_cron_jobs (name, func, interval_secs, paused, paused_reason)
 		VALUES (E'evil\x1b[2J\x1b]0;owned\x07\u202e', E'app.\x1b[31mred', 60, true, E'why\x1b[0m')`)
 	execSQL(t, dsn, `UPDATE werk_cron_jobs SET last_error = E'bad\x1b[5m' WHERE name LIKE 'evil%'`)
+	// One in error too: status lists those (not paused ones) by name.
+	execSQL(t, dsn, `INSERT INTO werk_cron_jobs (name, func, interval_secs) VALUES (E'evil2\x1b[2J', 'app.x', 60)`)
+	execSQL(t, dsn, `UPDATE werk_cron_jobs SET last_error = E'bad\x1b[5m' WHERE name LIKE 'evil2%'`)
 	for _, args := range [][]string{{"ls"}, {"show", evil}, {"status"}, {"history", evil}} {
 		r := mustCLI(t, dsn, args...)
 		if strings.ContainsAny(r.stdout, "\x1b\x07\u202e") {
@@ -91,7 +94,7 @@ func TestCLIEscapesWhatItPrints(t *testing.T) {
 		}
 	}
 	rows := decode[[]map[string]any](t, mustCLI(t, dsn, "ls", "--json"))
-	if len(rows) != 1 || rows[0]["name"] != evil {
+	if len(rows) != 2 || rows[0]["name"] != evil {
 		t.Errorf("ls --json: %v", rows)
 	}
 }
