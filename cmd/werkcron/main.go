@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	_ "time/tzdata" // zones work on hosts without a tz database
@@ -204,8 +205,7 @@ func (e *env) dbFlags(fs *flag.FlagSet) func() error {
 			return fmt.Errorf("bad connection string: %v: %w", err, errUsage)
 		}
 		if pw := cfg.Password; pw != "" {
-			// As given in a URL (percent-encoded) and as decoded: either may be echoed.
-			forms := []string{pw, url.QueryEscape(pw), url.PathEscape(pw)}
+			forms := passwordForms(e.dsn, pw)
 			e.redact = func(s string) string {
 				for _, f := range forms {
 					s = strings.ReplaceAll(s, f, "xxxxx")
@@ -240,4 +240,58 @@ func (e *env) setLogger(format, level string) error {
 		return fmt.Errorf("--log-format %q: want text or json: %w", format, errUsage)
 	}
 	return nil
+}
+
+// passwordForms lists every way the password pw may be spelled in something printed:
+// decoded, as written in dsn itself (a URL's userinfo or query, or a key=value string,
+// quoted and escaped), and as Go's URL encoders and an every-byte percent-encoding
+// write it. Longer forms first, so that one containing another is replaced whole.
+func passwordForms(dsn, pw string) []string {
+	var every, everyLower strings.Builder
+	for _, b := range []byte(pw) {
+		fmt.Fprintf(&every, "%%%02X", b)
+		fmt.Fprintf(&everyLower, "%%%02x", b)
+	}
+	userinfo := strings.TrimPrefix(url.UserPassword("", pw).String(), ":")
+	forms := []string{pw, url.QueryEscape(pw), strings.ReplaceAll(url.QueryEscape(pw), "+", "%20"),
+		url.PathEscape(pw), userinfo, every.String(), everyLower.String(),
+		strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(pw)}
+	// As written: between "user:" and the last "@" in a URL, after "password=" in a
+	// query or a key=value string (to the next separator, or the closing quote).
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		rest := dsn[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			if c := strings.Index(rest[:at], ":"); c >= 0 {
+				forms = append(forms, rest[c+1:at])
+			}
+		}
+	}
+	if i := strings.Index(dsn, "password"); i >= 0 {
+		v, isKey := strings.CutPrefix(strings.TrimLeft(dsn[i+len("password"):], " "), "=")
+		v = strings.TrimLeft(v, " ")
+		if !isKey {
+			// "password" in a user or database name, say: no value follows.
+		} else if quoted, ok := strings.CutPrefix(v, "'"); ok {
+			for j := 0; j < len(quoted); j++ {
+				if quoted[j] == '\\' {
+					j++
+				} else if quoted[j] == '\'' {
+					forms = append(forms, quoted[:j])
+					break
+				}
+			}
+		} else if j := strings.IndexAny(v, " &"); j >= 0 {
+			forms = append(forms, v[:j])
+		} else {
+			forms = append(forms, v)
+		}
+	}
+	var out []string
+	for _, f := range forms {
+		if f != "" && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return out
 }
