@@ -48,12 +48,30 @@ type Backfill struct {
 // ErrBackfillRefused (more than MaxBackfillTicks ticks, or a range reaching back beyond
 // the ledger's retention, where a tick may have run and left no record).
 func (s *Scheduler) Backfill(ctx context.Context, name string, from, to time.Time) (Backfill, error) {
+	b, err := s.RequestBackfill(ctx, name, from, to)
+	if err != nil {
+		return b, err
+	}
+	return s.WaitBackfill(ctx, b.ID)
+}
+
+// RequestBackfill records a backfill request, as Backfill does, and returns it pending
+// without waiting for the primary ticker; WaitBackfill waits for it. The two apart let a
+// caller bound the wait and not the asking.
+func (s *Scheduler) RequestBackfill(ctx context.Context, name string, from, to time.Time) (Backfill, error) {
 	id, err := s.q.RequestBackfill(ctx, db.RequestBackfillParams{Name: name, FromAt: from, ToAt: to})
 	if err != nil {
 		return Backfill{}, nameError("backfill", name, err)
 	}
+	return Backfill{ID: id, Name: name}, nil
+}
+
+// WaitBackfill waits until the primary ticker has carried out (or refused) backfill
+// request id, or ctx is done; see Backfill for the errors.
+func (s *Scheduler) WaitBackfill(ctx context.Context, id int64) (Backfill, error) {
 	poll := time.NewTicker(50 * time.Millisecond)
 	defer poll.Stop()
+	name := ""
 	for {
 		r, err := s.q.GetBackfill(ctx, id)
 		if err != nil && ctx.Err() != nil {
@@ -63,6 +81,7 @@ func (s *Scheduler) Backfill(ctx context.Context, name string, from, to time.Tim
 			return Backfill{ID: id, Name: name}, fmt.Errorf("backfill %q: request %d made, not known to be done: %w", name, id, err)
 		}
 		b := backfillOf(r)
+		name = b.Name
 		if !b.Done.IsZero() {
 			if b.Error != "" {
 				return b, fmt.Errorf("backfill %q (request %d): %w: %s", name, id, ErrBackfillRefused, b.Error)

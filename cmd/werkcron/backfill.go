@@ -48,10 +48,15 @@ Examples:
 			return fmt.Errorf("backfill %q: --to %q: want an RFC 3339 instant such as 2026-03-09T00:00:00Z: %w", name, *to, errUsage)
 		}
 	}
+	b, err := s.RequestBackfill(ctx, name, start, end)
+	if err != nil {
+		return notFound(err, name)
+	}
+	// --wait bounds the wait for the ticker, not the asking: a slow connection must not
+	// turn into a request never made.
 	wctx, cancel := context.WithTimeout(ctx, *wait)
 	defer cancel()
-	b, err := s.Backfill(wctx, name, start, end)
-	if err != nil {
+	if b, err = s.WaitBackfill(wctx, b.ID); err != nil {
 		return notFound(err, name)
 	}
 	if *asJSON {
