@@ -32,6 +32,12 @@ const (
 	// finishes; the first look that finishes sets it back.
 	planTimeout    = 400 * time.Millisecond
 	planTimeoutMax = 6400 * time.Millisecond
+	// The doubled bound never reaches past the next due tick (nor below planTimeout), so
+	// that a tick waits for planning less than a second: the bound ends where the tick
+	// is due. Only when planSqueezes looks in a row were cut off that way does one run
+	// to the doubled bound: a database that slow gets its rows planned late rather than
+	// never, and the log says ticks may be late.
+	planSqueezes = 3
 )
 
 // queryCanceled is the SQLSTATE of a statement cut off by statement_timeout.
@@ -64,16 +70,43 @@ type planState struct {
 
 	// timeout bounds each planning statement (see planTimeout); 0: planTimeout.
 	timeout time.Duration
+	// squeezed counts looks in a row cut off by a bound shortened to the next due tick;
+	// bound is the bound the last look ran under.
+	squeezed int
+	bound    time.Duration
 }
 
-// planTx runs fn in a transaction whose statements run at most p.timeout each.
-func (t *Ticker) planTx(ctx context.Context, fn func(q *db.Queries) error) error {
+// planBound is the bound of the next planning statements: the doubled bound, cut to
+// the next due tick as planSqueezes says.
+func (t *Ticker) planBound() time.Duration {
 	if t.plan.timeout == 0 {
 		t.plan.timeout = planTimeout
 	}
+	bound := t.plan.timeout
+	if t.plan.squeezed >= planSqueezes {
+		t.log.Warn("planning needs longer than the next tick leaves it; letting one look run, ticks may be late",
+			"bound", bound, "cut_off_looks", t.plan.squeezed)
+		return bound
+	}
+	if t.hz == nil {
+		return bound
+	}
+	next := t.hz.next()
+	if next.IsZero() || t.hz.end.Before(next) {
+		next = t.hz.end
+	}
+	if until := next.Sub(t.now()); !next.IsZero() && until < bound {
+		bound = max(until, planTimeout)
+	}
+	return bound
+}
+
+// planTx runs fn in a transaction whose statements run at most planBound each.
+func (t *Ticker) planTx(ctx context.Context, fn func(q *db.Queries) error) error {
+	t.plan.bound = t.planBound()
 	return pgx.BeginFunc(ctx, t.conn, func(tx pgx.Tx) error {
 		q := t.q.WithTx(tx)
-		if err := q.BoundPlanningStatements(ctx, fmt.Sprintf("%dms", t.plan.timeout.Milliseconds())); err != nil {
+		if err := q.BoundPlanningStatements(ctx, fmt.Sprintf("%dms", t.plan.bound.Milliseconds())); err != nil {
 			return fmt.Errorf("bound planning statements: %w", err)
 		}
 		return fn(q)
@@ -88,7 +121,12 @@ func (t *Ticker) timedOut(ctx context.Context, err error) bool {
 	if ctx.Err() != nil || t.conn.IsClosed() || !errors.As(err, &pgErr) || pgErr.Code != queryCanceled {
 		return false
 	}
-	t.plan.timeout = min(2*t.plan.timeout, planTimeoutMax)
+	if t.plan.bound < t.plan.timeout {
+		t.plan.squeezed++ // cut to the next tick: the doubled bound was not tried
+	} else {
+		t.plan.squeezed = 0
+		t.plan.timeout = min(2*t.plan.timeout, planTimeoutMax)
+	}
 	t.Stats.PlanCutoffs.Add(1)
 	return true
 }
@@ -155,9 +193,9 @@ func (t *Ticker) planBatch(ctx context.Context) error {
 	if t.timedOut(ctx, err) {
 		// Nothing was written: the same batch, smaller, after whatever is due.
 		t.log.Info("planning gave way to due ticks; going on", "took", took.Round(time.Millisecond), "next_bound", t.plan.timeout)
-		batch, timeout := max(limit/2, planBatchMin), t.plan.timeout
+		batch, timeout, squeezed := max(limit/2, planBatchMin), t.plan.timeout, t.plan.squeezed
 		t.plan = before
-		t.plan.batch, t.plan.timeout = batch, timeout
+		t.plan.batch, t.plan.timeout, t.plan.squeezed = batch, timeout, squeezed
 		t.plan.notBefore = time.Now().Add(planCooldown)
 		return nil
 	}
@@ -196,7 +234,7 @@ func (t *Ticker) planBatch(ctx context.Context) error {
 		}
 		t.hz.offer(e)
 	}
-	t.plan.timeout = planTimeout
+	t.plan.timeout, t.plan.squeezed = planTimeout, 0
 	t.Stats.Planned.Add(int64(len(planned)))
 	t.Signals.Planned.Signal(len(planned))
 	t.log.Debug("planned", "rows", len(planned), "batch", limit, "took", took)
