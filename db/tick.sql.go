@@ -104,7 +104,8 @@ jobs AS (
 ledger AS (
     INSERT INTO werk_cron_ticks (name, tick_at, outcome, job_id, ticks)
     SELECT x.name, x.tick_at,
-           CASE WHEN x.intent <> 'enqueue' THEN x.intent
+           CASE WHEN x.intent = 'duplicate' AND x.foreign_key THEN 'foreign'
+                WHEN x.intent <> 'enqueue' THEN x.intent
                 WHEN x.job_id IN (SELECT id FROM jobs) THEN 'enqueued'
                 ELSE 'duplicate' END,
            CASE WHEN x.intent = 'duplicate' THEN x.existing_id
@@ -112,6 +113,10 @@ ledger AS (
            x.ticks
     FROM won x
     WHERE NOT x.decided_before
+),
+raced AS (
+    SELECT x.name FROM won x
+    WHERE x.intent = 'enqueue' AND x.job_id NOT IN (SELECT id FROM jobs)
 ),
 advanced AS (
     -- From the head tick only: one row per schedule. The rows are locked (locked), so no
@@ -122,12 +127,15 @@ advanced AS (
                                     WHEN h.intent = 'duplicate' AND NOT h.foreign_key THEN h.existing_id END,
                                j.last_job_id),
         -- remaining_runs counts down by the runs spent; at 0 nothing is planned: ended.
-        remaining_runs = CASE WHEN j.remaining_runs IS NOT NULL THEN greatest(j.remaining_runs - h.enqueues, 0) END,
-        next_run_at = CASE WHEN j.remaining_runs IS NOT NULL AND j.remaining_runs - h.enqueues <= 0 THEN NULL
+        remaining_runs = CASE WHEN j.remaining_runs IS NOT NULL THEN greatest(j.remaining_runs - h.spent, 0) END,
+        next_run_at = CASE WHEN j.remaining_runs IS NOT NULL AND j.remaining_runs - h.spent <= 0 THEN NULL
                            ELSE nullif(h.next_run_at, '0001-01-01 00:00:00+00'::timestamptz) END,
         last_error = NULL
-    FROM won h
-    WHERE h.head AND j.name = h.name
+    FROM (SELECT w.name, w.key, w.tick_at, w.kind, w.ticks, w.head, w.newest, w.next_run_at, w.job_id, w.schedule_ticks, w.func, w.queue, w.args, w.kwargs, w.timeout_secs, w.result_ttl, w.failure_ttl, w.meta, w.priority, w.max_attempts, w.overlap, w.remaining_runs, w.run_at, w.existing_id, w.foreign_key, w.decided_before, w.intent, w.locked_ticks, w.enqueues, w.enqueues - CASE WHEN w.name IN (SELECT name FROM raced)
+                                        THEN (SELECT pg_catalog.count(*) FROM raced r WHERE r.name = w.name)
+                                        ELSE 0 END AS spent
+          FROM won w WHERE w.head) h
+    WHERE j.name = h.name
     RETURNING j.name, j.remaining_runs
 ),
 notified AS (
@@ -213,6 +221,8 @@ type EnqueueDueTicksRow struct {
 //
 // Its cost must stay linear in the number of ticks whatever the planner estimates: every
 // join is with a table by an index, or a hashed subplan over a CTE (x IN (SELECT ...)).
+// Ticks meant to be enqueued whose key another transaction took after this statement's
+// snapshot (ON CONFLICT skipped them): they spend no run. Nearly always empty.
 // pgwerk's workers listen on werk:<queue>: one notification per queue per statement.
 // Ticks that did not go as asked: decided before, a key taken (by this schedule's
 // earlier job: 'duplicate'; by another's: 'foreign'), or skipped for overlap.
@@ -257,13 +267,16 @@ func (q *Queries) EnqueueDueTicks(ctx context.Context, arg EnqueueDueTicksParams
 	return items, nil
 }
 
-const fillRacedDuplicates = `-- name: FillRacedDuplicates :exec
+const fillRacedDuplicates = `-- name: FillRacedDuplicates :many
 UPDATE werk_cron_ticks t
-SET job_id = j.id
+SET job_id = j.id,
+    outcome = CASE WHEN j.cron_name IS DISTINCT FROM t.name OR j.function <> c.func THEN 'foreign' ELSE t.outcome END
 FROM (SELECT pg_catalog.unnest($1::text[]) AS name, pg_catalog.unnest($2::timestamptz[]) AS tick_at,
              pg_catalog.unnest($3::text[]) AS key) r
 JOIN werk_jobs j ON j.key = r.key
+JOIN werk_cron_jobs c ON c.name = r.name
 WHERE t.name = r.name AND t.tick_at = r.tick_at AND t.job_id IS NULL
+RETURNING t.name, t.tick_at, t.outcome
 `
 
 type FillRacedDuplicatesParams struct {
@@ -272,9 +285,52 @@ type FillRacedDuplicatesParams struct {
 	Keys    []string    `json:"keys"`
 }
 
+type FillRacedDuplicatesRow struct {
+	Name    string    `json:"name"`
+	TickAt  time.Time `json:"tick_at"`
+	Outcome string    `json:"outcome"`
+}
+
 // A tick whose key another transaction took after the tick statement's snapshot was
-// recorded 'duplicate' without the job's id, which this (later) statement can see.
-func (q *Queries) FillRacedDuplicates(ctx context.Context, arg FillRacedDuplicatesParams) error {
-	_, err := q.db.Exec(ctx, fillRacedDuplicates, arg.Names, arg.TickAts, arg.Keys)
-	return err
+// recorded 'duplicate' without the job's id, which this (later) statement can see. A job
+// that is not the schedule's (another cron_name or function) makes it 'foreign', as the
+// tick statement records a key it saw taken; those are returned.
+func (q *Queries) FillRacedDuplicates(ctx context.Context, arg FillRacedDuplicatesParams) ([]FillRacedDuplicatesRow, error) {
+	rows, err := q.db.Query(ctx, fillRacedDuplicates, arg.Names, arg.TickAts, arg.Keys)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []FillRacedDuplicatesRow{}
+	for rows.Next() {
+		var i FillRacedDuplicatesRow
+		if err := rows.Scan(&i.Name, &i.TickAt, &i.Outcome); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const tablesLockedByOthers = `-- name: TablesLockedByOthers :one
+SELECT EXISTS (
+    SELECT 1 FROM pg_catalog.pg_locks
+    WHERE locktype = 'relation' AND granted AND pid <> pg_catalog.pg_backend_pid()
+      AND relation IN ('werk_jobs'::regclass, 'werk_cron_jobs'::regclass, 'werk_cron_ticks'::regclass)
+      AND mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')
+) AS locked
+`
+
+// Whether another session holds a lock on one of the tables a tick writes that keeps
+// the tick out (DDL, LOCK TABLE, CREATE INDEX): what a lock timeout of the tick
+// statement waited on, when its message does not say (it is translated with
+// lc_messages). Reads only pg_locks, so it waits on nothing.
+func (q *Queries) TablesLockedByOthers(ctx context.Context) (bool, error) {
+	row := q.db.QueryRow(ctx, tablesLockedByOthers)
+	var locked bool
+	err := row.Scan(&locked)
+	return locked, err
 }

@@ -127,7 +127,8 @@ jobs AS (
 ledger AS (
     INSERT INTO werk_cron_ticks (name, tick_at, outcome, job_id, ticks)
     SELECT x.name, x.tick_at,
-           CASE WHEN x.intent <> 'enqueue' THEN x.intent
+           CASE WHEN x.intent = 'duplicate' AND x.foreign_key THEN 'foreign'
+                WHEN x.intent <> 'enqueue' THEN x.intent
                 WHEN x.job_id IN (SELECT id FROM jobs) THEN 'enqueued'
                 ELSE 'duplicate' END,
            CASE WHEN x.intent = 'duplicate' THEN x.existing_id
@@ -135,6 +136,12 @@ ledger AS (
            x.ticks
     FROM won x
     WHERE NOT x.decided_before
+),
+-- Ticks meant to be enqueued whose key another transaction took after this statement's
+-- snapshot (ON CONFLICT skipped them): they spend no run. Nearly always empty.
+raced AS (
+    SELECT x.name FROM won x
+    WHERE x.intent = 'enqueue' AND x.job_id NOT IN (SELECT id FROM jobs)
 ),
 advanced AS (
     -- From the head tick only: one row per schedule. The rows are locked (locked), so no
@@ -145,12 +152,15 @@ advanced AS (
                                     WHEN h.intent = 'duplicate' AND NOT h.foreign_key THEN h.existing_id END,
                                j.last_job_id),
         -- remaining_runs counts down by the runs spent; at 0 nothing is planned: ended.
-        remaining_runs = CASE WHEN j.remaining_runs IS NOT NULL THEN greatest(j.remaining_runs - h.enqueues, 0) END,
-        next_run_at = CASE WHEN j.remaining_runs IS NOT NULL AND j.remaining_runs - h.enqueues <= 0 THEN NULL
+        remaining_runs = CASE WHEN j.remaining_runs IS NOT NULL THEN greatest(j.remaining_runs - h.spent, 0) END,
+        next_run_at = CASE WHEN j.remaining_runs IS NOT NULL AND j.remaining_runs - h.spent <= 0 THEN NULL
                            ELSE nullif(h.next_run_at, '0001-01-01 00:00:00+00'::timestamptz) END,
         last_error = NULL
-    FROM won h
-    WHERE h.head AND j.name = h.name
+    FROM (SELECT w.*, w.enqueues - CASE WHEN w.name IN (SELECT name FROM raced)
+                                        THEN (SELECT pg_catalog.count(*) FROM raced r WHERE r.name = w.name)
+                                        ELSE 0 END AS spent
+          FROM won w WHERE w.head) h
+    WHERE j.name = h.name
     RETURNING j.name, j.remaining_runs
 ),
 -- pgwerk's workers listen on werk:<queue>: one notification per queue per statement.
@@ -176,12 +186,29 @@ UNION ALL
 SELECT 'notified', '', NULL, NULL, n.n, now(), -1
 FROM notified n;
 
--- name: FillRacedDuplicates :exec
+-- name: FillRacedDuplicates :many
 -- A tick whose key another transaction took after the tick statement's snapshot was
--- recorded 'duplicate' without the job's id, which this (later) statement can see.
+-- recorded 'duplicate' without the job's id, which this (later) statement can see. A job
+-- that is not the schedule's (another cron_name or function) makes it 'foreign', as the
+-- tick statement records a key it saw taken; those are returned.
 UPDATE werk_cron_ticks t
-SET job_id = j.id
+SET job_id = j.id,
+    outcome = CASE WHEN j.cron_name IS DISTINCT FROM t.name OR j.function <> c.func THEN 'foreign' ELSE t.outcome END
 FROM (SELECT pg_catalog.unnest(@names::text[]) AS name, pg_catalog.unnest(@tick_ats::timestamptz[]) AS tick_at,
              pg_catalog.unnest(@keys::text[]) AS key) r
 JOIN werk_jobs j ON j.key = r.key
-WHERE t.name = r.name AND t.tick_at = r.tick_at AND t.job_id IS NULL;
+JOIN werk_cron_jobs c ON c.name = r.name
+WHERE t.name = r.name AND t.tick_at = r.tick_at AND t.job_id IS NULL
+RETURNING t.name, t.tick_at, t.outcome;
+
+-- name: TablesLockedByOthers :one
+-- Whether another session holds a lock on one of the tables a tick writes that keeps
+-- the tick out (DDL, LOCK TABLE, CREATE INDEX): what a lock timeout of the tick
+-- statement waited on, when its message does not say (it is translated with
+-- lc_messages). Reads only pg_locks, so it waits on nothing.
+SELECT EXISTS (
+    SELECT 1 FROM pg_catalog.pg_locks
+    WHERE locktype = 'relation' AND granted AND pid <> pg_catalog.pg_backend_pid()
+      AND relation IN ('werk_jobs'::regclass, 'werk_cron_jobs'::regclass, 'werk_cron_ticks'::regclass)
+      AND mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')
+) AS locked;

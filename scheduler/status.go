@@ -21,7 +21,7 @@ import (
 type Tick struct {
 	Name    string    `json:"name"`
 	At      time.Time `json:"tick_at"`
-	Outcome string    `json:"outcome"` // enqueued, duplicate, skipped_overlap, missed, triggered (a manual run) or backfilled
+	Outcome string    `json:"outcome"` // enqueued, duplicate, foreign (key held by another's job), skipped_overlap, missed, triggered (a manual run) or backfilled
 	JobID   uuid.UUID `json:"job_id"`  // zero for missed and skipped ticks
 	// DecidedAt is when the ticker decided the tick (for a manual run, when it was
 	// triggered).

@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgwerk/werkcron/db"
 	"github.com/pgwerk/werkcron/scheduler"
 )
 
@@ -25,8 +27,9 @@ import (
 const connectTimeout = 10 * time.Second
 
 // openScheduler returns a Scheduler on a small pool to e.dsn, which connects on first
-// use; appName is what pg_stat_activity shows for it.
-func (e *env) openScheduler(ctx context.Context, appName string) (*scheduler.Scheduler, func(), error) {
+// use; appName is what pg_stat_activity shows for it, and lockTimeout, when not zero,
+// bounds how long its statements wait for a lock.
+func (e *env) openScheduler(ctx context.Context, appName string, lockTimeout time.Duration) (*scheduler.Scheduler, func(), error) {
 	cfg, err := pgxpool.ParseConfig(e.dsn)
 	if err != nil {
 		return nil, nil, fmt.Errorf("bad connection string: %v: %w", err, errUsage)
@@ -36,6 +39,13 @@ func (e *env) openScheduler(ctx context.Context, appName string) (*scheduler.Sch
 		cfg.ConnConfig.ConnectTimeout = connectTimeout
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = appName
+	if lockTimeout > 0 {
+		// Set once connected rather than as a startup parameter, which poolers such as
+		// PgBouncer refuse.
+		cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+			return db.New(conn).SetLockTimeout(ctx, fmt.Sprintf("%dms", lockTimeout.Milliseconds()))
+		}
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect: %w", err)
@@ -58,7 +68,7 @@ func (e *env) dbVerb(ctx context.Context, fs *flag.FlagSet, args []string, want 
 	if err := setup(); err != nil {
 		return nil, nil, nil, err
 	}
-	s, done, err := e.openScheduler(ctx, "werkcron cli")
+	s, done, err := e.openScheduler(ctx, "werkcron cli", 0)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -531,7 +541,7 @@ Example:
 func cmdHistory(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "history", "NAME [-n N] [--json]", `
 Prints the newest ticks of the schedule NAME from werk_cron_ticks, newest first: the
-tick, what was decided (enqueued, duplicate, skipped_overlap, missed; triggered for a
+tick, what was decided (enqueued, duplicate, foreign, skipped_overlap, missed; triggered for a
 manual run, backfilled for a tick enqueued by werkcron backfill), how late that was, and for a tick that got a job how the job ended
 (complete, failed, aborted; "-" while it waits or runs), how long it ran, its attempts
 and the first line of its error. The ledger keeps outcomes after pgwerk deletes the

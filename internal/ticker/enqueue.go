@@ -150,7 +150,7 @@ func (t *Ticker) write(ctx context.Context, batch []planned, now time.Time, lost
 	if err == nil || t.conn.IsClosed() || !errors.As(err, &pgErr) {
 		return err
 	}
-	if pgErr.Code == lockNotAvailable && !keyWait(pgErr) {
+	if pgErr.Code == lockNotAvailable && !keyWait(pgErr) && t.othersLockTables(ctx) {
 		t.tableLocked(batch, now, err)
 		return nil
 	}
@@ -172,9 +172,19 @@ func (t *Ticker) write(ctx context.Context, batch []planned, now time.Time, lost
 
 // keyWait reports whether a lock timeout came from waiting on a unique key another
 // transaction holds uncommitted ("while inserting index tuple ..."), as opposed to a
-// table lock, which carries no such context.
+// table lock, which carries no such context. The context is translated with the
+// server's lc_messages: a timeout it does not recognise is checked with othersLockTables.
 func keyWait(err *pgconn.PgError) bool {
 	return strings.Contains(err.Where, "index tuple") || strings.Contains(err.Where, "uniqueness")
+}
+
+// othersLockTables reports whether another session holds one of the tick's tables locked
+// (pg_locks says, in any language); if pg_locks cannot be read, it says so, which sets
+// the whole batch aside as before. Otherwise the timeout was a key or a row: the batch
+// is split to find the schedules involved.
+func (t *Ticker) othersLockTables(ctx context.Context) bool {
+	locked, err := t.q.TablesLockedByOthers(ctx)
+	return err != nil || locked
 }
 
 // split cuts batch into at most ways parts of about equal size.
@@ -455,8 +465,7 @@ func (t *Ticker) enqueue(ctx context.Context, batch []planned, lostOnes *[]lost)
 				t.log.Warn("tick already decided or had a job; not enqueued again", "schedule", e.name, "tick", at)
 			case "foreign":
 				t.Stats.Duplicates.Add(1)
-				e.err = fmt.Sprintf("the tick at %s got no job: its key %s is held by a job that is not this schedule's (another cron_name or function)",
-					at.UTC().Format(time.RFC3339), jobKey(e.name, at))
+				e.err = foreignKeyError(e.name, at)
 				t.log.Error("a tick's job key is held by a job of another schedule or function", "schedule", e.name, "tick", at, "key", jobKey(e.name, at))
 			case "skipped_overlap":
 				t.Stats.SkippedOverlap.Add(1)
@@ -477,11 +486,31 @@ func (t *Ticker) enqueue(ctx context.Context, batch []planned, lostOnes *[]lost)
 		t.hz.offer(e)
 	}
 	if len(raced.Names) > 0 {
-		if err := t.q.FillRacedDuplicates(ctx, raced); err != nil {
+		filled, err := t.q.FillRacedDuplicates(ctx, raced)
+		if err != nil {
 			return fmt.Errorf("name the jobs of raced duplicates: %w", err)
+		}
+		for _, r := range filled {
+			if r.Outcome != "foreign" {
+				continue
+			}
+			for _, b := range batch {
+				if e := b.e; e.name == r.Name && e.err == "" {
+					e.err = foreignKeyError(e.name, r.TickAt)
+					t.log.Error("a tick's job key is held by a job of another schedule or function", "schedule", e.name, "tick", r.TickAt, "key", jobKey(e.name, r.TickAt))
+					foreign = append(foreign, e)
+				}
+			}
 		}
 	}
 	return t.saveState(ctx, foreign)
+}
+
+// foreignKeyError is the last_error of a schedule whose tick at found its key held by
+// a job that is not the schedule's.
+func foreignKeyError(name string, at time.Time) string {
+	return fmt.Sprintf("the tick at %s got no job: its key %s is held by a job that is not this schedule's (another cron_name or function)",
+		at.UTC().Format(time.RFC3339), jobKey(name, at))
 }
 
 // saveState writes next_run_at and last_error of entries decided outside the tick

@@ -78,3 +78,167 @@ func TestTickStatementTakesAllOfAScheduleOrNothing(t *testing.T) {
 		t.Fatalf("all ticks in: %d jobs, %d ledger rows, last_tick_at %v; want 2, 2 and the second tick", jobs, ledger, last)
 	}
 }
+
+// A key another transaction takes while the tick statement runs (committed after the
+// statement's snapshot, so its lookups do not see it): INSERT ... ON CONFLICT DO NOTHING
+// leaves that tick without a job, the ledger records it from what was inserted
+// ('duplicate', its job named by FillRacedDuplicates afterwards, or 'foreign' when the
+// job is not the schedule's), and the tick spends none of remaining_runs.
+func TestTickStatementKeyTakenMidStatement(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name, function, outcome string
+	}{
+		{"same schedule", "app.s", "duplicate"},
+		{"another function", "app.other", "foreign"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			dsn := pgtest.MigratedDB(t)
+			ctx := context.Background()
+			connect := func() *pgx.Conn {
+				conn, err := pgx.Connect(ctx, dsn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { conn.Close(ctx) })
+				return conn
+			}
+			conn, other := connect(), connect()
+			registerUUID(conn.TypeMap())
+			q := db.New(conn)
+			if _, err := conn.Exec(ctx, `INSERT INTO werk_cron_jobs (name, func, interval_secs, catchup, remaining_runs)
+				VALUES ('s', 'app.s', 5, 'all', 5)`); err != nil {
+				t.Fatal(err)
+			}
+			rows, err := q.GetSchedulesForTicker(ctx, []string{"s"})
+			if err != nil || len(rows) != 1 {
+				t.Fatal(rows, err)
+			}
+			e := newEntry(row(rows[0]))
+			anchor := rows[0].ChangedAt.Truncate(time.Second).Add(-10 * time.Second)
+			first, second := anchor, anchor.Add(5*time.Second)
+			batch := []planned{{e, decision{enqueue: []time.Time{first, second}, next: anchor.Add(10 * time.Second)}}}
+
+			// Another session takes the second tick's key and holds it uncommitted.
+			tx, err := other.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var takenID string
+			if err := tx.QueryRow(ctx, `INSERT INTO werk_jobs (key, function, cron_name, scheduled_at) VALUES ($1, $2, 's', $3) RETURNING id::text`,
+				jobKey("s", second), c.function, second).Scan(&takenID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := conn.Exec(ctx, `SET lock_timeout = '20s'`); err != nil {
+				t.Fatal(err)
+			}
+			type result struct {
+				rows []db.EnqueueDueTicksRow
+				err  error
+			}
+			done := make(chan result, 1)
+			go func() {
+				rows, err := q.EnqueueDueTicks(ctx, tickParams(batch))
+				done <- result{rows, err}
+			}()
+			// The statement waits on the key; then the other session commits.
+			pgtest.Eventually(t, 10*time.Second, "the tick statement waiting on the held key", func() bool {
+				var waiting bool
+				if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+					WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%EnqueueDueTicks%')`).Scan(&waiting); err != nil {
+					t.Fatal(err)
+				}
+				return waiting
+			})
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			r := <-done
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			var won, dup int
+			for _, row := range r.rows {
+				switch {
+				case row.Outcome == "won":
+					won++
+					if row.RemainingRuns != 4 {
+						t.Errorf("remaining_runs after the decision %d; want 4 (one job inserted)", row.RemainingRuns)
+					}
+				case row.Outcome == "duplicate" && row.TickAt != nil && row.TickAt.Equal(second) && row.JobID == nil:
+					dup++
+				}
+			}
+			if won != 1 || dup != 1 {
+				t.Fatalf("outcomes %+v; want the schedule won and the second tick a duplicate without a job id", r.rows)
+			}
+			filled, err := q.FillRacedDuplicates(ctx, db.FillRacedDuplicatesParams{
+				Names: []string{"s"}, TickAts: []time.Time{second}, Keys: []string{jobKey("s", second)}})
+			if err != nil || len(filled) != 1 || filled[0].Outcome != c.outcome {
+				t.Fatalf("FillRacedDuplicates: %+v, %v; want one row %q", filled, err, c.outcome)
+			}
+
+			var jobs, remaining int64
+			var ledger string
+			if err := conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM werk_jobs), (SELECT remaining_runs FROM werk_cron_jobs),
+				(SELECT string_agg(outcome || ':' || coalesce(job_id::text, '-'), ' ' ORDER BY tick_at) FROM werk_cron_ticks)`).
+				Scan(&jobs, &remaining, &ledger); err != nil {
+				t.Fatal(err)
+			}
+			var firstID string
+			if err := conn.QueryRow(ctx, `SELECT id::text FROM werk_jobs WHERE key = $1`, jobKey("s", first)).Scan(&firstID); err != nil {
+				t.Fatal(err)
+			}
+			if want := "enqueued:" + firstID + " " + c.outcome + ":" + takenID; jobs != 2 || remaining != 4 || ledger != want {
+				t.Errorf("%d jobs, remaining_runs %d, ledger %q; want 2, 4, %q", jobs, remaining, ledger, want)
+			}
+		})
+	}
+}
+
+// A lock timeout whose message the ticker cannot read (the server's lc_messages
+// translates it) is told apart by pg_locks: a table another session locked says so; a
+// row or a key another session holds does not.
+func TestTablesLockedByOthers(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.MigratedDB(t)
+	ctx := context.Background()
+	connect := func() *pgx.Conn {
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close(ctx) })
+		return conn
+	}
+	ticker, other := connect(), connect()
+	q := db.New(ticker)
+	if _, err := other.Exec(ctx, `INSERT INTO werk_cron_jobs (name, func, interval_secs) VALUES ('s', 'app.s', 5)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		hold   string
+		locked bool
+	}{
+		{`SELECT 1 FROM werk_cron_jobs WHERE name = 's' FOR UPDATE`, false},
+		{`INSERT INTO werk_jobs (key, function) VALUES ('cron:s:2030-01-01T00:00:00Z', 'app.s')`, false},
+		{`LOCK TABLE werk_jobs IN ACCESS EXCLUSIVE MODE`, true},
+		{`LOCK TABLE werk_cron_jobs IN EXCLUSIVE MODE`, true},
+		{`LOCK TABLE werk_cron_ticks IN SHARE MODE`, true},
+	} {
+		tx, err := other.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, c.hold); err != nil {
+			t.Fatal(err)
+		}
+		if locked, err := q.TablesLockedByOthers(ctx); err != nil || locked != c.locked {
+			t.Errorf("another session holding %q: TablesLockedByOthers %v, %v; want %v", c.hold, locked, err, c.locked)
+		}
+		if err := tx.Rollback(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
