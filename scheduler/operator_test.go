@@ -192,44 +192,54 @@ func TestRowHeldHoldsUpNobodyElse(t *testing.T) {
 	}
 }
 
-// A table lock on werk_jobs (pgwerk's migrations take one) delays every tick while it
-// lasts; the ticker keeps its leadership and catches up per catchup afterwards.
+// A table lock on werk_jobs (pgwerk's migrations take one) or on werk_cron_jobs (an
+// operator's DDL) delays every tick while it lasts; the ticker keeps its leadership and
+// catches up per catchup afterwards. The lock on werk_cron_jobs lasts longer than the
+// horizon (5 s), so that the primary has to read the plan while it is held.
 func TestTableLockDelaysTicksAndKeepsLeadership(t *testing.T) {
 	t.Parallel()
-	dsn, pool := migratedDB(t)
-	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron, catchup) VALUES
-		('all', 'app.all', '* * * * * *', 'all'), ('latest', 'app.latest', '* * * * * *', 'latest')`)
-	tk := startTicker(t, dsn, scheduler.TickerOptions{})
-	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
-	pgtest.Eventually(t, 3*time.Second, "both ticking", func() bool {
-		return pgtest.QueryOne[int64](t, pool, `SELECT count(DISTINCT cron_name) FROM werk_jobs`) == 2
-	})
+	for _, c := range []struct {
+		table string
+		hold  time.Duration
+	}{{"werk_jobs", 2500 * time.Millisecond}, {"werk_cron_jobs", 5500 * time.Millisecond}} {
+		t.Run(c.table, func(t *testing.T) {
+			t.Parallel()
+			dsn, pool := migratedDB(t)
+			pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron, catchup) VALUES
+				('all', 'app.all', '* * * * * *', 'all'), ('latest', 'app.latest', '* * * * * *', 'latest')`)
+			tk := startTicker(t, dsn, scheduler.TickerOptions{})
+			tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+			pgtest.Eventually(t, 3*time.Second, "both ticking", func() bool {
+				return pgtest.QueryOne[int64](t, pool, `SELECT count(DISTINCT cron_name) FROM werk_jobs`) == 2
+			})
 
-	ctx := context.Background()
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
+			ctx := context.Background()
+			tx, err := pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback(ctx)
+			pgtest.Exec(t, tx, `LOCK TABLE `+c.table+` IN ACCESS EXCLUSIVE MODE`)
+			locked := pgtest.QueryOne[time.Time](t, tx, `SELECT clock_timestamp()`)
+			time.Sleep(c.hold) // the lock is the fault under test; nothing to wait on but time
+			released := pgtest.QueryOne[time.Time](t, tx, `SELECT clock_timestamp()`)
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			pgtest.Eventually(t, 3*time.Second, "both caught up", func() bool {
+				return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_jobs WHERE last_tick_at >= $1`, released.Truncate(time.Second)) == 2
+			})
+			if tk.Role() != scheduler.RolePrimary || tk.Stats.Promotions.Load() != 1 {
+				t.Errorf("ticker is %s after %d promotions: it lost its leadership to a table lock", tk.Role(), tk.Stats.Promotions.Load())
+			}
+			// 'all': every tick of the lock, once. 'latest': the newest pending one, and the
+			// ticks in between recorded missed.
+			checkEveryTickOnce(t, pool, "all", locked.Truncate(time.Second), released.Truncate(time.Second))
+			if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE name = 'latest' AND outcome = 'missed'
+				AND tick_at > $1 AND tick_at < $2`, locked, released); n == 0 {
+				t.Errorf("latest: no ticks of the lock recorded missed")
+			}
+			checkJobs(t, pool)
+		})
 	}
-	defer tx.Rollback(ctx)
-	pgtest.Exec(t, tx, `LOCK TABLE werk_jobs IN ACCESS EXCLUSIVE MODE`)
-	locked := pgtest.QueryOne[time.Time](t, tx, `SELECT clock_timestamp()`)
-	time.Sleep(2500 * time.Millisecond) // the lock is the fault under test; nothing to wait on but time
-	released := pgtest.QueryOne[time.Time](t, tx, `SELECT clock_timestamp()`)
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	pgtest.Eventually(t, 3*time.Second, "both caught up", func() bool {
-		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_jobs WHERE last_tick_at >= $1`, released.Truncate(time.Second)) == 2
-	})
-	if tk.Role() != scheduler.RolePrimary || tk.Stats.Promotions.Load() != 1 {
-		t.Errorf("ticker is %s after %d promotions: it lost its leadership to a table lock", tk.Role(), tk.Stats.Promotions.Load())
-	}
-	// 'all': every tick of the lock, once. 'latest': the newest pending one, and the
-	// ticks in between recorded missed.
-	checkEveryTickOnce(t, pool, "all", locked.Truncate(time.Second), released.Truncate(time.Second))
-	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE name = 'latest' AND outcome = 'missed'
-		AND tick_at > $1 AND tick_at < $2`, locked, released); n == 0 {
-		t.Errorf("latest: no ticks of the lock recorded missed")
-	}
-	checkJobs(t, pool)
 }

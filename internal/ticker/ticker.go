@@ -116,6 +116,11 @@ type Ticker struct {
 	roundsLed int
 	// tablesLocked: the last tick statement found a table locked (logged once).
 	tablesLocked bool
+	// A read of the plan that met a table lock (an operator's LOCK TABLE or DDL on
+	// werk_cron_jobs) is tried again at planRetryAt, backing off; the primary keeps
+	// its lock and heartbeat meanwhile.
+	planRetryAt  time.Time
+	planRetryGap time.Duration
 	// Schedules recorded in werk_cron_holdups, and the changes to write there.
 	holdups        map[string]bool
 	newHoldups     []*entry
@@ -267,6 +272,7 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 	t.fill = fillState{pending: true}                // requests made while no primary ran
 	t.holdups, t.newHoldups, t.clearedHoldups = map[string]bool{}, nil, nil
 	t.dbAt, t.hostAt = time.Time{}, time.Time{}
+	t.planRetryAt, t.planRetryGap = time.Time{}, 0
 	defer func() { t.conn, t.q, t.hz = nil, nil, nil }()
 
 	if err := t.q.MarkLeader(work, t.opts.ApplicationName); err != nil {
@@ -306,7 +312,7 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 		now := t.now()
 		t.Stats.overdue.Store(int64(t.hz.overdue(now)))
 		t.Stats.held.Store(int64(len(t.hz.entries)))
-		if t.hz.stale(now) {
+		if t.hz.stale(now) && !time.Now().Before(t.planRetryAt) {
 			if err := t.readHorizon(work, now); err != nil {
 				return err
 			}
@@ -378,6 +384,9 @@ func (t *Ticker) readHorizon(ctx context.Context, now time.Time) error {
 	until := now.Add(horizonAhead)
 	rows, err := t.q.ListDueSchedules(ctx, db.ListDueSchedulesParams{
 		Until: until, Skip: t.hz.setAside(), MaxRows: horizonRows})
+	if t.planLocked(err) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("read the schedules due by %s: %w", until.UTC().Format(time.RFC3339), err)
 	}
@@ -389,6 +398,9 @@ func (t *Ticker) readHorizon(ctx context.Context, now time.Time) error {
 	full := len(rows) >= horizonRows
 	if len(rows) == 0 {
 		next, err := t.q.NextPlannedAfter(ctx, until)
+		if t.planLocked(err) {
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("read the next planned run: %w", err)
 		}
@@ -398,8 +410,28 @@ func (t *Ticker) readHorizon(ctx context.Context, now time.Time) error {
 		}
 	}
 	t.hz.reset(entries, until, full)
+	if t.planRetryGap > 0 {
+		t.log.Info("read the plan again: the table lock is gone")
+	}
+	t.planRetryAt, t.planRetryGap = time.Time{}, 0
 	t.log.Debug("read the plan", "due", len(rows), "until", until)
 	return nil
+}
+
+// planLocked reports whether err is a read of the plan cut off by lock_timeout: a table
+// lock another session holds on werk_cron_jobs. The read is then tried again after a
+// backoff (logged once), instead of giving up the leadership for it.
+func (t *Ticker) planLocked(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != lockNotAvailable {
+		return false
+	}
+	if t.planRetryGap == 0 {
+		t.log.Warn("werk_cron_jobs is locked by another session; reading the plan again when it is free", "err", err)
+	}
+	t.planRetryGap = min(max(2*t.planRetryGap, 250*time.Millisecond), 5*time.Second)
+	t.planRetryAt = time.Now().Add(t.planRetryGap)
+	return true
 }
 
 // farFuture stands for "nothing planned": the horizon reaches everywhere.
@@ -414,7 +446,10 @@ func (t *Ticker) sleep(ctx context.Context, checked time.Time) error {
 	if next := t.hz.next(); !next.IsZero() {
 		wait = min(wait, next.Sub(now)+wakeMargin)
 	}
-	if !t.hz.end.IsZero() && t.hz.end.Before(now.Add(wait)) {
+	switch {
+	case t.hz.stale(now) && time.Now().Before(t.planRetryAt):
+		wait = min(wait, time.Until(t.planRetryAt)) // the plan is locked: its retry
+	case !t.hz.end.IsZero() && t.hz.end.Before(now.Add(wait)):
 		wait = t.hz.end.Sub(now) + wakeMargin
 	}
 	if t.plan.pending {
