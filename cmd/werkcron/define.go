@@ -222,7 +222,7 @@ Examples:
 	if err := setup(); err != nil {
 		return err
 	}
-	s, done, err := e.openScheduler(ctx, "werkcron cli")
+	s, done, err := e.openScheduler(ctx, "werkcron cli", 0)
 	if err != nil {
 		return err
 	}

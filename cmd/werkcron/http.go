@@ -22,13 +22,17 @@ import (
 // that an alert on "error > 0" has a series to read).
 var scheduleStates = []string{"active", "unplanned", "paused", "ended", "error"}
 
-const (
+var (
 	// stuckAfter: a ticker whose loop has not gone round for this long (as primary or
 	// standby) is unhealthy: something holds it that no bound caught.
 	stuckAfter = time.Minute
 	// owedAfter: a primary that owes a tick overdue by this long (one it could not
-	// write, whatever the reason) is unhealthy.
+	// write, whatever the reason) is unhealthy. Variables, so that a test build's hooks
+	// (testhooks.go) can shorten them.
 	owedAfter = time.Minute
+)
+
+const (
 	// failingAfter: this many sessions in a row that became primary and failed before
 	// scheduling anything make the ticker unhealthy, although it looks busy reconnecting.
 	failingAfter = 3
@@ -45,6 +49,9 @@ type opsServer struct {
 	alive  *atomic.Bool         // true while the ticker's Run loop runs
 	log    *slog.Logger
 	ttl    time.Duration // how long counts are reused
+	// done, when set, is done once the ticker shuts down: a read of the counts in flight
+	// is cut off then, so that closing the pool does not wait for it.
+	done context.Context
 
 	mu       sync.Mutex // guards the cached counts and serialises their reads
 	counts   map[string]int
@@ -103,6 +110,9 @@ func (o *opsServer) readCounts(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	if o.done != nil {
+		defer context.AfterFunc(o.done, cancel)()
+	}
 	counts, failing, err := o.sched.CountByState(ctx)
 	var outcomes scheduler.JobOutcomes
 	if err == nil {

@@ -89,7 +89,7 @@ func nextOfSchedule(ctx context.Context, e *env, setup func() error, name string
 		}
 		return err
 	}
-	s, done, err := e.openScheduler(ctx, "werkcron cli")
+	s, done, err := e.openScheduler(ctx, "werkcron cli", 0)
 	if err != nil {
 		return err
 	}

@@ -102,14 +102,16 @@ Example:
 	}
 	var alive atomic.Bool
 	if *httpAddr != "" {
-		s, done, err := e.openScheduler(ctx, "werkcron metrics")
+		// The counts' reads wait at most a second for a lock (a LOCK TABLE werk_jobs, say):
+		// a scrape then reports the counts unknown rather than hanging.
+		s, done, err := e.openScheduler(ctx, "werkcron metrics", time.Second)
 		if err != nil {
 			return err
 		}
 		defer done()
 		hctx, stop := context.WithCancel(ctx)
 		defer stop()
-		addr, err := serveOps(hctx, *httpAddr, &opsServer{ticker: t, sched: s, alive: &alive, log: e.log, ttl: *metricsCache})
+		addr, err := serveOps(hctx, *httpAddr, &opsServer{ticker: t, sched: s, alive: &alive, log: e.log, ttl: *metricsCache, done: hctx})
 		if err != nil {
 			return err
 		}

@@ -15,6 +15,8 @@ import (
 func init() {
 	registerTestHooks = func(fs *flag.FlagSet) func(*scheduler.TickerOptions) {
 		skew := fs.Duration("clock-skew", 0, "test build only: pretend the host clock is off by this much (ticks must not change)")
+		fs.DurationVar(&owedAfter, "owed-after", owedAfter, "test build only: /healthz fails once the primary owes a tick overdue by this long")
+		fs.DurationVar(&stuckAfter, "stuck-after", stuckAfter, "test build only: /healthz fails once the loop has not gone round for this long")
 		return func(opts *scheduler.TickerOptions) {
 			if d := *skew; d != 0 {
 				opts.Now = func() time.Time { return time.Now().Add(d) }

@@ -1,6 +1,9 @@
 package faults
 
 import (
+	"context"
+	"io"
+	"net/http"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,7 +20,14 @@ func TestSigtermWhileOthersHoldLocks(t *testing.T) {
 	t.Parallel()
 	dsn, pool := migratedDB(t)
 	addSchedules(t, pool, 5)
-	procs := tickers(t, dsn, 2)
+	// Each serves /metrics, read afresh on every scrape: a scrape in flight (waiting on
+	// the table lock below) must not hold up the exit either.
+	procs, addrs := map[int]*proc{}, map[int]string{}
+	for range 2 {
+		addr := httpAddr(t)
+		p := startTicker(t, dsn, "--http-addr", addr, "--metrics-cache", "0s")
+		procs[p.pid()], addrs[p.pid()] = p, addr
+	}
 	primary := waitInstances(t, pool, 2, 10*time.Second)
 	waitProgress(t, pool, 5*time.Second)
 	old := procs[primary.osPid]
@@ -45,6 +55,23 @@ func TestSigtermWhileOthersHoldLocks(t *testing.T) {
 	tableLocked := logged("a table is locked by another session")
 	pgtest.Exec(t, tx, `LOCK TABLE werk_jobs IN ACCESS EXCLUSIVE MODE`)
 	pgtest.Eventually(t, 5*time.Second, "a tick statement of the primary meets the table lock", tableLocked)
+	scraping, stopScraping := context.WithCancel(ctx)
+	defer stopScraping()
+	go func() {
+		for scraping.Err() == nil {
+			req, _ := http.NewRequestWithContext(scraping, http.MethodGet, "http://"+addrs[old.pid()]+"/metrics", nil)
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			} else {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	}()
+	pgtest.Eventually(t, 5*time.Second, "a scrape of the primary's /metrics waiting on the table lock", func() bool {
+		return pgtest.QueryOne[bool](t, pool, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE datname = current_database() AND application_name = 'werkcron metrics' AND wait_event_type = 'Lock')`)
+	})
 
 	sent := time.Now()
 	old.signal(syscall.SIGTERM)
