@@ -176,7 +176,7 @@ func (job CronJob) params() (db.UpsertScheduleParams, error) {
 		{"Jitter", job.Jitter, &p.JitterSecs},
 	} {
 		if *d.dst, err = wholeSeconds(d.v); err != nil {
-			return p, bad(d.field, ErrWholeSeconds, "%s: want a whole number of seconds (or zero: not set)", d.v)
+			return p, bad(d.field, ErrWholeSeconds, "%s: %s (or zero: not set)", d.v, secondsWant(d.v))
 		}
 	}
 	for _, j := range []struct {
@@ -358,7 +358,7 @@ func (c Changes) alterParams(name string) (db.AlterScheduleParams, error) {
 		}
 		secs, err := wholeSeconds(*d.v)
 		if err != nil {
-			return p, bad(d.field, ErrWholeSeconds, "%s: want a whole number of seconds", *d.v)
+			return p, bad(d.field, ErrWholeSeconds, "%s: %s", *d.v, secondsWant(*d.v))
 		}
 		if secs == nil {
 			secs = ptr(int32(0)) // the database says whether zero is allowed
@@ -484,6 +484,14 @@ func wholeSeconds(d time.Duration) (*int32, error) {
 	}
 	secs := int32(d / time.Second)
 	return &secs, nil
+}
+
+// secondsWant says what is wrong with d, which wholeSeconds refused.
+func secondsWant(d time.Duration) string {
+	if d < 0 {
+		return "must not be negative"
+	}
+	return "want a whole number of seconds"
 }
 
 // jsonOf checks that raw is valid JSON and returns it compacted; empty gives nil (not

@@ -258,6 +258,8 @@ func TestCLIAddErrors(t *testing.T) {
 		{1, []string{`"x"`, "--ends-at"}, []string{"add", "x", "--func", "f", "--every", "1m", "--starts-at", "2030-01-02T00:00:00Z", "--ends-at", "2030-01-01T00:00:00Z"}},
 		{2, []string{`"x"`, "--starts-at"}, []string{"add", "x", "--func", "f", "--every", "1m", "--starts-at", "tomorrow"}},
 		{2, []string{"every", "often"}, []string{"add", "x", "--func", "f", "--every", "often"}},
+		{1, []string{`"x"`, "--jitter", "must not be negative"}, []string{"add", "x", "--func", "f", "--every", "1m", "--jitter", "-5s"}},
+		{1, []string{`"x"`, "--remaining-runs", "negative"}, []string{"add", "x", "--func", "f", "--every", "1m", "--remaining-runs", "-1"}},
 	} {
 		wantCode(t, dsn, tc.code, tc.want, tc.args...)
 	}
@@ -279,8 +281,19 @@ func TestCLIPauseResumeRmTrigger(t *testing.T) {
 	if v := decode[map[string]any](t, mustCLI(t, dsn, "pause", "--json", "job")); v["paused"] != true || v["name"] != "job" {
 		t.Errorf("pause --json: %v", v)
 	}
+	// A reason is kept until the resume, and ls and show say it.
+	mustCLI(t, dsn, "pause", "job", "--reason", "the reports database is being migrated")
+	if ls := mustCLI(t, dsn, "ls").stdout; !regexp.MustCompile(`(?m)^job +paused .* paused: the reports database is being migrated$`).MatchString(ls) {
+		t.Errorf("ls of a schedule paused with a reason:\n%s", ls)
+	}
+	if show := mustCLI(t, dsn, "show", "job").stdout; !regexp.MustCompile(`(?m)^paused because +the reports database is being migrated$`).MatchString(show) {
+		t.Errorf("show of a schedule paused with a reason:\n%s", show)
+	}
 	if r := mustCLI(t, dsn, "resume", "job"); r.stdout != "resumed job\n" {
 		t.Errorf("resume: %q", r.stdout)
+	}
+	if reason := query[*string](t, dsn, `SELECT paused_reason FROM werk_cron_jobs WHERE name = 'job'`); reason != nil {
+		t.Errorf("paused_reason %q after the resume; want it cleared", *reason)
 	}
 	if query[bool](t, dsn, `SELECT paused FROM werk_cron_jobs WHERE name = 'job'`) {
 		t.Error("still paused")
@@ -604,6 +617,12 @@ func TestCLIGrantLeastPrivilege(t *testing.T) {
 			c.Close(context.Background())
 		}
 	})
+	// PUBLIC (every role) and a role that does not exist are refused, and nothing is granted.
+	wantCode(t, dsn, 1, []string{"PUBLIC"}, "grant", "--apply", "public")
+	wantCode(t, dsn, 1, []string{"no role named"}, "grant", "--apply", "nobody_at_all")
+	if query[bool](t, dsn, `SELECT has_table_privilege('public', 'werk_jobs', 'INSERT')`) {
+		t.Fatal("grant public --apply granted PUBLIC the right to insert jobs")
+	}
 	r := mustCLI(t, dsn, "grant", role)
 	if !strings.HasPrefix(r.stdout, "GRANT USAGE ON SCHEMA public TO "+role+";\n") || !strings.Contains(r.stdout, "werk_cron_jobs") {
 		t.Errorf("grant:\n%s", r.stdout)
