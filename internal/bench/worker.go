@@ -16,7 +16,8 @@ import (
 // (repos.py: the dequeue's status update, its worker_jobs and execution rows; then the
 // ack: the job's status update, its execution row, its worker_jobs row, the dependents
 // lookup), one job per transaction pair as a worker does, with the outcome trigger on
-// and then off (ALTER TABLE ... DISABLE TRIGGER), alternating, in the same database.
+// and off (ALTER TABLE ... DISABLE TRIGGER), taking turns every few hundred jobs in the
+// same database.
 // The dequeue's search of the queue (a scan that grows with the queue) is left out and
 // the job is taken by id: against the writes alone the trigger's share is larger, so
 // this is the stricter measure. Also measured: jobs without cron_name, which must not pay. The
@@ -83,130 +84,160 @@ func (b *bench) workerPath(ctx context.Context, n, rounds int) (workerResult, er
 		return r, err
 	}
 	for round := range rounds {
-		for _, c := range []struct {
-			name    string
-			cron    bool
-			trigger bool
-			dst     *[]time.Duration
-		}{
-			{"cron jobs, outcome recorded", true, true, &r.with},
-			{"cron jobs, trigger disabled", true, false, &r.without},
-			{"jobs without cron_name", false, true, &r.plain},
-		} {
-			d, err := b.runWorkerPath(ctx, conn, worker, n, c.cron, c.trigger)
-			if err != nil {
-				return r, fmt.Errorf("%s: %w", c.name, err)
-			}
-			*c.dst = append(*c.dst, d)
-			fmt.Fprintf(os.Stderr, "bench:   round %d: %s: %s\n", round+1, c.name, dur(d))
+		with, without, plain, err := b.workerRound(ctx, conn, worker, n)
+		if err != nil {
+			return r, fmt.Errorf("round %d: %w", round+1, err)
 		}
+		r.with, r.without, r.plain = append(r.with, with), append(r.without, without), append(r.plain, plain)
+		fmt.Fprintf(os.Stderr, "bench:   round %d: cron jobs, outcome recorded %s; trigger disabled %s; jobs without cron_name %s\n",
+			round+1, dur(with), dur(without), dur(plain))
 	}
 	return r, nil
 }
 
-// runWorkerPath enqueues n jobs (as ticks of schedule w, each with its ledger row, or
-// as plain jobs), then runs each through dequeue and ack as one pgwerk worker does,
-// and returns the time of the worker's part.
-func (b *bench) runWorkerPath(ctx context.Context, conn *pgx.Conn, worker uuid.UUID, n int, cron, trigger bool) (time.Duration, error) {
-	setup := []string{`TRUNCATE werk_jobs, werk_cron_ticks, werk_jobs_executions, werk_worker_jobs, werk_job_deps`}
-	if trigger {
-		setup = append(setup, `ALTER TABLE werk_jobs ENABLE TRIGGER werk_jobs_record_cron_outcome`)
-	} else {
-		setup = append(setup, `ALTER TABLE werk_jobs DISABLE TRIGGER werk_jobs_record_cron_outcome`)
+// workerChunk is how many jobs run under one configuration before the next takes
+// over: the three configurations take turns, chunk by chunk, so that whatever drifts
+// during a round (the tables' growth, a checkpoint, another process on the machine)
+// falls on all three alike.
+const workerChunk = 250
+
+// workerRound enqueues 2n jobs as ticks of schedule w, each with its ledger row, and n
+// plain jobs, then runs them through dequeue and ack as one pgwerk worker does, n of
+// each configuration — cron jobs with the outcome trigger, cron jobs with it disabled
+// (ALTER TABLE ... DISABLE TRIGGER between chunks), plain jobs with it enabled — taking
+// turns by chunks of workerChunk. It returns the worker's time per configuration.
+func (b *bench) workerRound(ctx context.Context, conn *pgx.Conn, worker uuid.UUID, n int) (with, without, plain time.Duration, err error) {
+	setup := []string{
+		`TRUNCATE werk_jobs, werk_cron_ticks, werk_jobs_executions, werk_worker_jobs, werk_job_deps`,
+		`ALTER TABLE werk_jobs ENABLE TRIGGER werk_jobs_record_cron_outcome`,
+		`WITH t AS (SELECT gen_random_uuid() AS id, '2020-01-01T00:00:00Z'::timestamptz + i * interval '1 s' AS tick
+		            FROM generate_series(1, ` + fmt.Sprint(2*n) + `) i),
+		      jobs AS (INSERT INTO werk_jobs (id, key, function, queue, status, payload, scheduled_at, cron_name)
+		               SELECT id, 'cron:w:' || to_char(tick AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), 'bench.task',
+		                      'bench', 'queued', '{"args": [], "kwargs": {}}', tick, 'w' FROM t)
+		 INSERT INTO werk_cron_ticks (name, tick_at, outcome, job_id) SELECT 'w', tick, 'enqueued', id FROM t`,
+		`INSERT INTO werk_jobs (function, queue, status, payload, scheduled_at)
+		 SELECT 'bench.task', 'bench', 'queued', '{"args": [], "kwargs": {}}', '2020-01-01T00:00:00Z'::timestamptz + i * interval '1 s'
+		 FROM generate_series(1, ` + fmt.Sprint(n) + `) i`,
+		`VACUUM ANALYZE werk_jobs`, `VACUUM ANALYZE werk_cron_ticks`, `CHECKPOINT`,
 	}
-	if cron {
-		setup = append(setup, `
-			WITH t AS (SELECT gen_random_uuid() AS id, '2020-01-01T00:00:00Z'::timestamptz + i * interval '1 s' AS tick
-			           FROM generate_series(1, `+fmt.Sprint(n)+`) i),
-			     jobs AS (INSERT INTO werk_jobs (id, key, function, queue, status, payload, scheduled_at, cron_name)
-			              SELECT id, 'cron:w:' || to_char(tick AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), 'bench.task',
-			                     'bench', 'queued', '{"args": [], "kwargs": {}}', tick, 'w' FROM t)
-			INSERT INTO werk_cron_ticks (name, tick_at, outcome, job_id) SELECT 'w', tick, 'enqueued', id FROM t`)
-	} else {
-		setup = append(setup, `INSERT INTO werk_jobs (function, queue, status, payload, scheduled_at)
-			SELECT 'bench.task', 'bench', 'queued', '{"args": [], "kwargs": {}}', '2020-01-01T00:00:00Z'::timestamptz + i * interval '1 s'
-			FROM generate_series(1, `+fmt.Sprint(n)+`) i`)
-	}
-	setup = append(setup, `VACUUM ANALYZE werk_jobs`, `VACUUM ANALYZE werk_cron_ticks`, `CHECKPOINT`)
 	for _, s := range setup {
 		if _, err := conn.Exec(ctx, s); err != nil {
-			return 0, fmt.Errorf("%.60s: %w", s, err)
+			return 0, 0, 0, fmt.Errorf("%.60s: %w", s, err)
 		}
 	}
-	rows, err := conn.Query(ctx, `SELECT id FROM werk_jobs ORDER BY scheduled_at`)
-	if err != nil {
-		return 0, err
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-	if err != nil {
-		return 0, err
-	}
-	start := time.Now()
-	for i := range n {
-		// Dequeue: one transaction, as WorkerRepository.dequeue.
-		tx, err := conn.Begin(ctx)
+	ids := func(q string) ([]uuid.UUID, error) {
+		rows, err := conn.Query(ctx, q)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		var id uuid.UUID
-		var attempts int32
-		if err := tx.QueryRow(ctx, pgwerkTake, ids[i], worker).Scan(&id, &attempts); err != nil {
+		return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	}
+	cronIDs, err := ids(`SELECT id FROM werk_jobs WHERE cron_name IS NOT NULL ORDER BY scheduled_at`)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	plainIDs, err := ids(`SELECT id FROM werk_jobs WHERE cron_name IS NULL ORDER BY scheduled_at`)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	// The recorded and the unrecorded cron jobs alternate in the ledger's order, so
+	// that neither gets the older half of the index.
+	var recorded, unrecorded []uuid.UUID
+	for i, id := range cronIDs {
+		if (i/workerChunk)%2 == 0 {
+			recorded = append(recorded, id)
+		} else {
+			unrecorded = append(unrecorded, id)
+		}
+	}
+	configs := []struct {
+		ids     []uuid.UUID
+		trigger bool
+		took    *time.Duration
+	}{{recorded, true, &with}, {unrecorded, false, &without}, {plainIDs, true, &plain}}
+	enabled := true
+	for done := 0; done < n; done += workerChunk {
+		for _, c := range configs {
+			if c.trigger != enabled {
+				verb := map[bool]string{true: "ENABLE", false: "DISABLE"}[c.trigger]
+				if _, err := conn.Exec(ctx, `ALTER TABLE werk_jobs `+verb+` TRIGGER werk_jobs_record_cron_outcome`); err != nil {
+					return 0, 0, 0, err
+				}
+				enabled = c.trigger
+			}
+			chunk := c.ids[done:min(done+workerChunk, n)]
+			start := time.Now()
+			for _, id := range chunk {
+				if err := runJob(ctx, conn, worker, id); err != nil {
+					return 0, 0, 0, err
+				}
+			}
+			*c.took += time.Since(start)
+		}
+	}
+	var got int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM werk_cron_ticks WHERE job_status = 'complete'`).Scan(&got); err != nil {
+		return 0, 0, 0, err
+	}
+	if got != n {
+		return 0, 0, 0, fmt.Errorf("%d of %d outcomes recorded", got, n)
+	}
+	return with, without, plain, nil
+}
+
+// runJob runs the job id through pgwerk's dequeue and ack, one transaction each.
+func runJob(ctx context.Context, conn *pgx.Conn, worker, jobID uuid.UUID) error {
+	// Dequeue: one transaction, as WorkerRepository.dequeue.
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	var id uuid.UUID
+	var attempts int32
+	if err := tx.QueryRow(ctx, pgwerkTake, jobID, worker).Scan(&id, &attempts); err != nil {
+		_ = tx.Rollback(ctx)
+		return fmt.Errorf("dequeue: %w", err)
+	}
+	for _, s := range []struct {
+		sql  string
+		args []any
+	}{
+		{`DELETE FROM werk_worker_jobs WHERE job_id = $1`, []any{id}},
+		{`INSERT INTO werk_worker_jobs (worker_id, job_id) VALUES ($1, $2)`, []any{worker, id}},
+		{`INSERT INTO werk_jobs_executions (job_id, worker_id, attempt, status) VALUES ($1, $2, $3, 'running')`, []any{id, worker, attempts}},
+	} {
+		if _, err := tx.Exec(ctx, s.sql, s.args...); err != nil {
 			_ = tx.Rollback(ctx)
-			return 0, fmt.Errorf("dequeue: %w", err)
-		}
-		for _, s := range []struct {
-			sql  string
-			args []any
-		}{
-			{`DELETE FROM werk_worker_jobs WHERE job_id = $1`, []any{id}},
-			{`INSERT INTO werk_worker_jobs (worker_id, job_id) VALUES ($1, $2)`, []any{worker, id}},
-			{`INSERT INTO werk_jobs_executions (job_id, worker_id, attempt, status) VALUES ($1, $2, $3, 'running')`, []any{id, worker, attempts}},
-		} {
-			if _, err := tx.Exec(ctx, s.sql, s.args...); err != nil {
-				_ = tx.Rollback(ctx)
-				return 0, err
-			}
-		}
-		if err := tx.Commit(ctx); err != nil {
-			return 0, err
-		}
-		// Ack: one transaction, as WorkerRepository.ack.
-		tx, err = conn.Begin(ctx)
-		if err != nil {
-			return 0, err
-		}
-		for _, s := range []struct {
-			sql  string
-			args []any
-		}{
-			{`UPDATE werk_jobs SET status = 'complete', result = $2, completed_at = NOW(), expires_at = $3, worker_id = NULL
-			  WHERE id = $1 AND worker_id = $4::uuid AND status IN ('active', 'aborting')`, []any{id, []byte(`null`), nil, worker}},
-			{`UPDATE werk_jobs_executions SET status = 'complete', result = $2, completed_at = NOW()
-			  WHERE job_id = $1 AND attempt = $3 AND worker_id = $4::uuid`, []any{id, []byte(`null`), attempts, worker}},
-			{`DELETE FROM werk_worker_jobs WHERE worker_id = $1 AND job_id = $2`, []any{worker, id}},
-			{`SELECT j.id::text FROM werk_job_deps d JOIN werk_jobs j ON j.id = d.job_id
-			  WHERE d.depends_on = $1 AND j.status = 'waiting' FOR UPDATE OF j`, []any{id}},
-		} {
-			if _, err := tx.Exec(ctx, s.sql, s.args...); err != nil {
-				_ = tx.Rollback(ctx)
-				return 0, err
-			}
-		}
-		if err := tx.Commit(ctx); err != nil {
-			return 0, err
+			return err
 		}
 	}
-	took := time.Since(start)
-	if cron && trigger {
-		var recorded int
-		if err := conn.QueryRow(ctx, `SELECT count(*) FROM werk_cron_ticks WHERE job_status = 'complete'`).Scan(&recorded); err != nil {
-			return 0, err
-		}
-		if recorded != n {
-			return 0, fmt.Errorf("%d of %d outcomes recorded", recorded, n)
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	// Ack: one transaction, as WorkerRepository.ack.
+	tx, err = conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range []struct {
+		sql  string
+		args []any
+	}{
+		{`UPDATE werk_jobs SET status = 'complete', result = $2, completed_at = NOW(), expires_at = $3, worker_id = NULL
+		  WHERE id = $1 AND worker_id = $4::uuid AND status IN ('active', 'aborting')`, []any{id, []byte(`null`), nil, worker}},
+		{`UPDATE werk_jobs_executions SET status = 'complete', result = $2, completed_at = NOW()
+		  WHERE job_id = $1 AND attempt = $3 AND worker_id = $4::uuid`, []any{id, []byte(`null`), attempts, worker}},
+		{`DELETE FROM werk_worker_jobs WHERE worker_id = $1 AND job_id = $2`, []any{worker, id}},
+		{`SELECT j.id::text FROM werk_job_deps d JOIN werk_jobs j ON j.id = d.job_id
+		  WHERE d.depends_on = $1 AND j.status = 'waiting' FOR UPDATE OF j`, []any{id}},
+	} {
+		if _, err := tx.Exec(ctx, s.sql, s.args...); err != nil {
+			_ = tx.Rollback(ctx)
+			return err
 		}
 	}
-	return took, nil
+	return tx.Commit(ctx)
 }
 
 type workerResult struct {
@@ -216,7 +247,7 @@ type workerResult struct {
 
 func printWorker(r workerResult) {
 	w, wo, p := median(r.with), median(r.without), median(r.plain)
-	fmt.Printf("Worker path: %d jobs through pgwerk's writes of a dequeue and an ack, one job per transaction pair (synchronous_commit off); medians of %d rounds\n", r.n, len(r.with))
+	fmt.Printf("Worker path: %d jobs of each kind through pgwerk's writes of a dequeue and an ack, one job per transaction pair (synchronous_commit off),\n  the kinds taking turns by %d jobs; medians of %d rounds\n", r.n, workerChunk, len(r.with))
 	fmt.Printf("  cron jobs, outcome recorded   %s (%s per job)\n", dur(w), dur(w/time.Duration(r.n)))
 	fmt.Printf("  cron jobs, trigger disabled   %s (%s per job)\n", dur(wo), dur(wo/time.Duration(r.n)))
 	fmt.Printf("  jobs without cron_name        %s\n", dur(p))
