@@ -382,8 +382,12 @@ func graceful(ctx context.Context, grace time.Duration) (context.Context, contex
 // sleeps until that row, or a change, without reading the plan again.
 func (t *Ticker) readHorizon(ctx context.Context, now time.Time) error {
 	until := now.Add(horizonAhead)
+	// One row more than the horizon holds says whether the read was cut off: a read of
+	// exactly horizonRows is complete up to until (were it taken as cut off, its end
+	// would be pulled in before its last rows' instant, and the horizon read again at
+	// that instant: on the tick's critical path, for 10,000 due at once).
 	rows, err := t.q.ListDueSchedules(ctx, db.ListDueSchedulesParams{
-		Until: until, Skip: t.hz.setAside(), MaxRows: horizonRows})
+		Until: until, Skip: t.hz.setAside(), MaxRows: horizonRows + 1})
 	if t.planLocked(err) {
 		return nil
 	}
@@ -391,11 +395,14 @@ func (t *Ticker) readHorizon(ctx context.Context, now time.Time) error {
 		return fmt.Errorf("read the schedules due by %s: %w", until.UTC().Format(time.RFC3339), err)
 	}
 	t.Stats.HorizonReads.Add(1)
+	full := len(rows) > horizonRows
+	if full {
+		rows = rows[:horizonRows]
+	}
 	entries := make([]*entry, len(rows))
 	for i, r := range rows {
 		entries[i] = newEntry(r)
 	}
-	full := len(rows) >= horizonRows
 	if len(rows) == 0 {
 		next, err := t.q.NextPlannedAfter(ctx, until)
 		if t.planLocked(err) {
