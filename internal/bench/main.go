@@ -45,6 +45,7 @@ type config struct {
 	largeReps      int
 	workerJobs     int
 	workerRounds   int
+	workerSync     bool
 	tickerLogLevel string
 	period         time.Duration // 0: chosen from N
 	latenessTicks  int
@@ -79,6 +80,7 @@ func main() {
 	flag.BoolVar(&cfg.serial, "serial", false, "run the idle and lateness measurements one after the other instead of side by side")
 	flag.StringVar(&only, "only", "", "comma-separated subset of: fanout,lateness,idle,reload,scale,worker")
 	flag.IntVar(&cfg.workerJobs, "worker-jobs", 10000, "jobs per run of the worker-path measurement")
+	flag.BoolVar(&cfg.workerSync, "worker-sync", false, "worker path with synchronous_commit on, as pgwerk's workers run by default (off: the stricter measure)")
 	flag.IntVar(&cfg.workerRounds, "worker-rounds", 5, "rounds of the worker-path measurement (each: with, without and plain, taking turns)")
 	flag.IntVar(&cfg.explain, "explain", 0, "only print EXPLAIN ANALYZE of the tick statement for this many due schedules")
 	flag.StringVar(&cfg.bin, "bin", "", "werkcron binary (default: build ./cmd/werkcron into the scratch directory)")

@@ -22,8 +22,9 @@ import (
 // the job is taken by id: against the writes alone the trigger's share is larger, so
 // this is the stricter measure. Also measured: jobs without cron_name, which must not pay. The
 // worker's session runs with synchronous_commit off: with it on, each commit's WAL
-// flush (milliseconds, and noisy) would hide what the statements themselves cost, and
-// make the trigger's share look smaller than it is.
+// flush would hide what the statements themselves cost, and make the trigger's share
+// look smaller than it is. -worker-sync measures with it on, as pgwerk's workers run
+// unless configured otherwise.
 
 // pgwerkTables are pgwerk's tables of the worker path (prefix werk), as pgwerk creates
 // them (database.py), so that its statements run unchanged.
@@ -58,7 +59,7 @@ WHERE id = $1 AND status IN ('queued', 'scheduled')
 RETURNING id, attempts`
 
 func (b *bench) workerPath(ctx context.Context, n, rounds int) (workerResult, error) {
-	r := workerResult{n: n}
+	r := workerResult{n: n, sync: map[bool]string{true: "on", false: "off"}[b.cfg.workerSync]}
 	fmt.Fprintf(os.Stderr, "bench: pgwerk's worker path, %d jobs per run, %d rounds\n", n, rounds)
 	dsn, err := b.newDB(ctx, "worker")
 	if err != nil {
@@ -73,7 +74,7 @@ func (b *bench) workerPath(ctx context.Context, n, rounds int) (workerResult, er
 	if _, err := conn.Exec(ctx, pgwerkTables); err != nil {
 		return r, err
 	}
-	if _, err := conn.Exec(ctx, `SET synchronous_commit = off`); err != nil {
+	if _, err := conn.Exec(ctx, `SET synchronous_commit = `+r.sync); err != nil {
 		return r, err
 	}
 	worker := uuid.New()
@@ -242,12 +243,13 @@ func runJob(ctx context.Context, conn *pgx.Conn, worker, jobID uuid.UUID) error 
 
 type workerResult struct {
 	n                    int
+	sync                 string // synchronous_commit of the worker's session
 	with, without, plain []time.Duration
 }
 
 func printWorker(r workerResult) {
 	w, wo, p := median(r.with), median(r.without), median(r.plain)
-	fmt.Printf("Worker path: %d jobs of each kind through pgwerk's writes of a dequeue and an ack, one job per transaction pair (synchronous_commit off),\n  the kinds taking turns by %d jobs; medians of %d rounds\n", r.n, workerChunk, len(r.with))
+	fmt.Printf("Worker path: %d jobs of each kind through pgwerk's writes of a dequeue and an ack, one job per transaction pair (synchronous_commit %s),\n  the kinds taking turns by %d jobs; medians of %d rounds\n", r.n, r.sync, workerChunk, len(r.with))
 	fmt.Printf("  cron jobs, outcome recorded   %s (%s per job)\n", dur(w), dur(w/time.Duration(r.n)))
 	fmt.Printf("  cron jobs, trigger disabled   %s (%s per job)\n", dur(wo), dur(wo/time.Duration(r.n)))
 	fmt.Printf("  jobs without cron_name        %s\n", dur(p))
