@@ -144,10 +144,12 @@ func TestHistoryKeepsOutcomesAfterPgwerkDeletesJobs(t *testing.T) {
 		t.Errorf("a retry recorded as final: %+v", l)
 	}
 	w.start(bad)
-	w.nack(bad, "failed", "KeyError: 'x'\nTraceback (most recent call last):\n  ...")
+	// A long traceback: the ledger keeps its first 2,000 characters.
+	w.nack(bad, "failed", "KeyError: 'x'\nTraceback (most recent call last):\n"+strings.Repeat("  File \"app.py\", line 1\n", 200))
 	w.purge(bad)
-	if l := ledger(t, pool, bad); l.JobStatus != "failed" || l.JobAttempts != 2 || !strings.HasPrefix(l.JobError, "KeyError: 'x'\n") {
-		t.Errorf("failed: %+v", l)
+	if l := ledger(t, pool, bad); l.JobStatus != "failed" || l.JobAttempts != 2 || !strings.HasPrefix(l.JobError, "KeyError: 'x'\n") ||
+		len([]rune(l.JobError)) != 2000 {
+		t.Errorf("failed: %+v (error of %d characters, want its first 2,000)", l, len([]rune(l.JobError)))
 	}
 	// 3. pgwerk's failure_mode = 'delete': an active job deleted on its last failure.
 	gone := nextJob(t, pool, "h")
