@@ -434,3 +434,45 @@ func TestPruneLedgerAndBackfillRequests(t *testing.T) {
 		t.Errorf("%d recent requests; want the one kept", n)
 	}
 }
+
+// A tick skipped for overlap has no job: backfill gives it one, once, and leaves the
+// ticks that had a job alone.
+func TestBackfillFillsSkippedOverlapTicks(t *testing.T) {
+	t.Parallel()
+	dsn, pool := migratedDB(t)
+	ctx := context.Background()
+	s := scheduler.New(pool, scheduler.Options{})
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs, overlap) VALUES ('sk', 'app.sk', 1, 'skip')`)
+	tk := startTicker(t, dsn, scheduler.TickerOptions{})
+	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	// No worker runs the first job: the ticks after it are skipped for overlap.
+	pgtest.Eventually(t, 10*time.Second, "three ticks skipped for overlap", func() bool {
+		return outcomes(t, pool, "sk")["skipped_overlap"] >= 3
+	})
+	if err := s.Pause(ctx, "sk"); err != nil {
+		t.Fatal(err)
+	}
+	first := pgtest.QueryOne[time.Time](t, pool, `SELECT min(tick_at) FROM werk_cron_ticks WHERE name = 'sk'`)
+	last := pgtest.QueryOne[time.Time](t, pool, `SELECT max(tick_at) FROM werk_cron_ticks WHERE name = 'sk'`)
+	skipped := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE name = 'sk' AND outcome = 'skipped_overlap'`)
+	had := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'sk'`)
+
+	b, err := s.Backfill(ctx, "sk", first, last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(b.Enqueued) != skipped || int64(b.Already) != had {
+		t.Errorf("backfill: %d enqueued, %d already; want the %d skipped ticks and the %d that had a job", b.Enqueued, b.Already, skipped, had)
+	}
+	ticks := int64(last.Sub(first)/time.Second) + 1
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(DISTINCT scheduled_at) FROM werk_jobs WHERE cron_name = 'sk'`); n != ticks {
+		t.Errorf("%d ticks with a job from %s to %s; want all %d", n, first, last, ticks)
+	}
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE name = 'sk' AND outcome = 'skipped_overlap'`); n != 0 {
+		t.Errorf("%d ticks still recorded skipped_overlap after the backfill", n)
+	}
+	if again, err := s.Backfill(ctx, "sk", first, last); err != nil || again.Enqueued != 0 {
+		t.Errorf("second backfill: %+v, %v; want nothing enqueued", again, err)
+	}
+	checkJobs(t, pool)
+}
