@@ -11,6 +11,19 @@ import (
 	"time"
 )
 
+const backendPid = `-- name: BackendPid :one
+SELECT pg_catalog.pg_backend_pid() AS backend_pid
+`
+
+// The server session's process id, for telling a session of its own from a pooled one.
+// It calls no werkcron function: it runs before the session's search_path is pinned.
+func (q *Queries) BackendPid(ctx context.Context) (int32, error) {
+	row := q.db.QueryRow(ctx, backendPid)
+	var backend_pid int32
+	err := row.Scan(&backend_pid)
+	return backend_pid, err
+}
+
 const databaseNow = `-- name: DatabaseNow :one
 SELECT clock_timestamp()::timestamptz AS now
 `
@@ -96,6 +109,29 @@ func (q *Queries) LeaderLockHolders(ctx context.Context) ([]LeaderLockHoldersRow
 		return nil, err
 	}
 	return items, nil
+}
+
+const leaveOutUserSchema = `-- name: LeaveOutUserSchema :exec
+SELECT pg_catalog.set_config('search_path',
+    coalesce((SELECT pg_catalog.string_agg(p.entry, ',' ORDER BY p.n)
+              FROM pg_catalog.unnest(pg_catalog.string_to_array(pg_catalog.current_setting('search_path'), ','))
+                   WITH ORDINALITY AS p(entry, n)
+              WHERE pg_catalog.btrim(p.entry) <> '"$user"'
+                 OR EXISTS (SELECT 1 FROM pg_catalog.pg_namespace s
+                            JOIN pg_catalog.pg_roles r ON r.oid = s.nspowner
+                            WHERE s.nspname = current_user AND r.rolname = current_user)), ''),
+    false)
+`
+
+// The first setting of the ticker's own session, before any werkcron function is
+// called: "$user" leaves its search_path unless the schema named after the ticker's
+// role is that role's own. A schema of that name that another role created (anyone
+// with CREATE on the database can) would otherwise come first, and answer for
+// werk_cron_schema() and the lock functions; the role's own schema is the pattern
+// PostgreSQL's documentation recommends, and may hold werkcron itself.
+func (q *Queries) LeaveOutUserSchema(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, leaveOutUserSchema)
+	return err
 }
 
 const listenForChanges = `-- name: ListenForChanges :one

@@ -4,6 +4,28 @@
 -- Session-level: held until unlocked or until the session ends, whatever happens to it.
 SELECT pg_try_advisory_lock(werk_cron_lock_key()) AS locked, pg_backend_pid() AS backend_pid;
 
+-- name: BackendPid :one
+-- The server session's process id, for telling a session of its own from a pooled one.
+-- It calls no werkcron function: it runs before the session's search_path is pinned.
+SELECT pg_catalog.pg_backend_pid() AS backend_pid;
+
+-- name: LeaveOutUserSchema :exec
+-- The first setting of the ticker's own session, before any werkcron function is
+-- called: "$user" leaves its search_path unless the schema named after the ticker's
+-- role is that role's own. A schema of that name that another role created (anyone
+-- with CREATE on the database can) would otherwise come first, and answer for
+-- werk_cron_schema() and the lock functions; the role's own schema is the pattern
+-- PostgreSQL's documentation recommends, and may hold werkcron itself.
+SELECT pg_catalog.set_config('search_path',
+    coalesce((SELECT pg_catalog.string_agg(p.entry, ',' ORDER BY p.n)
+              FROM pg_catalog.unnest(pg_catalog.string_to_array(pg_catalog.current_setting('search_path'), ','))
+                   WITH ORDINALITY AS p(entry, n)
+              WHERE pg_catalog.btrim(p.entry) <> '"$user"'
+                 OR EXISTS (SELECT 1 FROM pg_catalog.pg_namespace s
+                            JOIN pg_catalog.pg_roles r ON r.oid = s.nspowner
+                            WHERE s.nspname = current_user AND r.rolname = current_user)), ''),
+    false);
+
 -- name: LeaderHeartbeat :one
 -- The primary's periodic check: the database's clock, and whether this very backend
 -- (see werk_cron_lock_held) still holds the leader lock.

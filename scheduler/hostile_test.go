@@ -254,6 +254,63 @@ func TestHostilePerUserSchemaDoesNotSplitTheElection(t *testing.T) {
 	heard("heard-after-failover")
 }
 
+// A schema named after the ticker's role but created by someone else (anyone with
+// CREATE on the database may) comes first in PostgreSQL's default search_path
+// ("$user"). Its look-alikes of werkcron's own functions must never run in the ticker's
+// session: the ticker leaves "$user" out of its path unless that schema is the role's
+// own, before it calls any werkcron function.
+func TestHostileSchemaNamedAfterTheTickerRole(t *testing.T) {
+	t.Parallel()
+	dsn, pool := migratedDB(t)
+	ctx := context.Background()
+	role := newRole(t, dsn, "named", "")
+	s := scheduler.New(pool, scheduler.Options{})
+	if _, err := s.Grant(ctx, role, true); err != nil {
+		t.Fatal(err)
+	}
+	// The owner here stands for the other role: the schema is not the ticker role's.
+	pgtest.Exec(t, pool, `CREATE TABLE public.impostor_log (who text, what text)`)
+	pgtest.Exec(t, pool, `GRANT INSERT ON public.impostor_log TO PUBLIC`)
+	pgtest.Exec(t, pool, `CREATE SCHEMA `+role)
+	pgtest.Exec(t, pool, `GRANT USAGE ON SCHEMA `+role+` TO PUBLIC`)
+	for _, f := range []struct{ sig, returns, value string }{
+		{"werk_cron_schema()", "text", "'public'"},
+		{"werk_cron_lock_key()", "bigint", "42"},
+		{"werk_cron_lock_held()", "boolean", "true"},
+		{"werk_cron_member_key()", "bigint", "43"},
+		{"werk_cron_listen()", "text", "'elsewhere'"},
+	} {
+		pgtest.Exec(t, pool, `CREATE FUNCTION `+role+`.`+f.sig+` RETURNS `+f.returns+` LANGUAGE sql AS
+			$$ INSERT INTO public.impostor_log VALUES (current_user, '`+f.sig+`'); SELECT `+f.value+` $$`)
+	}
+	// The test can fail: as the role, with the default path, the look-alikes answer.
+	if key := pgtest.QueryOne[int64](t, connAs(t, dsn, role), `SELECT werk_cron_lock_key()`); key != 42 {
+		t.Fatalf("the look-alike lock key is not reachable (got %d), so this test proves nothing", key)
+	}
+	pgtest.Exec(t, pool, `TRUNCATE public.impostor_log`)
+
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs) VALUES ('n', 'app.n', 1)`)
+	owner := startTicker(t, dsn, scheduler.TickerOptions{})
+	owner.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	tk := startTicker(t, asRole(t, dsn, role), scheduler.TickerOptions{})
+	pgtest.Eventually(t, 5*time.Second, "two tickers, one primary", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_instances`) == 2 &&
+			pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_instances WHERE role = 'primary'`) == 1
+	})
+	if tk.Role() != scheduler.RoleStandby {
+		t.Fatalf("the role's ticker is %s while the owner's leads: it took another lock key", tk.Role())
+	}
+	owner.stop()
+	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs) VALUES ('after', 'app.after', 3600)`)
+	pgtest.Eventually(t, 5*time.Second, "the role's ticker hears and runs a new schedule", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'after'`) == 1
+	})
+	if got := queryList[string](t, pool, `SELECT who || ': ' || what FROM public.impostor_log`); len(got) != 0 {
+		t.Errorf("look-alikes in a schema named after the ticker's role ran: %v", got)
+	}
+}
+
 // PUBLIC and unknown roles get no ticker rights, and a ticker role reads only the
 // columns of werk_jobs a tick looks at (never a job's payload).
 func TestHostileGrantRefusesPublicAndStaysNarrow(t *testing.T) {

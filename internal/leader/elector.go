@@ -58,6 +58,9 @@ func Elect(ctx context.Context, conn *pgx.Conn, opts Options) error {
 		return err
 	}
 	q := db.New(conn)
+	if err := q.LeaveOutUserSchema(ctx); err != nil {
+		return fmt.Errorf("set search_path: %w", err)
+	}
 	if err := q.SetSessionSettings(ctx); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "42883" { // undefined_function
@@ -166,11 +169,10 @@ const sessionProbeRounds = 3
 // that a prepared statement lost between server sessions cannot hide the answer.
 func checkSession(ctx context.Context, conn *pgx.Conn) error {
 	q := db.New(simpleProtocol{conn})
-	hb, err := q.LeaderHeartbeat(ctx)
+	own, err := q.BackendPid(ctx)
 	if err != nil {
 		return fmt.Errorf("check the session: %w", err)
 	}
-	own := hb.BackendPid
 	if uint32(own) == conn.PgConn().PID() {
 		return nil // connected straight to PostgreSQL
 	}
@@ -190,19 +192,19 @@ func checkSession(ctx context.Context, conn *pgx.Conn) error {
 		if err != nil {
 			return fmt.Errorf("check the session (probe): %w", err)
 		}
-		other, err := db.New(simpleProtocol{tx}).LeaderHeartbeat(ctx)
+		other, err := db.New(simpleProtocol{tx}).BackendPid(ctx)
 		if err != nil {
 			_ = tx.Rollback(ctx)
 			return fmt.Errorf("check the session (probe): %w", err)
 		}
-		hb, err := q.LeaderHeartbeat(ctx)
+		now, err := q.BackendPid(ctx)
 		_ = tx.Rollback(ctx)
 		if err != nil {
 			return fmt.Errorf("check the session: %w", err)
 		}
-		if other.BackendPid == own || hb.BackendPid != own {
+		if other == own || now != own {
 			return fmt.Errorf("%w (another client's transaction ran in this connection's server session, "+
-				"or this connection moved from backend %d to %d)", ErrLockNotSession, own, hb.BackendPid)
+				"or this connection moved from backend %d to %d)", ErrLockNotSession, own, now)
 		}
 	}
 	return nil
