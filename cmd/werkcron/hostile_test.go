@@ -93,6 +93,11 @@ func TestCLIEscapesWhatItPrints(t *testing.T) {
 			t.Errorf("werkcron %s: the escaped name is not shown: %q", args[0], r.stdout)
 		}
 	}
+	// Errors too: a name given on the command line comes back in the message.
+	r := wantCode(t, dsn, 1, []string{"no such schedule"}, "show", "nope\x1b[2J\u202e")
+	if strings.ContainsAny(r.stderr, "\x1b\u202e") || !strings.Contains(r.stderr, `\x1b`) {
+		t.Errorf("show of an unknown name printed control characters in its error: %q", r.stderr)
+	}
 	rows := decode[[]map[string]any](t, mustCLI(t, dsn, "ls", "--json"))
 	if len(rows) != 2 || rows[0]["name"] != evil {
 		t.Errorf("ls --json: %v", rows)

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	_ "time/tzdata" // zones work on hosts without a tz database
@@ -101,16 +102,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case err == nil || errors.Is(err, flag.ErrHelp):
 			return exitOK
 		case errors.Is(err, errUsage):
-			fmt.Fprintf(stderr, "werkcron %s: %s\n", v.name, e.redact(strings.TrimSuffix(err.Error(), ": "+errUsage.Error())))
+			fmt.Fprintf(stderr, "werkcron %s: %s\n", v.name, controlsEscaped(e.redact(strings.TrimSuffix(err.Error(), ": "+errUsage.Error()))))
 			fmt.Fprintf(stderr, "Run 'werkcron %s --help' for usage.\n", v.name)
 			return exitUsage
 		default:
-			fmt.Fprintf(stderr, "werkcron %s: %s\n", v.name, e.redact(err.Error()))
+			fmt.Fprintf(stderr, "werkcron %s: %s\n", v.name, controlsEscaped(e.redact(err.Error())))
 			return exitFailure
 		}
 	}
 	fmt.Fprintf(stderr, "werkcron: unknown command %q\nRun 'werkcron help' for usage.\n", args[0])
 	return exitUsage
+}
+
+// controlsEscaped writes the control and formatting characters of an error message (a
+// schedule's name or a database message may hold ESC, which would drive the terminal)
+// as Go escapes, keeping its line breaks and tabs.
+func controlsEscaped(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r == '\n' || r == '\t' || strconv.IsPrint(r) {
+			b.WriteRune(r)
+			continue
+		}
+		q := strconv.QuoteRune(r)
+		b.WriteString(q[1 : len(q)-1])
+	}
+	return b.String()
 }
 
 func usage(w io.Writer) {
