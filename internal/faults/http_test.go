@@ -34,9 +34,12 @@ func TestHealthzFailsWhileATickIsOwed(t *testing.T) {
 	p := startTicker(t, dsn, "--http-addr", addr, "--owed-after", "2s")
 	waitInstances(t, pool, 1, 10*time.Second)
 	waitProgress(t, pool, 5*time.Second)
-	if code, body := healthOf(t, addr); code != http.StatusOK || body != "ok primary" {
-		t.Fatalf("/healthz before the lock: %d %q", code, body)
-	}
+	// The schedule's first tick may be owed for a moment longer than --owed-after while
+	// the ticker starts (on a loaded machine): healthy once it has caught up.
+	pgtest.Eventually(t, 10*time.Second, "/healthz healthy before the lock", func() bool {
+		code, body := healthOf(t, addr)
+		return code == http.StatusOK && body == "ok primary"
+	})
 
 	tx, err := pool.Begin(ctx)
 	if err != nil {
