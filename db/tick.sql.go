@@ -318,16 +318,18 @@ func (q *Queries) FillRacedDuplicates(ctx context.Context, arg FillRacedDuplicat
 const tablesLockedByOthers = `-- name: TablesLockedByOthers :one
 SELECT EXISTS (
     SELECT 1 FROM pg_catalog.pg_locks
-    WHERE locktype = 'relation' AND granted AND pid <> pg_catalog.pg_backend_pid()
+    WHERE locktype = 'relation' AND pid IS DISTINCT FROM pg_catalog.pg_backend_pid()
       AND relation IN ('werk_jobs'::regclass, 'werk_cron_jobs'::regclass, 'werk_cron_ticks'::regclass)
       AND mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')
 ) AS locked
 `
 
-// Whether another session holds a lock on one of the tables a tick writes that keeps
-// the tick out (DDL, LOCK TABLE, CREATE INDEX): what a lock timeout of the tick
-// statement waited on, when its message does not say (it is translated with
-// lc_messages). Reads only pg_locks, so it waits on nothing.
+// Whether another session holds, or waits for, a lock on one of the tables a tick writes
+// that keeps the tick out (DDL, LOCK TABLE, CREATE INDEX): what a lock timeout of the
+// tick statement waited on, when its message does not say (it is translated with
+// lc_messages). A DDL still waiting (behind a worker's open transaction, say) counts:
+// the tick queued behind it. A prepared transaction's locks have no pid. Reads only
+// pg_locks, so it waits on nothing.
 func (q *Queries) TablesLockedByOthers(ctx context.Context) (bool, error) {
 	row := q.db.QueryRow(ctx, tablesLockedByOthers)
 	var locked bool

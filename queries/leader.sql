@@ -20,10 +20,11 @@ SELECT pg_catalog.set_config('search_path',
     coalesce((SELECT pg_catalog.string_agg(p.entry, ',' ORDER BY p.n)
               FROM pg_catalog.unnest(pg_catalog.string_to_array(pg_catalog.current_setting('search_path'), ','))
                    WITH ORDINALITY AS p(entry, n)
-              WHERE pg_catalog.btrim(p.entry) <> '"$user"'
+              WHERE pg_catalog.replace(pg_catalog.btrim(p.entry, E' \t\r\n'), '"', '') OPERATOR(pg_catalog.<>) '$user'
                  OR EXISTS (SELECT 1 FROM pg_catalog.pg_namespace s
-                            JOIN pg_catalog.pg_roles r ON r.oid = s.nspowner
-                            WHERE s.nspname = current_user AND r.rolname = current_user)), ''),
+                            JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) s.nspowner
+                            WHERE s.nspname OPERATOR(pg_catalog.=) current_user
+                              AND r.rolname OPERATOR(pg_catalog.=) current_user)), ''),
     false);
 
 -- name: LeaderHeartbeat :one

@@ -78,7 +78,7 @@ func (s *Scheduler) WaitBackfill(ctx context.Context, id int64) (Backfill, error
 			return Backfill{ID: id, Name: name}, notDone(name, id, ctx.Err())
 		}
 		if err != nil {
-			return Backfill{ID: id, Name: name}, fmt.Errorf("backfill %q: request %d made, not known to be done: %w", name, id, err)
+			return Backfill{ID: id, Name: name}, fmt.Errorf("backfill request %d made, not known to be done: %w", id, err)
 		}
 		b := backfillOf(r)
 		name = b.Name
@@ -97,6 +97,9 @@ func (s *Scheduler) WaitBackfill(ctx context.Context, id int64) (Backfill, error
 }
 
 func notDone(name string, id int64, err error) error {
+	if name == "" {
+		return fmt.Errorf("backfill request %d is not done yet (is a ticker running?); it stays pending: %w", id, err)
+	}
 	return fmt.Errorf("backfill %q: request %d is not done yet (is a ticker running?); it stays pending: %w", name, id, err)
 }
 

@@ -64,7 +64,10 @@ func Elect(ctx context.Context, conn *pgx.Conn, opts Options) error {
 	if err := q.SetSessionSettings(ctx); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "42883" { // undefined_function
-			return fmt.Errorf("werkcron's tables are not migrated to this version here (or this role cannot see them): run werkcron migrate as their owner: %w", err)
+			return fmt.Errorf("werkcron's functions are not on this session's search_path: either they are not migrated to this "+
+				"version here (run werkcron migrate as their owner), or this role cannot see them, or werkcron lives in a schema named "+
+				"after this role that is not the role's own, which a ticker leaves out of \"$user\" (name it in search_path "+
+				"explicitly, e.g. ALTER ROLE ... SET search_path = <schema>, public): %w", err)
 		}
 		return fmt.Errorf("set session settings: %w", err)
 	}

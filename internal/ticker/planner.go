@@ -74,6 +74,9 @@ type planState struct {
 	// bound is the bound the last look ran under.
 	squeezed int
 	bound    time.Duration
+	// deadline: the bound is the planning transaction's, not each statement's: the
+	// statements after the first get what is left of it (rebound).
+	deadline time.Time
 }
 
 // planBound is the bound of the next planning statements: the doubled bound, cut to
@@ -104,6 +107,7 @@ func (t *Ticker) planBound() time.Duration {
 // planTx runs fn in a transaction whose statements run at most planBound each.
 func (t *Ticker) planTx(ctx context.Context, fn func(q *db.Queries) error) error {
 	t.plan.bound = t.planBound()
+	t.plan.deadline = time.Now().Add(t.plan.bound)
 	return pgx.BeginFunc(ctx, t.conn, func(tx pgx.Tx) error {
 		q := t.q.WithTx(tx)
 		if err := q.BoundPlanningStatements(ctx, fmt.Sprintf("%dms", t.plan.bound.Milliseconds())); err != nil {
@@ -111,6 +115,17 @@ func (t *Ticker) planTx(ctx context.Context, fn func(q *db.Queries) error) error
 		}
 		return fn(q)
 	})
+}
+
+// rebound gives the next statement of the planning transaction what is left of its
+// bound (at least a millisecond: a statement past the deadline is cut off at once, and
+// taken as cut off by its bound).
+func (t *Ticker) rebound(ctx context.Context, q *db.Queries) error {
+	left := max(time.Until(t.plan.deadline), time.Millisecond)
+	if err := q.BoundPlanningStatements(ctx, fmt.Sprintf("%dms", left.Milliseconds())); err != nil {
+		return fmt.Errorf("bound planning statements: %w", err)
+	}
+	return nil
 }
 
 // timedOut reports whether err is a planning statement cut off by its bound (and not by
@@ -165,6 +180,9 @@ func (t *Ticker) planBatch(ctx context.Context) error {
 			t.plan.sweeping, t.plan.top, t.plan.cursorAt, t.plan.cursor = true, time.Time{}, farFuture, ""
 		}
 		if want := limit - len(rows); want > 0 {
+			if err := t.rebound(ctx, q); err != nil {
+				return err
+			}
 			below, err := q.LockUnplannedBelow(ctx, db.LockUnplannedBelowParams{
 				BelowAt: t.plan.cursorAt, BelowName: t.plan.cursor, MaxRows: int32(want)})
 			if err != nil {
@@ -184,6 +202,9 @@ func (t *Ticker) planBatch(ctx context.Context) error {
 			if older < want {
 				t.plan.sweeping = false // the sweep reached the bottom
 			}
+		}
+		if err := t.rebound(ctx, q); err != nil {
+			return err
 		}
 		var err error
 		planned, err = t.planRows(ctx, q, rows)

@@ -144,9 +144,14 @@ func TestTickStatementKeyTakenMidStatement(t *testing.T) {
 			}()
 			// The statement waits on the key; then the other session commits.
 			pgtest.Eventually(t, 10*time.Second, "the tick statement waiting on the held key", func() bool {
+				select {
+				case r := <-done:
+					t.Fatalf("the tick statement returned without waiting on the held key: %+v, %v", r.rows, r.err)
+				default:
+				}
 				var waiting bool
-				if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-					WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%EnqueueDueTicks%')`).Scan(&waiting); err != nil {
+				if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks
+					WHERE NOT granted AND locktype = 'transactionid' AND transactionid::text = pg_current_xact_id()::text)`).Scan(&waiting); err != nil {
 					t.Fatal(err)
 				}
 				return waiting
@@ -240,5 +245,44 @@ func TestTablesLockedByOthers(t *testing.T) {
 		if err := tx.Rollback(ctx); err != nil {
 			t.Fatal(err)
 		}
+	}
+
+	// A table lock still waiting (DDL queued behind a worker's open transaction) keeps
+	// the tick out as well: the tick queues behind it.
+	worker, ddl := connect(), connect()
+	wtx, err := worker.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wtx.Exec(ctx, `SELECT count(*) FROM werk_jobs`); err != nil {
+		t.Fatal(err)
+	}
+	dtx, err := ddl.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	locked := make(chan error, 1)
+	go func() {
+		_, err := dtx.Exec(ctx, `LOCK TABLE werk_jobs IN ACCESS EXCLUSIVE MODE`)
+		locked <- err
+	}()
+	pgtest.Eventually(t, 10*time.Second, "the DDL session waiting for werk_jobs", func() bool {
+		var waiting bool
+		if err := ticker.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted AND relation = 'werk_jobs'::regclass)`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		return waiting
+	})
+	if locked, err := q.TablesLockedByOthers(ctx); err != nil || !locked {
+		t.Errorf("a LOCK TABLE waiting behind another transaction: TablesLockedByOthers %v, %v; want true", locked, err)
+	}
+	if err := wtx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-locked; err != nil {
+		t.Fatal(err)
+	}
+	if err := dtx.Rollback(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
