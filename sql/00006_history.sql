@@ -28,7 +28,7 @@ ALTER TABLE werk_cron_ticks
     ADD COLUMN job_error       text,
     DROP CONSTRAINT werk_cron_ticks_outcome_is_known,
     ADD CONSTRAINT werk_cron_ticks_outcome_is_known
-        CHECK (outcome IN ('enqueued', 'duplicate', 'skipped_overlap', 'missed', 'triggered')),
+        CHECK (outcome IN ('enqueued', 'duplicate', 'foreign', 'skipped_overlap', 'missed', 'triggered')),
     ADD CONSTRAINT werk_cron_ticks_job_status_is_final
         CHECK (job_status IN ('complete', 'failed', 'aborted'));
 -- Room on each page for the outcome to be written into the same page (a HOT update, no
@@ -152,6 +152,7 @@ BEGIN
         job_finished_at = coalesce(j.completed_at, pg_catalog.clock_timestamp()),
         job_attempts = j.attempts, job_error = pg_catalog.left(err, 2000)
     WHERE t.job_id = j.id AND t.name = j.cron_name
+      AND t.outcome <> 'foreign' -- a job that is not the schedule's (see the tick statement)
       AND (TG_OP = 'UPDATE' OR t.job_status IS NULL);
     GET DIAGNOSTICS hit = ROW_COUNT;
     IF hit = 0 THEN
@@ -214,42 +215,6 @@ BEGIN
 END
 $$;
 -- +goose StatementEnd
-
--- The status view gains the outcome of the last run, failures in a row, failures in the
--- last 24 hours. Read per schedule from its ledger rows (newest first).
-DROP VIEW werk_cron_status;
-CREATE VIEW werk_cron_status AS
-SELECT c.name,
-       CASE WHEN c.paused THEN 'paused'
-            WHEN c.last_error IS NOT NULL OR h.name IS NOT NULL THEN 'error'
-            WHEN c.planned_at IS NULL THEN 'unplanned'
-            WHEN c.next_run_at IS NULL OR c.ends_at < now() THEN 'ended'
-            ELSE 'active' END AS state,
-       coalesce(c.cron, 'every ' || c.interval_secs || 's') AS schedule,
-       c.timezone,
-       c.func,
-       c.queue,
-       c.paused,
-       c.next_run_at,
-       date_trunc('second', c.next_run_at - now()) AS next_in,
-       c.last_tick_at,
-       j.status AS last_job_status,
-       c.last_job_id,
-       coalesce(c.last_error,
-                'held up since ' || to_char(h.since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || ': ' || h.reason) AS last_error,
-       c.paused_reason,
-       r.job_status AS last_run_status,
-       r.job_finished_at AS last_run_finished_at,
-       werk_cron_failure_streak(c.name) AS consecutive_failures,
-       (SELECT count(*) FROM werk_cron_ticks f
-        WHERE f.name = c.name AND f.tick_at > now() - interval '1 day' AND f.job_status = 'failed')::integer AS failures_24h
-FROM werk_cron_jobs c
-LEFT JOIN werk_jobs j ON j.id = c.last_job_id
-LEFT JOIN werk_cron_holdups h ON h.name = c.name
-LEFT JOIN LATERAL (SELECT t.job_status, t.job_finished_at FROM werk_cron_ticks t
-                   WHERE t.name = c.name AND t.job_status IS NOT NULL
-                   ORDER BY t.tick_at DESC LIMIT 1) r ON true
-ORDER BY c.name;
 
 -- Only the ticker (werk_cron_grant) and the trigger (as the owner) pause for failures.
 REVOKE EXECUTE ON FUNCTION werk_cron_pause_failing(text) FROM PUBLIC;

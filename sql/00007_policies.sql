@@ -20,7 +20,7 @@
 ALTER TABLE werk_cron_ticks
     DROP CONSTRAINT werk_cron_ticks_outcome_is_known,
     ADD CONSTRAINT werk_cron_ticks_outcome_is_known
-        CHECK (outcome IN ('enqueued', 'duplicate', 'skipped_overlap', 'missed', 'triggered', 'backfilled'));
+        CHECK (outcome IN ('enqueued', 'duplicate', 'foreign', 'skipped_overlap', 'missed', 'triggered', 'backfilled'));
 
 CREATE TABLE werk_cron_backfills (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -94,8 +94,12 @@ END
 $$;
 -- +goose StatementEnd
 
--- The status view gains the policies that shape what a schedule enqueues: overlap,
--- jitter_secs and remaining_runs (werkcron ls shows them).
+-- The status view gains the run history of 00006 — the outcome of the last run,
+-- failures in a row since the schedule last started afresh (as pause_after_failures
+-- counts them: a resumed schedule does not show the streak that paused it), failures in
+-- the last 24 hours, read per schedule from its ledger rows, newest first — and the
+-- policies that shape what a schedule enqueues: overlap, jitter_secs and remaining_runs
+-- (werkcron ls shows them).
 DROP VIEW werk_cron_status;
 CREATE VIEW werk_cron_status AS
 SELECT c.name,
@@ -119,7 +123,7 @@ SELECT c.name,
        c.paused_reason,
        r.job_status AS last_run_status,
        r.job_finished_at AS last_run_finished_at,
-       werk_cron_failure_streak(c.name) AS consecutive_failures,
+       werk_cron_failure_streak(c.name, 1000, werk_cron_afresh_since(c.changed_at, c.interval_secs IS NOT NULL)) AS consecutive_failures,
        (SELECT count(*) FROM werk_cron_ticks f
         WHERE f.name = c.name AND f.tick_at > now() - interval '1 day' AND f.job_status = 'failed')::integer AS failures_24h,
        c.overlap,
