@@ -87,8 +87,6 @@ func (t *Ticker) planBound() time.Duration {
 	}
 	bound := t.plan.timeout
 	if t.plan.squeezed >= planSqueezes {
-		t.log.Warn("planning needs longer than the next tick leaves it; letting one look run, ticks may be late",
-			"bound", bound, "cut_off_looks", t.plan.squeezed)
 		return bound
 	}
 	if t.hz == nil {
@@ -138,6 +136,10 @@ func (t *Ticker) timedOut(ctx context.Context, err error) bool {
 	}
 	if t.plan.bound < t.plan.timeout {
 		t.plan.squeezed++ // cut to the next tick: the doubled bound was not tried
+		if t.plan.squeezed == planSqueezes {
+			t.log.Warn("planning needs longer than the next tick leaves it; letting the next look run, ticks may be late",
+				"bound", t.plan.timeout, "cut_off_looks", t.plan.squeezed)
+		}
 	} else {
 		t.plan.squeezed = 0
 		t.plan.timeout = min(2*t.plan.timeout, planTimeoutMax)

@@ -11,6 +11,17 @@ import (
 	"github.com/pgwerk/werkcron/internal/pgtest"
 )
 
+// connect opens a session of its own to dsn, closed when the test ends.
+func connect(t *testing.T, dsn string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
 // The tick statement takes all of a schedule's ticks or none: when one of them does not
 // get in (here its compare-and-set value is off, as when the row's lock was let go
 // between two of its ticks), the schedule writes nothing — no job, no ledger row, no
@@ -19,11 +30,7 @@ func TestTickStatementTakesAllOfAScheduleOrNothing(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.MigratedDB(t)
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := connect(t, dsn)
 	registerUUID(conn.TypeMap())
 	q := db.New(conn)
 
@@ -96,15 +103,7 @@ func TestTickStatementKeyTakenMidStatement(t *testing.T) {
 			t.Parallel()
 			dsn := pgtest.MigratedDB(t)
 			ctx := context.Background()
-			connect := func() *pgx.Conn {
-				conn, err := pgx.Connect(ctx, dsn)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { conn.Close(ctx) })
-				return conn
-			}
-			conn, other := connect(), connect()
+			conn, other := connect(t, dsn), connect(t, dsn)
 			registerUUID(conn.TypeMap())
 			q := db.New(conn)
 			if _, err := conn.Exec(ctx, `INSERT INTO werk_cron_jobs (name, func, interval_secs, catchup, remaining_runs)
@@ -209,15 +208,7 @@ func TestTablesLockedByOthers(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.MigratedDB(t)
 	ctx := context.Background()
-	connect := func() *pgx.Conn {
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close(ctx) })
-		return conn
-	}
-	ticker, other := connect(), connect()
+	ticker, other := connect(t, dsn), connect(t, dsn)
 	q := db.New(ticker)
 	if _, err := other.Exec(ctx, `INSERT INTO werk_cron_jobs (name, func, interval_secs) VALUES ('s', 'app.s', 5)`); err != nil {
 		t.Fatal(err)
@@ -249,7 +240,7 @@ func TestTablesLockedByOthers(t *testing.T) {
 
 	// A table lock still waiting (DDL queued behind a worker's open transaction) keeps
 	// the tick out as well: the tick queues behind it.
-	worker, ddl := connect(), connect()
+	worker, ddl := connect(t, dsn), connect(t, dsn)
 	wtx, err := worker.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
