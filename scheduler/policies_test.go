@@ -34,26 +34,19 @@ func dequeueable(t *testing.T, pool *pgxpool.Pool, queue string) []uuid.UUID {
 // jobsByStatus counts a schedule's jobs by status.
 func jobsByStatus(t *testing.T, pool *pgxpool.Pool, name string) map[string]int {
 	t.Helper()
-	rows, err := pool.Query(context.Background(), `SELECT status, count(*)::int FROM werk_jobs WHERE cron_name = $1 GROUP BY 1`, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	m := map[string]int{}
-	for rows.Next() {
-		var s string
-		var n int
-		if err := rows.Scan(&s, &n); err != nil {
-			t.Fatal(err)
-		}
-		m[s] = n
-	}
-	return m
+	return countsBy(t, pool, `SELECT status, count(*)::int FROM werk_jobs WHERE cron_name = $1 GROUP BY 1`, name)
 }
 
+// outcomes counts a schedule's decided ticks by ledger outcome.
 func outcomes(t *testing.T, pool *pgxpool.Pool, name string) map[string]int {
 	t.Helper()
-	rows, err := pool.Query(context.Background(), `SELECT outcome, sum(ticks)::int FROM werk_cron_ticks WHERE name = $1 GROUP BY 1`, name)
+	return countsBy(t, pool, `SELECT outcome, sum(ticks)::int FROM werk_cron_ticks WHERE name = $1 GROUP BY 1`, name)
+}
+
+// countsBy runs a query of (key, count) rows into a map.
+func countsBy(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) map[string]int {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), sql, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +59,9 @@ func outcomes(t *testing.T, pool *pgxpool.Pool, name string) map[string]int {
 			t.Fatal(err)
 		}
 		m[s] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 	return m
 }
