@@ -519,8 +519,8 @@ SELECT werk_cron_pause_failing($1::text)::boolean AS paused
 `
 
 // Pause the schedule if its runs since it last started afresh are pause_after_failures
-// failures in a row (werk_cron_pause_failing, which the trigger recording outcomes also
-// calls); false if not, or if another session holds its row.
+// failures in a row (werk_cron_pause_failing, which recording outcomes also calls);
+// false if not, or if another session holds its row.
 func (q *Queries) PauseFailing(ctx context.Context, name string) (bool, error) {
 	row := q.db.QueryRow(ctx, pauseFailing, name)
 	var paused bool
@@ -543,8 +543,8 @@ type PruneTicksParams struct {
 	MaxRows int32     `json:"max_rows"`
 }
 
-// At most @max_rows ledger rows older than @before; rows another session holds (a
-// worker recording a job's outcome) are left for the next round. Safe: last_tick_at
+// At most @max_rows ledger rows older than @before; rows another session holds (pgwerk
+// deleting a job, whose trigger records its outcome) are left for the next round. Safe: last_tick_at
 // only moves forward (a trigger keeps it so), so a pruned tick is never decided again.
 func (q *Queries) PruneTicks(ctx context.Context, arg PruneTicksParams) (int64, error) {
 	result, err := q.db.Exec(ctx, pruneTicks, arg.Before, arg.MaxRows)

@@ -112,8 +112,8 @@ FROM (SELECT pg_catalog.unnest(@names::text[]) AS name,
 WHERE j.name = s.name AND t.name = s.name;
 
 -- name: PruneTicks :execrows
--- At most @max_rows ledger rows older than @before; rows another session holds (a
--- worker recording a job's outcome) are left for the next round. Safe: last_tick_at
+-- At most @max_rows ledger rows older than @before; rows another session holds (pgwerk
+-- deleting a job, whose trigger records its outcome) are left for the next round. Safe: last_tick_at
 -- only moves forward (a trigger keeps it so), so a pruned tick is never decided again.
 DELETE FROM werk_cron_ticks t
 USING (SELECT name, tick_at FROM werk_cron_ticks
@@ -148,8 +148,8 @@ WHERE j.name = ANY (@names::text[]) AND j.pause_after_failures IS NOT NULL;
 
 -- name: PauseFailing :one
 -- Pause the schedule if its runs since it last started afresh are pause_after_failures
--- failures in a row (werk_cron_pause_failing, which the trigger recording outcomes also
--- calls); false if not, or if another session holds its row.
+-- failures in a row (werk_cron_pause_failing, which recording outcomes also calls);
+-- false if not, or if another session holds its row.
 SELECT werk_cron_pause_failing(@name::text)::boolean AS paused;
 
 -- name: BoundPlanningStatements :exec

@@ -30,9 +30,10 @@ type Tick struct {
 	// of a long outage.
 	Ticks int `json:"ticks"`
 
-	// The job's outcome once it reached a final status; "" and zero before (or without
-	// a job).
-	JobStatus     string    `json:"job_status,omitempty"` // complete, failed or aborted
+	// The job's outcome once it reached a final status and was recorded (by the primary
+	// ticker about a second later, or when pgwerk deleted the job); "" and zero before
+	// (or without a job).
+	JobStatus     string    `json:"job_status,omitempty"` // complete, failed, aborted; unknown: the job's row vanished unrecorded
 	JobStartedAt  time.Time `json:"job_started_at,omitzero"`
 	JobFinishedAt time.Time `json:"job_finished_at,omitzero"`
 	JobAttempts   int       `json:"job_attempts,omitempty"`
@@ -210,8 +211,8 @@ func (s *Scheduler) CountByState(ctx context.Context) (byState map[string]int, l
 }
 
 // JobOutcomes are how many runs of werkcron's jobs have ended so far, by outcome: the
-// counters the trigger recording outcomes advances (never reset, and counting an
-// outcome whose transaction rolled back too).
+// counters advanced as outcomes are recorded (never reset, and counting an outcome
+// whose transaction rolled back too).
 type JobOutcomes struct {
 	Complete, Failed, Aborted int64
 }

@@ -34,6 +34,12 @@ var migrateLockID = int64(crc64.Checksum([]byte("werkcron migrations"), crc64.Ma
 // goose's Postgres session lock lets exactly one migrate while the others wait and then
 // find nothing to do.
 func Up(ctx context.Context, dsn string, log *slog.Logger) error {
+	return UpTo(ctx, dsn, 0, log)
+}
+
+// UpTo is Up, stopping after migration version (0: the last), for tests of upgrades
+// from an older installation.
+func UpTo(ctx context.Context, dsn string, version int64, log *slog.Logger) error {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return fmt.Errorf("migrate: parse the connection string: %w", err)
@@ -60,7 +66,12 @@ func Up(ctx context.Context, dsn string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	results, err := p.Up(ctx)
+	var results []*goose.MigrationResult
+	if version > 0 {
+		results, err = p.UpTo(ctx, version)
+	} else {
+		results, err = p.Up(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}

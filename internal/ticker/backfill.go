@@ -102,6 +102,9 @@ func (t *Ticker) backfillStep(ctx context.Context) error {
 			Error: fmt.Sprintf("enqueue failed: %v", err)})
 	}
 	t.Stats.Enqueued.Add(int64(res.Enqueued))
+	if res.Enqueued > 0 {
+		t.outcomes.expect()
+	}
 	return t.recordBackfill(ctx, r, db.RecordBackfillProgressParams{ThroughAt: through, Done: done,
 		Enqueued: res.Enqueued, Already: int32(len(ticks)) - res.Enqueued})
 }

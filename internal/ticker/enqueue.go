@@ -76,9 +76,10 @@ func (t *Ticker) tick(ctx context.Context, due []*entry, now time.Time) error {
 			continue
 		}
 		if n := failures[e.name]; e.pauseAfter > 0 && n >= e.pauseAfter && !e.paused {
-			// The trigger that recorded the last failure could not pause it (its row was
-			// held): pause it now, before it gets another job. Not paused (its row still
-			// held, or a success came in since it was read): read it again.
+			// Failed often enough, and not paused yet (its row was held when the failure
+			// was recorded, or paused just now by recording it): pause it before it gets
+			// another job. Not paused here (its row still held, paused already, or a
+			// success came in since it was read): read it again.
 			if !t.pauseFailing(ctx, e) {
 				lostOnes = append(lostOnes, lost{e: e})
 			}
@@ -303,6 +304,13 @@ func (t *Ticker) failureStreaks(ctx context.Context, due []*entry) (map[string]i
 	if len(names) == 0 {
 		return nil, nil
 	}
+	// Their runs that ended since the last pass count: record them first.
+	if _, err := t.recordOutcomes(ctx, db.RecordOutcomesParams{Names: names, MaxRows: outcomeChunk}); err != nil {
+		if t.conn.IsClosed() {
+			return nil, fmt.Errorf("record job outcomes: %w", err)
+		}
+		t.log.Warn("record the job outcomes of schedules that pause after failures; deciding on those recorded", "err", err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
 	rows, err := t.q.FailureStreaks(ctx, names)
@@ -460,6 +468,7 @@ func (t *Ticker) enqueue(ctx context.Context, batch []planned, lostOnes *[]lost)
 			case "":
 				t.Stats.Enqueued.Add(1)
 				t.Stats.Lateness.Observe(committed.Sub(at))
+				t.outcomes.expect()
 			case "duplicate":
 				t.Stats.Duplicates.Add(1)
 				t.log.Warn("tick already decided or had a job; not enqueued again", "schedule", e.name, "tick", at)

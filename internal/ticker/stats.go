@@ -12,7 +12,10 @@ type Stats struct {
 	// (batches, empty ones too); PlanCutoffs the planning statements cut off by their
 	// bound to let due ticks go first; HorizonReads the reads of the plan.
 	Planned, PlanLooks, PlanCutoffs, HorizonReads atomic.Int64
-	Primary                                       atomic.Bool
+	// Outcomes counts the job outcomes the primary recorded (outcomes.go), and
+	// OutcomeLooks its statements looking for them.
+	Outcomes, OutcomeLooks atomic.Int64
+	Primary                atomic.Bool
 	// Lateness is how long after its instant each enqueued tick was committed
 	// (database time): the scheduler's own delay, before any worker picks the job up.
 	Lateness Histogram

@@ -111,6 +111,8 @@ type Ticker struct {
 	hz     *horizon
 	plan   planState
 	fill   fillState
+	// outcomes: recording the outcomes of this primary's jobs (outcomes.go).
+	outcomes outcomeState
 	// led: this session became primary; roundsLed: rounds of its loop so far.
 	led       bool
 	roundsLed int
@@ -270,6 +272,7 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 	t.hz = newHorizon(horizonRows)
 	t.plan = planState{pending: true, recheck: true} // whatever changed while no primary ran, and errors
 	t.fill = fillState{pending: true}                // requests made while no primary ran
+	t.outcomes = outcomeState{pending: true}         // jobs that ended while no primary ran
 	t.holdups, t.newHoldups, t.clearedHoldups = map[string]bool{}, nil, nil
 	t.dbAt, t.hostAt = time.Time{}, time.Time{}
 	t.planRetryAt, t.planRetryGap = time.Time{}, 0
@@ -337,6 +340,12 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 		}
 		if t.fill.due(time.Now()) {
 			if err := t.backfillStep(work); err != nil {
+				return err
+			}
+			continue
+		}
+		if t.outcomes.due(time.Now()) {
+			if err := t.recordStep(work); err != nil {
 				return err
 			}
 			continue
@@ -465,6 +474,9 @@ func (t *Ticker) sleep(ctx context.Context, checked time.Time) error {
 	if t.fill.pending {
 		wait = min(wait, time.Until(t.fill.notBefore))
 	}
+	if t.outcomes.pending {
+		wait = min(wait, time.Until(t.outcomes.notBefore))
+	}
 	if wait <= 0 {
 		return nil
 	}
@@ -477,9 +489,11 @@ func (t *Ticker) sleep(ctx context.Context, checked time.Time) error {
 		return err
 	}
 	if heard {
-		// A schedule changed, or a backfill was requested: look for both.
+		// A schedule changed, a backfill was requested, or a run was triggered by hand:
+		// look for all three.
 		t.plan.pending = true
 		t.fill.pending = true
+		t.outcomes.expect()
 	}
 	return nil
 }

@@ -1,0 +1,226 @@
+package scheduler_test
+
+// How outcomes are recorded: by the primary ticker, off pgwerk's worker path, and by
+// werkcron's trigger when pgwerk deletes a job first.
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgwerk/werkcron/internal/migrate"
+	"github.com/pgwerk/werkcron/internal/pgtest"
+	"github.com/pgwerk/werkcron/scheduler"
+)
+
+// recorded waits for the job's outcome to reach its ledger row.
+func recorded(t *testing.T, pool *pgxpool.Pool, job uuid.UUID, status string) scheduler.Tick {
+	t.Helper()
+	var l scheduler.Tick
+	pgtest.Eventually(t, 5*time.Second, "the outcome "+status+" recorded", func() bool {
+		l = ledger(t, pool, job)
+		return l.JobStatus == status
+	})
+	return l
+}
+
+// pgwerk's status updates touch nothing of werkcron's: a worker finishes a job while
+// another session holds the job's ledger row, and does not wait for it. The outcome is
+// recorded once the row is free.
+func TestWorkerStatusUpdatesDoNotTouchTheLedger(t *testing.T) {
+	t.Parallel()
+	dsn, pool := migratedDB(t)
+	ctx := context.Background()
+	s := scheduler.New(pool, scheduler.Options{})
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('w', 'app.w', '@daily')`)
+	job, err := s.Trigger(ctx, "w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	pgtest.Exec(t, tx, `SELECT 1 FROM werk_cron_ticks WHERE job_id = $1 FOR UPDATE`, job)
+
+	w := newWorker(t, dsn, pool)
+	w.exec(`SET lock_timeout = '2s'`) // a wait for the ledger row fails the update
+	w.start(job)
+	w.nack(job, "queued", "a retry")
+	w.start(job)
+	w.ack(job)
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	tk := startTicker(t, dsn, scheduler.TickerOptions{})
+	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	if l := recorded(t, pool, job, "complete"); l.JobAttempts != 2 {
+		t.Errorf("recorded %+v, want 2 attempts", l)
+	}
+}
+
+// A job that ends and stays (pgwerk keeps it for result_ttl, or for ever) has its
+// outcome recorded by the primary within a few seconds, and counted once: its deletion
+// later changes nothing. A manual run tells the primary, asleep until then, to look.
+func TestPrimaryRecordsOutcomesOfJobsThatStay(t *testing.T) {
+	t.Parallel()
+	dsn, pool := migratedDB(t)
+	ctx := context.Background()
+	s := scheduler.New(pool, scheduler.Options{})
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('stay', 'app.stay', '@daily')`)
+	tk := startTicker(t, dsn, scheduler.TickerOptions{})
+	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	w := newWorker(t, dsn, pool)
+	before, err := s.JobOutcomes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ok, err := s.Trigger(ctx, "stay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.start(ok)
+	w.ack(ok)
+	l := recorded(t, pool, ok, "complete")
+	if l.Outcome != "triggered" || l.JobAttempts != 1 || l.JobFinishedAt.Before(l.JobStartedAt) {
+		t.Errorf("recorded %+v", l)
+	}
+	bad, err := s.Trigger(ctx, "stay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.start(bad)
+	w.nack(bad, "failed", "boom")
+	if l := recorded(t, pool, bad, "failed"); l.JobError != "boom" {
+		t.Errorf("recorded %+v", l)
+	}
+	w.purge(ok)
+	w.purge(bad)
+	if l := ledger(t, pool, ok); l.JobStatus != "complete" {
+		t.Errorf("after the deletion: %+v", l)
+	}
+	after, err := s.JobOutcomes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Complete-before.Complete != 1 || after.Failed-before.Failed != 1 {
+		t.Errorf("counted %d complete and %d failed, want 1 each (once, whoever recorded it)",
+			after.Complete-before.Complete, after.Failed-before.Failed)
+	}
+}
+
+// Jobs that ended while no ticker ran are recorded by the next primary.
+func TestOutcomesOfJobsThatEndedWithoutATicker(t *testing.T) {
+	t.Parallel()
+	dsn, pool := migratedDB(t)
+	ctx := context.Background()
+	s := scheduler.New(pool, scheduler.Options{})
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('alone', 'app.alone', '@daily')`)
+	job, err := s.Trigger(ctx, "alone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorker(t, dsn, pool)
+	w.start(job)
+	w.nack(job, "failed", "while nobody watched")
+	if l := ledger(t, pool, job); l.JobStatus != "" {
+		t.Fatalf("recorded with no ticker running: %+v", l)
+	}
+	tk := startTicker(t, dsn, scheduler.TickerOptions{})
+	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	recorded(t, pool, job, "failed")
+}
+
+// A failed run that pgwerk re-queues (its bulk requeue) and that then succeeds is
+// recorded as it last ended, when pgwerk deletes it.
+func TestOutcomeOfARequeuedRun(t *testing.T) {
+	t.Parallel()
+	dsn, pool := migratedDB(t)
+	ctx := context.Background()
+	s := scheduler.New(pool, scheduler.Options{})
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('again', 'app.again', '@daily')`)
+	tk := startTicker(t, dsn, scheduler.TickerOptions{})
+	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	job, err := s.Trigger(ctx, "again")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorker(t, dsn, pool)
+	w.start(job)
+	w.nack(job, "failed", "boom")
+	recorded(t, pool, job, "failed")
+	w.exec(`UPDATE werk_jobs SET status = 'queued', error = NULL, result = NULL, started_at = NULL, completed_at = NULL,
+		expires_at = NULL, scheduled_at = NOW(), attempts = 0, worker_id = NULL WHERE status = 'failed' AND id = $1`, job)
+	w.start(job)
+	w.ack(job)
+	w.purge(job)
+	if l := ledger(t, pool, job); l.JobStatus != "complete" || l.JobError != "" || l.JobAttempts != 1 {
+		t.Errorf("after the rerun: %+v", l)
+	}
+}
+
+// A job row that vanishes with no DELETE trigger firing (TRUNCATE) is recorded
+// 'unknown', so that its ledger row stops awaiting an outcome.
+func TestOutcomeOfATruncatedJob(t *testing.T) {
+	t.Parallel()
+	dsn, pool := migratedDB(t)
+	ctx := context.Background()
+	s := scheduler.New(pool, scheduler.Options{})
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('gone', 'app.gone', '@daily')`)
+	tk := startTicker(t, dsn, scheduler.TickerOptions{})
+	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	job, err := s.Trigger(ctx, "gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgtest.Exec(t, pool, `TRUNCATE werk_jobs`)
+	if l := recorded(t, pool, job, "unknown"); !l.JobFinishedAt.IsZero() || l.JobError == "" {
+		t.Errorf("recorded %+v, want no finish time and a reason", l)
+	}
+	// Awaiting nothing, the primary stops looking until it has reason to (one look a
+	// second after the last outcome finds none).
+	time.Sleep(3 * time.Second)
+	looks := tk.Stats.OutcomeLooks.Load()
+	time.Sleep(3 * time.Second)
+	if n := tk.Stats.OutcomeLooks.Load(); n != looks {
+		t.Errorf("%d more looks for outcomes with none awaited", n-looks)
+	}
+}
+
+// A ticker role granted before the upgrade that moved outcomes to the ticker gets the
+// rights to record them from the upgrade itself.
+func TestUpgradeGivesTickerRolesTheOutcomeRights(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := pgtest.NewDB(t)
+	if err := migrate.UpTo(ctx, dsn, 7, nil); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	role := newRole(t, dsn, "ticker", "")
+	pgtest.Exec(t, pool, `SELECT werk_cron_grant($1)`, role)
+	if err := migrate.Up(ctx, dsn, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	s := scheduler.New(pool, scheduler.Options{})
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('up', 'app.up', '@daily')`)
+	job, err := s.Trigger(ctx, "up")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgtest.Exec(t, pool, `UPDATE werk_jobs SET status = 'complete', started_at = now(), completed_at = now(), attempts = 1 WHERE id = $1`, job)
+	tk := startTicker(t, asRole(t, dsn, role), scheduler.TickerOptions{})
+	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	recorded(t, pool, job, "complete")
+}

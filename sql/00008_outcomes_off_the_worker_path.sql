@@ -1,0 +1,211 @@
+-- Run outcomes leave pgwerk's worker path.
+--
+-- 00006 copied a run's outcome onto its ledger row from a trigger on pgwerk's status
+-- update. Measured, that write cost pgwerk's workers 10-11% per cron job (BENCHMARKS.md),
+-- where 5% is allowed; an empty trigger alone cost 1.6%. Now pgwerk's status updates fire
+-- no werkcron trigger at all, and outcomes are recorded in two places instead:
+--
+--  * The primary ticker reads the ledger rows that still await their job's outcome (a
+--    partial index holds just them) against werk_jobs, and writes the final ones, a few
+--    thousand rows per statement, about once a second while any await
+--    (queries/outcomes.sql). Before it enqueues a schedule that pauses after failures, it
+--    records that schedule's outcomes first, so the pause comes before the next job.
+--  * A job deleted before the primary saw its outcome (pgwerk deletes a finished job
+--    after result_ttl, or on its last failure with failure_mode = 'delete') is recorded
+--    by a trigger on the DELETE: pgwerk's clean-up path, not its workers'. A failed job
+--    that pgwerk re-queued and ran again is recorded anew when it is deleted.
+--
+-- A job whose row vanished with no DELETE trigger firing (TRUNCATE, or deleted before
+-- werkcron recorded outcomes) is recorded 'unknown' by the ticker, so that its ledger
+-- row stops waiting.
+
+-- +goose Up
+
+DROP TRIGGER werk_jobs_record_cron_outcome ON werk_jobs;
+DROP TRIGGER werk_jobs_record_cron_outcome_on_delete ON werk_jobs;
+
+-- The ledger rows whose job's outcome is still to be recorded, in the order the ticker
+-- goes through them (and finds one schedule's). An outcome write moves a row out of it.
+CREATE INDEX werk_cron_ticks_awaiting_idx ON werk_cron_ticks (name, tick_at)
+    WHERE job_status IS NULL AND job_id IS NOT NULL AND outcome <> 'foreign';
+
+-- The free room 00006 left on each page served in-page (HOT) outcome writes on the
+-- workers' path; an outcome write now leaves the index above, which no HOT update can.
+ALTER TABLE werk_cron_ticks RESET (fillfactor);
+
+-- 'unknown': the job's row was gone before its outcome could be recorded. The new check
+-- is validated apart, which does not keep the ledger from being written meanwhile.
+ALTER TABLE werk_cron_ticks
+    DROP CONSTRAINT werk_cron_ticks_job_status_is_final,
+    ADD CONSTRAINT werk_cron_ticks_job_status_is_final
+        CHECK (job_status IN ('complete', 'failed', 'aborted', 'unknown')) NOT VALID;
+ALTER TABLE werk_cron_ticks VALIDATE CONSTRAINT werk_cron_ticks_job_status_is_final;
+
+COMMENT ON COLUMN werk_cron_ticks.job_status IS
+    'the outcome of the tick''s job: complete, failed or aborted (recorded by the primary ticker within about a second of it, or when pgwerk deletes the job), unknown if the job''s row vanished unrecorded; NULL while it waits or runs, or for ticks without a job';
+
+-- The outcome capture on delete. OLD is the job as it was deleted.
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION werk_cron_record_outcome() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+    j      werk_jobs := OLD;
+    final  boolean := OLD.status IN ('complete', 'failed', 'aborted');
+    status text;
+    err    text;
+    hit    integer;
+BEGIN
+    IF final THEN
+        status := j.status;
+        err := j.error;
+    ELSE
+        -- Deleted before a final status: pgwerk's failure_mode = 'delete' deletes an
+        -- active job on its last failure (the error is not kept), and an aborting one;
+        -- a job deleted while it waited never ran.
+        status := CASE j.status WHEN 'active' THEN 'failed' ELSE 'aborted' END;
+        err := CASE j.status
+                   WHEN 'active' THEN 'deleted by pgwerk while running (failure_mode = delete keeps no error)'
+                   ELSE 'deleted while ' || j.status END;
+    END IF;
+    UPDATE werk_cron_ticks t
+    SET job_status = status, job_started_at = j.started_at,
+        job_finished_at = coalesce(j.completed_at, pg_catalog.clock_timestamp()),
+        job_attempts = j.attempts, job_error = pg_catalog.left(err, 2000)
+    WHERE t.job_id = j.id AND t.name = j.cron_name
+      AND t.outcome <> 'foreign' -- a job that is not the schedule's (see the tick statement)
+      AND (t.job_status IS NULL
+           -- recorded already, then re-queued by pgwerk and run again: its last run
+           OR (final AND (t.job_status <> status
+                          OR t.job_finished_at IS DISTINCT FROM coalesce(j.completed_at, t.job_finished_at))));
+    GET DIAGNOSTICS hit = ROW_COUNT;
+    IF hit = 0 THEN
+        RETURN NULL; -- recorded already, or not one of the ticker's jobs
+    END IF;
+    PERFORM pg_catalog.nextval(CASE status WHEN 'complete' THEN 'werk_cron_outcomes_complete'::regclass
+                                           WHEN 'failed' THEN 'werk_cron_outcomes_failed'::regclass
+                                           ELSE 'werk_cron_outcomes_aborted'::regclass END);
+    IF status = 'failed' THEN
+        PERFORM werk_cron_pause_failing(j.cron_name);
+    END IF;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+
+CREATE TRIGGER werk_jobs_record_cron_outcome_on_delete
+    AFTER DELETE ON werk_jobs
+    FOR EACH ROW
+    WHEN (OLD.cron_name IS NOT NULL)
+    EXECUTE FUNCTION werk_cron_record_outcome();
+
+-- werk_cron_trigger now also tells the primary (on werkcron's channel) that a run awaits
+-- its outcome: the primary looks for outcomes only while it knows some await.
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION werk_cron_trigger(name text) RETURNS uuid
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    s    werk_cron_jobs;
+    v_id uuid := pg_catalog.gen_random_uuid();
+    v_at timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    SELECT * INTO s FROM werk_cron_jobs j WHERE j.name = werk_cron_trigger.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'werk_cron_trigger %: no such schedule', werk_cron_trigger.name
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    -- In the schedule's concurrency group, like its ticks' jobs, for overlap buffer_one
+    -- and buffer_all: a manual run too waits for the running one.
+    INSERT INTO werk_jobs (id, key, function, queue, status, priority, group_key, payload, max_attempts,
+                           timeout_secs, scheduled_at, enqueued_at, meta, result_ttl, failure_ttl, cron_name)
+    VALUES (v_id, 'cron:' || s.name || ':manual:' || v_id::text, s.func, s.queue, 'queued', s.priority,
+            CASE WHEN s.overlap IN ('buffer_one', 'buffer_all') THEN 'cron:' || s.name END,
+            pg_catalog.jsonb_build_object('args', s.args, 'kwargs', s.kwargs), s.max_attempts,
+            s.timeout_secs, v_at, v_at, s.meta, s.result_ttl, s.failure_ttl, s.name);
+    INSERT INTO werk_cron_ticks (name, tick_at, outcome, job_id, decided_at)
+    VALUES (s.name, v_at, 'triggered', v_id, v_at)
+    ON CONFLICT DO NOTHING;
+    PERFORM pg_catalog.pg_notify('werk:' || s.queue, '');
+    PERFORM pg_catalog.pg_notify(werk_cron_channel(), '');
+    RETURN v_id;
+END
+$$;
+-- +goose StatementEnd
+
+-- werk_cron_grant: as in 00007, and the ticker now writes outcomes — the ledger's job_*
+-- columns, from the columns of werk_jobs that hold them — and advances the outcome
+-- counters (USAGE on their sequences: nextval).
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION werk_cron_grant(role text, apply boolean DEFAULT true) RETURNS SETOF text
+LANGUAGE plpgsql AS $$
+DECLARE
+    r    text := pg_catalog.quote_ident(role);
+    s    text := pg_catalog.quote_ident(werk_cron_schema());
+    stmt text;
+BEGIN
+    IF role IS NULL OR pg_catalog.lower(role) = 'public' THEN
+        RAISE EXCEPTION 'werk_cron_grant: refusing to grant the ticker''s rights to PUBLIC (every role)'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'create a role for the ticker: CREATE ROLE werkcron_ticker LOGIN';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = role) THEN
+        RAISE EXCEPTION 'werk_cron_grant: no role named %', r
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'create it first: CREATE ROLE ' || r || ' LOGIN';
+    END IF;
+    FOREACH stmt IN ARRAY ARRAY[
+        pg_catalog.format('GRANT USAGE ON SCHEMA %s TO %s', s, r),
+        pg_catalog.format('GRANT SELECT, UPDATE (next_run_at, planned_at, last_tick_at, last_job_id, last_error, remaining_runs) '
+                          'ON %s.werk_cron_jobs TO %s', s, r),
+        pg_catalog.format('GRANT SELECT, INSERT, DELETE, UPDATE (job_id, outcome, ticks, decided_at, job_status, job_started_at, '
+                          'job_finished_at, job_attempts, job_error) ON %s.werk_cron_ticks TO %s', s, r),
+        pg_catalog.format('GRANT INSERT, SELECT (id, key, function, status, cron_name, started_at, completed_at, attempts, error) '
+                          'ON %s.werk_jobs TO %s', s, r),
+        pg_catalog.format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s.werk_cron_holdups TO %s', s, r),
+        pg_catalog.format('GRANT SELECT, DELETE, UPDATE (through_at, enqueued, already, done_at, error) ON %s.werk_cron_backfills TO %s', s, r),
+        pg_catalog.format('GRANT SELECT ON %1$s.werk_cron_status, %1$s.werk_cron_instances TO %2$s', s, r),
+        pg_catalog.format('GRANT SELECT, USAGE ON SEQUENCE %1$s.werk_cron_outcomes_complete, %1$s.werk_cron_outcomes_failed, '
+                          '%1$s.werk_cron_outcomes_aborted TO %2$s', s, r),
+        pg_catalog.format('GRANT EXECUTE ON FUNCTION %1$s.werk_cron_schema(), %1$s.werk_cron_channel(), '
+                          '%1$s.werk_cron_listen(), %1$s.werk_cron_lock_key(), %1$s.werk_cron_lock_held(), '
+                          '%1$s.werk_cron_member_key(), %1$s.werk_cron_list_instances(), %1$s.werk_cron_jitter(text, integer), '
+                          '%1$s.werk_cron_pause_failing(text) TO %2$s', s, r)
+    ] LOOP
+        IF apply THEN
+            EXECUTE stmt;
+        END IF;
+        RETURN NEXT stmt || ';';
+    END LOOP;
+END
+$$;
+-- +goose StatementEnd
+
+-- Ticker roles granted before this migration get the new rights now, so that their
+-- ticker records outcomes after the upgrade without a new `werkcron grant`: a role that
+-- may decide ticks (UPDATE of werk_cron_ticks.decided_at) is a ticker's.
+-- +goose StatementBegin
+DO $$
+DECLARE
+    r name;
+BEGIN
+    FOR r IN
+        SELECT DISTINCT ro.rolname
+        FROM pg_catalog.pg_attribute a,
+             LATERAL pg_catalog.aclexplode(a.attacl) x
+        JOIN pg_catalog.pg_roles ro ON ro.oid = x.grantee
+        WHERE a.attrelid = 'werk_cron_ticks'::regclass AND a.attname = 'decided_at'
+          AND x.privilege_type = 'UPDATE' AND ro.rolname <> current_user
+    LOOP
+        PERFORM werk_cron_grant(r);
+    END LOOP;
+END
+$$;
+-- +goose StatementEnd
+
+SELECT werk_cron_pin_search_path();
+
+-- +goose Down
+-- Not reversible in place: restore a backup taken before the upgrade.
+-- +goose StatementBegin
+DO $$ BEGIN RAISE EXCEPTION 'werkcron migration 00008 (outcomes off the worker path) cannot be undone; restore a backup'; END $$;
+-- +goose StatementEnd
