@@ -112,7 +112,7 @@ type WerkCronTick struct {
 	JobID     *uuid.UUID `json:"job_id"`
 	DecidedAt time.Time  `json:"decided_at"`
 	Ticks     int32      `json:"ticks"`
-	// the outcome of the tick's job: complete, failed or aborted (recorded by the primary ticker within about a second of it, or when pgwerk deletes the job), unknown if the job's row vanished unrecorded; NULL while it waits or runs, or for ticks without a job
+	// the outcome of the tick's job: complete, failed or aborted (recorded by the primary ticker, about a second after the job ends when few jobs are in flight, or when pgwerk deletes the job), unknown if the job's row vanished unrecorded; NULL while it waits or runs, before it is recorded, or for ticks without a job
 	JobStatus     *string    `json:"job_status"`
 	JobStartedAt  *time.Time `json:"job_started_at"`
 	JobFinishedAt *time.Time `json:"job_finished_at"`

@@ -10,6 +10,30 @@ import (
 	"time"
 )
 
+const countOutcomes = `-- name: CountOutcomes :exec
+SELECT pg_catalog.count(pg_catalog.nextval('werk_cron_outcomes_complete'::regclass))
+FROM pg_catalog.generate_series(1, $1::integer)
+UNION ALL
+SELECT pg_catalog.count(pg_catalog.nextval('werk_cron_outcomes_failed'::regclass))
+FROM pg_catalog.generate_series(1, $2::integer)
+UNION ALL
+SELECT pg_catalog.count(pg_catalog.nextval('werk_cron_outcomes_aborted'::regclass))
+FROM pg_catalog.generate_series(1, $3::integer)
+`
+
+type CountOutcomesParams struct {
+	Complete int32 `json:"complete"`
+	Failed   int32 `json:"failed"`
+	Aborted  int32 `json:"aborted"`
+}
+
+// Advance the outcome counters (werkcron_job_outcomes_total) by outcomes just recorded:
+// one nextval each, which never waits and never loses a concurrent one.
+func (q *Queries) CountOutcomes(ctx context.Context, arg CountOutcomesParams) error {
+	_, err := q.db.Exec(ctx, countOutcomes, arg.Complete, arg.Failed, arg.Aborted)
+	return err
+}
+
 const pauseFailingSchedules = `-- name: PauseFailingSchedules :many
 SELECT n.name::text AS name
 FROM pg_catalog.unnest($1::text[]) AS n(name)
@@ -48,11 +72,13 @@ WITH scanned AS (
      ORDER BY name, tick_at
      LIMIT $4::integer)
     UNION ALL
-    (SELECT name, tick_at, job_id FROM werk_cron_ticks
-     WHERE job_status IS NULL AND job_id IS NOT NULL AND outcome <> 'foreign'
-       AND name = ANY ($3::text[])
-     ORDER BY name, tick_at
-     LIMIT $4::integer)
+    SELECT a.name, a.tick_at, a.job_id
+    FROM pg_catalog.unnest($3::text[]) AS n(name)
+    CROSS JOIN LATERAL (SELECT t.name, t.tick_at, t.job_id FROM werk_cron_ticks t
+                        WHERE t.job_status IS NULL AND t.job_id IS NOT NULL AND t.outcome <> 'foreign'
+                          AND t.name = n.name
+                        ORDER BY t.tick_at DESC
+                        LIMIT $4::integer) a
 ),
 finished AS (
     SELECT t.name, t.tick_at, coalesce(j.status, 'unknown') AS status, j.started_at, j.completed_at, j.attempts,
@@ -73,14 +99,10 @@ recorded AS (
     RETURNING t.name, t.job_status
 )
 SELECT 'recorded'::text AS kind, r.name::text AS name, r.job_status::text AS status, 0::bigint AS rows,
-       NULL::timestamptz AS tick_at,
-       CASE r.job_status WHEN 'complete' THEN pg_catalog.nextval('werk_cron_outcomes_complete'::regclass)
-                         WHEN 'failed' THEN pg_catalog.nextval('werk_cron_outcomes_failed'::regclass)
-                         WHEN 'aborted' THEN pg_catalog.nextval('werk_cron_outcomes_aborted'::regclass)
-                         ELSE 0 END::bigint AS counted
+       NULL::timestamptz AS tick_at
 FROM recorded r
 UNION ALL
-SELECT 'scanned', coalesce(l.name, ''), '', c.n, l.tick_at, 0
+SELECT 'scanned', coalesce(l.name, ''), '', c.n, l.tick_at
 FROM (SELECT pg_catalog.count(*) AS n FROM scanned) c
 LEFT JOIN LATERAL (SELECT s.name, s.tick_at FROM scanned s ORDER BY s.name DESC, s.tick_at DESC LIMIT 1) l ON true
 `
@@ -93,24 +115,24 @@ type RecordOutcomesParams struct {
 }
 
 type RecordOutcomesRow struct {
-	Kind    string     `json:"kind"`
-	Name    string     `json:"name"`
-	Status  string     `json:"status"`
-	Rows    int64      `json:"rows"`
-	TickAt  *time.Time `json:"tick_at"`
-	Counted int64      `json:"counted"`
+	Kind   string     `json:"kind"`
+	Name   string     `json:"name"`
+	Status string     `json:"status"`
+	Rows   int64      `json:"rows"`
+	TickAt *time.Time `json:"tick_at"`
 }
 
 // Record the outcomes of finished jobs on their ledger rows (see
-// sql/00008_outcomes_off_the_worker_path.sql). Reads at most @max_rows ledger rows that
-// await their job's outcome: those after the cursor (@after_name, @after_tick_at) in
-// (name, tick_at) order — one step of the primary's pass — or, when @names is not
-// empty, those of the named schedules. Of them, each whose job is final (or gone:
-// 'unknown') is written, unless another session holds it (pgwerk deleting the job,
-// whose trigger records the same). Returns one row per outcome written (kind
-// 'recorded': the schedule and the outcome, each counted in werkcron_job_outcomes_total
-// but 'unknown'), and one row of kind 'scanned': how many rows were read, and the last
-// (the cursor's next position).
+// sql/00008_outcomes_off_the_worker_path.sql). Reads the ledger rows that await their
+// job's outcome: when @names is empty, at most @max_rows after the cursor
+// (@after_name, @after_tick_at) in (name, tick_at) order — one step of the primary's
+// pass; else each named schedule's newest @max_rows (those its failures in a row are
+// counted from). Of them, each whose job is final (or gone: 'unknown') is written,
+// unless another session holds it (pgwerk deleting the job, whose trigger records the
+// same). Returns one row per outcome written (kind 'recorded': the schedule and the
+// outcome), and one row of kind 'scanned': how many rows were read, and the last (the
+// cursor's next position). The outcome counters are advanced apart (CountOutcomes),
+// once the outcomes are committed: a sequence does not roll back.
 func (q *Queries) RecordOutcomes(ctx context.Context, arg RecordOutcomesParams) ([]RecordOutcomesRow, error) {
 	rows, err := q.db.Query(ctx, recordOutcomes,
 		arg.AfterName,
@@ -131,7 +153,6 @@ func (q *Queries) RecordOutcomes(ctx context.Context, arg RecordOutcomesParams) 
 			&i.Status,
 			&i.Rows,
 			&i.TickAt,
-			&i.Counted,
 		); err != nil {
 			return nil, err
 		}

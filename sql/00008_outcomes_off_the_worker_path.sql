@@ -21,9 +21,6 @@
 
 -- +goose Up
 
-DROP TRIGGER werk_jobs_record_cron_outcome ON werk_jobs;
-DROP TRIGGER werk_jobs_record_cron_outcome_on_delete ON werk_jobs;
-
 -- The ledger rows whose job's outcome is still to be recorded, in the order the ticker
 -- goes through them (and finds one schedule's). An outcome write moves a row out of it.
 CREATE INDEX werk_cron_ticks_awaiting_idx ON werk_cron_ticks (name, tick_at)
@@ -33,16 +30,16 @@ CREATE INDEX werk_cron_ticks_awaiting_idx ON werk_cron_ticks (name, tick_at)
 -- workers' path; an outcome write now leaves the index above, which no HOT update can.
 ALTER TABLE werk_cron_ticks RESET (fillfactor);
 
--- 'unknown': the job's row was gone before its outcome could be recorded. The new check
--- is validated apart, which does not keep the ledger from being written meanwhile.
+-- 'unknown': the job's row was gone before its outcome could be recorded. NOT VALID:
+-- the rows there passed the old check, which the new one only widens, so the ledger is
+-- not scanned for it.
 ALTER TABLE werk_cron_ticks
     DROP CONSTRAINT werk_cron_ticks_job_status_is_final,
     ADD CONSTRAINT werk_cron_ticks_job_status_is_final
         CHECK (job_status IN ('complete', 'failed', 'aborted', 'unknown')) NOT VALID;
-ALTER TABLE werk_cron_ticks VALIDATE CONSTRAINT werk_cron_ticks_job_status_is_final;
 
 COMMENT ON COLUMN werk_cron_ticks.job_status IS
-    'the outcome of the tick''s job: complete, failed or aborted (recorded by the primary ticker within about a second of it, or when pgwerk deletes the job), unknown if the job''s row vanished unrecorded; NULL while it waits or runs, or for ticks without a job';
+    'the outcome of the tick''s job: complete, failed or aborted (recorded by the primary ticker, about a second after the job ends when few jobs are in flight, or when pgwerk deletes the job), unknown if the job''s row vanished unrecorded; NULL while it waits or runs, before it is recorded, or for ticks without a job';
 
 -- The outcome capture on delete. OLD is the job as it was deleted.
 -- +goose StatementBegin
@@ -91,12 +88,6 @@ BEGIN
 END
 $$;
 -- +goose StatementEnd
-
-CREATE TRIGGER werk_jobs_record_cron_outcome_on_delete
-    AFTER DELETE ON werk_jobs
-    FOR EACH ROW
-    WHEN (OLD.cron_name IS NOT NULL)
-    EXECUTE FUNCTION werk_cron_record_outcome();
 
 -- werk_cron_trigger now also tells the primary (on werkcron's channel) that a run awaits
 -- its outcome: the primary looks for outcomes only while it knows some await.
@@ -181,8 +172,8 @@ $$;
 -- +goose StatementEnd
 
 -- Ticker roles granted before this migration get the new rights now, so that their
--- ticker records outcomes after the upgrade without a new `werkcron grant`: a role that
--- may decide ticks (UPDATE of werk_cron_ticks.decided_at) is a ticker's.
+-- ticker records outcomes after the upgrade without a new `werkcron grant`: a role
+-- granted INSERT on the ledger (every werk_cron_grant so far gave it) is a ticker's.
 -- +goose StatementBegin
 DO $$
 DECLARE
@@ -190,17 +181,27 @@ DECLARE
 BEGIN
     FOR r IN
         SELECT DISTINCT ro.rolname
-        FROM pg_catalog.pg_attribute a,
-             LATERAL pg_catalog.aclexplode(a.attacl) x
+        FROM pg_catalog.pg_class c,
+             LATERAL pg_catalog.aclexplode(c.relacl) x
         JOIN pg_catalog.pg_roles ro ON ro.oid = x.grantee
-        WHERE a.attrelid = 'werk_cron_ticks'::regclass AND a.attname = 'decided_at'
-          AND x.privilege_type = 'UPDATE' AND ro.rolname <> current_user
+        WHERE c.oid = 'werk_cron_ticks'::regclass AND x.privilege_type = 'INSERT'
+          AND x.grantee <> c.relowner
     LOOP
         PERFORM werk_cron_grant(r);
     END LOOP;
 END
 $$;
 -- +goose StatementEnd
+
+-- Last, as they take werk_jobs' strongest lock until the migration commits: pgwerk's
+-- status updates fire no werkcron trigger from now on, and its deletes this one.
+DROP TRIGGER werk_jobs_record_cron_outcome ON werk_jobs;
+DROP TRIGGER werk_jobs_record_cron_outcome_on_delete ON werk_jobs;
+CREATE TRIGGER werk_jobs_record_cron_outcome_on_delete
+    AFTER DELETE ON werk_jobs
+    FOR EACH ROW
+    WHEN (OLD.cron_name IS NOT NULL)
+    EXECUTE FUNCTION werk_cron_record_outcome();
 
 SELECT werk_cron_pin_search_path();
 

@@ -304,12 +304,15 @@ func (t *Ticker) failureStreaks(ctx context.Context, due []*entry) (map[string]i
 	if len(names) == 0 {
 		return nil, nil
 	}
-	// Their runs that ended since the last pass count: record them first.
-	if _, err := t.recordOutcomes(ctx, db.RecordOutcomesParams{Names: names, MaxRows: outcomeChunk}); err != nil {
-		if t.conn.IsClosed() {
-			return nil, fmt.Errorf("record job outcomes: %w", err)
+	// Their runs that ended since the last pass count: record them first. (Not
+	// pending: a pass found nothing awaiting, and no job was enqueued since.)
+	if t.outcomes.pending {
+		if _, err := t.recordOutcomes(ctx, outcomeDueBound, db.RecordOutcomesParams{Names: names, MaxRows: outcomeChunk}); err != nil {
+			if t.conn.IsClosed() {
+				return nil, fmt.Errorf("record job outcomes: %w", err)
+			}
+			t.log.Warn("record the job outcomes of schedules that pause after failures; deciding on those recorded", "err", err)
 		}
-		t.log.Warn("record the job outcomes of schedules that pause after failures; deciding on those recorded", "err", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
@@ -471,6 +474,7 @@ func (t *Ticker) enqueue(ctx context.Context, batch []planned, lostOnes *[]lost)
 				t.outcomes.expect()
 			case "duplicate":
 				t.Stats.Duplicates.Add(1)
+				t.outcomes.expect() // its ledger row names the schedule's job that has the key
 				t.log.Warn("tick already decided or had a job; not enqueued again", "schedule", e.name, "tick", at)
 			case "foreign":
 				t.Stats.Duplicates.Add(1)

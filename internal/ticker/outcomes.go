@@ -21,16 +21,27 @@ const (
 	// outcomeChunk is how many awaiting ledger rows one statement reads at most.
 	outcomeChunk = 2000
 	// outcomeBound bounds one statement on the server (a statement_timeout local to its
-	// transaction): cut off, the next reads half as many rows.
+	// transaction), and never past the next due tick: cut off by it, the next reads
+	// half as many rows.
 	outcomeBound = 500 * time.Millisecond
+	// outcomeMinBound: with less time than this before the next due tick, the next
+	// statement waits for the tick.
+	outcomeMinBound = 20 * time.Millisecond
+	// outcomeDueBound bounds the reading of the outcomes of due schedules that pause
+	// after failures, just before their ticks: cut off, they are decided on the
+	// outcomes recorded so far.
+	outcomeDueBound = 200 * time.Millisecond
+	// outcomeStepGap separates two statements of one pass, so that the loop waits for
+	// notifications (a changed schedule, a backfill) between them.
+	outcomeStepGap = 10 * time.Millisecond
 	// outcomeGap is the least time from one pass to the next: an outcome is recorded
 	// about this long after the job ends.
 	outcomeGap = time.Second
-	// outcomeShare: a pass waits at least this many times as long as it took, so that
-	// a backlog of jobs in flight (a queue nobody works) costs the primary at most a
-	// tenth of its time.
+	// outcomeShare: a pass waits at least this many times as long as its statements
+	// took, so that a backlog of jobs in flight (a queue nobody works) costs the
+	// primary at most a tenth of its time.
 	outcomeShare = 10
-	// outcomeRetry: after an error the next pass waits this long.
+	// outcomeRetry: after an error the next statement waits this long.
 	outcomeRetry = 5 * time.Second
 )
 
@@ -40,12 +51,12 @@ type outcomeState struct {
 	// told of a manual run, or just took over); look when notBefore (host time) passed.
 	pending   bool
 	notBefore time.Time
-	// A pass under way goes on after (afterName, afterTick); it began at passStart and
-	// has read passRows rows so far.
+	// A pass under way goes on after (afterName, afterTick); its statements have read
+	// passRows rows and taken passBusy so far.
 	passing   bool
 	afterName string
 	afterTick time.Time
-	passStart time.Time
+	passBusy  time.Duration
 	passRows  int64
 	chunk     int32
 }
@@ -62,24 +73,40 @@ func (t *Ticker) recordStep(ctx context.Context) error {
 	if o.chunk == 0 {
 		o.chunk = outcomeChunk
 	}
+	bound, squeezed := outcomeBound, false
+	if next := t.hz.next(); !next.IsZero() {
+		if until := next.Sub(t.now()); until < bound {
+			bound, squeezed = until, true
+		}
+	}
+	if bound < outcomeMinBound {
+		o.notBefore = time.Now().Add(max(bound, 0) + wakeMargin) // after the tick
+		return nil
+	}
 	if !o.passing {
 		o.passing, o.afterName, o.afterTick = true, "", time.Time{}
-		o.passStart, o.passRows = time.Now(), 0
+		o.passBusy, o.passRows = 0, 0
 	}
-	rows, err := t.recordOutcomes(ctx, db.RecordOutcomesParams{
+	started := time.Now()
+	rows, err := t.recordOutcomes(ctx, bound, db.RecordOutcomesParams{
 		AfterName: o.afterName, AfterTickAt: o.afterTick, Names: []string{}, MaxRows: o.chunk,
 	})
+	o.passBusy += time.Since(started)
 	if err != nil {
 		var pgErr *pgconn.PgError
 		switch {
 		case t.conn.IsClosed() || ctx.Err() != nil:
 			return fmt.Errorf("record job outcomes: %w", err)
-		case errors.As(err, &pgErr) && pgErr.Code == queryCanceled && o.chunk > 100:
-			o.chunk /= 2 // cut off by its bound: read fewer next time
-			o.notBefore = time.Now()
+		case errors.As(err, &pgErr) && pgErr.Code == queryCanceled:
+			// Cut off by its bound: read fewer next time, unless the bound was cut
+			// short by a tick.
+			if !squeezed && o.chunk > 100 {
+				o.chunk /= 2
+			}
+			o.notBefore = time.Now().Add(outcomeStepGap)
 		default:
+			// The pass goes on from where it is, later.
 			t.log.Warn("record job outcomes; trying again shortly", "err", err, "retry_in", outcomeRetry)
-			o.passing = false
 			o.notBefore = time.Now().Add(outcomeRetry)
 		}
 		return nil
@@ -95,7 +122,8 @@ func (t *Ticker) recordStep(ctx context.Context) error {
 	}
 	o.passRows += scanned
 	if scanned == int64(o.chunk) {
-		o.notBefore = time.Now() // more to read: the next chunk, after any tick due
+		o.chunk = min(2*o.chunk, outcomeChunk) // it went through: back towards the full chunk
+		o.notBefore = time.Now().Add(outcomeStepGap)
 		return nil
 	}
 	o.passing = false
@@ -103,20 +131,21 @@ func (t *Ticker) recordStep(ctx context.Context) error {
 		o.pending = false // nothing awaits: look again when a job is enqueued
 		return nil
 	}
-	o.notBefore = time.Now().Add(max(outcomeGap, outcomeShare*time.Since(o.passStart)))
+	o.notBefore = time.Now().Add(max(outcomeGap, outcomeShare*o.passBusy))
 	return nil
 }
 
-// recordOutcomes runs RecordOutcomes bounded on the server, then pauses the schedules
-// whose newly recorded failures reach their pause_after_failures.
-func (t *Ticker) recordOutcomes(ctx context.Context, p db.RecordOutcomesParams) ([]db.RecordOutcomesRow, error) {
+// recordOutcomes runs RecordOutcomes bounded on the server by bound, advances the
+// outcome counters once the outcomes are committed, and pauses the schedules whose
+// newly recorded failures reach their pause_after_failures.
+func (t *Ticker) recordOutcomes(ctx context.Context, bound time.Duration, p db.RecordOutcomesParams) ([]db.RecordOutcomesRow, error) {
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
 	var rows []db.RecordOutcomesRow
 	t.Stats.OutcomeLooks.Add(1)
 	err := pgx.BeginFunc(ctx, t.conn, func(tx pgx.Tx) error {
 		q := t.q.WithTx(tx)
-		if err := q.BoundPlanningStatements(ctx, fmt.Sprintf("%dms", outcomeBound.Milliseconds())); err != nil {
+		if err := q.BoundPlanningStatements(ctx, fmt.Sprintf("%dms", bound.Milliseconds())); err != nil {
 			return fmt.Errorf("bound the statement: %w", err)
 		}
 		var err error
@@ -128,23 +157,40 @@ func (t *Ticker) recordOutcomes(ctx context.Context, p db.RecordOutcomesParams) 
 	}
 	var failed []string
 	seen := map[string]bool{}
+	var counts db.CountOutcomesParams
 	unknown := 0
 	for _, r := range rows {
 		if r.Kind != "recorded" {
 			continue
 		}
 		t.Stats.Outcomes.Add(1)
-		if r.Status == "unknown" {
+		switch r.Status {
+		case "complete":
+			counts.Complete++
+		case "failed":
+			counts.Failed++
+			if !seen[r.Name] {
+				seen[r.Name] = true
+				failed = append(failed, r.Name)
+			}
+		case "aborted":
+			counts.Aborted++
+		case "unknown":
 			unknown++
-		}
-		if r.Status == "failed" && !seen[r.Name] {
-			seen[r.Name] = true
-			failed = append(failed, r.Name)
 		}
 	}
 	if unknown > 0 {
-		t.log.Warn("jobs' rows were gone before their outcomes were recorded (TRUNCATE werk_jobs?); recorded as unknown",
+		t.log.Warn("jobs' rows were gone before their outcomes were recorded (TRUNCATE werk_jobs, or deleted before werkcron recorded outcomes); recorded as unknown",
 			"jobs", unknown)
+	}
+	if counts != (db.CountOutcomesParams{}) {
+		if err := t.q.CountOutcomes(ctx, counts); err != nil {
+			if t.conn.IsClosed() {
+				return nil, fmt.Errorf("count job outcomes: %w", err)
+			}
+			t.log.Warn("count job outcomes; werkcron_job_outcomes_total misses them", "err", err,
+				"complete", counts.Complete, "failed", counts.Failed, "aborted", counts.Aborted)
+		}
 	}
 	if len(failed) > 0 {
 		paused, err := t.q.PauseFailingSchedules(ctx, failed)
