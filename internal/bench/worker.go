@@ -212,33 +212,42 @@ func (b *bench) workerRound(ctx context.Context, conn *pgx.Conn, tk *tickerProc,
 	}
 }
 
-// pauseRecorder stops (SIGSTOP) or resumes (SIGCONT) the primary tk. Once stopped, it
-// waits for the primary's backend to finish the statement in flight, so that none of
-// its work falls into the time measured without it.
+// pauseRecorder stops (SIGSTOP) or resumes (SIGCONT) the primary tk. Stopping waits
+// until the primary's backend is idle outside any transaction, so that none of its work
+// falls into the time measured without it, and no transaction of its stays open
+// through it (holding back the clean-up of werk_jobs' old row versions): stopped
+// between two statements of a transaction, the primary is let go on a moment and
+// stopped again.
 func pauseRecorder(ctx context.Context, conn *pgx.Conn, tk *tickerProc, stop bool) error {
 	if !stop {
 		return tk.cmd.Process.Signal(syscall.SIGCONT)
 	}
-	if err := tk.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		return err
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var busy int
-		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'`).Scan(&busy); err != nil {
+	for try := 0; try < 100; try++ {
+		if err := tk.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 			return err
 		}
-		if busy == 0 {
-			return nil
+		for wait := 0; wait < 50; wait++ {
+			var busy int
+			if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+				WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+				  AND (state <> 'idle' OR backend_xid IS NOT NULL)`).Scan(&busy); err != nil {
+				return err
+			}
+			if busy == 0 {
+				return nil
+			}
+			if err := sleep(ctx, time.Millisecond); err != nil {
+				return err
+			}
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the stopped primary's backend still busy after 5 s")
+		if err := tk.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+			return err
 		}
-		if err := sleep(ctx, time.Millisecond); err != nil {
+		if err := sleep(ctx, 5*time.Millisecond); err != nil {
 			return err
 		}
 	}
+	return fmt.Errorf("could not stop the primary outside a transaction")
 }
 
 // runJob runs the job id through pgwerk's dequeue and ack, one transaction each.
