@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -317,6 +318,11 @@ func printWorker(r workerResult) {
 	fmt.Printf("  cron jobs, the primary stopped              %s (%s per job)\n", dur(wo), dur(wo/time.Duration(r.n)))
 	fmt.Printf("  jobs without cron_name, primary recording   %s\n", dur(p))
 	fmt.Printf("  each round with/without: %s\n", pairs(r.with, r.without))
+	var each []string
+	for i := range min(len(r.with), len(r.without)) {
+		each = append(each, fmt.Sprintf("%+.1f%%", 100*(ratio(r.with[i], r.without[i])-1)))
+	}
+	fmt.Printf("  each round's cost: %s\n", strings.Join(each, ", "))
 	cost := ratio(w, wo) - 1
 	fmt.Printf("  goal: recording outcomes costs the worker path at most 5%%: %s (%+.1f%%)\n\n", verdict(cost <= 0.05), 100*cost)
 }
