@@ -277,7 +277,7 @@ type JobOutcomeCountsRow struct {
 	Aborted  int64 `json:"aborted"`
 }
 
-// Job outcomes recorded so far (the counters RecordOutcomes and werk_cron_record_outcome
+// Job outcomes recorded so far (the counters CountOutcomes and werk_cron_record_outcome
 // advance), for werkcron_job_outcomes_total.
 func (q *Queries) JobOutcomeCounts(ctx context.Context) (JobOutcomeCountsRow, error) {
 	row := q.db.QueryRow(ctx, jobOutcomeCounts)

@@ -106,7 +106,7 @@ SELECT stmt::text AS stmt FROM werk_cron_grant(@role::text, @apply::boolean) AS 
 
 
 -- name: JobOutcomeCounts :one
--- Job outcomes recorded so far (the counters RecordOutcomes and werk_cron_record_outcome
+-- Job outcomes recorded so far (the counters CountOutcomes and werk_cron_record_outcome
 -- advance), for werkcron_job_outcomes_total.
 SELECT coalesce(pg_catalog.pg_sequence_last_value('werk_cron_outcomes_complete'::regclass), 0)::bigint AS complete,
        coalesce(pg_catalog.pg_sequence_last_value('werk_cron_outcomes_failed'::regclass), 0)::bigint AS failed,

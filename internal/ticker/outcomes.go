@@ -27,6 +27,12 @@ const (
 	// outcomeMinBound: with less time than this before the next due tick, the next
 	// statement waits for the tick.
 	outcomeMinBound = 20 * time.Millisecond
+	// outcomeSqueezes: after this many statements in a row cut short by a due tick,
+	// the next runs to outcomeBound.
+	outcomeSqueezes = 3
+	// outcomeMinChunk: a chunk this small still cut off by its own bound is not made
+	// smaller; the pass waits outcomeRetry, saying why.
+	outcomeMinChunk = 100
 	// outcomeDueBound bounds the reading of the outcomes of due schedules that pause
 	// after failures, just before their ticks: cut off, they are decided on the
 	// outcomes recorded so far.
@@ -59,6 +65,7 @@ type outcomeState struct {
 	passBusy  time.Duration
 	passRows  int64
 	chunk     int32
+	squeezed  int // statements in a row cut short by a due tick
 }
 
 func (o *outcomeState) due(now time.Time) bool { return o.pending && !now.Before(o.notBefore) }
@@ -73,10 +80,19 @@ func (t *Ticker) recordStep(ctx context.Context) error {
 	if o.chunk == 0 {
 		o.chunk = outcomeChunk
 	}
+	// Bounded to the next due tick (or the horizon's end, where the plan is read again),
+	// unless outcomeSqueezes statements in a row were cut off that way: a database that
+	// slow gets its outcomes recorded with ticks a little late rather than never.
 	bound, squeezed := outcomeBound, false
-	if next := t.hz.next(); !next.IsZero() {
-		if until := next.Sub(t.now()); until < bound {
-			bound, squeezed = until, true
+	if o.squeezed < outcomeSqueezes {
+		next := t.hz.next()
+		if next.IsZero() || t.hz.end.Before(next) {
+			next = t.hz.end
+		}
+		if !next.IsZero() {
+			if until := next.Sub(t.now()); until < bound {
+				bound, squeezed = until, true
+			}
 		}
 	}
 	if bound < outcomeMinBound {
@@ -91,18 +107,19 @@ func (t *Ticker) recordStep(ctx context.Context) error {
 	rows, err := t.recordOutcomes(ctx, bound, db.RecordOutcomesParams{
 		AfterName: o.afterName, AfterTickAt: o.afterTick, Names: []string{}, MaxRows: o.chunk,
 	})
-	o.passBusy += time.Since(started)
+	took := time.Since(started)
+	o.passBusy += took
 	if err != nil {
 		var pgErr *pgconn.PgError
 		switch {
 		case t.conn.IsClosed() || ctx.Err() != nil:
 			return fmt.Errorf("record job outcomes: %w", err)
-		case errors.As(err, &pgErr) && pgErr.Code == queryCanceled:
-			// Cut off by its bound: read fewer next time, unless the bound was cut
-			// short by a tick.
-			if !squeezed && o.chunk > 100 {
-				o.chunk /= 2
-			}
+		case errors.As(err, &pgErr) && pgErr.Code == queryCanceled && squeezed:
+			o.squeezed++ // cut short by a tick: the same chunk after it
+			o.notBefore = time.Now().Add(outcomeStepGap)
+		case errors.As(err, &pgErr) && pgErr.Code == queryCanceled && o.chunk > outcomeMinChunk:
+			o.squeezed = 0
+			o.chunk /= 2 // cut off by its own bound: read fewer next time
 			o.notBefore = time.Now().Add(outcomeStepGap)
 		default:
 			// The pass goes on from where it is, later.
@@ -120,9 +137,12 @@ func (t *Ticker) recordStep(ctx context.Context) error {
 			}
 		}
 	}
+	o.squeezed = 0
 	o.passRows += scanned
 	if scanned == int64(o.chunk) {
-		o.chunk = min(2*o.chunk, outcomeChunk) // it went through: back towards the full chunk
+		if took < bound/4 {
+			o.chunk = min(2*o.chunk, outcomeChunk) // well within its bound: back towards the full chunk
+		}
 		o.notBefore = time.Now().Add(outcomeStepGap)
 		return nil
 	}

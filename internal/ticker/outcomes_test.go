@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/pgwerk/werkcron/db"
 	"github.com/pgwerk/werkcron/internal/pgtest"
@@ -141,5 +142,38 @@ func TestRecordOutcomesOfNamedSchedules(t *testing.T) {
 		WHERE name IN ('a', 'z')) r WHERE n <= 3 AND job_status IS NOT NULL`)
 	if newest != 6 {
 		t.Errorf("%d of the 6 newest rows of a and z recorded, want all", newest)
+	}
+}
+
+// A statement that would run into the next due tick waits for it: with the tick 5 ms
+// away, the step reads nothing and looks again just after the tick; with it a second
+// away, the step reads, bounded by it.
+func TestRecordStepGivesWayToADueTick(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.MigratedDB(t)
+	ctx := context.Background()
+	tk := outcomeTicker(t, dsn)
+	now := time.Now()
+	tk.opts.Now = time.Now
+	tk.dbAt, tk.hostAt = now, now
+	tk.hz.reset([]*entry{{name: "soon", next: now.Add(5 * time.Millisecond), index: -1}}, now.Add(time.Hour), false)
+	tk.outcomes = outcomeState{pending: true}
+
+	if err := tk.recordStep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := tk.Stats.OutcomeLooks.Load(); n != 0 {
+		t.Errorf("read outcomes %d times 5 ms before a tick", n)
+	}
+	if !tk.outcomes.notBefore.After(now.Add(5 * time.Millisecond)) {
+		t.Errorf("looks again at %s, before the tick at %s", tk.outcomes.notBefore, now.Add(5*time.Millisecond))
+	}
+
+	tk.hz.reset([]*entry{{name: "later", next: time.Now().Add(time.Second), index: -1}}, now.Add(time.Hour), false)
+	if err := tk.recordStep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := tk.Stats.OutcomeLooks.Load(); n != 1 {
+		t.Errorf("read outcomes %d times with a second to go, want 1", n)
 	}
 }
