@@ -304,15 +304,14 @@ func (t *Ticker) failureStreaks(ctx context.Context, due []*entry) (map[string]i
 	if len(names) == 0 {
 		return nil, nil
 	}
-	// Their runs that ended since the last pass count: record them first. (Not
-	// pending: a pass found nothing awaiting, and no job was enqueued since.)
-	if t.outcomes.pending {
-		if _, err := t.recordOutcomes(ctx, outcomeDueBound, db.RecordOutcomesParams{Names: names, MaxRows: outcomeChunk}); err != nil {
-			if t.conn.IsClosed() {
-				return nil, fmt.Errorf("record job outcomes: %w", err)
-			}
-			t.log.Warn("record the job outcomes of schedules that pause after failures; deciding on those recorded", "err", err)
+	// Their runs that ended since the last pass count: record them first. (Even when
+	// the last pass found nothing awaiting: a manual run may have come in since, its
+	// notification not read yet.)
+	if _, err := t.recordOutcomes(ctx, outcomeDueBound, db.RecordOutcomesParams{Names: names, MaxRows: outcomeChunk}); err != nil {
+		if t.conn.IsClosed() {
+			return nil, fmt.Errorf("record job outcomes: %w", err)
 		}
+		t.log.Warn("record the job outcomes of schedules that pause after failures; deciding on those recorded", "err", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
