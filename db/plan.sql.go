@@ -514,20 +514,6 @@ func (q *Queries) NextPlannedAfter(ctx context.Context, after time.Time) ([]time
 	return items, nil
 }
 
-const pauseFailing = `-- name: PauseFailing :one
-SELECT werk_cron_pause_failing($1::text)::boolean AS paused
-`
-
-// Pause the schedule if its runs since it last started afresh are pause_after_failures
-// failures in a row (werk_cron_pause_failing, which recording outcomes also calls);
-// false if not, or if another session holds its row.
-func (q *Queries) PauseFailing(ctx context.Context, name string) (bool, error) {
-	row := q.db.QueryRow(ctx, pauseFailing, name)
-	var paused bool
-	err := row.Scan(&paused)
-	return paused, err
-}
-
 const pruneTicks = `-- name: PruneTicks :execrows
 DELETE FROM werk_cron_ticks t
 USING (SELECT name, tick_at FROM werk_cron_ticks

@@ -146,12 +146,6 @@ SELECT j.name, werk_cron_failure_streak(j.name, j.pause_after_failures,
 FROM werk_cron_jobs j
 WHERE j.name = ANY (@names::text[]) AND j.pause_after_failures IS NOT NULL;
 
--- name: PauseFailing :one
--- Pause the schedule if its runs since it last started afresh are pause_after_failures
--- failures in a row (werk_cron_pause_failing, which recording outcomes also calls);
--- false if not, or if another session holds its row.
-SELECT werk_cron_pause_failing(@name::text)::boolean AS paused;
-
 -- name: BoundPlanningStatements :exec
 -- The planner's transaction: each statement may run at most @timeout (a statement_timeout
 -- local to the transaction). A look through the planner's index can meet the dead

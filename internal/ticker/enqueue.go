@@ -80,7 +80,11 @@ func (t *Ticker) tick(ctx context.Context, due []*entry, now time.Time) error {
 			// was recorded, or paused just now by recording it): pause it before it gets
 			// another job. Not paused here (its row still held, paused already, or a
 			// success came in since it was read): read it again.
-			if !t.pauseFailing(ctx, e) {
+			paused, err := t.pauseFailing(ctx, []string{e.name})
+			if err != nil {
+				t.log.Warn("pause a schedule after failures", "schedule", e.name, "err", err)
+			}
+			if len(paused) == 0 {
 				lostOnes = append(lostOnes, lost{e: e})
 			}
 			continue
@@ -330,21 +334,21 @@ func (t *Ticker) failureStreaks(ctx context.Context, due []*entry) (map[string]i
 	return m, nil
 }
 
-// pauseFailing pauses e for its failures in a row (werk_cron_pause_failing, which
-// counts them again, and never waits for the row) and reports whether it did.
-func (t *Ticker) pauseFailing(ctx context.Context, e *entry) bool {
+// pauseFailing pauses those of names whose failures in a row reach their
+// pause_after_failures (werk_cron_pause_failing, which counts them again and never
+// waits for a row another session holds) and returns them.
+func (t *Ticker) pauseFailing(ctx context.Context, names []string) ([]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
-	paused, err := t.q.PauseFailing(ctx, e.name)
+	paused, err := t.q.PauseFailingSchedules(ctx, names)
 	if err != nil {
-		t.log.Warn("pause a schedule after failures", "schedule", e.name, "err", err)
-		return false
+		return nil, fmt.Errorf("pause schedules after failures: %w", err)
 	}
-	if paused {
-		t.log.Warn("paused a schedule after failures in a row", "schedule", e.name, "pause_after_failures", e.pauseAfter)
-		t.hz.drop(e.name) // unplanned now (its definition changed): the planner takes it
+	for _, name := range paused {
+		t.log.Warn("paused a schedule after failures in a row", "schedule", name)
+		t.hz.drop(name) // unplanned now (its definition changed): the planner takes it
 	}
-	return paused
+	return paused, nil
 }
 
 // jobKey is the job key of a schedule's tick, werk_jobs.key: one job per tick.

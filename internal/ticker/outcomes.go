@@ -213,17 +213,12 @@ func (t *Ticker) recordOutcomes(ctx context.Context, bound time.Duration, p db.R
 		}
 	}
 	if len(failed) > 0 {
-		paused, err := t.q.PauseFailingSchedules(ctx, failed)
-		if err != nil {
+		if _, err := t.pauseFailing(ctx, failed); err != nil {
 			if t.conn.IsClosed() {
-				return nil, fmt.Errorf("pause schedules after failures: %w", err)
+				return nil, err
 			}
 			// The ticker pauses them before their next job anyway (failureStreaks).
 			t.log.Warn("pause schedules after failures; trying again before their next job", "err", err)
-		}
-		for _, name := range paused {
-			t.log.Warn("paused a schedule after failures in a row", "schedule", name)
-			t.hz.drop(name) // unplanned now (its definition changed): the planner takes it
 		}
 	}
 	return rows, nil
