@@ -84,6 +84,14 @@ func startTicker(t *testing.T, dsn string, opts scheduler.TickerOptions, init ..
 	return rt
 }
 
+// primary starts a ticker on dsn and waits for it to lead.
+func primary(t *testing.T, dsn string) *runningTicker {
+	t.Helper()
+	tk := startTicker(t, dsn, scheduler.TickerOptions{})
+	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	return tk
+}
+
 // waitRole waits until the ticker reports role.
 func (rt *runningTicker) waitRole(t *testing.T, role string, within time.Duration) {
 	t.Helper()

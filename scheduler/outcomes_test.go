@@ -27,19 +27,33 @@ func recorded(t *testing.T, pool *pgxpool.Pool, job uuid.UUID, status string) sc
 	return l
 }
 
+// withDaily is a migrated database with one @daily schedule, name: its jobs come from
+// manual runs only.
+func withDaily(t *testing.T, name string) (string, *pgxpool.Pool, *scheduler.Scheduler) {
+	t.Helper()
+	dsn, pool := migratedDB(t)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ($1, 'app.' || $1, '@daily')`, name)
+	return dsn, pool, scheduler.New(pool, scheduler.Options{})
+}
+
+// manualRun triggers a run of name and returns its job.
+func manualRun(t *testing.T, s *scheduler.Scheduler, name string) uuid.UUID {
+	t.Helper()
+	job, err := s.Trigger(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return job
+}
+
 // pgwerk's status updates touch nothing of werkcron's: a worker finishes a job while
 // another session holds the job's ledger row, and does not wait for it. The outcome is
 // recorded once the row is free.
 func TestWorkerStatusUpdatesDoNotTouchTheLedger(t *testing.T) {
 	t.Parallel()
-	dsn, pool := migratedDB(t)
+	dsn, pool, s := withDaily(t, "w")
 	ctx := context.Background()
-	s := scheduler.New(pool, scheduler.Options{})
-	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('w', 'app.w', '@daily')`)
-	job, err := s.Trigger(ctx, "w")
-	if err != nil {
-		t.Fatal(err)
-	}
+	job := manualRun(t, s, "w")
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -57,8 +71,7 @@ func TestWorkerStatusUpdatesDoNotTouchTheLedger(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	tk := startTicker(t, dsn, scheduler.TickerOptions{})
-	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	primary(t, dsn)
 	if l := recorded(t, pool, job, "complete"); l.JobAttempts != 2 {
 		t.Errorf("recorded %+v, want 2 attempts", l)
 	}
@@ -69,32 +82,23 @@ func TestWorkerStatusUpdatesDoNotTouchTheLedger(t *testing.T) {
 // later changes nothing. A manual run tells the primary, asleep until then, to look.
 func TestPrimaryRecordsOutcomesOfJobsThatStay(t *testing.T) {
 	t.Parallel()
-	dsn, pool := migratedDB(t)
+	dsn, pool, s := withDaily(t, "stay")
 	ctx := context.Background()
-	s := scheduler.New(pool, scheduler.Options{})
-	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('stay', 'app.stay', '@daily')`)
-	tk := startTicker(t, dsn, scheduler.TickerOptions{})
-	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	primary(t, dsn)
 	w := newWorker(t, dsn, pool)
 	before, err := s.JobOutcomes(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	ok, err := s.Trigger(ctx, "stay")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ok := manualRun(t, s, "stay")
 	w.start(ok)
 	w.ack(ok)
 	l := recorded(t, pool, ok, "complete")
 	if l.Outcome != "triggered" || l.JobAttempts != 1 || l.JobFinishedAt.Before(l.JobStartedAt) {
 		t.Errorf("recorded %+v", l)
 	}
-	bad, err := s.Trigger(ctx, "stay")
-	if err != nil {
-		t.Fatal(err)
-	}
+	bad := manualRun(t, s, "stay")
 	w.start(bad)
 	w.nack(bad, "failed", "boom")
 	if l := recorded(t, pool, bad, "failed"); l.JobError != "boom" {
@@ -118,22 +122,15 @@ func TestPrimaryRecordsOutcomesOfJobsThatStay(t *testing.T) {
 // Jobs that ended while no ticker ran are recorded by the next primary.
 func TestOutcomesOfJobsThatEndedWithoutATicker(t *testing.T) {
 	t.Parallel()
-	dsn, pool := migratedDB(t)
-	ctx := context.Background()
-	s := scheduler.New(pool, scheduler.Options{})
-	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('alone', 'app.alone', '@daily')`)
-	job, err := s.Trigger(ctx, "alone")
-	if err != nil {
-		t.Fatal(err)
-	}
+	dsn, pool, s := withDaily(t, "alone")
+	job := manualRun(t, s, "alone")
 	w := newWorker(t, dsn, pool)
 	w.start(job)
 	w.nack(job, "failed", "while nobody watched")
 	if l := ledger(t, pool, job); l.JobStatus != "" {
 		t.Fatalf("recorded with no ticker running: %+v", l)
 	}
-	tk := startTicker(t, dsn, scheduler.TickerOptions{})
-	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	primary(t, dsn)
 	recorded(t, pool, job, "failed")
 }
 
@@ -141,16 +138,9 @@ func TestOutcomesOfJobsThatEndedWithoutATicker(t *testing.T) {
 // recorded as it last ended, when pgwerk deletes it.
 func TestOutcomeOfARequeuedRun(t *testing.T) {
 	t.Parallel()
-	dsn, pool := migratedDB(t)
-	ctx := context.Background()
-	s := scheduler.New(pool, scheduler.Options{})
-	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('again', 'app.again', '@daily')`)
-	tk := startTicker(t, dsn, scheduler.TickerOptions{})
-	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
-	job, err := s.Trigger(ctx, "again")
-	if err != nil {
-		t.Fatal(err)
-	}
+	dsn, pool, s := withDaily(t, "again")
+	primary(t, dsn)
+	job := manualRun(t, s, "again")
 	w := newWorker(t, dsn, pool)
 	w.start(job)
 	w.nack(job, "failed", "boom")
@@ -169,16 +159,9 @@ func TestOutcomeOfARequeuedRun(t *testing.T) {
 // 'unknown', so that its ledger row stops awaiting an outcome.
 func TestOutcomeOfATruncatedJob(t *testing.T) {
 	t.Parallel()
-	dsn, pool := migratedDB(t)
-	ctx := context.Background()
-	s := scheduler.New(pool, scheduler.Options{})
-	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('gone', 'app.gone', '@daily')`)
-	tk := startTicker(t, dsn, scheduler.TickerOptions{})
-	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
-	job, err := s.Trigger(ctx, "gone")
-	if err != nil {
-		t.Fatal(err)
-	}
+	dsn, pool, s := withDaily(t, "gone")
+	tk := primary(t, dsn)
+	job := manualRun(t, s, "gone")
 	pgtest.Exec(t, pool, `TRUNCATE werk_jobs`)
 	if l := recorded(t, pool, job, "unknown"); !l.JobFinishedAt.IsZero() || l.JobError == "" {
 		t.Errorf("recorded %+v, want no finish time and a reason", l)
@@ -215,12 +198,8 @@ func TestUpgradeGivesTickerRolesTheOutcomeRights(t *testing.T) {
 
 	s := scheduler.New(pool, scheduler.Options{})
 	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('up', 'app.up', '@daily')`)
-	job, err := s.Trigger(ctx, "up")
-	if err != nil {
-		t.Fatal(err)
-	}
+	job := manualRun(t, s, "up")
 	pgtest.Exec(t, pool, `UPDATE werk_jobs SET status = 'complete', started_at = now(), completed_at = now(), attempts = 1 WHERE id = $1`, job)
-	tk := startTicker(t, asRole(t, dsn, role), scheduler.TickerOptions{})
-	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	primary(t, asRole(t, dsn, role))
 	recorded(t, pool, job, "complete")
 }
