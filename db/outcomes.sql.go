@@ -131,8 +131,9 @@ type RecordOutcomesRow struct {
 // unless another session holds it (pgwerk deleting the job, whose trigger records the
 // same). Returns one row per outcome written (kind 'recorded': the schedule and the
 // outcome), and one row of kind 'scanned': how many rows were read, and the last (the
-// cursor's next position). The outcome counters are advanced apart (CountOutcomes),
-// once the outcomes are committed: a sequence does not roll back.
+// cursor's next position). The outcome counters are advanced apart (CountOutcomes), in
+// the same transaction once this statement went through: a sequence does not roll
+// back, so nextval here would count again the rows of a statement cut off midway.
 func (q *Queries) RecordOutcomes(ctx context.Context, arg RecordOutcomesParams) ([]RecordOutcomesRow, error) {
 	rows, err := q.db.Query(ctx, recordOutcomes,
 		arg.AfterName,

@@ -8,8 +8,9 @@
 -- unless another session holds it (pgwerk deleting the job, whose trigger records the
 -- same). Returns one row per outcome written (kind 'recorded': the schedule and the
 -- outcome), and one row of kind 'scanned': how many rows were read, and the last (the
--- cursor's next position). The outcome counters are advanced apart (CountOutcomes),
--- once the outcomes are committed: a sequence does not roll back.
+-- cursor's next position). The outcome counters are advanced apart (CountOutcomes), in
+-- the same transaction once this statement went through: a sequence does not roll
+-- back, so nextval here would count again the rows of a statement cut off midway.
 WITH scanned AS (
     (SELECT name, tick_at, job_id FROM werk_cron_ticks
      WHERE job_status IS NULL AND job_id IS NOT NULL AND outcome <> 'foreign'

@@ -156,7 +156,7 @@ func (t *Ticker) recordStep(ctx context.Context) error {
 }
 
 // recordOutcomes runs RecordOutcomes bounded on the server by bound, advances the
-// outcome counters once the outcomes are committed, and pauses the schedules whose
+// outcome counters in the same transaction, and pauses the schedules whose
 // newly recorded failures reach their pause_after_failures.
 func (t *Ticker) recordOutcomes(ctx context.Context, bound time.Duration, p db.RecordOutcomesParams) ([]db.RecordOutcomesRow, error) {
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
@@ -169,48 +169,40 @@ func (t *Ticker) recordOutcomes(ctx context.Context, bound time.Duration, p db.R
 			return fmt.Errorf("bound the statement: %w", err)
 		}
 		var err error
-		rows, err = q.RecordOutcomes(ctx, p)
-		return err
+		if rows, err = q.RecordOutcomes(ctx, p); err != nil {
+			return err
+		}
+		// Counted once the outcomes are written, before they are visible: a reader
+		// who sees an outcome sees it counted.
+		if counts := outcomeCounts(rows); counts != (db.CountOutcomesParams{}) {
+			if err := q.CountOutcomes(ctx, counts); err != nil {
+				return fmt.Errorf("count job outcomes: %w", err)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	var failed []string
 	seen := map[string]bool{}
-	var counts db.CountOutcomesParams
 	unknown := 0
 	for _, r := range rows {
 		if r.Kind != "recorded" {
 			continue
 		}
 		t.Stats.Outcomes.Add(1)
-		switch r.Status {
-		case "complete":
-			counts.Complete++
-		case "failed":
-			counts.Failed++
-			if !seen[r.Name] {
-				seen[r.Name] = true
-				failed = append(failed, r.Name)
-			}
-		case "aborted":
-			counts.Aborted++
-		case "unknown":
+		switch {
+		case r.Status == "unknown":
 			unknown++
+		case r.Status == "failed" && !seen[r.Name]:
+			seen[r.Name] = true
+			failed = append(failed, r.Name)
 		}
 	}
 	if unknown > 0 {
 		t.log.Warn("jobs' rows were gone before their outcomes were recorded (TRUNCATE werk_jobs, or deleted before werkcron recorded outcomes); recorded as unknown",
 			"jobs", unknown)
-	}
-	if counts != (db.CountOutcomesParams{}) {
-		if err := t.q.CountOutcomes(ctx, counts); err != nil {
-			if t.conn.IsClosed() {
-				return nil, fmt.Errorf("count job outcomes: %w", err)
-			}
-			t.log.Warn("count job outcomes; werkcron_job_outcomes_total misses them", "err", err,
-				"complete", counts.Complete, "failed", counts.Failed, "aborted", counts.Aborted)
-		}
 	}
 	if len(failed) > 0 {
 		if _, err := t.pauseFailing(ctx, failed); err != nil {
@@ -222,4 +214,24 @@ func (t *Ticker) recordOutcomes(ctx context.Context, bound time.Duration, p db.R
 		}
 	}
 	return rows, nil
+}
+
+// outcomeCounts is how many of each counted outcome rows recorded ('unknown' is not
+// an outcome of werkcron_job_outcomes_total).
+func outcomeCounts(rows []db.RecordOutcomesRow) db.CountOutcomesParams {
+	var c db.CountOutcomesParams
+	for _, r := range rows {
+		if r.Kind != "recorded" {
+			continue
+		}
+		switch r.Status {
+		case "complete":
+			c.Complete++
+		case "failed":
+			c.Failed++
+		case "aborted":
+			c.Aborted++
+		}
+	}
+	return c
 }
