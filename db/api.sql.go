@@ -656,7 +656,7 @@ type UpsertScheduleParams struct {
 }
 
 // Register: create the schedule or replace its definition, through the same SQL function
-// psql users call (werk_cron_schedule, sql/00004_definition.sql). NULL arguments take the
+// psql users call (sql/functions/werk_cron_schedule.sql). NULL arguments take the
 // column defaults; keep_state keeps an existing schedule's paused and remaining_runs.
 func (q *Queries) UpsertSchedule(ctx context.Context, arg UpsertScheduleParams) (WerkCronJob, error) {
 	row := q.db.QueryRow(ctx, upsertSchedule,

@@ -9,21 +9,307 @@ import (
 	"context"
 )
 
+const appliedObjects = `-- name: AppliedObjects :many
+SELECT path, checksum FROM werk_cron_objects
+`
+
+type AppliedObjectsRow struct {
+	Path     string `json:"path"`
+	Checksum string `json:"checksum"`
+}
+
+// The object files applied here, with the checksum each had.
+func (q *Queries) AppliedObjects(ctx context.Context) ([]AppliedObjectsRow, error) {
+	rows, err := q.db.Query(ctx, appliedObjects)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AppliedObjectsRow{}
+	for rows.Next() {
+		var i AppliedObjectsRow
+		if err := rows.Scan(&i.Path, &i.Checksum); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const deferFunctionChecks = `-- name: DeferFunctionChecks :exec
+SELECT pg_catalog.set_config('check_function_bodies', 'off', true)
+`
+
+// Function bodies are checked when called, not when created, for the rest of the
+// transaction: the object files define functions that call each other in any order.
+func (q *Queries) DeferFunctionChecks(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, deferFunctionChecks)
+	return err
+}
+
+const functionGrants = `-- name: FunctionGrants :many
+SELECT pg_catalog.format(' TO %I%s', r.rolname, CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)::text AS grantee
+FROM pg_catalog.pg_proc p
+CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
+JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+WHERE p.oid = pg_catalog.to_regprocedure($1::text) AND a.grantee <> p.proowner AND a.privilege_type = 'EXECUTE'
+`
+
+// Who may execute the function @signature besides its owner and PUBLIC (what PUBLIC
+// may do is the function file's own decision), as the end of a GRANT statement:
+// ' TO <role>[ WITH GRANT OPTION]'.
+func (q *Queries) FunctionGrants(ctx context.Context, signature string) ([]string, error) {
+	rows, err := q.db.Query(ctx, functionGrants, signature)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var grantee string
+		if err := rows.Scan(&grantee); err != nil {
+			return nil, err
+		}
+		items = append(items, grantee)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const functionsNamed = `-- name: FunctionsNamed :many
+SELECT p.oid::regprocedure::text AS signature
+FROM pg_catalog.pg_proc p
+JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = $1::text AND p.proname = $2::text
+ORDER BY p.oid
+`
+
+type FunctionsNamedParams struct {
+	Schema string `json:"schema"`
+	Name   string `json:"name"`
+}
+
+// The functions of that name in werkcron's schema, by signature (as the server quotes
+// it, ready for DDL).
+func (q *Queries) FunctionsNamed(ctx context.Context, arg FunctionsNamedParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, functionsNamed, arg.Schema, arg.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var signature string
+		if err := rows.Scan(&signature); err != nil {
+			return nil, err
+		}
+		items = append(items, signature)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lockObjects = `-- name: LockObjects :exec
+SELECT pg_catalog.pg_advisory_xact_lock($1::bigint)
+`
+
+// Serialises the application of werkcron's functions, views and triggers between
+// processes that migrate at once; held until the transaction ends.
+func (q *Queries) LockObjects(ctx context.Context, key int64) error {
+	_, err := q.db.Exec(ctx, lockObjects, key)
+	return err
+}
+
 const migrationSchema = `-- name: MigrationSchema :one
 SELECT coalesce((SELECT n.nspname::text
                  FROM pg_catalog.pg_class c
                  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                  WHERE c.oid = pg_catalog.to_regclass('werk_cron_migrations')),
-                pg_catalog.current_schema()::text, '')::text AS schema
+                pg_catalog.current_schema()::text, '')::text AS schema,
+       (pg_catalog.to_regclass('werk_cron_migrations') IS NOT NULL)::boolean AS installed
 `
+
+type MigrationSchemaRow struct {
+	Schema    string `json:"schema"`
+	Installed bool   `json:"installed"`
+}
 
 // Where werkcron's migrations go: the schema of the werk_cron_migrations table that the
 // connection's search_path finds (an installation that exists, wherever "$user" may
 // point today), else the first schema of the search_path that exists; ” when there is
-// none.
-func (q *Queries) MigrationSchema(ctx context.Context) (string, error) {
+// none; installed says whether that table exists.
+func (q *Queries) MigrationSchema(ctx context.Context) (MigrationSchemaRow, error) {
 	row := q.db.QueryRow(ctx, migrationSchema)
-	var schema string
-	err := row.Scan(&schema)
-	return schema, err
+	var i MigrationSchemaRow
+	err := row.Scan(&i.Schema, &i.Installed)
+	return i, err
+}
+
+const newestMigration = `-- name: NewestMigration :one
+SELECT coalesce(pg_catalog.max(version_id), 0)::bigint AS version
+FROM werk_cron_migrations
+WHERE is_applied
+`
+
+// The newest migration recorded (0: none yet).
+func (q *Queries) NewestMigration(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, newestMigration)
+	var version int64
+	err := row.Scan(&version)
+	return version, err
+}
+
+const obsoleteObjects = `-- name: ObsoleteObjects :many
+SELECT o.stmt::text AS stmt
+FROM (
+    SELECT 1 AS ord, pg_catalog.format('DROP TRIGGER %I ON %s', t.tgname, t.tgrelid::regclass) AS stmt
+    FROM pg_catalog.pg_trigger t
+    JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
+    JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+    WHERE NOT t.tgisinternal AND n.nspname = $1::text AND p.proname LIKE 'werk\_cron\_%'
+      AND t.tgname <> ALL ($2::text[])
+    UNION ALL
+    SELECT 2, pg_catalog.format('DROP VIEW %I.%I', n.nspname, c.relname)
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind = 'v' AND n.nspname = $1::text AND c.relname LIKE 'werk\_cron\_%'
+      AND c.relname <> ALL ($3::text[])
+    UNION ALL
+    SELECT 3, pg_catalog.format('DROP FUNCTION %s', p.oid::regprocedure)
+    FROM pg_catalog.pg_proc p
+    JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+    WHERE n.nspname = $1::text AND p.proname LIKE 'werk\_cron\_%'
+      AND p.proname <> ALL ($4::text[])
+) o
+ORDER BY o.ord, o.stmt
+`
+
+type ObsoleteObjectsParams struct {
+	Schema    string   `json:"schema"`
+	Triggers  []string `json:"triggers"`
+	Views     []string `json:"views"`
+	Functions []string `json:"functions"`
+}
+
+// DROP statements for werkcron's functions, views and triggers that no file defines any
+// more (triggers first, then views, then functions, so that nothing depends on what is
+// dropped). werkcron's are the functions and views named werk_cron_* in its schema, and
+// the triggers whose function is one of those.
+func (q *Queries) ObsoleteObjects(ctx context.Context, arg ObsoleteObjectsParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, obsoleteObjects,
+		arg.Schema,
+		arg.Triggers,
+		arg.Views,
+		arg.Functions,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var stmt string
+		if err := rows.Scan(&stmt); err != nil {
+			return nil, err
+		}
+		items = append(items, stmt)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const recordObject = `-- name: RecordObject :exec
+INSERT INTO werk_cron_objects (path, checksum)
+VALUES ($1::text, $2::text)
+ON CONFLICT (path) DO UPDATE SET checksum = excluded.checksum, applied_at = pg_catalog.clock_timestamp()
+`
+
+type RecordObjectParams struct {
+	Path     string `json:"path"`
+	Checksum string `json:"checksum"`
+}
+
+func (q *Queries) RecordObject(ctx context.Context, arg RecordObjectParams) error {
+	_, err := q.db.Exec(ctx, recordObject, arg.Path, arg.Checksum)
+	return err
+}
+
+const unpinnedFunctions = `-- name: UnpinnedFunctions :many
+WITH want AS (SELECT pg_catalog.format('pg_catalog, %I', $1::text) AS path)
+SELECT pg_catalog.format('ALTER FUNCTION %s SET search_path = %s', p.oid::regprocedure, w.path)::text AS stmt
+FROM pg_catalog.pg_proc p
+JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+CROSS JOIN want w
+WHERE n.nspname = $1::text AND p.proname LIKE 'werk\_cron\_%'
+  AND NOT coalesce('search_path=' || w.path = ANY (p.proconfig), false)
+ORDER BY 1
+`
+
+// ALTER statements that pin the search_path werkcron's functions run with on each that
+// has another (or none): built-ins first, then werkcron's own objects, never "$user" or
+// public.
+func (q *Queries) UnpinnedFunctions(ctx context.Context, schema string) ([]string, error) {
+	rows, err := q.db.Query(ctx, unpinnedFunctions, schema)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var stmt string
+		if err := rows.Scan(&stmt); err != nil {
+			return nil, err
+		}
+		items = append(items, stmt)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const viewGrants = `-- name: ViewGrants :many
+SELECT pg_catalog.format('GRANT %s ON %I.%I TO %I%s', a.privilege_type, n.nspname, c.relname, r.rolname,
+                         CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)::text AS stmt
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a
+JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+WHERE n.nspname = $1::text AND c.relname = $2::text AND a.grantee <> c.relowner
+`
+
+type ViewGrantsParams struct {
+	Schema string `json:"schema"`
+	Name   string `json:"name"`
+}
+
+// Every role's rights on the view besides its owner's and PUBLIC's, as GRANT
+// statements, for a view that must be dropped and created again.
+func (q *Queries) ViewGrants(ctx context.Context, arg ViewGrantsParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, viewGrants, arg.Schema, arg.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var stmt string
+		if err := rows.Scan(&stmt); err != nil {
+			return nil, err
+		}
+		items = append(items, stmt)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

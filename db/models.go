@@ -81,6 +81,20 @@ type WerkCronJob struct {
 	PauseAfterFailures *int32 `json:"pause_after_failures"`
 }
 
+type WerkCronMigration struct {
+	ID        int32            `json:"id"`
+	VersionID int64            `json:"version_id"`
+	IsApplied bool             `json:"is_applied"`
+	Tstamp    pgtype.Timestamp `json:"tstamp"`
+}
+
+// the function, view and trigger files of werkcron applied here, by path and checksum (written by werkcron migrate)
+type WerkCronObject struct {
+	Path      string    `json:"path"`
+	Checksum  string    `json:"checksum"`
+	AppliedAt time.Time `json:"applied_at"`
+}
+
 type WerkCronStatus struct {
 	Name                string          `json:"name"`
 	State               string          `json:"state"`

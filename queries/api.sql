@@ -1,6 +1,6 @@
 -- name: UpsertSchedule :one
 -- Register: create the schedule or replace its definition, through the same SQL function
--- psql users call (werk_cron_schedule, sql/00004_definition.sql). NULL arguments take the
+-- psql users call (sql/functions/werk_cron_schedule.sql). NULL arguments take the
 -- column defaults; keep_state keeps an existing schedule's paused and remaining_runs.
 SELECT s.* FROM werk_cron_schedule(
     name => @name::text, func => @func::text, schedule => @schedule::text,

@@ -2,9 +2,106 @@
 -- Where werkcron's migrations go: the schema of the werk_cron_migrations table that the
 -- connection's search_path finds (an installation that exists, wherever "$user" may
 -- point today), else the first schema of the search_path that exists; '' when there is
--- none.
+-- none; installed says whether that table exists.
 SELECT coalesce((SELECT n.nspname::text
                  FROM pg_catalog.pg_class c
                  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                  WHERE c.oid = pg_catalog.to_regclass('werk_cron_migrations')),
-                pg_catalog.current_schema()::text, '')::text AS schema;
+                pg_catalog.current_schema()::text, '')::text AS schema,
+       (pg_catalog.to_regclass('werk_cron_migrations') IS NOT NULL)::boolean AS installed;
+
+-- name: NewestMigration :one
+-- The newest migration recorded (0: none yet).
+SELECT coalesce(pg_catalog.max(version_id), 0)::bigint AS version
+FROM werk_cron_migrations
+WHERE is_applied;
+
+-- name: LockObjects :exec
+-- Serialises the application of werkcron's functions, views and triggers between
+-- processes that migrate at once; held until the transaction ends.
+SELECT pg_catalog.pg_advisory_xact_lock(@key::bigint);
+
+-- name: DeferFunctionChecks :exec
+-- Function bodies are checked when called, not when created, for the rest of the
+-- transaction: the object files define functions that call each other in any order.
+SELECT pg_catalog.set_config('check_function_bodies', 'off', true);
+
+-- name: AppliedObjects :many
+-- The object files applied here, with the checksum each had.
+SELECT path, checksum FROM werk_cron_objects;
+
+-- name: RecordObject :exec
+INSERT INTO werk_cron_objects (path, checksum)
+VALUES (@path::text, @checksum::text)
+ON CONFLICT (path) DO UPDATE SET checksum = excluded.checksum, applied_at = pg_catalog.clock_timestamp();
+
+-- name: FunctionsNamed :many
+-- The functions of that name in werkcron's schema, by signature (as the server quotes
+-- it, ready for DDL).
+SELECT p.oid::regprocedure::text AS signature
+FROM pg_catalog.pg_proc p
+JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = @schema::text AND p.proname = @name::text
+ORDER BY p.oid;
+
+-- name: FunctionGrants :many
+-- Who may execute the function @signature besides its owner and PUBLIC (what PUBLIC
+-- may do is the function file's own decision), as the end of a GRANT statement:
+-- ' TO <role>[ WITH GRANT OPTION]'.
+SELECT pg_catalog.format(' TO %I%s', r.rolname, CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)::text AS grantee
+FROM pg_catalog.pg_proc p
+CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
+JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+WHERE p.oid = pg_catalog.to_regprocedure(@signature::text) AND a.grantee <> p.proowner AND a.privilege_type = 'EXECUTE';
+
+-- name: ViewGrants :many
+-- Every role's rights on the view besides its owner's and PUBLIC's, as GRANT
+-- statements, for a view that must be dropped and created again.
+SELECT pg_catalog.format('GRANT %s ON %I.%I TO %I%s', a.privilege_type, n.nspname, c.relname, r.rolname,
+                         CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)::text AS stmt
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a
+JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+WHERE n.nspname = @schema::text AND c.relname = @name::text AND a.grantee <> c.relowner;
+
+-- name: ObsoleteObjects :many
+-- DROP statements for werkcron's functions, views and triggers that no file defines any
+-- more (triggers first, then views, then functions, so that nothing depends on what is
+-- dropped). werkcron's are the functions and views named werk_cron_* in its schema, and
+-- the triggers whose function is one of those.
+SELECT o.stmt::text AS stmt
+FROM (
+    SELECT 1 AS ord, pg_catalog.format('DROP TRIGGER %I ON %s', t.tgname, t.tgrelid::regclass) AS stmt
+    FROM pg_catalog.pg_trigger t
+    JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
+    JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+    WHERE NOT t.tgisinternal AND n.nspname = @schema::text AND p.proname LIKE 'werk\_cron\_%'
+      AND t.tgname <> ALL (@triggers::text[])
+    UNION ALL
+    SELECT 2, pg_catalog.format('DROP VIEW %I.%I', n.nspname, c.relname)
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind = 'v' AND n.nspname = @schema::text AND c.relname LIKE 'werk\_cron\_%'
+      AND c.relname <> ALL (@views::text[])
+    UNION ALL
+    SELECT 3, pg_catalog.format('DROP FUNCTION %s', p.oid::regprocedure)
+    FROM pg_catalog.pg_proc p
+    JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+    WHERE n.nspname = @schema::text AND p.proname LIKE 'werk\_cron\_%'
+      AND p.proname <> ALL (@functions::text[])
+) o
+ORDER BY o.ord, o.stmt;
+
+-- name: UnpinnedFunctions :many
+-- ALTER statements that pin the search_path werkcron's functions run with on each that
+-- has another (or none): built-ins first, then werkcron's own objects, never "$user" or
+-- public.
+WITH want AS (SELECT pg_catalog.format('pg_catalog, %I', @schema::text) AS path)
+SELECT pg_catalog.format('ALTER FUNCTION %s SET search_path = %s', p.oid::regprocedure, w.path)::text AS stmt
+FROM pg_catalog.pg_proc p
+JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+CROSS JOIN want w
+WHERE n.nspname = @schema::text AND p.proname LIKE 'werk\_cron\_%'
+  AND NOT coalesce('search_path=' || w.path = ANY (p.proconfig), false)
+ORDER BY 1;

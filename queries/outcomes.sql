@@ -1,6 +1,6 @@
 -- name: RecordOutcomes :many
 -- Record the outcomes of finished jobs on their ledger rows (see
--- sql/00008_outcomes_off_the_worker_path.sql). Reads the ledger rows that await their
+-- internal/ticker/outcomes.go). Reads the ledger rows that await their
 -- job's outcome: when @names is empty, at most @max_rows after the cursor
 -- (@after_name, @after_tick_at) in (name, tick_at) order — one step of the primary's
 -- pass; else each named schedule's newest @max_rows (those its failures in a row are

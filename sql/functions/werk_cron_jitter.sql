@@ -1,0 +1,11 @@
+-- werk_cron_jitter is the offset of a job's run from its tick, for a schedule with
+-- jitter_secs: in [0, jitter_secs), to the millisecond, from a hash of the job's key (the
+-- schedule's name and tick), so that every ticker, every retry and a backfill give a tick
+-- the same one. The key and the ledger keep the tick itself.
+CREATE OR REPLACE FUNCTION werk_cron_jitter(key text, jitter_secs integer) RETURNS interval
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT CASE WHEN jitter_secs > 0
+                THEN ((pg_catalog.hashtextextended(key, 0) & 9223372036854775807)
+                      % (jitter_secs::bigint * 1000))::float8 * interval '1 millisecond'
+                ELSE interval '0' END
+$$;

@@ -1,0 +1,38 @@
+-- werk_cron_trigger enqueues one job of a schedule now, outside its schedule, and
+-- returns the job's id. The key, cron:<name>:manual:<job id>, can never collide with a
+-- tick's (cron:<name>:<YYYY-MM-DDTHH:MM:SSZ>), and nothing of the schedule's own state
+-- (last_tick_at, next_run_at) changes: the next tick comes as planned. It runs for a
+-- paused schedule too (asking for it is explicit), and ignores overlap = 'skip'; the job
+-- does count for a later tick's overlap check, and joins the schedule's concurrency
+-- group for buffer_one and buffer_all. The run gets a ledger row of its own, outcome
+-- 'triggered', at the instant it was triggered, so that its outcome shows in the
+-- history; the primary is told (on werkcron's channel) that a run awaits its outcome.
+CREATE OR REPLACE FUNCTION werk_cron_trigger(name text) RETURNS uuid
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    s    werk_cron_jobs;
+    v_id uuid := pg_catalog.gen_random_uuid();
+    v_at timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    SELECT * INTO s FROM werk_cron_jobs j WHERE j.name = werk_cron_trigger.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'werk_cron_trigger %: no such schedule', werk_cron_trigger.name
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    -- In the schedule's concurrency group, like its ticks' jobs, for overlap buffer_one
+    -- and buffer_all: a manual run too waits for the running one.
+    INSERT INTO werk_jobs (id, key, function, queue, status, priority, group_key, payload, max_attempts,
+                           timeout_secs, scheduled_at, enqueued_at, meta, result_ttl, failure_ttl, cron_name)
+    VALUES (v_id, 'cron:' || s.name || ':manual:' || v_id::text, s.func, s.queue, 'queued', s.priority,
+            CASE WHEN s.overlap IN ('buffer_one', 'buffer_all') THEN 'cron:' || s.name END,
+            pg_catalog.jsonb_build_object('args', s.args, 'kwargs', s.kwargs), s.max_attempts,
+            s.timeout_secs, v_at, v_at, s.meta, s.result_ttl, s.failure_ttl, s.name);
+    INSERT INTO werk_cron_ticks (name, tick_at, outcome, job_id, decided_at)
+    VALUES (s.name, v_at, 'triggered', v_id, v_at)
+    ON CONFLICT DO NOTHING;
+    PERFORM pg_catalog.pg_notify('werk:' || s.queue, '');
+    PERFORM pg_catalog.pg_notify(werk_cron_channel(), '');
+    RETURN v_id;
+END
+$$;
