@@ -56,7 +56,6 @@ type nextCase struct {
 
 func runNext(t *testing.T, cases []nextCase) {
 	t.Helper()
-	watchGuards(t)
 	for _, tc := range cases {
 		name := tc.expr
 		if tc.zone != "" {
@@ -67,7 +66,7 @@ func runNext(t *testing.T, cases []nextCase) {
 			if tc.zone != "" {
 				loc = mustLoad(t, tc.zone)
 			}
-			c, err := Parse(tc.expr, loc)
+			c, err := parseWatched(t, tc.expr, loc)
 			if err != nil {
 				t.Fatalf("Parse(%q): %v", tc.expr, err)
 			}
@@ -139,7 +138,7 @@ func TestCronFields(t *testing.T) {
 // Whitespace of any kind separates fields.
 func TestCronSeparators(t *testing.T) {
 	for _, expr := range []string{"0 0 1 1 *", "0\t0\t1\t1\t*", "0\n0\n1\n1\n*", "0\r0\r1\r1\r*", "0\f0\f1\f1\f*", "  0  0 \t 1\r\n1 *  "} {
-		c, err := Parse(expr, nil)
+		c, err := parseWatched(t, expr, nil)
 		if err != nil {
 			t.Fatalf("Parse(%q): %v", expr, err)
 		}
@@ -277,7 +276,7 @@ func TestParseCronErrors(t *testing.T) {
 		{"@", "", "unknown descriptor"},
 	} {
 		t.Run(tc.expr, func(t *testing.T) {
-			c, err := Parse(tc.expr, time.UTC)
+			c, err := parseWatched(t, tc.expr, time.UTC)
 			if err == nil {
 				t.Fatalf("Parse(%q) = %v, want an error", tc.expr, chain(t, c, mustTime(t, ref), 3))
 			}
@@ -307,16 +306,16 @@ func checkCronErr(t *testing.T, err error, expr, field, want string) {
 }
 
 func TestCronErrorMessage(t *testing.T) {
-	_, err := Parse("5-1 * * * *", nil)
+	_, err := parseWatched(t, "5-1 * * * *", nil)
 	if got, want := err.Error(), `cron "5-1 * * * *": minute: range 5-1 is reversed (start after end)`; got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
-	_, err = Parse("", nil)
+	_, err = parseWatched(t, "", nil)
 	if got, want := err.Error(), `cron "": empty expression`; got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 	long := "0 0 * * " + strings.Repeat("1,", 100) + "9"
-	_, err = Parse(long, nil)
+	_, err = parseWatched(t, long, nil)
 	if got := err.Error(); !strings.Contains(got, `..."`) || len(got) > 160 {
 		t.Errorf("long expression not truncated: %s", got)
 	}
@@ -326,15 +325,15 @@ func TestCronErrorMessage(t *testing.T) {
 func TestCronLengthCap(t *testing.T) {
 	huge := strings.Repeat("1,", 1<<19) + "1 * * * *"
 	start := time.Now()
-	_, err := Parse(huge, nil)
+	_, err := parseWatched(t, huge, nil)
 	if d := time.Since(start); d > 50*time.Millisecond {
 		t.Errorf("rejecting 1 MiB took %v", d)
 	}
 	checkCronErr(t, err, huge, "", "too long")
-	if _, err := Parse(strings.Repeat(" ", MaxLen-9)+"* * * * *", nil); err != nil {
+	if _, err := parseWatched(t, strings.Repeat(" ", MaxLen-9)+"* * * * *", nil); err != nil {
 		t.Errorf("expression of exactly MaxLen bytes rejected: %v", err)
 	}
-	if _, err := Parse(strings.Repeat(" ", MaxLen-8)+"* * * * *", nil); err == nil {
+	if _, err := parseWatched(t, strings.Repeat(" ", MaxLen-8)+"* * * * *", nil); err == nil {
 		t.Errorf("expression of MaxLen+1 bytes accepted")
 	}
 }
@@ -358,7 +357,7 @@ func TestCronNeverFires(t *testing.T) {
 		if tc.zone != "" {
 			loc = mustLoad(t, tc.zone)
 		}
-		_, err := Parse(tc.expr, loc)
+		_, err := parseWatched(t, tc.expr, loc)
 		if err == nil {
 			t.Errorf("Parse(%q, %s) accepted a never-firing expression", tc.expr, loc)
 			continue
@@ -387,7 +386,7 @@ func TestCronNeverFires(t *testing.T) {
 // A seven-field expression whose years are all past is valid syntax; it
 // simply never fires again.
 func TestCronPastYears(t *testing.T) {
-	c, err := Parse("0 0 0 1 1 * 1999", nil)
+	c, err := parseWatched(t, "0 0 0 1 1 * 1999", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +397,7 @@ func TestCronPastYears(t *testing.T) {
 		t.Errorf("Next(1998) = %s, %v", x, ok)
 	}
 	// Past 2099 there is nothing.
-	c, _ = Parse("0 0 1 1 *", nil)
+	c, _ = parseWatched(t, "0 0 1 1 *", nil)
 	if x, ok := c.Next(mustTime(t, "2099-06-01T00:00:00Z")); ok {
 		t.Errorf("Next(2099-06) = %s, want none", x)
 	}
@@ -658,7 +657,6 @@ func genExpr(r *rand.Rand) string {
 // expression's wall clock (or is the end of a gap that skipped a match, as
 // skippedMatch has it).
 func TestCronProperties(t *testing.T) {
-	watchGuards(t)
 	r := rand.New(rand.NewPCG(2026, 11))
 	locs := make([]*time.Location, len(propZones))
 	for i, z := range propZones {
@@ -674,7 +672,7 @@ func TestCronProperties(t *testing.T) {
 		}
 		expr := genExpr(r)
 		loc := locs[r.IntN(len(locs))]
-		c, err := Parse(expr, loc)
+		c, err := parseWatched(t, expr, loc)
 		if errors.Is(err, ErrNeverFires) {
 			continue
 		}
@@ -719,7 +717,6 @@ func TestCronProperties(t *testing.T) {
 // apply the package documentation's rule (with skippedMatch's reading of
 // skipped wildcard times) directly; Next must produce exactly that list.
 func TestCronBruteForceDST(t *testing.T) {
-	watchGuards(t)
 	r := rand.New(rand.NewPCG(7, 7))
 	type tr struct {
 		zone string
@@ -766,7 +763,7 @@ func TestCronBruteForceDST(t *testing.T) {
 			}
 			expr = strings.Join(f, " ")
 		}
-		c, err := Parse(expr, loc)
+		c, err := parseWatched(t, expr, loc)
 		if err != nil {
 			continue
 		}
@@ -834,7 +831,7 @@ func TestCronBruteForceDST(t *testing.T) {
 // cronexpr's Expression is not safe for concurrent use; Cron must be.
 func TestCronConcurrent(t *testing.T) {
 	loc := mustLoad(t, "America/New_York")
-	c, err := Parse("*/7 * */2 * 1-5", loc)
+	c, err := parseWatched(t, "*/7 * */2 * 1-5", loc)
 	if err != nil {
 		t.Fatal(err)
 	}

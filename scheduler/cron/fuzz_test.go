@@ -44,7 +44,7 @@ var fuzzZones = []string{"UTC", "America/New_York", "Europe/Berlin", "Australia/
 
 // FuzzParseCronNext: Parse and Next never panic, never reach a guard the
 // validator should make unreachable (a recovered panic, cronexpr rejecting
-// our canonical expression or answering in the past: see onUnreachable),
+// our canonical expression or answering in the past: see guardHook),
 // errors are *Error, Next always moves forward, and where the oracle
 // (oracle_test.go) reads the expression too, Next's first answer is the
 // oracle's, looking a day ahead.
@@ -60,10 +60,9 @@ func FuzzParseCronNext(f *testing.F) {
 	}
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
 	f.Fuzz(func(t *testing.T, expr string, at int64) {
-		watchGuards(t) // the fuzz engine runs one input at a time per process
 		z := zones[(len(expr)+int(at&7))%len(zones)]
 		loc := z.loc
-		c, err := Parse(expr, loc)
+		c, err := parseWatched(t, expr, loc)
 		if err != nil {
 			var ce *Error
 			if !errors.As(err, &ce) || !errors.Is(err, ErrInvalid) {

@@ -667,7 +667,6 @@ type oracleStats struct {
 // daylight saving transitions. Rerun a failure with -cron.seed=N; raise the
 // count with -cron.oracle=N.
 func TestCronOracle(t *testing.T) {
-	watchGuards(t)
 	seed := *oracleSeed
 	want := max(*oracleN, oracleMin)
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
@@ -688,7 +687,7 @@ func TestCronOracle(t *testing.T) {
 		}
 		z := zones[r.IntN(len(zones))]
 		expr, from, chain := g.oracleCase(z)
-		c, err := Parse(expr, z.loc)
+		c, err := parseWatched(t, expr, z.loc)
 		o, oerr := oracleParse(expr)
 		if oerr != nil {
 			fail("case %d: the generator wrote %q, which the oracle refuses: %v", i, expr, oerr)
