@@ -29,9 +29,20 @@ func mustTime(t testing.TB, s string) time.Time {
 	return x
 }
 
-// chain calls Next n times, starting at from, and formats the instants.
+// chain calls Next n times, starting at from, and formats the instants. It
+// stops early when Next finds nothing.
 func chain(t testing.TB, s Schedule, from time.Time, n int) []string {
 	t.Helper()
+	out, err := chainErr(s, from, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// chainErr is chain for goroutines other than the test's (which must not
+// call t.Fatal): an answer not after its input is an error.
+func chainErr(s Schedule, from time.Time, n int) ([]string, error) {
 	var out []string
 	for range n {
 		x, ok := s.Next(from)
@@ -39,12 +50,12 @@ func chain(t testing.TB, s Schedule, from time.Time, n int) []string {
 			break
 		}
 		if !x.After(from) {
-			t.Fatalf("Next(%s) = %s, not after its input", from.Format(time.RFC3339Nano), x.Format(time.RFC3339Nano))
+			return out, fmt.Errorf("Next(%s) = %s, not after its input", from.Format(time.RFC3339Nano), x.Format(time.RFC3339Nano))
 		}
 		out = append(out, x.Format(time.RFC3339))
 		from = x
 	}
-	return out
+	return out, nil
 }
 
 type nextCase struct {
@@ -828,22 +839,50 @@ func TestCronBruteForceDST(t *testing.T) {
 	}
 }
 
-// cronexpr's Expression is not safe for concurrent use; Cron must be.
+// cronexpr's Expression is not safe for concurrent use (its Next writes the
+// current month's days into it); Expr must be. Eight goroutines share one
+// Expr, each chaining from a different instant -- other months, month ends,
+// New York's spring and fall transitions -- so that a shared Expression
+// would mix their months up, and each must see exactly the chain a single
+// goroutine saw (itself checked against the oracle). Failures travel back
+// on a channel: only the test goroutine may stop the test.
 func TestCronConcurrent(t *testing.T) {
+	const expr, n = "*/7 * */2 * 1-5", 300
 	loc := mustLoad(t, "America/New_York")
-	c, err := parseWatched(t, "*/7 * */2 * 1-5", loc)
+	c, err := parseWatched(t, expr, loc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	from := mustTime(t, "2026-03-01T00:00:00Z")
-	want := chain(t, c, from, 300)
+	froms := []time.Time{
+		mustTime(t, "2026-03-01T00:00:00Z"),
+		mustTime(t, "2026-03-07T12:00:00Z"), // spring forward on 03-08
+		mustTime(t, "2026-10-31T12:00:00Z"), // fall back on 11-01
+		mustTime(t, "2026-01-30T18:00:00Z"),
+		mustTime(t, "2026-02-27T06:00:00Z"),
+		mustTime(t, "2026-04-29T00:00:00Z"),
+		mustTime(t, "2026-06-29T23:59:59Z"),
+		mustTime(t, "2026-12-30T00:00:00Z"),
+	}
+	wants := make([][]string, len(froms))
+	for i, from := range froms {
+		wants[i] = chain(t, c, from, n)
+		if len(wants[i]) != n {
+			t.Fatalf("from %s: %d instants, want %d", from, len(wants[i]), n)
+		}
+		checkOracle(t, expr, loc.String(), from.Format(time.RFC3339Nano), wants[i])
+	}
 	var wg sync.WaitGroup
-	errs := make(chan string, 8)
-	for range 8 {
+	errs := make(chan string, len(froms))
+	for i, from := range froms {
 		wg.Go(func() {
 			for range 5 {
-				if got := chain(t, c, from, 300); !slices.Equal(got, want) {
-					errs <- fmt.Sprintf("concurrent chain differs: %q...", got[:3])
+				got, err := chainErr(c, from, n)
+				if err != nil {
+					errs <- fmt.Sprintf("goroutine %d: %v", i, err)
+					return
+				}
+				if k := firstDiff(got, wants[i]); k >= 0 {
+					errs <- fmt.Sprintf("goroutine %d, from %s: instant %d is %q, alone it was %q", i, from.Format(time.RFC3339), k, at(got, k), at(wants[i], k))
 					return
 				}
 			}
@@ -854,6 +893,24 @@ func TestCronConcurrent(t *testing.T) {
 	for e := range errs {
 		t.Error(e)
 	}
+}
+
+// firstDiff is the first index at which a and b differ, or -1.
+func firstDiff(a, b []string) int {
+	for k := range max(len(a), len(b)) {
+		if at(a, k) != at(b, k) || k >= len(a) || k >= len(b) {
+			return k
+		}
+	}
+	return -1
+}
+
+// at is xs[k], or "(none)" past its end.
+func at(xs []string, k int) string {
+	if k < len(xs) {
+		return xs[k]
+	}
+	return "(none)"
 }
 
 func TestInterval(t *testing.T) {
