@@ -73,6 +73,7 @@ func runNext(t *testing.T, cases []nextCase) {
 			name += "@" + tc.zone
 		}
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			loc := time.UTC
 			if tc.zone != "" {
 				loc = mustLoad(t, tc.zone)
@@ -93,6 +94,7 @@ func runNext(t *testing.T, cases []nextCase) {
 const ref = "2026-01-01T00:00:00Z" // the instant cronexpr's bugs were measured from (a Thursday)
 
 func TestCronFields(t *testing.T) {
+	t.Parallel()
 	runNext(t, []nextCase{
 		{expr: "0 9 * * *", from: ref, want: []string{"2026-01-01T09:00:00Z", "2026-01-02T09:00:00Z"}},
 		// Six fields are seconds-first; cronexpr would read "*" as a year.
@@ -148,6 +150,7 @@ func TestCronFields(t *testing.T) {
 
 // Whitespace of any kind separates fields.
 func TestCronSeparators(t *testing.T) {
+	t.Parallel()
 	for _, expr := range []string{"0 0 1 1 *", "0\t0\t1\t1\t*", "0\n0\n1\n1\n*", "0\r0\r1\r1\r*", "0\f0\f1\f1\f*", "  0  0 \t 1\r\n1 *  "} {
 		c, err := parseWatched(t, expr, nil)
 		if err != nil {
@@ -166,6 +169,7 @@ func TestCronSeparators(t *testing.T) {
 // Every cronexpr bug in the package documentation that has a right answer
 // other than an error.
 func TestCronexprBugs(t *testing.T) {
+	t.Parallel()
 	runNext(t, []nextCase{
 		// Day-of-week ranges through 7: cronexpr never fires them.
 		{expr: "0 0 * * 5-7", from: ref, want: []string{"2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z", "2026-01-04T00:00:00Z", "2026-01-09T00:00:00Z"}},
@@ -209,6 +213,7 @@ type errCase struct {
 }
 
 func TestParseCronErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []errCase{
 		// Reversed ranges (cronexpr panics in Next, returns zero, or drops them).
 		{"5-1 * * * *", "minute", "range 5-1 is reversed"},
@@ -287,6 +292,7 @@ func TestParseCronErrors(t *testing.T) {
 		{"@", "", "unknown descriptor"},
 	} {
 		t.Run(tc.expr, func(t *testing.T) {
+			t.Parallel()
 			c, err := parseWatched(t, tc.expr, time.UTC)
 			if err == nil {
 				t.Fatalf("Parse(%q) = %v, want an error", tc.expr, chain(t, c, mustTime(t, ref), 3))
@@ -317,6 +323,7 @@ func checkCronErr(t *testing.T, err error, expr, field, want string) {
 }
 
 func TestCronErrorMessage(t *testing.T) {
+	t.Parallel()
 	_, err := parseWatched(t, "5-1 * * * *", nil)
 	if got, want := err.Error(), `cron "5-1 * * * *": minute: range 5-1 is reversed (start after end)`; got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
@@ -333,6 +340,8 @@ func TestCronErrorMessage(t *testing.T) {
 }
 
 // cronexpr took 245 ms to parse 1 MiB, and its error echoed all of it.
+// Not parallel: it times Parse, and go test runs serial tests before it
+// resumes the parallel ones, so no test of this package competes for CPU.
 func TestCronLengthCap(t *testing.T) {
 	huge := strings.Repeat("1,", 1<<19) + "1 * * * *"
 	start := time.Now()
@@ -350,6 +359,7 @@ func TestCronLengthCap(t *testing.T) {
 }
 
 func TestCronNeverFires(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ expr, zone, field string }{
 		{"* * 31 2 *", "", "day of month"},
 		{"0 0 30 2 *", "", "day of month"},
@@ -397,6 +407,7 @@ func TestCronNeverFires(t *testing.T) {
 // A seven-field expression whose years are all past is valid syntax; it
 // simply never fires again.
 func TestCronPastYears(t *testing.T) {
+	t.Parallel()
 	c, err := parseWatched(t, "0 0 0 1 1 * 1999", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -441,6 +452,7 @@ func TestCronPastYears(t *testing.T) {
 // in another hour, so "0 * * * *" goes from 01:00 to 03:00 and "30 * * * *"
 // from 01:30 to 03:30 there.
 func TestCronDST(t *testing.T) {
+	t.Parallel()
 	const ny, berlin, lh = "America/New_York", "Europe/Berlin", "Australia/Lord_Howe"
 	runNext(t, []nextCase{
 		// New York, spring 2026-03-08: 02:00 EST -> 03:00 EDT.
@@ -499,6 +511,7 @@ func TestCronDST(t *testing.T) {
 // More of the rule: collapsing, lists, seconds, and Next from inside the
 // second copy of a repeated hour (where cronexpr answers in the past).
 func TestCronDSTMore(t *testing.T) {
+	t.Parallel()
 	const ny = "America/New_York"
 	runNext(t, []nextCase{
 		// Several skipped times and a real match at the transition: one firing.
@@ -666,7 +679,8 @@ func genExpr(r *rand.Rand) string {
 // Property: on 400 random expressions, zones and instants, Next strictly
 // increases, never repeats, is fast, and every instant matches the
 // expression's wall clock (or is the end of a gap that skipped a match, as
-// skippedMatch has it).
+// skippedMatch has it). Not parallel, because it times Next (see
+// TestCronLengthCap).
 func TestCronProperties(t *testing.T) {
 	r := rand.New(rand.NewPCG(2026, 11))
 	locs := make([]*time.Location, len(propZones))
@@ -728,6 +742,7 @@ func TestCronProperties(t *testing.T) {
 // apply the package documentation's rule (with skippedMatch's reading of
 // skipped wildcard times) directly; Next must produce exactly that list.
 func TestCronBruteForceDST(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(7, 7))
 	type tr struct {
 		zone string
@@ -847,6 +862,7 @@ func TestCronBruteForceDST(t *testing.T) {
 // goroutine saw (itself checked against the oracle). Failures travel back
 // on a channel: only the test goroutine may stop the test.
 func TestCronConcurrent(t *testing.T) {
+	t.Parallel()
 	const expr, n = "*/7 * */2 * 1-5", 300
 	loc := mustLoad(t, "America/New_York")
 	c, err := parseWatched(t, expr, loc)
@@ -914,6 +930,7 @@ func at(xs []string, k int) string {
 }
 
 func TestInterval(t *testing.T) {
+	t.Parallel()
 	a := mustTime(t, "2026-01-01T00:00:00Z")
 	iv := Interval{Anchor: a, Every: 90 * time.Second}
 	var _ Schedule = iv

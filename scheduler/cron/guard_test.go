@@ -51,6 +51,7 @@ var _ = Expr{} == Expr{}
 // The hook fires at each guard, and the guards still answer safely: the
 // detection the fuzz target relies on is itself tested here.
 func TestUnreachableHook(t *testing.T) {
+	t.Parallel()
 	from := mustTime(t, "2025-12-31T23:58:00Z")
 	var g guardLog
 

@@ -574,6 +574,7 @@ const oracleWindow = 4 * 24 * time.Hour
 // Hand-checked answers for the oracle itself, so that it is not only
 // trusted because it agrees with Next.
 func TestOracleSelf(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		expr, zone, from string
 		want             []string
@@ -667,6 +668,7 @@ type oracleStats struct {
 // daylight saving transitions. Rerun a failure with -cron.seed=N; raise the
 // count with -cron.oracle=N.
 func TestCronOracle(t *testing.T) {
+	t.Parallel()
 	seed := *oracleSeed
 	want := max(*oracleN, oracleMin)
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
