@@ -183,7 +183,7 @@ func TestCronexprBugs(t *testing.T) {
 		// Leading-zero months: not December, and NextN increases.
 		{expr: "0 0 1 01 *", from: ref, want: []string{"2027-01-01T00:00:00Z", "2028-01-01T00:00:00Z", "2029-01-01T00:00:00Z"}},
 		{expr: "0 0 1 05 *", from: ref, want: []string{"2026-05-01T00:00:00Z", "2027-05-01T00:00:00Z"}},
-		{expr: "0 0 1 01-03 *", from: ref, want: []string{"2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z", "2027-01-01T00:00:00Z"}},
+		{expr: "0 0 1 01-03 *", from: ref, want: []string{"2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z", "2027-01-01T00:00:00Z"}}, // consistently padded: a plain decimal range
 		// From just before, the answer is not in the past.
 		{expr: "0 0 1 01 *", from: "2025-12-31T23:58:00Z", want: []string{"2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z"}},
 		// Fuzz crasher (past result): dom 1 OR Sundays, in January.
@@ -192,8 +192,6 @@ func TestCronexprBugs(t *testing.T) {
 		// Leading-zero days of week: Monday and Friday, not Sunday.
 		{expr: "0 0 * * 01", from: ref, want: []string{"2026-01-05T00:00:00Z", "2026-01-12T00:00:00Z"}},
 		{expr: "0 0 * * 05", from: ref, want: []string{"2026-01-02T00:00:00Z", "2026-01-09T00:00:00Z"}},
-		// Consistently padded ranges are plain decimal ranges.
-		{expr: "0 0 1 01-03 *", from: ref, want: []string{"2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z", "2027-01-01T00:00:00Z"}},
 		// Vixie's day rule: "*/2" is unrestricted, so both fields must
 		// match: Mondays on odd days (cronexpr: first hit Sat 01-03).
 		{expr: "0 0 */2 * 1", from: ref, want: []string{"2026-01-05T00:00:00Z", "2026-01-19T00:00:00Z", "2026-02-09T00:00:00Z", "2026-02-23T00:00:00Z"}},
@@ -324,17 +322,22 @@ func checkCronErr(t *testing.T, err error, expr, field, want string) {
 
 func TestCronErrorMessage(t *testing.T) {
 	t.Parallel()
-	_, err := parseWatched(t, "5-1 * * * *", nil)
-	if got, want := err.Error(), `cron "5-1 * * * *": minute: range 5-1 is reversed (start after end)`; got != want {
+	refuse := func(expr string) string {
+		t.Helper()
+		c, err := parseWatched(t, expr, nil)
+		if err == nil {
+			t.Fatalf("Parse(%.40q) = %v, want an error", expr, c)
+		}
+		return err.Error()
+	}
+	if got, want := refuse("5-1 * * * *"), `cron "5-1 * * * *": minute: range 5-1 is reversed (start after end)`; got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
-	_, err = parseWatched(t, "", nil)
-	if got, want := err.Error(), `cron "": empty expression`; got != want {
+	if got, want := refuse(""), `cron "": empty expression`; got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 	long := "0 0 * * " + strings.Repeat("1,", 100) + "9"
-	_, err = parseWatched(t, long, nil)
-	if got := err.Error(); !strings.Contains(got, `..."`) || len(got) > 160 {
+	if got := refuse(long); !strings.Contains(got, `..."`) || len(got) > 160 {
 		t.Errorf("long expression not truncated: %s", got)
 	}
 }
@@ -419,7 +422,10 @@ func TestCronPastYears(t *testing.T) {
 		t.Errorf("Next(1998) = %s, %v", x, ok)
 	}
 	// Past 2099 there is nothing.
-	c, _ = parseWatched(t, "0 0 1 1 *", nil)
+	c, err = parseWatched(t, "0 0 1 1 *", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if x, ok := c.Next(mustTime(t, "2099-06-01T00:00:00Z")); ok {
 		t.Errorf("Next(2099-06) = %s, want none", x)
 	}
@@ -698,14 +704,17 @@ func TestCronProperties(t *testing.T) {
 		expr := genExpr(r)
 		loc := locs[r.IntN(len(locs))]
 		c, err := parseWatched(t, expr, loc)
+		m := newMatcher(t, expr)
 		if errors.Is(err, ErrNeverFires) {
+			if f, ok := oracleEverFires(m, oracleZone(t, loc.String())); ok {
+				t.Fatalf("Parse(%q) in %s says it never fires; the oracle fires at %s", expr, loc, f.at.In(loc).Format(time.RFC3339))
+			}
 			continue
 		}
 		if err != nil {
 			t.Fatalf("generated %q: %v", expr, err)
 		}
 		n++
-		m := newMatcher(t, expr)
 		if m.fixed != c.Fixed() {
 			t.Fatalf("%q: Fixed() = %v, the oracle says %v", expr, c.Fixed(), m.fixed)
 		}
@@ -766,7 +775,7 @@ func TestCronBruteForceDST(t *testing.T) {
 	if len(trs) < 8 {
 		t.Fatalf("found only %d transitions", len(trs))
 	}
-	checked, gaps, wildGaps, repeats := 0, 0, 0, 0
+	checked, never, gaps, wildGaps, repeats := 0, 0, 0, 0, 0
 	for i := 0; i < 600; i++ {
 		expr := genExpr(r)
 		if len(strings.Fields(expr)) != 5 {
@@ -789,12 +798,15 @@ func TestCronBruteForceDST(t *testing.T) {
 			}
 			expr = strings.Join(f, " ")
 		}
+		// The generator writes valid expressions only; one that never
+		// fires must have nothing in the brute force's window either.
 		c, err := parseWatched(t, expr, loc)
-		if err != nil {
-			continue
+		neverFires := errors.Is(err, ErrNeverFires)
+		if err != nil && !neverFires {
+			t.Fatalf("generated %q: %v", expr, err)
 		}
 		m := newMatcher(t, expr)
-		if m.fixed != c.Fixed() {
+		if !neverFires && m.fixed != c.Fixed() {
 			t.Fatalf("%q: Fixed() = %v, the oracle says %v", expr, c.Fixed(), m.fixed)
 		}
 		from := tr.at.Add(-30 * time.Hour)
@@ -824,6 +836,13 @@ func TestCronBruteForceDST(t *testing.T) {
 				want = append(want, xl.Format(time.RFC3339))
 			}
 		}
+		if neverFires {
+			if len(want) > 0 {
+				t.Fatalf("%q in %s: Parse says it never fires; the brute force fires at %q", expr, tr.zone, want)
+			}
+			never++
+			continue
+		}
 		got := chain(t, c, from, len(want)+1)
 		for len(got) > 0 && !mustTime(t, got[len(got)-1]).Before(to) {
 			got = got[:len(got)-1]
@@ -848,7 +867,10 @@ func TestCronBruteForceDST(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d expressions checked; %d fired at a gap end (%d wildcard ones for a skipped time only), %d fired in both copies of a repeated time", checked, gaps, wildGaps, repeats)
+	t.Logf("%d expressions checked (and %d that never fire); %d fired at a gap end (%d wildcard ones for a skipped time only), %d fired in both copies of a repeated time", checked, never, gaps, wildGaps, repeats)
+	if checked < 300 {
+		t.Errorf("only %d expressions checked", checked)
+	}
 	if gaps == 0 || wildGaps == 0 || repeats == 0 {
 		t.Errorf("the generator no longer exercises transitions")
 	}
