@@ -263,6 +263,7 @@ func TestParseCronErrors(t *testing.T) {
 		{"   \t\n", "", "empty expression"},
 		{"* * * *", "", "expected 5, 6 or 7 fields, got 4"},
 		{"* * * * * * * *", "", "expected 5, 6 or 7 fields, got 8"},
+		{"0 0 0 1 1 * 2027 2028", "", "expected 5, 6 or 7 fields, got 8"}, // cronexpr drops the eighth
 		{"a b c d e", "minute", `bad value "a"`},
 		{"* * * * mo", "day of week", "bad value"},
 		{"0 0 * JANUARYX *", "month", "bad value"},
@@ -280,6 +281,9 @@ func TestParseCronErrors(t *testing.T) {
 		{"0 ? * * *", "hour", "only allowed in day"},
 		{"0 0 ?,1 * *", "day of month", "whole field"},
 		{"0 0 1 ? *", "month", "only allowed in day"},
+		{"? * * * * *", "second", "only allowed in day"},
+		{"0 0 0 1 1 * ?", "year", "only allowed in day"},
+		{"0 0 * * 1,?", "day of week", "whole field"},
 		// Descriptors.
 		{"@daily 2027", "", "nothing may follow @daily"},
 		{"@hourly *", "", "nothing may follow"},

@@ -54,8 +54,9 @@
 // The design requires github.com/gorhill/cronexpr to evaluate expressions.
 // Its only version, v0.0.0-20180427100037-88b0669f7d75 (2018), gets the
 // following wrong; each item was measured against that version and is a
-// regression test in this package, which must pass through the guards
-// described below rather than by avoiding the input.
+// regression test in this package (the top of guard_test.go names them),
+// which must pass through the guards described below rather than by
+// avoiding the input.
 //
 //   - Field count. cronexpr reads a sixth field as a year, not seconds (30 5
 //     4 * * * is 05:30 on January 4th), silently ignores fields after the

@@ -1,5 +1,43 @@
 package cron
 
+// The regression tests for cronexpr's bugs, item by item as the package
+// documentation lists them under "What cronexpr gets wrong". Each gives
+// the input that exposes the bug to Parse and Next, so that it passes
+// through the guards; none avoids the input.
+//
+//   - Field count: a sixth field read as a year (30 5 4 * * *, */20 * * *
+//     * *: TestCronFields, ExampleParse_seconds), fields after the seventh
+//     ignored (* * * * * * * *, 0 0 0 1 1 * 2027 2028) and anything after a
+//     descriptor (@daily 2027: TestParseCronErrors).
+//   - Reversed ranges, which panic in Next, never fire or vanish from a
+//     list (5-1 in each of the five fields, DEC-JAN, 5-1,7, fri-mon:
+//     TestParseCronErrors, ExampleParse_error).
+//   - Zero-padded months and days of week: 0 0 1 01 * first firing in
+//     December, answering in the past and repeating (TestCronexprBugs, from
+//     2025-12-31 23:58 too), 1-05 panicking (TestParseCronErrors), 01 and 05
+//     read as Sunday (TestCronexprBugs).
+//   - Day-of-week ranges through 7: 5-7, 6-7, 1-7, SAT-SUN never firing and
+//     0-7 Sundays only (TestCronexprBugs).
+//   - The day rule: a */n day field ORed with the other (0 0 */2 * 1:
+//     TestCronexprBugs, TestOracleSelf).
+//   - Loose syntax: empty list elements (1,,2 and ,1 and 1,) and ? in
+//     every field (TestParseCronErrors).
+//   - Never-firing expressions answered with the zero time (* * 31 2 *,
+//     0 0 30 2 *, 0 0 31 4,6,9,11 *: TestCronNeverFires,
+//     ExampleParse_error; past 2099: TestCronPastYears).
+//   - Input length: 1 MiB parsed slowly and echoed whole (TestCronLengthCap,
+//     TestCronErrorMessage).
+//   - Shared state: one Expression used by several goroutines
+//     (TestCronConcurrent, which fails without the copy per call, with or
+//     without -race).
+//   - Daylight saving: in New York, 30 2 * * * stuck on its input, 0 * * * *
+//     and */15 looping and answering in the past; in Berlin and on Lord
+//     Howe, late firings, second copies and lost runs (TestCronDST,
+//     TestCronDSTMore, ExampleExpr_Next_daylightSaving).
+//
+// cronSeeds (fuzz_test.go) holds these inputs too, and the tests below check
+// that a guard which fires is seen.
+
 import (
 	"errors"
 	"fmt"
