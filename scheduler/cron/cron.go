@@ -93,8 +93,9 @@ type Expr struct {
 	// Vixie's rule for a day field starting with '*' while the other is
 	// restricted: both must match. cronexpr is given '*' for that field and
 	// its candidates are filtered with these bit sets (0: no filter).
-	domMask uint64 // bit d: day of month d allowed
-	dowMask uint64 // bit w: weekday w allowed (0 = Sunday)
+	domMask uint64     // bit d: day of month d allowed
+	dowMask uint64     // bit w: weekday w allowed (0 = Sunday)
+	hook    *guardHook // nil except in tests (a pointer keeps Expr comparable)
 }
 
 // String returns the expression as given.
@@ -186,7 +187,13 @@ func (f *parsedField) mask() uint64 {
 // the week ("fri-mon") are rejected, as Vixie cron does; '?' is '*' and is
 // allowed only in the day fields; names and @-descriptors are
 // case-insensitive; @reboot, @midnight and @every are rejected.
-func Parse(expr string, loc *time.Location) (c *Expr, err error) {
+func Parse(expr string, loc *time.Location) (*Expr, error) {
+	return parse(expr, loc, nil)
+}
+
+// parse is Parse with a guard hook, which the returned Expr keeps for Next.
+// Parse passes nil; tests and the fuzz target pass a hook of their own.
+func parse(expr string, loc *time.Location, hook guardHook) (c *Expr, err error) {
 	if loc == nil {
 		loc = time.UTC
 	}
@@ -251,6 +258,9 @@ func Parse(expr string, loc *time.Location) (c *Expr, err error) {
 		loc:   loc,
 		fixed: !strings.Contains(minF.text, "*") && !strings.Contains(hourF.text, "*"),
 	}
+	if hook != nil {
+		c.hook = &hook
+	}
 
 	// Vixie's day rule. cronexpr ORs the two day fields when both are
 	// restricted (right) and uses only the restricted one when the other is
@@ -279,7 +289,7 @@ func Parse(expr string, loc *time.Location) (c *Expr, err error) {
 		yearText = yearF.canon()
 	}
 	canon := strings.Join([]string{secF.canon(), minF.canon(), hourF.canon(), domText, monF.canon(), dowText, yearText}, " ")
-	ce, perr := safeParse(canon, cronexpr.Parse)
+	ce, perr := safeParse(canon, cronexpr.Parse, hook)
 	if perr != nil {
 		return nil, bad("", "%v", perr)
 	}
@@ -300,34 +310,44 @@ func Parse(expr string, loc *time.Location) (c *Expr, err error) {
 // safeParse calls parse (cronexpr.Parse) on a canonical expression,
 // turning a panic or a rejection into an error. The validator and the
 // canonical form should make both unreachable; this is the last guard.
-func safeParse(s string, parse func(string) (*cronexpr.Expression, error)) (e *cronexpr.Expression, err error) {
+func safeParse(s string, parse func(string) (*cronexpr.Expression, error), hook guardHook) (e *cronexpr.Expression, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			unreachable("Parse: cronexpr panicked on "+strconv.Quote(s), r)
+			hook.fire("Parse: cronexpr panicked on "+strconv.Quote(s), r)
 			e, err = nil, fmt.Errorf("internal error: cronexpr panicked on %q: %v", s, r)
 		}
 	}()
 	e, err = parse(s)
 	if err != nil {
-		unreachable("Parse: cronexpr rejected "+strconv.Quote(s), err)
+		hook.fire("Parse: cronexpr rejected "+strconv.Quote(s), err)
 		return nil, fmt.Errorf("internal error: cronexpr rejected %q: %w", s, err)
 	}
 	return e, nil
 }
 
-// onUnreachable, when not nil, is called by unreachable. Production leaves
-// it nil; tests (the fuzz target above all) set it, because every guard
-// answers safely -- an error from Parse, "no next time" from Next -- and a
-// guard that fires would otherwise pass for an ordinary invalid or
-// never-firing expression. Set it only while no Parse or Next runs.
-var onUnreachable func(where string, detail any)
+// guardHook, when not nil, is called when a guard that the validator should
+// make unreachable fires: a panic recovered in Parse or Next, cronexpr
+// rejecting a canonical expression, or cronexpr answering a time not after
+// its input. Every guard answers safely -- an error from Parse, "no next
+// time" from Next -- so without the hook a guard that fires would pass for
+// an ordinary invalid or never-firing expression. Production never has one
+// (Parse passes nil). Tests and the fuzz target pass theirs to parse, and
+// it travels in the Expr they get back, so no package state is shared and
+// they may run in parallel.
+type guardHook func(where string, detail any)
 
-// unreachable records that a guard the validator should make unreachable
-// fired: a panic recovered in Parse or Next, cronexpr rejecting a canonical
-// expression, or cronexpr answering a time not after its input.
-func unreachable(where string, detail any) {
-	if f := onUnreachable; f != nil {
-		f(where, detail)
+// fire calls h, if there is one.
+func (h guardHook) fire(where string, detail any) {
+	if h != nil {
+		h(where, detail)
+	}
+}
+
+// unreachable fires c's guard hook, if any (c may be nil: Next recovers
+// from that).
+func (c *Expr) unreachable(where string, detail any) {
+	if c != nil && c.hook != nil {
+		c.hook.fire(where, detail)
 	}
 }
 
@@ -593,7 +613,7 @@ var (
 func (c *Expr) Next(t time.Time) (next time.Time, ok bool) {
 	defer func() {
 		if r := recover(); r != nil { // last guard; the validator should make it unreachable
-			unreachable("Next", r)
+			c.unreachable("Next", r)
 			next, ok = time.Time{}, false
 		}
 	}()
@@ -691,7 +711,7 @@ func (c *Expr) wallNext(e *cronexpr.Expression, w time.Time, strict bool) time.T
 			return time.Time{}
 		}
 		if !n.After(w) { // a cronexpr bug our canon should avoid; never go back
-			unreachable("Next: cronexpr went back", fmt.Sprintf("Next(%s) = %s", w.Format(time.RFC3339Nano), n.Format(time.RFC3339Nano)))
+			c.unreachable("Next: cronexpr went back", fmt.Sprintf("Next(%s) = %s", w.Format(time.RFC3339Nano), n.Format(time.RFC3339Nano)))
 			return time.Time{}
 		}
 		if c.dayOK(n) {

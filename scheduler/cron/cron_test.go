@@ -29,9 +29,20 @@ func mustTime(t testing.TB, s string) time.Time {
 	return x
 }
 
-// chain calls Next n times, starting at from, and formats the instants.
+// chain calls Next n times, starting at from, and formats the instants. It
+// stops early when Next finds nothing.
 func chain(t testing.TB, s Schedule, from time.Time, n int) []string {
 	t.Helper()
+	out, err := chainErr(s, from, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// chainErr is chain for goroutines other than the test's (which must not
+// call t.Fatal): an answer not after its input is an error.
+func chainErr(s Schedule, from time.Time, n int) ([]string, error) {
 	var out []string
 	for range n {
 		x, ok := s.Next(from)
@@ -39,12 +50,12 @@ func chain(t testing.TB, s Schedule, from time.Time, n int) []string {
 			break
 		}
 		if !x.After(from) {
-			t.Fatalf("Next(%s) = %s, not after its input", from.Format(time.RFC3339Nano), x.Format(time.RFC3339Nano))
+			return out, fmt.Errorf("Next(%s) = %s, not after its input", from.Format(time.RFC3339Nano), x.Format(time.RFC3339Nano))
 		}
 		out = append(out, x.Format(time.RFC3339))
 		from = x
 	}
-	return out
+	return out, nil
 }
 
 type nextCase struct {
@@ -56,18 +67,18 @@ type nextCase struct {
 
 func runNext(t *testing.T, cases []nextCase) {
 	t.Helper()
-	watchGuards(t)
 	for _, tc := range cases {
 		name := tc.expr
 		if tc.zone != "" {
 			name += "@" + tc.zone
 		}
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			loc := time.UTC
 			if tc.zone != "" {
 				loc = mustLoad(t, tc.zone)
 			}
-			c, err := Parse(tc.expr, loc)
+			c, err := parseWatched(t, tc.expr, loc)
 			if err != nil {
 				t.Fatalf("Parse(%q): %v", tc.expr, err)
 			}
@@ -83,6 +94,7 @@ func runNext(t *testing.T, cases []nextCase) {
 const ref = "2026-01-01T00:00:00Z" // the instant cronexpr's bugs were measured from (a Thursday)
 
 func TestCronFields(t *testing.T) {
+	t.Parallel()
 	runNext(t, []nextCase{
 		{expr: "0 9 * * *", from: ref, want: []string{"2026-01-01T09:00:00Z", "2026-01-02T09:00:00Z"}},
 		// Six fields are seconds-first; cronexpr would read "*" as a year.
@@ -138,8 +150,9 @@ func TestCronFields(t *testing.T) {
 
 // Whitespace of any kind separates fields.
 func TestCronSeparators(t *testing.T) {
+	t.Parallel()
 	for _, expr := range []string{"0 0 1 1 *", "0\t0\t1\t1\t*", "0\n0\n1\n1\n*", "0\r0\r1\r1\r*", "0\f0\f1\f1\f*", "  0  0 \t 1\r\n1 *  "} {
-		c, err := Parse(expr, nil)
+		c, err := parseWatched(t, expr, nil)
 		if err != nil {
 			t.Fatalf("Parse(%q): %v", expr, err)
 		}
@@ -156,6 +169,7 @@ func TestCronSeparators(t *testing.T) {
 // Every cronexpr bug in the package documentation that has a right answer
 // other than an error.
 func TestCronexprBugs(t *testing.T) {
+	t.Parallel()
 	runNext(t, []nextCase{
 		// Day-of-week ranges through 7: cronexpr never fires them.
 		{expr: "0 0 * * 5-7", from: ref, want: []string{"2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z", "2026-01-04T00:00:00Z", "2026-01-09T00:00:00Z"}},
@@ -169,7 +183,7 @@ func TestCronexprBugs(t *testing.T) {
 		// Leading-zero months: not December, and NextN increases.
 		{expr: "0 0 1 01 *", from: ref, want: []string{"2027-01-01T00:00:00Z", "2028-01-01T00:00:00Z", "2029-01-01T00:00:00Z"}},
 		{expr: "0 0 1 05 *", from: ref, want: []string{"2026-05-01T00:00:00Z", "2027-05-01T00:00:00Z"}},
-		{expr: "0 0 1 01-03 *", from: ref, want: []string{"2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z", "2027-01-01T00:00:00Z"}},
+		{expr: "0 0 1 01-03 *", from: ref, want: []string{"2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z", "2027-01-01T00:00:00Z"}}, // consistently padded: a plain decimal range
 		// From just before, the answer is not in the past.
 		{expr: "0 0 1 01 *", from: "2025-12-31T23:58:00Z", want: []string{"2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z"}},
 		// Fuzz crasher (past result): dom 1 OR Sundays, in January.
@@ -178,8 +192,6 @@ func TestCronexprBugs(t *testing.T) {
 		// Leading-zero days of week: Monday and Friday, not Sunday.
 		{expr: "0 0 * * 01", from: ref, want: []string{"2026-01-05T00:00:00Z", "2026-01-12T00:00:00Z"}},
 		{expr: "0 0 * * 05", from: ref, want: []string{"2026-01-02T00:00:00Z", "2026-01-09T00:00:00Z"}},
-		// Consistently padded ranges are plain decimal ranges.
-		{expr: "0 0 1 01-03 *", from: ref, want: []string{"2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z", "2027-01-01T00:00:00Z"}},
 		// Vixie's day rule: "*/2" is unrestricted, so both fields must
 		// match: Mondays on odd days (cronexpr: first hit Sat 01-03).
 		{expr: "0 0 */2 * 1", from: ref, want: []string{"2026-01-05T00:00:00Z", "2026-01-19T00:00:00Z", "2026-02-09T00:00:00Z", "2026-02-23T00:00:00Z"}},
@@ -199,6 +211,7 @@ type errCase struct {
 }
 
 func TestParseCronErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []errCase{
 		// Reversed ranges (cronexpr panics in Next, returns zero, or drops them).
 		{"5-1 * * * *", "minute", "range 5-1 is reversed"},
@@ -250,6 +263,7 @@ func TestParseCronErrors(t *testing.T) {
 		{"   \t\n", "", "empty expression"},
 		{"* * * *", "", "expected 5, 6 or 7 fields, got 4"},
 		{"* * * * * * * *", "", "expected 5, 6 or 7 fields, got 8"},
+		{"0 0 0 1 1 * 2027 2028", "", "expected 5, 6 or 7 fields, got 8"}, // cronexpr drops the eighth
 		{"a b c d e", "minute", `bad value "a"`},
 		{"* * * * mo", "day of week", "bad value"},
 		{"0 0 * JANUARYX *", "month", "bad value"},
@@ -267,6 +281,9 @@ func TestParseCronErrors(t *testing.T) {
 		{"0 ? * * *", "hour", "only allowed in day"},
 		{"0 0 ?,1 * *", "day of month", "whole field"},
 		{"0 0 1 ? *", "month", "only allowed in day"},
+		{"? * * * * *", "second", "only allowed in day"},
+		{"0 0 0 1 1 * ?", "year", "only allowed in day"},
+		{"0 0 * * 1,?", "day of week", "whole field"},
 		// Descriptors.
 		{"@daily 2027", "", "nothing may follow @daily"},
 		{"@hourly *", "", "nothing may follow"},
@@ -277,7 +294,8 @@ func TestParseCronErrors(t *testing.T) {
 		{"@", "", "unknown descriptor"},
 	} {
 		t.Run(tc.expr, func(t *testing.T) {
-			c, err := Parse(tc.expr, time.UTC)
+			t.Parallel()
+			c, err := parseWatched(t, tc.expr, time.UTC)
 			if err == nil {
 				t.Fatalf("Parse(%q) = %v, want an error", tc.expr, chain(t, c, mustTime(t, ref), 3))
 			}
@@ -307,39 +325,48 @@ func checkCronErr(t *testing.T, err error, expr, field, want string) {
 }
 
 func TestCronErrorMessage(t *testing.T) {
-	_, err := Parse("5-1 * * * *", nil)
-	if got, want := err.Error(), `cron "5-1 * * * *": minute: range 5-1 is reversed (start after end)`; got != want {
+	t.Parallel()
+	refuse := func(expr string) string {
+		t.Helper()
+		c, err := parseWatched(t, expr, nil)
+		if err == nil {
+			t.Fatalf("Parse(%.40q) = %v, want an error", expr, c)
+		}
+		return err.Error()
+	}
+	if got, want := refuse("5-1 * * * *"), `cron "5-1 * * * *": minute: range 5-1 is reversed (start after end)`; got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
-	_, err = Parse("", nil)
-	if got, want := err.Error(), `cron "": empty expression`; got != want {
+	if got, want := refuse(""), `cron "": empty expression`; got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 	long := "0 0 * * " + strings.Repeat("1,", 100) + "9"
-	_, err = Parse(long, nil)
-	if got := err.Error(); !strings.Contains(got, `..."`) || len(got) > 160 {
+	if got := refuse(long); !strings.Contains(got, `..."`) || len(got) > 160 {
 		t.Errorf("long expression not truncated: %s", got)
 	}
 }
 
 // cronexpr took 245 ms to parse 1 MiB, and its error echoed all of it.
+// Not parallel: it times Parse, and go test runs serial tests before it
+// resumes the parallel ones, so no test of this package competes for CPU.
 func TestCronLengthCap(t *testing.T) {
 	huge := strings.Repeat("1,", 1<<19) + "1 * * * *"
 	start := time.Now()
-	_, err := Parse(huge, nil)
+	_, err := parseWatched(t, huge, nil)
 	if d := time.Since(start); d > 50*time.Millisecond {
 		t.Errorf("rejecting 1 MiB took %v", d)
 	}
 	checkCronErr(t, err, huge, "", "too long")
-	if _, err := Parse(strings.Repeat(" ", MaxLen-9)+"* * * * *", nil); err != nil {
+	if _, err := parseWatched(t, strings.Repeat(" ", MaxLen-9)+"* * * * *", nil); err != nil {
 		t.Errorf("expression of exactly MaxLen bytes rejected: %v", err)
 	}
-	if _, err := Parse(strings.Repeat(" ", MaxLen-8)+"* * * * *", nil); err == nil {
+	if _, err := parseWatched(t, strings.Repeat(" ", MaxLen-8)+"* * * * *", nil); err == nil {
 		t.Errorf("expression of MaxLen+1 bytes accepted")
 	}
 }
 
 func TestCronNeverFires(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ expr, zone, field string }{
 		{"* * 31 2 *", "", "day of month"},
 		{"0 0 30 2 *", "", "day of month"},
@@ -358,7 +385,7 @@ func TestCronNeverFires(t *testing.T) {
 		if tc.zone != "" {
 			loc = mustLoad(t, tc.zone)
 		}
-		_, err := Parse(tc.expr, loc)
+		_, err := parseWatched(t, tc.expr, loc)
 		if err == nil {
 			t.Errorf("Parse(%q, %s) accepted a never-firing expression", tc.expr, loc)
 			continue
@@ -387,7 +414,8 @@ func TestCronNeverFires(t *testing.T) {
 // A seven-field expression whose years are all past is valid syntax; it
 // simply never fires again.
 func TestCronPastYears(t *testing.T) {
-	c, err := Parse("0 0 0 1 1 * 1999", nil)
+	t.Parallel()
+	c, err := parseWatched(t, "0 0 0 1 1 * 1999", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +426,10 @@ func TestCronPastYears(t *testing.T) {
 		t.Errorf("Next(1998) = %s, %v", x, ok)
 	}
 	// Past 2099 there is nothing.
-	c, _ = Parse("0 0 1 1 *", nil)
+	c, err = parseWatched(t, "0 0 1 1 *", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if x, ok := c.Next(mustTime(t, "2099-06-01T00:00:00Z")); ok {
 		t.Errorf("Next(2099-06) = %s, want none", x)
 	}
@@ -431,6 +462,7 @@ func TestCronPastYears(t *testing.T) {
 // in another hour, so "0 * * * *" goes from 01:00 to 03:00 and "30 * * * *"
 // from 01:30 to 03:30 there.
 func TestCronDST(t *testing.T) {
+	t.Parallel()
 	const ny, berlin, lh = "America/New_York", "Europe/Berlin", "Australia/Lord_Howe"
 	runNext(t, []nextCase{
 		// New York, spring 2026-03-08: 02:00 EST -> 03:00 EDT.
@@ -489,6 +521,7 @@ func TestCronDST(t *testing.T) {
 // More of the rule: collapsing, lists, seconds, and Next from inside the
 // second copy of a repeated hour (where cronexpr answers in the past).
 func TestCronDSTMore(t *testing.T) {
+	t.Parallel()
 	const ny = "America/New_York"
 	runNext(t, []nextCase{
 		// Several skipped times and a real match at the transition: one firing.
@@ -656,9 +689,9 @@ func genExpr(r *rand.Rand) string {
 // Property: on 400 random expressions, zones and instants, Next strictly
 // increases, never repeats, is fast, and every instant matches the
 // expression's wall clock (or is the end of a gap that skipped a match, as
-// skippedMatch has it).
+// skippedMatch has it). Not parallel, because it times Next (see
+// TestCronLengthCap).
 func TestCronProperties(t *testing.T) {
-	watchGuards(t)
 	r := rand.New(rand.NewPCG(2026, 11))
 	locs := make([]*time.Location, len(propZones))
 	for i, z := range propZones {
@@ -674,15 +707,18 @@ func TestCronProperties(t *testing.T) {
 		}
 		expr := genExpr(r)
 		loc := locs[r.IntN(len(locs))]
-		c, err := Parse(expr, loc)
+		c, err := parseWatched(t, expr, loc)
+		m := newMatcher(t, expr)
 		if errors.Is(err, ErrNeverFires) {
+			if f, ok := oracleEverFires(m, oracleZone(t, loc.String())); ok {
+				t.Fatalf("Parse(%q) in %s says it never fires; the oracle fires at %s", expr, loc, f.at.In(loc).Format(time.RFC3339))
+			}
 			continue
 		}
 		if err != nil {
 			t.Fatalf("generated %q: %v", expr, err)
 		}
 		n++
-		m := newMatcher(t, expr)
 		if m.fixed != c.Fixed() {
 			t.Fatalf("%q: Fixed() = %v, the oracle says %v", expr, c.Fixed(), m.fixed)
 		}
@@ -719,7 +755,7 @@ func TestCronProperties(t *testing.T) {
 // apply the package documentation's rule (with skippedMatch's reading of
 // skipped wildcard times) directly; Next must produce exactly that list.
 func TestCronBruteForceDST(t *testing.T) {
-	watchGuards(t)
+	t.Parallel()
 	r := rand.New(rand.NewPCG(7, 7))
 	type tr struct {
 		zone string
@@ -743,7 +779,7 @@ func TestCronBruteForceDST(t *testing.T) {
 	if len(trs) < 8 {
 		t.Fatalf("found only %d transitions", len(trs))
 	}
-	checked, gaps, wildGaps, repeats := 0, 0, 0, 0
+	checked, never, gaps, wildGaps, repeats := 0, 0, 0, 0, 0
 	for i := 0; i < 600; i++ {
 		expr := genExpr(r)
 		if len(strings.Fields(expr)) != 5 {
@@ -766,12 +802,15 @@ func TestCronBruteForceDST(t *testing.T) {
 			}
 			expr = strings.Join(f, " ")
 		}
-		c, err := Parse(expr, loc)
-		if err != nil {
-			continue
+		// The generator writes valid expressions only; one that never
+		// fires must have nothing in the brute force's window either.
+		c, err := parseWatched(t, expr, loc)
+		neverFires := errors.Is(err, ErrNeverFires)
+		if err != nil && !neverFires {
+			t.Fatalf("generated %q: %v", expr, err)
 		}
 		m := newMatcher(t, expr)
-		if m.fixed != c.Fixed() {
+		if !neverFires && m.fixed != c.Fixed() {
 			t.Fatalf("%q: Fixed() = %v, the oracle says %v", expr, c.Fixed(), m.fixed)
 		}
 		from := tr.at.Add(-30 * time.Hour)
@@ -801,6 +840,13 @@ func TestCronBruteForceDST(t *testing.T) {
 				want = append(want, xl.Format(time.RFC3339))
 			}
 		}
+		if neverFires {
+			if len(want) > 0 {
+				t.Fatalf("%q in %s: Parse says it never fires; the brute force fires at %q", expr, tr.zone, want)
+			}
+			never++
+			continue
+		}
 		got := chain(t, c, from, len(want)+1)
 		for len(got) > 0 && !mustTime(t, got[len(got)-1]).Before(to) {
 			got = got[:len(got)-1]
@@ -825,28 +871,60 @@ func TestCronBruteForceDST(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d expressions checked; %d fired at a gap end (%d wildcard ones for a skipped time only), %d fired in both copies of a repeated time", checked, gaps, wildGaps, repeats)
+	t.Logf("%d expressions checked (and %d that never fire); %d fired at a gap end (%d wildcard ones for a skipped time only), %d fired in both copies of a repeated time", checked, never, gaps, wildGaps, repeats)
+	if checked < 300 {
+		t.Errorf("only %d expressions checked", checked)
+	}
 	if gaps == 0 || wildGaps == 0 || repeats == 0 {
 		t.Errorf("the generator no longer exercises transitions")
 	}
 }
 
-// cronexpr's Expression is not safe for concurrent use; Cron must be.
+// cronexpr's Expression is not safe for concurrent use (its Next writes the
+// current month's days into it); Expr must be. Eight goroutines share one
+// Expr, each chaining from a different instant -- other months, month ends,
+// New York's spring and fall transitions -- so that a shared Expression
+// would mix their months up, and each must see exactly the chain a single
+// goroutine saw (itself checked against the oracle). Failures travel back
+// on a channel: only the test goroutine may stop the test.
 func TestCronConcurrent(t *testing.T) {
+	t.Parallel()
+	const expr, n = "*/7 * */2 * 1-5", 300
 	loc := mustLoad(t, "America/New_York")
-	c, err := Parse("*/7 * */2 * 1-5", loc)
+	c, err := parseWatched(t, expr, loc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	from := mustTime(t, "2026-03-01T00:00:00Z")
-	want := chain(t, c, from, 300)
+	froms := []time.Time{
+		mustTime(t, "2026-03-01T00:00:00Z"),
+		mustTime(t, "2026-03-07T12:00:00Z"), // spring forward on 03-08
+		mustTime(t, "2026-10-31T12:00:00Z"), // fall back on 11-01
+		mustTime(t, "2026-01-30T18:00:00Z"),
+		mustTime(t, "2026-02-27T06:00:00Z"),
+		mustTime(t, "2026-04-29T00:00:00Z"),
+		mustTime(t, "2026-06-29T23:59:59Z"),
+		mustTime(t, "2026-12-30T00:00:00Z"),
+	}
+	wants := make([][]string, len(froms))
+	for i, from := range froms {
+		wants[i] = chain(t, c, from, n)
+		if len(wants[i]) != n {
+			t.Fatalf("from %s: %d instants, want %d", from, len(wants[i]), n)
+		}
+		checkOracle(t, expr, loc.String(), from.Format(time.RFC3339Nano), wants[i])
+	}
 	var wg sync.WaitGroup
-	errs := make(chan string, 8)
-	for range 8 {
+	errs := make(chan string, len(froms))
+	for i, from := range froms {
 		wg.Go(func() {
 			for range 5 {
-				if got := chain(t, c, from, 300); !slices.Equal(got, want) {
-					errs <- fmt.Sprintf("concurrent chain differs: %q...", got[:3])
+				got, err := chainErr(c, from, n)
+				if err != nil {
+					errs <- fmt.Sprintf("goroutine %d: %v", i, err)
+					return
+				}
+				if k := firstDiff(got, wants[i]); k >= 0 {
+					errs <- fmt.Sprintf("goroutine %d, from %s: instant %d is %q, alone it was %q", i, from.Format(time.RFC3339), k, at(got, k), at(wants[i], k))
 					return
 				}
 			}
@@ -859,7 +937,26 @@ func TestCronConcurrent(t *testing.T) {
 	}
 }
 
+// firstDiff is the first index at which a and b differ, or -1.
+func firstDiff(a, b []string) int {
+	for k := range max(len(a), len(b)) {
+		if at(a, k) != at(b, k) || k >= len(a) || k >= len(b) {
+			return k
+		}
+	}
+	return -1
+}
+
+// at is xs[k], or "(none)" past its end.
+func at(xs []string, k int) string {
+	if k < len(xs) {
+		return xs[k]
+	}
+	return "(none)"
+}
+
 func TestInterval(t *testing.T) {
+	t.Parallel()
 	a := mustTime(t, "2026-01-01T00:00:00Z")
 	iv := Interval{Anchor: a, Every: 90 * time.Second}
 	var _ Schedule = iv

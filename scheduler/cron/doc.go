@@ -8,14 +8,17 @@
 // week), six (a seconds field first) or seven (seconds first, a year
 // 1970-2099 last), or is one of @yearly, @annually, @monthly, @weekly,
 // @daily and @hourly, in any letter case. A field is a comma-separated list
-// of *, N, A-B, */S, A-B/S and N/S (N up to the field's last value). Months
-// and days of week may be named (JAN, mon, Friday). Day of week 7 is Sunday,
-// so 5-7 is Friday to Sunday and SAT-SUN is Saturday and Sunday; * and N/S
-// stop at 6 (Saturday), so 1/2 is Monday, Wednesday and Friday, and 7/2 is
-// refused. Day of month also takes L (the last day), LW (the last weekday)
-// and NW (the weekday nearest to day N, within its month); day of week
-// takes NL (the month's last day N) and N#K (its Kth day N). ? means * and
-// is allowed only as a whole day field.
+// of *, N, A-B, */S, A-B/S and N/S (N up to the field's last value).
+// Numbers are one to nine decimal digits, leading zeros allowed (05 is 5). A
+// step S is at least 1 and at most the span of * (59 in seconds and minutes,
+// 23 in hours, 30 in days of month, 11 in months, 6 in days of week, 129 in
+// years). Months and days of week may be named (JAN, mon, Friday). Day of
+// week 7 is Sunday, so 5-7 is Friday to Sunday and SAT-SUN is Saturday and
+// Sunday; * and N/S stop at 6 (Saturday), so 1/2 is Monday, Wednesday and
+// Friday, and 7/2 is refused. Day of month also takes L (the last day), LW
+// (the last weekday) and NW (the weekday nearest to day N, within its
+// month); day of week takes NL (the month's last day N) and N#K (its Kth
+// day N). ? means * and is allowed only as a whole day field.
 //
 // Day of month and day of week combine as in Vixie cron: when both are
 // restricted (neither starts with '*'), a day matching either one fires;
@@ -51,8 +54,9 @@
 // The design requires github.com/gorhill/cronexpr to evaluate expressions.
 // Its only version, v0.0.0-20180427100037-88b0669f7d75 (2018), gets the
 // following wrong; each item was measured against that version and is a
-// regression test in this package, which must pass through the guards
-// described below rather than by avoiding the input.
+// regression test in this package (the top of guard_test.go names them),
+// which must pass through the guards described below rather than by
+// avoiding the input.
 //
 //   - Field count. cronexpr reads a sixth field as a year, not seconds (30 5
 //     4 * * * is 05:30 on January 4th), silently ignores fields after the

@@ -2,19 +2,21 @@ package cron
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
 
 // cronSeeds is every input in the package documentation's account of
-// cronexpr's bugs (and the measurements behind it), plus a few of our own.
+// cronexpr's bugs (see the top of guard_test.go for the tests that hold
+// each), plus a few of our own.
 var cronSeeds = []string{
 	// Fields and descriptors.
 	"30 5 4 * * *", "0 30 9 * * * 2027", "0 0 0 1 1 * 2100", "* * * * * * * *",
 	"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@hourly",
 	"@reboot", "@midnight", "@DAILY", "@daily 2027",
-	"? ? ? ? ?", "0 0 */2 * 1",
+	"? ? ? ? ?", "? * * * * *", "0 0 0 1 1 * ?", "0 0 0 1 1 * 2027 2028", "0 0 */2 * 1",
 	"0 0 1 1 *", "0\t0\n1\r1\f*",
 	// The bug table.
 	"5-1 * * * *", "0 5-1 * * *", "0 0 1 5-1 *", "0 0 1 DEC-JAN *", "0 0 1 1-05 *",
@@ -30,6 +32,12 @@ var cronSeeds = []string{
 	"0 0 * * 8", "*/0 * * * *", "3/0 * * * *", "", "   ", "* * * *", "a b c d e", "*/60 * * * *",
 	// Fuzz crashers.
 	"10-0 0 1 mAY fri", "0 0 1 01 0",
+	// Where Parse and the oracle once disagreed on what is valid: steps
+	// beyond the span of '*', L/W/# in a '*'-led day field (the first a
+	// crasher), nine and ten digits, MaxLen.
+	"0 0 *,L 1 0", "0 0 * * *,5L", "0 0 */2,15W * *", "*/59 * * * *", "0 0 * * */6", "0 0 * * */7", "0 0 1 */12 *",
+	"0 0 0 1 1 * */129", "0 0 0 1 1 * */130", "0 0 0000000001 * *", "0 0 1 1 000000001",
+	strings.Repeat(" ", MaxLen-9) + "* * * * *", strings.Repeat(" ", MaxLen-8) + "* * * * *",
 	// DST.
 	"30 2 * * *", "0 * * * *", "*/15 * * * *", "30 1 * * *", "0 2 * * *",
 	// Ours.
@@ -44,9 +52,12 @@ var fuzzZones = []string{"UTC", "America/New_York", "Europe/Berlin", "Australia/
 
 // FuzzParseCronNext: Parse and Next never panic, never reach a guard the
 // validator should make unreachable (a recovered panic, cronexpr rejecting
-// our canonical expression or answering in the past: see onUnreachable),
-// errors are *Error, Next always moves forward, and where the oracle
-// (oracle_test.go) reads the expression too, Next's first answer is the
+// our canonical expression or answering in the past: see guardHook),
+// errors are *Error, and Next always moves forward. And Parse agrees with
+// the oracle (oracle_test.go), which reads the rules of the package
+// documentation on its own: each accepts what the other accepts (an
+// expression Parse refuses as never firing must not fire in the span the
+// oracle knows), they agree on Fixed, and Next's first answer is the
 // oracle's, looking a day ahead.
 func FuzzParseCronNext(f *testing.F) {
 	for _, s := range cronSeeds {
@@ -60,28 +71,42 @@ func FuzzParseCronNext(f *testing.F) {
 	}
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
 	f.Fuzz(func(t *testing.T, expr string, at int64) {
-		watchGuards(t) // the fuzz engine runs one input at a time per process
 		z := zones[(len(expr)+int(at&7))%len(zones)]
 		loc := z.loc
-		c, err := Parse(expr, loc)
+		c, err := parseWatched(t, expr, loc)
+		o, oerr := oracleParse(expr)
+		q := strconv.Quote(truncate(expr, 100)) // for messages
 		if err != nil {
 			var ce *Error
 			if !errors.As(err, &ce) || !errors.Is(err, ErrInvalid) {
-				t.Fatalf("Parse(%q): %v is not a *Error wrapping ErrInvalid", expr, err)
+				t.Fatalf("Parse(%s): %v is not a *Error wrapping ErrInvalid", q, err)
 			}
 			if len(err.Error()) > 300 {
 				t.Fatalf("message of %d bytes", len(err.Error()))
 			}
+			switch {
+			case oerr != nil: // both refuse
+			case errors.Is(err, ErrNeverFires):
+				if fire, ok := oracleEverFires(o, z); ok {
+					t.Fatalf("Parse(%s) in %s: %v; the oracle fires at %s", q, loc, err, fire.at.In(loc).Format(time.RFC3339))
+				}
+			default:
+				t.Fatalf("Parse(%s) refuses what the oracle accepts: %v", q, err)
+			}
 			return
+		}
+		if oerr != nil {
+			t.Fatalf("Parse(%s) accepts what the oracle refuses: %v", q, oerr)
+		}
+		if c.Fixed() != o.fixed {
+			t.Fatalf("%s: Fixed() = %v; the oracle says %v", q, c.Fixed(), o.fixed)
 		}
 		// Start within ~5 years of 2026, seconds resolution.
 		x := time.Unix(base+at%(5*366*86400), 0)
-		if o, err := oracleParse(expr); err == nil {
-			want, found := o.next(z, x, 24*time.Hour)
-			got, ok := c.Next(x)
-			if found && (!ok || !got.Equal(want.at)) || !found && ok && got.Before(x.Add(24*time.Hour)) {
-				t.Fatalf("%q in %s: Next(%s) = %s, %v; oracle: %s, %v", expr, loc, x.In(loc), got, ok, want.at.In(loc), found)
-			}
+		want, found := o.next(z, x, 24*time.Hour)
+		got, ok := c.Next(x)
+		if found && (!ok || !got.Equal(want.at)) || !found && ok && got.Before(x.Add(24*time.Hour)) {
+			t.Fatalf("%s in %s: Next(%s) = %s, %v; oracle: %s, %v", q, loc, x.In(loc), got, ok, want.at.In(loc), found)
 		}
 		for range 4 {
 			y, ok := c.Next(x)
@@ -89,7 +114,7 @@ func FuzzParseCronNext(f *testing.F) {
 				return
 			}
 			if !y.After(x) {
-				t.Fatalf("%q in %s: Next(%s) = %s", expr, loc, x, y)
+				t.Fatalf("%s in %s: Next(%s) = %s", q, loc, x, y)
 			}
 			x = y
 		}

@@ -87,10 +87,12 @@ func oNames(first, n int, name func(int) string) map[string]int {
 	return m
 }
 
-// oracleParse reads expr by the rules. It refuses what the rules refuse and
-// also anything it does not know; it is only ever asked about expressions
-// that Parse accepts.
+// oracleParse reads expr by the rules. It refuses what the rules refuse,
+// and the fuzz target holds Parse to accepting exactly what it accepts.
 func oracleParse(expr string) (*oExpr, error) {
+	if len(expr) > MaxLen {
+		return nil, fmt.Errorf("oracle: %d bytes, more than %d", len(expr), MaxLen)
+	}
 	f := strings.Fields(expr)
 	if len(f) == 1 && strings.HasPrefix(f[0], "@") {
 		five, ok := map[string]string{
@@ -154,7 +156,7 @@ func (f oField) elem(el string) ([]int, error) {
 	step := 1
 	if hasStep {
 		n, ok := oDigits(stepText)
-		if !ok || n < 1 {
+		if !ok || n < 1 || n > f.last-f.lo { // at most the span of '*'
 			return nil, fmt.Errorf("oracle: bad step in %q", el)
 		}
 		step = n
@@ -221,9 +223,9 @@ func (f oField) value(t string) (int, error) {
 	return 0, fmt.Errorf("oracle: bad value %q", t)
 }
 
-// oDigits reads 1 to 4 decimal digits.
+// oDigits reads 1 to 9 decimal digits.
 func oDigits(t string) (int, bool) {
-	if len(t) == 0 || len(t) > 4 {
+	if len(t) == 0 || len(t) > 9 {
 		return 0, false
 	}
 	n := 0
@@ -268,6 +270,9 @@ func oDayOfMonth(text string) (oDays, error) {
 			f.elems = append(f.elems, func(_ int, _ time.Month, d int) bool { return slices.Contains(vals, d) })
 		}
 	}
+	if f.star && f.special {
+		return f, fmt.Errorf("oracle: L or W in %q, which starts with '*'", text)
+	}
 	return f, nil
 }
 
@@ -305,6 +310,9 @@ func oDayOfWeek(text string) (oDays, error) {
 			return f, err
 		}
 		f.elems = append(f.elems, func(y int, m time.Month, d int) bool { return slices.Contains(vals, oWeekday(y, m, d)) })
+	}
+	if f.star && f.special {
+		return f, fmt.Errorf("oracle: L or # in %q, which starts with '*'", text)
 	}
 	return f, nil
 }
@@ -574,6 +582,7 @@ const oracleWindow = 4 * 24 * time.Hour
 // Hand-checked answers for the oracle itself, so that it is not only
 // trusted because it agrees with Next.
 func TestOracleSelf(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		expr, zone, from string
 		want             []string
@@ -612,9 +621,20 @@ func TestOracleSelf(t *testing.T) {
 			t.Errorf("oracle %q in %s from %s:\n got %q\nwant %q", tc.expr, tc.zone, tc.from, got, tc.want)
 		}
 	}
-	for _, bad := range []string{"0 0 * * 5-1", "0 0 1 1-05 *", "0 0 * * fri-mon", "1,,2 * * * *", "* * * *", "0 0 * * 7/2"} {
+	for _, bad := range []string{"0 0 * * 5-1", "0 0 1 1-05 *", "0 0 * * fri-mon", "1,,2 * * * *", "* * * *", "0 0 * * 7/2",
+		"*/60 * * * *", "0 0 * * */7", "0 0 1 */12 *", "0 0 0 1 1 * */130", // steps beyond the span of '*'
+		"0 0 *,L * *", "0 0 */2,15W * *", "0 0 ? * *,5L", "0 0 * * */2,1#1", // L, W, # in a field led by '*'
+		"0 0 0000000001 * *",                        // ten digits
+		strings.Repeat(" ", MaxLen-8) + "* * * * *", // MaxLen+1 bytes
+	} {
 		if _, err := oracleParse(bad); err == nil {
-			t.Errorf("oracle accepts %q", bad)
+			t.Errorf("oracle accepts %.40q", bad)
+		}
+	}
+	for _, good := range []string{"0 0 000000001 * *", "*/59 * * * *", "0 0 * * */6", "0 0 0 1 1 * */129", "0 0 L,* * 1", "0 0 ? * 5L",
+		strings.Repeat(" ", MaxLen-9) + "* * * * *"} {
+		if _, err := oracleParse(good); err != nil {
+			t.Errorf("oracle refuses %.40q: %v", good, err)
 		}
 	}
 }
@@ -667,7 +687,7 @@ type oracleStats struct {
 // daylight saving transitions. Rerun a failure with -cron.seed=N; raise the
 // count with -cron.oracle=N.
 func TestCronOracle(t *testing.T) {
-	watchGuards(t)
+	t.Parallel()
 	seed := *oracleSeed
 	want := max(*oracleN, oracleMin)
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
@@ -688,7 +708,7 @@ func TestCronOracle(t *testing.T) {
 		}
 		z := zones[r.IntN(len(zones))]
 		expr, from, chain := g.oracleCase(z)
-		c, err := Parse(expr, z.loc)
+		c, err := parseWatched(t, expr, z.loc)
 		o, oerr := oracleParse(expr)
 		if oerr != nil {
 			fail("case %d: the generator wrote %q, which the oracle refuses: %v", i, expr, oerr)
@@ -817,7 +837,7 @@ func oracleEverFires(o *oExpr, z *oZone) (oFiring, bool) {
 // within days so that the oracle's walk stays short. It leaves out only what
 // the rules refuse (reversed or wrap-around ranges, one end padded, 7/S, L,
 // W or # in a field that starts with '*'); the oracle reads every form Parse
-// accepts, except numbers of more than four digits.
+// accepts.
 type oGen struct{ r *rand.Rand }
 
 func (g oGen) oneIn(n int) bool { return g.r.IntN(n) == 0 }
