@@ -7,7 +7,10 @@
 //   - idle cost of a ticker with 10,000 schedules and none due;
 //   - reload latency and memory with 100,000 schedules loaded;
 //   - scale: memory, takeover and a bulk INSERT with 10,000 to 1,000,000 schedules;
-//   - the worker path: what recording job outcomes costs pgwerk's workers.
+//   - the worker path: what recording job outcomes costs pgwerk's workers;
+//   - River's periodic jobs next to werkcron's fan-out (river.go): time and WAL per job
+//     of a tick on each side, on two identically configured clusters, and the WAL of
+//     werkcron's ledger over a tick's life.
 //
 // Every ticker is the real binary (`werkcron run`) in a process of its own, so that
 // /proc/<pid> gives its CPU time and peak RSS and the bench's own work is not counted.
@@ -17,6 +20,7 @@
 //	go run ./internal/bench -bin bin/werkcron            (what `make bench` runs)
 //	go run ./internal/bench -n 10000 -only fanout -reps 5
 //	go run ./internal/bench -explain 10000               (plan of the tick statement)
+//	go run ./internal/bench -only river -n 10000,100000 -reps 5 -waldump
 package main
 
 import (
@@ -61,11 +65,15 @@ type config struct {
 	keep           bool
 	autoExplain    time.Duration
 	logStatements  time.Duration
+	riverNs        []int
+	riverReps      int
+	riverPeriod    time.Duration // 0: chosen from N
+	waldump        bool
 }
 
 func main() {
 	var cfg config
-	var ns, scaleNs, only string
+	var ns, scaleNs, riverNs, only string
 	flag.StringVar(&ns, "n", "1000,10000,100000,1000000", "fan-out sizes: schedules due on one tick")
 	flag.StringVar(&scaleNs, "scale-n", "10000,100000,1000000", "scale sizes: schedules in the database (10000000 takes about an hour)")
 	flag.IntVar(&cfg.reps, "reps", 3, "measured ticks per fan-out size (medians are reported)")
@@ -78,7 +86,10 @@ func main() {
 	flag.IntVar(&cfg.reloadSamples, "reload-samples", 20, "inserts timed in the reload measurement")
 	flag.BoolVar(&cfg.durable, "durable", true, "fsync, synchronous_commit and full_page_writes on (off: pgtest's throwaway settings)")
 	flag.BoolVar(&cfg.serial, "serial", false, "run the idle and lateness measurements one after the other instead of side by side")
-	flag.StringVar(&only, "only", "", "comma-separated subset of: fanout,lateness,idle,reload,scale,worker")
+	flag.StringVar(&only, "only", "", "comma-separated subset of: fanout,river,lateness,idle,reload,scale,worker")
+	flag.StringVar(&riverNs, "river-n", "10000,100000", "sizes of the River comparison (-n, when given, also sets them)")
+	flag.DurationVar(&cfg.riverPeriod, "river-period", 0, "period of each side in the River comparison, whole seconds (default: from N)")
+	flag.BoolVar(&cfg.waldump, "waldump", false, "River comparison: print pg_waldump --stats=record of the last measured tick of each side and of werkcron's ledger phases")
 	flag.IntVar(&cfg.workerJobs, "worker-jobs", 10000, "jobs per run of the worker-path measurement")
 	flag.BoolVar(&cfg.workerSync, "worker-sync", false, "worker path with synchronous_commit on, as pgwerk's workers run by default (off: the stricter measure)")
 	flag.IntVar(&cfg.workerRounds, "worker-rounds", 5, "rounds of the worker-path measurement (each: with, without and plain, taking turns)")
@@ -91,6 +102,21 @@ func main() {
 	flag.Parse()
 	cfg.ns = sizes("-n", ns)
 	cfg.scaleNs = sizes("-scale-n", scaleNs)
+	// The River comparison takes its sizes from -n when -n is given, and at least 5
+	// ticks a side unless -reps is given.
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	cfg.riverNs, cfg.riverReps = sizes("-river-n", riverNs), max(cfg.reps, 5)
+	if set["n"] && !set["river-n"] {
+		cfg.riverNs = cfg.ns
+	}
+	if set["reps"] {
+		cfg.riverReps = cfg.reps
+	}
+	if p := cfg.riverPeriod; p < 0 || p%time.Second != 0 || (p > 0 && p < 2*time.Second) {
+		fmt.Fprintf(os.Stderr, "bench: -river-period %s: want whole seconds, at least 2s\n", p)
+		os.Exit(2)
+	}
 	cfg.only = map[string]bool{}
 	for _, s := range strings.Split(only, ",") {
 		if s = strings.TrimSpace(s); s != "" {
@@ -119,6 +145,10 @@ type bench struct {
 	mu      sync.Mutex
 	admin   *pgx.Conn
 	tickers []*tickerProc
+	// The River comparison's two clusters (in extraClusters, for the clean-up) and
+	// what else it sets up once.
+	rc            *riverCmp
+	extraClusters []*pgtest.Cluster
 }
 
 // sizes parses a comma-separated list of positive integers (underscores allowed).
@@ -179,6 +209,19 @@ func run(ctx context.Context, cfg config) (err error) {
 			rows = append(rows, r)
 		}
 		printFanout(rows)
+	}
+
+	if cfg.want("river") && len(cfg.riverNs) > 0 {
+		var rows []riverResult
+		for _, n := range cfg.riverNs {
+			r, err := b.riverCompare(ctx, n, cfg.riverReps)
+			if err != nil {
+				return fmt.Errorf("River comparison %d: %w", n, err)
+			}
+			rows = append(rows, r)
+		}
+		b.riverTeardown()
+		printRiver(rows)
 	}
 
 	var lat *latenessResult
@@ -300,14 +343,17 @@ func (b *bench) cleanup() {
 	if b.admin != nil {
 		_ = b.admin.Close(context.Background())
 	}
-	if b.cluster != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if b.cfg.keep {
-			_ = b.cluster.Stop(ctx, "fast")
-		} else {
-			_ = b.cluster.Remove(ctx)
+	for _, c := range append([]*pgtest.Cluster{b.cluster}, b.extraClusters...) {
+		if c == nil {
+			continue
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if b.cfg.keep {
+			_ = c.Stop(ctx, "fast")
+		} else {
+			_ = c.Remove(ctx)
+		}
+		cancel()
 	}
 }
 

@@ -23,30 +23,44 @@ import (
 
 func numCPU() int { return runtime.NumCPU() }
 
-// tickerProc is one `werkcron run` process.
+// tickerProc is one `werkcron run` process (or another process the bench runs, such
+// as River's side of the comparison).
 type tickerProc struct {
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
+	cmd   *exec.Cmd
+	log   string
+	done  chan struct{}
+	stdin io.WriteCloser // non-nil: held open until stop, so the process sees EOF if the bench dies
 }
 
 // startTicker runs the binary against dsn, logging into the scratch directory.
 func (b *bench) startTicker(ctx context.Context, name, dsn string) (*tickerProc, error) {
+	return b.startProc(name, false, b.bin, "run", "--no-migrate", "--dsn", dsn, "--log-level", b.cfg.tickerLogLevel)
+}
+
+// startProc runs path with args, logging into the scratch directory as name.log. With
+// holdStdin its standard input is a pipe the bench holds open until stop.
+func (b *bench) startProc(name string, holdStdin bool, path string, args ...string) (*tickerProc, error) {
 	logPath := filepath.Join(b.dir, name+".log")
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(b.bin, "run", "--no-migrate", "--dsn", dsn, "--log-level", b.cfg.tickerLogLevel)
+	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	// Its own process group: a Ctrl-C meant for the bench reaches the bench, which
-	// then stops the ticker itself.
+	// then stops the process itself.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	t := &tickerProc{cmd: cmd, log: logPath, done: make(chan struct{})}
+	if holdStdin {
+		if t.stdin, err = cmd.StdinPipe(); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, err
 	}
-	t := &tickerProc{cmd: cmd, log: logPath, done: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		f.Close()
@@ -71,6 +85,9 @@ func (t *tickerProc) exited() bool {
 
 // stop sends SIGTERM (the ticker releases its lock and exits), then SIGKILL after 10 s.
 func (t *tickerProc) stop() {
+	if t.stdin != nil {
+		defer t.stdin.Close()
+	}
 	if t.exited() {
 		return
 	}
