@@ -244,7 +244,7 @@ func (q *Queries) RecordObject(ctx context.Context, arg RecordObjectParams) erro
 }
 
 const unpinnedFunctions = `-- name: UnpinnedFunctions :many
-WITH want AS (SELECT pg_catalog.format('pg_catalog, %I', $1::text) AS path)
+WITH want AS (SELECT pg_catalog.format('pg_catalog, %I, pg_temp', $1::text) AS path)
 SELECT pg_catalog.format('ALTER FUNCTION %s SET search_path = %s', p.oid::regprocedure, w.path)::text AS stmt
 FROM pg_catalog.pg_proc p
 JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
@@ -255,8 +255,9 @@ ORDER BY 1
 `
 
 // ALTER statements that pin the search_path werkcron's functions run with on each that
-// has another (or none): built-ins first, then werkcron's own objects, never "$user" or
-// public.
+// has another (or none): built-ins first, then werkcron's own objects, then temporary
+// objects (which any role may create, and which PostgreSQL would otherwise search first
+// for tables), never "$user" or public.
 func (q *Queries) UnpinnedFunctions(ctx context.Context, schema string) ([]string, error) {
 	rows, err := q.db.Query(ctx, unpinnedFunctions, schema)
 	if err != nil {

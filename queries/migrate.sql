@@ -95,9 +95,10 @@ ORDER BY o.ord, o.stmt;
 
 -- name: UnpinnedFunctions :many
 -- ALTER statements that pin the search_path werkcron's functions run with on each that
--- has another (or none): built-ins first, then werkcron's own objects, never "$user" or
--- public.
-WITH want AS (SELECT pg_catalog.format('pg_catalog, %I', @schema::text) AS path)
+-- has another (or none): built-ins first, then werkcron's own objects, then temporary
+-- objects (which any role may create, and which PostgreSQL would otherwise search first
+-- for tables), never "$user" or public.
+WITH want AS (SELECT pg_catalog.format('pg_catalog, %I, pg_temp', @schema::text) AS path)
 SELECT pg_catalog.format('ALTER FUNCTION %s SET search_path = %s', p.oid::regprocedure, w.path)::text AS stmt
 FROM pg_catalog.pg_proc p
 JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace

@@ -3,7 +3,8 @@
 -- pause_after_failures failures in a row, with paused_reason saying how many and the
 -- last error's first line. It never waits for the schedule's row: if another session
 -- holds it, nothing happens now (the ticker tries again before the schedule's next
--- job). Returns whether it paused the schedule.
+-- job). Returns whether it paused the schedule. paused_reason is cut to its 1 KB in
+-- bytes, whatever characters the job's error holds.
 CREATE OR REPLACE FUNCTION werk_cron_pause_failing(name text) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER AS $$
 #variable_conflict use_column
@@ -28,11 +29,12 @@ BEGIN
     SELECT pg_catalog.split_part(coalesce(t.job_error, ''), E'\n', 1) INTO last_err
     FROM werk_cron_ticks t
     WHERE t.name = werk_cron_pause_failing.name AND t.job_status IS NOT NULL
+      AND t.outcome <> 'foreign'
     ORDER BY t.tick_at DESC LIMIT 1;
     UPDATE werk_cron_jobs j
     SET paused = true,
-        paused_reason = pg_catalog.left(pg_catalog.format('paused after %s failed runs in a row (pause_after_failures = %s); the last: %s',
-                                                          streak, threshold, coalesce(nullif(last_err, ''), 'no error given')), 1000)
+        paused_reason = werk_cron_cut(pg_catalog.format('paused after %s failed runs in a row (pause_after_failures = %s); the last: %s',
+                                                        streak, threshold, coalesce(nullif(last_err, ''), 'no error given')), 1024)
     WHERE j.name = werk_cron_pause_failing.name;
     RETURN true;
 END
