@@ -13,16 +13,22 @@ import (
 )
 
 const backfillTicks = `-- name: BackfillTicks :one
-WITH s AS MATERIALIZED (
+WITH found AS MATERIALIZED (
     SELECT name, func, queue, args, kwargs, timeout_secs, result_ttl, failure_ttl, meta,
-           priority, max_attempts, overlap, jitter_secs
+           priority, max_attempts, overlap, jitter_secs, updated_at
     FROM werk_cron_jobs
     WHERE name = $1::text
 ),
+s AS MATERIALIZED (
+    SELECT f.name, f.func, f.queue, f.args, f.kwargs, f.timeout_secs, f.result_ttl, f.failure_ttl, f.meta,
+           f.priority, f.max_attempts, f.overlap, f.jitter_secs
+    FROM found f
+    WHERE f.updated_at = $2::timestamptz AND f.func = $3::text AND f.queue = $4::text
+),
 t AS MATERIALIZED (
-    SELECT pg_catalog.unnest($2::text[]) AS key,
-           pg_catalog.unnest($3::timestamptz[]) AS tick_at,
-           pg_catalog.unnest($4::uuid[]) AS job_id
+    SELECT pg_catalog.unnest($5::text[]) AS key,
+           pg_catalog.unnest($6::timestamptz[]) AS tick_at,
+           pg_catalog.unnest($7::uuid[]) AS job_id
 ),
 todo AS MATERIALIZED (
     -- run_at: the tick plus its jitter, the same offset the tick statement gives it.
@@ -62,14 +68,18 @@ notified AS (
 SELECT (SELECT pg_catalog.count(*) FROM jobs)::integer AS enqueued,
        (SELECT pg_catalog.count(*) FROM ledger)::integer AS recorded,
        (SELECT n FROM notified)::bigint AS queues_notified,
-       EXISTS (SELECT 1 FROM s) AS found
+       EXISTS (SELECT 1 FROM found) AS found,
+       EXISTS (SELECT 1 FROM s) AS current
 `
 
 type BackfillTicksParams struct {
-	Name    string      `json:"name"`
-	Keys    []string    `json:"keys"`
-	TickAts []time.Time `json:"tick_ats"`
-	JobIds  []uuid.UUID `json:"job_ids"`
+	Name          string      `json:"name"`
+	SeenUpdatedAt time.Time   `json:"seen_updated_at"`
+	Func          string      `json:"func"`
+	Queue         string      `json:"queue"`
+	Keys          []string    `json:"keys"`
+	TickAts       []time.Time `json:"tick_ats"`
+	JobIds        []uuid.UUID `json:"job_ids"`
 }
 
 type BackfillTicksRow struct {
@@ -77,6 +87,7 @@ type BackfillTicksRow struct {
 	Recorded       int32 `json:"recorded"`
 	QueuesNotified int64 `json:"queues_notified"`
 	Found          bool  `json:"found"`
+	Current        bool  `json:"current"`
 }
 
 // Enqueues the given ticks of one schedule that have no job yet: a tick whose ledger row
@@ -87,11 +98,17 @@ type BackfillTicksRow struct {
 // at their ticks plus the schedule's jitter, as the tick statement would have made them,
 // and, for overlap buffer_one or buffer_all, run one at a time in the schedule's group
 // like its other jobs.
+// The jobs are made from the schedule's row as this statement reads it, and only if that
+// row is still the definition the ticker checked (its updated_at, func and queue, which
+// the ticker's allow-list judged): a definition changed meanwhile enqueues nothing.
 // Returns how many were enqueued and how many had a job already; found is false when
-// the schedule does not exist (any more).
+// the schedule does not exist (any more), current false when it changed.
 func (q *Queries) BackfillTicks(ctx context.Context, arg BackfillTicksParams) (BackfillTicksRow, error) {
 	row := q.db.QueryRow(ctx, backfillTicks,
 		arg.Name,
+		arg.SeenUpdatedAt,
+		arg.Func,
+		arg.Queue,
 		arg.Keys,
 		arg.TickAts,
 		arg.JobIds,
@@ -102,6 +119,7 @@ func (q *Queries) BackfillTicks(ctx context.Context, arg BackfillTicksParams) (B
 		&i.Recorded,
 		&i.QueuesNotified,
 		&i.Found,
+		&i.Current,
 	)
 	return i, err
 }
@@ -110,7 +128,7 @@ const nextBackfill = `-- name: NextBackfill :many
 
 SELECT id, name, from_at, to_at, through_at, enqueued, already
 FROM werk_cron_backfills
-WHERE done_at IS NULL
+WHERE done_at IS NULL AND id <> ALL ($1::bigint[])
 ORDER BY id
 LIMIT 1
 `
@@ -127,9 +145,11 @@ type NextBackfillRow struct {
 
 // Backfill: the primary carries out the requests werk_cron_backfill records, oldest
 // first, a bounded number of ticks per statement between its ticks.
-// The oldest request not done yet (at most one row).
-func (q *Queries) NextBackfill(ctx context.Context) ([]NextBackfillRow, error) {
-	rows, err := q.db.Query(ctx, nextBackfill)
+// The oldest request not done yet (at most one row), leaving out @skip: requests set
+// aside for a while because another session holds what their next chunk needs, so that
+// one blocked request does not hold up the others.
+func (q *Queries) NextBackfill(ctx context.Context, skip []int64) ([]NextBackfillRow, error) {
+	rows, err := q.db.Query(ctx, nextBackfill, skip)
 	if err != nil {
 		return nil, err
 	}

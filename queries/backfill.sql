@@ -2,10 +2,12 @@
 -- first, a bounded number of ticks per statement between its ticks.
 
 -- name: NextBackfill :many
--- The oldest request not done yet (at most one row).
+-- The oldest request not done yet (at most one row), leaving out @skip: requests set
+-- aside for a while because another session holds what their next chunk needs, so that
+-- one blocked request does not hold up the others.
 SELECT id, name, from_at, to_at, through_at, enqueued, already
 FROM werk_cron_backfills
-WHERE done_at IS NULL
+WHERE done_at IS NULL AND id <> ALL (@skip::bigint[])
 ORDER BY id
 LIMIT 1;
 
@@ -18,13 +20,22 @@ LIMIT 1;
 -- at their ticks plus the schedule's jitter, as the tick statement would have made them,
 -- and, for overlap buffer_one or buffer_all, run one at a time in the schedule's group
 -- like its other jobs.
+-- The jobs are made from the schedule's row as this statement reads it, and only if that
+-- row is still the definition the ticker checked (its updated_at, func and queue, which
+-- the ticker's allow-list judged): a definition changed meanwhile enqueues nothing.
 -- Returns how many were enqueued and how many had a job already; found is false when
--- the schedule does not exist (any more).
-WITH s AS MATERIALIZED (
+-- the schedule does not exist (any more), current false when it changed.
+WITH found AS MATERIALIZED (
     SELECT name, func, queue, args, kwargs, timeout_secs, result_ttl, failure_ttl, meta,
-           priority, max_attempts, overlap, jitter_secs
+           priority, max_attempts, overlap, jitter_secs, updated_at
     FROM werk_cron_jobs
     WHERE name = @name::text
+),
+s AS MATERIALIZED (
+    SELECT f.name, f.func, f.queue, f.args, f.kwargs, f.timeout_secs, f.result_ttl, f.failure_ttl, f.meta,
+           f.priority, f.max_attempts, f.overlap, f.jitter_secs
+    FROM found f
+    WHERE f.updated_at = @seen_updated_at::timestamptz AND f.func = @func::text AND f.queue = @queue::text
 ),
 t AS MATERIALIZED (
     SELECT pg_catalog.unnest(@keys::text[]) AS key,
@@ -69,7 +80,8 @@ notified AS (
 SELECT (SELECT pg_catalog.count(*) FROM jobs)::integer AS enqueued,
        (SELECT pg_catalog.count(*) FROM ledger)::integer AS recorded,
        (SELECT n FROM notified)::bigint AS queues_notified,
-       EXISTS (SELECT 1 FROM s) AS found;
+       EXISTS (SELECT 1 FROM found) AS found,
+       EXISTS (SELECT 1 FROM s) AS current;
 
 -- name: RecordBackfillProgress :exec
 -- How far a request has come (ticks up to @through_at are done), and, with @done, that

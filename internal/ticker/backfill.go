@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgwerk/werkcron/db"
@@ -28,10 +29,40 @@ const (
 type fillState struct {
 	pending   bool      // requests may wait: look when notBefore has passed
 	notBefore time.Time // host time
-	blocked   int64     // the request last found blocked (logged once)
+	// blocked holds the requests set aside because another session holds what their
+	// next chunk needs, with when to try each again (host time): the others go on.
+	blocked map[int64]time.Time
+	// checked holds the requests this primary has found within MaxBackfillTicks, over
+	// their whole range: whatever a request row says of its progress, every primary
+	// counts its ticks once before it enqueues any.
+	checked map[int64]bool
 }
 
 func (f *fillState) due(now time.Time) bool { return f.pending && !now.Before(f.notBefore) }
+
+// skip returns the requests set aside until later than now, forgetting the others.
+func (f *fillState) skip(now time.Time) []int64 {
+	ids := []int64{}
+	for id, at := range f.blocked {
+		if now.Before(at) {
+			ids = append(ids, id)
+		} else {
+			delete(f.blocked, id)
+		}
+	}
+	return ids
+}
+
+// soonest is when the first request set aside may be tried again; zero for none.
+func (f *fillState) soonest() time.Time {
+	var s time.Time
+	for _, at := range f.blocked {
+		if s.IsZero() || at.Before(s) {
+			s = at
+		}
+	}
+	return s
+}
 
 // backfillStep carries out the next chunk of the oldest backfill request: the ticks of
 // its schedule in its range that have no job yet get one (queries/backfill.sql). The
@@ -39,7 +70,10 @@ func (f *fillState) due(now time.Time) bool { return f.pending && !now.Before(f.
 func (t *Ticker) backfillStep(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
-	reqs, err := t.q.NextBackfill(ctx)
+	if t.fill.blocked == nil {
+		t.fill.blocked, t.fill.checked = map[int64]time.Time{}, map[int64]bool{}
+	}
+	reqs, err := t.q.NextBackfill(ctx, t.fill.skip(time.Now()))
 	if err != nil {
 		if t.conn.IsClosed() {
 			return fmt.Errorf("read backfill requests: %w", err)
@@ -49,14 +83,18 @@ func (t *Ticker) backfillStep(ctx context.Context) error {
 		return nil
 	}
 	if len(reqs) == 0 {
-		// Nothing waits. The next look (on a notification) waits a moment, as the
-		// planner's does: anyone may NOTIFY, and a flood must cost few looks.
+		// Nothing waits but what is set aside. The next look (on a notification) waits a
+		// moment, as the planner's does: anyone may NOTIFY, and a flood must cost few looks.
+		if again := t.fill.soonest(); !again.IsZero() {
+			t.fill.notBefore = again
+			return nil
+		}
 		t.fill.pending = false
 		t.fill.notBefore = time.Now().Add(planCooldown)
 		return nil
 	}
 	r := reqs[0]
-	ticks, through, done, why, err := t.backfillChunk(ctx, r)
+	e, ticks, through, done, why, err := t.backfillChunk(ctx, r)
 	if err != nil {
 		if t.conn.IsClosed() {
 			return err
@@ -66,47 +104,68 @@ func (t *Ticker) backfillStep(ctx context.Context) error {
 		return nil
 	}
 	if why != "" {
-		t.log.Warn("backfill refused", "id", r.ID, "schedule", r.Name, "why", why)
-		return t.recordBackfill(ctx, r, db.RecordBackfillProgressParams{ThroughAt: through, Done: true, Error: why})
+		t.log.Warn("backfill refused", "id", r.ID, "schedule", logName(r.Name), "why", why)
+		return t.recordBackfill(ctx, r, db.RecordBackfillProgressParams{ThroughAt: through, Done: true, Error: cutBytes(why, maxErrorBytes)})
 	}
-	p := db.BackfillTicksParams{Name: r.Name}
+	p := db.BackfillTicksParams{Name: r.Name, SeenUpdatedAt: e.updatedAt, Func: e.fn, Queue: e.queue}
 	for _, at := range ticks {
 		p.Keys = append(p.Keys, jobKey(r.Name, at))
 		p.TickAts = append(p.TickAts, at)
 		p.JobIds = append(p.JobIds, uuid.Must(uuid.NewV7()))
 	}
+	// The chunk's jobs and the request's progress commit together: a crash between them
+	// would count the chunk's jobs as had already when it is done again.
 	var res db.BackfillTicksRow
-	if len(ticks) > 0 {
-		res, err = t.q.BackfillTicks(ctx, p)
-	} else {
-		res.Found = true
-	}
+	progress := db.RecordBackfillProgressParams{ID: r.ID, ThroughAt: through, Done: done}
+	err = pgx.BeginFunc(ctx, t.conn, func(tx pgx.Tx) error {
+		q := t.q.WithTx(tx)
+		res = db.BackfillTicksRow{Found: true, Current: true}
+		if len(ticks) > 0 {
+			var err error
+			if res, err = q.BackfillTicks(ctx, p); err != nil {
+				return err
+			}
+		}
+		switch {
+		case !res.Found:
+			progress.Done, progress.Error = true, "the schedule was deleted before its backfill was done"
+		case !res.Current:
+			return nil // changed since it was read: read again, check again, next step
+		default:
+			progress.Enqueued, progress.Already = res.Enqueued, int32(len(ticks))-res.Enqueued
+		}
+		return q.RecordBackfillProgress(ctx, progress)
+	})
 	var pgErr *pgconn.PgError
 	switch {
-	case err == nil && !res.Found:
-		return t.recordBackfill(ctx, r, db.RecordBackfillProgressParams{ThroughAt: through, Done: true,
-			Error: "the schedule was deleted before its backfill was done"})
 	case err == nil:
 	case t.conn.IsClosed():
-		return fmt.Errorf("backfill %s: %w", r.Name, err)
+		return fmt.Errorf("backfill %s: %w", logName(r.Name), err)
 	case errors.As(err, &pgErr) && pgErr.Code == lockNotAvailable:
-		// Another session holds a key or a ledger row of the range: later.
-		if t.fill.blocked != r.ID {
-			t.fill.blocked = r.ID
-			t.log.Warn("backfill blocked by another session; trying again", "id", r.ID, "schedule", r.Name, "err", err)
+		// Another session holds a key or a ledger row of the range: this request later,
+		// the others meanwhile.
+		if _, again := t.fill.blocked[r.ID]; !again {
+			t.log.Warn("backfill blocked by another session; trying again, other requests meanwhile", "id", r.ID, "schedule", logName(r.Name), "err", err)
 		}
-		t.fill.notBefore = time.Now().Add(backfillRetry)
+		t.fill.blocked[r.ID] = time.Now().Add(backfillRetry)
 		return nil
 	default:
 		return t.recordBackfill(ctx, r, db.RecordBackfillProgressParams{ThroughAt: through, Done: true,
-			Error: fmt.Sprintf("enqueue failed: %v", err)})
+			Error: cutBytes(fmt.Sprintf("enqueue failed: %v", err), maxErrorBytes)})
+	}
+	if !res.Current {
+		t.log.Info("a schedule changed while its backfill was read; reading it again", "id", r.ID, "schedule", logName(r.Name))
+		return nil
 	}
 	t.Stats.Enqueued.Add(int64(res.Enqueued))
 	if res.Enqueued > 0 {
 		t.outcomes.expect()
 	}
-	return t.recordBackfill(ctx, r, db.RecordBackfillProgressParams{ThroughAt: through, Done: done,
-		Enqueued: res.Enqueued, Already: int32(len(ticks)) - res.Enqueued})
+	if progress.Done && progress.Error == "" {
+		t.log.Info("backfill done", "id", r.ID, "schedule", logName(r.Name),
+			"enqueued", r.Enqueued+progress.Enqueued, "already", r.Already+progress.Already)
+	}
+	return nil
 }
 
 // recordBackfill saves a request's progress, and logs when it is done.
@@ -119,10 +178,6 @@ func (t *Ticker) recordBackfill(ctx context.Context, r db.NextBackfillRow, p db.
 		t.log.Warn("record backfill progress; trying again shortly", "id", r.ID, "err", err)
 		t.fill.notBefore = time.Now().Add(backfillRetry)
 		return nil
-	}
-	if p.Done && p.Error == "" {
-		t.log.Info("backfill done", "id", r.ID, "schedule", r.Name,
-			"enqueued", r.Enqueued+p.Enqueued, "already", r.Already+p.Already)
 	}
 	return nil
 }
@@ -138,24 +193,26 @@ func (t *Ticker) recordBackfill(ctx context.Context, r db.NextBackfillRow, p db.
 // backfill never races them. A paused (or ended) schedule decides nothing, so all of its
 // past ticks in the range may be backfilled. A range reaching back beyond the ledger's
 // retention is refused: a tick that old may have had a job and left no trace of it.
-func (t *Ticker) backfillChunk(ctx context.Context, r db.NextBackfillRow) (ticks []time.Time, through time.Time, done bool, why string, err error) {
+func (t *Ticker) backfillChunk(ctx context.Context, r db.NextBackfillRow) (e *entry, ticks []time.Time, through time.Time, done bool, why string, err error) {
 	through = r.ToAt
 	rows, err := t.q.GetSchedulesForTicker(ctx, []string{r.Name})
 	if err != nil {
-		return nil, through, false, "", fmt.Errorf("read the schedule %s to backfill: %w", r.Name, err)
+		return nil, nil, through, false, "", fmt.Errorf("read the schedule %s to backfill: %w", logName(r.Name), err)
 	}
 	if len(rows) == 0 {
-		return nil, through, true, "no such schedule (deleted since the request)", nil
+		return nil, nil, through, true, "no such schedule (deleted since the request)", nil
 	}
-	e := newEntry(row(rows[0]))
+	e = newEntry(row(rows[0]))
 	if e.sched == nil {
-		return nil, through, true, "the schedule cannot run: " + e.err, nil
+		return e, nil, through, true, "the schedule cannot run: " + e.err, nil
 	}
+	// Judged on this read of the row; the statement enqueues only if the row is still
+	// this one (its updated_at, func and queue).
 	if why := t.allow.refuses(e.fn, e.queue); why != "" {
-		return nil, through, true, why, nil
+		return e, nil, through, true, why, nil
 	}
 	if oldest := t.now().Add(-t.opts.Retention); r.FromAt.Before(oldest) {
-		return nil, through, true, fmt.Sprintf("the range begins at %s, before the ledger's retention (%s, the ticker's --retention): "+
+		return e, nil, through, true, fmt.Sprintf("the range begins at %s, before the ledger's retention (%s, the ticker's --retention): "+
 			"older ticks may have run and left no record, so they are never enqueued again",
 			r.FromAt.UTC().Format(time.RFC3339), t.opts.Retention), nil
 	}
@@ -173,18 +230,22 @@ func (t *Ticker) backfillChunk(ctx context.Context, r db.NextBackfillRow) (ticks
 	}
 	s := backfillSchedule(e, from)
 	after := from.Add(-time.Nanosecond)
-	if r.ThroughAt != nil {
-		after = *r.ThroughAt
-	} else if n := countTicks(s, after, until, MaxBackfillTicks+1); n > MaxBackfillTicks {
-		return nil, through, true, fmt.Sprintf("the range holds more than %d ticks of the schedule; backfill a shorter range", MaxBackfillTicks), nil
+	if !t.fill.checked[r.ID] {
+		if n := countTicks(s, after, until, MaxBackfillTicks+1); n > MaxBackfillTicks {
+			return e, nil, through, true, fmt.Sprintf("the range holds more than %d ticks of the schedule; backfill a shorter range", MaxBackfillTicks), nil
+		}
+		t.fill.checked[r.ID] = true
+	}
+	if r.ThroughAt != nil && r.ThroughAt.After(after) {
+		after = *r.ThroughAt // the table keeps it within the range
 	}
 	for at, ok := s.Next(after); ok && !at.After(until); at, ok = s.Next(at) {
 		ticks = append(ticks, at)
 		if len(ticks) == backfillChunk {
-			return ticks, at, false, "", nil
+			return e, ticks, at, false, "", nil
 		}
 	}
-	return ticks, through, true, "", nil
+	return e, ticks, through, true, "", nil
 }
 
 // backfillSchedule is e's schedule reaching back to from: an interval's grid extended

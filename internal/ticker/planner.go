@@ -312,7 +312,7 @@ func (t *Ticker) planRows(ctx context.Context, q *db.Queries, rows []row) ([]*en
 			e.err = lastError
 		}
 		e.next = next
-		p.Names[i], p.NextRunAts[i], p.LastErrors[i] = e.name, next, lastError // zero, "": NULL
+		p.Names[i], p.NextRunAts[i], p.LastErrors[i] = e.name, next, cutBytes(lastError, maxErrorBytes) // zero, "": NULL
 		planned[i] = e
 	}
 	if err := q.SavePlans(ctx, p); err != nil {

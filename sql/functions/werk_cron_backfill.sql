@@ -9,14 +9,20 @@
 -- to decide are left to it. The ticker refuses a range of more than 100,000 ticks, and
 -- one reaching back beyond its ledger retention (older ticks may have run and left no
 -- record), saying why in the request's error.
+--
+-- It runs as werkcron's owner, so that an application needs no right on
+-- werk_cron_backfills but SELECT (to read the outcome): the request it makes holds only
+-- what it asked for, requested_by is the role that logged in, and the progress columns
+-- are the ticker's (werk_cron_backfills_before_insert). EXECUTE: the owner, and roles
+-- granted it (werk_cron_grant_app).
 CREATE OR REPLACE FUNCTION werk_cron_backfill(name text, "from" timestamptz, "to" timestamptz) RETURNS bigint
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER AS $$
 #variable_conflict use_column
 DECLARE
     v_id bigint;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM werk_cron_jobs j WHERE j.name = werk_cron_backfill.name) THEN
-        RAISE EXCEPTION 'werk_cron_backfill %: no such schedule', werk_cron_backfill.name
+        RAISE EXCEPTION 'werk_cron_backfill %: no such schedule', werk_cron_cut(werk_cron_backfill.name, 200)
             USING ERRCODE = 'no_data_found';
     END IF;
     IF "from" IS NULL OR "to" IS NULL OR NOT pg_catalog.isfinite("from") OR NOT pg_catalog.isfinite("to") THEN
@@ -39,3 +45,5 @@ BEGIN
     RETURN v_id;
 END
 $$;
+
+REVOKE EXECUTE ON FUNCTION werk_cron_backfill(text, timestamptz, timestamptz) FROM PUBLIC;
