@@ -93,7 +93,7 @@ recorded AS (
     UPDATE werk_cron_ticks t
     SET job_status = f.status, job_started_at = f.started_at,
         job_finished_at = CASE WHEN f.status <> 'unknown' THEN coalesce(f.completed_at, now()) END,
-        job_attempts = f.attempts, job_error = pg_catalog.left(f.error, 2000)
+        job_attempts = f.attempts, job_error = werk_cron_cut(f.error, 2048)
     FROM finished f
     WHERE t.name = f.name AND t.tick_at = f.tick_at
     RETURNING t.name, t.job_status

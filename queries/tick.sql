@@ -20,19 +20,21 @@
 -- ticker to retry.
 --
 -- The jobs go in with INSERT ... ON CONFLICT (key) DO NOTHING, and the ledger follows
--- from what went in (RETURNING): a tick whose key someone else took records 'duplicate'
--- naming that job (or, when that job committed after this statement's snapshot, with
--- job_id left for the ticker to fill in). The ledger, not the job key, is what makes a
+-- from what went in (RETURNING): a tick whose key a job holds that werkcron did not make
+-- for it records 'foreign' naming that job (or, when that job committed after this
+-- statement's snapshot, with job_id left for the ticker to fill in), and that job's
+-- outcome never counts as the schedule's. The ledger, not the job key, is what makes a
 -- tick happen once (pgwerk deletes finished jobs): a tick with a ledger row is never
 -- enqueued again. A key another transaction holds uncommitted makes this statement wait
 -- (at most the session's lock_timeout; the ticker then isolates that schedule).
 --
 -- Returns one row (outcome 'won', with the schedule's remaining_runs after it, -1 for no
 -- limit) per schedule whose decision went through, one row per tick whose outcome is
--- not what the ticker asked for ('duplicate', 'skipped_overlap', and 'foreign' for a key
--- held by a job of another schedule or function), and one row (outcome 'notified') with
--- the number of queues notified; the transaction's start (now()) is on every row. A schedule without a 'won' row lost the compare-and-set and
--- must be looked at again.
+-- not what the ticker asked for ('duplicate' for a tick decided before, 'skipped_overlap',
+-- and 'foreign' for a key held by a job werkcron did not make for it; job_id NULL when
+-- that job committed after the snapshot), and one row (outcome 'notified') with the
+-- number of queues notified; the transaction's start (now()) is on every row. A schedule
+-- without a 'won' row lost the compare-and-set and must be looked at again.
 --
 -- Its cost must stay linear in the number of ticks whatever the planner estimates: every
 -- join is with a table by an index, or a hashed subplan over a CTE (x IN (SELECT ...)).
@@ -46,10 +48,11 @@ WITH locked AS NOT MATERIALIZED (
            CASE WHEN j.jitter_secs > 0 THEN d.tick_at + werk_cron_jitter(d.key, j.jitter_secs)
                 ELSE d.tick_at END AS run_at,
            existing.id AS existing_id,
-           -- A key held by another schedule's (or another function's) job: the tick
-           -- cannot have a job of its own; the ticker reports it on the schedule.
-           (existing.id IS NOT NULL
-            AND (existing.cron_name IS DISTINCT FROM d.name OR existing.function <> j.func)) AS foreign_key,
+           -- A key held by a job werkcron did not make for this tick (its ledger has no
+           -- row for it), whatever that job's cron_name and function say: the tick
+           -- cannot have a job of its own, that job's outcome is never the schedule's,
+           -- and the ticker reports it on the schedule.
+           existing.id IS NOT NULL AS foreign_key,
            -- Decided before (the ledger, not the job row that pgwerk may have deleted, is
            -- what makes a tick happen once): never a second job, and no second row.
            decided_before.name IS NOT NULL AS decided_before,
@@ -130,7 +133,7 @@ ledger AS (
            CASE WHEN x.intent = 'duplicate' AND x.foreign_key THEN 'foreign'
                 WHEN x.intent <> 'enqueue' THEN x.intent
                 WHEN x.job_id IN (SELECT id FROM jobs) THEN 'enqueued'
-                ELSE 'duplicate' END,
+                ELSE 'foreign' END,
            CASE WHEN x.intent = 'duplicate' THEN x.existing_id
                 WHEN x.intent = 'enqueue' AND x.job_id IN (SELECT id FROM jobs) THEN x.job_id END,
            x.ticks
@@ -138,7 +141,8 @@ ledger AS (
     WHERE NOT x.decided_before
 ),
 -- Ticks meant to be enqueued whose key another transaction took after this statement's
--- snapshot (ON CONFLICT skipped them): they spend no run. Nearly always empty.
+-- snapshot (ON CONFLICT skipped them): they spend no run, and are 'foreign' like any key
+-- taken by a job werkcron did not make for the tick. Nearly always empty.
 raced AS (
     SELECT x.name FROM won x
     WHERE x.intent = 'enqueue' AND x.job_id NOT IN (SELECT id FROM jobs)
@@ -148,8 +152,7 @@ advanced AS (
     -- compare-and-set is needed here.
     UPDATE werk_cron_jobs j
     SET last_tick_at = h.newest,
-        last_job_id = coalesce(CASE WHEN h.intent = 'enqueue' AND h.job_id IN (SELECT id FROM jobs) THEN h.job_id
-                                    WHEN h.intent = 'duplicate' AND NOT h.foreign_key THEN h.existing_id END,
+        last_job_id = coalesce(CASE WHEN h.intent = 'enqueue' AND h.job_id IN (SELECT id FROM jobs) THEN h.job_id END,
                                j.last_job_id),
         -- remaining_runs counts down by the runs spent; at 0 nothing is planned: ended.
         remaining_runs = CASE WHEN j.remaining_runs IS NOT NULL THEN greatest(j.remaining_runs - h.spent, 0) END,
@@ -173,10 +176,10 @@ SELECT 'won'::text AS outcome, a.name::text AS name, NULL::timestamptz AS tick_a
        coalesce(a.remaining_runs, -1)::integer AS remaining_runs
 FROM advanced a
 UNION ALL
--- Ticks that did not go as asked: decided before, a key taken (by this schedule's
--- earlier job: 'duplicate'; by another's: 'foreign'), or skipped for overlap.
+-- Ticks that did not go as asked: decided before ('duplicate'), a key taken
+-- ('foreign'), or skipped for overlap.
 SELECT CASE WHEN x.foreign_key AND NOT x.decided_before THEN 'foreign'
-            WHEN x.intent = 'enqueue' THEN 'duplicate'
+            WHEN x.intent = 'enqueue' THEN 'foreign'
             ELSE x.intent END,
        x.name, x.tick_at, x.existing_id, 0, now(), -1
 FROM won x
@@ -186,20 +189,15 @@ UNION ALL
 SELECT 'notified', '', NULL, NULL, n.n, now(), -1
 FROM notified n;
 
--- name: FillRacedDuplicates :many
+-- name: FillRacedForeign :exec
 -- A tick whose key another transaction took after the tick statement's snapshot was
--- recorded 'duplicate' without the job's id, which this (later) statement can see. A job
--- that is not the schedule's (another cron_name or function) makes it 'foreign', as the
--- tick statement records a key it saw taken; those are returned.
+-- recorded 'foreign' without that job's id, which this (later) statement can see.
 UPDATE werk_cron_ticks t
-SET job_id = j.id,
-    outcome = CASE WHEN j.cron_name IS DISTINCT FROM t.name OR j.function <> c.func THEN 'foreign' ELSE t.outcome END
+SET job_id = j.id
 FROM (SELECT pg_catalog.unnest(@names::text[]) AS name, pg_catalog.unnest(@tick_ats::timestamptz[]) AS tick_at,
              pg_catalog.unnest(@keys::text[]) AS key) r
 JOIN werk_jobs j ON j.key = r.key
-JOIN werk_cron_jobs c ON c.name = r.name
-WHERE t.name = r.name AND t.tick_at = r.tick_at AND t.job_id IS NULL
-RETURNING t.name, t.tick_at, t.outcome;
+WHERE t.name = r.name AND t.tick_at = r.tick_at AND t.job_id IS NULL AND t.outcome = 'foreign';
 
 -- name: TablesLockedByOthers :one
 -- Whether another session holds, or waits for, a lock on one of the tables a tick writes

@@ -144,12 +144,12 @@ func TestHistoryKeepsOutcomesAfterPgwerkDeletesJobs(t *testing.T) {
 		t.Errorf("a retry recorded as final: %+v", l)
 	}
 	w.start(bad)
-	// A long traceback: the ledger keeps its first 2,000 characters.
+	// A long traceback: the ledger keeps its first 2,048 bytes.
 	w.nack(bad, "failed", "KeyError: 'x'\nTraceback (most recent call last):\n"+strings.Repeat("  File \"app.py\", line 1\n", 200))
 	w.purge(bad)
 	if l := ledger(t, pool, bad); l.JobStatus != "failed" || l.JobAttempts != 2 || !strings.HasPrefix(l.JobError, "KeyError: 'x'\n") ||
-		len([]rune(l.JobError)) != 2000 {
-		t.Errorf("failed: %+v (error of %d characters, want its first 2,000)", l, len([]rune(l.JobError)))
+		len(l.JobError) != 2048 {
+		t.Errorf("failed: %+v (error of %d bytes, want its first 2,048)", l, len(l.JobError))
 	}
 	// 3. pgwerk's failure_mode = 'delete': an active job deleted on its last failure.
 	gone := nextJob(t, pool, "h")

@@ -407,9 +407,9 @@ func TestHostileLockHoldersAreShownAndDoNotStopTickers(t *testing.T) {
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
 }
 
-// A job row inserted beforehand with the key of a future tick of another function is
-// not this schedule's job: the tick gets no job of its own, and the schedule shows an
-// error naming the key, rather than a quiet duplicate.
+// A job row inserted beforehand with the key of a future tick is not this schedule's
+// job: the tick gets no job of its own, and the schedule shows an error naming the key,
+// rather than a quiet duplicate.
 func TestHostileForeignJobKeyIsAnError(t *testing.T) {
 	t.Parallel()
 	dsn, pool := migratedDB(t)
@@ -428,7 +428,7 @@ func TestHostileForeignJobKeyIsAnError(t *testing.T) {
 		if err := pool.QueryRow(context.Background(), `SELECT last_error, state FROM werk_cron_status WHERE name = 'victim'`).Scan(&msg, &state); err != nil {
 			t.Fatal(err)
 		}
-		return state == "error" && msg != nil && strings.Contains(*msg, keyOf("victim", tick)) && strings.Contains(*msg, "not this schedule's")
+		return state == "error" && msg != nil && strings.Contains(*msg, keyOf("victim", tick)) && strings.Contains(*msg, "werkcron did not make")
 	})
 	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE key = $1`, keyOf("victim", tick)); n != 1 {
 		t.Errorf("%d jobs with the taken key", n)

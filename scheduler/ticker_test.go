@@ -547,11 +547,13 @@ func TestWakeUpsAreCoalesced(t *testing.T) {
 	}
 }
 
-// A tick whose job key is already taken by a job of the schedule (one a restore brought
-// back, say) gets no second job: the ledger records it as a duplicate of that row, and
-// last_job_id points at it. (A key taken by another function's job is 'foreign':
+// A tick whose job key is already taken, even by a job that names the schedule and its
+// function (one a restore brought back, say, or a producer forged), gets no second job:
+// werkcron did not make that job for the tick (the ledger has no row for it), so the
+// ledger records the tick 'foreign', naming that row, and its outcome is never the
+// schedule's. (A key taken by another function's job is the same:
 // TestHostileForeignJobKeyIsAnError.)
-func TestTickWithTakenKeyIsADuplicate(t *testing.T) {
+func TestTickWithTakenKeyIsForeign(t *testing.T) {
 	t.Parallel()
 	dsn, pool := migratedDB(t)
 	// catchup = 'all': each tick is decided on its own even if the ticker runs late (with
@@ -573,8 +575,8 @@ func TestTickWithTakenKeyIsADuplicate(t *testing.T) {
 		}
 		outcome := pgtest.QueryOne[string](t, pool, `SELECT outcome FROM werk_cron_ticks WHERE tick_at = $1`, at)
 		sameJob := pgtest.QueryOne[bool](t, pool, `SELECT coalesce(t.job_id = j.id, false) FROM werk_cron_ticks t JOIN werk_jobs j ON j.scheduled_at = t.tick_at WHERE t.tick_at = $1`, at)
-		if outcome != "duplicate" || !sameJob {
-			t.Errorf("tick %s: ledger says %q (job_id of the existing row: %v), want duplicate of it", at, outcome, sameJob)
+		if outcome != "foreign" || !sameJob {
+			t.Errorf("tick %s: ledger says %q (job_id of the existing row: %v), want foreign, naming it", at, outcome, sameJob)
 		}
 	}
 	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE function = 'app.k' AND scheduled_at > $1`, taken[1]); n < 1 {

@@ -267,7 +267,7 @@ func (t *Ticker) flushHoldups(ctx context.Context) error {
 		seen[e.name] = true
 		rec.Names = append(rec.Names, e.name)
 		rec.Sinces = append(rec.Sinces, e.blockedSince)
-		rec.Reasons = append(rec.Reasons, e.blocked)
+		rec.Reasons = append(rec.Reasons, cutBytes(e.blocked, maxErrorBytes))
 	}
 	clear := t.clearedHoldups
 	t.newHoldups, t.clearedHoldups = nil, nil
@@ -431,10 +431,15 @@ func (t *Ticker) enqueue(ctx context.Context, batch []planned, lostOnes *[]lost)
 	t.tablesLocked = false
 
 	won := make(map[string]int32, len(batch)) // remaining_runs after the decision
-	defer func() { t.Signals.Ticked.Signal(len(won)) }()
+	defer func() {
+		if len(won) > 0 {
+			t.lastWon = time.Now()
+		}
+		t.Signals.Ticked.Signal(len(won))
+	}()
 	// Ticks that did not go as asked, by outcome: rare, so the map is usually empty.
 	other := map[tickRef]string{}
-	var raced db.FillRacedDuplicatesParams
+	var raced db.FillRacedForeignParams
 	var foreign []*entry
 	var dbNow time.Time
 	for _, r := range rows {
@@ -444,7 +449,7 @@ func (t *Ticker) enqueue(ctx context.Context, batch []planned, lostOnes *[]lost)
 			won[r.Name] = r.RemainingRuns
 		case "duplicate", "skipped_overlap", "foreign":
 			other[tickRef{r.Name, r.TickAt.UnixNano()}] = r.Outcome
-			if r.Outcome == "duplicate" && r.JobID == nil {
+			if r.Outcome == "foreign" && r.JobID == nil {
 				// A key committed after the statement's snapshot: the ledger row needs
 				// that job's id, which a later statement can see.
 				raced.Names = append(raced.Names, r.Name)
@@ -502,30 +507,17 @@ func (t *Ticker) enqueue(ctx context.Context, batch []planned, lostOnes *[]lost)
 		t.hz.offer(e)
 	}
 	if len(raced.Names) > 0 {
-		filled, err := t.q.FillRacedDuplicates(ctx, raced)
-		if err != nil {
-			return fmt.Errorf("name the jobs of raced duplicates: %w", err)
-		}
-		for _, r := range filled {
-			if r.Outcome != "foreign" {
-				continue
-			}
-			for _, b := range batch {
-				if e := b.e; e.name == r.Name && e.err == "" {
-					e.err = foreignKeyError(e.name, r.TickAt)
-					t.log.Error("a tick's job key is held by a job of another schedule or function", "schedule", e.name, "tick", r.TickAt, "key", jobKey(e.name, r.TickAt))
-					foreign = append(foreign, e)
-				}
-			}
+		if err := t.q.FillRacedForeign(ctx, raced); err != nil {
+			return fmt.Errorf("name the jobs that took ticks' keys: %w", err)
 		}
 	}
 	return t.saveState(ctx, foreign)
 }
 
 // foreignKeyError is the last_error of a schedule whose tick at found its key held by
-// a job that is not the schedule's.
+// a job werkcron did not make for it.
 func foreignKeyError(name string, at time.Time) string {
-	return fmt.Sprintf("the tick at %s got no job: its key %s is held by a job that is not this schedule's (another cron_name or function)",
+	return fmt.Sprintf("the tick at %s got no job: its key %s is held by a job werkcron did not make for it (another scheduler's, a restored or a forged one)",
 		at.UTC().Format(time.RFC3339), jobKey(name, at))
 }
 
@@ -540,8 +532,8 @@ func (t *Ticker) saveState(ctx context.Context, es []*entry) error {
 	for _, e := range es {
 		p.Names = append(p.Names, e.name)
 		p.SeenUpdatedAts = append(p.SeenUpdatedAts, e.updatedAt)
-		p.NextRunAts = append(p.NextRunAts, e.next) // zero (year 1) stands for NULL
-		p.LastErrors = append(p.LastErrors, e.err)  // "" is NULL
+		p.NextRunAts = append(p.NextRunAts, e.next)                         // zero (year 1) stands for NULL
+		p.LastErrors = append(p.LastErrors, cutBytes(e.err, maxErrorBytes)) // "" is NULL
 	}
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()

@@ -7,17 +7,28 @@
 -- group for buffer_one and buffer_all. The run gets a ledger row of its own, outcome
 -- 'triggered', at the instant it was triggered, so that its outcome shows in the
 -- history; the primary is told (on werkcron's channel) that a run awaits its outcome.
+--
+-- It runs as werkcron's owner, so that the ledger row is werkcron's to write (no
+-- application needs INSERT on the ledger, where it could forge outcomes), and only for
+-- a caller who may insert into werk_jobs anyway: it enqueues any schedule's function,
+-- which the ticker's allow-list does not see, so it must give no role a way to enqueue
+-- that the role lacks. EXECUTE: the owner, and roles granted it (werk_cron_grant_app).
 CREATE OR REPLACE FUNCTION werk_cron_trigger(name text) RETURNS uuid
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER AS $$
 #variable_conflict use_column
 DECLARE
     s    werk_cron_jobs;
     v_id uuid := pg_catalog.gen_random_uuid();
     v_at timestamptz := pg_catalog.clock_timestamp();
 BEGIN
+    IF NOT pg_catalog.has_table_privilege(session_user, 'werk_jobs', 'INSERT') THEN
+        RAISE EXCEPTION 'werk_cron_trigger: % may not insert into werk_jobs, so it may not enqueue a run either', session_user
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'grant it what an application needs: werkcron grant --app ROLE';
+    END IF;
     SELECT * INTO s FROM werk_cron_jobs j WHERE j.name = werk_cron_trigger.name;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'werk_cron_trigger %: no such schedule', werk_cron_trigger.name
+        RAISE EXCEPTION 'werk_cron_trigger %: no such schedule', werk_cron_cut(werk_cron_trigger.name, 200)
             USING ERRCODE = 'no_data_found';
     END IF;
     -- In the schedule's concurrency group, like its ticks' jobs, for overlap buffer_one
@@ -36,3 +47,5 @@ BEGIN
     RETURN v_id;
 END
 $$;
+
+REVOKE EXECUTE ON FUNCTION werk_cron_trigger(text) FROM PUBLIC;
