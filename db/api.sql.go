@@ -234,6 +234,37 @@ func (q *Queries) GetSchedule(ctx context.Context, name string) (WerkCronJob, er
 	return i, err
 }
 
+const grantApp = `-- name: GrantApp :many
+SELECT stmt::text AS stmt FROM werk_cron_grant_app($1::text, $2::boolean) AS stmt
+`
+
+type GrantAppParams struct {
+	Role  string `json:"role"`
+	Apply bool   `json:"apply"`
+}
+
+// The GRANTs for an application role (see werk_cron_grant_app); apply = false only
+// returns them.
+func (q *Queries) GrantApp(ctx context.Context, arg GrantAppParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, grantApp, arg.Role, arg.Apply)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var stmt string
+		if err := rows.Scan(&stmt); err != nil {
+			return nil, err
+		}
+		items = append(items, stmt)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const grantTicker = `-- name: GrantTicker :many
 SELECT stmt::text AS stmt FROM werk_cron_grant($1::text, $2::boolean) AS stmt
 `

@@ -99,6 +99,11 @@ FROM werk_cron_ticks
 ORDER BY tick_at DESC
 LIMIT 1;
 
+-- name: GrantApp :many
+-- The GRANTs for an application role (see werk_cron_grant_app); apply = false only
+-- returns them.
+SELECT stmt::text AS stmt FROM werk_cron_grant_app(@role::text, @apply::boolean) AS stmt;
+
 -- name: GrantTicker :many
 -- The least-privilege GRANTs for a ticker role (see werk_cron_grant); apply = false
 -- only returns them.

@@ -233,6 +233,18 @@ func (s *Scheduler) Grant(ctx context.Context, role string, apply bool) ([]strin
 	return stmts, nil
 }
 
+// GrantApp returns the GRANT statements that give role what an application needs to
+// manage schedules, ask for backfills and trigger runs through werkcron, and nothing
+// that writes the ledger, a backfill's progress or the ticker's columns (see
+// werk_cron_grant_app); with apply it also runs them, as the owner of werkcron's tables.
+func (s *Scheduler) GrantApp(ctx context.Context, role string, apply bool) ([]string, error) {
+	stmts, err := s.q.GrantApp(ctx, db.GrantAppParams{Role: role, Apply: apply})
+	if err != nil {
+		return nil, fmt.Errorf("grant an application's rights to role %q: %w", role, err)
+	}
+	return stmts, nil
+}
+
 // nameError wraps err of an operation on the schedule name, turning "no such schedule"
 // (from the SQL functions, or no row) into ErrNotFound.
 func nameError(op, name string, err error) error {

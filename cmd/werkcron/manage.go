@@ -632,6 +632,7 @@ Example:
 			Now       time.Time            `json:"now"`
 			Primary   *scheduler.Instance  `json:"primary"`
 			Standbys  []scheduler.Instance `json:"standbys"`
+			Others    []scheduler.Instance `json:"not_tickers"`
 			Newest    *scheduler.Tick      `json:"newest_tick"`
 			LagSecs   *float64             `json:"newest_tick_lag_secs"`
 			Count     int                  `json:"schedule_count"`
@@ -639,17 +640,20 @@ Example:
 			Overdue   []statusJSON         `json:"overdue"`
 			InError   []statusJSON         `json:"in_error"`
 			Schedules []statusJSON         `json:"schedules"`
-		}{Now: st.Now, Standbys: []scheduler.Instance{}, Newest: st.NewestTick, Count: len(st.Schedules),
+		}{Now: st.Now, Standbys: []scheduler.Instance{}, Others: []scheduler.Instance{}, Newest: st.NewestTick, Count: len(st.Schedules),
 			States: states, Overdue: statusRows(overdue), InError: statusRows(failing), Schedules: statusRows(st.Schedules)}
 		if st.NewestTick != nil {
 			lag := st.Lag.Seconds()
 			o.LagSecs = &lag
 		}
 		for i, in := range st.Instances {
-			if in.Role == scheduler.RolePrimary {
+			switch in.Role {
+			case scheduler.RolePrimary:
 				o.Primary = &st.Instances[i]
-			} else {
+			case scheduler.RoleStandby:
 				o.Standbys = append(o.Standbys, in)
+			default: // a session holding a ticker's lock without a ticker's rights
+				o.Others = append(o.Others, in)
 			}
 		}
 		return writeJSON(e.stdout, o)
@@ -704,29 +708,45 @@ Example:
 }
 
 func cmdGrant(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "grant", "ROLE [--apply]", `
-Prints the GRANT statements that let ROLE run a ticker and nothing more: read the
-schedules and write only the ticker's own columns of werk_cron_jobs (next_run_at,
-planned_at, last_tick_at, last_job_id, last_error, remaining_runs); insert jobs and
-read only the columns of werk_jobs a tick looks at; keep the tick ledger, the
-hold-ups and the backfill requests; read the views and the outcome counters; run
-werkcron's functions (the election, pausing a schedule for its failures). No DDL, no
-deletes of jobs, no edits of definitions. With --apply it also runs them (as the
-owner of the tables, after 'werkcron migrate'). The ticker then runs as ROLE with
---no-migrate. The statements name this installation's schema. ROLE must exist;
-PUBLIC is refused. Run it again after every upgrade: a migration may add tables or
-recreate views.
+	fs := newFlags(e, "grant", "ROLE [--app] [--apply]", `
+Prints the GRANT statements that let ROLE do one job and nothing more.
+
+A ticker (the default): read the schedules and write only the ticker's own columns of
+werk_cron_jobs (next_run_at, planned_at, last_tick_at, last_job_id, last_error,
+remaining_runs); insert jobs and read only the columns of werk_jobs a tick looks at;
+keep the tick ledger, the hold-ups and the backfill requests' progress; read the views
+and the outcome counters; run werkcron's functions (the election, pausing a schedule
+for its failures). No DDL, no deletes of jobs, no edits of definitions. The ticker then
+runs as ROLE with --no-migrate.
+
+An application (--app): write schedules' definitions (werk_cron_jobs, and
+werk_cron_schedule, werk_cron_alter, werk_cron_pause, werk_cron_resume,
+werk_cron_unschedule), ask for backfills (werk_cron_backfill) and trigger runs
+(werk_cron_trigger, with INSERT on werk_jobs, which a pgwerk producer holds anyway), read
+the ledger, the backfill requests and the views. Nothing that writes the ledger, a
+backfill's progress or the ticker's columns: it cannot forge a run's outcome or
+suppress a tick.
+
+With --apply it also runs them (as the owner of the tables, after 'werkcron migrate').
+The statements name this installation's schema. ROLE must exist; PUBLIC is refused. Run
+it again after every upgrade: a migration may add tables or functions.
 
 Example:
   DATABASE_URL=postgres://owner@db/app werkcron grant werkcron_ticker --apply
-  DATABASE_URL=postgres://werkcron_ticker@db/app werkcron run --no-migrate`)
+  DATABASE_URL=postgres://werkcron_ticker@db/app werkcron run --no-migrate
+  DATABASE_URL=postgres://owner@db/app werkcron grant myapp --app --apply`)
 	apply := fs.Bool("apply", false, "run the statements, not only print them")
+	app := fs.Bool("app", false, "an application's rights instead of a ticker's")
 	s, pos, done, err := e.dbVerb(ctx, fs, args, 1, "one ROLE")
 	if err != nil {
 		return err
 	}
 	defer done()
-	stmts, err := s.Grant(ctx, pos[0], *apply)
+	grant := s.Grant
+	if *app {
+		grant = s.GrantApp
+	}
+	stmts, err := grant(ctx, pos[0], *apply)
 	if err != nil {
 		return err
 	}
