@@ -7,9 +7,44 @@ package db
 
 import (
 	"context"
-	"net/netip"
 	"time"
 )
+
+const awaitLeadership = `-- name: AwaitLeadership :one
+SELECT w.granted::boolean AS granted, w.backend_pid::integer AS backend_pid,
+       coalesce(w.intruder_pid, 0)::integer AS intruder_pid, coalesce(w.intruder_user, '')::text AS intruder_user,
+       coalesce(w.intruder_application, '')::text AS intruder_application,
+       coalesce(w.intruder_addr, '')::text AS intruder_addr
+FROM werk_cron_await_leadership() AS w
+`
+
+type AwaitLeadershipRow struct {
+	Granted             bool   `json:"granted"`
+	BackendPid          int32  `json:"backend_pid"`
+	IntruderPid         int32  `json:"intruder_pid"`
+	IntruderUser        string `json:"intruder_user"`
+	IntruderApplication string `json:"intruder_application"`
+	IntruderAddr        string `json:"intruder_addr"`
+}
+
+// A standby's one statement per retry (werk_cron_await_leadership): waits for the
+// leader lock at most lock_timeout (set with SetLockTimeout) and says whether it was
+// granted; when not, who holds it if that is not a ticker (intruder_pid 0: a ticker, or
+// nobody any more). A standby waits here instead
+// of polling: the server hands it the lock the moment the primary's session ends.
+func (q *Queries) AwaitLeadership(ctx context.Context) (AwaitLeadershipRow, error) {
+	row := q.db.QueryRow(ctx, awaitLeadership)
+	var i AwaitLeadershipRow
+	err := row.Scan(
+		&i.Granted,
+		&i.BackendPid,
+		&i.IntruderPid,
+		&i.IntruderUser,
+		&i.IntruderApplication,
+		&i.IntruderAddr,
+	)
+	return i, err
+}
 
 const backendPid = `-- name: BackendPid :one
 SELECT pg_catalog.pg_backend_pid() AS backend_pid
@@ -68,47 +103,6 @@ func (q *Queries) LeaderHeartbeat(ctx context.Context) (LeaderHeartbeatRow, erro
 	var i LeaderHeartbeatRow
 	err := row.Scan(&i.Now, &i.Held, &i.BackendPid)
 	return i, err
-}
-
-const leaderLockHolders = `-- name: LeaderLockHolders :many
-SELECT i.pid::integer AS pid, a.usename, a.application_name, a.client_addr
-FROM werk_cron_list_instances() AS i
-LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = i.pid
-WHERE i.role = 'not a ticker'
-`
-
-type LeaderLockHoldersRow struct {
-	Pid             int32       `json:"pid"`
-	Usename         *string     `json:"usename"`
-	ApplicationName *string     `json:"application_name"`
-	ClientAddr      *netip.Addr `json:"client_addr"`
-}
-
-// Who holds the leader lock without being a ticker (werk_cron_list_instances' 'not a
-// ticker'): a standby reports it, since no ticker can lead while it lasts.
-func (q *Queries) LeaderLockHolders(ctx context.Context) ([]LeaderLockHoldersRow, error) {
-	rows, err := q.db.Query(ctx, leaderLockHolders)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []LeaderLockHoldersRow{}
-	for rows.Next() {
-		var i LeaderLockHoldersRow
-		if err := rows.Scan(
-			&i.Pid,
-			&i.Usename,
-			&i.ApplicationName,
-			&i.ClientAddr,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }
 
 const leaveOutUserSchema = `-- name: LeaveOutUserSchema :exec
@@ -222,18 +216,4 @@ func (q *Queries) TryLeaderLock(ctx context.Context) (TryLeaderLockRow, error) {
 	var i TryLeaderLockRow
 	err := row.Scan(&i.Locked, &i.BackendPid)
 	return i, err
-}
-
-const waitLeaderLock = `-- name: WaitLeaderLock :one
-SELECT pg_backend_pid() AS backend_pid FROM (SELECT pg_advisory_lock(werk_cron_lock_key())) AS granted
-`
-
-// Waits for the leader lock at most lock_timeout (set with SetLockTimeout), failing with
-// lock_not_available (55P03) after it. A standby waits here instead of polling: the
-// server hands it the lock the moment the primary's session ends.
-func (q *Queries) WaitLeaderLock(ctx context.Context) (int32, error) {
-	row := q.db.QueryRow(ctx, waitLeaderLock)
-	var backend_pid int32
-	err := row.Scan(&backend_pid)
-	return backend_pid, err
 }

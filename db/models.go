@@ -13,11 +13,12 @@ import (
 
 // backfill requests (werk_cron_backfill); the primary ticker carries them out, oldest first, fills in done_at, enqueued, already or error, and deletes them with the ledger rows of their age
 type WerkCronBackfill struct {
-	ID          int64      `json:"id"`
-	Name        string     `json:"name"`
-	FromAt      time.Time  `json:"from_at"`
-	ToAt        time.Time  `json:"to_at"`
-	RequestedAt time.Time  `json:"requested_at"`
+	ID          int64     `json:"id"`
+	Name        string    `json:"name"`
+	FromAt      time.Time `json:"from_at"`
+	ToAt        time.Time `json:"to_at"`
+	RequestedAt time.Time `json:"requested_at"`
+	// the role that logged in to ask (session_user), whatever the request row says
 	RequestedBy string     `json:"requested_by"`
 	ThroughAt   *time.Time `json:"through_at"`
 	Enqueued    int32      `json:"enqueued"`
@@ -131,7 +132,7 @@ type WerkCronTick struct {
 	JobStartedAt  *time.Time `json:"job_started_at"`
 	JobFinishedAt *time.Time `json:"job_finished_at"`
 	JobAttempts   *int32     `json:"job_attempts"`
-	// the job's error, its first 2,000 characters
+	// the job's error, cut to at most 2,048 bytes at a character boundary
 	JobError *string `json:"job_error"`
 }
 

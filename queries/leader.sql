@@ -44,11 +44,17 @@ SELECT werk_cron_listen()::text AS channel;
 -- The database's clock, which every ticker agrees on, whatever its host's clock says.
 SELECT clock_timestamp()::timestamptz AS now;
 
--- name: WaitLeaderLock :one
--- Waits for the leader lock at most lock_timeout (set with SetLockTimeout), failing with
--- lock_not_available (55P03) after it. A standby waits here instead of polling: the
--- server hands it the lock the moment the primary's session ends.
-SELECT pg_backend_pid() AS backend_pid FROM (SELECT pg_advisory_lock(werk_cron_lock_key())) AS granted;
+-- name: AwaitLeadership :one
+-- A standby's one statement per retry (werk_cron_await_leadership): waits for the
+-- leader lock at most lock_timeout (set with SetLockTimeout) and says whether it was
+-- granted; when not, who holds it if that is not a ticker (intruder_pid 0: a ticker, or
+-- nobody any more). A standby waits here instead
+-- of polling: the server hands it the lock the moment the primary's session ends.
+SELECT w.granted::boolean AS granted, w.backend_pid::integer AS backend_pid,
+       coalesce(w.intruder_pid, 0)::integer AS intruder_pid, coalesce(w.intruder_user, '')::text AS intruder_user,
+       coalesce(w.intruder_application, '')::text AS intruder_application,
+       coalesce(w.intruder_addr, '')::text AS intruder_addr
+FROM werk_cron_await_leadership() AS w;
 
 -- name: SetLockTimeout :exec
 SELECT set_config('lock_timeout', @timeout::text, false);
@@ -63,14 +69,6 @@ SELECT set_config('application_name', @name::text || ' leader@' || floor(extract
 -- Tried, not waited for: anyone may hold the key exclusively (advisory locks have no
 -- permissions), and that must not keep a ticker from standing by.
 SELECT pg_try_advisory_lock_shared(werk_cron_member_key()) AS joined;
-
--- name: LeaderLockHolders :many
--- Who holds the leader lock without being a ticker (werk_cron_list_instances' 'not a
--- ticker'): a standby reports it, since no ticker can lead while it lasts.
-SELECT i.pid::integer AS pid, a.usename, a.application_name, a.client_addr
-FROM werk_cron_list_instances() AS i
-LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = i.pid
-WHERE i.role = 'not a ticker';
 
 -- name: SetSessionSettings :exec
 -- The ticker's session, set up once it is known to be a session of its own (and not a

@@ -70,8 +70,10 @@ func (o *opsServer) handler() http.Handler {
 
 // healthz answers 200 while the ticker loop runs and makes progress, as primary or
 // standby (a standby is healthy: it is doing its job); 503 once it has stopped, when
-// its loop has not gone round for stuckAfter, or when as primary it owes a tick
-// overdue by more than owedAfter. The body says which.
+// its loop has not gone round for stuckAfter, when as primary it owes a tick overdue by
+// more than owedAfter or has ticked nothing for as long while other sessions hold every
+// due schedule, or when a session that is not a ticker holds the leader lock (every
+// ticker, standbys too, says so: none of them can lead). The body says which.
 func (o *opsServer) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	st := &o.ticker.Stats
@@ -97,6 +99,14 @@ func (o *opsServer) healthz(w http.ResponseWriter, _ *http.Request) {
 	}
 	if d := st.Overdue(); role == scheduler.RolePrimary && d > owedAfter {
 		fail("behind: primary, and it owes a tick overdue by %s (a table locked? see the log)", d.Round(time.Second))
+		return
+	}
+	if d := st.Stalled(); role == scheduler.RolePrimary && d > owedAfter {
+		fail("stalled: primary, and for %s every due schedule has been held by other sessions (rows or job keys locked; see werk_cron_status)", d.Round(time.Second))
+		return
+	}
+	if who := st.Intruder(); who != "" {
+		fail("no ticker can lead: the leader lock is held by a session that is not a werkcron ticker (%s); see werk_cron_instances", who)
 		return
 	}
 	fmt.Fprintln(w, "ok", role)

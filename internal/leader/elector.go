@@ -32,10 +32,11 @@ type Options struct {
 	// Log receives what a standby finds worth saying: a session that holds the leader
 	// lock without being a ticker, a member key it cannot join.
 	Log *slog.Logger
+	// Intruder, when set, is told at every round of the wait who holds the leader lock
+	// without being a ticker (a session whose role lacks a ticker's rights; see
+	// werk_cron_list_instances), or "" when nobody such does.
+	Intruder func(who string)
 }
-
-// intruderCheck is how often a standby looks at who holds the leader lock.
-const intruderCheck = 30 * time.Second
 
 // Elect returns once this session holds the leader lock. The lock is session-level on
 // the ticker's one connection, so the lock and every write share fate: when the session
@@ -89,32 +90,33 @@ func Elect(ctx context.Context, conn *pgx.Conn, opts Options) error {
 		if err := q.SetLockTimeout(ctx, fmt.Sprintf("%dms", opts.Retry.Milliseconds())); err != nil {
 			return fmt.Errorf("set lock_timeout: %w", err)
 		}
-		var checked time.Time
 		reported := map[int32]bool{}
 		for !res.Locked {
 			if opts.Progress != nil {
 				opts.Progress()
 			}
-			if time.Since(checked) > intruderCheck {
-				checked = time.Now()
-				reportIntruders(ctx, q, opts.Log, reported)
-			}
 			// lock_timeout ends the wait in the server; the client's own deadline only
 			// catches a connection that died without a word.
 			wctx, cancel := context.WithTimeout(ctx, opts.Retry+5*time.Second)
-			pid, err := q.WaitLeaderLock(wctx)
+			w, err := q.AwaitLeadership(wctx)
 			cancel()
-			var pgErr *pgconn.PgError
-			switch {
-			case err == nil:
-				res.Locked, res.BackendPid = true, pid
-			case errors.As(err, &pgErr) && pgErr.Code == "55P03": // lock_not_available
+			if err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-			default:
 				return fmt.Errorf("wait for the leader lock: %w", err)
 			}
+			if w.Granted {
+				res.Locked, res.BackendPid = true, w.BackendPid
+				break
+			}
+			reportIntruder(w, opts, reported)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
+		if opts.Intruder != nil {
+			opts.Intruder("")
 		}
 		if err := q.SetLockTimeout(ctx, "0"); err != nil {
 			return fmt.Errorf("reset lock_timeout: %w", err)
@@ -123,34 +125,22 @@ func Elect(ctx context.Context, conn *pgx.Conn, opts Options) error {
 	return checkLeader(ctx, q, res.BackendPid)
 }
 
-// reportIntruders logs, once per session, each session that holds the leader lock
-// without being a ticker: anyone who can connect can take an advisory lock, and while
-// one holds it no ticker leads. A failed look is not worth more than a debug line.
-func reportIntruders(ctx context.Context, q *db.Queries, log *slog.Logger, reported map[int32]bool) {
-	rows, err := q.LeaderLockHolders(ctx)
-	if err != nil {
-		log.Debug("look up the leader lock's holder", "err", err)
-		return
-	}
-	for _, r := range rows {
-		if reported[r.Pid] {
-			continue
+// reportIntruder tells opts.Intruder who holds the leader lock without being a ticker
+// ("" when a ticker, or nobody, does), and logs each such session once: anyone who can
+// connect can take an advisory lock, and while one holds it no ticker leads.
+func reportIntruder(w db.AwaitLeadershipRow, opts Options, reported map[int32]bool) {
+	who := ""
+	if w.IntruderPid != 0 {
+		who = fmt.Sprintf("pid %d, user %q, application %q, from %q", w.IntruderPid, w.IntruderUser, w.IntruderApplication, w.IntruderAddr)
+		if !reported[w.IntruderPid] {
+			reported[w.IntruderPid] = true
+			opts.Log.Error("the leader lock is held by a session that is not a werkcron ticker: no ticker can schedule until it lets go",
+				"pid", w.IntruderPid, "user", w.IntruderUser, "application_name", w.IntruderApplication, "client_addr", w.IntruderAddr)
 		}
-		reported[r.Pid] = true
-		addr := ""
-		if r.ClientAddr != nil {
-			addr = r.ClientAddr.String()
-		}
-		log.Error("the leader lock is held by a session that is not a werkcron ticker: no ticker can schedule until it lets go",
-			"pid", r.Pid, "user", deref(r.Usename), "application_name", deref(r.ApplicationName), "client_addr", addr)
 	}
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
+	if opts.Intruder != nil {
+		opts.Intruder(who)
 	}
-	return *s
 }
 
 // sessionProbeRounds is how often checkSession has another client open a transaction

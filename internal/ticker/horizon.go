@@ -124,6 +124,18 @@ func (h *horizon) overdue(now time.Time) time.Duration {
 	return d
 }
 
+// heldUp is how long the oldest tick held here that another session keeps from being
+// written (its schedule's row or a job key held) has been due at now; 0 when none is.
+func (h *horizon) heldUp(now time.Time) time.Duration {
+	var d time.Duration
+	for _, e := range h.entries {
+		if e.blocked != "" && !e.next.IsZero() && now.Sub(e.next) > d {
+			d = now.Sub(e.next)
+		}
+	}
+	return d
+}
+
 // setAside returns the names of the entries waiting for a retry.
 func (h *horizon) setAside() []string {
 	names := []string{}

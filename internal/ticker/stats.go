@@ -26,6 +26,9 @@ type Stats struct {
 	overdue atomic.Int64
 	// held is how many schedules the primary held in memory at its last round.
 	held atomic.Int64
+	// stalled: see Stalled. intruder: see Intruder.
+	stalled  atomic.Int64
+	intruder atomic.Value
 	// failedLeads and lastFailure: see FailingAsPrimary.
 	failedLeads atomic.Int64
 	lastFailure atomic.Value
@@ -43,6 +46,19 @@ func (s *Stats) FailingAsPrimary() (int, string) {
 // (a tick it could not write: a table locked, a statement refused); 0 when it owes none,
 // and on a standby.
 func (s *Stats) Overdue() time.Duration { return time.Duration(s.overdue.Load()) }
+
+// Stalled is, as of the primary's last round, how long it has had due ticks that other
+// sessions keep it from writing (rows or job keys held) while not one schedule ticked;
+// 0 when it ticks, owes nothing held up, or is a standby. A primary stalled for long is
+// not doing its job although its loop goes round.
+func (s *Stats) Stalled() time.Duration { return time.Duration(s.stalled.Load()) }
+
+// Intruder describes the session that holds the leader lock without being a ticker, as
+// a standby last found it; "" when there is none (and on a primary).
+func (s *Stats) Intruder() string {
+	who, _ := s.intruder.Load().(string)
+	return who
+}
 
 // Held is how many schedules the primary held in memory at its last round: those due
 // within its horizon and those set aside, never more than the horizon's row cap plus

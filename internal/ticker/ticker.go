@@ -118,6 +118,9 @@ type Ticker struct {
 	roundsLed int
 	// tablesLocked: the last tick statement found a table locked (logged once).
 	tablesLocked bool
+	// filledLast: the last maintenance step was a backfill's (they take turns with
+	// outcome recording).
+	filledLast bool
 	// A read of the plan that met a table lock (an operator's LOCK TABLE or DDL on
 	// werk_cron_jobs) is tried again at planRetryAt, backing off; the primary keeps
 	// its lock and heartbeat meanwhile.
@@ -128,6 +131,7 @@ type Ticker struct {
 	newHoldups     []*entry
 	clearedHoldups []string
 	lastBeat       time.Time // host time of the last heartbeat
+	lastWon        time.Time // host time a tick statement last decided a schedule (or the promotion)
 	lastPrune      time.Time
 }
 
@@ -245,6 +249,7 @@ func (t *Ticker) session(ctx context.Context) error {
 		Waiting: func() {
 			t.log.Info("standing by: another ticker is primary", "retry", t.opts.StandbyRetry)
 		},
+		Intruder: func(who string) { t.Stats.intruder.Store(who) },
 	})
 	if err != nil {
 		return err
@@ -294,6 +299,7 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 		return err
 	}
 	t.Stats.Promotions.Add(1)
+	t.lastWon = time.Now()
 	t.led = true
 	t.setRole(RolePrimary)
 	t.Signals.Promoted.Signal(struct{}{})
@@ -314,6 +320,7 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 		}
 		now := t.now()
 		t.Stats.overdue.Store(int64(t.hz.overdue(now)))
+		t.Stats.stalled.Store(int64(min(t.hz.heldUp(now), time.Since(t.lastWon))))
 		t.Stats.held.Store(int64(len(t.hz.entries)))
 		if t.hz.stale(now) && !time.Now().Before(t.planRetryAt) {
 			if err := t.readHorizon(work, now); err != nil {
@@ -338,13 +345,18 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 			}
 			continue
 		}
-		if t.fill.due(time.Now()) {
+		// Backfill and outcome recording take turns while both have work: a long queue of
+		// backfill requests must not keep outcomes from being recorded, nor the reverse.
+		fillDue, outcomesDue := t.fill.due(time.Now()), t.outcomes.due(time.Now())
+		if fillDue && (!outcomesDue || !t.filledLast) {
+			t.filledLast = true
 			if err := t.backfillStep(work); err != nil {
 				return err
 			}
 			continue
 		}
-		if t.outcomes.due(time.Now()) {
+		if outcomesDue {
+			t.filledLast = false
 			if err := t.recordStep(work); err != nil {
 				return err
 			}
@@ -605,7 +617,11 @@ func (t *Ticker) prune(ctx context.Context) error {
 func (t *Ticker) setRole(role string) {
 	t.Stats.Primary.Store(role == RolePrimary)
 	t.Stats.overdue.Store(0)
+	t.Stats.stalled.Store(0)
 	t.Stats.held.Store(0)
+	if role == RolePrimary {
+		t.Stats.intruder.Store("")
+	}
 	if t.opts.OnRole != nil {
 		t.opts.OnRole(role)
 	}

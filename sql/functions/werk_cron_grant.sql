@@ -7,6 +7,7 @@
 -- role. Returns the statements, one per row; with apply => false it only returns them
 -- (what `werkcron grant ROLE` prints). PUBLIC (and any name that is not an existing
 -- role) is refused: the ticker's rights include enqueueing any function on any queue.
+-- What an application needs is werk_cron_grant_app's.
 CREATE OR REPLACE FUNCTION werk_cron_grant(role text, apply boolean DEFAULT true) RETURNS SETOF text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -38,8 +39,9 @@ BEGIN
         pg_catalog.format('GRANT SELECT, USAGE ON SEQUENCE %1$s.werk_cron_outcomes_complete, %1$s.werk_cron_outcomes_failed, '
                           '%1$s.werk_cron_outcomes_aborted TO %2$s', s, r),
         pg_catalog.format('GRANT EXECUTE ON FUNCTION %1$s.werk_cron_schema(), %1$s.werk_cron_channel(), '
-                          '%1$s.werk_cron_listen(), %1$s.werk_cron_lock_key(), %1$s.werk_cron_lock_held(), '
-                          '%1$s.werk_cron_member_key(), %1$s.werk_cron_list_instances(), %1$s.werk_cron_jitter(text, integer), '
+                          '%1$s.werk_cron_listen(), %1$s.werk_cron_lock_key(), %1$s.werk_cron_lock_held(), %1$s.werk_cron_leader_pid(), '
+                          '%1$s.werk_cron_member_key(), %1$s.werk_cron_list_instances(), %1$s.werk_cron_await_leadership(), '
+                          '%1$s.werk_cron_jitter(text, integer), %1$s.werk_cron_cut(text, integer), '
                           '%1$s.werk_cron_pause_failing(text) TO %2$s', s, r)
     ] LOOP
         IF apply THEN
