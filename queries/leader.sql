@@ -78,15 +78,19 @@ SELECT pg_try_advisory_lock_shared(werk_cron_member_key()) AS joined;
 --     after the ticker's role would hand it other lock keys and another channel) or
 --     public (where anyone with CREATE could put a look-alike of a built-in).
 --     werk_cron_schema() is fixed at migration time.
---   - TCP keepalives, so that the server ends the session (releasing the leader lock to
---     a standby) within about 11 s when the ticker's host vanishes without closing the
---     connection (power loss, a partition), instead of after the operating system's
---     default of two hours (no effect over a Unix socket).
+--   - TCP keepalives and tcp_user_timeout, the numbers of the ticker's own dialer
+--     (internal/leader/tcp.go says why each): when the ticker's host vanishes without
+--     closing the connection (power loss, a partition), the server ends the session,
+--     releasing the leader lock to the waiting standby, about 4 s after the last segment
+--     it received, instead of after the operating system's default of two hours (15
+--     minutes with a reply in flight). Only the peer's kernel must answer: a stopped or
+--     busy ticker keeps its session. No effect over a Unix socket.
 --   - no statement_timeout: a server-wide one shorter than --standby-retry would cancel
 --     the standby's wait for the lock; the ticker bounds its statements with client
 --     deadlines.
 SELECT set_config('search_path', 'pg_catalog, ' || quote_ident(werk_cron_schema()), false),
-       set_config('tcp_keepalives_idle', '5', false),
-       set_config('tcp_keepalives_interval', '2', false),
+       set_config('tcp_keepalives_idle', '1', false),
+       set_config('tcp_keepalives_interval', '1', false),
        set_config('tcp_keepalives_count', '3', false),
+       set_config('tcp_user_timeout', '3500', false),
        set_config('statement_timeout', '0', false);

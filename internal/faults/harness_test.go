@@ -29,7 +29,17 @@ import (
 // cmd/werkcron/testhooks.go (run --clock-skew), which a production build lacks.
 var werkcronBin string
 
+// netnsBinEnv hands werkcronBin to the test binary that partition_test.go re-executes
+// inside a network namespace of its own.
+const netnsBinEnv = "WERKCRON_FAULTS_BIN"
+
 func TestMain(m *testing.M) {
+	if bin := os.Getenv(netnsBinEnv); bin != "" {
+		// Re-executed in a network namespace of its own (partition_test.go): the parent
+		// process built the binary and keeps it until this one ends.
+		werkcronBin = bin
+		os.Exit(pgtest.Main(m))
+	}
 	os.Exit(pgtest.MainWithWerkcron(m, &werkcronBin, "-tags", "werkcron_testhooks"))
 }
 

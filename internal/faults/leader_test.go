@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgwerk/werkcron/internal/leader"
 	"github.com/pgwerk/werkcron/internal/pgtest"
 )
 
@@ -214,50 +215,116 @@ func TestSigtermHandsOverAtOnce(t *testing.T) {
 	checkLedger(t, pool)
 }
 
-// 3. SIGSTOP of the primary for 10 s, then SIGCONT. A frozen process's socket stays open
-// (the kernel still acknowledges for it), so its session and the leader lock live on:
-// the standby must not lead meanwhile, and nothing is enqueued. After SIGCONT exactly
-// one ticker leads, ticking resumes, and no tick is enqueued twice (catchup = 'all'
-// schedules get every tick of the freeze, once).
+// 3. SIGSTOP of the primary, then SIGCONT. A frozen process's socket stays open: its
+// kernel still acknowledges what arrives, keepalive probes included, so the TCP settings
+// that end a cut-off primary's session within seconds (internal/leader/tcp.go; the
+// partition tests) never fire, and its session and the leader lock live on. The standby
+// must not lead meanwhile, and nothing is enqueued. Two freezes:
+//   - 3 s, shorter than any deadline of the ticker's own (the heartbeat's is 5 s): the
+//     frozen primary keeps its lead across it, the same backend leading after SIGCONT;
+//   - 10 s, longer than the heartbeat (6 s) and the misfire grace (5 s): after SIGCONT
+//     exactly one ticker leads (a statement whose deadline passed during the freeze may
+//     end the thawed primary's session, handing over then), ticking resumes, and no tick
+//     is enqueued twice (catchup = 'all' schedules get every tick of the freeze, once).
 func TestSigstopPrimary(t *testing.T) {
 	if testing.Short() {
-		t.Skip("10s freeze")
+		t.Skip("13s of freezes")
 	}
 	t.Parallel()
 	dsn, pool := migratedDB(t)
 	addSchedules(t, pool, 20)
 	procs := tickers(t, dsn, 2)
 	watch := watchPrimaries(t, pool)
-	primary := waitInstances(t, pool, 2, 10*time.Second)
-	waitProgress(t, pool, 3*time.Second)
-	old := procs[primary.osPid]
-	old.signal(syscall.SIGSTOP)
-	frozen := pgtest.QueryOne[time.Time](t, pool, `SELECT clock_timestamp()`)
-	// The freeze is the fault under test: longer than the heartbeat (6 s) and the
-	// misfire grace (5 s).
-	time.Sleep(10 * time.Second)
-	mid := waitInstances(t, pool, 2, time.Second)
-	if mid.backend != primary.backend {
-		t.Errorf("while the primary (backend %d) was frozen, %+v became primary: its session and lock should have lived on", primary.backend, mid)
-	}
-	// A tick statement sent just before SIGSTOP may still commit; nothing after.
-	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE enqueued_at > $1::timestamptz + interval '1 s'`, frozen); n != 0 {
-		t.Errorf("%d jobs enqueued while the only primary was frozen", n)
-	}
-	old.signal(syscall.SIGCONT)
-	waitProgress(t, pool, 3*time.Second)
-	after := waitInstances(t, pool, 2, 3*time.Second)
-	if old.exited() {
-		t.Fatalf("the thawed ticker exited: %v", old.err)
-	}
-	if after.backend == primary.backend {
-		t.Logf("the frozen primary kept its session and lock, and leads again after SIGCONT")
-	} else {
-		t.Logf("after SIGCONT %+v leads (the frozen primary was backend %d)", after, primary.backend)
+	for _, freeze := range []time.Duration{3 * time.Second, 10 * time.Second} {
+		primary := waitInstances(t, pool, 2, 10*time.Second)
+		waitProgress(t, pool, 3*time.Second)
+		old := procs[primary.osPid]
+		old.signal(syscall.SIGSTOP)
+		frozen := pgtest.QueryOne[time.Time](t, pool, `SELECT clock_timestamp()`)
+		time.Sleep(freeze) // the freeze is the fault under test
+		mid := waitInstances(t, pool, 2, time.Second)
+		if mid.backend != primary.backend {
+			t.Errorf("%s freeze: while the primary (backend %d) was frozen, %+v became primary: its session and lock should have lived on",
+				freeze, primary.backend, mid)
+		}
+		// A tick statement sent just before SIGSTOP may still commit; nothing after.
+		if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE enqueued_at > $1::timestamptz + interval '1 s'`, frozen); n != 0 {
+			t.Errorf("%s freeze: %d jobs enqueued while the only primary was frozen", freeze, n)
+		}
+		old.signal(syscall.SIGCONT)
+		waitProgress(t, pool, 3*time.Second)
+		after := waitInstances(t, pool, 2, 3*time.Second)
+		if old.exited() {
+			t.Fatalf("the thawed ticker exited: %v", old.err)
+		}
+		switch {
+		case after.backend == primary.backend:
+			t.Logf("%s freeze: the frozen primary kept its session and lock, and leads again after SIGCONT", freeze)
+		case freeze < 5*time.Second:
+			t.Errorf("%s freeze: %+v leads after SIGCONT, not the frozen primary (backend %d): a freeze this short must not move the lead",
+				freeze, after, primary.backend)
+		default:
+			t.Logf("%s freeze: after SIGCONT %+v leads (the frozen primary was backend %d)", freeze, after, primary.backend)
+		}
 	}
 	watch()
 	st := checkLedger(t, pool)
 	t.Logf("ledger: %d jobs, %d missed rows (catchup latest/none while frozen), no duplicate", st.Jobs, st.Missed)
+}
+
+// A long statement on a loaded server is not a partition: the server's kernel still
+// acknowledges the ticker's packets while the backend answers nothing, so the ticker's TCP
+// settings (internal/leader/tcp.go) must not end its session. The primary's backend is
+// stopped (SIGSTOP: as loaded as a server gets) for twice the TCP user timeout, while the
+// primary's tick statements wait on it: the primary keeps its session and its lead, the
+// standby never leads, and the ticks of the pause are enqueued once when it ends.
+func TestSigstopPrimaryBackend(t *testing.T) {
+	if testing.Short() {
+		t.Skip("7s pause")
+	}
+	t.Parallel()
+	c := newCluster(t) // of its own: a stopped backend may hold what other sessions wait for
+	dsn := createDB(t, c.DSN("postgres"), "werk")
+	pool := migrate(t, dsn)
+	addSchedules(t, pool, 3)
+	// No heartbeat during the pause: its 5 s deadline is the ticker's own, by design, and
+	// would end the session whatever TCP does.
+	procs := tickers(t, dsn, 2, "--heartbeat", "1m")
+	watch := watchPrimaries(t, pool)
+	primary := waitInstances(t, pool, 2, 10*time.Second)
+	waitProgress(t, pool, 3*time.Second)
+	old := procs[primary.osPid]
+	pause := 2 * leader.UserTimeout
+	if err := syscall.Kill(int(primary.backend), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	// Registered after the cluster's removal, so run before it.
+	t.Cleanup(func() { _ = syscall.Kill(int(primary.backend), syscall.SIGCONT) })
+	time.Sleep(pause) // the pause is the fault under test
+	if err := syscall.Kill(int(primary.backend), syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	waitProgress(t, pool, 5*time.Second)
+	after := waitInstances(t, pool, 2, 3*time.Second)
+	if after.backend != primary.backend {
+		t.Errorf("%+v leads after the primary's backend was paused for %s, not that backend (%d)", after, pause, primary.backend)
+	}
+	if out := old.out.String(); strings.Contains(out, "ticker session ended") {
+		t.Errorf("the primary's session ended while its backend was paused:\n%s", tail(out, 20))
+	}
+	for pid, p := range procs {
+		if pid != old.pid() && strings.Contains(p.out.String(), "primary: this ticker now schedules") {
+			t.Errorf("the standby led while the primary's backend was paused:\n%s", tail(p.out.String(), 20))
+		}
+	}
+	late := pgtest.QueryOne[float64](t, pool, `SELECT coalesce(max(extract(epoch FROM enqueued_at - scheduled_at)), 0)::float8
+		FROM werk_jobs WHERE cron_name = 's00' AND scheduled_at >= $1`, stopped)
+	t.Logf("the primary's backend paused for %s: the primary kept its session and lead; its one-second schedule's ticks came up to %.1fs late, then caught up",
+		pause, late)
+	watch()
+	st := checkLedger(t, pool)
+	t.Logf("ledger: %d jobs, %d missed rows (catchup latest/none), catchup all gap-free, none twice", st.Jobs, st.Missed)
 }
 
 // 4. pg_terminate_backend of the primary's session: it stops writing, a standby
@@ -539,10 +606,11 @@ func TestIdleStandbyQueryRate(t *testing.T) {
 	}
 }
 
-// The ticker's session has TCP keepalives every few seconds at both ends, so that a
-// primary whose host vanishes without closing the connection loses its session (and
-// the lock) within seconds rather than the kernel's two hours, and a ticker whose
-// database host vanishes notices and reconnects. Seen with ss(8).
+// The ticker's session has TCP keepalives every second at both ends (with
+// tcp_user_timeout: internal/leader/tcp.go), so that a primary whose host vanishes
+// without closing the connection loses its session (and the lock) within seconds rather
+// than the kernel's two hours, and a ticker whose database host vanishes notices and
+// reconnects. Seen with ss(8); the partition tests show what they are for.
 func TestKeepalivesOnTickerSession(t *testing.T) {
 	ss, err := exec.LookPath("ss")
 	if err != nil {
@@ -583,8 +651,8 @@ func TestKeepalivesOnTickerSession(t *testing.T) {
 		case m[2] == "ms" && v >= 100:
 			v /= 1000
 		}
-		if v > 5 {
-			t.Errorf("%s: keepalive timer %s%s, want at most 5s", side, m[1], m[2])
+		if idle := leader.KeepaliveIdle.Seconds(); v > idle {
+			t.Errorf("%s: keepalive timer %s%s, want at most %gs", side, m[1], m[2], idle)
 		}
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"os"
 	"time"
 
@@ -186,9 +185,7 @@ func NewConfig(cfg *pgx.ConnConfig, opts Options) (*Ticker, error) {
 	// that vanishes without closing the connection fails the ticker's statements within
 	// seconds, so that it reconnects (to a promoted replica, with several hosts in the
 	// DSN) instead of waiting on a dead socket for the kernel's default of hours.
-	dialer := &net.Dialer{KeepAliveConfig: net.KeepAliveConfig{
-		Enable: true, Idle: 5 * time.Second, Interval: 2 * time.Second, Count: 3}}
-	cfg.DialFunc = dialer.DialContext
+	cfg.DialFunc = leader.Dialer().DialContext // and TCP_USER_TIMEOUT: see leader.Dialer
 	return &Ticker{cfg: cfg, opts: opts, log: opts.Logger, allow: allow}, nil
 }
 
