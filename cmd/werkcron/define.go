@@ -158,6 +158,9 @@ func (d *defFlags) changes(name string, clear string) (scheduler.Changes, error)
 	if set["ends-at"] {
 		c.EndsAt = &ends
 	}
+	// The database refuses a column cleared twice or both given and cleared too, but
+	// with its column names, and only once asked.
+	cleared := map[string]bool{}
 	for _, f := range strings.Split(clear, ",") {
 		if f = strings.TrimPrefix(strings.TrimSpace(f), "--"); f == "" {
 			continue
@@ -168,9 +171,15 @@ func (d *defFlags) changes(name string, clear string) (scheduler.Changes, error)
 				field = k
 			}
 		}
-		if field == "" {
+		switch {
+		case field == "":
 			return c, fmt.Errorf("schedule %q: --clear %s: no such flag: %w", name, f, errUsage)
+		case cleared[f]:
+			return c, fmt.Errorf("schedule %q: --clear %s: named twice: %w", name, f, errUsage)
+		case set[f]:
+			return c, fmt.Errorf("schedule %q: --%s is both given and cleared (--clear %s): give one: %w", name, f, f, errUsage)
 		}
+		cleared[f] = true
 		c.Clear = append(c.Clear, field)
 	}
 	return c, nil
@@ -264,15 +273,28 @@ Examples:
 	d := newDefFlags(fs)
 	clear := fs.String("clear", "", "comma-separated flags whose fields go back to their default, e.g. timeout,ends-at")
 	asJSON := fs.Bool("json", false, "print the schedule as JSON")
-	s, pos, done, err := e.dbVerb(ctx, fs, args, 1, "one schedule NAME")
+	setup := e.dbFlags(fs)
+	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	defer done()
+	if len(pos) != 1 {
+		return fmt.Errorf("want one schedule NAME, got %d arguments: %w", len(pos), errUsage)
+	}
+	// Check before connecting, as add does: a usage error is reported with the flag's
+	// name even without a database.
 	c, err := d.changes(pos[0], *clear)
 	if err != nil {
 		return err
 	}
+	if err := setup(); err != nil {
+		return err
+	}
+	s, done, err := e.openScheduler(ctx, "werkcron cli", 0)
+	if err != nil {
+		return err
+	}
+	defer done()
 	stored, err := s.Update(ctx, pos[0], c)
 	if err != nil {
 		return notFound(flagError(err), pos[0])

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,6 +105,35 @@ func TestCLIEdit(t *testing.T) {
 	wantCode(t, dsn, 1, []string{`"e"`, "--overlap"}, "edit", "e", "--overlap", "sometimes")
 	wantCode(t, dsn, 2, []string{"--clear", "frob"}, "edit", "e", "--clear", "frob")
 	wantCode(t, dsn, 1, []string{`"e"`, "--cron", "minute"}, "edit", "e", "--cron", "61 * * * *")
+}
+
+// A field cleared twice, or both given and cleared, is a usage error naming it, found
+// before anything is asked of the database (here: none at all) and changing nothing.
+func TestCLIEditClearConflicts(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.MigratedDB(t)
+	mustCLI(t, dsn, "add", "e", "--func", "app.e", "--every", "1h", "--priority", "4", "--timeout", "1m")
+	before := definition(t, dsn, "e")
+	noDB := "postgres://nobody@127.0.0.1:1/nothing?connect_timeout=1"
+	for _, tc := range []struct {
+		want []string
+		args []string
+	}{
+		{[]string{`"e"`, "--clear", "priority", "twice"}, []string{"--clear", "priority,priority"}},
+		{[]string{`"e"`, "--clear", "timeout", "twice"}, []string{"--clear", "timeout, --timeout"}},
+		{[]string{`"e"`, "--priority", "given and cleared"}, []string{"--priority", "3", "--clear", "priority"}},
+		{[]string{`"e"`, "--timeout", "given and cleared"}, []string{"--clear", "ends-at,timeout", "--timeout", "5m"}},
+	} {
+		for _, db := range []string{dsn, noDB} {
+			r := wantCode(t, db, 2, tc.want, append([]string{"edit", "e"}, tc.args...)...)
+			if strings.Contains(r.stderr, "SQLSTATE") {
+				t.Errorf("edit e %s: a database error, want a usage error: %s", strings.Join(tc.args, " "), r.stderr)
+			}
+		}
+	}
+	if after := definition(t, dsn, "e"); after != before {
+		t.Errorf("refused edits changed the schedule:\n got %s\nwant %s", after, before)
+	}
 }
 
 func mustJSONString(v any) string {
