@@ -271,7 +271,11 @@ Examples:
   werkcron edit daily-report --cron '0 8 * * 1-5'
   werkcron edit daily-report --queue reports --clear timeout,ends-at`)
 	d := newDefFlags(fs)
-	clear := fs.String("clear", "", "comma-separated flags whose fields go back to their default, e.g. timeout,ends-at")
+	var clear []string // --clear may be given more than once
+	fs.Func("clear", "comma-separated `flags` whose fields go back to their default, e.g. timeout,ends-at (may be repeated)", func(v string) error {
+		clear = append(clear, v)
+		return nil
+	})
 	asJSON := fs.Bool("json", false, "print the schedule as JSON")
 	setup := e.dbFlags(fs)
 	pos, err := parse(fs, args)
@@ -283,7 +287,7 @@ Examples:
 	}
 	// Check before connecting, as add does: a usage error is reported with the flag's
 	// name even without a database.
-	c, err := d.changes(pos[0], *clear)
+	c, err := d.changes(pos[0], strings.Join(clear, ","))
 	if err != nil {
 		return err
 	}

@@ -134,6 +134,12 @@ func TestCLIEditClearConflicts(t *testing.T) {
 	if after := definition(t, dsn, "e"); after != before {
 		t.Errorf("refused edits changed the schedule:\n got %s\nwant %s", after, before)
 	}
+	// --clear given twice clears what both name, as one list would; not only the last.
+	j := decode[map[string]any](t, mustCLI(t, dsn, "edit", "e", "--clear", "timeout", "--clear", "priority", "--json"))
+	if j["timeout_secs"] != nil || j["priority"] != 0.0 {
+		t.Errorf("edit --clear timeout --clear priority: timeout_secs %v, priority %v; want both cleared", j["timeout_secs"], j["priority"])
+	}
+	wantCode(t, dsn, 2, []string{"--clear", "timeout", "twice"}, "edit", "e", "--clear", "timeout", "--clear", "timeout")
 }
 
 func mustJSONString(v any) string {
