@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgwerk/werkcron/internal/jsonb"
 	"github.com/pgwerk/werkcron/scheduler"
 )
 
@@ -91,6 +92,21 @@ func (d *defFlags) instants(name string) (starts, ends time.Time, err error) {
 	return starts, ends, nil
 }
 
+// checkJSON refuses --args, --kwargs and --meta that are JSON but not jsonb (a number
+// beyond numeric's range, a NUL, half a surrogate pair): a usage error naming the flag,
+// found without the database, which would refuse them with a bare SQL error. Text that
+// is not JSON at all is left to Validate, which names the flag too.
+func (d *defFlags) checkJSON(name string) error {
+	for _, f := range []struct{ flag, v string }{{"--args", d.args}, {"--kwargs", d.kwargs}, {"--meta", d.meta}} {
+		if raw := []byte(f.v); json.Valid(raw) {
+			if err := jsonb.Check(raw); err != nil {
+				return fmt.Errorf("schedule %q: %s: %v: %w", name, f.flag, err, errUsage)
+			}
+		}
+	}
+	return nil
+}
+
 // job is the CronJob add registers.
 func (d *defFlags) job(name string) (scheduler.CronJob, error) {
 	j := scheduler.CronJob{
@@ -112,6 +128,9 @@ func (d *defFlags) job(name string) (scheduler.CronJob, error) {
 func (d *defFlags) changes(name string, clear string) (scheduler.Changes, error) {
 	set := d.given()
 	var c scheduler.Changes
+	if err := d.checkJSON(name); err != nil {
+		return c, err
+	}
 	str := func(flag string, v string) *string {
 		if set[flag] {
 			return &v
@@ -218,6 +237,9 @@ Examples:
 	}
 	if (d.cron == "") == (d.every == 0) {
 		return fmt.Errorf("schedule %q: give exactly one of --cron and --every: %w", name, errUsage)
+	}
+	if err := d.checkJSON(name); err != nil {
+		return err
 	}
 	j, err := d.job(name)
 	if err != nil {
