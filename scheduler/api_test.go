@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -526,18 +525,7 @@ func TestLeastPrivilegeTicker(t *testing.T) {
 	t.Parallel()
 	s, pool, dsn := newScheduler(t)
 	ctx := context.Background()
-	role := "werkcron_ticker_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	pgtest.Exec(t, pool, `CREATE ROLE `+role+` LOGIN`)
-	t.Cleanup(func() {
-		// The database (which holds the grants) is dropped after this test's other
-		// cleanups; drop what the role owns, then the role, from a fresh connection.
-		c, err := pgx.Connect(context.Background(), dsn)
-		if err == nil {
-			_, _ = c.Exec(context.Background(), `DROP OWNED BY `+role)
-			_, _ = c.Exec(context.Background(), `DROP ROLE `+role)
-			c.Close(context.Background())
-		}
-	})
+	role := pgtest.NewRole(t, dsn, "werkcron_ticker", "")
 	stmts, err := s.Grant(ctx, role, false)
 	if err != nil || len(stmts) < 4 || !strings.HasPrefix(stmts[0], "GRANT USAGE ON SCHEMA") {
 		t.Fatalf("Grant (dry run) = %q, %v", stmts, err)
@@ -549,9 +537,7 @@ func TestLeastPrivilegeTicker(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	u, _ := url.Parse(dsn)
-	u.User = url.User(role)
-	roleDSN := u.String()
+	roleDSN := pgtest.AsRole(t, dsn, role)
 	tk := startTicker(t, roleDSN, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
 	pgtest.Eventually(t, 5*time.Second, "a job enqueued by the least-privilege ticker", func() bool {
@@ -562,11 +548,7 @@ func TestLeastPrivilegeTicker(t *testing.T) {
 	}
 	checkJobs(t, pool)
 
-	conn, err := pgx.Connect(ctx, roleDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := pgtest.ConnAs(t, dsn, role)
 	for _, ddl := range []string{`DROP TABLE werk_jobs`, `DELETE FROM werk_jobs`, `TRUNCATE werk_cron_jobs`,
 		`UPDATE werk_cron_jobs SET func = 'evil'`} {
 		var pgErr *pgconn.PgError

@@ -28,9 +28,9 @@ type worker struct {
 
 func newWorker(t *testing.T, dsn string, pool *pgxpool.Pool) *worker {
 	t.Helper()
-	role := newRole(t, dsn, "pgwerk", "")
+	role := pgtest.NewRole(t, dsn, "pgwerk", "")
 	pgtest.Exec(t, pool, `GRANT SELECT, UPDATE, DELETE ON werk_jobs TO `+role)
-	return &worker{t: t, conn: connAs(t, dsn, role), id: uuid.New()}
+	return &worker{t: t, conn: pgtest.ConnAs(t, dsn, role), id: uuid.New()}
 }
 
 func (w *worker) exec(sql string, args ...any) {

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -20,53 +19,6 @@ import (
 	"github.com/pgwerk/werkcron/internal/pgtest"
 	"github.com/pgwerk/werkcron/scheduler"
 )
-
-// newRole creates a login role for this test (roles are the cluster's, so its name is
-// unique) and drops it, and what it owns, when the test ends.
-func newRole(t *testing.T, dsn, prefix, attrs string) string {
-	t.Helper()
-	role := prefix + "_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `CREATE ROLE `+role+` LOGIN `+attrs); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), dsn)
-		if err == nil {
-			_, _ = c.Exec(context.Background(), `DROP OWNED BY `+role+` CASCADE`)
-			_, _ = c.Exec(context.Background(), `DROP ROLE `+role)
-			c.Close(context.Background())
-		}
-	})
-	return role
-}
-
-// asRole is dsn connecting as role (the test cluster trusts local connections).
-func asRole(t *testing.T, dsn, role string) string {
-	t.Helper()
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.User = url.User(role)
-	return u.String()
-}
-
-// connAs opens a connection as role, closed when the test ends.
-func connAs(t *testing.T, dsn, role string) *pgx.Conn {
-	t.Helper()
-	conn, err := pgx.Connect(context.Background(), asRole(t, dsn, role))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
-}
 
 // An infinite instant has no meaning for a schedule, and one such row stopped every
 // schedule once: the table refuses them, with a message that says which.
@@ -121,9 +73,9 @@ func TestHostileLookAlikeFunctionsNeverRun(t *testing.T) {
 	t.Parallel()
 	dsn, pool := migratedDB(t)
 	ctx := context.Background()
-	mallory := newRole(t, dsn, "mallory", "")
+	mallory := pgtest.NewRole(t, dsn, "mallory", "")
 	pgtest.Exec(t, pool, `GRANT CREATE ON SCHEMA public TO `+mallory)
-	m := connAs(t, dsn, mallory)
+	m := pgtest.ConnAs(t, dsn, mallory)
 	lookAlikes := `
 		CREATE TABLE public.mallory_log (who text, what text);
 		GRANT INSERT ON public.mallory_log TO PUBLIC;
@@ -184,7 +136,7 @@ func TestHostileLookAlikeFunctionsNeverRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	pgtest.Exec(t, pool, `SELECT werk_cron_pause('go', 'a moment'), werk_cron_resume('go'), werk_cron_trigger('go')`)
-	ticker := newRole(t, dsn, "ticker", "")
+	ticker := pgtest.NewRole(t, dsn, "ticker", "")
 	if _, err := s.Grant(ctx, ticker, true); err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +144,7 @@ func TestHostileLookAlikeFunctionsNeverRun(t *testing.T) {
 	for _, who := range []string{"", ticker} {
 		tdsn := dsn
 		if who != "" {
-			tdsn = asRole(t, dsn, who)
+			tdsn = pgtest.AsRole(t, dsn, who)
 		}
 		tk := startTicker(t, tdsn, scheduler.TickerOptions{})
 		tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
@@ -215,13 +167,13 @@ func TestHostilePerUserSchemaDoesNotSplitTheElection(t *testing.T) {
 	t.Parallel()
 	dsn, pool := migratedDB(t)
 	ctx := context.Background()
-	role := newRole(t, dsn, "tick", "")
+	role := pgtest.NewRole(t, dsn, "tick", "")
 	s := scheduler.New(pool, scheduler.Options{})
 	if _, err := s.Grant(ctx, role, true); err != nil {
 		t.Fatal(err)
 	}
 	pgtest.Exec(t, pool, `CREATE SCHEMA `+role+` AUTHORIZATION `+role)
-	r := connAs(t, dsn, role)
+	r := pgtest.ConnAs(t, dsn, role)
 	var key, ownerKey int64
 	if err := r.QueryRow(ctx, `SELECT werk_cron_lock_key()`).Scan(&key); err != nil {
 		t.Fatal(err)
@@ -232,7 +184,7 @@ func TestHostilePerUserSchemaDoesNotSplitTheElection(t *testing.T) {
 	}
 
 	a := startTicker(t, dsn, scheduler.TickerOptions{})
-	b := startTicker(t, asRole(t, dsn, role), scheduler.TickerOptions{})
+	b := startTicker(t, pgtest.AsRole(t, dsn, role), scheduler.TickerOptions{})
 	pgtest.Eventually(t, 5*time.Second, "two tickers, one primary", func() bool {
 		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_instances`) == 2 &&
 			pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_instances WHERE role = 'primary'`) == 1
@@ -263,7 +215,7 @@ func TestHostileSchemaNamedAfterTheTickerRole(t *testing.T) {
 	t.Parallel()
 	dsn, pool := migratedDB(t)
 	ctx := context.Background()
-	role := newRole(t, dsn, "named", "")
+	role := pgtest.NewRole(t, dsn, "named", "")
 	s := scheduler.New(pool, scheduler.Options{})
 	if _, err := s.Grant(ctx, role, true); err != nil {
 		t.Fatal(err)
@@ -284,7 +236,7 @@ func TestHostileSchemaNamedAfterTheTickerRole(t *testing.T) {
 			$$ INSERT INTO public.impostor_log VALUES (current_user, '`+f.sig+`'); SELECT `+f.value+` $$`)
 	}
 	// The test can fail: as the role, with the default path, the look-alikes answer.
-	if key := pgtest.QueryOne[int64](t, connAs(t, dsn, role), `SELECT werk_cron_lock_key()`); key != 42 {
+	if key := pgtest.QueryOne[int64](t, pgtest.ConnAs(t, dsn, role), `SELECT werk_cron_lock_key()`); key != 42 {
 		t.Fatalf("the look-alike lock key is not reachable (got %d), so this test proves nothing", key)
 	}
 	pgtest.Exec(t, pool, `TRUNCATE public.impostor_log`)
@@ -292,7 +244,7 @@ func TestHostileSchemaNamedAfterTheTickerRole(t *testing.T) {
 	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs) VALUES ('n', 'app.n', 1)`)
 	owner := startTicker(t, dsn, scheduler.TickerOptions{})
 	owner.waitRole(t, scheduler.RolePrimary, 5*time.Second)
-	tk := startTicker(t, asRole(t, dsn, role), scheduler.TickerOptions{})
+	tk := startTicker(t, pgtest.AsRole(t, dsn, role), scheduler.TickerOptions{})
 	pgtest.Eventually(t, 5*time.Second, "two tickers, one primary", func() bool {
 		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_instances`) == 2 &&
 			pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_instances WHERE role = 'primary'`) == 1
@@ -326,11 +278,11 @@ func TestHostileGrantRefusesPublicAndStaysNarrow(t *testing.T) {
 		WHERE grantee = 'PUBLIC' AND table_name LIKE 'werk_%'`); n != 0 {
 		t.Errorf("%d table privileges were granted to PUBLIC", n)
 	}
-	role := newRole(t, dsn, "narrow", "")
+	role := pgtest.NewRole(t, dsn, "narrow", "")
 	if _, err := s.Grant(ctx, role, true); err != nil {
 		t.Fatal(err)
 	}
-	r := connAs(t, dsn, role)
+	r := pgtest.ConnAs(t, dsn, role)
 	var pgErr *pgconn.PgError
 	if _, err := r.Exec(ctx, `SELECT payload FROM werk_jobs`); !errors.As(err, &pgErr) || pgErr.Code != "42501" {
 		t.Errorf("the ticker role read werk_jobs.payload: %v", err)
@@ -354,7 +306,7 @@ func TestHostileNotificationStorm(t *testing.T) {
 		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 1
 	})
 	channel := pgtest.QueryOne[string](t, pool, `SELECT werk_cron_channel()`)
-	stranger := connAs(t, dsn, newRole(t, dsn, "stranger", ""))
+	stranger := pgtest.ConnAs(t, dsn, pgtest.NewRole(t, dsn, "stranger", ""))
 	from := dbNow(t, pool)
 	lookedBefore := tk.Stats.PlanLooks.Load()
 	var sent atomic.Int64
@@ -387,7 +339,7 @@ func TestHostileLockHoldersAreShownAndDoNotStopTickers(t *testing.T) {
 	t.Parallel()
 	dsn, pool := migratedDB(t)
 	ctx := context.Background()
-	squatter := connAs(t, dsn, newRole(t, dsn, "squatter", ""))
+	squatter := pgtest.ConnAs(t, dsn, pgtest.NewRole(t, dsn, "squatter", ""))
 	if _, err := squatter.Exec(ctx, `SELECT pg_advisory_lock(werk_cron_lock_key()), pg_advisory_lock(werk_cron_member_key())`); err != nil {
 		t.Fatal(err)
 	}

@@ -191,7 +191,7 @@ func TestUpgradeKeepsTickerRolesWorking(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	role := newRole(t, dsn, "ticker", "")
+	role := pgtest.NewRole(t, dsn, "ticker", "")
 	pgtest.Exec(t, pool, `SELECT werk_cron_grant($1)`, role)
 	if err := migrate.Up(ctx, dsn, nil); err != nil {
 		t.Fatal(err)
@@ -201,6 +201,6 @@ func TestUpgradeKeepsTickerRolesWorking(t *testing.T) {
 	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('up', 'app.up', '@daily')`)
 	job := manualRun(t, s, "up")
 	pgtest.Exec(t, pool, `UPDATE werk_jobs SET status = 'complete', started_at = now(), completed_at = now(), attempts = 1 WHERE id = $1`, job)
-	primary(t, asRole(t, dsn, role))
+	primary(t, pgtest.AsRole(t, dsn, role))
 	recorded(t, pool, job, "complete")
 }

@@ -599,24 +599,7 @@ func TestCLIRunStatusHistoryMetrics(t *testing.T) {
 func TestCLIGrantLeastPrivilege(t *testing.T) {
 	t.Parallel()
 	dsn := migrated(t)
-	role := fmt.Sprintf("werkcron_cli_%d", time.Now().UnixNano()%1e9)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `CREATE ROLE `+role+` LOGIN`); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), dsn)
-		if err == nil {
-			_, _ = c.Exec(context.Background(), `DROP OWNED BY `+role)
-			_, _ = c.Exec(context.Background(), `DROP ROLE `+role)
-			c.Close(context.Background())
-		}
-	})
+	role := pgtest.NewRole(t, dsn, "werkcron_cli", "")
 	// PUBLIC (every role) and a role that does not exist are refused, and nothing is granted.
 	wantCode(t, dsn, 1, []string{"PUBLIC"}, "grant", "--apply", "public")
 	wantCode(t, dsn, 1, []string{"no role named"}, "grant", "--apply", "nobody_at_all")
@@ -633,7 +616,7 @@ func TestCLIGrantLeastPrivilege(t *testing.T) {
 	mustCLI(t, dsn, "grant", "--apply", role)
 	mustCLI(t, dsn, "add", "lp", "--func", "app.lp", "--every", "1s")
 
-	roleDSN := strings.Replace(dsn, "postgres://postgres@", "postgres://"+role+"@", 1)
+	roleDSN := pgtest.AsRole(t, dsn, role)
 	tk := startRun(t, roleDSN, "--no-migrate")
 	pgtest.Eventually(t, 10*time.Second, "jobs enqueued by the least-privilege ticker", func() bool {
 		return query[int64](t, dsn, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'lp'`) >= 2

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgwerk/werkcron/internal/jsonb"
 	"github.com/pgwerk/werkcron/scheduler"
 )
 
@@ -91,6 +92,21 @@ func (d *defFlags) instants(name string) (starts, ends time.Time, err error) {
 	return starts, ends, nil
 }
 
+// checkJSON refuses --args, --kwargs and --meta that are JSON but not jsonb (a number
+// beyond numeric's range, a NUL, half a surrogate pair): a usage error naming the flag,
+// found without the database, which would refuse them with a bare SQL error. Text that
+// is not JSON at all is left to Validate, which names the flag too.
+func (d *defFlags) checkJSON(name string) error {
+	for _, f := range []struct{ flag, v string }{{"--args", d.args}, {"--kwargs", d.kwargs}, {"--meta", d.meta}} {
+		if raw := []byte(f.v); json.Valid(raw) {
+			if err := jsonb.Check(raw); err != nil {
+				return fmt.Errorf("schedule %q: %s: %v: %w", name, f.flag, err, errUsage)
+			}
+		}
+	}
+	return nil
+}
+
 // job is the CronJob add registers.
 func (d *defFlags) job(name string) (scheduler.CronJob, error) {
 	j := scheduler.CronJob{
@@ -112,6 +128,9 @@ func (d *defFlags) job(name string) (scheduler.CronJob, error) {
 func (d *defFlags) changes(name string, clear string) (scheduler.Changes, error) {
 	set := d.given()
 	var c scheduler.Changes
+	if err := d.checkJSON(name); err != nil {
+		return c, err
+	}
 	str := func(flag string, v string) *string {
 		if set[flag] {
 			return &v
@@ -158,6 +177,9 @@ func (d *defFlags) changes(name string, clear string) (scheduler.Changes, error)
 	if set["ends-at"] {
 		c.EndsAt = &ends
 	}
+	// The database refuses a column cleared twice or both given and cleared too, but
+	// with its column names, and only once asked.
+	cleared := map[string]bool{}
 	for _, f := range strings.Split(clear, ",") {
 		if f = strings.TrimPrefix(strings.TrimSpace(f), "--"); f == "" {
 			continue
@@ -168,9 +190,15 @@ func (d *defFlags) changes(name string, clear string) (scheduler.Changes, error)
 				field = k
 			}
 		}
-		if field == "" {
+		switch {
+		case field == "":
 			return c, fmt.Errorf("schedule %q: --clear %s: no such flag: %w", name, f, errUsage)
+		case cleared[f]:
+			return c, fmt.Errorf("schedule %q: --clear %s: named twice: %w", name, f, errUsage)
+		case set[f]:
+			return c, fmt.Errorf("schedule %q: --%s is both given and cleared (--clear %s): give one: %w", name, f, f, errUsage)
 		}
+		cleared[f] = true
 		c.Clear = append(c.Clear, field)
 	}
 	return c, nil
@@ -209,6 +237,9 @@ Examples:
 	}
 	if (d.cron == "") == (d.every == 0) {
 		return fmt.Errorf("schedule %q: give exactly one of --cron and --every: %w", name, errUsage)
+	}
+	if err := d.checkJSON(name); err != nil {
+		return err
 	}
 	j, err := d.job(name)
 	if err != nil {
@@ -262,17 +293,34 @@ Examples:
   werkcron edit daily-report --cron '0 8 * * 1-5'
   werkcron edit daily-report --queue reports --clear timeout,ends-at`)
 	d := newDefFlags(fs)
-	clear := fs.String("clear", "", "comma-separated flags whose fields go back to their default, e.g. timeout,ends-at")
+	var clear []string // --clear may be given more than once
+	fs.Func("clear", "comma-separated `flags` whose fields go back to their default, e.g. timeout,ends-at (may be repeated)", func(v string) error {
+		clear = append(clear, v)
+		return nil
+	})
 	asJSON := fs.Bool("json", false, "print the schedule as JSON")
-	s, pos, done, err := e.dbVerb(ctx, fs, args, 1, "one schedule NAME")
+	setup := e.dbFlags(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("want one schedule NAME, got %d arguments: %w", len(pos), errUsage)
+	}
+	// Check before connecting, as add does: a usage error is reported with the flag's
+	// name even without a database.
+	c, err := d.changes(pos[0], strings.Join(clear, ","))
+	if err != nil {
+		return err
+	}
+	if err := setup(); err != nil {
+		return err
+	}
+	s, done, err := e.openScheduler(ctx, "werkcron cli", 0)
 	if err != nil {
 		return err
 	}
 	defer done()
-	c, err := d.changes(pos[0], *clear)
-	if err != nil {
-		return err
-	}
 	stored, err := s.Update(ctx, pos[0], c)
 	if err != nil {
 		return notFound(flagError(err), pos[0])

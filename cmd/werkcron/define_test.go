@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,6 +105,84 @@ func TestCLIEdit(t *testing.T) {
 	wantCode(t, dsn, 1, []string{`"e"`, "--overlap"}, "edit", "e", "--overlap", "sometimes")
 	wantCode(t, dsn, 2, []string{"--clear", "frob"}, "edit", "e", "--clear", "frob")
 	wantCode(t, dsn, 1, []string{`"e"`, "--cron", "minute"}, "edit", "e", "--cron", "61 * * * *")
+}
+
+// A field cleared twice, or both given and cleared, is a usage error naming it, found
+// before anything is asked of the database (here: none at all) and changing nothing.
+func TestCLIEditClearConflicts(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.MigratedDB(t)
+	mustCLI(t, dsn, "add", "e", "--func", "app.e", "--every", "1h", "--priority", "4", "--timeout", "1m")
+	before := definition(t, dsn, "e")
+	noDB := "postgres://nobody@127.0.0.1:1/nothing?connect_timeout=1"
+	for _, tc := range []struct {
+		want []string
+		args []string
+	}{
+		{[]string{`"e"`, "--clear", "priority", "twice"}, []string{"--clear", "priority,priority"}},
+		{[]string{`"e"`, "--clear", "timeout", "twice"}, []string{"--clear", "timeout, --timeout"}},
+		{[]string{`"e"`, "--priority", "given and cleared"}, []string{"--priority", "3", "--clear", "priority"}},
+		{[]string{`"e"`, "--timeout", "given and cleared"}, []string{"--clear", "ends-at,timeout", "--timeout", "5m"}},
+	} {
+		for _, db := range []string{dsn, noDB} {
+			r := wantCode(t, db, 2, tc.want, append([]string{"edit", "e"}, tc.args...)...)
+			if strings.Contains(r.stderr, "SQLSTATE") {
+				t.Errorf("edit e %s: a database error, want a usage error: %s", strings.Join(tc.args, " "), r.stderr)
+			}
+		}
+	}
+	if after := definition(t, dsn, "e"); after != before {
+		t.Errorf("refused edits changed the schedule:\n got %s\nwant %s", after, before)
+	}
+	// --clear given twice clears what both name, as one list would; not only the last.
+	j := decode[map[string]any](t, mustCLI(t, dsn, "edit", "e", "--clear", "timeout", "--clear", "priority", "--json"))
+	if j["timeout_secs"] != nil || j["priority"] != 0.0 {
+		t.Errorf("edit --clear timeout --clear priority: timeout_secs %v, priority %v; want both cleared", j["timeout_secs"], j["priority"])
+	}
+	wantCode(t, dsn, 2, []string{"--clear", "timeout", "twice"}, "edit", "e", "--clear", "timeout", "--clear", "timeout")
+}
+
+// --args, --kwargs and --meta that are JSON but not jsonb (a number beyond numeric's
+// range, a NUL, half a surrogate pair) are refused as a usage error naming the flag,
+// before anything is asked of the database; numbers jsonb holds that float64 does not
+// are taken as they are.
+func TestCLIJSONFlagsBeyondJsonb(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.MigratedDB(t)
+	mustCLI(t, dsn, "add", "e", "--func", "app.e", "--every", "1h")
+	before := definition(t, dsn, "e")
+	noDB := "postgres://nobody@127.0.0.1:1/nothing?connect_timeout=1"
+	for _, tc := range []struct{ flag, value, want string }{
+		{"--args", `[1e999999]`, "1e999999"},
+		{"--args", `[1, 2.5e-20000]`, "2.5e-20000"},
+		{"--kwargs", `{"n": -1e131072}`, "-1e131072"},
+		{"--kwargs", `{"s": "\u0000"}`, `\u0000`},
+		{"--meta", `{"s": "\ud800"}`, `\ud800`},
+		{"--meta", `{"n": 1e999999}`, "1e999999"},
+	} {
+		for _, db := range []string{dsn, noDB} {
+			for _, args := range [][]string{
+				{"add", "x", "--func", "f", "--every", "1m", tc.flag, tc.value},
+				{"edit", "e", tc.flag, tc.value},
+			} {
+				r := wantCode(t, db, 2, []string{tc.flag, tc.want, "jsonb"}, args...)
+				if strings.Contains(r.stderr, "SQLSTATE") {
+					t.Errorf("werkcron %s: a database error, want a usage error: %s", strings.Join(args, " "), r.stderr)
+				}
+			}
+		}
+	}
+	if n := query[int64](t, dsn, `SELECT count(*) FROM werk_cron_jobs WHERE name = 'x'`); n != 0 {
+		t.Errorf("a refused add made schedule x")
+	}
+	if after := definition(t, dsn, "e"); after != before {
+		t.Errorf("refused edits changed the schedule:\n got %s\nwant %s", after, before)
+	}
+	// Beyond float64, within numeric: stored as it is.
+	mustCLI(t, dsn, "edit", "e", "--args", `[1e400]`)
+	if got := query[string](t, dsn, `SELECT args::text FROM werk_cron_jobs WHERE name = 'e'`); got != "[1"+strings.Repeat("0", 400)+"]" {
+		t.Errorf("edit --args [1e400] stored %.40s..., want 1e400 exactly", got)
+	}
 }
 
 func mustJSONString(v any) string {

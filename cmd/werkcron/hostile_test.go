@@ -3,7 +3,6 @@ package main
 // What other database users can do, as the CLI and the ticker's HTTP endpoint see it.
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/url"
@@ -11,36 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-
 	"github.com/pgwerk/werkcron/internal/pgtest"
 )
-
-// testRole creates a login role for the test, dropped (with what it owns) at the end.
-func testRole(t *testing.T, dsn, prefix string) string {
-	t.Helper()
-	role := prefix + "_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	execSQL(t, dsn, `CREATE ROLE `+role+` LOGIN`)
-	t.Cleanup(func() {
-		if c, err := pgx.Connect(context.Background(), dsn); err == nil {
-			_, _ = c.Exec(context.Background(), `DROP OWNED BY `+role+` CASCADE`)
-			_, _ = c.Exec(context.Background(), `DROP ROLE `+role)
-			c.Close(context.Background())
-		}
-	})
-	return role
-}
-
-func userDSN(t *testing.T, dsn, role string) string {
-	t.Helper()
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.User = url.User(role)
-	return u.String()
-}
 
 // ls and status read werk_cron_instances, whose pg_stat_activity columns are NULL for a
 // ticker on a Unix socket (no client address) and for sessions of other roles (a viewer
@@ -56,9 +27,9 @@ func TestCLILsAndStatusWithSocketTickerAndAnotherViewer(t *testing.T) {
 		return query[int64](t, dsn, `SELECT count(*) FROM werk_cron_instances WHERE role = 'primary' AND client_addr IS NULL`) == 1
 	})
 	mustCLI(t, dsn, "add", "s", "--func", "app.s", "--every", "1h")
-	viewer := testRole(t, dsn, "viewer")
+	viewer := pgtest.NewRole(t, dsn, "viewer", "")
 	execSQL(t, dsn, `GRANT SELECT ON werk_cron_status, werk_cron_instances, werk_cron_ticks, werk_cron_jobs TO `+viewer)
-	as := userDSN(t, dsn, viewer)
+	as := pgtest.AsRole(t, dsn, viewer)
 	r := mustCLI(t, as, "status")
 	if !strings.Contains(r.stdout, "primary") || !strings.Contains(r.stdout, "pid ") {
 		t.Errorf("status as %s:\n%s", viewer, r.stdout)
@@ -110,13 +81,13 @@ func TestCLIEscapesWhatItPrints(t *testing.T) {
 func TestHealthzReportsAPrimaryThatKeepsFailing(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.MigratedDB(t)
-	blind := testRole(t, dsn, "blind")
+	blind := pgtest.NewRole(t, dsn, "blind", "")
 	execSQL(t, dsn, `GRANT USAGE ON SCHEMA public TO `+blind)
 	port, err := pgtest.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	tk := startRun(t, userDSN(t, dsn, blind), "--no-migrate", "--http-addr", fmt.Sprintf("127.0.0.1:%d", port))
+	tk := startRun(t, pgtest.AsRole(t, dsn, blind), "--no-migrate", "--http-addr", fmt.Sprintf("127.0.0.1:%d", port))
 	pgtest.Eventually(t, 30*time.Second, "/healthz: failing", func() bool {
 		code, body, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/healthz", port))
 		return err == nil && code == 503 && strings.Contains(body, "failing") && strings.Contains(body, "permission denied")

@@ -26,6 +26,7 @@ import (
 	_ "time/tzdata" // zones work on hosts without a tz database
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Exit codes.
@@ -50,6 +51,9 @@ type env struct {
 	log            *slog.Logger
 	dsn            string // from --dsn or DATABASE_URL
 	redact         func(string) string
+	// pool is the pool the last openScheduler opened, for the rare read the Go API has
+	// no method for (a backfill request not waited for).
+	pool *pgxpool.Pool
 }
 
 func verbs() []verb {

@@ -50,6 +50,7 @@ func (e *env) openScheduler(ctx context.Context, appName string, lockTimeout tim
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect: %w", err)
 	}
+	e.pool = pool
 	return scheduler.New(pool, scheduler.Options{}), pool.Close, nil
 }
 

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +60,42 @@ func TestCLIBackfillWithoutTicker(t *testing.T) {
 	pgtest.Eventually(t, 10*time.Second, "the pending backfill carried out", func() bool {
 		return query[int64](t, dsn, `SELECT count(*) FROM werk_cron_backfills WHERE done_at IS NOT NULL AND enqueued = 4`) == 1
 	})
+}
+
+// --wait 0 does not wait: it prints the pending request's id (--json: the request) and
+// exits 0, telling on stderr who carries it out and where to look; a negative --wait is
+// a usage error, and asks for nothing.
+func TestCLIBackfillNoWait(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.MigratedDB(t)
+	mustCLI(t, dsn, "add", "p", "--func", "app.p", "--every", "1s", "--paused")
+	now := query[time.Time](t, dsn, `SELECT clock_timestamp()`).Truncate(time.Second)
+	from, to := now.Add(-3*time.Second).Format(time.RFC3339), now.Format(time.RFC3339)
+
+	r := mustCLI(t, dsn, "backfill", "p", "--from", from, "--to", to, "--wait", "0")
+	id := query[int64](t, dsn, `SELECT max(id) FROM werk_cron_backfills`)
+	if r.stdout != strconv.FormatInt(id, 10)+"\n" {
+		t.Errorf("backfill --wait 0 printed %q; want the request's id %d", r.stdout, id)
+	}
+	for _, w := range []string{"primary", fmt.Sprint(id), "werk_cron_backfills"} {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("backfill --wait 0: stderr does not mention %q: %q", w, r.stderr)
+		}
+	}
+	if query[bool](t, dsn, `SELECT done_at IS NOT NULL FROM werk_cron_backfills WHERE id = $1`, id) {
+		t.Errorf("request %d is done without a ticker", id)
+	}
+
+	j := decode[map[string]any](t, mustCLI(t, dsn, "backfill", "p", "--from", from, "--to", to, "--wait", "0s", "--json"))
+	if j["id"] != float64(id+1) || j["name"] != "p" || j["from"] != from || j["to"] != to ||
+		j["requested_by"] != "postgres" || j["requested_at"] == nil || j["done_at"] != nil {
+		t.Errorf("backfill --wait 0 --json: %v; want pending request %d of p, %s .. %s", j, id+1, from, to)
+	}
+
+	wantCode(t, dsn, 2, []string{"--wait", "-1s"}, "backfill", "p", "--from", from, "--to", to, "--wait", "-1s")
+	if n := query[int64](t, dsn, `SELECT count(*) FROM werk_cron_backfills`); n != 2 {
+		t.Errorf("%d backfill requests; want the 2 of --wait 0, none of --wait -1s", n)
+	}
 }
 
 // ls sums up the policies; show lists them.

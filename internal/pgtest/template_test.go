@@ -157,12 +157,8 @@ func TestMigratedDBOnEnvServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	super := connect(t, admin)
-	role := fmt.Sprintf("werk_createdb_%d", os.Getpid())
-	Exec(t, super, "CREATE ROLE "+role+" LOGIN CREATEDB")
-	t.Cleanup(func() { Exec(t, super, "DROP ROLE IF EXISTS "+role) })
-	u := mustURL(t, admin)
-	u.User = url.User(role)
-	env := u.String()
+	role := NewRole(t, admin, "werk_createdb", "CREATEDB")
+	env := AsRole(t, admin, role)
 
 	cmd := exec.Command(os.Args[0], "-test.count=1", "-test.v",
 		"-test.run=^(TestMigratedDB|TestMigratedDBParallel|TestMigratedTemplateHasNoSessions|TestMigratedTempDB)$")
