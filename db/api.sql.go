@@ -14,7 +14,7 @@ import (
 )
 
 const alterSchedule = `-- name: AlterSchedule :one
-SELECT s.name, s.func, s.queue, s.args, s.kwargs, s.cron, s.interval_secs, s.timezone, s.timeout_secs, s.result_ttl, s.failure_ttl, s.meta, s.priority, s.max_attempts, s.paused, s.catchup, s.catchup_window_secs, s.overlap, s.starts_at, s.ends_at, s.created_at, s.updated_at, s.changed_at, s.next_run_at, s.last_tick_at, s.last_job_id, s.last_error, s.planned_at, s.paused_reason, s.jitter_secs, s.remaining_runs, s.pause_after_failures FROM werk_cron_alter(
+SELECT s.name, s.func, s.queue, s.args, s.kwargs, s.cron, s.interval_secs, s.timezone, s.timeout_secs, s.result_ttl, s.failure_ttl, s.meta, s.priority, s.max_attempts, s.paused, s.catchup, s.catchup_window_secs, s.overlap, s.starts_at, s.ends_at, s.created_at, s.updated_at, s.changed_at, s.paused_reason, s.jitter_secs, s.remaining_runs, s.pause_after_failures FROM werk_cron_alter(
     name => $1::text, func => $2::text, schedule => $3::text,
     queue => $4::text, args => $5::jsonb,
     kwargs => $6::jsonb, timezone => $7::text,
@@ -108,11 +108,6 @@ func (q *Queries) AlterSchedule(ctx context.Context, arg AlterScheduleParams) (W
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.ChangedAt,
-		&i.NextRunAt,
-		&i.LastTickAt,
-		&i.LastJobID,
-		&i.LastError,
-		&i.PlannedAt,
 		&i.PausedReason,
 		&i.JitterSecs,
 		&i.RemainingRuns,
@@ -191,45 +186,60 @@ func (q *Queries) GetBackfill(ctx context.Context, id int64) (WerkCronBackfill, 
 }
 
 const getSchedule = `-- name: GetSchedule :one
-SELECT name, func, queue, args, kwargs, cron, interval_secs, timezone, timeout_secs, result_ttl, failure_ttl, meta, priority, max_attempts, paused, catchup, catchup_window_secs, overlap, starts_at, ends_at, created_at, updated_at, changed_at, next_run_at, last_tick_at, last_job_id, last_error, planned_at, paused_reason, jitter_secs, remaining_runs, pause_after_failures FROM werk_cron_jobs WHERE name = $1::text
+SELECT j.name, j.func, j.queue, j.args, j.kwargs, j.cron, j.interval_secs, j.timezone, j.timeout_secs, j.result_ttl, j.failure_ttl, j.meta, j.priority, j.max_attempts, j.paused, j.catchup, j.catchup_window_secs, j.overlap, j.starts_at, j.ends_at, j.created_at, j.updated_at, j.changed_at, j.paused_reason, j.jitter_secs, j.remaining_runs, j.pause_after_failures, s.next_run_at, s.planned_at, s.last_tick_at, s.last_error, s.last_job_id,
+       s.remaining_runs AS runs_left
+FROM werk_cron_jobs j
+JOIN werk_cron_state s ON s.name = j.name
+WHERE j.name = $1::text
 `
 
-func (q *Queries) GetSchedule(ctx context.Context, name string) (WerkCronJob, error) {
+type GetScheduleRow struct {
+	WerkCronJob WerkCronJob `json:"werk_cron_job"`
+	NextRunAt   *time.Time  `json:"next_run_at"`
+	PlannedAt   *time.Time  `json:"planned_at"`
+	LastTickAt  *time.Time  `json:"last_tick_at"`
+	LastError   *string     `json:"last_error"`
+	LastJobID   *uuid.UUID  `json:"last_job_id"`
+	RunsLeft    *int32      `json:"runs_left"`
+}
+
+func (q *Queries) GetSchedule(ctx context.Context, name string) (GetScheduleRow, error) {
 	row := q.db.QueryRow(ctx, getSchedule, name)
-	var i WerkCronJob
+	var i GetScheduleRow
 	err := row.Scan(
-		&i.Name,
-		&i.Func,
-		&i.Queue,
-		&i.Args,
-		&i.Kwargs,
-		&i.Cron,
-		&i.IntervalSecs,
-		&i.Timezone,
-		&i.TimeoutSecs,
-		&i.ResultTtl,
-		&i.FailureTtl,
-		&i.Meta,
-		&i.Priority,
-		&i.MaxAttempts,
-		&i.Paused,
-		&i.Catchup,
-		&i.CatchupWindowSecs,
-		&i.Overlap,
-		&i.StartsAt,
-		&i.EndsAt,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.ChangedAt,
+		&i.WerkCronJob.Name,
+		&i.WerkCronJob.Func,
+		&i.WerkCronJob.Queue,
+		&i.WerkCronJob.Args,
+		&i.WerkCronJob.Kwargs,
+		&i.WerkCronJob.Cron,
+		&i.WerkCronJob.IntervalSecs,
+		&i.WerkCronJob.Timezone,
+		&i.WerkCronJob.TimeoutSecs,
+		&i.WerkCronJob.ResultTtl,
+		&i.WerkCronJob.FailureTtl,
+		&i.WerkCronJob.Meta,
+		&i.WerkCronJob.Priority,
+		&i.WerkCronJob.MaxAttempts,
+		&i.WerkCronJob.Paused,
+		&i.WerkCronJob.Catchup,
+		&i.WerkCronJob.CatchupWindowSecs,
+		&i.WerkCronJob.Overlap,
+		&i.WerkCronJob.StartsAt,
+		&i.WerkCronJob.EndsAt,
+		&i.WerkCronJob.CreatedAt,
+		&i.WerkCronJob.UpdatedAt,
+		&i.WerkCronJob.ChangedAt,
+		&i.WerkCronJob.PausedReason,
+		&i.WerkCronJob.JitterSecs,
+		&i.WerkCronJob.RemainingRuns,
+		&i.WerkCronJob.PauseAfterFailures,
 		&i.NextRunAt,
-		&i.LastTickAt,
-		&i.LastJobID,
-		&i.LastError,
 		&i.PlannedAt,
-		&i.PausedReason,
-		&i.JitterSecs,
-		&i.RemainingRuns,
-		&i.PauseAfterFailures,
+		&i.LastTickAt,
+		&i.LastError,
+		&i.LastJobID,
+		&i.RunsLeft,
 	)
 	return i, err
 }
@@ -367,51 +377,67 @@ func (q *Queries) ListInstances(ctx context.Context) ([]ListInstancesRow, error)
 }
 
 const listSchedules = `-- name: ListSchedules :many
-SELECT name, func, queue, args, kwargs, cron, interval_secs, timezone, timeout_secs, result_ttl, failure_ttl, meta, priority, max_attempts, paused, catchup, catchup_window_secs, overlap, starts_at, ends_at, created_at, updated_at, changed_at, next_run_at, last_tick_at, last_job_id, last_error, planned_at, paused_reason, jitter_secs, remaining_runs, pause_after_failures FROM werk_cron_jobs ORDER BY name
+SELECT j.name, j.func, j.queue, j.args, j.kwargs, j.cron, j.interval_secs, j.timezone, j.timeout_secs, j.result_ttl, j.failure_ttl, j.meta, j.priority, j.max_attempts, j.paused, j.catchup, j.catchup_window_secs, j.overlap, j.starts_at, j.ends_at, j.created_at, j.updated_at, j.changed_at, j.paused_reason, j.jitter_secs, j.remaining_runs, j.pause_after_failures, s.next_run_at, s.planned_at, s.last_tick_at, s.last_error, s.last_job_id,
+       s.remaining_runs AS runs_left
+FROM werk_cron_jobs j
+JOIN werk_cron_state s ON s.name = j.name
+ORDER BY j.name
 `
 
-func (q *Queries) ListSchedules(ctx context.Context) ([]WerkCronJob, error) {
+type ListSchedulesRow struct {
+	WerkCronJob WerkCronJob `json:"werk_cron_job"`
+	NextRunAt   *time.Time  `json:"next_run_at"`
+	PlannedAt   *time.Time  `json:"planned_at"`
+	LastTickAt  *time.Time  `json:"last_tick_at"`
+	LastError   *string     `json:"last_error"`
+	LastJobID   *uuid.UUID  `json:"last_job_id"`
+	RunsLeft    *int32      `json:"runs_left"`
+}
+
+// Every schedule's definition, with what the ticker keeps of it (werk_cron_state).
+func (q *Queries) ListSchedules(ctx context.Context) ([]ListSchedulesRow, error) {
 	rows, err := q.db.Query(ctx, listSchedules)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []WerkCronJob{}
+	items := []ListSchedulesRow{}
 	for rows.Next() {
-		var i WerkCronJob
+		var i ListSchedulesRow
 		if err := rows.Scan(
-			&i.Name,
-			&i.Func,
-			&i.Queue,
-			&i.Args,
-			&i.Kwargs,
-			&i.Cron,
-			&i.IntervalSecs,
-			&i.Timezone,
-			&i.TimeoutSecs,
-			&i.ResultTtl,
-			&i.FailureTtl,
-			&i.Meta,
-			&i.Priority,
-			&i.MaxAttempts,
-			&i.Paused,
-			&i.Catchup,
-			&i.CatchupWindowSecs,
-			&i.Overlap,
-			&i.StartsAt,
-			&i.EndsAt,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-			&i.ChangedAt,
+			&i.WerkCronJob.Name,
+			&i.WerkCronJob.Func,
+			&i.WerkCronJob.Queue,
+			&i.WerkCronJob.Args,
+			&i.WerkCronJob.Kwargs,
+			&i.WerkCronJob.Cron,
+			&i.WerkCronJob.IntervalSecs,
+			&i.WerkCronJob.Timezone,
+			&i.WerkCronJob.TimeoutSecs,
+			&i.WerkCronJob.ResultTtl,
+			&i.WerkCronJob.FailureTtl,
+			&i.WerkCronJob.Meta,
+			&i.WerkCronJob.Priority,
+			&i.WerkCronJob.MaxAttempts,
+			&i.WerkCronJob.Paused,
+			&i.WerkCronJob.Catchup,
+			&i.WerkCronJob.CatchupWindowSecs,
+			&i.WerkCronJob.Overlap,
+			&i.WerkCronJob.StartsAt,
+			&i.WerkCronJob.EndsAt,
+			&i.WerkCronJob.CreatedAt,
+			&i.WerkCronJob.UpdatedAt,
+			&i.WerkCronJob.ChangedAt,
+			&i.WerkCronJob.PausedReason,
+			&i.WerkCronJob.JitterSecs,
+			&i.WerkCronJob.RemainingRuns,
+			&i.WerkCronJob.PauseAfterFailures,
 			&i.NextRunAt,
-			&i.LastTickAt,
-			&i.LastJobID,
-			&i.LastError,
 			&i.PlannedAt,
-			&i.PausedReason,
-			&i.JitterSecs,
-			&i.RemainingRuns,
-			&i.PauseAfterFailures,
+			&i.LastTickAt,
+			&i.LastError,
+			&i.LastJobID,
+			&i.RunsLeft,
 		); err != nil {
 			return nil, err
 		}
@@ -532,8 +558,13 @@ type NewestTickRow struct {
 	LagSecs   float64    `json:"lag_secs"`
 }
 
-// The most recent decided tick of any schedule (none on a fresh install), and how late
-// it was decided.
+// The most recent decided tick of any schedule that made a job or a ledger row (none on
+// a fresh install), and how late it was decided: the newest in the ledger, or a
+// schedule's newest enqueued tick, which stays in werk_cron_state until its job's
+// outcome writes its ledger row (the werk_cron_ticks view shows both). The second part
+// reads werk_cron_state whole (no index serves it, and one would cost every tick's
+// write); this is an operator's query, not the ticker's. Through the view alone, so
+// that a role that may read the view may run it.
 func (q *Queries) NewestTick(ctx context.Context) ([]NewestTickRow, error) {
 	rows, err := q.db.Query(ctx, newestTick)
 	if err != nil {
@@ -645,7 +676,7 @@ func (q *Queries) UnscheduleByName(ctx context.Context, name string) (bool, erro
 }
 
 const upsertSchedule = `-- name: UpsertSchedule :one
-SELECT s.name, s.func, s.queue, s.args, s.kwargs, s.cron, s.interval_secs, s.timezone, s.timeout_secs, s.result_ttl, s.failure_ttl, s.meta, s.priority, s.max_attempts, s.paused, s.catchup, s.catchup_window_secs, s.overlap, s.starts_at, s.ends_at, s.created_at, s.updated_at, s.changed_at, s.next_run_at, s.last_tick_at, s.last_job_id, s.last_error, s.planned_at, s.paused_reason, s.jitter_secs, s.remaining_runs, s.pause_after_failures FROM werk_cron_schedule(
+SELECT s.name, s.func, s.queue, s.args, s.kwargs, s.cron, s.interval_secs, s.timezone, s.timeout_secs, s.result_ttl, s.failure_ttl, s.meta, s.priority, s.max_attempts, s.paused, s.catchup, s.catchup_window_secs, s.overlap, s.starts_at, s.ends_at, s.created_at, s.updated_at, s.changed_at, s.paused_reason, s.jitter_secs, s.remaining_runs, s.pause_after_failures FROM werk_cron_schedule(
     name => $1::text, func => $2::text, schedule => $3::text,
     queue => $4::text, args => $5::jsonb,
     kwargs => $6::jsonb, timezone => $7::text,
@@ -740,11 +771,6 @@ func (q *Queries) UpsertSchedule(ctx context.Context, arg UpsertScheduleParams) 
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.ChangedAt,
-		&i.NextRunAt,
-		&i.LastTickAt,
-		&i.LastJobID,
-		&i.LastError,
-		&i.PlannedAt,
 		&i.PausedReason,
 		&i.JitterSecs,
 		&i.RemainingRuns,

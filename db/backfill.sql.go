@@ -36,9 +36,11 @@ todo AS MATERIALIZED (
            CASE WHEN s.jitter_secs > 0 THEN t.tick_at + werk_cron_jitter(t.key, s.jitter_secs)
                 ELSE t.tick_at END AS run_at
     FROM t CROSS JOIN s
-    WHERE NOT EXISTS (SELECT 1 FROM werk_cron_ticks d
+    WHERE NOT EXISTS (SELECT 1 FROM werk_cron_ledger d
                       WHERE d.name = s.name AND d.tick_at = t.tick_at
                         AND d.outcome NOT IN ('missed', 'skipped_overlap'))
+      -- The schedule's newest enqueued tick, whose row is written with its outcome.
+      AND NOT EXISTS (SELECT 1 FROM werk_cron_state st WHERE st.name = s.name AND st.last_job_at = t.tick_at)
 ),
 jobs AS (
     INSERT INTO werk_jobs (id, key, function, queue, status, priority, group_key, payload, max_attempts,
@@ -53,7 +55,7 @@ jobs AS (
     RETURNING id
 ),
 ledger AS (
-    INSERT INTO werk_cron_ticks AS d (name, tick_at, outcome, job_id, ticks)
+    INSERT INTO werk_cron_ledger AS d (name, tick_at, outcome, job_id, ticks)
     SELECT x.name, x.tick_at, 'backfilled', x.job_id, 1
     FROM todo x
     WHERE x.job_id IN (SELECT id FROM jobs)

@@ -10,15 +10,17 @@ import (
 )
 
 const appliedObjects = `-- name: AppliedObjects :many
-SELECT path, checksum FROM werk_cron_objects
+SELECT path, checksum, grants FROM werk_cron_objects
 `
 
 type AppliedObjectsRow struct {
-	Path     string `json:"path"`
-	Checksum string `json:"checksum"`
+	Path     string   `json:"path"`
+	Checksum string   `json:"checksum"`
+	Grants   []string `json:"grants"`
 }
 
-// The object files applied here, with the checksum each had.
+// The object files applied here, with the checksum each had, and the grants a migration
+// kept for the object it dropped.
 func (q *Queries) AppliedObjects(ctx context.Context) ([]AppliedObjectsRow, error) {
 	rows, err := q.db.Query(ctx, appliedObjects)
 	if err != nil {
@@ -28,7 +30,7 @@ func (q *Queries) AppliedObjects(ctx context.Context) ([]AppliedObjectsRow, erro
 	items := []AppliedObjectsRow{}
 	for rows.Next() {
 		var i AppliedObjectsRow
-		if err := rows.Scan(&i.Path, &i.Checksum); err != nil {
+		if err := rows.Scan(&i.Path, &i.Checksum, &i.Grants); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -166,6 +168,41 @@ func (q *Queries) NewestMigration(ctx context.Context) (int64, error) {
 	return version, err
 }
 
+const objectsThere = `-- name: ObjectsThere :many
+SELECT p.proname::text AS name FROM pg_catalog.pg_proc p
+WHERE p.pronamespace = pg_catalog.to_regnamespace($1::text) AND p.proname LIKE 'werk\_cron\_%'
+UNION
+SELECT c.relname::text FROM pg_catalog.pg_class c
+WHERE c.relnamespace = pg_catalog.to_regnamespace($1::text) AND c.relkind = 'v'
+UNION
+SELECT t.tgname::text FROM pg_catalog.pg_trigger t
+JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+WHERE c.relnamespace = pg_catalog.to_regnamespace($1::text) AND NOT t.tgisinternal
+`
+
+// The names of werkcron's functions, views and triggers that exist in its schema: an
+// object file whose object is missing (a migration dropped it) is applied whatever its
+// checksum says.
+func (q *Queries) ObjectsThere(ctx context.Context, schema string) ([]string, error) {
+	rows, err := q.db.Query(ctx, objectsThere, schema)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		items = append(items, name)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const obsoleteObjects = `-- name: ObsoleteObjects :many
 SELECT o.stmt::text AS stmt
 FROM (
@@ -230,7 +267,8 @@ func (q *Queries) ObsoleteObjects(ctx context.Context, arg ObsoleteObjectsParams
 const recordObject = `-- name: RecordObject :exec
 INSERT INTO werk_cron_objects (path, checksum)
 VALUES ($1::text, $2::text)
-ON CONFLICT (path) DO UPDATE SET checksum = excluded.checksum, applied_at = pg_catalog.clock_timestamp()
+ON CONFLICT (path) DO UPDATE SET checksum = excluded.checksum, grants = NULL,
+                                 applied_at = pg_catalog.clock_timestamp()
 `
 
 type RecordObjectParams struct {
@@ -238,6 +276,7 @@ type RecordObjectParams struct {
 	Checksum string `json:"checksum"`
 }
 
+// The file applied, and any grants kept for its object given.
 func (q *Queries) RecordObject(ctx context.Context, arg RecordObjectParams) error {
 	_, err := q.db.Exec(ctx, recordObject, arg.Path, arg.Checksum)
 	return err

@@ -27,6 +27,17 @@ type WerkCronBackfill struct {
 	Error       *string    `json:"error"`
 }
 
+// each schedule's runs, summed up by the ticker as their outcomes are recorded
+type WerkCronHealth struct {
+	Name string `json:"name"`
+	// the tick of the newest run whose outcome is recorded
+	LastRunAt         *time.Time `json:"last_run_at"`
+	LastRunStatus     *string    `json:"last_run_status"`
+	LastRunFinishedAt *time.Time `json:"last_run_finished_at"`
+	// the tick of the newest run that did not fail (a failure streak is what came after it)
+	LastOkAt *time.Time `json:"last_ok_at"`
+}
+
 // schedules the ticker has set aside because another session holds their row or a job key; written by the ticker, shown by werk_cron_status
 type WerkCronHoldup struct {
 	Name   string    `json:"name"`
@@ -65,21 +76,31 @@ type WerkCronJob struct {
 	UpdatedAt time.Time  `json:"updated_at"`
 	// set on insert, on a change of cron, interval_secs, timezone or starts_at, on resume, and when a schedule past its ends_at gets a later one; no tick before it is ever enqueued
 	ChangedAt time.Time `json:"changed_at"`
-	// the plan of record, written by the ticker: when it next looks at this schedule (its next tick, or a retry); NULL while awaiting planning, and for paused, ended or failing schedules
-	NextRunAt  *time.Time `json:"next_run_at"`
-	LastTickAt *time.Time `json:"last_tick_at"`
-	LastJobID  *uuid.UUID `json:"last_job_id"`
-	LastError  *string    `json:"last_error"`
-	// when the ticker last planned this row (wrote next_run_at and last_error); NULL: awaiting planning. Set it to NULL to make the ticker look at a row again
-	PlannedAt *time.Time `json:"planned_at"`
 	// why the schedule is paused: an operator's reason (werk_cron_pause), or the failures that paused it; cleared on resume
 	PausedReason *string `json:"paused_reason"`
 	// each job's scheduled_at is its tick plus a fixed offset in [0, jitter_secs) derived from the name and the tick; the key and the ledger keep the tick
 	JitterSecs *int32 `json:"jitter_secs"`
-	// counted down by each enqueued tick; at 0 the schedule has ended. NULL: unlimited
+	// runs allowed from when it was set: werk_cron_state.remaining_runs counts them down (NULL: unlimited)
 	RemainingRuns *int32 `json:"remaining_runs"`
 	// after this many consecutive failed runs the ticker pauses the schedule. NULL: never
 	PauseAfterFailures *int32 `json:"pause_after_failures"`
+}
+
+// what happened at each decided tick (read it as werk_cron_ticks, which also shows each schedule's newest enqueued tick until its row is written with its outcome)
+type WerkCronLedger struct {
+	Name      string     `json:"name"`
+	TickAt    time.Time  `json:"tick_at"`
+	Outcome   string     `json:"outcome"`
+	JobID     *uuid.UUID `json:"job_id"`
+	DecidedAt time.Time  `json:"decided_at"`
+	Ticks     int32      `json:"ticks"`
+	// the outcome of the tick's job: complete, failed or aborted (recorded by the primary ticker, about a second after the job ends when few jobs are in flight, or when pgwerk deletes the job), unknown if the job's row vanished unrecorded; NULL while it waits or runs, before it is recorded, or for ticks without a job
+	JobStatus     *string    `json:"job_status"`
+	JobStartedAt  *time.Time `json:"job_started_at"`
+	JobFinishedAt *time.Time `json:"job_finished_at"`
+	JobAttempts   *int32     `json:"job_attempts"`
+	// the job's error, cut to at most 2,048 bytes at a character boundary
+	JobError *string `json:"job_error"`
 }
 
 type WerkCronMigration struct {
@@ -94,6 +115,28 @@ type WerkCronObject struct {
 	Path      string    `json:"path"`
 	Checksum  string    `json:"checksum"`
 	AppliedAt time.Time `json:"applied_at"`
+	// GRANT statements to run when the file next creates its object (kept by a migration that dropped it)
+	Grants []string `json:"grants"`
+}
+
+// what the ticker keeps per schedule: the plan, the newest decided tick and job, runs left, why it cannot run; one row per werk_cron_jobs row, written by the ticker
+type WerkCronState struct {
+	Name string `json:"name"`
+	// the plan of record: when the ticker next looks at this schedule (its next tick, or a retry); NULL while awaiting planning, and for paused, ended or failing schedules
+	NextRunAt *time.Time `json:"next_run_at"`
+	// the newest tick decided (enqueued, missed, skipped); only ever moves forward
+	LastTickAt *time.Time `json:"last_tick_at"`
+	// the job of the newest enqueued tick
+	LastJobID *uuid.UUID `json:"last_job_id"`
+	// the tick of last_job_id while its ledger row is not written yet (it is written with the job's outcome); NULL when there is none to write
+	LastJobAt *time.Time `json:"last_job_at"`
+	// runs left: werk_cron_jobs.remaining_runs when it was last set, counted down by each enqueued tick; at 0 the schedule has ended. NULL: unlimited
+	RemainingRuns *int32  `json:"remaining_runs"`
+	LastError     *string `json:"last_error"`
+	// when the ticker last planned this schedule (wrote next_run_at and last_error); NULL: awaiting planning. Set it to NULL to make the ticker look again
+	PlannedAt *time.Time `json:"planned_at"`
+	// the updated_at of the definition this state was planned for: a new definition plans afresh
+	DefinedAt time.Time `json:"defined_at"`
 }
 
 type WerkCronStatus struct {
@@ -121,19 +164,17 @@ type WerkCronStatus struct {
 }
 
 type WerkCronTick struct {
-	Name      string     `json:"name"`
-	TickAt    time.Time  `json:"tick_at"`
-	Outcome   string     `json:"outcome"`
-	JobID     *uuid.UUID `json:"job_id"`
-	DecidedAt time.Time  `json:"decided_at"`
-	Ticks     int32      `json:"ticks"`
-	// the outcome of the tick's job: complete, failed or aborted (recorded by the primary ticker, about a second after the job ends when few jobs are in flight, or when pgwerk deletes the job), unknown if the job's row vanished unrecorded; NULL while it waits or runs, before it is recorded, or for ticks without a job
+	Name          string     `json:"name"`
+	TickAt        time.Time  `json:"tick_at"`
+	Outcome       string     `json:"outcome"`
+	JobID         *uuid.UUID `json:"job_id"`
+	DecidedAt     time.Time  `json:"decided_at"`
+	Ticks         int32      `json:"ticks"`
 	JobStatus     *string    `json:"job_status"`
 	JobStartedAt  *time.Time `json:"job_started_at"`
 	JobFinishedAt *time.Time `json:"job_finished_at"`
 	JobAttempts   *int32     `json:"job_attempts"`
-	// the job's error, cut to at most 2,048 bytes at a character boundary
-	JobError *string `json:"job_error"`
+	JobError      *string    `json:"job_error"`
 }
 
 type WerkJob struct {

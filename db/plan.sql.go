@@ -8,11 +8,13 @@ package db
 import (
 	"context"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 const anyUnplanned = `-- name: AnyUnplanned :one
-SELECT EXISTS (SELECT 1 FROM werk_cron_jobs WHERE planned_at IS NULL
-               ORDER BY updated_at DESC, name DESC LIMIT 1) AS pending
+SELECT EXISTS (SELECT 1 FROM werk_cron_state WHERE planned_at IS NULL
+               ORDER BY defined_at DESC, name DESC LIMIT 1) AS pending
 `
 
 // Whether rows still await planning after a sweep (rows others held, skipped): through
@@ -93,11 +95,13 @@ func (q *Queries) FailureStreaks(ctx context.Context, names []string) ([]Failure
 }
 
 const getSchedulesForTicker = `-- name: GetSchedulesForTicker :many
-SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
-       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at,
-       coalesce(pause_after_failures, 0)::integer AS pause_after_failures, remaining_runs
-FROM werk_cron_jobs
-WHERE name = ANY ($1::text[])
+SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
+       j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
+       coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
+       s.last_job_id, s.last_job_at
+FROM werk_cron_state s
+JOIN werk_cron_jobs j ON j.name = s.name
+WHERE s.name = ANY ($1::text[])
 `
 
 type GetSchedulesForTickerRow struct {
@@ -114,11 +118,13 @@ type GetSchedulesForTickerRow struct {
 	StartsAt           *time.Time `json:"starts_at"`
 	EndsAt             *time.Time `json:"ends_at"`
 	ChangedAt          time.Time  `json:"changed_at"`
-	UpdatedAt          time.Time  `json:"updated_at"`
+	DefinedAt          time.Time  `json:"defined_at"`
 	LastTickAt         *time.Time `json:"last_tick_at"`
 	NextRunAt          *time.Time `json:"next_run_at"`
 	PauseAfterFailures int32      `json:"pause_after_failures"`
 	RemainingRuns      *int32     `json:"remaining_runs"`
+	LastJobID          *uuid.UUID `json:"last_job_id"`
+	LastJobAt          *time.Time `json:"last_job_at"`
 }
 
 // The named rows as they are now (after a decision that did not go through).
@@ -145,11 +151,13 @@ func (q *Queries) GetSchedulesForTicker(ctx context.Context, names []string) ([]
 			&i.StartsAt,
 			&i.EndsAt,
 			&i.ChangedAt,
-			&i.UpdatedAt,
+			&i.DefinedAt,
 			&i.LastTickAt,
 			&i.NextRunAt,
 			&i.PauseAfterFailures,
 			&i.RemainingRuns,
+			&i.LastJobID,
+			&i.LastJobAt,
 		); err != nil {
 			return nil, err
 		}
@@ -163,14 +171,16 @@ func (q *Queries) GetSchedulesForTicker(ctx context.Context, names []string) ([]
 
 const listDueSchedules = `-- name: ListDueSchedules :many
 
-SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
-       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at,
-       coalesce(pause_after_failures, 0)::integer AS pause_after_failures, remaining_runs
-FROM werk_cron_jobs
-WHERE next_run_at IS NOT NULL
-  AND next_run_at <= $1::timestamptz
-  AND name <> ALL ($2::text[])
-ORDER BY next_run_at
+SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
+       j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
+       coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
+       s.last_job_id, s.last_job_at
+FROM werk_cron_state s
+JOIN werk_cron_jobs j ON j.name = s.name
+WHERE s.next_run_at IS NOT NULL
+  AND s.next_run_at <= $1::timestamptz
+  AND s.name <> ALL ($2::text[])
+ORDER BY s.next_run_at
 LIMIT $3::int
 `
 
@@ -194,18 +204,21 @@ type ListDueSchedulesRow struct {
 	StartsAt           *time.Time `json:"starts_at"`
 	EndsAt             *time.Time `json:"ends_at"`
 	ChangedAt          time.Time  `json:"changed_at"`
-	UpdatedAt          time.Time  `json:"updated_at"`
+	DefinedAt          time.Time  `json:"defined_at"`
 	LastTickAt         *time.Time `json:"last_tick_at"`
 	NextRunAt          *time.Time `json:"next_run_at"`
 	PauseAfterFailures int32      `json:"pause_after_failures"`
 	RemainingRuns      *int32     `json:"remaining_runs"`
+	LastJobID          *uuid.UUID `json:"last_job_id"`
+	LastJobAt          *time.Time `json:"last_job_at"`
 }
 
-// The plan: the ticker reads only the rows it must look at soon, and writes back when
-// it must look next (next_run_at). Each query names the columns a decision needs (and
-// func and queue, for the ticker's allow-list) and no more: a schedule's args, kwargs and
-// meta never enter the ticker (the tick statement copies them from row to job inside the
-// database).
+// The plan: the ticker reads only the schedules it must look at soon, and writes back
+// when it must look next (werk_cron_state.next_run_at). Each query names the columns a
+// decision needs (and func and queue, for the ticker's allow-list) and no more: a
+// schedule's args, kwargs and meta never enter the ticker (the tick statement copies
+// them from definition to job inside the database). Every query that feeds the ticker
+// returns the same columns, so that their generated row types convert to one.
 // The rows due by @until (the primary's horizon), soonest first, at most @max_rows,
 // leaving out @skip: schedules set aside after a lock or a failed statement, which are
 // retried on their own clock.
@@ -232,11 +245,13 @@ func (q *Queries) ListDueSchedules(ctx context.Context, arg ListDueSchedulesPara
 			&i.StartsAt,
 			&i.EndsAt,
 			&i.ChangedAt,
-			&i.UpdatedAt,
+			&i.DefinedAt,
 			&i.LastTickAt,
 			&i.NextRunAt,
 			&i.PauseAfterFailures,
 			&i.RemainingRuns,
+			&i.LastJobID,
+			&i.LastJobAt,
 		); err != nil {
 			return nil, err
 		}
@@ -249,14 +264,16 @@ func (q *Queries) ListDueSchedules(ctx context.Context, arg ListDueSchedulesPara
 }
 
 const lockInError = `-- name: LockInError :many
-SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
-       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at,
-       coalesce(pause_after_failures, 0)::integer AS pause_after_failures, remaining_runs
-FROM werk_cron_jobs
-WHERE last_error IS NOT NULL AND name > $1::text
-ORDER BY name
+SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
+       j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
+       coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
+       s.last_job_id, s.last_job_at
+FROM werk_cron_state s
+JOIN werk_cron_jobs j ON j.name = s.name
+WHERE s.last_error IS NOT NULL AND s.name > $1::text
+ORDER BY s.name
 LIMIT $2::int
-FOR NO KEY UPDATE SKIP LOCKED
+FOR NO KEY UPDATE OF s SKIP LOCKED
 `
 
 type LockInErrorParams struct {
@@ -278,15 +295,17 @@ type LockInErrorRow struct {
 	StartsAt           *time.Time `json:"starts_at"`
 	EndsAt             *time.Time `json:"ends_at"`
 	ChangedAt          time.Time  `json:"changed_at"`
-	UpdatedAt          time.Time  `json:"updated_at"`
+	DefinedAt          time.Time  `json:"defined_at"`
 	LastTickAt         *time.Time `json:"last_tick_at"`
 	NextRunAt          *time.Time `json:"next_run_at"`
 	PauseAfterFailures int32      `json:"pause_after_failures"`
 	RemainingRuns      *int32     `json:"remaining_runs"`
+	LastJobID          *uuid.UUID `json:"last_job_id"`
+	LastJobAt          *time.Time `json:"last_job_at"`
 }
 
 // A new primary's second look at schedules in error, by name after @after, at most
-// @max_rows, locked as above (see werk_cron_jobs_in_error_idx).
+// @max_rows, locked as above (see werk_cron_state_in_error_idx).
 func (q *Queries) LockInError(ctx context.Context, arg LockInErrorParams) ([]LockInErrorRow, error) {
 	rows, err := q.db.Query(ctx, lockInError, arg.After, arg.MaxRows)
 	if err != nil {
@@ -310,11 +329,13 @@ func (q *Queries) LockInError(ctx context.Context, arg LockInErrorParams) ([]Loc
 			&i.StartsAt,
 			&i.EndsAt,
 			&i.ChangedAt,
-			&i.UpdatedAt,
+			&i.DefinedAt,
 			&i.LastTickAt,
 			&i.NextRunAt,
 			&i.PauseAfterFailures,
 			&i.RemainingRuns,
+			&i.LastJobID,
+			&i.LastJobAt,
 		); err != nil {
 			return nil, err
 		}
@@ -327,14 +348,16 @@ func (q *Queries) LockInError(ctx context.Context, arg LockInErrorParams) ([]Loc
 }
 
 const lockUnplannedAbove = `-- name: LockUnplannedAbove :many
-SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
-       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at,
-       coalesce(pause_after_failures, 0)::integer AS pause_after_failures, remaining_runs
-FROM werk_cron_jobs
-WHERE planned_at IS NULL AND updated_at > $1::timestamptz
-ORDER BY updated_at DESC, name DESC
+SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
+       j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
+       coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
+       s.last_job_id, s.last_job_at
+FROM werk_cron_state s
+JOIN werk_cron_jobs j ON j.name = s.name
+WHERE s.planned_at IS NULL AND s.defined_at > $1::timestamptz
+ORDER BY s.defined_at DESC, s.name DESC
 LIMIT $2::int
-FOR NO KEY UPDATE SKIP LOCKED
+FOR NO KEY UPDATE OF s SKIP LOCKED
 `
 
 type LockUnplannedAboveParams struct {
@@ -356,16 +379,19 @@ type LockUnplannedAboveRow struct {
 	StartsAt           *time.Time `json:"starts_at"`
 	EndsAt             *time.Time `json:"ends_at"`
 	ChangedAt          time.Time  `json:"changed_at"`
-	UpdatedAt          time.Time  `json:"updated_at"`
+	DefinedAt          time.Time  `json:"defined_at"`
 	LastTickAt         *time.Time `json:"last_tick_at"`
 	NextRunAt          *time.Time `json:"next_run_at"`
 	PauseAfterFailures int32      `json:"pause_after_failures"`
 	RemainingRuns      *int32     `json:"remaining_runs"`
+	LastJobID          *uuid.UUID `json:"last_job_id"`
+	LastJobAt          *time.Time `json:"last_job_at"`
 }
 
-// Rows awaiting planning whose change is newer than @above (made while the planner's
-// sweep went on), newest first, at most @max_rows, locked until the planner's
-// transaction commits. A row another session holds is skipped, not waited for.
+// Schedules awaiting planning whose change is newer than @above (made while the
+// planner's sweep went on), newest first, at most @max_rows, their state rows locked
+// until the planner's transaction commits. A row another session holds is skipped, not
+// waited for.
 func (q *Queries) LockUnplannedAbove(ctx context.Context, arg LockUnplannedAboveParams) ([]LockUnplannedAboveRow, error) {
 	rows, err := q.db.Query(ctx, lockUnplannedAbove, arg.Above, arg.MaxRows)
 	if err != nil {
@@ -389,11 +415,13 @@ func (q *Queries) LockUnplannedAbove(ctx context.Context, arg LockUnplannedAbove
 			&i.StartsAt,
 			&i.EndsAt,
 			&i.ChangedAt,
-			&i.UpdatedAt,
+			&i.DefinedAt,
 			&i.LastTickAt,
 			&i.NextRunAt,
 			&i.PauseAfterFailures,
 			&i.RemainingRuns,
+			&i.LastJobID,
+			&i.LastJobAt,
 		); err != nil {
 			return nil, err
 		}
@@ -406,14 +434,16 @@ func (q *Queries) LockUnplannedAbove(ctx context.Context, arg LockUnplannedAbove
 }
 
 const lockUnplannedBelow = `-- name: LockUnplannedBelow :many
-SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
-       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at,
-       coalesce(pause_after_failures, 0)::integer AS pause_after_failures, remaining_runs
-FROM werk_cron_jobs
-WHERE planned_at IS NULL AND (updated_at, name) < ($1::timestamptz, $2::text)
-ORDER BY updated_at DESC, name DESC
+SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
+       j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
+       coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
+       s.last_job_id, s.last_job_at
+FROM werk_cron_state s
+JOIN werk_cron_jobs j ON j.name = s.name
+WHERE s.planned_at IS NULL AND (s.defined_at, s.name) < ($1::timestamptz, $2::text)
+ORDER BY s.defined_at DESC, s.name DESC
 LIMIT $3::int
-FOR NO KEY UPDATE SKIP LOCKED
+FOR NO KEY UPDATE OF s SKIP LOCKED
 `
 
 type LockUnplannedBelowParams struct {
@@ -436,11 +466,13 @@ type LockUnplannedBelowRow struct {
 	StartsAt           *time.Time `json:"starts_at"`
 	EndsAt             *time.Time `json:"ends_at"`
 	ChangedAt          time.Time  `json:"changed_at"`
-	UpdatedAt          time.Time  `json:"updated_at"`
+	DefinedAt          time.Time  `json:"defined_at"`
 	LastTickAt         *time.Time `json:"last_tick_at"`
 	NextRunAt          *time.Time `json:"next_run_at"`
 	PauseAfterFailures int32      `json:"pause_after_failures"`
 	RemainingRuns      *int32     `json:"remaining_runs"`
+	LastJobID          *uuid.UUID `json:"last_job_id"`
+	LastJobAt          *time.Time `json:"last_job_at"`
 }
 
 // The planner's sweep: rows awaiting planning after the cursor (@below_at, @below_name)
@@ -468,11 +500,13 @@ func (q *Queries) LockUnplannedBelow(ctx context.Context, arg LockUnplannedBelow
 			&i.StartsAt,
 			&i.EndsAt,
 			&i.ChangedAt,
-			&i.UpdatedAt,
+			&i.DefinedAt,
 			&i.LastTickAt,
 			&i.NextRunAt,
 			&i.PauseAfterFailures,
 			&i.RemainingRuns,
+			&i.LastJobID,
+			&i.LastJobAt,
 		); err != nil {
 			return nil, err
 		}
@@ -486,7 +520,7 @@ func (q *Queries) LockUnplannedBelow(ctx context.Context, arg LockUnplannedBelow
 
 const nextPlannedAfter = `-- name: NextPlannedAfter :many
 SELECT next_run_at::timestamptz AS next_run_at
-FROM werk_cron_jobs
+FROM werk_cron_state
 WHERE next_run_at IS NOT NULL AND next_run_at > $1::timestamptz
 ORDER BY next_run_at
 LIMIT 1
@@ -515,8 +549,8 @@ func (q *Queries) NextPlannedAfter(ctx context.Context, after time.Time) ([]time
 }
 
 const pruneTicks = `-- name: PruneTicks :execrows
-DELETE FROM werk_cron_ticks t
-USING (SELECT name, tick_at FROM werk_cron_ticks
+DELETE FROM werk_cron_ledger t
+USING (SELECT name, tick_at FROM werk_cron_ledger
        WHERE tick_at < $1::timestamptz
        ORDER BY tick_at
        LIMIT $2::int
@@ -530,8 +564,9 @@ type PruneTicksParams struct {
 }
 
 // At most @max_rows ledger rows older than @before; rows another session holds (pgwerk
-// deleting a job, whose trigger records its outcome) are left for the next round. Safe: last_tick_at
-// only moves forward (a trigger keeps it so), so a pruned tick is never decided again.
+// deleting a job, whose trigger records its outcome) are left for the next round. Safe:
+// last_tick_at only moves forward (a trigger keeps it so), so a pruned tick is never
+// decided again.
 func (q *Queries) PruneTicks(ctx context.Context, arg PruneTicksParams) (int64, error) {
 	result, err := q.db.Exec(ctx, pruneTicks, arg.Before, arg.MaxRows)
 	if err != nil {
@@ -560,7 +595,7 @@ func (q *Queries) RecordHoldups(ctx context.Context, arg RecordHoldupsParams) er
 }
 
 const savePlans = `-- name: SavePlans :exec
-UPDATE werk_cron_jobs j
+UPDATE werk_cron_state j
 SET next_run_at = nullif(p.next_run_at, '0001-01-01 00:00:00+00'::timestamptz),
     last_error = nullif(p.last_error, ''),
     planned_at = now()
@@ -586,12 +621,12 @@ func (q *Queries) SavePlans(ctx context.Context, arg SavePlansParams) error {
 const saveScheduleState = `-- name: SaveScheduleState :exec
 WITH target AS (
     SELECT j.name
-    FROM werk_cron_jobs j
+    FROM werk_cron_state j
     JOIN (SELECT pg_catalog.unnest($1::text[]) AS name, pg_catalog.unnest($4::timestamptz[]) AS seen) s
-      ON s.name = j.name AND s.seen = j.updated_at
+      ON s.name = j.name AND s.seen = j.defined_at
     FOR NO KEY UPDATE OF j SKIP LOCKED
 )
-UPDATE werk_cron_jobs j
+UPDATE werk_cron_state j
 SET next_run_at = nullif(s.next_run_at, '0001-01-01 00:00:00+00'::timestamptz),
     last_error = nullif(s.last_error, '')
 FROM (SELECT pg_catalog.unnest($1::text[]) AS name,
@@ -605,19 +640,19 @@ type SaveScheduleStateParams struct {
 	Names          []string    `json:"names"`
 	NextRunAts     []time.Time `json:"next_run_ats"`
 	LastErrors     []string    `json:"last_errors"`
-	SeenUpdatedAts []time.Time `json:"seen_updated_ats"`
+	SeenDefinedAts []time.Time `json:"seen_defined_ats"`
 }
 
 // next_run_at and last_error of schedules the ticker decided outside the tick statement
 // (a refused enqueue, a plan gone stale), in one round trip. Only rows still at the
-// definition the ticker saw (updated_at) and not held by another session are written:
+// definition the ticker saw (defined_at) and not held by another session are written:
 // an edit plans the row afresh anyway, and a locked row is tried again later.
 func (q *Queries) SaveScheduleState(ctx context.Context, arg SaveScheduleStateParams) error {
 	_, err := q.db.Exec(ctx, saveScheduleState,
 		arg.Names,
 		arg.NextRunAts,
 		arg.LastErrors,
-		arg.SeenUpdatedAts,
+		arg.SeenDefinedAts,
 	)
 	return err
 }

@@ -50,10 +50,19 @@ SELECT werk_cron_resume(@name::text)::boolean AS changed;
 SELECT werk_cron_trigger(@name::text)::uuid AS job_id;
 
 -- name: ListSchedules :many
-SELECT * FROM werk_cron_jobs ORDER BY name;
+-- Every schedule's definition, with what the ticker keeps of it (werk_cron_state).
+SELECT sqlc.embed(j), s.next_run_at, s.planned_at, s.last_tick_at, s.last_error, s.last_job_id,
+       s.remaining_runs AS runs_left
+FROM werk_cron_jobs j
+JOIN werk_cron_state s ON s.name = j.name
+ORDER BY j.name;
 
 -- name: GetSchedule :one
-SELECT * FROM werk_cron_jobs WHERE name = @name::text;
+SELECT sqlc.embed(j), s.next_run_at, s.planned_at, s.last_tick_at, s.last_error, s.last_job_id,
+       s.remaining_runs AS runs_left
+FROM werk_cron_jobs j
+JOIN werk_cron_state s ON s.name = j.name
+WHERE j.name = @name::text;
 
 -- name: CountSchedules :one
 SELECT count(*) AS schedules FROM werk_cron_jobs;
@@ -91,8 +100,13 @@ LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = i.pid
 ORDER BY 2, a.backend_start;
 
 -- name: NewestTick :many
--- The most recent decided tick of any schedule (none on a fresh install), and how late
--- it was decided.
+-- The most recent decided tick of any schedule that made a job or a ledger row (none on
+-- a fresh install), and how late it was decided: the newest in the ledger, or a
+-- schedule's newest enqueued tick, which stays in werk_cron_state until its job's
+-- outcome writes its ledger row (the werk_cron_ticks view shows both). The second part
+-- reads werk_cron_state whole (no index serves it, and one would cost every tick's
+-- write); this is an operator's query, not the ticker's. Through the view alone, so
+-- that a role that may read the view may run it.
 SELECT name, tick_at, outcome, job_id, decided_at, ticks,
        extract(epoch FROM decided_at - tick_at)::float8 AS lag_secs
 FROM werk_cron_ticks

@@ -27,13 +27,30 @@ SELECT pg_catalog.pg_advisory_xact_lock(@key::bigint);
 SELECT pg_catalog.set_config('check_function_bodies', 'off', true);
 
 -- name: AppliedObjects :many
--- The object files applied here, with the checksum each had.
-SELECT path, checksum FROM werk_cron_objects;
+-- The object files applied here, with the checksum each had, and the grants a migration
+-- kept for the object it dropped.
+SELECT path, checksum, grants FROM werk_cron_objects;
 
 -- name: RecordObject :exec
+-- The file applied, and any grants kept for its object given.
 INSERT INTO werk_cron_objects (path, checksum)
 VALUES (@path::text, @checksum::text)
-ON CONFLICT (path) DO UPDATE SET checksum = excluded.checksum, applied_at = pg_catalog.clock_timestamp();
+ON CONFLICT (path) DO UPDATE SET checksum = excluded.checksum, grants = NULL,
+                                 applied_at = pg_catalog.clock_timestamp();
+
+-- name: ObjectsThere :many
+-- The names of werkcron's functions, views and triggers that exist in its schema: an
+-- object file whose object is missing (a migration dropped it) is applied whatever its
+-- checksum says.
+SELECT p.proname::text AS name FROM pg_catalog.pg_proc p
+WHERE p.pronamespace = pg_catalog.to_regnamespace(@schema::text) AND p.proname LIKE 'werk\_cron\_%'
+UNION
+SELECT c.relname::text FROM pg_catalog.pg_class c
+WHERE c.relnamespace = pg_catalog.to_regnamespace(@schema::text) AND c.relkind = 'v'
+UNION
+SELECT t.tgname::text FROM pg_catalog.pg_trigger t
+JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+WHERE c.relnamespace = pg_catalog.to_regnamespace(@schema::text) AND NOT t.tgisinternal;
 
 -- name: FunctionsNamed :many
 -- The functions of that name in werkcron's schema, by signature (as the server quotes

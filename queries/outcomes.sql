@@ -1,7 +1,9 @@
 -- name: RecordOutcomes :many
 -- Record the outcomes of finished jobs on their ledger rows (see
--- internal/ticker/outcomes.go). Reads the ledger rows that await their
--- job's outcome: when @names is empty, at most @max_rows after the cursor
+-- internal/ticker/outcomes.go). Reads the ledger rows that await their job's outcome
+-- (a backfilled tick's, a manual run's, or a tick's that a newer one superseded before
+-- it ended; a schedule's newest enqueued tick has no row yet: see RecordLastRuns): when
+-- @names is empty, at most @max_rows after the cursor
 -- (@after_name, @after_tick_at) in (name, tick_at) order — one step of the primary's
 -- pass; else each named schedule's newest @max_rows (those its failures in a row are
 -- counted from). Of them, each whose job is final (or gone: 'unknown') is written,
@@ -12,7 +14,7 @@
 -- the same transaction once this statement went through: a sequence does not roll
 -- back, so nextval here would count again the rows of a statement cut off midway.
 WITH scanned AS (
-    (SELECT name, tick_at, job_id FROM werk_cron_ticks
+    (SELECT name, tick_at, job_id FROM werk_cron_ledger
      WHERE job_status IS NULL AND job_id IS NOT NULL AND outcome <> 'foreign'
        AND (name, tick_at) > (@after_name::text, @after_tick_at::timestamptz)
        AND coalesce(pg_catalog.cardinality(@names::text[]), 0) = 0
@@ -21,7 +23,7 @@ WITH scanned AS (
     UNION ALL
     SELECT a.name, a.tick_at, a.job_id
     FROM pg_catalog.unnest(@names::text[]) AS n(name)
-    CROSS JOIN LATERAL (SELECT t.name, t.tick_at, t.job_id FROM werk_cron_ticks t
+    CROSS JOIN LATERAL (SELECT t.name, t.tick_at, t.job_id FROM werk_cron_ledger t
                         WHERE t.job_status IS NULL AND t.job_id IS NOT NULL AND t.outcome <> 'foreign'
                           AND t.name = n.name
                         ORDER BY t.tick_at DESC
@@ -31,19 +33,25 @@ finished AS (
     SELECT t.name, t.tick_at, coalesce(j.status, 'unknown') AS status, j.started_at, j.completed_at, j.attempts,
            CASE WHEN j.id IS NULL THEN 'the job''s row was gone before its outcome was recorded' ELSE j.error END AS error
     FROM scanned s
-    JOIN werk_cron_ticks t ON t.name = s.name AND t.tick_at = s.tick_at
+    JOIN werk_cron_ledger t ON t.name = s.name AND t.tick_at = s.tick_at
     LEFT JOIN werk_jobs j ON j.id = s.job_id
     WHERE t.job_status IS NULL AND (j.id IS NULL OR j.status IN ('complete', 'failed', 'aborted'))
     FOR UPDATE OF t SKIP LOCKED
 ),
 recorded AS (
-    UPDATE werk_cron_ticks t
+    UPDATE werk_cron_ledger t
     SET job_status = f.status, job_started_at = f.started_at,
         job_finished_at = CASE WHEN f.status <> 'unknown' THEN coalesce(f.completed_at, now()) END,
         job_attempts = f.attempts, job_error = werk_cron_cut(f.error, 2048)
     FROM finished f
     WHERE t.name = f.name AND t.tick_at = f.tick_at
-    RETURNING t.name, t.job_status
+    RETURNING t.name, t.tick_at, t.job_status, t.job_finished_at
+),
+-- Each schedule's run summary (werk_cron_health) follows what was recorded.
+noted AS (
+    SELECT werk_cron_note_runs(pg_catalog.array_agg(r.name), pg_catalog.array_agg(r.tick_at),
+                               pg_catalog.array_agg(r.job_status), pg_catalog.array_agg(r.job_finished_at)) AS done
+    FROM recorded r
 )
 SELECT 'recorded'::text AS kind, r.name::text AS name, r.job_status::text AS status, 0::bigint AS rows,
        NULL::timestamptz AS tick_at
@@ -51,7 +59,76 @@ FROM recorded r
 UNION ALL
 SELECT 'scanned', coalesce(l.name, ''), '', c.n, l.tick_at
 FROM (SELECT pg_catalog.count(*) AS n FROM scanned) c
-LEFT JOIN LATERAL (SELECT s.name, s.tick_at FROM scanned s ORDER BY s.name DESC, s.tick_at DESC LIMIT 1) l ON true;
+LEFT JOIN LATERAL (SELECT s.name, s.tick_at FROM scanned s ORDER BY s.name DESC, s.tick_at DESC LIMIT 1) l ON true
+CROSS JOIN noted;
+
+-- name: RecordLastRuns :many
+-- Record the outcomes of schedules' newest enqueued ticks, whose ledger rows are written
+-- with them (see queries/tick.sql): each named (schedule, tick, job) that is still its
+-- schedule's deferred newest tick gets its row when its job is final (or gone:
+-- 'unknown'), unless a row was written meanwhile (a newer tick, or pgwerk's delete).
+-- Returns one row per input: 'recorded' (with the outcome), 'running' (still to come),
+-- or 'settled' (not the schedule's deferred tick any more: its row exists, or will be
+-- recorded from the ledger). The counters are advanced apart (CountOutcomes).
+WITH r AS (
+    SELECT pg_catalog.unnest(@names::text[]) AS name, pg_catalog.unnest(@tick_ats::timestamptz[]) AS tick_at,
+           pg_catalog.unnest(@job_ids::uuid[]) AS job_id
+),
+current AS (
+    SELECT r.name, r.tick_at, r.job_id, j.id IS NULL AS gone, j.status, j.started_at, j.completed_at,
+           j.attempts, j.error, j.enqueued_at
+    FROM r
+    JOIN werk_cron_state s ON s.name = r.name AND s.last_job_id = r.job_id AND s.last_job_at = r.tick_at
+    LEFT JOIN werk_jobs j ON j.id = r.job_id
+    WHERE NOT EXISTS (SELECT 1 FROM werk_cron_ledger t WHERE t.name = r.name AND t.tick_at = r.tick_at)
+),
+recorded AS (
+    INSERT INTO werk_cron_ledger (name, tick_at, outcome, job_id, decided_at, job_status, job_started_at,
+                                 job_finished_at, job_attempts, job_error)
+    SELECT c.name, c.tick_at, 'enqueued', c.job_id, coalesce(c.enqueued_at, now()),
+           CASE WHEN c.gone THEN 'unknown' ELSE c.status END, c.started_at,
+           CASE WHEN NOT c.gone THEN coalesce(c.completed_at, now()) END, c.attempts,
+           CASE WHEN c.gone THEN 'the job''s row was gone before its outcome was recorded'
+                ELSE werk_cron_cut(c.error, 2048) END
+    FROM current c
+    WHERE c.gone OR c.status IN ('complete', 'failed', 'aborted')
+    ON CONFLICT (name, tick_at) DO NOTHING
+    RETURNING name, tick_at, job_status, job_finished_at
+),
+noted AS (
+    SELECT werk_cron_note_runs(pg_catalog.array_agg(x.name), pg_catalog.array_agg(x.tick_at),
+                               pg_catalog.array_agg(x.job_status), pg_catalog.array_agg(x.job_finished_at)) AS done
+    FROM recorded x
+)
+SELECT r.name::text AS name, r.tick_at::timestamptz AS tick_at, r.job_id::uuid AS job_id,
+       CASE WHEN x.name IS NOT NULL THEN 'recorded'
+            WHEN c.name IS NOT NULL THEN 'running'
+            ELSE 'settled' END::text AS state,
+       coalesce(x.job_status, '')::text AS status
+FROM r
+LEFT JOIN current c ON c.name = r.name AND c.tick_at = r.tick_at
+LEFT JOIN recorded x ON x.name = r.name AND x.tick_at = r.tick_at
+CROSS JOIN noted;
+
+-- name: SweepLastRuns :many
+-- Schedules after @after_name (by name, at most @max_rows) whose newest enqueued tick's
+-- row is still to be written: what a new primary, which did not enqueue them, looks
+-- for once after it takes over (and any primary that could not keep track of them
+-- all). Returns the last row read as well (deferred false), so that the sweep goes on
+-- from there.
+WITH page AS (
+    SELECT s.name, s.last_job_at, s.last_job_id
+    FROM werk_cron_state s
+    WHERE s.name > @after_name::text
+    ORDER BY s.name
+    LIMIT @max_rows::integer
+)
+SELECT p.name::text AS name, coalesce(p.last_job_at, '0001-01-01 00:00:00+00'::timestamptz)::timestamptz AS tick_at,
+       coalesce(p.last_job_id, '00000000-0000-0000-0000-000000000000'::uuid)::uuid AS job_id,
+       (p.last_job_at IS NOT NULL AND p.last_job_id IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM werk_cron_ledger t WHERE t.name = p.name AND t.tick_at = p.last_job_at))::boolean AS deferred
+FROM page p
+ORDER BY p.name;
 
 -- name: CountOutcomes :exec
 -- Advance the outcome counters (werkcron_job_outcomes_total) by outcomes just recorded:

@@ -1,81 +1,93 @@
--- The plan: the ticker reads only the rows it must look at soon, and writes back when
--- it must look next (next_run_at). Each query names the columns a decision needs (and
--- func and queue, for the ticker's allow-list) and no more: a schedule's args, kwargs and
--- meta never enter the ticker (the tick statement copies them from row to job inside the
--- database).
+-- The plan: the ticker reads only the schedules it must look at soon, and writes back
+-- when it must look next (werk_cron_state.next_run_at). Each query names the columns a
+-- decision needs (and func and queue, for the ticker's allow-list) and no more: a
+-- schedule's args, kwargs and meta never enter the ticker (the tick statement copies
+-- them from definition to job inside the database). Every query that feeds the ticker
+-- returns the same columns, so that their generated row types convert to one.
 
 -- name: ListDueSchedules :many
 -- The rows due by @until (the primary's horizon), soonest first, at most @max_rows,
 -- leaving out @skip: schedules set aside after a lock or a failed statement, which are
 -- retried on their own clock.
-SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
-       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at,
-       coalesce(pause_after_failures, 0)::integer AS pause_after_failures, remaining_runs
-FROM werk_cron_jobs
-WHERE next_run_at IS NOT NULL
-  AND next_run_at <= @until::timestamptz
-  AND name <> ALL (@skip::text[])
-ORDER BY next_run_at
+SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
+       j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
+       coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
+       s.last_job_id, s.last_job_at
+FROM werk_cron_state s
+JOIN werk_cron_jobs j ON j.name = s.name
+WHERE s.next_run_at IS NOT NULL
+  AND s.next_run_at <= @until::timestamptz
+  AND s.name <> ALL (@skip::text[])
+ORDER BY s.next_run_at
 LIMIT @max_rows::int;
 
 -- name: NextPlannedAfter :many
 -- The soonest next_run_at after @after (none: nothing is planned), so that an idle
 -- primary sleeps until then instead of reading the plan again.
 SELECT next_run_at::timestamptz AS next_run_at
-FROM werk_cron_jobs
+FROM werk_cron_state
 WHERE next_run_at IS NOT NULL AND next_run_at > @after::timestamptz
 ORDER BY next_run_at
 LIMIT 1;
 
 -- name: GetSchedulesForTicker :many
 -- The named rows as they are now (after a decision that did not go through).
-SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
-       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at,
-       coalesce(pause_after_failures, 0)::integer AS pause_after_failures, remaining_runs
-FROM werk_cron_jobs
-WHERE name = ANY (@names::text[]);
+SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
+       j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
+       coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
+       s.last_job_id, s.last_job_at
+FROM werk_cron_state s
+JOIN werk_cron_jobs j ON j.name = s.name
+WHERE s.name = ANY (@names::text[]);
 
 -- name: LockUnplannedAbove :many
--- Rows awaiting planning whose change is newer than @above (made while the planner's
--- sweep went on), newest first, at most @max_rows, locked until the planner's
--- transaction commits. A row another session holds is skipped, not waited for.
-SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
-       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at,
-       coalesce(pause_after_failures, 0)::integer AS pause_after_failures, remaining_runs
-FROM werk_cron_jobs
-WHERE planned_at IS NULL AND updated_at > @above::timestamptz
-ORDER BY updated_at DESC, name DESC
+-- Schedules awaiting planning whose change is newer than @above (made while the
+-- planner's sweep went on), newest first, at most @max_rows, their state rows locked
+-- until the planner's transaction commits. A row another session holds is skipped, not
+-- waited for.
+SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
+       j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
+       coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
+       s.last_job_id, s.last_job_at
+FROM werk_cron_state s
+JOIN werk_cron_jobs j ON j.name = s.name
+WHERE s.planned_at IS NULL AND s.defined_at > @above::timestamptz
+ORDER BY s.defined_at DESC, s.name DESC
 LIMIT @max_rows::int
-FOR NO KEY UPDATE SKIP LOCKED;
+FOR NO KEY UPDATE OF s SKIP LOCKED;
 
 -- name: LockUnplannedBelow :many
 -- The planner's sweep: rows awaiting planning after the cursor (@below_at, @below_name)
 -- in the order newest change first, at most @max_rows, locked as above.
-SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
-       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at,
-       coalesce(pause_after_failures, 0)::integer AS pause_after_failures, remaining_runs
-FROM werk_cron_jobs
-WHERE planned_at IS NULL AND (updated_at, name) < (@below_at::timestamptz, @below_name::text)
-ORDER BY updated_at DESC, name DESC
+SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
+       j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
+       coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
+       s.last_job_id, s.last_job_at
+FROM werk_cron_state s
+JOIN werk_cron_jobs j ON j.name = s.name
+WHERE s.planned_at IS NULL AND (s.defined_at, s.name) < (@below_at::timestamptz, @below_name::text)
+ORDER BY s.defined_at DESC, s.name DESC
 LIMIT @max_rows::int
-FOR NO KEY UPDATE SKIP LOCKED;
+FOR NO KEY UPDATE OF s SKIP LOCKED;
 
 -- name: LockInError :many
 -- A new primary's second look at schedules in error, by name after @after, at most
--- @max_rows, locked as above (see werk_cron_jobs_in_error_idx).
-SELECT name, func, queue, cron, interval_secs, timezone, paused, catchup, catchup_window_secs,
-       overlap, starts_at, ends_at, changed_at, updated_at, last_tick_at, next_run_at,
-       coalesce(pause_after_failures, 0)::integer AS pause_after_failures, remaining_runs
-FROM werk_cron_jobs
-WHERE last_error IS NOT NULL AND name > @after::text
-ORDER BY name
+-- @max_rows, locked as above (see werk_cron_state_in_error_idx).
+SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
+       j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
+       coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
+       s.last_job_id, s.last_job_at
+FROM werk_cron_state s
+JOIN werk_cron_jobs j ON j.name = s.name
+WHERE s.last_error IS NOT NULL AND s.name > @after::text
+ORDER BY s.name
 LIMIT @max_rows::int
-FOR NO KEY UPDATE SKIP LOCKED;
+FOR NO KEY UPDATE OF s SKIP LOCKED;
 
 -- name: SavePlans :exec
 -- The planner's results for rows it holds locked (LockUnplanned, same transaction): the
 -- year-1 sentinel and '' stand for NULL (the arrays carry no NULL elements).
-UPDATE werk_cron_jobs j
+UPDATE werk_cron_state j
 SET next_run_at = nullif(p.next_run_at, '0001-01-01 00:00:00+00'::timestamptz),
     last_error = nullif(p.last_error, ''),
     planned_at = now()
@@ -87,22 +99,22 @@ WHERE j.name = p.name;
 -- name: AnyUnplanned :one
 -- Whether rows still await planning after a sweep (rows others held, skipped): through
 -- the planner's index, never a scan of the table.
-SELECT EXISTS (SELECT 1 FROM werk_cron_jobs WHERE planned_at IS NULL
-               ORDER BY updated_at DESC, name DESC LIMIT 1) AS pending;
+SELECT EXISTS (SELECT 1 FROM werk_cron_state WHERE planned_at IS NULL
+               ORDER BY defined_at DESC, name DESC LIMIT 1) AS pending;
 
 -- name: SaveScheduleState :exec
 -- next_run_at and last_error of schedules the ticker decided outside the tick statement
 -- (a refused enqueue, a plan gone stale), in one round trip. Only rows still at the
--- definition the ticker saw (updated_at) and not held by another session are written:
+-- definition the ticker saw (defined_at) and not held by another session are written:
 -- an edit plans the row afresh anyway, and a locked row is tried again later.
 WITH target AS (
     SELECT j.name
-    FROM werk_cron_jobs j
-    JOIN (SELECT pg_catalog.unnest(@names::text[]) AS name, pg_catalog.unnest(@seen_updated_ats::timestamptz[]) AS seen) s
-      ON s.name = j.name AND s.seen = j.updated_at
+    FROM werk_cron_state j
+    JOIN (SELECT pg_catalog.unnest(@names::text[]) AS name, pg_catalog.unnest(@seen_defined_ats::timestamptz[]) AS seen) s
+      ON s.name = j.name AND s.seen = j.defined_at
     FOR NO KEY UPDATE OF j SKIP LOCKED
 )
-UPDATE werk_cron_jobs j
+UPDATE werk_cron_state j
 SET next_run_at = nullif(s.next_run_at, '0001-01-01 00:00:00+00'::timestamptz),
     last_error = nullif(s.last_error, '')
 FROM (SELECT pg_catalog.unnest(@names::text[]) AS name,
@@ -113,10 +125,11 @@ WHERE j.name = s.name AND t.name = s.name;
 
 -- name: PruneTicks :execrows
 -- At most @max_rows ledger rows older than @before; rows another session holds (pgwerk
--- deleting a job, whose trigger records its outcome) are left for the next round. Safe: last_tick_at
--- only moves forward (a trigger keeps it so), so a pruned tick is never decided again.
-DELETE FROM werk_cron_ticks t
-USING (SELECT name, tick_at FROM werk_cron_ticks
+-- deleting a job, whose trigger records its outcome) are left for the next round. Safe:
+-- last_tick_at only moves forward (a trigger keeps it so), so a pruned tick is never
+-- decided again.
+DELETE FROM werk_cron_ledger t
+USING (SELECT name, tick_at FROM werk_cron_ledger
        WHERE tick_at < @before::timestamptz
        ORDER BY tick_at
        LIMIT @max_rows::int

@@ -89,7 +89,7 @@ func TestAPIRegisterReplaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	// What the ticker recorded must survive a replace.
-	pgtest.Exec(t, pool, `UPDATE werk_cron_jobs SET last_tick_at = '2026-01-01T00:00:00Z' WHERE name = 'r'`)
+	pgtest.Exec(t, pool, `UPDATE werk_cron_state SET last_tick_at = '2026-01-01T00:00:00Z' WHERE name = 'r'`)
 	before, _ := s.Get(ctx, "r")
 
 	// The same definition again changes nothing (an app registering at every start).

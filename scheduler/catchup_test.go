@@ -25,8 +25,10 @@ func backdate(t *testing.T, pool *pgxpool.Pool, name string, changedAt time.Time
 	if _, err := tx.Exec(ctx, `SET LOCAL session_replication_role = replica`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE werk_cron_jobs SET changed_at = $2, last_tick_at = $3 WHERE name = $1`,
-		name, changedAt, lastTick); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE werk_cron_jobs SET changed_at = $2 WHERE name = $1`, name, changedAt); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE werk_cron_state SET last_tick_at = $2 WHERE name = $1`, name, lastTick); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -57,7 +59,7 @@ func TestCatchupPoliciesAfterAnHourDown(t *testing.T) {
 	tk := startTicker(t, dsn, scheduler.TickerOptions{MisfireGrace: 5 * time.Second})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
 	pgtest.Eventually(t, 10*time.Second, "every schedule decided up to now", func() bool {
-		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_jobs WHERE last_tick_at >= $1`, now.Add(-time.Minute)) == 4
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_state WHERE last_tick_at >= $1`, now.Add(-time.Minute)) == 4
 	})
 	tk.stop()
 
@@ -137,7 +139,7 @@ func TestOverlapSkipWithCatchupAllEnqueuesOne(t *testing.T) {
 	// The one job is the oldest tick's; last_job_id names it although the newest tick,
 	// which last_tick_at names, was skipped.
 	if ok := pgtest.QueryOne[bool](t, pool, `SELECT c.last_job_id = j.id AND j.scheduled_at < c.last_tick_at
-		FROM werk_cron_jobs c, werk_jobs j`); !ok {
+		FROM werk_cron_state c, werk_jobs j`); !ok {
 		t.Errorf("last_job_id is not the job the backlog enqueued")
 	}
 }
@@ -167,7 +169,7 @@ func TestEditingScheduleNeverBackfills(t *testing.T) {
 	// A live edit: every second → every 2 seconds, anchored at the edit.
 	edited = pgtest.QueryOne[time.Time](t, pool, `UPDATE werk_cron_jobs SET cron = NULL, interval_secs = 2 RETURNING changed_at`)
 	pgtest.Eventually(t, 2*time.Second, "the edit planned", func() bool {
-		return pgtest.QueryOne[bool](t, pool, `SELECT planned_at IS NOT NULL FROM werk_cron_jobs`)
+		return pgtest.QueryOne[bool](t, pool, `SELECT planned_at IS NOT NULL FROM werk_cron_state`)
 	})
 	anchor := edited.Truncate(time.Second)
 	tk.decidedThrough(t, pool, anchor.Add(2500*time.Millisecond)) // the anchor's tick and the next
@@ -201,7 +203,7 @@ func TestStartsAtAndEndsAt(t *testing.T) {
 	if len(got) != 2 || !got[0].Equal(want[0]) || !got[1].Equal(want[1]) {
 		t.Fatalf("jobs at %v, want exactly %v (starts_at and ends_at inclusive)", got, want)
 	}
-	if next := pgtest.QueryOne[*time.Time](t, pool, `SELECT next_run_at FROM werk_cron_jobs`); next != nil {
+	if next := pgtest.QueryOne[*time.Time](t, pool, `SELECT next_run_at FROM werk_cron_state`); next != nil {
 		t.Errorf("next_run_at %s after ends_at", next)
 	}
 }
@@ -209,7 +211,7 @@ func TestStartsAtAndEndsAt(t *testing.T) {
 func TestRetentionPrunesOldLedgerRows(t *testing.T) {
 	t.Parallel()
 	dsn, pool := migratedDB(t)
-	pgtest.Exec(t, pool, `INSERT INTO werk_cron_ticks (name, tick_at, outcome) VALUES
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_ledger (name, tick_at, outcome) VALUES
 		('gone', now() - interval '8 days', 'enqueued'), ('kept', now() - interval '6 days', 'enqueued')`)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
@@ -233,14 +235,14 @@ func TestCatchupAllBacklogOfOneSchedule(t *testing.T) {
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
 	pgtest.Eventually(t, 3*time.Second, "the backlog decided", func() bool {
-		return pgtest.QueryOne[bool](t, pool, `SELECT last_tick_at >= $1 FROM werk_cron_jobs`, now)
+		return pgtest.QueryOne[bool](t, pool, `SELECT last_tick_at >= $1 FROM werk_cron_state`, now)
 	})
 	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM generate_series($1::timestamptz + interval '5 s', $2::timestamptz, interval '5 s') g
 		WHERE NOT EXISTS (SELECT 1 FROM werk_jobs WHERE scheduled_at = g)
 		   OR NOT EXISTS (SELECT 1 FROM werk_cron_ticks WHERE tick_at = g AND outcome = 'enqueued')`, start, now); n != 0 {
 		t.Errorf("%d ticks of the backlog have no job or no ledger row", n)
 	}
-	if ok := pgtest.QueryOne[bool](t, pool, `SELECT c.last_job_id = j.id FROM werk_cron_jobs c JOIN werk_jobs j ON j.scheduled_at = c.last_tick_at`); !ok {
+	if ok := pgtest.QueryOne[bool](t, pool, `SELECT c.last_job_id = j.id FROM werk_cron_state c JOIN werk_jobs j ON j.scheduled_at = c.last_tick_at`); !ok {
 		t.Errorf("last_job_id is not the newest tick's job")
 	}
 	checkJobs(t, pool)

@@ -22,8 +22,8 @@ import (
 func rowJSON(t *testing.T, q pgtest.Querier, name string) map[string]any {
 	t.Helper()
 	var b []byte
-	if err := q.QueryRow(context.Background(), `SELECT to_jsonb(j) - '{name,created_at,updated_at,changed_at}'::text[]
-		FROM werk_cron_jobs j WHERE name = $1`, name).Scan(&b); err != nil {
+	if err := q.QueryRow(context.Background(), `SELECT (to_jsonb(j) || coalesce(to_jsonb(s), '{}')) - '{name,created_at,updated_at,changed_at,defined_at}'::text[]
+		FROM werk_cron_jobs j LEFT JOIN werk_cron_state s USING (name) WHERE j.name = $1`, name).Scan(&b); err != nil {
 		t.Fatalf("read %s: %v", name, err)
 	}
 	var m map[string]any
@@ -155,7 +155,7 @@ func TestScheduleReplacesWithTheTablesDefaults(t *testing.T) {
 	t.Parallel()
 	_, pool, _ := newScheduler(t)
 	pgtest.Exec(t, pool, `SELECT werk_cron_schedule('r', 'app.r', '*/5 * * * *', queue => 'q', priority => 9, jitter_secs => 5, meta => '{"a": 1}')`)
-	pgtest.Exec(t, pool, `UPDATE werk_cron_jobs SET last_tick_at = '2026-01-01T00:00:00Z'`)
+	pgtest.Exec(t, pool, `UPDATE werk_cron_state SET last_tick_at = '2026-01-01T00:00:00Z'`)
 	pgtest.Exec(t, pool, `SELECT werk_cron_schedule('r', 'app.r', '*/5 * * * *')`)
 	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('plain', 'app.r', '*/5 * * * *')`)
 	replaced, plain := rowJSON(t, pool, "r"), rowJSON(t, pool, "plain")

@@ -30,8 +30,8 @@ func TestHostileInfiniteInstantsRefused(t *testing.T) {
 		{`INSERT INTO werk_cron_jobs (func, interval_secs, ends_at) VALUES ('f', 5, 'infinity')`, "ends_at_must_be_finite"},
 		{`INSERT INTO werk_cron_jobs (func, interval_secs, starts_at) VALUES ('f', 5, '-infinity')`, "starts_at_must_be_finite"},
 		{`UPDATE werk_cron_jobs SET ends_at = 'infinity'`, "ends_at_must_be_finite"},
-		{`UPDATE werk_cron_jobs SET last_tick_at = 'infinity'`, "last_tick_at_must_be_finite"},
-		{`UPDATE werk_cron_jobs SET next_run_at = '-infinity'`, "next_run_at_must_be_finite"},
+		{`UPDATE werk_cron_state SET last_tick_at = 'infinity'`, "last_tick_at_must_be_finite"},
+		{`UPDATE werk_cron_state SET next_run_at = '-infinity'`, "next_run_at_must_be_finite"},
 	} {
 		if _, err := pool.Exec(context.Background(), tc.sql); err == nil || !strings.Contains(err.Error(), tc.constraint) {
 			t.Errorf("%s: %v, want a violation of %s", tc.sql, err, tc.constraint)
@@ -404,7 +404,7 @@ func TestHostileCatchupAllIsBounded(t *testing.T) {
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
 	pgtest.Eventually(t, 10*time.Second, "the outage decided", func() bool {
-		return pgtest.QueryOne[bool](t, pool, `SELECT last_tick_at >= $1 FROM werk_cron_jobs`, now)
+		return pgtest.QueryOne[bool](t, pool, `SELECT last_tick_at >= $1 FROM werk_cron_state`, now)
 	})
 	// The first decision, at the database's now D, finds the ticks (hourAgo, D] pending:
 	// it records all but the newest MaxCatchupAll missed, and those (and every tick
@@ -423,7 +423,7 @@ func TestHostileCatchupAllIsBounded(t *testing.T) {
 	if got := newestMissed.Add(time.Duration(scheduler.MaxCatchupAll) * time.Second); got.After(firstDecision) || !got.After(firstDecision.Add(-2*time.Second)) {
 		t.Errorf("the newest missed tick %s is not %d ticks before the first decision at %s", newestMissed, scheduler.MaxCatchupAll, firstDecision)
 	}
-	last := pgtest.QueryOne[time.Time](t, pool, `SELECT last_tick_at FROM werk_cron_jobs`)
+	last := pgtest.QueryOne[time.Time](t, pool, `SELECT last_tick_at FROM werk_cron_state`)
 	checkEveryTickOnce(t, pool, "flood", newestMissed.Add(time.Second), last)
 	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE scheduled_at <= $1`, newestMissed); n != 0 {
 		t.Errorf("%d jobs for ticks recorded missed", n)
@@ -460,12 +460,12 @@ func TestHostileAllowList(t *testing.T) {
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
 	pgtest.Eventually(t, 3*time.Second, "ok ticking, the others refused", func() bool {
 		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'ok'`) >= 2 &&
-			pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_jobs WHERE last_error LIKE '%allow-list%'`) == 2
+			pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_state WHERE last_error LIKE '%allow-list%'`) == 2
 	})
 	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name <> 'ok'`); n != 0 {
 		t.Errorf("%d jobs of schedules outside the allow-list", n)
 	}
-	if msg := pgtest.QueryOne[string](t, pool, `SELECT last_error FROM werk_cron_jobs WHERE name = 'evil'`); !strings.Contains(msg, `"os.system"`) {
+	if msg := pgtest.QueryOne[string](t, pool, `SELECT last_error FROM werk_cron_state WHERE name = 'evil'`); !strings.Contains(msg, `"os.system"`) {
 		t.Errorf("last_error %q does not name the function", msg)
 	}
 }

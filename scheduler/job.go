@@ -508,7 +508,7 @@ func jsonOf(raw json.RawMessage) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// fromRow is the CronJob of a werk_cron_jobs row.
+// fromRow is the CronJob of a werk_cron_jobs row: its definition.
 func fromRow(r db.WerkCronJob) CronJob {
 	j := CronJob{
 		Name:               r.Name,
@@ -533,10 +533,6 @@ func fromRow(r db.WerkCronJob) CronJob {
 		EndsAt:             deref(r.EndsAt),
 		Jitter:             secsOf(r.JitterSecs),
 		PauseAfterFailures: int(deref(r.PauseAfterFailures)),
-		NextRunAt:          deref(r.NextRunAt),
-		PlannedAt:          deref(r.PlannedAt),
-		LastTickAt:         deref(r.LastTickAt),
-		LastError:          deref(r.LastError),
 		CreatedAt:          r.CreatedAt,
 		UpdatedAt:          r.UpdatedAt,
 		ChangedAt:          r.ChangedAt,
@@ -544,11 +540,20 @@ func fromRow(r db.WerkCronJob) CronJob {
 	if r.Meta != nil {
 		j.Meta = json.RawMessage(r.Meta)
 	}
-	if r.LastJobID != nil {
-		j.LastJobID = *r.LastJobID
-	}
 	if r.RemainingRuns != nil {
 		j.RemainingRuns = ptr(int(*r.RemainingRuns))
+	}
+	return j
+}
+
+// withState is j with what the ticker keeps of it (werk_cron_state): its plan, its
+// newest tick and job, why it cannot run, and the runs it has left.
+func withState(j CronJob, nextRunAt, plannedAt, lastTickAt *time.Time, lastError *string, lastJobID *uuid.UUID, runsLeft *int32) CronJob {
+	j.NextRunAt, j.PlannedAt, j.LastTickAt, j.LastError = deref(nextRunAt), deref(plannedAt), deref(lastTickAt), deref(lastError)
+	j.LastJobID = deref(lastJobID)
+	j.RemainingRuns = nil
+	if runsLeft != nil {
+		j.RemainingRuns = ptr(int(*runsLeft))
 	}
 	return j
 }

@@ -16,7 +16,7 @@ func TestSlowPlanningGivesWayToTicks(t *testing.T) {
 	dsn, pool := migratedDB(t)
 	pgtest.Exec(t, pool, `CREATE FUNCTION slow_plan() RETURNS trigger LANGUAGE plpgsql AS $$
 		BEGIN PERFORM pg_sleep(0.6); RETURN NEW; END $$`)
-	pgtest.Exec(t, pool, `CREATE TRIGGER slow_plan BEFORE UPDATE ON werk_cron_jobs FOR EACH ROW
+	pgtest.Exec(t, pool, `CREATE TRIGGER slow_plan BEFORE UPDATE ON werk_cron_state FOR EACH ROW
 		WHEN (NEW.name = 'slow' AND OLD.planned_at IS NULL AND NEW.planned_at IS NOT NULL) EXECUTE FUNCTION slow_plan()`)
 	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs, catchup) VALUES ('fast', 'app.fast', 1, 'all')`)
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
@@ -25,7 +25,7 @@ func TestSlowPlanningGivesWayToTicks(t *testing.T) {
 
 	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('slow', 'app.slow', '0 0 1 1 *')`)
 	pgtest.Eventually(t, 10*time.Second, "slow planned", func() bool {
-		return pgtest.QueryOne[bool](t, pool, `SELECT planned_at IS NOT NULL FROM werk_cron_jobs WHERE name = 'slow'`)
+		return pgtest.QueryOne[bool](t, pool, `SELECT planned_at IS NOT NULL FROM werk_cron_state WHERE name = 'slow'`)
 	})
 	tk.decidedThrough(t, pool, dbNow(t, pool).Add(1100*time.Millisecond))
 	if cut := tk.Stats.PlanCutoffs.Load(); cut < 1 {

@@ -343,7 +343,7 @@ func TestBackfillFillsGapsOnce(t *testing.T) {
 	tk.decidedThrough(t, pool, dbNow(t, pool).Add(1500*time.Millisecond))
 
 	first := pgtest.QueryOne[time.Time](t, pool, `SELECT min(tick_at) FROM werk_cron_ticks WHERE name = 'bf'`)
-	lastTick := pgtest.QueryOne[time.Time](t, pool, `SELECT last_tick_at FROM werk_cron_jobs WHERE name = 'bf'`)
+	lastTick := pgtest.QueryOne[time.Time](t, pool, `SELECT last_tick_at FROM werk_cron_state WHERE name = 'bf'`)
 	before := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'bf'`)
 	wantTicks := int64(lastTick.Sub(first)/time.Second) + 1 // every tick from the first to the last decided
 
@@ -367,7 +367,7 @@ func TestBackfillFillsGapsOnce(t *testing.T) {
 	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE name = 'bf' AND outcome = 'missed' AND tick_at <= $1`, lastTick); n != 0 {
 		t.Fatalf("%d ticks still missed in the backfilled range", n)
 	}
-	if now := pgtest.QueryOne[time.Time](t, pool, `SELECT last_tick_at FROM werk_cron_jobs WHERE name = 'bf'`); now.Before(lastTick) {
+	if now := pgtest.QueryOne[time.Time](t, pool, `SELECT last_tick_at FROM werk_cron_state WHERE name = 'bf'`); now.Before(lastTick) {
 		t.Fatalf("last_tick_at moved back to %s (was %s)", now, lastTick)
 	}
 	checkJobs(t, pool)
@@ -414,7 +414,7 @@ func TestPruneLedgerAndBackfillRequests(t *testing.T) {
 	t.Parallel()
 	dsn, pool := migratedDB(t)
 	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron) VALUES ('p', 'app.p', '0 0 1 1 *')`)
-	pgtest.Exec(t, pool, `INSERT INTO werk_cron_ticks (name, tick_at, outcome) VALUES
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_ledger (name, tick_at, outcome) VALUES
 		('p', now() - interval '2 hours', 'missed'), ('p', now() - interval '1 minute', 'missed')`)
 	// Requests done two hours and a minute ago (a request's progress is the ticker's to
 	// write: the owner sets it here after the insert).

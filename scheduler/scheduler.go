@@ -82,7 +82,7 @@ func (s *Scheduler) Register(ctx context.Context, job CronJob, opts ...RegisterO
 	if err != nil {
 		return CronJob{}, fmt.Errorf("register schedule %q: %w", p.Name, dbError(p.Name, err))
 	}
-	return fromRow(row), nil
+	return s.stored(ctx, row), nil
 }
 
 // Update changes only what c names of the schedule name (werk_cron_alter), and returns
@@ -97,7 +97,7 @@ func (s *Scheduler) Update(ctx context.Context, name string, c Changes) (CronJob
 	if err != nil {
 		return CronJob{}, fmt.Errorf("update schedule %q: %w", name, dbError(name, err))
 	}
-	return fromRow(row), nil
+	return s.stored(ctx, row), nil
 }
 
 // Unregister deletes the schedule name. Its jobs stay in werk_jobs; its ledger rows in
@@ -153,18 +153,28 @@ func (s *Scheduler) Jobs(ctx context.Context) ([]CronJob, error) {
 	}
 	jobs := make([]CronJob, len(rows))
 	for i, r := range rows {
-		jobs[i] = fromRow(r)
+		jobs[i] = withState(fromRow(r.WerkCronJob), r.NextRunAt, r.PlannedAt, r.LastTickAt, r.LastError, r.LastJobID, r.RunsLeft)
 	}
 	return jobs, nil
 }
 
 // Get returns the schedule name; the error wraps ErrNotFound when there is none.
 func (s *Scheduler) Get(ctx context.Context, name string) (CronJob, error) {
-	row, err := s.q.GetSchedule(ctx, name)
+	r, err := s.q.GetSchedule(ctx, name)
 	if err != nil {
 		return CronJob{}, nameError("get", name, err)
 	}
-	return fromRow(row), nil
+	return withState(fromRow(r.WerkCronJob), r.NextRunAt, r.PlannedAt, r.LastTickAt, r.LastError, r.LastJobID, r.RunsLeft), nil
+}
+
+// stored is the schedule just written, with what the ticker recorded of it (which
+// lives in werk_cron_state, beside the definition); if that read fails, or the
+// schedule is already gone again, the definition alone.
+func (s *Scheduler) stored(ctx context.Context, row db.WerkCronJob) CronJob {
+	if r, err := s.q.GetSchedule(ctx, row.Name); err == nil && r.WerkCronJob.UpdatedAt.Equal(row.UpdatedAt) {
+		return withState(fromRow(r.WerkCronJob), r.NextRunAt, r.PlannedAt, r.LastTickAt, r.LastError, r.LastJobID, r.RunsLeft)
+	}
+	return fromRow(row)
 }
 
 // Len returns how many schedules there are.

@@ -198,7 +198,7 @@ func TestJobRowCarriesTheScheduleAndNotifiesQueue(t *testing.T) {
 		}
 	}
 	var lastJob, jobID string
-	if err := pool.QueryRow(ctx, `SELECT c.last_job_id::text, j.id::text FROM werk_cron_jobs c, werk_jobs j`).Scan(&lastJob, &jobID); err != nil {
+	if err := pool.QueryRow(ctx, `SELECT c.last_job_id::text, j.id::text FROM werk_cron_state c, werk_jobs j`).Scan(&lastJob, &jobID); err != nil {
 		t.Fatal(err)
 	}
 	if lastJob != jobID {
@@ -245,13 +245,13 @@ func TestPauseAndResumeNeverBackfill(t *testing.T) {
 	pausedAt := pgtest.QueryOne[time.Time](t, pool, `UPDATE werk_cron_jobs SET paused = true RETURNING clock_timestamp()`)
 	// The pause is planned (the primary knows of it), then two ticks' time passes.
 	pgtest.Eventually(t, 2*time.Second, "the pause planned", func() bool {
-		return pgtest.QueryOne[bool](t, pool, `SELECT planned_at IS NOT NULL FROM werk_cron_jobs`)
+		return pgtest.QueryOne[bool](t, pool, `SELECT planned_at IS NOT NULL FROM werk_cron_state`)
 	})
 	tk.decidedThrough(t, pool, pausedAt.Add(2500*time.Millisecond))
 	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE scheduled_at > $1`, pausedAt); n != 0 {
 		t.Fatalf("%d jobs for ticks after the pause committed", n)
 	}
-	if next := pgtest.QueryOne[*time.Time](t, pool, `SELECT next_run_at FROM werk_cron_jobs`); next != nil {
+	if next := pgtest.QueryOne[*time.Time](t, pool, `SELECT next_run_at FROM werk_cron_state`); next != nil {
 		t.Errorf("paused schedule has next_run_at %s", next)
 	}
 
@@ -300,7 +300,7 @@ func TestRestartEnqueuesNewestMissedTickOnce(t *testing.T) {
 		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 1
 	})
 	tk.stop()
-	lastBefore := pgtest.QueryOne[time.Time](t, pool, `SELECT last_tick_at FROM werk_cron_jobs`)
+	lastBefore := pgtest.QueryOne[time.Time](t, pool, `SELECT last_tick_at FROM werk_cron_state`)
 	// Down while three ticks fall due.
 	untilDBClock(t, pool, lastBefore.Add(3500*time.Millisecond))
 
@@ -408,16 +408,16 @@ func TestBadCronReportedOthersKeepTicking(t *testing.T) {
 		pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron, timezone) VALUES ($1, 'app.bad', $2, $3)`, name, expr, tz)
 	}
 	pgtest.Eventually(t, time.Second, "last_error on every bad row", func() bool {
-		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_jobs WHERE last_error IS NOT NULL`) == int64(len(bad))
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_state WHERE last_error IS NOT NULL`) == int64(len(bad))
 	})
 	for _, name := range []string{"range", "reversed", "abbrev_tz", "never"} {
-		msg := pgtest.QueryOne[string](t, pool, `SELECT last_error FROM werk_cron_jobs WHERE name = $1`, name)
+		msg := pgtest.QueryOne[string](t, pool, `SELECT last_error FROM werk_cron_state WHERE name = $1`, name)
 		t.Logf("%s: %s", name, msg)
 		if msg == "" {
 			t.Errorf("%s: empty last_error", name)
 		}
 	}
-	if msg := pgtest.QueryOne[string](t, pool, `SELECT last_error FROM werk_cron_jobs WHERE name = 'abbrev_tz'`); !strings.Contains(msg, "PST") {
+	if msg := pgtest.QueryOne[string](t, pool, `SELECT last_error FROM werk_cron_state WHERE name = 'abbrev_tz'`); !strings.Contains(msg, "PST") {
 		t.Errorf("abbrev_tz: last_error %q does not name the zone", msg)
 	}
 	// The next two seconds' ticks, decided: the good schedule has a job among them.
@@ -432,7 +432,7 @@ func TestBadCronReportedOthersKeepTicking(t *testing.T) {
 	// Fixing the row clears the error.
 	pgtest.Exec(t, pool, `UPDATE werk_cron_jobs SET cron = '0 0 * * *' WHERE name = 'range'`)
 	pgtest.Eventually(t, time.Second, "last_error cleared after a fix", func() bool {
-		return pgtest.QueryOne[*string](t, pool, `SELECT last_error FROM werk_cron_jobs WHERE name = 'range'`) == nil
+		return pgtest.QueryOne[*string](t, pool, `SELECT last_error FROM werk_cron_state WHERE name = 'range'`) == nil
 	})
 	if tk.Role() != scheduler.RolePrimary {
 		t.Fatalf("ticker is %s", tk.Role())
@@ -522,12 +522,12 @@ func TestWakeUpsAreCoalesced(t *testing.T) {
 		t.Errorf("INSERT of 500 rows: %d notifications, want 1", n)
 	}
 	// What the ticker writes, planned_at included, wakes nobody.
-	pgtest.Exec(t, pool, `UPDATE werk_cron_jobs SET next_run_at = now(), planned_at = now(), last_tick_at = now(), last_error = 'x', last_job_id = gen_random_uuid()`)
+	pgtest.Exec(t, pool, `UPDATE werk_cron_state SET next_run_at = now(), planned_at = now(), last_tick_at = now(), last_error = 'x', last_job_id = gen_random_uuid()`)
 	if n := count(); n != 0 {
 		t.Errorf("the ticker's own columns: %d notifications, want 0", n)
 	}
 	updatedAt := pgtest.QueryOne[time.Time](t, pool, `SELECT max(updated_at) FROM werk_cron_jobs`)
-	pgtest.Exec(t, pool, `UPDATE werk_cron_jobs SET next_run_at = now() + interval '1 hour'`)
+	pgtest.Exec(t, pool, `UPDATE werk_cron_state SET next_run_at = now() + interval '1 hour'`)
 	if after := pgtest.QueryOne[time.Time](t, pool, `SELECT max(updated_at) FROM werk_cron_jobs`); !after.Equal(updatedAt) {
 		t.Errorf("a ticker write moved updated_at from %s to %s", updatedAt, after)
 	}
@@ -536,12 +536,12 @@ func TestWakeUpsAreCoalesced(t *testing.T) {
 	if n := count(); n != 1 {
 		t.Errorf("definition change of 3 rows: %d notifications, want 1", n)
 	}
-	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_jobs
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_state
 		WHERE planned_at IS NULL AND next_run_at IS NULL AND last_error IS NULL`); n != 3 {
 		t.Errorf("%d rows await planning after the change, want the 3 changed", n)
 	}
 	// An operator hands a row back to the planner.
-	pgtest.Exec(t, pool, `UPDATE werk_cron_jobs SET planned_at = NULL WHERE name = 'f10'`)
+	pgtest.Exec(t, pool, `UPDATE werk_cron_state SET planned_at = NULL WHERE name = 'f10'`)
 	if n := count(); n != 1 {
 		t.Errorf("planned_at set to NULL: %d notifications, want 1", n)
 	}
@@ -597,9 +597,9 @@ func TestRefusedScheduleIsIsolated(t *testing.T) {
 	tk := startTicker(t, dsn, scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
 	pgtest.Eventually(t, 3*time.Second, "last_error on the refused schedule", func() bool {
-		return pgtest.QueryOne[*string](t, pool, `SELECT last_error FROM werk_cron_jobs WHERE name = 'bad'`) != nil
+		return pgtest.QueryOne[*string](t, pool, `SELECT last_error FROM werk_cron_state WHERE name = 'bad'`) != nil
 	})
-	msg := pgtest.QueryOne[string](t, pool, `SELECT last_error FROM werk_cron_jobs WHERE name = 'bad'`)
+	msg := pgtest.QueryOne[string](t, pool, `SELECT last_error FROM werk_cron_state WHERE name = 'bad'`)
 	if !strings.Contains(msg, "no_jobs_for_app_bad") || !strings.Contains(msg, "tick at") {
 		t.Errorf("last_error %q does not name the tick and the constraint", msg)
 	}

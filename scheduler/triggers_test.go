@@ -65,12 +65,12 @@ func TestTriggersGuardTickerState(t *testing.T) {
 	t.Parallel()
 	_, pool := migratedDB(t)
 	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs) VALUES ('g', 'app.g', 60)`)
-	pgtest.Exec(t, pool, `UPDATE werk_cron_jobs SET last_tick_at = '2026-01-01T00:00:00Z'`)
+	pgtest.Exec(t, pool, `UPDATE werk_cron_state SET last_tick_at = '2026-01-01T00:00:00Z'`)
 
 	// last_tick_at only moves forward: a tick once decided is never decided again.
-	pgtest.Exec(t, pool, `UPDATE werk_cron_jobs SET last_tick_at = NULL`)
-	pgtest.Exec(t, pool, `UPDATE werk_cron_jobs SET last_tick_at = '2025-01-01T00:00:00Z'`)
-	if got := pgtest.QueryOne[time.Time](t, pool, `SELECT last_tick_at FROM werk_cron_jobs`); !got.Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) {
+	pgtest.Exec(t, pool, `UPDATE werk_cron_state SET last_tick_at = NULL`)
+	pgtest.Exec(t, pool, `UPDATE werk_cron_state SET last_tick_at = '2025-01-01T00:00:00Z'`)
+	if got := pgtest.QueryOne[time.Time](t, pool, `SELECT last_tick_at FROM werk_cron_state`); !got.Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("last_tick_at moved back to %s", got)
 	}
 

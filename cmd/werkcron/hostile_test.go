@@ -51,10 +51,10 @@ func TestCLIEscapesWhatItPrints(t *testing.T) {
 	evil := "evil\x1b[2J\x1b]0;owned\x07\u202e"
 	execSQL(t, dsn, `INSERT INTO werk_cron_jobs (name, func, interval_secs, paused, paused_reason)
 		VALUES (E'evil\x1b[2J\x1b]0;owned\x07\u202e', E'app.\x1b[31mred', 60, true, E'why\x1b[0m')`)
-	execSQL(t, dsn, `UPDATE werk_cron_jobs SET last_error = E'bad\x1b[5m' WHERE name LIKE 'evil%'`)
+	execSQL(t, dsn, `UPDATE werk_cron_state SET last_error = E'bad\x1b[5m' WHERE name LIKE 'evil%'`)
 	// One in error too: status lists those (not paused ones) by name.
 	execSQL(t, dsn, `INSERT INTO werk_cron_jobs (name, func, interval_secs) VALUES (E'evil2\x1b[2J', 'app.x', 60)`)
-	execSQL(t, dsn, `UPDATE werk_cron_jobs SET last_error = E'bad\x1b[5m' WHERE name LIKE 'evil2%'`)
+	execSQL(t, dsn, `UPDATE werk_cron_state SET last_error = E'bad\x1b[5m' WHERE name LIKE 'evil2%'`)
 	for _, args := range [][]string{{"ls"}, {"show", evil}, {"status"}, {"history", evil}} {
 		r := mustCLI(t, dsn, args...)
 		if strings.ContainsAny(r.stdout, "\x1b\x07\u202e") {

@@ -27,39 +27,34 @@ SELECT 'cron:' || n.name || ':' || $2::text, 'bench.task', 'bench', 'queued', 0,
        jsonb_build_object('args', '[]'::jsonb, 'kwargs', '{}'::jsonb), 1, $3::timestamptz, n.name
 FROM (SELECT 'bench-' || lpad(i::text, 8, '0') AS name FROM generate_series(1, $1::int) i) n`
 
-// floorThreeWrites is floor (b): the three writes of a tick in one bare statement
-// (advance last_tick_at, insert the jobs, write the ledger), with the schedule names
-// passed as an array as the ticker passes them, but no compare-and-set, no duplicate
-// or overlap check, no ON CONFLICT and no NOTIFY. last_tick_at and next_run_at are set
-// to the values the tick just wrote: the row is rewritten all the same (a new row
-// version through the same trigger, with the same index entries, since next_run_at is
-// indexed), and the ticker's next compare-and-set still holds.
+// floorThreeWrites is floor (b): the writes of a tick at its usual pace in one bare
+// statement (advance the schedule's werk_cron_state row, insert the jobs; such a tick
+// writes no ledger row until its outcome), with the schedule names passed as an array
+// as the ticker passes them, but no compare-and-set, no duplicate or overlap check, no
+// ON CONFLICT and no NOTIFY. next_run_at is set to the value the tick just wrote: the
+// row is rewritten all the same (a new row version with the same index entries, since
+// next_run_at is indexed), and the ticker's next compare-and-set still holds.
 const floorThreeWrites = `
 WITH s AS (
-    UPDATE werk_cron_jobs j
-    SET last_tick_at = $3::timestamptz, last_job_id = gen_random_uuid(), next_run_at = $4::timestamptz
+    UPDATE werk_cron_state st
+    SET last_tick_at = $3::timestamptz, last_job_id = gen_random_uuid(), last_job_at = $3::timestamptz,
+        next_run_at = $4::timestamptz
     FROM unnest($1::text[]) AS u(name)
-    WHERE j.name = u.name
-    RETURNING j.name, j.func, j.queue, j.args, j.kwargs, j.timeout_secs, j.result_ttl,
-              j.failure_ttl, j.meta, j.priority, j.max_attempts, j.last_job_id
-),
-jobs AS (
-    INSERT INTO werk_jobs (id, key, function, queue, status, priority, payload, max_attempts,
-                           timeout_secs, scheduled_at, meta, result_ttl, failure_ttl, cron_name)
-    SELECT s.last_job_id, 'cron:' || s.name || ':' || $2::text, s.func, s.queue, 'queued',
-           s.priority, jsonb_build_object('args', s.args, 'kwargs', s.kwargs), s.max_attempts,
-           s.timeout_secs, $3::timestamptz, s.meta, s.result_ttl, s.failure_ttl, s.name
-    FROM s
-    RETURNING id, cron_name
+    WHERE st.name = u.name
+    RETURNING st.name, st.last_job_id
 )
-INSERT INTO werk_cron_ticks (name, tick_at, outcome, job_id)
-SELECT cron_name, $3::timestamptz, 'enqueued', id FROM jobs`
+INSERT INTO werk_jobs (id, key, function, queue, status, priority, payload, max_attempts,
+                       timeout_secs, scheduled_at, meta, result_ttl, failure_ttl, cron_name)
+SELECT s.last_job_id, 'cron:' || s.name || ':' || $2::text, j.func, j.queue, 'queued',
+       j.priority, jsonb_build_object('args', j.args, 'kwargs', j.kwargs), j.max_attempts,
+       j.timeout_secs, $3::timestamptz, j.meta, j.result_ttl, j.failure_ttl, s.name
+FROM s JOIN werk_cron_jobs j ON j.name = s.name`
 
 // floorThreeWritesOnConflict is floor (b) with the job insert the ticker makes:
 // INSERT ... ON CONFLICT (key) DO NOTHING. Against floor (b) it prices the speculative
 // insertion alone (reported as "ON CONFLICT cost").
 var floorThreeWritesOnConflict = strings.Replace(floorThreeWrites,
-	"    FROM s\n    RETURNING id, cron_name", "    FROM s\n    ON CONFLICT (key) DO NOTHING\n    RETURNING id, cron_name", 1)
+	"FROM s JOIN werk_cron_jobs j ON j.name = s.name", "FROM s JOIN werk_cron_jobs j ON j.name = s.name\nON CONFLICT (key) DO NOTHING", 1)
 
 // insertSchedules creates n interval schedules named bench-000001... that share one
 // anchor (starts_at), so all of them are due on the same ticks.
@@ -242,7 +237,7 @@ func prepTime(n int) time.Duration { return 2*time.Second + time.Duration(n)*20*
 // floors start from the same state and none pays for another's dirty pages (each pays
 // the full-page images of its own first touch of a page, as after any checkpoint).
 func reset(ctx context.Context, conn *pgx.Conn) error {
-	if _, err := conn.Exec(ctx, "TRUNCATE werk_jobs, werk_cron_ticks"); err != nil {
+	if _, err := conn.Exec(ctx, "TRUNCATE werk_jobs, werk_cron_ledger"); err != nil {
 		return err
 	}
 	_, err := conn.Exec(ctx, "CHECKPOINT")

@@ -363,7 +363,7 @@ func (b *bench) reload(ctx context.Context) (reloadResult, error) {
 			err := conn.QueryRow(ctx, `
 				SELECT planned_at IS NOT NULL,
 				       coalesce(extract(epoch FROM pg_xact_commit_timestamp(xmin) - pg_xact_commit_timestamp($2::xid)) * 1000, 0)
-				FROM werk_cron_jobs WHERE name = $1`, name, xid).Scan(&written, &server)
+				FROM werk_cron_state WHERE name = $1`, name, xid).Scan(&written, &server)
 			if err != nil {
 				return r, err
 			}

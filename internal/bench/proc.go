@@ -180,7 +180,7 @@ func waitReady(ctx context.Context, conn *pgx.Conn, t *tickerProc, want int, tim
 	deadline := time.Now().Add(timeout)
 	for {
 		var n int
-		if err := conn.QueryRow(ctx, "SELECT count(*) FROM werk_cron_jobs WHERE planned_at IS NOT NULL").Scan(&n); err != nil {
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM werk_cron_state WHERE planned_at IS NOT NULL").Scan(&n); err != nil {
 			return err
 		}
 		if n >= want {

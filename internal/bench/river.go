@@ -303,7 +303,7 @@ func (b *bench) riverCompare(ctx context.Context, n, reps int) (riverResult, err
 	}
 
 	werk := &cmpSide{name: "werkcron", cluster: rc.werk, jobs: "werk_jobs",
-		empty: "TRUNCATE werk_jobs, werk_cron_ticks", began: "enqueued_at"}
+		empty: "TRUNCATE werk_jobs, werk_cron_ledger", began: "enqueued_at"}
 	river := &cmpSide{name: "River", cluster: rc.river, jobs: "river_job",
 		empty: "TRUNCATE river_job", began: "created_at"}
 	for _, s := range []struct {

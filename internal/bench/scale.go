@@ -191,7 +191,7 @@ func (b *bench) scale(ctx context.Context, n int) (scaleResult, error) {
 			}
 		}
 		var left int64
-		if err := conn.QueryRow(ctx, `SELECT count(*) FROM werk_cron_jobs WHERE planned_at IS NULL`).Scan(&left); err != nil {
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM werk_cron_state WHERE planned_at IS NULL`).Scan(&left); err != nil {
 			return r, err
 		}
 		if left == 0 && afterSeen {
@@ -208,7 +208,7 @@ func (b *bench) scale(ctx context.Context, n int) (scaleResult, error) {
 		}
 	}
 	var planned time.Time
-	if err := conn.QueryRow(ctx, `SELECT max(planned_at) FROM werk_cron_jobs WHERE name LIKE 'bulk-%'`).Scan(&planned); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT max(planned_at) FROM werk_cron_state WHERE name LIKE 'bulk-%'`).Scan(&planned); err != nil {
 		return r, err
 	}
 	r.bulkPlan = planned.Sub(bulkCommit)

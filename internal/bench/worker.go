@@ -123,17 +123,17 @@ const workerChunk = 250
 // cron job's outcome.
 func (b *bench) workerRound(ctx context.Context, conn *pgx.Conn, tk *tickerProc, worker uuid.UUID, n int) (with, without, plain time.Duration, err error) {
 	setup := []string{
-		`TRUNCATE werk_jobs, werk_cron_ticks, werk_jobs_executions, werk_worker_jobs, werk_job_deps`,
+		`TRUNCATE werk_jobs, werk_cron_ledger, werk_jobs_executions, werk_worker_jobs, werk_job_deps`,
 		`WITH t AS (SELECT gen_random_uuid() AS id, '2020-01-01T00:00:00Z'::timestamptz + i * interval '1 s' AS tick
 		            FROM generate_series(1, ` + fmt.Sprint(2*n) + `) i),
 		      jobs AS (INSERT INTO werk_jobs (id, key, function, queue, status, payload, scheduled_at, cron_name)
 		               SELECT id, 'cron:w:' || to_char(tick AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), 'bench.task',
 		                      'bench', 'queued', '{"args": [], "kwargs": {}}', tick, 'w' FROM t)
-		 INSERT INTO werk_cron_ticks (name, tick_at, outcome, job_id) SELECT 'w', tick, 'enqueued', id FROM t`,
+		 INSERT INTO werk_cron_ledger (name, tick_at, outcome, job_id) SELECT 'w', tick, 'enqueued', id FROM t`,
 		`INSERT INTO werk_jobs (function, queue, status, payload, scheduled_at)
 		 SELECT 'bench.task', 'bench', 'queued', '{"args": [], "kwargs": {}}', '2020-01-01T00:00:00Z'::timestamptz + i * interval '1 s'
 		 FROM generate_series(1, ` + fmt.Sprint(n) + `) i`,
-		`VACUUM ANALYZE werk_jobs`, `VACUUM ANALYZE werk_cron_ticks`, `CHECKPOINT`,
+		`VACUUM ANALYZE werk_jobs`, `VACUUM ANALYZE werk_cron_ledger`, `CHECKPOINT`,
 		// The primary learns of jobs it did not enqueue as it does of a manual run.
 		`SELECT pg_notify(werk_cron_channel(), '')`,
 	}

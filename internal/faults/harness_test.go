@@ -388,7 +388,8 @@ func checkLedger(t testing.TB, pool *pgxpool.Pool) ledgerStats {
 		lastTick            *time.Time
 	}
 	rows, err := tx.Query(ctx, `SELECT name, coalesce(cron, ''), catchup, coalesce(interval_secs, 0),
-		date_trunc('second', changed_at), last_tick_at FROM werk_cron_jobs ORDER BY name`)
+		date_trunc('second', changed_at), (SELECT s.last_tick_at FROM werk_cron_state s WHERE s.name = j.name)
+		FROM werk_cron_jobs j ORDER BY name`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 // SIGTERM while other sessions hold what the primary's statements would wait on — a
-// schedule's row (FOR UPDATE), a job key (an uncommitted INSERT) and werk_jobs itself
+// schedule's state row (FOR UPDATE), a job key (an uncommitted INSERT) and werk_jobs itself
 // (LOCK TABLE) — stops it within 5 s, exit code 0, with the leader lock released: a
 // standby leads at once, and ticks once the locks are gone.
 func TestSigtermWhileOthersHoldLocks(t *testing.T) {
@@ -44,7 +44,7 @@ func TestSigtermWhileOthersHoldLocks(t *testing.T) {
 	defer tx.Rollback(ctx)
 	blockedS00 := logged(`blocked by another session; set aside and retried" schedule=s00`)
 	blockedS01 := logged(`blocked by another session; set aside and retried" schedule=s01`)
-	pgtest.Exec(t, tx, `SELECT 1 FROM werk_cron_jobs WHERE name = 's00' FOR UPDATE`)
+	pgtest.Exec(t, tx, `SELECT 1 FROM werk_cron_state WHERE name = 's00' FOR UPDATE`)
 	pgtest.Exec(t, tx, `INSERT INTO werk_jobs (key, function, cron_name)
 		SELECT 'cron:s01:' || to_char((date_trunc('second', clock_timestamp()) + interval '1 s') AT TIME ZONE 'UTC',
 		                              'YYYY-MM-DD"T"HH24:MI:SS"Z"'), 'app.tick', 's01'`)

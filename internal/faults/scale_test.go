@@ -67,7 +67,7 @@ func TestTakeoverReadsOnlyDueRows(t *testing.T) {
 	addrA, addrB := httpAddr(t), httpAddr(t)
 	a := startTicker(t, dsn, "--http-addr", addrA)
 	pgtest.Eventually(t, 60*time.Second, "every schedule planned", func() bool {
-		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_jobs WHERE planned_at IS NULL`) == 0
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_state WHERE planned_at IS NULL`) == 0
 	})
 	// The counter moves just after the batch's commit, which the query above may see
 	// first: read it until it has caught up.
@@ -95,7 +95,7 @@ func TestTakeoverReadsOnlyDueRows(t *testing.T) {
 	if held := metricsOf(t, addrB, "werkcron_held_schedules"); held > 10 {
 		t.Errorf("the new primary holds %g schedules in memory; want only those due soon (fast), not the %d others", held, idleSchedules)
 	}
-	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_jobs WHERE name LIKE 'idle-%' AND last_tick_at IS NOT NULL`); n != 0 {
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_state WHERE name LIKE 'idle-%' AND last_tick_at IS NOT NULL`); n != 0 {
 		t.Errorf("%d idle schedules decided a tick", n)
 	}
 	checkLedger(t, pool)
@@ -144,7 +144,7 @@ func TestBulkInsertWhileTicking(t *testing.T) {
 		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'late'`) > 0
 	})
 	pgtest.Eventually(t, 60*time.Second, "every schedule planned", func() bool {
-		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_jobs WHERE planned_at IS NULL`) == 0
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_state WHERE planned_at IS NULL`) == 0
 	})
 	pgtest.Eventually(t, 5*time.Second, "the primary counting every row it planned", func() bool {
 		return metricsOf(t, addr, "werkcron_planned_total") >= idleSchedules+2

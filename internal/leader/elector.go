@@ -58,20 +58,10 @@ func Elect(ctx context.Context, conn *pgx.Conn, opts Options) error {
 	if err := checkSession(ctx, conn); err != nil {
 		return err
 	}
+	if err := Prepare(ctx, conn); err != nil {
+		return err
+	}
 	q := db.New(conn)
-	if err := q.LeaveOutUserSchema(ctx); err != nil {
-		return fmt.Errorf("set search_path: %w", err)
-	}
-	if err := q.SetSessionSettings(ctx); err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "42883" { // undefined_function
-			return fmt.Errorf("werkcron's functions are not on this session's search_path: either they are not migrated to this "+
-				"version here (run werkcron migrate as their owner), or this role cannot see them, or werkcron lives in a schema named "+
-				"after this role that is not the role's own, which a ticker leaves out of \"$user\" (name it in search_path "+
-				"explicitly, e.g. ALTER ROLE ... SET search_path = <schema>, public): %w", err)
-		}
-		return fmt.Errorf("set session settings: %w", err)
-	}
 	joined, err := q.JoinTickers(ctx)
 	if err != nil {
 		return fmt.Errorf("join werk_cron_instances: %w", err)
@@ -123,6 +113,28 @@ func Elect(ctx context.Context, conn *pgx.Conn, opts Options) error {
 		}
 	}
 	return checkLeader(ctx, q, res.BackendPid)
+}
+
+// Prepare sets up a session of the ticker's before it calls any werkcron function: its
+// search_path (pg_catalog, then werkcron's schema, never "$user" or public) and the
+// server's end of its TCP settings (see tcp.go). Elect prepares the ticker's own
+// session; the primary's other connections (a fan-out's) are prepared the same way.
+func Prepare(ctx context.Context, conn *pgx.Conn) error {
+	q := db.New(conn)
+	if err := q.LeaveOutUserSchema(ctx); err != nil {
+		return fmt.Errorf("set search_path: %w", err)
+	}
+	if err := q.SetSessionSettings(ctx); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42883" { // undefined_function
+			return fmt.Errorf("werkcron's functions are not on this session's search_path: either they are not migrated to this "+
+				"version here (run werkcron migrate as their owner), or this role cannot see them, or werkcron lives in a schema named "+
+				"after this role that is not the role's own, which a ticker leaves out of \"$user\" (name it in search_path "+
+				"explicitly, e.g. ALTER ROLE ... SET search_path = <schema>, public): %w", err)
+		}
+		return fmt.Errorf("set session settings: %w", err)
+	}
+	return nil
 }
 
 // reportIntruder tells opts.Intruder who holds the leader lock without being a ticker

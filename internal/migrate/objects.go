@@ -35,7 +35,10 @@ import (
 //     is dropped and created again, with its grants, and the views and triggers that
 //     depended on it are applied again;
 //   - a function, view or trigger of werkcron's that no file defines any more is dropped;
-//   - every werkcron function gets the search_path werkcron's functions run with.
+//   - every werkcron function gets the search_path werkcron's functions run with;
+//   - an object a migration dropped (a view over columns that moved, say) is created
+//     again whatever its checksum says, with the grants the migration kept for it in
+//     werk_cron_objects.grants.
 //
 // A database where nothing changed costs one read of werk_cron_objects.
 
@@ -102,8 +105,19 @@ func applyObjects(ctx context.Context, conn *pgx.Conn, fsys fs.FS, schema string
 			return fmt.Errorf("read werk_cron_objects: %w", err)
 		}
 		applied := make(map[string]string, len(rows))
+		kept := map[string][]string{}
 		for _, r := range rows {
 			applied[r.Path] = r.Checksum
+			kept[r.Path] = r.Grants
+		}
+		there, err := q.ObjectsThere(ctx, schema)
+		if err != nil {
+			return fmt.Errorf("list werkcron's objects: %w", err)
+		}
+		for _, f := range files {
+			if !slices.Contains(there, f.name) {
+				delete(applied, f.path) // dropped by a migration: create it again
+			}
 		}
 		a := applier{tx: tx, q: q, schema: schema, log: log, redo: map[string]bool{}}
 		for _, f := range files {
@@ -112,6 +126,11 @@ func applyObjects(ctx context.Context, conn *pgx.Conn, fsys fs.FS, schema string
 			}
 			if err := a.apply(ctx, f); err != nil {
 				return fmt.Errorf("apply %s: %w", f.path, err)
+			}
+			for _, g := range kept[f.path] {
+				if err := a.exec(ctx, g); err != nil {
+					return fmt.Errorf("give %s its grants back: %w", f.path, err)
+				}
 			}
 			if err := q.RecordObject(ctx, db.RecordObjectParams{Path: f.path, Checksum: f.checksum}); err != nil {
 				return fmt.Errorf("record %s: %w", f.path, err)

@@ -107,7 +107,7 @@ func (t *Ticker) backfillStep(ctx context.Context) error {
 		t.log.Warn("backfill refused", "id", r.ID, "schedule", logName(r.Name), "why", why)
 		return t.recordBackfill(ctx, r, db.RecordBackfillProgressParams{ThroughAt: through, Done: true, Error: cutBytes(why, maxErrorBytes)})
 	}
-	p := db.BackfillTicksParams{Name: r.Name, SeenUpdatedAt: e.updatedAt, Func: e.fn, Queue: e.queue}
+	p := db.BackfillTicksParams{Name: r.Name, SeenUpdatedAt: e.definedAt, Func: e.fn, Queue: e.queue}
 	for _, at := range ticks {
 		p.Keys = append(p.Keys, jobKey(r.Name, at))
 		p.TickAts = append(p.TickAts, at)

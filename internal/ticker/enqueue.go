@@ -57,13 +57,12 @@ type lost struct {
 }
 
 // tick decides the due entries and writes the decisions, in statements of at most
-// maxTicksPerStatement ticks. Decisions that did not go through are settled once, after
-// the last statement.
+// maxTicksPerStatement ticks, split over the primary's connections (writeAll). Decisions
+// that did not go through are settled once, after the last statement.
 func (t *Ticker) tick(ctx context.Context, due []*entry, now time.Time) error {
 	var batch []planned
 	var lostOnes []lost
 	var stale []*entry
-	size := 0
 	failures, err := t.failureStreaks(ctx, due)
 	if err != nil {
 		return err
@@ -112,18 +111,10 @@ func (t *Ticker) tick(ctx context.Context, due []*entry, now time.Time) error {
 			t.hz.offer(e)
 			continue
 		}
-		n := len(d.enqueue) + len(d.missed)
-		if size+n > maxTicksPerStatement && len(batch) > 0 {
-			if err := t.write(ctx, batch, now, &lostOnes); err != nil {
-				return err
-			}
-			batch, size = batch[:0], 0
-		}
 		batch = append(batch, planned{e, d})
-		size += n
 	}
 	if len(batch) > 0 {
-		if err := t.write(ctx, batch, now, &lostOnes); err != nil {
+		if err := t.writeAll(ctx, batch, now, &lostOnes); err != nil {
 			return err
 		}
 	}
@@ -136,31 +127,61 @@ func (t *Ticker) tick(ctx context.Context, due []*entry, now time.Time) error {
 	return t.flushHoldups(ctx)
 }
 
-// write runs one tick statement and deals with what the database says:
+// written is one tick statement's batch and what came of it: its rows, when it went
+// through; otherwise tableLocked, or err for a batch of one schedule the database
+// refused (split until the schedule involved stands alone).
+type written struct {
+	batch       []planned
+	params      db.EnqueueDueTicksParams
+	rows        []db.EnqueueDueTicksRow
+	tableLocked bool
+	err         error
+}
+
+// execute runs the tick statement for batch on conn and deals with what the database
+// says, without touching the ticker's state (it may run on several connections at once;
+// the results are applied afterwards, in order):
 //   - a unique violation (a ledger row someone committed meanwhile): decide again;
-//   - a lock wait cut off by lock_timeout: on a job key, split the batch until the
+//   - a lock wait cut off by lock_timeout: on a row or job key, split the batch until the
 //     schedule involved stands alone and set it aside; on a table, set the whole batch
 //     aside for a moment (the tables come back, the leadership stays);
 //   - any other refusal (a constraint on werk_jobs, say): split until the schedule
 //     involved stands alone, and give it last_error.
 //
-// Only a failure of the connection itself ends the session.
-func (t *Ticker) write(ctx context.Context, batch []planned, now time.Time, lostOnes *[]lost) error {
-	err := t.enqueue(ctx, batch, lostOnes)
-	var pgErr *pgconn.PgError
-	for retry := 0; retry < uniqueRetries && errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && !t.conn.IsClosed(); retry++ {
-		t.log.Info("a tick's ledger row was written meanwhile; deciding again", "err", err)
-		err = t.enqueue(ctx, batch, lostOnes)
-	}
-	if err == nil || t.conn.IsClosed() || !errors.As(err, &pgErr) {
+// leader is the backend of the session holding the leader lock when conn is another
+// connection (0 when conn is that session): the statement goes through only while that
+// session holds the lock. Only a failure of the connection itself is returned.
+func (t *Ticker) execute(ctx context.Context, conn *pgx.Conn, leader int32, batch []planned, out *[]written) error {
+	w := written{batch: batch, params: tickParams(batch, leader)}
+	run := func() error {
+		sctx, cancel := context.WithTimeout(ctx, statementTimeout)
+		defer cancel()
+		rows, err := db.New(customPlan{conn}).EnqueueDueTicks(sctx, w.params)
+		if err == nil {
+			w.rows = rows
+			t.Stats.Statements.Add(1)
+		}
 		return err
 	}
-	if pgErr.Code == lockNotAvailable && !keyWait(pgErr) && t.othersLockTables(ctx) {
-		t.tableLocked(batch, now, err)
-		return nil
+	err := run()
+	var pgErr *pgconn.PgError
+	for retry := 0; retry < uniqueRetries && errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && !conn.IsClosed(); retry++ {
+		t.log.Info("a tick's ledger row was written meanwhile; deciding again", "err", err)
+		err = run()
 	}
-	if len(batch) == 1 {
-		t.setAsideOne(ctx, batch[0], now, pgErr, err)
+	switch {
+	case err == nil:
+		*out = append(*out, w)
+		return nil
+	case conn.IsClosed() || !errors.As(err, &pgErr):
+		return fmt.Errorf("enqueue due ticks: %w", err)
+	case pgErr.Code == lockNotAvailable && !keyWait(pgErr) && othersLockTables(ctx, conn):
+		w.tableLocked, w.err = true, err
+		*out = append(*out, w)
+		return nil
+	case len(batch) == 1:
+		w.err = err
+		*out = append(*out, w)
 		return nil
 	}
 	ways := 2
@@ -168,11 +189,26 @@ func (t *Ticker) write(ctx context.Context, batch []planned, now time.Time, lost
 		ways = splitWays
 	}
 	for _, part := range split(batch, ways) {
-		if err := t.write(ctx, part, now, lostOnes); err != nil {
+		if err := t.execute(ctx, conn, leader, part, out); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// apply takes in what came of one tick statement.
+func (t *Ticker) apply(ctx context.Context, w written, now time.Time, lostOnes *[]lost) error {
+	switch {
+	case w.tableLocked:
+		t.tableLocked(w.batch, now, w.err)
+		return nil
+	case w.err != nil:
+		var pgErr *pgconn.PgError
+		errors.As(w.err, &pgErr)
+		t.setAsideOne(ctx, w.batch[0], now, pgErr, w.err)
+		return nil
+	}
+	return t.applyRows(ctx, w, lostOnes)
 }
 
 // keyWait reports whether a lock timeout came from waiting on a unique key another
@@ -187,8 +223,8 @@ func keyWait(err *pgconn.PgError) bool {
 // (pg_locks says, in any language); if pg_locks cannot be read, it says so, which sets
 // the whole batch aside as before. Otherwise the timeout was a key or a row: the batch
 // is split to find the schedules involved.
-func (t *Ticker) othersLockTables(ctx context.Context) bool {
-	locked, err := t.q.TablesLockedByOthers(ctx)
+func othersLockTables(ctx context.Context, conn *pgx.Conn) bool {
+	locked, err := db.New(conn).TablesLockedByOthers(ctx)
 	return err != nil || locked
 }
 
@@ -227,7 +263,11 @@ func (t *Ticker) setAsideOne(ctx context.Context, p planned, now time.Time, pgEr
 		first = d.enqueue[0]
 	}
 	if pgErr.Code == lockNotAvailable {
-		t.block(e, now, fmt.Sprintf("the job key of the tick at %s is held by another session's uncommitted transaction", first.UTC().Format(time.RFC3339)))
+		why := "the schedule's row is locked by another session (an uncommitted change of its definition, or a lock on its werk_cron_state row)"
+		if keyWait(pgErr) {
+			why = fmt.Sprintf("the job key of the tick at %s is held by another session's uncommitted transaction", first.UTC().Format(time.RFC3339))
+		}
+		t.block(e, now, why)
 		return
 	}
 	e.err = fmt.Sprintf("enqueue of the tick at %s failed (retried in %s): %v", first.UTC().Format(time.RFC3339), failedRetry, err)
@@ -300,18 +340,26 @@ func (t *Ticker) flushHoldups(ctx context.Context) error {
 // failures (none read when no due schedule has that policy).
 func (t *Ticker) failureStreaks(ctx context.Context, due []*entry) (map[string]int, error) {
 	var names []string
+	var last []lastRun
 	for _, e := range due {
 		if e.pauseAfter > 0 {
 			names = append(names, e.name)
+			if !e.lastJobAt.IsZero() {
+				last = append(last, lastRun{e.name, e.lastJobAt, e.lastJobID})
+			}
 		}
 	}
 	if len(names) == 0 {
 		return nil, nil
 	}
-	// Their runs that ended since the last pass count: record them first. (Even when
-	// the last pass found nothing awaiting: a manual run may have come in since, its
-	// notification not read yet.)
-	if _, err := t.recordOutcomes(ctx, outcomeDueBound, db.RecordOutcomesParams{Names: names, MaxRows: outcomeChunk}); err != nil {
+	// Their runs that ended since the last pass count: record them first (their newest
+	// ticks', and those awaiting in the ledger; even when the last pass found nothing
+	// awaiting: a manual run may have come in since, its notification not read yet).
+	err := t.recordLastRuns(ctx, outcomeDueBound, last)
+	if err == nil {
+		_, err = t.recordOutcomes(ctx, outcomeDueBound, db.RecordOutcomesParams{Names: names, MaxRows: outcomeChunk})
+	}
+	if err != nil {
 		if t.conn.IsClosed() {
 			return nil, fmt.Errorf("record job outcomes: %w", err)
 		}
@@ -356,8 +404,9 @@ func jobKey(name string, tick time.Time) string {
 	return "cron:" + name + ":" + tick.UTC().Format("2006-01-02T15:04:05Z")
 }
 
-// tickParams lays batch out as the tick statement's arrays, one element per tick.
-func tickParams(batch []planned) db.EnqueueDueTicksParams {
+// tickParams lays batch out as the tick statement's arrays, one element per tick;
+// leader fences a statement run on another connection than the leader's (see execute).
+func tickParams(batch []planned, leader int32) db.EnqueueDueTicksParams {
 	n := 0
 	for _, b := range batch {
 		n += len(b.d.missed) + len(b.d.enqueue)
@@ -366,8 +415,10 @@ func tickParams(batch []planned) db.EnqueueDueTicksParams {
 		TickNames: make([]string, 0, n), TickKeys: make([]string, 0, n), TickAts: make([]time.Time, 0, n),
 		TickKinds: make([]string, 0, n), TickCounts: make([]int32, 0, n), TickHeads: make([]bool, 0, n),
 		JobIds: make([]uuid.UUID, 0, n), ScheduleTicks: make([]int32, 0, n),
-		PrevTickAts: make([]time.Time, 0, n), SeenUpdatedAts: make([]time.Time, 0, n),
+		PrevTickAts: make([]time.Time, 0, n), SeenDefinedAts: make([]time.Time, 0, n),
 		NewestTickAts: make([]time.Time, 0, n), NextRunAts: make([]time.Time, 0, n),
+		PrevJobIds: make([]uuid.UUID, 0, n), PrevJobAts: make([]time.Time, 0, n),
+		LeaderPid: leader,
 	}
 	for _, b := range batch {
 		scheduleTicks := int32(len(b.d.missed) + len(b.d.enqueue))
@@ -397,9 +448,11 @@ func tickParams(batch []planned) db.EnqueueDueTicksParams {
 			// The schedule's side, repeated on each of its ticks (the statement joins
 			// no two of its parts, so each tick carries what its schedule needs).
 			p.PrevTickAts = append(p.PrevTickAts, b.e.lastTick) // zero (year 1) stands for NULL
-			p.SeenUpdatedAts = append(p.SeenUpdatedAts, b.e.updatedAt)
+			p.SeenDefinedAts = append(p.SeenDefinedAts, b.e.definedAt)
 			p.NewestTickAts = append(p.NewestTickAts, newest)
 			p.NextRunAts = append(p.NextRunAts, b.d.next) // zero (year 1) stands for NULL
+			p.PrevJobIds = append(p.PrevJobIds, b.e.lastJobID)
+			p.PrevJobAts = append(p.PrevJobAts, b.e.lastJobAt) // zero: none whose row is to be written
 		}
 		for _, m := range b.d.missed {
 			add(m.at, "missed", m.ticks)
@@ -417,48 +470,51 @@ type tickRef struct {
 	at   int64 // Unix nanoseconds
 }
 
-// enqueue runs the tick statement for batch and applies its outcome to the entries;
-// decisions that did not go through are added to lostOnes.
-func (t *Ticker) enqueue(ctx context.Context, batch []planned, lostOnes *[]lost) error {
-	sctx, cancel := context.WithTimeout(ctx, statementTimeout)
-	defer cancel()
-	rows, err := db.New(customPlan{t.conn}).EnqueueDueTicks(sctx, tickParams(batch))
-	if err != nil {
-		return fmt.Errorf("enqueue due ticks: %w", err)
-	}
+// applyRows applies what one tick statement did to the entries of its batch; decisions
+// that did not go through are added to lostOnes.
+func (t *Ticker) applyRows(ctx context.Context, w written, lostOnes *[]lost) error {
 	committed := t.now()
-	t.Stats.Statements.Add(1)
 	t.tablesLocked = false
-
-	won := make(map[string]int32, len(batch)) // remaining_runs after the decision
+	won := make(map[string]int32, len(w.batch)) // remaining_runs after the decision
 	defer func() {
 		if len(won) > 0 {
 			t.lastWon = time.Now()
 		}
 		t.Signals.Ticked.Signal(len(won))
 	}()
-	// Ticks that did not go as asked, by outcome: rare, so the map is usually empty.
+	// Ticks that did not go as asked, by outcome ("raced": a key taken after the
+	// statement's snapshot); rare, so the map is usually empty.
 	other := map[tickRef]string{}
-	var raced db.FillRacedForeignParams
+	var fill db.FillRacedForeignParams
+	var settle db.SettleRacedTicksParams
 	var foreign []*entry
 	var dbNow time.Time
-	for _, r := range rows {
+	for _, r := range w.rows {
 		dbNow = r.StartedAt
 		switch r.Outcome {
 		case "won":
 			won[r.Name] = r.RemainingRuns
+			t.Stats.LedgerRows.Add(int64(r.LedgerRows))
 		case "duplicate", "skipped_overlap", "foreign":
-			other[tickRef{r.Name, r.TickAt.UnixNano()}] = r.Outcome
-			if r.Outcome == "foreign" && r.JobID == nil {
+			outcome := r.Outcome
+			if outcome == "foreign" && r.JobID == nil {
 				// A key committed after the statement's snapshot: the ledger row needs
 				// that job's id, which a later statement can see.
-				raced.Names = append(raced.Names, r.Name)
-				raced.TickAts = append(raced.TickAts, *r.TickAt)
-				raced.Keys = append(raced.Keys, jobKey(r.Name, *r.TickAt))
+				outcome = "raced"
+				fill.Names = append(fill.Names, r.Name)
+				fill.TickAts = append(fill.TickAts, *r.TickAt)
+				fill.Keys = append(fill.Keys, jobKey(r.Name, *r.TickAt))
 			}
+			other[tickRef{r.Name, r.TickAt.UnixNano()}] = outcome
 		}
 	}
-	for _, b := range batch {
+	jobs := make(map[tickRef]uuid.UUID, len(w.params.JobIds))
+	for i, id := range w.params.JobIds {
+		if id != uuid.Nil {
+			jobs[tickRef{w.params.TickNames[i], w.params.TickAts[i].UnixNano()}] = id
+		}
+	}
+	for _, b := range w.batch {
 		e := b.e
 		remaining, ok := won[e.name]
 		if !ok {
@@ -474,22 +530,63 @@ func (t *Ticker) enqueue(ctx context.Context, batch []planned, lostOnes *[]lost)
 			t.Stats.Missed.Add(1)
 		}
 		e.err = ""
+		// The statement made the newest tick meant to get a job the schedule's last
+		// job (its row to be written with its outcome): the newest that got one, unless
+		// its key was taken meanwhile.
+		var newestMeant, newestGot time.Time
+		raced := int32(0)
 		for _, at := range b.d.enqueue {
-			switch other[tickRef{e.name, at.UnixNano()}] {
+			ref := tickRef{e.name, at.UnixNano()}
+			switch other[ref] {
 			case "":
 				t.Stats.Enqueued.Add(1)
 				t.Stats.Lateness.Observe(committed.Sub(at))
-				t.outcomes.expect()
+				newestMeant, newestGot = at, at
+			case "raced":
+				raced++
+				newestMeant = at
+				t.Stats.Duplicates.Add(1)
+				e.err = foreignKeyError(e.name, at)
+				t.log.Error("a tick's job key was taken by a job werkcron did not make for it", "schedule", logName(e.name), "tick", at, "key", jobKey(e.name, at))
 			case "duplicate":
 				t.Stats.Duplicates.Add(1)
-				t.outcomes.expect() // its ledger row names the schedule's job that has the key
-				t.log.Warn("tick already decided or had a job; not enqueued again", "schedule", e.name, "tick", at)
+				t.log.Warn("tick already decided; not enqueued again", "schedule", logName(e.name), "tick", at)
 			case "foreign":
 				t.Stats.Duplicates.Add(1)
 				e.err = foreignKeyError(e.name, at)
-				t.log.Error("a tick's job key is held by a job of another schedule or function", "schedule", e.name, "tick", at, "key", jobKey(e.name, at))
+				t.log.Error("a tick's job key is held by a job werkcron did not make for it", "schedule", logName(e.name), "tick", at, "key", jobKey(e.name, at))
 			case "skipped_overlap":
 				t.Stats.SkippedOverlap.Add(1)
+			}
+		}
+		if !newestMeant.IsZero() {
+			if !e.lastJobAt.IsZero() {
+				// The schedule's previous newest tick got its ledger row, awaiting its
+				// outcome: the pass over the ledger records it.
+				t.outcomes.untrack(e.name)
+				t.outcomes.expect()
+			}
+			switch {
+			case newestMeant.Equal(newestGot):
+				e.lastJobID, e.lastJobAt = jobs[tickRef{e.name, newestGot.UnixNano()}], newestGot
+				t.outcomes.track(e.name, newestGot, e.lastJobID)
+			default:
+				// Its key was taken: the state names the newest job the decision made
+				// (whose row the statement wrote), or the one it named before.
+				if !newestGot.IsZero() {
+					e.lastJobID = jobs[tickRef{e.name, newestGot.UnixNano()}]
+				}
+				e.lastJobAt = time.Time{}
+				settle.Names = append(settle.Names, e.name)
+				settle.RacedJobIds = append(settle.RacedJobIds, jobs[tickRef{e.name, newestMeant.UnixNano()}])
+				settle.LastJobIds = append(settle.LastJobIds, e.lastJobID)
+				settle.Unspent = append(settle.Unspent, raced)
+				if remaining >= 0 {
+					remaining += raced
+				}
+				if !newestGot.IsZero() {
+					t.outcomes.expect()
+				}
 			}
 		}
 		if e.err != "" {
@@ -506,9 +603,14 @@ func (t *Ticker) enqueue(ctx context.Context, batch []planned, lostOnes *[]lost)
 		}
 		t.hz.offer(e)
 	}
-	if len(raced.Names) > 0 {
-		if err := t.q.FillRacedForeign(ctx, raced); err != nil {
+	if len(fill.Names) > 0 {
+		if err := t.q.FillRacedForeign(ctx, fill); err != nil {
 			return fmt.Errorf("name the jobs that took ticks' keys: %w", err)
+		}
+	}
+	if len(settle.Names) > 0 {
+		if err := t.q.SettleRacedTicks(ctx, settle); err != nil {
+			return fmt.Errorf("settle the state of schedules whose keys were taken: %w", err)
 		}
 	}
 	return t.saveState(ctx, foreign)
@@ -531,7 +633,7 @@ func (t *Ticker) saveState(ctx context.Context, es []*entry) error {
 	var p db.SaveScheduleStateParams
 	for _, e := range es {
 		p.Names = append(p.Names, e.name)
-		p.SeenUpdatedAts = append(p.SeenUpdatedAts, e.updatedAt)
+		p.SeenDefinedAts = append(p.SeenDefinedAts, e.definedAt)
 		p.NextRunAts = append(p.NextRunAts, e.next)                         // zero (year 1) stands for NULL
 		p.LastErrors = append(p.LastErrors, cutBytes(e.err, maxErrorBytes)) // "" is NULL
 	}
@@ -577,8 +679,9 @@ func (t *Ticker) settleLost(ctx context.Context, lostOnes []lost, now time.Time)
 	for _, r := range rows {
 		e, was := newEntry(row(r)), old[r.Name]
 		delete(old, r.Name)
-		if e.updatedAt.Equal(was.updatedAt) && e.lastTick.Equal(was.lastTick) && e.paused == was.paused {
-			// Unchanged: another session holds the row (SKIP LOCKED passed it by).
+		if e.definedAt.Equal(was.definedAt) && e.lastTick.Equal(was.lastTick) && e.paused == was.paused {
+			// Unchanged: the decision did not go through for another reason (this
+			// ticker's own lock gone, say); tried again with backoff.
 			e.backoff, e.blockedSince = was.backoff, was.blockedSince
 			t.block(e, now, "the schedule's row is locked by another session")
 			continue

@@ -7,13 +7,16 @@ import (
 	"time"
 	"weak"
 
+	"github.com/google/uuid"
+
 	"github.com/pgwerk/werkcron/db"
 	"github.com/pgwerk/werkcron/scheduler/cron"
 )
 
-// row is what the ticker reads of a werk_cron_jobs row: what a decision needs, never
-// args, kwargs or meta. Every query of queries/plan.sql that feeds the ticker returns
-// these columns, so their generated row types convert to this one.
+// row is what the ticker reads of a schedule (its definition in werk_cron_jobs, its
+// state in werk_cron_state): what a decision needs, never args, kwargs or meta. Every
+// query of queries/plan.sql that feeds the ticker returns these columns, so their
+// generated row types convert to this one.
 type row = db.ListDueSchedulesRow
 
 // entry is one schedule the ticker holds in memory: a row due within the primary's
@@ -35,8 +38,12 @@ type entry struct {
 	pauseAfter    int // pause_after_failures; 0: never
 	remaining     int // remaining_runs; -1: no limit
 	changedAt     time.Time
-	updatedAt     time.Time // the definition version the compare-and-set checks
+	definedAt     time.Time // the definition version the compare-and-set checks (werk_cron_state.defined_at)
 	lastTick      time.Time
+	// The schedule's newest enqueued tick whose ledger row is still to be written (with
+	// its outcome); zero lastJobAt when there is none.
+	lastJobID uuid.UUID
+	lastJobAt time.Time
 
 	sched cron.Schedule // nil when the row cannot be scheduled
 	err   string        // why not (last_error); "" when fine
@@ -64,7 +71,8 @@ func newEntry(r row) *entry {
 		catchup:    r.Catchup,
 		overlapOne: r.Overlap == "skip" || r.Overlap == "buffer_one",
 		changedAt:  r.ChangedAt,
-		updatedAt:  r.UpdatedAt,
+		definedAt:  r.DefinedAt,
+		lastJobAt:  deref(r.LastJobAt),
 		startsAt:   deref(r.StartsAt),
 		endsAt:     deref(r.EndsAt),
 		lastTick:   deref(r.LastTickAt),
@@ -75,6 +83,9 @@ func newEntry(r row) *entry {
 	}
 	if r.RemainingRuns != nil {
 		e.remaining = int(*r.RemainingRuns)
+	}
+	if r.LastJobID != nil {
+		e.lastJobID = *r.LastJobID
 	}
 	if r.Cron != nil {
 		e.cron = *r.Cron

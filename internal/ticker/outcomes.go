@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -51,6 +54,20 @@ const (
 	outcomeRetry = 5 * time.Second
 )
 
+// maxTracked bounds how many schedules' newest enqueued ticks the primary keeps track of
+// (to record their outcomes, and write their ledger rows, when their jobs end): beyond
+// it, it looks for them in werk_cron_state instead (a sweep), as a new primary does
+// for those its predecessor enqueued. A hundred thousand cost it about 15 MB.
+const maxTracked = 100_000
+
+// lastRun is a schedule's newest enqueued tick whose ledger row is written with its
+// outcome (werk_cron_state.last_job_at).
+type lastRun struct {
+	name string
+	tick time.Time
+	job  uuid.UUID
+}
+
 // outcomeState is where the primary stands in recording outcomes.
 type outcomeState struct {
 	// pending: some ledger rows may await an outcome (this primary enqueued jobs, or was
@@ -66,12 +83,52 @@ type outcomeState struct {
 	passRows  int64
 	chunk     int32
 	squeezed  int // statements in a row cut short by a due tick
+
+	// tracked holds the schedules' newest enqueued ticks this primary knows of, by
+	// schedule: each pass also records those whose jobs ended (phase last).
+	tracked map[string]lastRun
+	// sweep: look through werk_cron_state for newest enqueued ticks this primary does
+	// not know of (after a takeover, or when tracked was full), by name after sweepAfter.
+	sweep      bool
+	sweepAfter string
+	// The pass's phase: the ledger's rows awaiting an outcome, then the tracked ticks
+	// (pass holds them, in order, and lastPos how far the pass has come), then the sweep.
+	phase   int
+	pass    []lastRun
+	lastPos int
+	// running: of the last runs just looked at, those whose jobs are still to end.
+	running map[string]bool
 }
+
+// Phases of a pass over what awaits an outcome.
+const (
+	phaseLedger = iota
+	phaseTracked
+	phaseSweep
+)
 
 func (o *outcomeState) due(now time.Time) bool { return o.pending && !now.Before(o.notBefore) }
 
 // expect notes that new ledger rows may await an outcome.
 func (o *outcomeState) expect() { o.pending = true }
+
+// track notes a schedule's newest enqueued tick, whose ledger row is to be written with
+// its outcome (replacing the one it had); when tracked is full, a sweep finds it later.
+func (o *outcomeState) track(name string, tick time.Time, job uuid.UUID) {
+	o.pending = true
+	if o.tracked == nil {
+		o.tracked = map[string]lastRun{}
+	}
+	if _, ok := o.tracked[name]; !ok && len(o.tracked) >= maxTracked {
+		o.sweep = true
+		return
+	}
+	o.tracked[name] = lastRun{name, tick, job}
+}
+
+// untrack forgets a schedule's newest enqueued tick: its row is written (or another's
+// is, for a newer tick).
+func (o *outcomeState) untrack(name string) { delete(o.tracked, name) }
 
 // recordStep reads the next chunk of the pass over the ledger rows awaiting an outcome,
 // and records those whose job is final.
@@ -102,11 +159,23 @@ func (t *Ticker) recordStep(ctx context.Context) error {
 	if !o.passing {
 		o.passing, o.afterName, o.afterTick = true, "", time.Time{}
 		o.passBusy, o.passRows = 0, 0
+		o.phase, o.pass, o.lastPos = phaseLedger, nil, 0
 	}
 	started := time.Now()
-	rows, err := t.recordOutcomes(ctx, bound, db.RecordOutcomesParams{
-		AfterName: o.afterName, AfterTickAt: o.afterTick, Names: []string{}, MaxRows: o.chunk,
-	})
+	var scanned int64
+	var full bool
+	var err error
+	switch o.phase {
+	case phaseLedger:
+		scanned, err = t.recordLedgerStep(ctx, bound)
+		full = scanned == int64(o.chunk)
+	case phaseTracked:
+		scanned, err = t.recordTrackedStep(ctx, bound)
+		full = o.lastPos < len(o.pass)
+	case phaseSweep:
+		scanned, err = t.sweepStep(ctx, bound)
+		full = o.sweep
+	}
 	took := time.Since(started)
 	o.passBusy += took
 	if err != nil {
@@ -128,6 +197,57 @@ func (t *Ticker) recordStep(ctx context.Context) error {
 		}
 		return nil
 	}
+	o.squeezed = 0
+	o.passRows += scanned
+	if full {
+		if took < bound/4 {
+			o.chunk = min(2*o.chunk, outcomeChunk) // well within its bound: back towards the full chunk
+		}
+		o.notBefore = time.Now().Add(outcomeStepGap)
+		return nil
+	}
+	// The next phase with something to do, if any, after a step's gap.
+	if o.phase == phaseLedger {
+		o.phase, o.pass, o.lastPos = phaseTracked, o.trackedInOrder(), 0
+		if len(o.pass) > 0 {
+			o.notBefore = time.Now().Add(outcomeStepGap)
+			return nil
+		}
+	}
+	if o.phase == phaseTracked && o.sweep {
+		o.phase = phaseSweep
+		o.notBefore = time.Now().Add(outcomeStepGap)
+		return nil
+	}
+	o.passing = false
+	if o.passRows == 0 && len(o.tracked) == 0 && !o.sweep {
+		o.pending = false // nothing awaits: look again when a job is enqueued
+		return nil
+	}
+	o.notBefore = time.Now().Add(max(outcomeGap, outcomeShare*o.passBusy))
+	return nil
+}
+
+// trackedInOrder is what the pass goes through of the tracked ticks, by name.
+func (o *outcomeState) trackedInOrder() []lastRun {
+	runs := make([]lastRun, 0, len(o.tracked))
+	for _, r := range o.tracked {
+		runs = append(runs, r)
+	}
+	slices.SortFunc(runs, func(a, b lastRun) int { return strings.Compare(a.name, b.name) })
+	return runs
+}
+
+// recordLedgerStep reads the next chunk of the ledger's rows awaiting an outcome, and
+// records those whose job is final; it returns how many rows it read.
+func (t *Ticker) recordLedgerStep(ctx context.Context, bound time.Duration) (int64, error) {
+	o := &t.outcomes
+	rows, err := t.recordOutcomes(ctx, bound, db.RecordOutcomesParams{
+		AfterName: o.afterName, AfterTickAt: o.afterTick, Names: []string{}, MaxRows: o.chunk,
+	})
+	if err != nil {
+		return 0, err
+	}
 	var scanned int64
 	for _, r := range rows {
 		if r.Kind == "scanned" {
@@ -137,67 +257,188 @@ func (t *Ticker) recordStep(ctx context.Context) error {
 			}
 		}
 	}
-	o.squeezed = 0
-	o.passRows += scanned
-	if scanned == int64(o.chunk) {
-		if took < bound/4 {
-			o.chunk = min(2*o.chunk, outcomeChunk) // well within its bound: back towards the full chunk
-		}
-		o.notBefore = time.Now().Add(outcomeStepGap)
-		return nil
-	}
-	o.passing = false
-	if o.passRows == 0 {
-		o.pending = false // nothing awaits: look again when a job is enqueued
-		return nil
-	}
-	o.notBefore = time.Now().Add(max(outcomeGap, outcomeShare*o.passBusy))
-	return nil
+	return scanned, nil
 }
+
+// recordTrackedStep records the next chunk of the tracked ticks whose jobs ended.
+func (t *Ticker) recordTrackedStep(ctx context.Context, bound time.Duration) (int64, error) {
+	o := &t.outcomes
+	end := min(o.lastPos+int(o.chunk), len(o.pass))
+	runs := o.pass[o.lastPos:end]
+	if err := t.recordLastRuns(ctx, bound, runs); err != nil {
+		return 0, err
+	}
+	o.lastPos = end
+	return int64(len(runs)), nil
+}
+
+// sweepStep reads the next page of werk_cron_state for newest enqueued ticks whose rows
+// are still to be written, records those whose jobs ended, and keeps track of the rest.
+func (t *Ticker) sweepStep(ctx context.Context, bound time.Duration) (int64, error) {
+	o := &t.outcomes
+	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
+	defer cancel()
+	page, err := t.q.SweepLastRuns(ctx, db.SweepLastRunsParams{AfterName: o.sweepAfter, MaxRows: o.chunk})
+	if err != nil {
+		return 0, fmt.Errorf("look for newest ticks awaiting an outcome: %w", err)
+	}
+	var runs []lastRun
+	for _, r := range page {
+		if r.Deferred {
+			runs = append(runs, lastRun{r.Name, r.TickAt, r.JobID})
+		}
+	}
+	if len(runs) > 0 {
+		if err := t.recordLastRuns(ctx, bound, runs); err != nil {
+			return 0, err
+		}
+		for _, r := range runs {
+			if _, known := o.tracked[r.name]; !known && o.running[r.name] {
+				o.track(r.name, r.tick, r.job)
+			}
+		}
+	}
+	if len(page) > 0 {
+		o.sweepAfter = page[len(page)-1].Name
+	}
+	if len(page) < int(o.chunk) {
+		o.sweep, o.sweepAfter = false, "" // through: what remains untracked is found next time
+	}
+	return int64(len(page)), nil
+}
+
+// recordLastRuns records the outcomes of runs (schedules' newest enqueued ticks) whose
+// jobs ended, writing their ledger rows, bounded on the server by bound; runs still to
+// come stay tracked, and runs that are not their schedules' newest any more are
+// forgotten (their rows exist, or await in the ledger).
+func (t *Ticker) recordLastRuns(ctx context.Context, bound time.Duration, runs []lastRun) error {
+	o := &t.outcomes
+	if len(runs) == 0 {
+		return nil
+	}
+	p := db.RecordLastRunsParams{
+		Names: make([]string, len(runs)), TickAts: make([]time.Time, len(runs)), JobIds: make([]uuid.UUID, len(runs)),
+	}
+	for i, r := range runs {
+		p.Names[i], p.TickAts[i], p.JobIds[i] = r.name, r.tick, r.job
+	}
+	var rows []db.RecordLastRunsRow
+	err := t.boundTx(ctx, bound, func(q *db.Queries) error {
+		var err error
+		if rows, err = q.RecordLastRuns(ctx, p); err != nil {
+			return err
+		}
+		var recorded []outcome
+		for _, r := range rows {
+			if r.State == "recorded" {
+				recorded = append(recorded, outcome{r.Name, r.Status})
+			}
+		}
+		return t.countOutcomes(ctx, q, recorded)
+	})
+	if err != nil {
+		return err
+	}
+	o.running = map[string]bool{}
+	var recorded []outcome
+	for _, r := range rows {
+		switch r.State {
+		case "recorded":
+			recorded = append(recorded, outcome{r.Name, r.Status})
+			o.untrack(r.Name)
+		case "settled":
+			if cur, ok := o.tracked[r.Name]; ok && cur.job == r.JobID {
+				o.untrack(r.Name)
+			}
+			o.expect()
+		case "running":
+			o.running[r.Name] = true
+		}
+	}
+	return t.noteRecorded(ctx, recorded)
+}
+
+// outcome is one outcome just recorded: the schedule's, and its job_status.
+type outcome struct{ name, status string }
 
 // recordOutcomes runs RecordOutcomes bounded on the server by bound, advances the
 // outcome counters in the same transaction, and pauses the schedules whose
 // newly recorded failures reach their pause_after_failures.
 func (t *Ticker) recordOutcomes(ctx context.Context, bound time.Duration, p db.RecordOutcomesParams) ([]db.RecordOutcomesRow, error) {
-	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
-	defer cancel()
 	var rows []db.RecordOutcomesRow
-	t.Stats.OutcomeLooks.Add(1)
-	err := pgx.BeginFunc(ctx, t.conn, func(tx pgx.Tx) error {
-		q := t.q.WithTx(tx)
-		if err := q.BoundPlanningStatements(ctx, fmt.Sprintf("%dms", bound.Milliseconds())); err != nil {
-			return fmt.Errorf("bound the statement: %w", err)
-		}
+	var recorded []outcome
+	err := t.boundTx(ctx, bound, func(q *db.Queries) error {
 		var err error
 		if rows, err = q.RecordOutcomes(ctx, p); err != nil {
 			return err
 		}
-		// Counted once the outcomes are written, before they are visible: a reader
-		// who sees an outcome sees it counted.
-		if counts := outcomeCounts(rows); counts != (db.CountOutcomesParams{}) {
-			if err := q.CountOutcomes(ctx, counts); err != nil {
-				return fmt.Errorf("count job outcomes: %w", err)
+		for _, r := range rows {
+			if r.Kind == "recorded" {
+				recorded = append(recorded, outcome{r.Name, r.Status})
 			}
 		}
-		return nil
+		return t.countOutcomes(ctx, q, recorded)
 	})
 	if err != nil {
 		return nil, err
 	}
+	return rows, t.noteRecorded(ctx, recorded)
+}
+
+// boundTx runs fn in a transaction whose statements run at most bound each on the
+// server (a statement_timeout local to it), so that recording gives way to due ticks.
+func (t *Ticker) boundTx(ctx context.Context, bound time.Duration, fn func(q *db.Queries) error) error {
+	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
+	defer cancel()
+	t.Stats.OutcomeLooks.Add(1)
+	return pgx.BeginFunc(ctx, t.conn, func(tx pgx.Tx) error {
+		q := t.q.WithTx(tx)
+		if err := q.BoundPlanningStatements(ctx, fmt.Sprintf("%dms", bound.Milliseconds())); err != nil {
+			return fmt.Errorf("bound the statement: %w", err)
+		}
+		return fn(q)
+	})
+}
+
+// countOutcomes advances the outcome counters by what was just recorded, in the
+// recording transaction: counted once the outcomes are written, before they are
+// visible, so that a reader who sees an outcome sees it counted ('unknown' is not an
+// outcome of werkcron_job_outcomes_total).
+func (t *Ticker) countOutcomes(ctx context.Context, q *db.Queries, recorded []outcome) error {
+	var c db.CountOutcomesParams
+	for _, r := range recorded {
+		switch r.status {
+		case "complete":
+			c.Complete++
+		case "failed":
+			c.Failed++
+		case "aborted":
+			c.Aborted++
+		}
+	}
+	if c == (db.CountOutcomesParams{}) {
+		return nil
+	}
+	if err := q.CountOutcomes(ctx, c); err != nil {
+		return fmt.Errorf("count job outcomes: %w", err)
+	}
+	return nil
+}
+
+// noteRecorded counts what was recorded, says when jobs' rows were gone, and pauses
+// the schedules whose newly recorded failures reach their pause_after_failures.
+func (t *Ticker) noteRecorded(ctx context.Context, recorded []outcome) error {
 	var failed []string
 	seen := map[string]bool{}
 	unknown := 0
-	for _, r := range rows {
-		if r.Kind != "recorded" {
-			continue
-		}
+	for _, r := range recorded {
 		t.Stats.Outcomes.Add(1)
 		switch {
-		case r.Status == "unknown":
+		case r.status == "unknown":
 			unknown++
-		case r.Status == "failed" && !seen[r.Name]:
-			seen[r.Name] = true
-			failed = append(failed, r.Name)
+		case r.status == "failed" && !seen[r.name]:
+			seen[r.name] = true
+			failed = append(failed, r.name)
 		}
 	}
 	if unknown > 0 {
@@ -207,31 +448,11 @@ func (t *Ticker) recordOutcomes(ctx context.Context, bound time.Duration, p db.R
 	if len(failed) > 0 {
 		if _, err := t.pauseFailing(ctx, failed); err != nil {
 			if t.conn.IsClosed() {
-				return nil, err
+				return err
 			}
 			// The ticker pauses them before their next job anyway (failureStreaks).
 			t.log.Warn("pause schedules after failures; trying again before their next job", "err", err)
 		}
 	}
-	return rows, nil
-}
-
-// outcomeCounts is how many of each counted outcome rows recorded ('unknown' is not
-// an outcome of werkcron_job_outcomes_total).
-func outcomeCounts(rows []db.RecordOutcomesRow) db.CountOutcomesParams {
-	var c db.CountOutcomesParams
-	for _, r := range rows {
-		if r.Kind != "recorded" {
-			continue
-		}
-		switch r.Status {
-		case "complete":
-			c.Complete++
-		case "failed":
-			c.Failed++
-		case "aborted":
-			c.Aborted++
-		}
-	}
-	return c
+	return nil
 }

@@ -197,9 +197,9 @@ func (t *Ticker) planBatch(ctx context.Context) error {
 			if older > 0 {
 				last := below[older-1]
 				if t.plan.top.IsZero() {
-					t.plan.top = below[0].UpdatedAt
+					t.plan.top = below[0].DefinedAt
 				}
-				t.plan.cursorAt, t.plan.cursor = last.UpdatedAt, last.Name
+				t.plan.cursorAt, t.plan.cursor = last.DefinedAt, last.Name
 			}
 			if older < want {
 				t.plan.sweeping = false // the sweep reached the bottom
@@ -244,8 +244,8 @@ func (t *Ticker) planBatch(ctx context.Context) error {
 			// in the log, and go on past it (the sweep's cursor has moved past it, or,
 			// for a row changed during the sweep, its top is raised over it).
 			bad := rows[0]
-			if older == 0 && bad.UpdatedAt.After(t.plan.top) {
-				t.plan.top = bad.UpdatedAt
+			if older == 0 && bad.DefinedAt.After(t.plan.top) {
+				t.plan.top = bad.DefinedAt
 			}
 			t.log.Error("the database refused the plan of a schedule; left unplanned", "schedule", bad.Name, "err", err)
 		}

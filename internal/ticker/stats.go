@@ -8,6 +8,9 @@ import (
 // Stats are the ticker's counters since it started. Safe to read at any time.
 type Stats struct {
 	Enqueued, Duplicates, Missed, SkippedOverlap, Statements, Promotions atomic.Int64
+	// LedgerRows counts the ledger rows tick statements wrote (a tick at its usual pace
+	// writes none: its row is written with its outcome).
+	LedgerRows atomic.Int64
 	// Planned counts rows the planner planned; PlanLooks its looks for rows to plan
 	// (batches, empty ones too); PlanCutoffs the planning statements cut off by their
 	// bound to let due ticks go first; HorizonReads the reads of the plan.

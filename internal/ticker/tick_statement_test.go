@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgwerk/werkcron/db"
@@ -23,9 +24,10 @@ func connect(t *testing.T, dsn string) *pgx.Conn {
 }
 
 // The tick statement takes all of a schedule's ticks or none: when one of them does not
-// get in (here its compare-and-set value is off, as when the row's lock was let go
-// between two of its ticks), the schedule writes nothing — no job, no ledger row, no
-// new last_tick_at — and is not reported as won, so the ticker looks at it again.
+// get in (here its compare-and-set value is off), the schedule writes nothing — no job,
+// no ledger row, no new last_tick_at — and is not reported as won, so the ticker looks
+// at it again. All in, the older tick's ledger row is written and the newest is the
+// schedule's last job, its row to be written with its outcome.
 func TestTickStatementTakesAllOfAScheduleOrNothing(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.MigratedDB(t)
@@ -37,6 +39,7 @@ func TestTickStatementTakesAllOfAScheduleOrNothing(t *testing.T) {
 	if _, err := conn.Exec(ctx, `INSERT INTO werk_cron_jobs (name, func, interval_secs, catchup) VALUES ('s', 'app.s', 5, 'all')`); err != nil {
 		t.Fatal(err)
 	}
+	plan(t, conn, "s")
 	rows, err := q.GetSchedulesForTicker(ctx, []string{"s"})
 	if err != nil || len(rows) != 1 {
 		t.Fatal(rows, err)
@@ -50,8 +53,8 @@ func TestTickStatementTakesAllOfAScheduleOrNothing(t *testing.T) {
 
 	written := func() (jobs, ledger int64, last *time.Time) {
 		t.Helper()
-		if err := conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM werk_jobs), (SELECT count(*) FROM werk_cron_ticks),
-			(SELECT last_tick_at FROM werk_cron_jobs)`).Scan(&jobs, &ledger, &last); err != nil {
+		if err := conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM werk_jobs), (SELECT count(*) FROM werk_cron_ledger),
+			(SELECT last_tick_at FROM werk_cron_state)`).Scan(&jobs, &ledger, &last); err != nil {
 			t.Fatal(err)
 		}
 		return
@@ -69,7 +72,7 @@ func TestTickStatementTakesAllOfAScheduleOrNothing(t *testing.T) {
 		return got
 	}
 
-	p := tickParams(batch)
+	p := tickParams(batch, 0)
 	p.PrevTickAts[1] = anchor.Add(-time.Hour) // the second tick does not get in
 	if got := outcomes(p); got["won"] != 0 {
 		t.Errorf("half the ticks in: outcomes %v, want no 'won'", got)
@@ -78,11 +81,26 @@ func TestTickStatementTakesAllOfAScheduleOrNothing(t *testing.T) {
 		t.Fatalf("half the ticks in: %d jobs, %d ledger rows, last_tick_at %v; want nothing written", jobs, ledger, last)
 	}
 
-	if got := outcomes(tickParams(batch)); got["won"] != 1 {
+	if got := outcomes(tickParams(batch, 0)); got["won"] != 1 {
 		t.Errorf("all ticks in: outcomes %v, want 'won'", got)
 	}
-	if jobs, ledger, last := written(); jobs != 2 || ledger != 2 || last == nil || !last.Equal(anchor.Add(5*time.Second)) {
-		t.Fatalf("all ticks in: %d jobs, %d ledger rows, last_tick_at %v; want 2, 2 and the second tick", jobs, ledger, last)
+	if jobs, ledger, last := written(); jobs != 2 || ledger != 1 || last == nil || !last.Equal(anchor.Add(5*time.Second)) {
+		t.Fatalf("all ticks in: %d jobs, %d ledger rows, last_tick_at %v; want 2, 1 and the second tick", jobs, ledger, last)
+	}
+	if at := pgtest.QueryOne[time.Time](t, conn, `SELECT last_job_at FROM werk_cron_state`); !at.Equal(anchor.Add(5 * time.Second)) {
+		t.Errorf("last_job_at %v, want the second tick, whose row is written with its outcome", at)
+	}
+	if n := pgtest.QueryOne[int64](t, conn, `SELECT count(*) FROM werk_cron_ticks WHERE outcome = 'enqueued'`); n != 2 {
+		t.Errorf("werk_cron_ticks shows %d enqueued ticks, want both", n)
+	}
+}
+
+// plan marks the schedule name planned, as the planner would, so that a tick statement
+// run by hand may decide it.
+func plan(t *testing.T, conn *pgx.Conn, name string) {
+	t.Helper()
+	if _, err := conn.Exec(context.Background(), `UPDATE werk_cron_state SET planned_at = now(), next_run_at = now() WHERE name = $1`, name); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -111,6 +129,7 @@ func TestTickStatementKeyTakenMidStatement(t *testing.T) {
 				VALUES ('s', 'app.s', 5, 'all', 5)`); err != nil {
 				t.Fatal(err)
 			}
+			plan(t, conn, "s")
 			rows, err := q.GetSchedulesForTicker(ctx, []string{"s"})
 			if err != nil || len(rows) != 1 {
 				t.Fatal(rows, err)
@@ -138,8 +157,9 @@ func TestTickStatementKeyTakenMidStatement(t *testing.T) {
 				err  error
 			}
 			done := make(chan result, 1)
+			params := tickParams(batch, 0)
 			go func() {
-				rows, err := q.EnqueueDueTicks(ctx, tickParams(batch))
+				rows, err := q.EnqueueDueTicks(ctx, params)
 				done <- result{rows, err}
 			}()
 			// The statement waits on the key; then the other session commits.
@@ -168,8 +188,8 @@ func TestTickStatementKeyTakenMidStatement(t *testing.T) {
 				switch {
 				case row.Outcome == "won":
 					won++
-					if row.RemainingRuns != 4 {
-						t.Errorf("remaining_runs after the decision %d; want 4 (one job inserted)", row.RemainingRuns)
+					if row.RemainingRuns != 3 {
+						t.Errorf("remaining_runs after the decision %d; want 3 (two jobs meant), until settled", row.RemainingRuns)
 					}
 				case row.Outcome == "foreign" && row.TickAt != nil && row.TickAt.Equal(second) && row.JobID == nil:
 					dup++
@@ -178,14 +198,26 @@ func TestTickStatementKeyTakenMidStatement(t *testing.T) {
 			if won != 1 || dup != 1 {
 				t.Fatalf("outcomes %+v; want the schedule won and the second tick foreign without a job id", r.rows)
 			}
+			// What the ticker does next (applyRows): name the job that took the key, and
+			// settle the schedule's state, which named the job the raced tick was to get.
 			if err := q.FillRacedForeign(ctx, db.FillRacedForeignParams{
 				Names: []string{"s"}, TickAts: []time.Time{second}, Keys: []string{jobKey("s", second)}}); err != nil {
 				t.Fatalf("FillRacedForeign: %v", err)
 			}
+			if err := q.SettleRacedTicks(ctx, db.SettleRacedTicksParams{Names: []string{"s"},
+				RacedJobIds: []uuid.UUID{params.JobIds[1]}, LastJobIds: []uuid.UUID{params.JobIds[0]}, Unspent: []int32{1}}); err != nil {
+				t.Fatalf("SettleRacedTicks: %v", err)
+			}
+			var lastJob uuid.UUID
+			var lastJobAt *time.Time
+			if err := conn.QueryRow(ctx, `SELECT last_job_id, last_job_at FROM werk_cron_state`).Scan(&lastJob, &lastJobAt); err != nil ||
+				lastJob != params.JobIds[0] || lastJobAt != nil {
+				t.Errorf("state's last job %v at %v (%v); want the first tick's, its row written", lastJob, lastJobAt, err)
+			}
 
 			var jobs, remaining int64
 			var ledger string
-			if err := conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM werk_jobs), (SELECT remaining_runs FROM werk_cron_jobs),
+			if err := conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM werk_jobs), (SELECT remaining_runs FROM werk_cron_state),
 				(SELECT string_agg(outcome || ':' || coalesce(job_id::text, '-'), ' ' ORDER BY tick_at) FROM werk_cron_ticks)`).
 				Scan(&jobs, &remaining, &ledger); err != nil {
 				t.Fatal(err)
@@ -221,7 +253,7 @@ func TestTablesLockedByOthers(t *testing.T) {
 		{`INSERT INTO werk_jobs (key, function) VALUES ('cron:s:2030-01-01T00:00:00Z', 'app.s')`, false},
 		{`LOCK TABLE werk_jobs IN ACCESS EXCLUSIVE MODE`, true},
 		{`LOCK TABLE werk_cron_jobs IN EXCLUSIVE MODE`, true},
-		{`LOCK TABLE werk_cron_ticks IN SHARE MODE`, true},
+		{`LOCK TABLE werk_cron_ledger IN SHARE MODE`, true},
 	} {
 		tx, err := other.Begin(ctx)
 		if err != nil {

@@ -14,10 +14,12 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgwerk/werkcron/db"
 	"github.com/pgwerk/werkcron/internal/leader"
@@ -84,6 +86,9 @@ type Options struct {
 	ApplicationName string
 	// OnRole is called with RoleStandby, RolePrimary or RoleStopped when that changes.
 	OnRole func(role string)
+	// Parallel is how many connections write a large fan-out at once (the leader's own
+	// session and Parallel-1 more, opened when first needed). Default DefaultParallel.
+	Parallel int
 	// AllowFuncs and AllowQueues, when not empty, are the only functions and queues
 	// this ticker enqueues (path.Match patterns, where '*' also matches dots:
 	// "myapp.tasks.*"). A schedule outside them gets last_error instead.
@@ -102,14 +107,18 @@ type Ticker struct {
 	Signals TestSignals
 
 	// State of the current session as primary.
-	conn   *pgx.Conn
-	q      *db.Queries
-	offset time.Duration // database clock minus host clock (for the logs)
-	dbAt   time.Time     // the database's clock at the last trusted heartbeat
-	hostAt time.Time     // the host's clock (opts.Now, monotonic) at that instant
-	hz     *horizon
-	plan   planState
-	fill   fillState
+	conn    *pgx.Conn
+	q       *db.Queries
+	backend int32 // the server process of conn, which holds the leader lock
+	// helpers are the fan-out's other connections (fanout.go), opened when first needed.
+	helpers   *pgxpool.Pool
+	helpersMu sync.Mutex
+	offset    time.Duration // database clock minus host clock (for the logs)
+	dbAt      time.Time     // the database's clock at the last trusted heartbeat
+	hostAt    time.Time     // the host's clock (opts.Now, monotonic) at that instant
+	hz        *horizon
+	plan      planState
+	fill      fillState
 	// outcomes: recording the outcomes of this primary's jobs (outcomes.go).
 	outcomes outcomeState
 	// led: this session became primary; roundsLed: rounds of its loop so far.
@@ -158,6 +167,9 @@ func NewConfig(cfg *pgx.ConnConfig, opts Options) (*Ticker, error) {
 	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = DefaultHeartbeat
+	}
+	if opts.Parallel <= 0 {
+		opts.Parallel = DefaultParallel
 	}
 	if opts.Retention <= 0 {
 		opts.Retention = DefaultRetention
@@ -274,11 +286,16 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 	t.hz = newHorizon(horizonRows)
 	t.plan = planState{pending: true, recheck: true} // whatever changed while no primary ran, and errors
 	t.fill = fillState{pending: true}                // requests made while no primary ran
-	t.outcomes = outcomeState{pending: true}         // jobs that ended while no primary ran
+	// Jobs that ended while no primary ran, and the newest ticks of the last primary,
+	// whose rows are written with their outcomes: a sweep finds them.
+	t.outcomes = outcomeState{pending: true, sweep: true}
 	t.holdups, t.newHoldups, t.clearedHoldups = map[string]bool{}, nil, nil
 	t.dbAt, t.hostAt = time.Time{}, time.Time{}
 	t.planRetryAt, t.planRetryGap = time.Time{}, 0
-	defer func() { t.conn, t.q, t.hz = nil, nil, nil }()
+	defer func() {
+		t.closeHelpers()
+		t.conn, t.q, t.hz = nil, nil, nil
+	}()
 
 	if err := t.q.MarkLeader(work, t.opts.ApplicationName); err != nil {
 		return fmt.Errorf("set application_name: %w", err)
@@ -538,6 +555,7 @@ func (t *Ticker) heartbeat(ctx context.Context) error {
 		// is switching our server session, the next election's checks say so and stop.
 		return errLostLock
 	}
+	t.backend = hb.BackendPid
 	if rtt := after.Sub(before); rtt <= maxClockRTT || t.dbAt.IsZero() {
 		t.hostAt = before.Add(rtt / 2)
 		t.dbAt = hb.Now
@@ -589,14 +607,14 @@ func (t *Ticker) prune(ctx context.Context) error {
 	n, err := t.q.PruneTicks(ctx, db.PruneTicksParams{Before: t.now().Add(-t.opts.Retention), MaxRows: pruneBatch})
 	if err != nil {
 		if t.conn.IsClosed() {
-			return fmt.Errorf("prune werk_cron_ticks: %w", err)
+			return fmt.Errorf("prune werk_cron_ledger: %w", err)
 		}
-		t.log.Warn("prune werk_cron_ticks; trying again in an hour", "err", err)
+		t.log.Warn("prune werk_cron_ledger; trying again in an hour", "err", err)
 		t.lastPrune = time.Now()
 		return nil
 	}
 	if n > 0 {
-		t.log.Info("pruned werk_cron_ticks", "rows", n, "older_than", t.opts.Retention)
+		t.log.Info("pruned werk_cron_ledger", "rows", n, "older_than", t.opts.Retention)
 	}
 	if n < pruneBatch {
 		// The ledger is done; backfill requests as old go with it (few: no batches).

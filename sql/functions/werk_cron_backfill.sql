@@ -46,4 +46,5 @@ BEGIN
 END
 $$;
 
-REVOKE EXECUTE ON FUNCTION werk_cron_backfill(text, timestamptz, timestamptz) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION
+    werk_cron_backfill(text, timestamptz, timestamptz) FROM PUBLIC;

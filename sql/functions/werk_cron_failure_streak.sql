@@ -1,19 +1,18 @@
--- How many of the schedule's newest finished runs failed in a row (at most cap),
+-- How many of the schedule's newest recorded runs failed in a row (at most cap),
 -- counting only runs of ticks after the instant given (a resume starts afresh), and
 -- only the schedule's own runs: jobs werkcron enqueued for it (the ledger says so), never
--- a job of someone else's that held one of its keys ('foreign').
+-- a job of someone else's that held one of its keys ('foreign'). A streak is the failed
+-- runs after the newest run that did not fail (werk_cron_health.last_ok_at), read
+-- through the ledger's index of failed runs alone, so that it costs the same however
+-- long the history.
 CREATE OR REPLACE FUNCTION werk_cron_failure_streak(name text, cap integer DEFAULT 1000,
-                                         after timestamptz DEFAULT '-infinity') RETURNS integer
+                                                     after timestamptz DEFAULT '-infinity') RETURNS integer
 LANGUAGE sql STABLE AS $$
-    WITH runs AS (
-        SELECT t.job_status, pg_catalog.row_number() OVER (ORDER BY t.tick_at DESC) AS n
-        FROM (SELECT job_status, tick_at FROM werk_cron_ticks
-              WHERE werk_cron_ticks.name = werk_cron_failure_streak.name AND job_status IS NOT NULL
-                AND outcome <> 'foreign'
-                AND tick_at > werk_cron_failure_streak.after
-              ORDER BY tick_at DESC
-              LIMIT cap) t
-    )
-    SELECT coalesce((SELECT pg_catalog.min(n) - 1 FROM runs WHERE job_status <> 'failed')::integer,
-                    (SELECT pg_catalog.count(*) FROM runs)::integer)
+    SELECT pg_catalog.count(*)::integer
+    FROM (SELECT 1 FROM werk_cron_ledger t
+          WHERE t.name = werk_cron_failure_streak.name AND t.job_status = 'failed' AND t.outcome <> 'foreign'
+            AND t.tick_at > greatest(werk_cron_failure_streak.after,
+                                     coalesce((SELECT h.last_ok_at FROM werk_cron_health h
+                                               WHERE h.name = werk_cron_failure_streak.name), '-infinity'))
+          LIMIT cap) f
 $$;

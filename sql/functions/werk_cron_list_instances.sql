@@ -25,7 +25,7 @@ LANGUAGE sql STABLE AS $$
     sessions AS (
         SELECT a.*, a.pid = l.pid AS leads,
                (a.pid IN (SELECT m.pid FROM members m)
-                AND pg_catalog.has_table_privilege(a.usesysid, 'werk_cron_ticks', 'INSERT')) AS ticker
+                AND pg_catalog.has_table_privilege(a.usesysid, 'werk_cron_ledger', 'INSERT')) AS ticker
         FROM pg_catalog.pg_stat_activity a, leader l
         WHERE a.pid = l.pid OR a.pid IN (SELECT m.pid FROM members m)
     )

@@ -27,9 +27,8 @@ BEGIN
         RETURN false;
     END IF;
     SELECT pg_catalog.split_part(coalesce(t.job_error, ''), E'\n', 1) INTO last_err
-    FROM werk_cron_ticks t
-    WHERE t.name = werk_cron_pause_failing.name AND t.job_status IS NOT NULL
-      AND t.outcome <> 'foreign'
+    FROM werk_cron_ledger t
+    WHERE t.name = werk_cron_pause_failing.name AND t.job_status = 'failed' AND t.outcome <> 'foreign'
     ORDER BY t.tick_at DESC LIMIT 1;
     UPDATE werk_cron_jobs j
     SET paused = true,
@@ -41,4 +40,5 @@ END
 $$;
 
 -- Only the ticker (werk_cron_grant) and the trigger (as the owner) pause for failures.
-REVOKE EXECUTE ON FUNCTION werk_cron_pause_failing(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION
+    werk_cron_pause_failing(text) FROM PUBLIC;

@@ -1,27 +1,31 @@
 -- Records the outcome of a werkcron job that pgwerk deletes (after its result_ttl, or
--- on its last failure with failure_mode = 'delete') before the primary saw it end, on
--- the job's ledger row: pgwerk's clean-up path, never its workers' status updates. A
--- job deleted before a final status is recorded as it went; a failed job that pgwerk
--- re-queued and ran again is recorded anew.
+-- on its last failure with failure_mode = 'delete') before the primary saw it end:
+-- pgwerk's clean-up path, never its workers' status updates. A job deleted before a
+-- final status is recorded as it went; a failed job that pgwerk re-queued and ran again
+-- is recorded anew. The run's ledger row is updated, or, for a schedule's newest
+-- enqueued tick (whose row is written with its outcome; see werk_cron_state.last_job_at),
+-- written.
 --
 -- It runs as werkcron's owner (so that pgwerk's roles need no right on werkcron's
 -- tables), so it trusts nothing it is handed: it refuses to run for any table but
 -- werkcron's werk_jobs (EXECUTE is PUBLIC's no longer, and its search_path puts pg_temp
--- last, so a temporary look-alike of werk_jobs or werk_cron_ticks is never read), it
--- writes only a row the ledger records as the schedule's own run of that very job, and
--- it cannot raise on ordinary input, which would roll back pgwerk's whole clean-up
--- batch: texts are cut in bytes, and the job's key is read without a cast that could
--- fail. It finds the row by its primary key, read from the job's key (a tick's), or by
--- the job's id among the schedule's manual runs: one index probe either way.
+-- last, so a temporary look-alike of werk_jobs or werk_cron_ledger is never read), it
+-- writes only a run werkcron made (its ledger row, or the schedule's state naming that
+-- very job), and it cannot raise on ordinary input, which would roll back pgwerk's
+-- whole clean-up batch: texts are cut in bytes, the job's key is read without a cast
+-- that could fail, and a schedule deleted meanwhile gets no summary. It finds the row by
+-- its primary key, read from the job's key (a tick's), or by the job's id among manual
+-- runs: one index probe either way.
 CREATE OR REPLACE FUNCTION werk_cron_record_outcome() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER AS $$
 DECLARE
-    j      werk_jobs;
-    final  boolean;
-    status text;
-    err    text;
-    tick   timestamptz;
-    hit    integer;
+    j        werk_jobs;
+    final    boolean;
+    status   text;
+    err      text;
+    tick     timestamptz;
+    finished timestamptz;
+    hit      integer;
 BEGIN
     IF TG_RELID <> 'werk_jobs'::regclass OR TG_OP <> 'DELETE' OR TG_LEVEL <> 'ROW' OR TG_WHEN <> 'AFTER' THEN
         RAISE EXCEPTION 'werk_cron_record_outcome records the jobs werkcron''s werk_jobs deletes, not % of %',
@@ -42,29 +46,44 @@ BEGIN
                    WHEN 'active' THEN 'deleted by pgwerk while running (failure_mode = delete keeps no error)'
                    ELSE 'deleted while ' || werk_cron_cut(j.status, 100) END;
     END IF;
+    finished := coalesce(j.completed_at, pg_catalog.clock_timestamp());
     tick := werk_cron_tick_of_key(j.key, j.cron_name);
     IF tick IS NULL THEN
         -- Not a tick's key: a manual run's row is at the instant it was triggered.
-        SELECT t.tick_at INTO tick FROM werk_cron_ticks t
-        WHERE t.job_id = j.id AND t.name = j.cron_name AND t.outcome = 'triggered';
+        SELECT t.tick_at INTO tick FROM werk_cron_ledger t
+        WHERE t.job_id = j.id AND t.outcome = 'triggered' AND t.name = j.cron_name;
     END IF;
-    UPDATE werk_cron_ticks t
-    SET job_status = status, job_started_at = j.started_at,
-        job_finished_at = coalesce(j.completed_at, pg_catalog.clock_timestamp()),
+    IF tick IS NULL THEN
+        RETURN NULL; -- not a run werkcron made
+    END IF;
+    UPDATE werk_cron_ledger t
+    SET job_status = status, job_started_at = j.started_at, job_finished_at = finished,
         job_attempts = j.attempts, job_error = werk_cron_cut(err, 2048)
     WHERE t.name = j.cron_name AND t.tick_at = tick AND t.job_id = j.id
       AND t.outcome <> 'foreign' -- a job that held the tick's key, not a run werkcron made
       AND (t.job_status IS NULL
            -- recorded already, then re-queued by pgwerk and run again: its last run
-           OR (final AND (t.job_status <> status
-                          OR t.job_finished_at IS DISTINCT FROM coalesce(j.completed_at, t.job_finished_at))));
+           OR (final AND (t.job_status <> status OR t.job_finished_at IS DISTINCT FROM coalesce(j.completed_at, t.job_finished_at))));
     GET DIAGNOSTICS hit = ROW_COUNT;
+    IF hit = 0 THEN
+        -- The schedule's newest enqueued tick has no row yet: write it, if the
+        -- schedule's state names this very job.
+        INSERT INTO werk_cron_ledger (name, tick_at, outcome, job_id, decided_at, job_status, job_started_at,
+                                     job_finished_at, job_attempts, job_error)
+        SELECT s.name, tick, 'enqueued', j.id, j.enqueued_at, status, j.started_at, finished, j.attempts,
+               werk_cron_cut(err, 2048)
+        FROM werk_cron_state s
+        WHERE s.name = j.cron_name AND s.last_job_id = j.id AND s.last_job_at = tick
+        ON CONFLICT DO NOTHING;
+        GET DIAGNOSTICS hit = ROW_COUNT;
+    END IF;
     IF hit = 0 THEN
         RETURN NULL; -- recorded already, or not a run werkcron made
     END IF;
     PERFORM pg_catalog.nextval(CASE status WHEN 'complete' THEN 'werk_cron_outcomes_complete'::regclass
                                            WHEN 'failed' THEN 'werk_cron_outcomes_failed'::regclass
                                            ELSE 'werk_cron_outcomes_aborted'::regclass END);
+    PERFORM werk_cron_note_runs(ARRAY[j.cron_name], ARRAY[tick], ARRAY[status], ARRAY[finished]);
     IF status = 'failed' THEN
         PERFORM werk_cron_pause_failing(j.cron_name);
     END IF;
@@ -72,4 +91,5 @@ BEGIN
 END
 $$;
 
-REVOKE EXECUTE ON FUNCTION werk_cron_record_outcome() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION
+    werk_cron_record_outcome() FROM PUBLIC;

@@ -9,5 +9,6 @@ BEGIN
         pg_catalog.format('SELECT %L::text', pg_catalog.current_schema()));
 END
 $$;
-COMMENT ON FUNCTION werk_cron_schema() IS
+COMMENT ON FUNCTION
+    werk_cron_schema() IS
     'the schema werkcron was migrated into: the lock keys and the notification channel derive from it';

@@ -39,7 +39,7 @@ BEGIN
             CASE WHEN s.overlap IN ('buffer_one', 'buffer_all') THEN 'cron:' || s.name END,
             pg_catalog.jsonb_build_object('args', s.args, 'kwargs', s.kwargs), s.max_attempts,
             s.timeout_secs, v_at, v_at, s.meta, s.result_ttl, s.failure_ttl, s.name);
-    INSERT INTO werk_cron_ticks (name, tick_at, outcome, job_id, decided_at)
+    INSERT INTO werk_cron_ledger (name, tick_at, outcome, job_id, decided_at)
     VALUES (s.name, v_at, 'triggered', v_id, v_at)
     ON CONFLICT DO NOTHING;
     PERFORM pg_catalog.pg_notify('werk:' || s.queue, '');
@@ -48,4 +48,5 @@ BEGIN
 END
 $$;
 
-REVOKE EXECUTE ON FUNCTION werk_cron_trigger(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION
+    werk_cron_trigger(text) FROM PUBLIC;

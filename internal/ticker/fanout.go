@@ -1,0 +1,187 @@
+package ticker
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgwerk/werkcron/db"
+	"github.com/pgwerk/werkcron/internal/leader"
+)
+
+// A large fan-out (many schedules due at once) is written by several connections of
+// the primary's process at once, so that the database's cores share the work and the
+// first jobs commit sooner. Each statement is its own transaction under the same
+// compare-and-set as any other: the advisory lock decides who is primary; the
+// compare-and-set, the ledger and the job key are what make a tick happen once. The
+// leader's own session writes the first part; the others are fenced by it: their
+// statements go through only while that session holds the leader lock (see
+// queries/tick.sql), so that a primary whose session is gone (terminated, or cut off by
+// a partition) writes nothing more through them either.
+const (
+	// DefaultParallel is how many connections write a fan-out at once. Measured with
+	// 10,000 schedules due at once on a 2-core machine (docs/benchmarks.md): 2 wrote
+	// it in about half the time of 1; 4 gained nothing more there (two cores), and on
+	// more cores what bounds it is WAL insertion and werk_jobs' unique key index.
+	DefaultParallel = 2
+	// parallelMin: a fan-out is split only into parts of at least this many ticks; a
+	// smaller one is written by the leader's session alone (another connection's round
+	// trip and fence cost more than they save).
+	parallelMin = 1000
+	// helperIdle: the fan-out's other connections are closed after this long unused, so
+	// that an idle primary holds one session.
+	helperIdle = time.Minute
+)
+
+// parts cuts batch (in the order its ticks fall due) into tick statements: at most
+// maxTicksPerStatement ticks each, and, with parallel connections, at least that many
+// parts of at least parallelMin ticks, so that each connection has work.
+func parts(batch []planned, parallel int) [][]planned {
+	total := 0
+	for _, b := range batch {
+		total += len(b.d.missed) + len(b.d.enqueue)
+	}
+	size := maxTicksPerStatement
+	if n := min(parallel, total/parallelMin); n > 1 {
+		size = min(size, (total+n-1)/n)
+	}
+	var out [][]planned
+	var part []planned
+	ticks := 0
+	for _, b := range batch {
+		n := len(b.d.missed) + len(b.d.enqueue)
+		if ticks+n > size && len(part) > 0 {
+			out = append(out, part)
+			part, ticks = nil, 0
+		}
+		part = append(part, b)
+		ticks += n
+	}
+	if len(part) > 0 {
+		out = append(out, part)
+	}
+	return out
+}
+
+// writeAll writes the decisions of batch and applies what came of them. The parts are
+// written by up to opts.Parallel connections at once, in order of falling due; what
+// came of them is applied afterwards, in the same order, on this goroutine. A part whose
+// connection failed is written again by the leader's session (a statement that did go
+// through then loses its compare-and-set, and is read back like any other).
+func (t *Ticker) writeAll(ctx context.Context, batch []planned, now time.Time, lostOnes *[]lost) error {
+	ps := parts(batch, t.opts.Parallel)
+	results := make([][]written, len(ps))
+	failed := make([]error, len(ps))
+	next := make(chan int, len(ps))
+	for i := range ps {
+		next <- i
+	}
+	close(next)
+	var wg sync.WaitGroup
+	for range min(t.opts.Parallel, len(ps)) - 1 {
+		wg.Go(func() {
+			t.onHelper(ctx, func(conn *pgx.Conn) {
+				for i := range next {
+					if failed[i] = t.execute(ctx, conn, t.backend, ps[i], &results[i]); failed[i] != nil {
+						return // this connection is gone: the leader takes the rest
+					}
+				}
+			})
+		})
+	}
+	var err error
+	for i := range next {
+		if err = t.execute(ctx, t.conn, 0, ps[i], &results[i]); err != nil {
+			break
+		}
+	}
+	wg.Wait()
+	if err != nil {
+		return err // the leader's own session failed
+	}
+	for i := range ps {
+		if failed[i] != nil {
+			t.log.Warn("a fan-out connection failed; its part is written by the leader's session", "err", failed[i])
+			results[i] = nil
+			if err := t.execute(ctx, t.conn, 0, ps[i], &results[i]); err != nil {
+				return err
+			}
+		}
+	}
+	for _, rs := range results {
+		for _, w := range rs {
+			if err := t.apply(ctx, w, now, lostOnes); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// onHelper runs fn with one of the fan-out's connections, opening the pool on first
+// use; without one (the database refuses another connection, say), fn does not run and
+// the leader's session writes everything.
+func (t *Ticker) onHelper(ctx context.Context, fn func(conn *pgx.Conn)) {
+	pool, err := t.helperPool(ctx)
+	if err != nil {
+		t.log.Warn("no connection for the fan-out; the leader's session writes it alone", "err", err)
+		return
+	}
+	c, err := pool.Acquire(ctx)
+	if err != nil {
+		t.log.Warn("no connection for the fan-out; the leader's session writes it alone", "err", err)
+		return
+	}
+	defer c.Release()
+	fn(c.Conn())
+}
+
+// helperPool returns the pool of the fan-out's connections, opening it on first use:
+// sessions prepared as the leader's is (search_path, TCP settings) and bounded by the
+// same lock_timeout.
+func (t *Ticker) helperPool(ctx context.Context) (*pgxpool.Pool, error) {
+	t.helpersMu.Lock()
+	defer t.helpersMu.Unlock()
+	if t.helpers != nil {
+		return t.helpers, nil
+	}
+	cfg, err := pgxpool.ParseConfig("")
+	if err != nil {
+		return nil, err
+	}
+	cfg.ConnConfig = t.cfg.Copy()
+	cfg.ConnConfig.RuntimeParams["application_name"] = cutBytes(t.opts.ApplicationName+" fan-out", 63)
+	cfg.MaxConns = int32(max(t.opts.Parallel-1, 1))
+	cfg.MinConns = 0
+	cfg.MaxConnIdleTime = helperIdle
+	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		registerUUID(conn.TypeMap())
+		if err := leader.Prepare(ctx, conn); err != nil {
+			return err
+		}
+		if err := db.New(conn).SetLockTimeout(ctx, fmt.Sprintf("%dms", lockTimeout.Milliseconds())); err != nil {
+			return fmt.Errorf("set lock_timeout: %w", err)
+		}
+		return nil
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	t.helpers = pool
+	return pool, nil
+}
+
+// closeHelpers closes the fan-out's connections (when this session stops leading).
+func (t *Ticker) closeHelpers() {
+	t.helpersMu.Lock()
+	defer t.helpersMu.Unlock()
+	if t.helpers != nil {
+		t.helpers.Close()
+		t.helpers = nil
+	}
+}

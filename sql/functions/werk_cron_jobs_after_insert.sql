@@ -1,0 +1,14 @@
+-- New schedules get their state, awaiting planning, and wake the primary ticker: once
+-- per statement, so that an INSERT of a million schedules is one notification. The
+-- channel carries the schema (werk_cron_channel), so that two installations in one
+-- database do not wake each other; what changed is read from the planner's index,
+-- never from the payload.
+CREATE OR REPLACE FUNCTION werk_cron_jobs_after_insert() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO werk_cron_state (name, remaining_runs, defined_at)
+    SELECT n.name, n.remaining_runs, n.updated_at FROM werk_cron_jobs_inserted n;
+    PERFORM pg_catalog.pg_notify(werk_cron_channel(), '');
+    RETURN NULL;
+END
+$$;

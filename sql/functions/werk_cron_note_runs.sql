@@ -1,0 +1,84 @@
+-- werk_cron_note_runs sums up newly recorded runs in werk_cron_health: for each
+-- schedule, its newest recorded run (by tick, whatever order the outcomes come in) and
+-- its newest run that did not fail, which is where a failure streak begins. Whoever
+-- records an outcome calls it: the primary's passes, and the trigger on pgwerk's
+-- deletes. A new row is only written for a schedule whose row this statement holds
+-- (FOR KEY SHARE, which is what the foreign key would take anyway), so that no outcome
+-- fails for a schedule deleted at that moment, and never waits for it: a schedule row
+-- another session holds for update (or deletes) gets its summary with a later outcome.
+-- Existing rows are updated without any lock on the schedule. It runs as the
+-- owner (that lock needs a right on werk_cron_jobs no ticker has); EXECUTE: the owner
+-- and ticker roles (werk_cron_grant).
+CREATE OR REPLACE FUNCTION werk_cron_note_runs(names text[], ticks timestamptz[], statuses text[],
+                                               finished timestamptz[]) RETURNS void
+LANGUAGE sql SECURITY DEFINER AS $$
+    WITH runs AS (
+        SELECT r.name, r.tick_at, r.status, r.finished_at
+        FROM ROWS FROM (pg_catalog.unnest(names), pg_catalog.unnest(ticks), pg_catalog.unnest(statuses),
+                        pg_catalog.unnest(finished)) AS r(name, tick_at, status, finished_at)
+        WHERE r.name IS NOT NULL AND r.tick_at IS NOT NULL AND r.status IS NOT NULL
+    ),
+    newest AS (
+        SELECT DISTINCT ON (r.name) r.name, r.tick_at, r.status, r.finished_at
+        FROM runs r
+        ORDER BY r.name, r.tick_at DESC
+    ),
+    per AS (
+        SELECT n.name, n.tick_at, n.status, n.finished_at, o.ok_at
+        FROM newest n
+        LEFT JOIN (SELECT r.name, pg_catalog.max(r.tick_at) AS ok_at FROM runs r
+                   WHERE r.status <> 'failed' GROUP BY r.name) o ON o.name = n.name
+    ),
+    updated AS (
+        UPDATE werk_cron_health h
+        SET last_run_at = CASE WHEN h.last_run_at IS NULL OR p.tick_at >= h.last_run_at THEN p.tick_at ELSE h.last_run_at END,
+            last_run_status = CASE WHEN h.last_run_at IS NULL OR p.tick_at >= h.last_run_at THEN p.status ELSE h.last_run_status END,
+            last_run_finished_at = CASE WHEN h.last_run_at IS NULL OR p.tick_at >= h.last_run_at THEN p.finished_at
+                                        ELSE h.last_run_finished_at END,
+            last_ok_at = CASE WHEN p.ok_at IS NULL THEN h.last_ok_at ELSE greatest(h.last_ok_at, p.ok_at) END
+        FROM per p
+        WHERE h.name = p.name
+        RETURNING h.name
+    ),
+    schedules AS (
+        SELECT j.name FROM werk_cron_jobs j
+        WHERE j.name IN (SELECT p.name FROM per p)
+          AND NOT EXISTS (SELECT 1 FROM werk_cron_health h WHERE h.name = j.name)
+        FOR KEY SHARE OF j SKIP LOCKED
+    )
+    INSERT INTO werk_cron_health AS h (name, last_run_at, last_run_status, last_run_finished_at, last_ok_at)
+    SELECT p.name, p.tick_at, p.status, p.finished_at, p.ok_at
+    FROM per p
+    WHERE p.name IN (SELECT s.name FROM schedules s) AND p.name NOT IN (SELECT u.name FROM updated u)
+    ON CONFLICT (name) DO UPDATE
+        SET last_run_at = CASE WHEN h.last_run_at IS NULL OR excluded.last_run_at >= h.last_run_at THEN excluded.last_run_at ELSE h.last_run_at END,
+            last_run_status = CASE WHEN h.last_run_at IS NULL OR excluded.last_run_at >= h.last_run_at THEN excluded.last_run_status
+                                   ELSE h.last_run_status END,
+            last_run_finished_at = CASE WHEN h.last_run_at IS NULL OR excluded.last_run_at >= h.last_run_at
+                                        THEN excluded.last_run_finished_at ELSE h.last_run_finished_at END,
+            last_ok_at = CASE WHEN excluded.last_ok_at IS NULL THEN h.last_ok_at ELSE greatest(h.last_ok_at, excluded.last_ok_at) END
+$$;
+
+REVOKE EXECUTE ON FUNCTION
+    werk_cron_note_runs(text[], timestamptz[], text[], timestamptz[]) FROM PUBLIC;
+
+-- Ticker roles granted before this function existed (those werk_cron_grant gave the
+-- ledger's INSERT and DELETE) may execute it too.
+DO $$
+DECLARE
+    r name;
+BEGIN
+    FOR r IN
+        SELECT ro.rolname
+        FROM pg_catalog.pg_class c, LATERAL pg_catalog.aclexplode(c.relacl) x
+        JOIN pg_catalog.pg_roles ro ON ro.oid = x.grantee
+        WHERE c.oid = 'werk_cron_ledger'::regclass AND x.privilege_type IN ('INSERT', 'DELETE')
+          AND x.grantee <> c.relowner
+        GROUP BY ro.rolname
+        HAVING pg_catalog.count(DISTINCT x.privilege_type) = 2
+    LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I',
+                                  'werk_cron_note_runs(text[], timestamptz[], text[], timestamptz[])', r);
+    END LOOP;
+END
+$$;
