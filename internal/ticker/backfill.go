@@ -34,8 +34,19 @@ type fillState struct {
 	blocked map[int64]time.Time
 	// checked holds the requests this primary has found within MaxBackfillTicks, over
 	// their whole range: whatever a request row says of its progress, every primary
-	// counts its ticks once before it enqueues any.
-	checked map[int64]bool
+	// counts its ticks before it enqueues any, and again whenever the range, or the
+	// schedule's definition, is not the one it counted (a request widened after its
+	// count, or deleted and inserted again under its id).
+	checked map[int64]checkedRange
+}
+
+// checkedRange is what a request's count of ticks was made for.
+type checkedRange struct {
+	from, until, defined time.Time
+}
+
+func (c checkedRange) same(o checkedRange) bool {
+	return c.from.Equal(o.from) && c.until.Equal(o.until) && c.defined.Equal(o.defined)
 }
 
 func (f *fillState) due(now time.Time) bool { return f.pending && !now.Before(f.notBefore) }
@@ -71,7 +82,7 @@ func (t *Ticker) backfillStep(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
 	if t.fill.blocked == nil {
-		t.fill.blocked, t.fill.checked = map[int64]time.Time{}, map[int64]bool{}
+		t.fill.blocked, t.fill.checked = map[int64]time.Time{}, map[int64]checkedRange{}
 	}
 	reqs, err := t.q.NextBackfill(ctx, t.fill.skip(time.Now()))
 	if err != nil {
@@ -230,11 +241,11 @@ func (t *Ticker) backfillChunk(ctx context.Context, r db.NextBackfillRow) (e *en
 	}
 	s := backfillSchedule(e, from)
 	after := from.Add(-time.Nanosecond)
-	if !t.fill.checked[r.ID] {
+	if counted := (checkedRange{from, until, e.definedAt}); !t.fill.checked[r.ID].same(counted) {
 		if n := countTicks(s, after, until, MaxBackfillTicks+1); n > MaxBackfillTicks {
 			return e, nil, through, true, fmt.Sprintf("the range holds more than %d ticks of the schedule; backfill a shorter range", MaxBackfillTicks), nil
 		}
-		t.fill.checked[r.ID] = true
+		t.fill.checked[r.ID] = counted
 	}
 	if r.ThroughAt != nil && r.ThroughAt.After(after) {
 		after = *r.ThroughAt // the table keeps it within the range
