@@ -5,7 +5,9 @@
 -- locks have no permissions, so anyone who can connect may take the keys: a session that
 -- holds one of them without a ticker's rights is listed as 'not a ticker', and while it
 -- holds the leader lock no ticker can lead (werk_cron_await_leadership says so to every
--- standby). A primary sets " leader@<unix time>" at the end of its application_name
+-- standby). Whether a session is a ticker is its role's rights alone: one that holds the
+-- member key exclusively keeps tickers from joining (standbys are not listed then), but
+-- the primary is still the primary. A primary sets " leader@<unix time>" at the end of its application_name
 -- when it takes over. pg_stat_activity hides most columns of other roles' sessions
 -- from a viewer without pg_read_all_stats: those are NULL here. (A function under the
 -- view, because sqlc does not know the system catalogs.)
@@ -24,8 +26,7 @@ LANGUAGE sql STABLE AS $$
     leader AS MATERIALIZED (SELECT werk_cron_leader_pid() AS pid),
     sessions AS (
         SELECT a.*, a.pid = l.pid AS leads,
-               (a.pid IN (SELECT m.pid FROM members m)
-                AND pg_catalog.has_table_privilege(a.usesysid, 'werk_cron_ledger', 'INSERT')) AS ticker
+               pg_catalog.has_table_privilege(a.usesysid, 'werk_cron_ledger', 'INSERT') AS ticker
         FROM pg_catalog.pg_stat_activity a, leader l
         WHERE a.pid = l.pid OR a.pid IN (SELECT m.pid FROM members m)
     )
