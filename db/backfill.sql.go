@@ -18,6 +18,7 @@ WITH found AS MATERIALIZED (
            priority, max_attempts, overlap, jitter_secs, updated_at
     FROM werk_cron_jobs
     WHERE name = $1::text
+      AND werk_cron_trusted_triggers() -- raises if a write would run another role's code
 ),
 s AS MATERIALIZED (
     SELECT f.name, f.func, f.queue, f.args, f.kwargs, f.timeout_secs, f.result_ttl, f.failure_ttl, f.meta,

@@ -28,6 +28,8 @@ WITH d AS MATERIALIZED (
            pg_catalog.unnest($12::timestamptz[]) AS next_run_at,
            pg_catalog.unnest($13::uuid[]) AS prev_job_id,
            pg_catalog.unnest($14::timestamptz[]) AS prev_job_at
+    -- Nothing written runs another role's code (werk_cron_trusted_triggers raises).
+    WHERE werk_cron_trusted_triggers()
 ),
 t AS MATERIALIZED (
     SELECT d.name, d.key, d.tick_at, d.kind, d.ticks, d.head, d.job_id, d.schedule_ticks, d.prev_tick_at, d.seen_defined_at, d.newest, d.next_run_at, d.prev_job_id, d.prev_job_at, j.func, j.queue, j.args, j.kwargs, j.timeout_secs, j.result_ttl, j.failure_ttl, j.meta,

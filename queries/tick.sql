@@ -58,6 +58,8 @@ WITH d AS MATERIALIZED (
            pg_catalog.unnest(@next_run_ats::timestamptz[]) AS next_run_at,
            pg_catalog.unnest(@prev_job_ids::uuid[]) AS prev_job_id,
            pg_catalog.unnest(@prev_job_ats::timestamptz[]) AS prev_job_at
+    -- Nothing written runs another role's code (werk_cron_trusted_triggers raises).
+    WHERE werk_cron_trusted_triggers()
 ),
 -- Each tick with what decides it, as this statement reads it.
 t AS MATERIALIZED (

@@ -13,17 +13,17 @@ import (
 	"github.com/pgwerk/werkcron/scheduler"
 )
 
-// What the fixes of the second hostile-input review left open, as the roles of
-// hostile_review_test.go find it. These tests fail until werkcron is fixed: each says
-// what harm it found.
+// What the first fixes of the second hostile-input review left open, as the roles of
+// hostile_review_test.go found it, and fixed since: each test says what harm it found.
 
 // The review's application role may update werk_cron_backfills: a request the primary
 // has counted (within the cap over its range) and carried out, its range then widened
 // by hand to 30 hours of a one-second schedule (108,000 ticks) and made pending again,
-// must not be carried out past the cap. The primary counts a request's ticks once per
+// must not be carried out past the cap. The primary counted a request's ticks once per
 // request id, before its first chunk: neither a widened range nor a new request under
 // a counted id (DELETE, then INSERT ... OVERRIDING SYSTEM VALUE, which needs nothing
-// but INSERT) is counted again.
+// but INSERT) was counted again. Now a count holds for the range and definition it was
+// made for.
 func TestHostileReviewWidenedBackfillIsCountedAgain(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -88,7 +88,8 @@ func TestHostileReviewWidenedBackfillIsCountedAgain(t *testing.T) {
 // create functions in its own temporary schema. A trigger of the worker's on werk_jobs
 // runs as whoever inserts jobs: the ticker, whose role may write the ledger and pause
 // schedules (or the owner, when tickers run as the owner). Nothing a worker attaches to
-// werk_jobs may run as the ticker.
+// werk_jobs may run as the ticker: werkcron refuses to write while such a trigger is
+// there (werk_cron_trusted_triggers), and goes on once it is dropped.
 func TestHostileReviewWorkerTriggerDoesNotRunAsTheTicker(t *testing.T) {
 	t.Parallel()
 	dsn, pool := migratedDB(t)
@@ -96,7 +97,7 @@ func TestHostileReviewWorkerTriggerDoesNotRunAsTheTicker(t *testing.T) {
 	ticker := tickerRole(t, dsn, pool)
 	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron, pause_after_failures) VALUES ('victim', 'app.victim', '* * * * * *', 1)`)
 	// A run that went well, as a primary recorded it.
-	pgtest.Exec(t, pool, `INSERT INTO werk_cron_ticks (name, tick_at, outcome, job_id, job_status)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_ledger (name, tick_at, outcome, job_id, job_status)
 		VALUES ('victim', date_trunc('second', now()) - interval '1 minute', 'enqueued', gen_random_uuid(), 'complete')`)
 	w := pgtest.ConnAs(t, dsn, workerRole(t, dsn, pool))
 	listener := pgtest.ConnAs(t, dsn, pgtest.NewRole(t, dsn, "listener", ""))
@@ -105,7 +106,7 @@ func TestHostileReviewWorkerTriggerDoesNotRunAsTheTicker(t *testing.T) {
 		BEGIN
 			PERFORM pg_notify('evil', current_user);
 			-- What the ticker's role may do: rewrite how the schedule's runs went.
-			UPDATE public.werk_cron_ticks SET job_status = 'failed', job_error = 'forged' WHERE name = NEW.cron_name AND job_status = 'complete';
+			UPDATE public.werk_cron_ledger SET job_status = 'failed', job_error = 'forged' WHERE name = NEW.cron_name AND job_status = 'complete';
 			RETURN NEW;
 		EXCEPTION WHEN OTHERS THEN
 			RETURN NEW;
@@ -117,9 +118,17 @@ func TestHostileReviewWorkerTriggerDoesNotRunAsTheTicker(t *testing.T) {
 	}
 	tk := startTicker(t, pgtest.AsRole(t, dsn, ticker), scheduler.TickerOptions{})
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
-	pgtest.Eventually(t, 5*time.Second, "the schedule ticking (or stopped)", func() bool {
-		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE name = 'victim'`) >= 3
+	// The primary refuses to write while the trigger is there: it owes the ticks.
+	pgtest.Eventually(t, 5*time.Second, "the primary owing ticks it will not write", func() bool {
+		return tk.Stats.Overdue() >= 2*time.Second
 	})
+	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`); n != 0 {
+		t.Errorf("%d jobs enqueued through the worker's trigger", n)
+	}
+	// Nor may werkcron's owner be made to run it: werk_cron_trigger runs as the owner.
+	if err := try(pool, `SELECT werk_cron_trigger('victim')`); err == nil || !strings.Contains(err.Error(), "WC001") {
+		t.Errorf("werk_cron_trigger with the worker's trigger on werk_jobs: %v; want it refused (WC001)", err)
+	}
 	nctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	if n, err := listener.WaitForNotification(nctx); err == nil {
@@ -131,6 +140,11 @@ func TestHostileReviewWorkerTriggerDoesNotRunAsTheTicker(t *testing.T) {
 	if state, _, reason := scheduleState(t, pool, "victim"); state == "paused" {
 		t.Errorf("the schedule was paused: %s", reason)
 	}
+	// The trigger gone, the schedule ticks again.
+	pgtest.Exec(t, pool, `DROP TRIGGER evil ON werk_jobs`) // the table's owner may
+	pgtest.Eventually(t, 5*time.Second, "the schedule ticking once the trigger is gone", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'victim'`) >= 1
+	})
 }
 
 // Any role that connects may take the ticker membership key exclusively (advisory

@@ -176,9 +176,9 @@ func TestHostileReviewApplicationRoleEndToEnd(t *testing.T) {
 	t.Run("attacks", func(t *testing.T) {
 		id := pgtest.QueryOne[int64](t, pool, `SELECT max(id) FROM werk_cron_backfills`)
 		for _, sql := range []string{
-			`INSERT INTO werk_cron_ticks (name, tick_at, outcome) VALUES ('bf', now() + interval '1 hour', 'enqueued')`,
-			`UPDATE werk_cron_ticks SET job_status = 'failed'`,
-			`DELETE FROM werk_cron_ticks`,
+			`INSERT INTO werk_cron_ledger (name, tick_at, outcome) VALUES ('bf', now() + interval '1 hour', 'enqueued')`,
+			`UPDATE werk_cron_ledger SET job_status = 'failed'`,
+			`DELETE FROM werk_cron_ledger`,
 			`INSERT INTO werk_cron_backfills (name, from_at, to_at) VALUES ('bf', now() - interval '1 min', now())`,
 			`UPDATE werk_cron_backfills SET through_at = from_at WHERE id = ` + fmt.Sprint(id),
 			`UPDATE werk_cron_backfills SET enqueued = 0 WHERE id = ` + fmt.Sprint(id),
@@ -207,7 +207,7 @@ func TestHostileReviewApplicationRoleEndToEnd(t *testing.T) {
 		// Granting itself more does nothing (it owns nothing and holds no grant option).
 		_ = try(a, `SELECT count(*) FROM werk_cron_grant($1)`, app)
 		_ = try(a, `SELECT count(*) FROM werk_cron_grant_app($1)`, app)
-		for _, p := range []string{"werk_cron_ticks, INSERT", "werk_cron_ticks, UPDATE", "werk_cron_backfills, INSERT", "werk_cron_backfills, UPDATE", "werk_jobs, UPDATE"} {
+		for _, p := range []string{"werk_cron_ledger, INSERT", "werk_cron_ledger, UPDATE", "werk_cron_backfills, INSERT", "werk_cron_backfills, UPDATE", "werk_jobs, UPDATE"} {
 			tbl, priv, _ := strings.Cut(p, ", ")
 			if pgtest.QueryOne[bool](t, pool, `SELECT has_table_privilege($1, $2, $3)`, app, tbl, priv) {
 				t.Errorf("the application role may %s %s", priv, tbl)

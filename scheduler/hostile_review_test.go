@@ -173,10 +173,10 @@ func TestHostileReviewTempLookAlikesPauseAndRewriteNothing(t *testing.T) {
 	// A run of the schedule that went well, as a primary recorded it.
 	realJob := uuid.New()
 	realTick := pgtest.QueryOne[time.Time](t, pool, `SELECT date_trunc('second', now()) - interval '1 minute'`)
-	pgtest.Exec(t, pool, `INSERT INTO werk_cron_ticks (name, tick_at, outcome, job_id, job_status)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_ledger (name, tick_at, outcome, job_id, job_status)
 		VALUES ('victim', $1, 'enqueued', $2, 'complete')`, realTick, realJob)
 
-	const tempLedger = `CREATE TEMP TABLE werk_cron_ticks (name text, tick_at timestamptz, outcome text, job_id uuid,
+	const tempLedger = `CREATE TEMP TABLE werk_cron_ledger (name text, tick_at timestamptz, outcome text, job_id uuid,
 		decided_at timestamptz DEFAULT now(), ticks integer DEFAULT 1, job_status text, job_started_at timestamptz,
 		job_finished_at timestamptz, job_attempts integer, job_error text)`
 	const tempJobs = `CREATE TEMP TABLE werk_jobs (id uuid, key text, function text, queue text, status text,
@@ -192,7 +192,7 @@ func TestHostileReviewTempLookAlikesPauseAndRewriteNothing(t *testing.T) {
 		}
 		wantDenied(t, "a trigger of the stranger's calling werk_cron_record_outcome", try(c, tempTrigger))
 		forged := uuid.New()
-		pgtest.Exec(t, c, `INSERT INTO pg_temp.werk_cron_ticks (name, tick_at, outcome, job_id, job_status)
+		pgtest.Exec(t, c, `INSERT INTO pg_temp.werk_cron_ledger (name, tick_at, outcome, job_id, job_status)
 			SELECT 'victim', now() + g * interval '1 s', 'enqueued', CASE WHEN g = 3 THEN $1::uuid ELSE gen_random_uuid() END,
 			       CASE WHEN g = 3 THEN NULL ELSE 'failed' END
 			FROM generate_series(1, 3) g`, forged)
@@ -214,7 +214,7 @@ func TestHostileReviewTempLookAlikesPauseAndRewriteNothing(t *testing.T) {
 		// failures): what it reads must be werkcron's ledger, never its own temporary one.
 		c := pgtest.ConnAs(t, dsn, tickerRole(t, dsn, pool))
 		pgtest.Exec(t, c, tempLedger)
-		pgtest.Exec(t, c, `INSERT INTO pg_temp.werk_cron_ticks (name, tick_at, outcome, job_id, job_status)
+		pgtest.Exec(t, c, `INSERT INTO pg_temp.werk_cron_ledger (name, tick_at, outcome, job_id, job_status)
 			SELECT 'victim2', now() + g * interval '1 s', 'enqueued', gen_random_uuid(), 'failed' FROM generate_series(1, 3) g`)
 		if err := try(c, `SELECT werk_cron_pause_failing('victim2')`); err != nil {
 			t.Fatal(err)
@@ -574,7 +574,7 @@ func TestHostileReviewForgedRunsNeverCount(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	wantDenied(t, "the producer writing the ledger", try(producer, `INSERT INTO werk_cron_ticks (name, tick_at, outcome) VALUES ('victim', $1, 'enqueued')`,
+	wantDenied(t, "the producer writing the ledger", try(producer, `INSERT INTO werk_cron_ledger (name, tick_at, outcome) VALUES ('victim', $1, 'enqueued')`,
 		first.Add(time.Hour)))
 	after := first.Add(3 * time.Second)
 	pgtest.Eventually(t, 15*time.Second, "the schedule ticked past the forged ticks (or was paused)", func() bool {
@@ -618,9 +618,9 @@ func TestHostileReviewTriggerNeedsNoLedgerRights(t *testing.T) {
 	}
 	future := pgtest.QueryOne[time.Time](t, pool, `SELECT date_trunc('second', now()) + interval '1 hour'`)
 	wantDenied(t, "the application writing a future tick's ledger row", try(a,
-		`INSERT INTO werk_cron_ticks (name, tick_at, outcome, job_id) VALUES ('manual', $1, 'enqueued', gen_random_uuid())`, future))
+		`INSERT INTO werk_cron_ledger (name, tick_at, outcome, job_id) VALUES ('manual', $1, 'enqueued', gen_random_uuid())`, future))
 	wantDenied(t, "the application rewriting the manual run's outcome", try(a,
-		`UPDATE werk_cron_ticks SET job_status = 'failed' WHERE job_id = $1`, id))
+		`UPDATE werk_cron_ledger SET job_status = 'failed' WHERE job_id = $1`, id))
 
 	// EXECUTE alone is not enough: the caller must be one that may insert jobs.
 	nojobs := pgtest.NewRole(t, dsn, "nojobs", "")

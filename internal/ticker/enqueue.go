@@ -18,6 +18,7 @@ import (
 const (
 	uniqueViolation  = "23505"
 	lockNotAvailable = "55P03" // lock_timeout: a row, key or table another session holds
+	untrustedTrigger = "WC001" // werk_cron_trusted_triggers: a write would run another role's code
 )
 
 const (
@@ -175,7 +176,8 @@ func (t *Ticker) execute(ctx context.Context, conn *pgx.Conn, leader int32, batc
 		return nil
 	case conn.IsClosed() || !errors.As(err, &pgErr):
 		return fmt.Errorf("enqueue due ticks: %w", err)
-	case pgErr.Code == lockNotAvailable && !keyWait(pgErr) && othersLockTables(ctx, conn):
+	case pgErr.Code == lockNotAvailable && !keyWait(pgErr) && othersLockTables(ctx, conn),
+		pgErr.Code == untrustedTrigger:
 		w.tableLocked, w.err = true, err
 		*out = append(*out, w)
 		return nil
@@ -241,10 +243,17 @@ func split(batch []planned, ways int) [][]planned {
 }
 
 // tableLocked sets every schedule of batch aside for tableRetry: one of werkcron's
-// tables is locked by another session (DDL, LOCK TABLE), so no schedule could write.
+// tables is locked by another session (DDL, LOCK TABLE), or has a trigger that would
+// run another role's code (werk_cron_trusted_triggers), so no schedule could write.
 func (t *Ticker) tableLocked(batch []planned, now time.Time, err error) {
 	if !t.tablesLocked {
-		t.log.Warn("a table is locked by another session; ticks wait until it is released", "err", err)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == untrustedTrigger {
+			t.log.Error("refusing to write: a trigger on werkcron's tables would run another role's code; ticks wait until it is dropped",
+				"err", err, "hint", pgErr.Hint)
+		} else {
+			t.log.Warn("a table is locked by another session; ticks wait until it is released", "err", err)
+		}
 		t.tablesLocked = true
 	}
 	for _, p := range batch {

@@ -42,6 +42,7 @@ BEGIN
     VALUES (werk_cron_backfill.name, "from", least("to", pg_catalog.clock_timestamp()))
     RETURNING id INTO v_id;
     PERFORM pg_catalog.pg_notify(werk_cron_channel(), '');
+    PERFORM werk_cron_trusted_triggers(); -- what it wrote ran no other role's code
     RETURN v_id;
 END
 $$;

@@ -35,6 +35,7 @@ BEGIN
         paused_reason = werk_cron_cut(pg_catalog.format('paused after %s failed runs in a row (pause_after_failures = %s); the last: %s',
                                                         streak, threshold, coalesce(nullif(last_err, ''), 'no error given')), 1024)
     WHERE j.name = werk_cron_pause_failing.name;
+    PERFORM werk_cron_trusted_triggers(); -- what it wrote ran no other role's code
     RETURN true;
 END
 $$;

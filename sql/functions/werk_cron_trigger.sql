@@ -44,6 +44,7 @@ BEGIN
     ON CONFLICT DO NOTHING;
     PERFORM pg_catalog.pg_notify('werk:' || s.queue, '');
     PERFORM pg_catalog.pg_notify(werk_cron_channel(), '');
+    PERFORM werk_cron_trusted_triggers(); -- what it wrote ran no other role's code
     RETURN v_id;
 END
 $$;
