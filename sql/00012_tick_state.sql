@@ -209,6 +209,8 @@ BEGIN
     LOOP
         EXECUTE pg_catalog.format('GRANT SELECT, UPDATE (next_run_at, last_tick_at, last_job_id, last_job_at, remaining_runs, '
                                   'last_error, planned_at) ON werk_cron_state TO %I', r);
+        -- when a job was enqueued is when its deferred tick was decided
+        EXECUTE pg_catalog.format('GRANT SELECT (enqueued_at) ON werk_jobs TO %I', r);
     END LOOP;
 END
 $$;

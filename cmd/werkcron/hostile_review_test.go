@@ -24,8 +24,8 @@ func TestCLIApplicationRoleFromGrantApp(t *testing.T) {
 		t.Errorf("grant --app:\n%s", r.stdout)
 	}
 	for _, line := range strings.Split(r.stdout, "\n") {
-		if strings.Contains(line, "werk_cron_ticks") && !strings.HasPrefix(line, "GRANT SELECT ON ") {
-			t.Errorf("grant --app gives more than reads of the ledger: %s", line)
+		if strings.Contains(line, "werk_cron_ledger") || strings.Contains(line, "werk_cron_ticks") && !strings.HasPrefix(line, "GRANT SELECT ON ") {
+			t.Errorf("grant --app gives more than reads of the ticks: %s", line)
 		}
 	}
 	if query[bool](t, dsn, `SELECT has_function_privilege($1, 'werk_cron_trigger(text)', 'EXECUTE')`, app) {
@@ -67,7 +67,7 @@ func TestCLIApplicationRoleFromGrantApp(t *testing.T) {
 	// What only the owner and the ticker may: no migration, no grants, no ticker that leads.
 	wantCode(t, as, 1, nil, "migrate")
 	cli(t, as, "grant", "--apply", app) // a role that owns nothing grants nothing
-	for _, p := range []string{"werk_cron_ticks, INSERT", "werk_cron_backfills, UPDATE", "werk_cron_jobs, TRUNCATE"} {
+	for _, p := range []string{"werk_cron_ledger, INSERT", "werk_cron_backfills, UPDATE", "werk_cron_jobs, TRUNCATE"} {
 		tbl, priv, _ := strings.Cut(p, ", ")
 		if query[bool](t, dsn, `SELECT has_table_privilege($1, $2, $3)`, app, tbl, priv) {
 			t.Errorf("the application role may %s %s", priv, tbl)

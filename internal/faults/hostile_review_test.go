@@ -165,8 +165,9 @@ func TestHostileReviewNonTickerHoldingTheLeaderLockIsNamed(t *testing.T) {
 }
 
 // Finding 8 (low), as an application role (werk_cron_grant_app gives it UPDATE on the
-// definition, so it may lock schedule rows): /healthz said 200 while every schedule's
-// row was held for 80 s and nothing ticked. Now a primary that has ticked nothing for
+// definition, so it may hold schedules: a change of their definitions left uncommitted
+// holds their state rows): /healthz said 200 while every schedule's row was held for
+// 80 s and nothing ticked. Now a primary that has ticked nothing for
 // --owed-after (a minute in production) while others hold every due schedule answers
 // 503 'stalled', and is healthy again once they let go.
 func TestHostileReviewHealthzSaysStalledWhileRowsAreHeld(t *testing.T) {
@@ -189,7 +190,7 @@ func TestHostileReviewHealthzSaysStalledWhileRowsAreHeld(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
-	pgtest.Exec(t, tx, `SELECT name FROM werk_cron_jobs FOR UPDATE`)
+	pgtest.Exec(t, tx, `UPDATE werk_cron_jobs SET meta = '{"held": true}'`)
 	var code int
 	var body string
 	waitFor(t, 15*time.Second, "/healthz failing while every schedule is held", func() bool {

@@ -34,7 +34,8 @@ BEGIN
         pg_catalog.format('GRANT SELECT ON %s.werk_cron_health TO %s', s, r),
         pg_catalog.format('GRANT SELECT, INSERT, DELETE, UPDATE (job_id, outcome, ticks, decided_at, job_status, job_started_at, '
                           'job_finished_at, job_attempts, job_error) ON %s.werk_cron_ledger TO %s', s, r),
-        pg_catalog.format('GRANT INSERT, SELECT (id, key, function, status, cron_name, started_at, completed_at, attempts, error) '
+        pg_catalog.format('GRANT INSERT, SELECT (id, key, function, status, cron_name, enqueued_at, started_at, completed_at, '
+                          'attempts, error) '
                           'ON %s.werk_jobs TO %s', s, r),
         pg_catalog.format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s.werk_cron_holdups TO %s', s, r),
         pg_catalog.format('GRANT SELECT, DELETE, UPDATE (through_at, enqueued, already, done_at, error) ON %s.werk_cron_backfills TO %s', s, r),

@@ -4,11 +4,18 @@
 -- database do not wake each other; what changed is read from the planner's index,
 -- never from the payload.
 CREATE OR REPLACE FUNCTION werk_cron_jobs_after_insert() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER AS $$
 BEGIN
     INSERT INTO werk_cron_state (name, remaining_runs, defined_at)
     SELECT n.name, n.remaining_runs, n.updated_at FROM werk_cron_jobs_inserted n;
     PERFORM pg_catalog.pg_notify(werk_cron_channel(), '');
+    PERFORM werk_cron_trusted_triggers(); -- what it wrote ran no other role's code
     RETURN NULL;
 END
 $$;
+
+-- Runs as the owner: a role that may insert schedules (an application's, see
+-- werk_cron_grant_app) may not write their state itself. A trigger function is called
+-- by its trigger alone, and nobody else may attach it to a table.
+REVOKE EXECUTE ON FUNCTION
+    werk_cron_jobs_after_insert() FROM PUBLIC;
