@@ -64,7 +64,13 @@ type opsServer struct {
 	outcomes scheduler.JobOutcomes
 	countsAt time.Time
 	countsOK bool
+	reads    int64 // reads of the counts from the database (exported by a test build)
 }
+
+// testCollector is nil in a production build. A build with the werkcron_testhooks tag
+// (testhooks.go, for the fault-injection tests) sets it: it returns test-only metrics
+// of o, which /metrics then serves too.
+var testCollector func(o *opsServer) prometheus.Collector
 
 func (o *opsServer) handler() http.Handler {
 	mux := http.NewServeMux()
@@ -173,6 +179,7 @@ func (o *opsServer) readCounts(ctx context.Context) {
 	if o.done != nil {
 		defer context.AfterFunc(o.done, cancel)()
 	}
+	o.reads++
 	counts, failing, err := o.sched.CountByState(ctx)
 	var outcomes scheduler.JobOutcomes
 	if err == nil {
@@ -304,6 +311,9 @@ func (o *opsServer) metrics() http.Handler {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector(),
 	)
+	if testCollector != nil {
+		reg.MustRegister(testCollector(o))
+	}
 	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(o.log.Handler(), slog.LevelWarn),
 		// A collector that fails (the process collector without /proc, say) costs its
