@@ -1,8 +1,9 @@
 package main
 
 // The operations endpoint of `werkcron run --http-addr`: Prometheus /metrics and
-// /healthz. The text format is small enough to write by hand, which keeps
-// client_golang and its dependencies out of the binary.
+// /healthz. /metrics is served by client_golang from a registry of its own: werkcron's
+// metrics (read from the ticker's counters and the database at scrape time), plus the
+// standard process and Go runtime collectors.
 
 import (
 	"context"
@@ -14,6 +15,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pgwerk/werkcron/scheduler"
 )
@@ -59,13 +64,64 @@ type opsServer struct {
 	outcomes scheduler.JobOutcomes
 	countsAt time.Time
 	countsOK bool
+	reads    int64 // reads of the counts from the database (exported by a test build)
 }
+
+// testCollector is nil in a production build. A build with the werkcron_testhooks tag
+// (testhooks.go, for the fault-injection tests) sets it: it returns test-only metrics
+// of o, which /metrics then serves too.
+var testCollector func(o *opsServer) prometheus.Collector
 
 func (o *opsServer) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /metrics", o.metrics)
+	mux.Handle("GET /metrics", o.metrics())
 	mux.HandleFunc("GET /healthz", o.healthz)
 	return mux
+}
+
+// statsView is what the operations endpoint reads of the ticker, copied as plain values
+// by snapshot: one read of each counter per scrape or health check.
+type statsView struct {
+	enqueued, duplicates, missed, skippedOverlap int64
+	statements, planned, planCutoffs, planReads  int64
+	promotions                                   int64
+	primary                                      bool
+	// lateness holds cumulative counts per bucket of scheduler.LatenessBuckets, the
+	// last one +Inf (so the total); latenessSum the sum of the observations.
+	lateness         []int64
+	latenessSum      time.Duration
+	lastProgress     time.Time // zero before the loop first went round
+	overdue, stalled time.Duration
+	held             int
+	failedLeads      int    // sessions in a row that became primary and failed
+	lastFailure      string // the last of their errors
+	intruder         string // a session that holds the leader lock without being a ticker
+}
+
+// snapshot copies the ticker's counters. It is the only place that reads them, so that
+// a change in how the ticker exposes them touches this function alone.
+func (o *opsServer) snapshot() statsView {
+	st := &o.ticker.Stats
+	v := statsView{
+		enqueued:       st.Enqueued.Load(),
+		duplicates:     st.Duplicates.Load(),
+		missed:         st.Missed.Load(),
+		skippedOverlap: st.SkippedOverlap.Load(),
+		statements:     st.Statements.Load(),
+		planned:        st.Planned.Load(),
+		planCutoffs:    st.PlanCutoffs.Load(),
+		planReads:      st.HorizonReads.Load(),
+		promotions:     st.Promotions.Load(),
+		primary:        st.Primary.Load(),
+		lastProgress:   st.LastProgress(),
+		overdue:        st.Overdue(),
+		stalled:        st.Stalled(),
+		held:           st.Held(),
+		intruder:       st.Intruder(),
+	}
+	v.lateness, v.latenessSum = st.Lateness.Snapshot()
+	v.failedLeads, v.lastFailure = st.FailingAsPrimary()
+	return v
 }
 
 // healthz answers 200 while the ticker loop runs and makes progress, as primary or
@@ -76,7 +132,7 @@ func (o *opsServer) handler() http.Handler {
 // ticker, standbys too, says so: none of them can lead). The body says which.
 func (o *opsServer) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	st := &o.ticker.Stats
+	st := o.snapshot()
 	fail := func(format string, args ...any) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprintf(w, format+"\n", args...)
@@ -86,26 +142,26 @@ func (o *opsServer) healthz(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	role := scheduler.RoleStandby
-	if st.Primary.Load() {
+	if st.primary {
 		role = scheduler.RolePrimary
 	}
-	if last := st.LastProgress(); !last.IsZero() && time.Since(last) > stuckAfter {
+	if last := st.lastProgress; !last.IsZero() && time.Since(last) > stuckAfter {
 		fail("stuck %s: its loop last went round %s ago", role, time.Since(last).Round(time.Second))
 		return
 	}
-	if n, last := st.FailingAsPrimary(); n >= failingAfter {
+	if n, last := st.failedLeads, st.lastFailure; n >= failingAfter {
 		fail("failing: %d sessions in a row became primary and failed before scheduling anything; the last: %s", n, last)
 		return
 	}
-	if d := st.Overdue(); role == scheduler.RolePrimary && d > owedAfter {
+	if d := st.overdue; role == scheduler.RolePrimary && d > owedAfter {
 		fail("behind: primary, and it owes a tick overdue by %s (a table locked? see the log)", d.Round(time.Second))
 		return
 	}
-	if d := st.Stalled(); role == scheduler.RolePrimary && d > owedAfter {
+	if d := st.stalled; role == scheduler.RolePrimary && d > owedAfter {
 		fail("stalled: primary, and for %s every due schedule has been held by other sessions (rows or job keys locked; see werk_cron_status)", d.Round(time.Second))
 		return
 	}
-	if who := st.Intruder(); who != "" {
+	if who := st.intruder; who != "" {
 		fail("no ticker can lead: the leader lock is held by a session that is not a werkcron ticker (%s); see werk_cron_instances", who)
 		return
 	}
@@ -123,6 +179,7 @@ func (o *opsServer) readCounts(ctx context.Context) {
 	if o.done != nil {
 		defer context.AfterFunc(o.done, cancel)()
 	}
+	o.reads++
 	counts, failing, err := o.sched.CountByState(ctx)
 	var outcomes scheduler.JobOutcomes
 	if err == nil {
@@ -137,14 +194,63 @@ func (o *opsServer) readCounts(ctx context.Context) {
 	o.counts, o.failing, o.outcomes = counts, failing, outcomes
 }
 
-func (o *opsServer) metrics(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	st := &o.ticker.Stats
-	counter := func(name, help string, v int64) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, help, name, name, v)
+// The descriptions of werkcron's own metrics: names, help texts and labels.
+var (
+	ticksDesc = prometheus.NewDesc("werkcron_ticks_total",
+		"Ticks this ticker decided, by outcome (missed: ledger rows, one of which may stand for many ticks).", []string{"outcome"}, nil)
+	latenessDesc = prometheus.NewDesc("werkcron_enqueue_lateness_seconds",
+		"How long after its instant each enqueued tick was committed (database time).", nil, nil)
+	statementsDesc = prometheus.NewDesc("werkcron_tick_statements_total",
+		"Tick statements (one per batch of due ticks) this ticker ran.", nil, nil)
+	plannedDesc = prometheus.NewDesc("werkcron_planned_total",
+		"Schedules this ticker planned (inserted, changed or resumed rows).", nil, nil)
+	planCutoffsDesc = prometheus.NewDesc("werkcron_plan_cutoffs_total",
+		"Planning statements cut off by their time bound so that due ticks go first (a slow database, or many dead index entries before vacuum).", nil, nil)
+	planReadsDesc = prometheus.NewDesc("werkcron_plan_reads_total",
+		"Reads of the plan (the schedules due within the primary's horizon).", nil, nil)
+	promotionsDesc = prometheus.NewDesc("werkcron_promotions_total",
+		"Times this ticker became primary.", nil, nil)
+	isPrimaryDesc = prometheus.NewDesc("werkcron_is_primary",
+		"1 while this ticker holds the leader lock and enqueues, else 0.", nil, nil)
+	runningDesc = prometheus.NewDesc("werkcron_ticker_running",
+		"1 while the ticker loop runs (as primary or standby).", nil, nil)
+	loopAgeDesc = prometheus.NewDesc("werkcron_loop_age_seconds",
+		"Seconds since the ticker's loop last went round.", nil, nil)
+	overdueDesc = prometheus.NewDesc("werkcron_overdue_seconds",
+		"How long the oldest tick the primary owes has been due (0: none).", nil, nil)
+	heldDesc = prometheus.NewDesc("werkcron_held_schedules",
+		"Schedules the primary holds in memory (due within its horizon, or set aside); 0 on a standby.", nil, nil)
+	schedulesDesc = prometheus.NewDesc("werkcron_schedules",
+		"Schedules by state (werk_cron_status.state), read at most every --metrics-cache.", []string{"state"}, nil)
+	lastRunFailedDesc = prometheus.NewDesc("werkcron_schedules_last_run_failed",
+		"Schedules whose newest finished run failed.", nil, nil)
+	jobOutcomesDesc = prometheus.NewDesc("werkcron_job_outcomes_total",
+		"Runs of werkcron's jobs that ended, by outcome (recorded in the tick ledger as they end).", []string{"outcome"}, nil)
+	scrapeOKDesc = prometheus.NewDesc("werkcron_schedules_scrape_ok",
+		"1 if the last read of schedules and outcomes from the database succeeded.", nil, nil)
+)
+
+// opsCollector exports a ticker's metrics, read when they are collected: the ticker's
+// counters as they are (through snapshot), and the counts from the database as
+// readCounts last cached them. It keeps no copy of any count.
+type opsCollector struct{ o *opsServer }
+
+func (c opsCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{ticksDesc, latenessDesc, statementsDesc, plannedDesc, planCutoffsDesc,
+		planReadsDesc, promotionsDesc, isPrimaryDesc, runningDesc, loopAgeDesc, overdueDesc, heldDesc,
+		schedulesDesc, lastRunFailedDesc, jobOutcomesDesc, scrapeOKDesc} {
+		ch <- d
 	}
-	gauge := func(name, help string, v float64) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %g\n", name, help, name, name, v)
+}
+
+func (c opsCollector) Collect(ch chan<- prometheus.Metric) {
+	o := c.o
+	st := o.snapshot()
+	counter := func(d *prometheus.Desc, v int64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	boolean := func(b bool) float64 {
 		if b {
@@ -153,61 +259,73 @@ func (o *opsServer) metrics(w http.ResponseWriter, r *http.Request) {
 		return 0
 	}
 
-	fmt.Fprint(w, "# HELP werkcron_ticks_total Ticks this ticker decided, by outcome (missed: ledger rows, one of which may stand for many ticks).\n# TYPE werkcron_ticks_total counter\n")
-	for _, c := range []struct {
-		outcome string
-		v       int64
-	}{
-		{"enqueued", st.Enqueued.Load()},
-		{"duplicate", st.Duplicates.Load()},
-		{"missed", st.Missed.Load()},
-		{"skipped_overlap", st.SkippedOverlap.Load()},
-	} {
-		fmt.Fprintf(w, "werkcron_ticks_total{outcome=%q} %d\n", c.outcome, c.v)
-	}
-	cum, sum := st.Lateness.Snapshot()
-	fmt.Fprint(w, "# HELP werkcron_enqueue_lateness_seconds How long after its instant each enqueued tick was committed (database time).\n# TYPE werkcron_enqueue_lateness_seconds histogram\n")
+	counter(ticksDesc, st.enqueued, "enqueued")
+	counter(ticksDesc, st.duplicates, "duplicate")
+	counter(ticksDesc, st.missed, "missed")
+	counter(ticksDesc, st.skippedOverlap, "skipped_overlap")
+	buckets := make(map[float64]uint64, len(scheduler.LatenessBuckets))
 	for i, le := range scheduler.LatenessBuckets {
-		fmt.Fprintf(w, "werkcron_enqueue_lateness_seconds_bucket{le=\"%g\"} %d\n", le.Seconds(), cum[i])
+		buckets[le.Seconds()] = uint64(st.lateness[i])
 	}
-	fmt.Fprintf(w, "werkcron_enqueue_lateness_seconds_bucket{le=\"+Inf\"} %d\n", cum[len(cum)-1])
-	fmt.Fprintf(w, "werkcron_enqueue_lateness_seconds_sum %g\nwerkcron_enqueue_lateness_seconds_count %d\n", sum.Seconds(), cum[len(cum)-1])
-	counter("werkcron_tick_statements_total", "Tick statements (one per batch of due ticks) this ticker ran.", st.Statements.Load())
-	counter("werkcron_planned_total", "Schedules this ticker planned (inserted, changed or resumed rows).", st.Planned.Load())
-	counter("werkcron_plan_cutoffs_total", "Planning statements cut off by their time bound so that due ticks go first (a slow database, or many dead index entries before vacuum).", st.PlanCutoffs.Load())
-	counter("werkcron_plan_reads_total", "Reads of the plan (the schedules due within the primary's horizon).", st.HorizonReads.Load())
-	counter("werkcron_promotions_total", "Times this ticker became primary.", st.Promotions.Load())
-	gauge("werkcron_is_primary", "1 while this ticker holds the leader lock and enqueues, else 0.", boolean(st.Primary.Load()))
-	gauge("werkcron_ticker_running", "1 while the ticker loop runs (as primary or standby).", boolean(o.alive.Load()))
-	if last := st.LastProgress(); !last.IsZero() {
-		gauge("werkcron_loop_age_seconds", "Seconds since the ticker's loop last went round.", time.Since(last).Seconds())
+	total := st.lateness[len(st.lateness)-1]
+	ch <- prometheus.MustNewConstHistogram(latenessDesc, uint64(total), st.latenessSum.Seconds(), buckets)
+	counter(statementsDesc, st.statements)
+	counter(plannedDesc, st.planned)
+	counter(planCutoffsDesc, st.planCutoffs)
+	counter(planReadsDesc, st.planReads)
+	counter(promotionsDesc, st.promotions)
+	gauge(isPrimaryDesc, boolean(st.primary))
+	gauge(runningDesc, boolean(o.alive.Load()))
+	if last := st.lastProgress; !last.IsZero() {
+		gauge(loopAgeDesc, time.Since(last).Seconds())
 	}
-	gauge("werkcron_overdue_seconds", "How long the oldest tick the primary owes has been due (0: none).", st.Overdue().Seconds())
-	gauge("werkcron_held_schedules", "Schedules the primary holds in memory (due within its horizon, or set aside); 0 on a standby.", float64(st.Held()))
+	gauge(overdueDesc, st.overdue.Seconds())
+	gauge(heldDesc, float64(st.held))
 
-	// Schedules by state and job outcomes come from the database (reused for o.ttl),
-	// so every ticker (standbys too) reports the same numbers. A failed read keeps the
-	// last values and says so (werkcron_schedules_scrape_ok 0), rather than failing the
-	// scrape. None has a per-schedule label: a million schedules must not become a
-	// million series.
+	// Schedules by state and job outcomes, as the last read left them (see metrics).
+	// None has a per-schedule label: a million schedules must not become a million
+	// series.
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.readCounts(r.Context())
 	if o.counts != nil {
-		fmt.Fprint(w, "# HELP werkcron_schedules Schedules by state (werk_cron_status.state), read at most every --metrics-cache.\n# TYPE werkcron_schedules gauge\n")
 		for _, s := range scheduleStates {
-			fmt.Fprintf(w, "werkcron_schedules{state=%q} %d\n", s, o.counts[s])
+			gauge(schedulesDesc, float64(o.counts[s]), s)
 		}
-		gauge("werkcron_schedules_last_run_failed", "Schedules whose newest finished run failed.", float64(o.failing))
-		fmt.Fprint(w, "# HELP werkcron_job_outcomes_total Runs of werkcron's jobs that ended, by outcome (recorded in the tick ledger as they end).\n# TYPE werkcron_job_outcomes_total counter\n")
-		for _, c := range []struct {
-			outcome string
-			n       int64
-		}{{"complete", o.outcomes.Complete}, {"failed", o.outcomes.Failed}, {"aborted", o.outcomes.Aborted}} {
-			fmt.Fprintf(w, "werkcron_job_outcomes_total{outcome=%q} %d\n", c.outcome, c.n)
-		}
+		gauge(lastRunFailedDesc, float64(o.failing))
+		counter(jobOutcomesDesc, o.outcomes.Complete, "complete")
+		counter(jobOutcomesDesc, o.outcomes.Failed, "failed")
+		counter(jobOutcomesDesc, o.outcomes.Aborted, "aborted")
 	}
-	gauge("werkcron_schedules_scrape_ok", "1 if the last read of schedules and outcomes from the database succeeded.", boolean(o.countsOK))
+	gauge(scrapeOKDesc, boolean(o.countsOK))
+}
+
+// metrics serves /metrics. Before each scrape it reads schedules by state and job
+// outcomes from the database (reused for o.ttl, and under the request's context, so
+// that a client that goes away cuts the read off), so every ticker (standbys too)
+// reports the same numbers. A failed read keeps the last values and says so
+// (werkcron_schedules_scrape_ok 0), rather than failing the scrape.
+func (o *opsServer) metrics() http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		opsCollector{o},
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewGoCollector(),
+	)
+	if testCollector != nil {
+		reg.MustRegister(testCollector(o))
+	}
+	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(o.log.Handler(), slog.LevelWarn),
+		// A collector that fails (the process collector without /proc, say) costs its
+		// own metrics, not the scrape.
+		ErrorHandling: promhttp.ContinueOnError,
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o.mu.Lock()
+		o.readCounts(r.Context())
+		o.mu.Unlock()
+		h.ServeHTTP(w, r)
+	})
 }
 
 // serveOps listens on addr and serves until ctx is done. Listening happens before it

@@ -3,6 +3,8 @@ package faults
 import (
 	"io"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,28 +74,89 @@ func TestHealthzFailsWhileATickIsOwed(t *testing.T) {
 	checkLedger(t, pool)
 }
 
+// scrape reads /metrics once and returns a lookup of its series' values, so that
+// several series are read from the same answer.
+func scrape(t *testing.T, addr string) func(series string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return func(series string) float64 {
+		t.Helper()
+		m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindSubmatch(body)
+		if m == nil {
+			t.Fatalf("no series %s in /metrics:\n%s", series, body)
+		}
+		v, err := strconv.ParseFloat(string(m[1]), 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
 // /metrics reads the schedules by state at most every --metrics-cache, however often
-// it is scraped: a schedule added meanwhile shows once the cache has expired.
+// it is scraped: a schedule added meanwhile shows once the cache has expired, not
+// before. The test build counts /metrics' reads of the database
+// (werkcron_test_counts_reads_total), so that every scrape tells whether it was
+// answered from the cache: the checks hold on a machine of any speed.
 func TestMetricsCountsAreCached(t *testing.T) {
 	t.Parallel()
 	dsn, pool := migratedDB(t)
-	addr := httpAddr(t)
-	startTicker(t, dsn, "--http-addr", addr, "--metrics-cache", "4s")
-	waitInstances(t, pool, 1, 10*time.Second)
-	const paused = `werkcron_schedules{state="paused"}`
-	if n := metricsOf(t, addr, paused); n != 0 {
-		t.Fatalf("%g paused schedules before any was added", n)
+	// One ticker whose cache outlives the test, one whose cache expires within it.
+	const ttl = 2 * time.Second
+	longAddr, shortAddr := httpAddr(t), httpAddr(t)
+	startTicker(t, dsn, "--http-addr", longAddr, "--metrics-cache", "1h")
+	startTicker(t, dsn, "--http-addr", shortAddr, "--metrics-cache", ttl.String())
+	waitInstances(t, pool, 2, 10*time.Second)
+	const paused, reads = `werkcron_schedules{state="paused"}`, "werkcron_test_counts_reads_total"
+
+	// The first scrape of each reads the database, before the schedule is added.
+	var start time.Time // before the short-lived cache was filled
+	for _, addr := range []string{longAddr, shortAddr} {
+		start = time.Now()
+		if m := scrape(t, addr); m(paused) != 0 || m(reads) != 1 {
+			t.Fatalf("%s: first scrape: %g paused schedules, %g reads of the database; want 0 and 1", addr, m(paused), m(reads))
+		}
 	}
-	read := time.Now()
 	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron, paused) VALUES ('p', 'app.p', '@daily', true)`)
-	n := metricsOf(t, addr, paused)
-	if time.Since(read) < 3*time.Second && n != 0 {
-		t.Errorf("%g paused schedules within the cache's life; want the cached 0", n)
+
+	// Within the cache's life, scrapes are answered from it, however many.
+	for range 20 {
+		if m := scrape(t, longAddr); m(paused) != 0 || m(reads) != 1 {
+			t.Fatalf("scrape within --metrics-cache 1h: %g paused schedules, %g reads of the database; want the cached 0 and no new read", m(paused), m(reads))
+		}
 	}
-	pgtest.Eventually(t, 10*time.Second, "the new schedule counted once the cache expired", func() bool {
-		return metricsOf(t, addr, paused) == 1
-	})
-	if took := time.Since(read); took < 3500*time.Millisecond {
-		t.Errorf("the count changed %s after the first read; want the cache's 4s", took)
+
+	// Scraped without pause, the other reads the database again once its cache has
+	// expired, and only then shows the new schedule: an answer from the first read
+	// (before the insert) says 0, one from a later read (after it) says 1.
+	var scrapes int
+	var n, r float64
+	for deadline := time.Now().Add(30 * time.Second); ; scrapes++ {
+		m := scrape(t, shortAddr)
+		n, r = m(paused), m(reads)
+		if want := min(r-1, 1); n != want {
+			t.Fatalf("scrape %d: %g paused schedules after %g reads of the database; want %g", scrapes, n, r, want)
+		}
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the new schedule not counted within 30s of --metrics-cache %s (%d scrapes, %g reads)", ttl, scrapes, r)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Each read starts at least ttl after the one before it ended, the first one ended
+	// after start: in the time taken, at most this many more.
+	elapsed := time.Since(start)
+	if most := float64(elapsed / ttl); r-1 > most {
+		t.Errorf("%g reads of the database in %s of scraping (%d scrapes) with --metrics-cache %s; want at most %g", r-1, elapsed.Round(time.Millisecond), scrapes, ttl, most)
+	}
+	if elapsed < ttl {
+		t.Errorf("the new schedule counted %s after the cache was filled; want --metrics-cache %s", elapsed.Round(time.Millisecond), ttl)
 	}
 }
