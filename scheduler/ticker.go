@@ -31,6 +31,7 @@ const (
 	DefaultMisfireGrace = ticker.DefaultMisfireGrace
 	DefaultHeartbeat    = ticker.DefaultHeartbeat
 	DefaultRetention    = ticker.DefaultRetention
+	DefaultParallel     = ticker.DefaultParallel
 )
 
 // Roles a ticker reports through TickerOptions.OnRole.

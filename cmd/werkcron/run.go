@@ -52,6 +52,7 @@ Example:
 	retention := fs.Duration("retention", scheduler.DefaultRetention, "how long werk_cron_ticks rows are kept")
 	heartbeat := fs.Duration("heartbeat", scheduler.DefaultHeartbeat, "how often an idle primary checks its session and the database clock")
 	httpAddr := fs.String("http-addr", "", "serve Prometheus /metrics and /healthz on this address, e.g. :9090 (default off)")
+	parallel := fs.Int("parallel", scheduler.DefaultParallel, "how many connections write a large fan-out (1000+ ticks due at once) together")
 	metricsCache := fs.Duration("metrics-cache", defaultCountsTTL, "how long /metrics reuses its count of schedules by state (a read of every schedule)")
 	var allowFuncs, allowQueues listFlag
 	fs.Var(&allowFuncs, "allow-func", "enqueue only functions matching these patterns, e.g. 'myapp.tasks.*' (repeat or comma-separate; default any)")
@@ -68,6 +69,9 @@ Example:
 		if d <= 0 {
 			return fmt.Errorf("--%s %s: want a positive duration such as 5s: %w", flag, d, errUsage)
 		}
+	}
+	if *parallel < 1 {
+		return fmt.Errorf("--parallel %d: want at least 1 connection: %w", *parallel, errUsage)
 	}
 	if err := setup(); err != nil {
 		return err
@@ -89,6 +93,7 @@ Example:
 		MisfireGrace: *grace,
 		Retention:    *retention,
 		Heartbeat:    *heartbeat,
+		Parallel:     *parallel,
 		Logger:       e.log,
 		AllowFuncs:   allowFuncs,
 		AllowQueues:  allowQueues,
