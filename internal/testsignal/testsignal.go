@@ -43,7 +43,7 @@
 // signals would otherwise see a wrong count, or wait for a value that never comes.
 // Production code may keep signalling after the test stopped waiting (a ticker that
 // ticks on until it is stopped): nothing fails then unless the test waits again.
-// Signal never calls the testing.TB, so signalling after the test ended is harmless.
+// Signal never calls the test, so signalling after the test ended is harmless.
 package testsignal
 
 import (
@@ -54,9 +54,17 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
-	"testing"
 	"time"
 )
+
+// TB is what a signal needs of the test: the methods of testing.TB it calls. An
+// interface of its own, so that production code holding signals does not link the
+// testing package into its binary.
+type TB interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+}
 
 // BufferSize is how many signals may be pending before Signal drops them.
 const BufferSize = 50
@@ -75,7 +83,7 @@ type TestSignal[T any] struct {
 }
 
 type signal[T any] struct {
-	t        testing.TB
+	t        TB
 	ch       chan T
 	initAt   site          // where the test called Init, to name the signal in failures
 	timeout  time.Duration // DefaultTimeout; shorter in this package's own tests
@@ -85,7 +93,7 @@ type signal[T any] struct {
 
 // Init turns the signal on for test t, with an empty buffer; calling it again starts
 // afresh. Call it before the code that signals starts.
-func (s *TestSignal[T]) Init(t testing.TB) {
+func (s *TestSignal[T]) Init(t TB) {
 	t.Helper()
 	s.internal = &signal[T]{t: t, ch: make(chan T, BufferSize), initAt: callerSite(1), timeout: DefaultTimeout}
 }
@@ -145,7 +153,7 @@ func (s *TestSignal[T]) RequireEmpty() {
 
 func (s *TestSignal[T]) mustInit(method string) *signal[T] {
 	if s == nil || s.internal == nil {
-		// No testing.TB to fail: this is a mistake in the test itself.
+		// No test to fail: this is a mistake in the test itself.
 		panic(fmt.Sprintf("testsignal: %s on a TestSignal[%s] that was not initialised: call Init(t) first", method, typeName[T]()))
 	}
 	return s.internal

@@ -1,7 +1,6 @@
 package ticker
 
 import (
-	"testing"
 	"time"
 
 	"github.com/pgwerk/werkcron/internal/testsignal"
@@ -25,7 +24,7 @@ type TestSignals struct {
 }
 
 // Init turns every signal on for test t.
-func (s *TestSignals) Init(t testing.TB) {
+func (s *TestSignals) Init(t testsignal.TB) {
 	s.Promoted.Init(t)
 	s.Planned.Init(t)
 	s.Ticked.Init(t)
