@@ -22,7 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgwerk/werkcron/db"
-	"github.com/pgwerk/werkcron/internal/ticker"
+	"github.com/pgwerk/werkcron/internal/schedule"
 	"github.com/pgwerk/werkcron/scheduler/cron"
 )
 
@@ -160,7 +160,7 @@ func (job CronJob) params() (db.UpsertScheduleParams, error) {
 	}
 	p := db.UpsertScheduleParams{Name: name, Func: job.Func}
 	var err error
-	if p.Schedule, err = schedule(name, job.Cron, job.Interval, job.Timezone); err != nil {
+	if p.Schedule, err = timingArg(name, job.Cron, job.Interval, job.Timezone); err != nil {
 		return p, err
 	}
 	p.Queue, p.Timezone, p.Catchup, p.Overlap = nonEmpty(job.Queue), nonEmpty(job.Timezone), nonEmpty(job.Catchup), nonEmpty(job.Overlap)
@@ -224,9 +224,9 @@ func (job CronJob) params() (db.UpsertScheduleParams, error) {
 	return p, nil
 }
 
-// schedule checks a timing and turns it into werk_cron_schedule's schedule argument: the
+// timingArg checks a timing and turns it into werk_cron_schedule's schedule argument: the
 // cron expression, or the interval as "<n> seconds".
-func schedule(name, expr string, every time.Duration, zone string) (string, error) {
+func timingArg(name, expr string, every time.Duration, zone string) (string, error) {
 	bad := func(field string, err error, format string, args ...any) error {
 		return &ValidationError{Name: name, Field: field, Reason: fmt.Sprintf(format, args...), Err: err}
 	}
@@ -276,10 +276,10 @@ func (job CronJob) NextRuns(from time.Time, n int) ([]time.Time, error) {
 		if job.Interval <= 0 || job.Interval%time.Second != 0 {
 			return nil, &ValidationError{Name: job.Name, Field: "Interval", Reason: job.Interval.String(), Err: ErrWholeSeconds}
 		}
-		sched = cron.Interval{Anchor: ticker.StartBound(true, job.ChangedAt, job.StartsAt), Every: job.Interval}
+		sched = cron.Interval{Anchor: schedule.StartBound(true, job.ChangedAt, job.StartsAt), Every: job.Interval}
 	}
 	// Nothing before the start bound: ask from just before it.
-	if start := ticker.StartBound(job.Cron == "", job.ChangedAt, job.StartsAt); from.Before(start) {
+	if start := schedule.StartBound(job.Cron == "", job.ChangedAt, job.StartsAt); from.Before(start) {
 		from = start.Add(-time.Nanosecond)
 	}
 	var out []time.Time
@@ -332,13 +332,13 @@ func (c Changes) alterParams(name string) (db.AlterScheduleParams, error) {
 		if c.Timezone != nil {
 			zone = *c.Timezone
 		}
-		s, err := schedule(name, deref(c.Cron), derefDur(c.Interval), zone)
+		s, err := timingArg(name, deref(c.Cron), derefDur(c.Interval), zone)
 		if err != nil {
 			return p, err
 		}
 		p.Schedule = &s
 	} else if c.Timezone != nil {
-		if _, err := schedule(name, "", time.Second, *c.Timezone); err != nil {
+		if _, err := timingArg(name, "", time.Second, *c.Timezone); err != nil {
 			return p, err
 		}
 	}

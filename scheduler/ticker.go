@@ -9,6 +9,7 @@ import (
 
 	"github.com/pgwerk/werkcron/internal/leader"
 	"github.com/pgwerk/werkcron/internal/migrate"
+	"github.com/pgwerk/werkcron/internal/schedule"
 	"github.com/pgwerk/werkcron/internal/ticker"
 	"github.com/pgwerk/werkcron/scheduler/cron"
 )
@@ -43,15 +44,15 @@ const (
 
 // Catch-up policies (CronJob.Catchup, werk_cron_jobs.catchup).
 const (
-	CatchupNone   = ticker.CatchupNone   // only ticks at most the misfire grace late
-	CatchupLatest = ticker.CatchupLatest // only the newest pending tick
-	CatchupAll    = ticker.CatchupAll    // every pending tick, oldest first
+	CatchupNone   = schedule.CatchupNone   // only ticks at most the misfire grace late
+	CatchupLatest = schedule.CatchupLatest // only the newest pending tick
+	CatchupAll    = schedule.CatchupAll    // every pending tick, oldest first
 )
 
 // MaxCatchupAll bounds what catchup = 'all' enqueues after one outage when the schedule
 // sets no catchup_window_secs: the newest this many pending ticks; older ones are
 // recorded missed.
-const MaxCatchupAll = ticker.MaxCatchupAll
+const MaxCatchupAll = schedule.MaxCatchupAll
 
 // LatenessBuckets are the upper bounds of Histogram's buckets.
 var LatenessBuckets = ticker.LatenessBuckets

@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgwerk/werkcron/db"
-	"github.com/pgwerk/werkcron/scheduler/cron"
+	"github.com/pgwerk/werkcron/internal/schedule"
 )
 
 const (
@@ -235,14 +235,14 @@ func (t *Ticker) backfillChunk(ctx context.Context, r db.NextBackfillRow) (e *en
 		until = e.endsAt
 	}
 	if !e.paused && e.remaining != 0 {
-		if own, ok := e.window(0).upcoming(e.sched); ok && !own.After(until) {
+		if own, ok := e.window(0).Upcoming(e.sched); ok && !own.After(until) {
 			until = own.Add(-time.Nanosecond)
 		}
 	}
-	s := backfillSchedule(e, from)
+	s := schedule.ReachBack(e.sched, from)
 	after := from.Add(-time.Nanosecond)
 	if counted := (checkedRange{from, until, e.definedAt}); !t.fill.checked[r.ID].same(counted) {
-		if n := countTicks(s, after, until, MaxBackfillTicks+1); n > MaxBackfillTicks {
+		if n := schedule.CountTicks(s, after, until, MaxBackfillTicks+1); n > MaxBackfillTicks {
 			return e, nil, through, true, fmt.Sprintf("the range holds more than %d ticks of the schedule; backfill a shorter range", MaxBackfillTicks), nil
 		}
 		t.fill.checked[r.ID] = counted
@@ -257,25 +257,4 @@ func (t *Ticker) backfillChunk(ctx context.Context, r db.NextBackfillRow) (e *en
 		}
 	}
 	return e, ticks, through, true, "", nil
-}
-
-// backfillSchedule is e's schedule reaching back to from: an interval's grid extended
-// backwards from its anchor (its first tick), a cron expression as it is.
-func backfillSchedule(e *entry, from time.Time) cron.Schedule {
-	iv, ok := e.sched.(cron.Interval)
-	if !ok || !iv.Anchor.After(from) {
-		return e.sched
-	}
-	k := (iv.Anchor.Sub(from) + iv.Every - 1) / iv.Every
-	iv.Anchor = iv.Anchor.Add(-k * iv.Every)
-	return iv
-}
-
-// countTicks counts the ticks of s in (after, until], stopping at limit.
-func countTicks(s cron.Schedule, after, until time.Time, limit int) int {
-	n := 0
-	for at, ok := s.Next(after); ok && !at.After(until) && n < limit; at, ok = s.Next(at) {
-		n++
-	}
-	return n
 }

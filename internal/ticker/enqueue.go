@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgwerk/werkcron/db"
+	"github.com/pgwerk/werkcron/internal/schedule"
 )
 
 // SQLSTATEs the tick path tells apart.
@@ -47,7 +48,7 @@ const (
 // planned is one schedule's decision inside a tick statement.
 type planned struct {
 	e *entry
-	d decision
+	d schedule.Decision
 }
 
 // lost is a decision that did not go through (see settleLost).
@@ -97,15 +98,15 @@ func (t *Ticker) tick(ctx context.Context, due []*entry, now time.Time) error {
 			t.log.Warn("schedule cannot run", "schedule", e.name, "err", why)
 			continue
 		}
-		d := limitRuns(decide(e.sched, e.window(t.opts.MisfireGrace), now), e.remaining)
-		if d.capped {
+		d := schedule.LimitRuns(schedule.Decide(e.sched, e.window(t.opts.MisfireGrace), now), e.remaining)
+		if d.Capped {
 			t.log.Warn("schedule was down for very many ticks; missed counts are lower bounds", "schedule", e.name)
 		}
-		if d.empty() {
+		if d.Empty() {
 			// Nothing pending after all: the row's plan was ahead of its definition (a
 			// hand edit of next_run_at, say). Write the right one back.
-			if !d.next.Equal(e.next) {
-				e.next = d.next
+			if !d.Next.Equal(e.next) {
+				e.next = d.Next
 				stale = append(stale, e)
 			}
 			e.retryAt = time.Time{}
@@ -267,9 +268,9 @@ func (t *Ticker) tableLocked(batch []planned, now time.Time, err error) {
 // failedRetry).
 func (t *Ticker) setAsideOne(ctx context.Context, p planned, now time.Time, pgErr *pgconn.PgError, err error) {
 	e, d := p.e, p.d
-	first := d.newest()
-	if len(d.enqueue) > 0 {
-		first = d.enqueue[0]
+	first := d.Newest()
+	if len(d.Enqueue) > 0 {
+		first = d.Enqueue[0]
 	}
 	if pgErr.Code == lockNotAvailable {
 		why := "the schedule's row is locked by another session (an uncommitted change of its definition, or a lock on its werk_cron_state row)"
@@ -418,7 +419,7 @@ func jobKey(name string, tick time.Time) string {
 func tickParams(batch []planned, leader int32) db.EnqueueDueTicksParams {
 	n := 0
 	for _, b := range batch {
-		n += len(b.d.missed) + len(b.d.enqueue)
+		n += len(b.d.Missed) + len(b.d.Enqueue)
 	}
 	p := db.EnqueueDueTicksParams{
 		TickNames: make([]string, 0, n), TickKeys: make([]string, 0, n), TickAts: make([]time.Time, 0, n),
@@ -430,13 +431,13 @@ func tickParams(batch []planned, leader int32) db.EnqueueDueTicksParams {
 		LeaderPid: leader,
 	}
 	for _, b := range batch {
-		scheduleTicks := int32(len(b.d.missed) + len(b.d.enqueue))
-		newest := b.d.newest()
+		scheduleTicks := int32(len(b.d.Missed) + len(b.d.Enqueue))
+		newest := b.d.Newest()
 		// The head tick (see queries/tick.sql): the newest tick, or with overlap
 		// 'skip' or 'buffer_one' the oldest enqueue tick, the only one that can get a job.
 		head := newest
-		if b.e.overlapOne && len(b.d.enqueue) > 0 {
-			head = b.d.enqueue[0]
+		if b.e.overlapOne && len(b.d.Enqueue) > 0 {
+			head = b.d.Enqueue[0]
 		}
 		add := func(at time.Time, kind string, ticks int) {
 			p.TickNames = append(p.TickNames, b.e.name)
@@ -459,14 +460,14 @@ func tickParams(batch []planned, leader int32) db.EnqueueDueTicksParams {
 			p.PrevTickAts = append(p.PrevTickAts, b.e.lastTick) // zero (year 1) stands for NULL
 			p.SeenDefinedAts = append(p.SeenDefinedAts, b.e.definedAt)
 			p.NewestTickAts = append(p.NewestTickAts, newest)
-			p.NextRunAts = append(p.NextRunAts, b.d.next) // zero (year 1) stands for NULL
+			p.NextRunAts = append(p.NextRunAts, b.d.Next) // zero (year 1) stands for NULL
 			p.PrevJobIds = append(p.PrevJobIds, b.e.lastJobID)
 			p.PrevJobAts = append(p.PrevJobAts, b.e.lastJobAt) // zero: none whose row is to be written
 		}
-		for _, m := range b.d.missed {
-			add(m.at, "missed", m.ticks)
+		for _, m := range b.d.Missed {
+			add(m.At, "missed", m.Ticks)
 		}
-		for _, at := range b.d.enqueue {
+		for _, at := range b.d.Enqueue {
 			add(at, "enqueue", 1)
 		}
 	}
@@ -527,13 +528,13 @@ func (t *Ticker) applyRows(ctx context.Context, w written, lostOnes *[]lost) err
 		e := b.e
 		remaining, ok := won[e.name]
 		if !ok {
-			*lostOnes = append(*lostOnes, lost{e: e, newest: b.d.newest(), dbNow: dbNow})
+			*lostOnes = append(*lostOnes, lost{e: e, newest: b.d.Newest(), dbNow: dbNow})
 			continue
 		}
 		// Every tick of a schedule that won went through (the statement takes all of a
 		// schedule's ticks or none).
-		for _, m := range b.d.missed {
-			if other[tickRef{e.name, m.at.UnixNano()}] != "" {
+		for _, m := range b.d.Missed {
+			if other[tickRef{e.name, m.At.UnixNano()}] != "" {
 				continue // decided before, as this or something else: nothing new
 			}
 			t.Stats.Missed.Add(1)
@@ -544,7 +545,7 @@ func (t *Ticker) applyRows(ctx context.Context, w written, lostOnes *[]lost) err
 		// its key was taken meanwhile.
 		var newestMeant, newestGot time.Time
 		raced := int32(0)
-		for _, at := range b.d.enqueue {
+		for _, at := range b.d.Enqueue {
 			ref := tickRef{e.name, at.UnixNano()}
 			switch other[ref] {
 			case "":
@@ -601,8 +602,8 @@ func (t *Ticker) applyRows(ctx context.Context, w written, lostOnes *[]lost) err
 		if e.err != "" {
 			foreign = append(foreign, e)
 		}
-		e.lastTick = b.d.newest()
-		e.next = b.d.next
+		e.lastTick = b.d.Newest()
+		e.next = b.d.Next
 		if e.remaining = int(remaining); e.remaining == 0 {
 			e.next = time.Time{} // ended: its runs are used up
 		}

@@ -1,15 +1,12 @@
 package ticker
 
 import (
-	"fmt"
-	"runtime"
-	"sync"
 	"time"
-	"weak"
 
 	"github.com/google/uuid"
 
 	"github.com/pgwerk/werkcron/db"
+	"github.com/pgwerk/werkcron/internal/schedule"
 	"github.com/pgwerk/werkcron/scheduler/cron"
 )
 
@@ -96,22 +93,8 @@ func newEntry(r row) *entry {
 	if r.CatchupWindowSecs != nil {
 		e.catchupWindow = time.Duration(*r.CatchupWindowSecs) * time.Second
 	}
-	e.sched, e.err = parseSchedule(e)
+	e.sched, e.err = schedule.Parse(e.cron, e.interval, e.timezone, e.changedAt, e.startsAt)
 	return e
-}
-
-func parseSchedule(e *entry) (cron.Schedule, string) {
-	if e.cron == "" {
-		if e.interval <= 0 {
-			return nil, "needs cron or a positive interval_secs"
-		}
-		return cron.Interval{Anchor: StartBound(true, e.changedAt, e.startsAt), Every: e.interval}, ""
-	}
-	c, err := parsed.cron(e.cron, e.timezone)
-	if err != nil {
-		return nil, err.Error()
-	}
-	return c, ""
 }
 
 // plan is what the planner writes for a row: when to look at it (its first undecided
@@ -129,7 +112,7 @@ func (e *entry) plan(allow allowList) (next time.Time, lastError string) {
 	if e.remaining == 0 {
 		return time.Time{}, "" // ended: its runs are used up
 	}
-	if n, ok := e.window(0).upcoming(e.sched); ok {
+	if n, ok := e.window(0).Upcoming(e.sched); ok {
 		return n, ""
 	}
 	if e.cron != "" && e.endsAt.IsZero() {
@@ -138,69 +121,18 @@ func (e *entry) plan(allow allowList) (next time.Time, lastError string) {
 	return time.Time{}, "" // ended
 }
 
-// parsed shares what schedules have in common: a zone is loaded once (a *Location
-// carries its whole transition table, kilobytes each), and schedules with the same
-// expression and zone share one parsed cron.Expr (safe: it is immutable), forgotten
-// once no entry uses it.
-var parsed = &parseCache{zones: map[string]*time.Location{}, crons: map[cronKey]weak.Pointer[cron.Expr]{}}
-
-type cronKey struct{ expr, zone string }
-
-type parseCache struct {
-	mu    sync.Mutex
-	zones map[string]*time.Location // never shrinks: there are only so many zones
-	crons map[cronKey]weak.Pointer[cron.Expr]
-}
-
-func (p *parseCache) cron(expr, zone string) (*cron.Expr, error) {
-	key := cronKey{expr, zone}
-	p.mu.Lock()
-	if c := p.crons[key].Value(); c != nil {
-		p.mu.Unlock()
-		return c, nil
-	}
-	loc, ok := p.zones[zone]
-	p.mu.Unlock()
-	if !ok {
-		var err error
-		if loc, err = time.LoadLocation(zone); err != nil || zone == "Local" {
-			// PostgreSQL accepts zones Go does not know, such as bare abbreviations (PST).
-			return nil, fmt.Errorf("time zone %q: not an IANA zone name that werkcron knows (use e.g. America/Los_Angeles)", zone)
-		}
-	}
-	c, err := cron.Parse(expr, loc)
-	if err != nil {
-		return nil, err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.zones[zone] = loc
-	if shared := p.crons[key].Value(); shared != nil {
-		return shared, nil
-	}
-	p.crons[key] = weak.Make(c)
-	runtime.AddCleanup(c, func(k cronKey) {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		if p.crons[k].Value() == nil {
-			delete(p.crons, k)
-		}
-	}, key)
-	return c, nil
-}
-
 // window is where and how the schedule may fire now; grace is the ticker's misfire
 // grace, the age limit of catchup = 'none'.
-func (e *entry) window(grace time.Duration) window {
-	w := window{
-		after:   e.lastTick,
-		from:    StartBound(e.cron == "", e.changedAt, e.startsAt),
-		until:   e.endsAt,
-		catchup: e.catchup,
-		maxAge:  e.catchupWindow,
+func (e *entry) window(grace time.Duration) schedule.Window {
+	w := schedule.Window{
+		After:   e.lastTick,
+		From:    schedule.StartBound(e.cron == "", e.changedAt, e.startsAt),
+		Until:   e.endsAt,
+		Catchup: e.catchup,
+		MaxAge:  e.catchupWindow,
 	}
-	if e.catchup == CatchupNone {
-		w.maxAge = grace
+	if e.catchup == schedule.CatchupNone {
+		w.MaxAge = grace
 	}
 	return w
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pgwerk/werkcron/db"
 	"github.com/pgwerk/werkcron/internal/pgtest"
+	"github.com/pgwerk/werkcron/internal/schedule"
 )
 
 // connect opens a session of its own to dsn, closed when the test ends.
@@ -49,7 +50,7 @@ func TestTickStatementTakesAllOfAScheduleOrNothing(t *testing.T) {
 	// Two ticks already past (the statement checks them against the row and the
 	// database clock, not against the schedule's grid).
 	anchor := r.ChangedAt.Truncate(time.Second).Add(-10 * time.Second)
-	batch := []planned{{e, decision{enqueue: []time.Time{anchor, anchor.Add(5 * time.Second)}, next: anchor.Add(10 * time.Second)}}}
+	batch := []planned{{e, schedule.Decision{Enqueue: []time.Time{anchor, anchor.Add(5 * time.Second)}, Next: anchor.Add(10 * time.Second)}}}
 
 	written := func() (jobs, ledger int64, last *time.Time) {
 		t.Helper()
@@ -137,7 +138,7 @@ func TestTickStatementKeyTakenMidStatement(t *testing.T) {
 			e := newEntry(row(rows[0]))
 			anchor := rows[0].ChangedAt.Truncate(time.Second).Add(-10 * time.Second)
 			first, second := anchor, anchor.Add(5*time.Second)
-			batch := []planned{{e, decision{enqueue: []time.Time{first, second}, next: anchor.Add(10 * time.Second)}}}
+			batch := []planned{{e, schedule.Decision{Enqueue: []time.Time{first, second}, Next: anchor.Add(10 * time.Second)}}}
 
 			// Another session takes the second tick's key and holds it uncommitted.
 			tx, err := other.Begin(ctx)

@@ -1,4 +1,4 @@
-package ticker
+package schedule
 
 import (
 	"time"
@@ -16,13 +16,13 @@ const (
 
 // Limits that keep one decision bounded however long the ticker was away.
 const (
-	// maxEnqueuePerDecision caps the ticks of one schedule enqueued by one statement
+	// MaxEnqueuePerDecision caps the ticks of one schedule enqueued by one statement
 	// with catchup = 'all'; the rest follow in the next statements, oldest first.
-	maxEnqueuePerDecision = 500
-	// maxMissedRows caps the 'missed' ledger rows one decision writes for one schedule:
+	MaxEnqueuePerDecision = 500
+	// MaxMissedRows caps the 'missed' ledger rows one decision writes for one schedule:
 	// the newest misses get rows, and the oldest row's ticks column also counts the
 	// earlier misses that got none.
-	maxMissedRows = 10
+	MaxMissedRows = 10
 	// maxWalk caps how many ticks of one schedule a decision steps through. Beyond it
 	// (a one-second cron down for more than a day) the missed count is a lower bound.
 	maxWalk = 100_000
@@ -33,45 +33,45 @@ const (
 	MaxCatchupAll = 1000
 )
 
-// window is where a schedule may fire: ticks T with T > after, T >= from, and (when
+// Window is where a schedule may fire: ticks T with T > after, T >= from, and (when
 // until is set) T <= until. It also carries what the catch-up decision needs.
-type window struct {
-	after   time.Time // the newest decided tick (last_tick_at), or zero
-	from    time.Time // earliest allowed tick, inclusive (see StartBound)
-	until   time.Time // ends_at, or zero for no end
-	catchup string
-	// maxAge, when > 0, turns every pending tick older than it into a miss (for 'all'
+type Window struct {
+	After   time.Time // the newest decided tick (last_tick_at), or zero
+	From    time.Time // earliest allowed tick, inclusive (see StartBound)
+	Until   time.Time // ends_at, or zero for no end
+	Catchup string
+	// MaxAge, when > 0, turns every pending tick older than it into a miss (for 'all'
 	// and 'latest': catchup_window_secs; for 'none': the misfire grace).
-	maxAge time.Duration
+	MaxAge time.Duration
 }
 
-// decision is what the ticker does with one schedule now.
-type decision struct {
-	enqueue []time.Time // oldest first
-	missed  []missedRow // oldest first, at most maxMissedRows
-	next    time.Time   // the first tick after everything decided; zero: none
-	capped  bool        // the walk hit maxWalk; missed counts are lower bounds
+// Decision is what the ticker does with one schedule now.
+type Decision struct {
+	Enqueue []time.Time // oldest first
+	Missed  []MissedRow // oldest first, at most maxMissedRows
+	Next    time.Time   // the first tick after everything decided; zero: none
+	Capped  bool        // the walk hit maxWalk; missed counts are lower bounds
 }
 
-type missedRow struct {
-	at    time.Time
-	ticks int // this tick and the missed ticks after it that get no row of their own
+type MissedRow struct {
+	At    time.Time
+	Ticks int // this tick and the missed ticks after it that get no row of their own
 }
 
-// newest is the newest tick the decision settles, which becomes last_tick_at.
-func (d decision) newest() time.Time {
+// Newest is the Newest tick the decision settles, which becomes last_tick_at.
+func (d Decision) Newest() time.Time {
 	var n time.Time
-	if len(d.enqueue) > 0 {
-		n = d.enqueue[len(d.enqueue)-1]
+	if len(d.Enqueue) > 0 {
+		n = d.Enqueue[len(d.Enqueue)-1]
 	}
-	if len(d.missed) > 0 && d.missed[len(d.missed)-1].at.After(n) {
-		n = d.missed[len(d.missed)-1].at
+	if len(d.Missed) > 0 && d.Missed[len(d.Missed)-1].At.After(n) {
+		n = d.Missed[len(d.Missed)-1].At
 	}
 	return n
 }
 
-// empty reports whether there is nothing to write now.
-func (d decision) empty() bool { return len(d.enqueue) == 0 && len(d.missed) == 0 }
+// Empty reports whether there is nothing to write now.
+func (d Decision) Empty() bool { return len(d.Enqueue) == 0 && len(d.Missed) == 0 }
 
 // StartBound returns the instant before which nothing of a schedule ever fires.
 // Intervals run at anchor + k*every with anchor = greatest(starts_at,
@@ -92,78 +92,78 @@ func StartBound(isInterval bool, changedAt, startsAt time.Time) time.Time {
 	return from
 }
 
-// firstAfter returns the first tick of s in w strictly after t.
-func (w window) firstAfter(s cron.Schedule, t time.Time) (time.Time, bool) {
-	if !w.from.IsZero() && t.Before(w.from) {
-		t = w.from.Add(-time.Nanosecond)
+// FirstAfter returns the first tick of s in w strictly after t.
+func (w Window) FirstAfter(s cron.Schedule, t time.Time) (time.Time, bool) {
+	if !w.From.IsZero() && t.Before(w.From) {
+		t = w.From.Add(-time.Nanosecond)
 	}
-	if !w.after.IsZero() && t.Before(w.after) {
-		t = w.after
+	if !w.After.IsZero() && t.Before(w.After) {
+		t = w.After
 	}
 	n, ok := s.Next(t)
-	if !ok || (!w.until.IsZero() && n.After(w.until)) {
+	if !ok || (!w.Until.IsZero() && n.After(w.Until)) {
 		return time.Time{}, false
 	}
 	return n, true
 }
 
-// upcoming is the first tick that is not yet decided (pending or future).
-func (w window) upcoming(s cron.Schedule) (time.Time, bool) {
-	return w.firstAfter(s, time.Time{})
+// Upcoming is the first tick that is not yet decided (pending or future).
+func (w Window) Upcoming(s cron.Schedule) (time.Time, bool) {
+	return w.FirstAfter(s, time.Time{})
 }
 
-// decide applies the catch-up policy to the ticks of s pending at now.
-func decide(s cron.Schedule, w window, now time.Time) decision {
-	var d decision
-	t, ok := w.upcoming(s)
+// Decide applies the catch-up policy to the ticks of s pending at now.
+func Decide(s cron.Schedule, w Window, now time.Time) Decision {
+	var d Decision
+	t, ok := w.Upcoming(s)
 	if !ok {
 		return d
 	}
 	if t.After(now) {
-		d.next = t
+		d.Next = t
 		return d
 	}
 	var m misses
 	walked := 0
 	step := func() {
 		if walked++; walked >= maxWalk {
-			d.capped = true
+			d.Capped = true
 		}
-		t, ok = w.firstAfter(s, t)
+		t, ok = w.FirstAfter(s, t)
 	}
 
 	// Ticks older than the cutoff are misses, whatever the policy: the window (or the
 	// misfire grace), or for 'all' without a window the oldest of its newest
 	// MaxCatchupAll pending ticks.
 	var cutoff time.Time
-	if w.maxAge > 0 {
-		cutoff = now.Add(-w.maxAge)
-	} else if w.catchup == CatchupAll {
-		cutoff, _ = oldestOfNewest(s, w, now, MaxCatchupAll)
+	if w.MaxAge > 0 {
+		cutoff = now.Add(-w.MaxAge)
+	} else if w.Catchup == CatchupAll {
+		cutoff, _ = OldestOfNewest(s, w, now, MaxCatchupAll)
 	}
 	if !cutoff.IsZero() {
-		for ok && t.Before(cutoff) && !d.capped {
+		for ok && t.Before(cutoff) && !d.Capped {
 			m.add(t)
 			step()
 		}
-		if d.capped && ok && t.Before(cutoff) {
+		if d.Capped && ok && t.Before(cutoff) {
 			// Too many to step through: skip to the cutoff; the count is a lower bound.
-			t, ok = w.firstAfter(s, cutoff.Add(-time.Nanosecond))
+			t, ok = w.FirstAfter(s, cutoff.Add(-time.Nanosecond))
 		}
 	}
 
 	// The rest up to now are candidates.
-	switch w.catchup {
+	switch w.Catchup {
 	case CatchupLatest:
 		var newest time.Time
-		for ok && !t.After(now) && !d.capped {
+		for ok && !t.After(now) && !d.Capped {
 			if !newest.IsZero() {
 				m.add(newest)
 			}
 			newest = t
 			step()
 		}
-		if d.capped && ok && !t.After(now) {
+		if d.Capped && ok && !t.After(now) {
 			// A long outage of a frequent schedule: jump to the newest pending tick.
 			if n, found := newestPending(s, w, now); found {
 				if !newest.IsZero() {
@@ -171,21 +171,21 @@ func decide(s cron.Schedule, w window, now time.Time) decision {
 				}
 				newest = n
 			}
-			t, ok = w.firstAfter(s, newest)
+			t, ok = w.FirstAfter(s, newest)
 		}
 		if !newest.IsZero() {
-			d.enqueue = []time.Time{newest}
+			d.Enqueue = []time.Time{newest}
 		}
 	default: // all, and none (whose maxAge is the misfire grace)
-		for ok && !t.After(now) && len(d.enqueue) < maxEnqueuePerDecision {
-			d.enqueue = append(d.enqueue, t)
+		for ok && !t.After(now) && len(d.Enqueue) < MaxEnqueuePerDecision {
+			d.Enqueue = append(d.Enqueue, t)
 			step()
 		}
 		// Anything left pending is decided by the next statement, right away.
 	}
-	d.missed = m.rows()
+	d.Missed = m.rows()
 	if ok {
-		d.next = t
+		d.Next = t
 	}
 	return d
 }
@@ -199,24 +199,24 @@ type misses struct {
 func (m *misses) add(t time.Time) {
 	m.total++
 	m.kept = append(m.kept, t)
-	if len(m.kept) > 2*maxMissedRows {
-		m.kept = append(m.kept[:0], m.kept[len(m.kept)-maxMissedRows:]...)
+	if len(m.kept) > 2*MaxMissedRows {
+		m.kept = append(m.kept[:0], m.kept[len(m.kept)-MaxMissedRows:]...)
 	}
 }
 
 // rows turns the misses into at most maxMissedRows ledger rows: the oldest row also
 // stands for every earlier miss that gets no row of its own.
-func (m *misses) rows() []missedRow {
+func (m *misses) rows() []MissedRow {
 	kept := m.kept
-	if len(kept) > maxMissedRows {
-		kept = kept[len(kept)-maxMissedRows:]
+	if len(kept) > MaxMissedRows {
+		kept = kept[len(kept)-MaxMissedRows:]
 	}
-	rows := make([]missedRow, len(kept))
+	rows := make([]MissedRow, len(kept))
 	for i, t := range kept {
-		rows[i] = missedRow{at: t, ticks: 1}
+		rows[i] = MissedRow{At: t, Ticks: 1}
 	}
 	if len(rows) > 0 {
-		rows[0].ticks += m.total - len(rows)
+		rows[0].Ticks += m.total - len(rows)
 	}
 	return rows
 }
@@ -224,9 +224,9 @@ func (m *misses) rows() []missedRow {
 // newestPending finds the newest tick of s in w that is not after now, without stepping
 // through every tick since w.after: it looks back from now over doubling spans until a
 // span holds a tick, then steps through that span only.
-func newestPending(s cron.Schedule, w window, now time.Time) (time.Time, bool) {
+func newestPending(s cron.Schedule, w Window, now time.Time) (time.Time, bool) {
 	for span := time.Second; span < 200*365*24*time.Hour; span *= 2 {
-		t, ok := w.firstAfter(s, now.Add(-span))
+		t, ok := w.FirstAfter(s, now.Add(-span))
 		if !ok {
 			return time.Time{}, false
 		}
@@ -234,7 +234,7 @@ func newestPending(s cron.Schedule, w window, now time.Time) (time.Time, bool) {
 			continue
 		}
 		for {
-			n, ok := w.firstAfter(s, t)
+			n, ok := w.FirstAfter(s, t)
 			if !ok || n.After(now) {
 				return t, true
 			}
@@ -244,11 +244,11 @@ func newestPending(s cron.Schedule, w window, now time.Time) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// oldestOfNewest returns the oldest of the newest n pending ticks of s at now, when more
+// OldestOfNewest returns the oldest of the newest n pending ticks of s at now, when more
 // than n are pending. It counts back from now over doubling spans, so that it steps
 // through about 2n ticks, not through every pending one.
-func oldestOfNewest(s cron.Schedule, w window, now time.Time, n int) (time.Time, bool) {
-	first, ok := w.upcoming(s)
+func OldestOfNewest(s cron.Schedule, w Window, now time.Time, n int) (time.Time, bool) {
+	first, ok := w.Upcoming(s)
 	if !ok || first.After(now) {
 		return time.Time{}, false
 	}
@@ -260,7 +260,7 @@ func oldestOfNewest(s cron.Schedule, w window, now time.Time, n int) (time.Time,
 		// The newest n ticks in (from, now], if there are more than n.
 		ring := make([]time.Time, 0, n)
 		count := 0
-		for t, ok := w.firstAfter(s, from); ok && !t.After(now) && count < maxWalk; t, ok = w.firstAfter(s, t) {
+		for t, ok := w.FirstAfter(s, from); ok && !t.After(now) && count < maxWalk; t, ok = w.FirstAfter(s, t) {
 			if len(ring) < n {
 				ring = append(ring, t)
 			} else {
@@ -274,25 +274,25 @@ func oldestOfNewest(s cron.Schedule, w window, now time.Time, n int) (time.Time,
 	}
 }
 
-// limitRuns applies remaining_runs (-1: no limit) to d: at most that many ticks are
+// LimitRuns applies remaining_runs (-1: no limit) to d: at most that many ticks are
 // enqueued, the oldest; the schedule ends with the last of them, so the later pending
 // ticks are left undecided (nothing will decide them) rather than recorded as missed.
-func limitRuns(d decision, remaining int) decision {
-	if remaining < 0 || len(d.enqueue) <= remaining {
+func LimitRuns(d Decision, remaining int) Decision {
+	if remaining < 0 || len(d.Enqueue) <= remaining {
 		return d
 	}
-	d.enqueue = d.enqueue[:remaining]
-	d.next = time.Time{}
-	if len(d.enqueue) > 0 {
+	d.Enqueue = d.Enqueue[:remaining]
+	d.Next = time.Time{}
+	if len(d.Enqueue) > 0 {
 		// Misses newer than the last run are not decided either.
-		last := d.enqueue[len(d.enqueue)-1]
-		kept := d.missed[:0]
-		for _, m := range d.missed {
-			if !m.at.After(last) {
+		last := d.Enqueue[len(d.Enqueue)-1]
+		kept := d.Missed[:0]
+		for _, m := range d.Missed {
+			if !m.At.After(last) {
 				kept = append(kept, m)
 			}
 		}
-		d.missed = kept
+		d.Missed = kept
 	}
 	return d
 }

@@ -1,4 +1,4 @@
-package ticker
+package schedule
 
 import (
 	"testing"
@@ -18,8 +18,8 @@ func TestCatchupAllIsBoundedAfterALongOutage(t *testing.T) {
 	}
 	now := t0.Add(24 * time.Hour)
 	for _, s := range []cron.Schedule{c, cron.Interval{Anchor: t0, Every: time.Second}} {
-		w := window{after: t0, from: t0, catchup: CatchupAll}
-		if _, found := oldestOfNewest(s, w, now, MaxCatchupAll); !found {
+		w := Window{After: t0, From: t0, Catchup: CatchupAll}
+		if _, found := OldestOfNewest(s, w, now, MaxCatchupAll); !found {
 			t.Fatalf("%T: no bound found for a day of pending ticks", s)
 		}
 		enqueued, missed := run(t, s, w, now)
@@ -31,8 +31,8 @@ func TestCatchupAllIsBoundedAfterALongOutage(t *testing.T) {
 		}
 	}
 	// A few pending ticks: no bound, all of them.
-	w := window{after: t0, from: t0, catchup: CatchupAll}
-	if _, found := oldestOfNewest(c, w, t0.Add(sec(10)), MaxCatchupAll); found {
+	w := Window{After: t0, From: t0, Catchup: CatchupAll}
+	if _, found := OldestOfNewest(c, w, t0.Add(sec(10)), MaxCatchupAll); found {
 		t.Errorf("a bound found for 10 pending ticks")
 	}
 }

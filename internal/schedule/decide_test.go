@@ -1,4 +1,4 @@
-package ticker
+package schedule
 
 import (
 	"testing"
@@ -12,31 +12,31 @@ var t0 = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 func sec(n int) time.Duration { return time.Duration(n) * time.Second }
 
 // missedTotal is how many missed ticks the rows stand for.
-func missedTotal(d decision) int {
+func missedTotal(d Decision) int {
 	n := 0
-	for _, m := range d.missed {
-		n += m.ticks
+	for _, m := range d.Missed {
+		n += m.Ticks
 	}
 	return n
 }
 
 // run decides repeatedly, as the ticker does, until nothing is pending at now; it
 // returns every enqueued tick and the total of missed ticks.
-func run(t *testing.T, s cron.Schedule, w window, now time.Time) (enqueued []time.Time, missed int) {
+func run(t *testing.T, s cron.Schedule, w Window, now time.Time) (enqueued []time.Time, missed int) {
 	t.Helper()
 	for i := 0; i < 1000; i++ {
-		d := decide(s, w, now)
-		if d.empty() {
+		d := Decide(s, w, now)
+		if d.Empty() {
 			return enqueued, missed
 		}
-		if len(d.missed) > maxMissedRows {
-			t.Fatalf("%d missed rows in one decision", len(d.missed))
+		if len(d.Missed) > MaxMissedRows {
+			t.Fatalf("%d missed rows in one decision", len(d.Missed))
 		}
-		enqueued = append(enqueued, d.enqueue...)
+		enqueued = append(enqueued, d.Enqueue...)
 		missed += missedTotal(d)
-		w.after = d.newest()
-		if !d.next.IsZero() && !d.next.After(w.after) {
-			t.Fatalf("next %s not after the newest decided tick %s", d.next, w.after)
+		w.After = d.Newest()
+		if !d.Next.IsZero() && !d.Next.After(w.After) {
+			t.Fatalf("next %s not after the newest decided tick %s", d.Next, w.After)
 		}
 	}
 	t.Fatal("decisions never caught up")
@@ -47,12 +47,12 @@ func TestDecideAfterAnHourDown(t *testing.T) {
 	every := cron.Interval{Anchor: t0, Every: time.Second}
 	minute := cron.Interval{Anchor: t0, Every: time.Minute}
 	now := t0.Add(time.Hour + 500*time.Millisecond) // ticks t0 .. t0+3600s have passed
-	base := window{after: t0, from: t0}             // t0 itself was enqueued before the outage
+	base := Window{After: t0, From: t0}             // t0 itself was enqueued before the outage
 
 	cases := []struct {
 		name         string
 		s            cron.Schedule
-		w            window
+		w            Window
 		now          time.Time
 		wantEnqueued int
 		wantFirst    time.Time // first enqueued tick
@@ -87,40 +87,40 @@ func TestDecideAfterAnHourDown(t *testing.T) {
 	}
 }
 
-func with(w window, catchup string, maxAge time.Duration) window {
-	w.catchup, w.maxAge = catchup, maxAge
+func with(w Window, catchup string, maxAge time.Duration) Window {
+	w.Catchup, w.MaxAge = catchup, maxAge
 	return w
 }
 
 func TestDecideMissedRowsAreBounded(t *testing.T) {
 	s := cron.Interval{Anchor: t0, Every: time.Second}
-	d := decide(s, window{after: t0, from: t0, catchup: CatchupLatest}, t0.Add(sec(1000)))
-	if len(d.missed) != maxMissedRows {
-		t.Fatalf("%d missed rows, want %d", len(d.missed), maxMissedRows)
+	d := Decide(s, Window{After: t0, From: t0, Catchup: CatchupLatest}, t0.Add(sec(1000)))
+	if len(d.Missed) != MaxMissedRows {
+		t.Fatalf("%d missed rows, want %d", len(d.Missed), MaxMissedRows)
 	}
 	// The newest misses get rows; the oldest row counts the earlier ones too.
-	if want := t0.Add(sec(990)); !d.missed[0].at.Equal(want) {
-		t.Errorf("oldest missed row at %s, want %s", d.missed[0].at, want)
+	if want := t0.Add(sec(990)); !d.Missed[0].At.Equal(want) {
+		t.Errorf("oldest missed row at %s, want %s", d.Missed[0].At, want)
 	}
-	if d.missed[0].ticks != 990 {
-		t.Errorf("oldest missed row stands for %d ticks, want 990", d.missed[0].ticks)
+	if d.Missed[0].Ticks != 990 {
+		t.Errorf("oldest missed row stands for %d ticks, want 990", d.Missed[0].Ticks)
 	}
 	if got := missedTotal(d); got != 999 {
 		t.Errorf("missed rows stand for %d ticks, want 999", got)
 	}
-	if len(d.enqueue) != 1 || !d.enqueue[0].Equal(t0.Add(sec(1000))) {
-		t.Errorf("enqueue %v, want the tick at +1000s", d.enqueue)
+	if len(d.Enqueue) != 1 || !d.Enqueue[0].Equal(t0.Add(sec(1000))) {
+		t.Errorf("enqueue %v, want the tick at +1000s", d.Enqueue)
 	}
 }
 
 func TestDecideAllEnqueuesInBoundedBatches(t *testing.T) {
 	s := cron.Interval{Anchor: t0, Every: time.Second}
-	d := decide(s, window{after: t0, from: t0, catchup: CatchupAll}, t0.Add(sec(MaxCatchupAll)))
-	if len(d.enqueue) != maxEnqueuePerDecision {
-		t.Fatalf("one decision enqueued %d, want the batch of %d", len(d.enqueue), maxEnqueuePerDecision)
+	d := Decide(s, Window{After: t0, From: t0, Catchup: CatchupAll}, t0.Add(sec(MaxCatchupAll)))
+	if len(d.Enqueue) != MaxEnqueuePerDecision {
+		t.Fatalf("one decision enqueued %d, want the batch of %d", len(d.Enqueue), MaxEnqueuePerDecision)
 	}
-	if want := t0.Add(sec(maxEnqueuePerDecision + 1)); !d.next.Equal(want) {
-		t.Errorf("next %s, want %s (still pending, decided next)", d.next, want)
+	if want := t0.Add(sec(MaxEnqueuePerDecision + 1)); !d.Next.Equal(want) {
+		t.Errorf("next %s, want %s (still pending, decided next)", d.Next, want)
 	}
 }
 
@@ -131,21 +131,21 @@ func TestDecideLongOutageOfSecondCronStaysBounded(t *testing.T) {
 	}
 	now := t0.Add(3 * 24 * time.Hour)
 	start := time.Now()
-	d := decide(c, window{after: t0, from: t0, catchup: CatchupLatest}, now)
+	d := Decide(c, Window{After: t0, From: t0, Catchup: CatchupLatest}, now)
 	if took := time.Since(start); took > 5*time.Second {
 		t.Fatalf("decision took %s", took)
 	}
-	if !d.capped {
+	if !d.Capped {
 		t.Errorf("a walk over 259,200 ticks should be capped")
 	}
-	if len(d.enqueue) != 1 || !d.enqueue[0].Equal(now) {
-		t.Fatalf("enqueue %v, want the newest tick %s", d.enqueue, now)
+	if len(d.Enqueue) != 1 || !d.Enqueue[0].Equal(now) {
+		t.Fatalf("enqueue %v, want the newest tick %s", d.Enqueue, now)
 	}
-	if len(d.missed) > maxMissedRows || missedTotal(d) < maxWalk-1 {
-		t.Errorf("%d missed rows standing for %d ticks", len(d.missed), missedTotal(d))
+	if len(d.Missed) > MaxMissedRows || missedTotal(d) < maxWalk-1 {
+		t.Errorf("%d missed rows standing for %d ticks", len(d.Missed), missedTotal(d))
 	}
-	if want := now.Add(time.Second); !d.next.Equal(want) {
-		t.Errorf("next %s, want %s", d.next, want)
+	if want := now.Add(time.Second); !d.Next.Equal(want) {
+		t.Errorf("next %s, want %s", d.Next, want)
 	}
 }
 
@@ -156,37 +156,37 @@ func TestDecideHonoursStartEndAndChange(t *testing.T) {
 	}
 	changed := t0.Add(5 * time.Second)
 	// Cron ticks come strictly after changed_at: a change at :05 first fires at :10.
-	w := window{from: StartBound(false, changed, time.Time{}), catchup: CatchupAll}
+	w := Window{From: StartBound(false, changed, time.Time{}), Catchup: CatchupAll}
 	got, _ := run(t, c, w, t0.Add(sec(30)))
 	want := []time.Time{t0.Add(sec(10)), t0.Add(sec(20)), t0.Add(sec(30))}
 	if !equalTimes(got, want) {
 		t.Errorf("after a change: %v, want %v", got, want)
 	}
 	// A change exactly on a tick does not fire that tick.
-	w = window{from: StartBound(false, t0.Add(sec(10)), time.Time{}), catchup: CatchupAll}
+	w = Window{From: StartBound(false, t0.Add(sec(10)), time.Time{}), Catchup: CatchupAll}
 	if got, _ := run(t, c, w, t0.Add(sec(20))); !equalTimes(got, []time.Time{t0.Add(sec(20))}) {
 		t.Errorf("change on a tick: %v", got)
 	}
 	// starts_at is inclusive, ends_at too; nothing after ends_at is ever pending.
-	w = window{from: StartBound(false, t0, t0.Add(sec(20))), until: t0.Add(sec(40)), catchup: CatchupAll}
+	w = Window{From: StartBound(false, t0, t0.Add(sec(20))), Until: t0.Add(sec(40)), Catchup: CatchupAll}
 	if got, _ := run(t, c, w, t0.Add(sec(90))); !equalTimes(got, []time.Time{t0.Add(sec(20)), t0.Add(sec(30)), t0.Add(sec(40))}) {
 		t.Errorf("window: %v", got)
 	}
-	if d := decide(c, window{after: t0.Add(sec(40)), until: t0.Add(sec(40)), catchup: CatchupAll}, t0.Add(sec(90))); !d.empty() || !d.next.IsZero() {
+	if d := Decide(c, Window{After: t0.Add(sec(40)), Until: t0.Add(sec(40)), Catchup: CatchupAll}, t0.Add(sec(90))); !d.Empty() || !d.Next.IsZero() {
 		t.Errorf("after ends_at: %+v", d)
 	}
 	// Intervals: anchor = greatest(starts_at, date_trunc('second', changed_at)), first tick at it.
 	anchor := StartBound(true, t0.Add(1500*time.Millisecond), time.Time{})
 	iv := cron.Interval{Anchor: anchor, Every: 5 * time.Second}
-	if got, _ := run(t, iv, window{from: anchor, catchup: CatchupAll}, t0.Add(sec(11))); !equalTimes(got, []time.Time{t0.Add(sec(1)), t0.Add(sec(6)), t0.Add(sec(11))}) {
+	if got, _ := run(t, iv, Window{From: anchor, Catchup: CatchupAll}, t0.Add(sec(11))); !equalTimes(got, []time.Time{t0.Add(sec(1)), t0.Add(sec(6)), t0.Add(sec(11))}) {
 		t.Errorf("interval from a change at +1.5s: %v", got)
 	}
 }
 
 func TestDecideNothingPendingReturnsNext(t *testing.T) {
 	s := cron.Interval{Anchor: t0, Every: time.Minute}
-	d := decide(s, window{after: t0, from: t0, catchup: CatchupLatest}, t0.Add(30*time.Second))
-	if !d.empty() || !d.next.Equal(t0.Add(time.Minute)) {
+	d := Decide(s, Window{After: t0, From: t0, Catchup: CatchupLatest}, t0.Add(30*time.Second))
+	if !d.Empty() || !d.Next.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("got %+v, want nothing now and next at +1m", d)
 	}
 }

@@ -1,0 +1,28 @@
+package schedule
+
+import (
+	"time"
+
+	"github.com/pgwerk/werkcron/scheduler/cron"
+)
+
+// ReachBack is s reaching back to from, for a backfill: an interval's grid extended
+// backwards from its anchor (its first tick), a cron expression as it is.
+func ReachBack(s cron.Schedule, from time.Time) cron.Schedule {
+	iv, ok := s.(cron.Interval)
+	if !ok || !iv.Anchor.After(from) {
+		return s
+	}
+	k := (iv.Anchor.Sub(from) + iv.Every - 1) / iv.Every
+	iv.Anchor = iv.Anchor.Add(-k * iv.Every)
+	return iv
+}
+
+// CountTicks counts the ticks of s in (after, until], stopping at limit.
+func CountTicks(s cron.Schedule, after, until time.Time, limit int) int {
+	n := 0
+	for at, ok := s.Next(after); ok && !at.After(until) && n < limit; at, ok = s.Next(at) {
+		n++
+	}
+	return n
+}
