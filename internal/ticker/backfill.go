@@ -26,9 +26,9 @@ const (
 )
 
 // fillState is what the primary knows of backfill requests (werk_cron_backfills).
-type fillState struct {
-	pending   bool      // requests may wait: look when notBefore has passed
-	notBefore time.Time // host time
+type filler struct {
+	*primary
+	pacer
 	// blocked holds the requests set aside because another session holds what their
 	// next chunk needs, with when to try each again (host time): the others go on.
 	blocked map[int64]time.Time
@@ -49,25 +49,23 @@ func (c checkedRange) same(o checkedRange) bool {
 	return c.from.Equal(o.from) && c.until.Equal(o.until) && c.defined.Equal(o.defined)
 }
 
-func (f *fillState) due(now time.Time) bool { return f.pending && !now.Before(f.notBefore) }
-
 // skip returns the requests set aside until later than now, forgetting the others.
-func (f *fillState) skip(now time.Time) []int64 {
+func (fl *filler) skip(now time.Time) []int64 {
 	ids := []int64{}
-	for id, at := range f.blocked {
+	for id, at := range fl.blocked {
 		if now.Before(at) {
 			ids = append(ids, id)
 		} else {
-			delete(f.blocked, id)
+			delete(fl.blocked, id)
 		}
 	}
 	return ids
 }
 
 // soonest is when the first request set aside may be tried again; zero for none.
-func (f *fillState) soonest() time.Time {
+func (fl *filler) soonest() time.Time {
 	var s time.Time
-	for _, at := range f.blocked {
+	for _, at := range fl.blocked {
 		if s.IsZero() || at.Before(s) {
 			s = at
 		}
@@ -75,65 +73,63 @@ func (f *fillState) soonest() time.Time {
 	return s
 }
 
-// backfillStep carries out the next chunk of the oldest backfill request: the ticks of
+// step carries out the next chunk of the oldest backfill request: the ticks of
 // its schedule in its range that have no job yet get one (queries/backfill.sql). The
 // progress is saved after each chunk, so a new primary goes on where this one stopped.
-func (t *Ticker) backfillStep(ctx context.Context) error {
+func (fl *filler) step(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
-	if t.fill.blocked == nil {
-		t.fill.blocked, t.fill.checked = map[int64]time.Time{}, map[int64]checkedRange{}
+	if fl.blocked == nil {
+		fl.blocked, fl.checked = map[int64]time.Time{}, map[int64]checkedRange{}
 	}
-	reqs, err := t.q.NextBackfill(ctx, t.fill.skip(time.Now()))
+	reqs, err := fl.q.NextBackfill(ctx, fl.skip(time.Now()))
 	if err != nil {
-		if t.conn.IsClosed() {
-			return fmt.Errorf("read backfill requests: %w", err)
+		if err := fl.survive(err, "read backfill requests", "trying again shortly"); err != nil {
+			return err
 		}
-		t.log.Warn("read backfill requests; trying again shortly", "err", err)
-		t.fill.notBefore = time.Now().Add(backfillRetry)
+		fl.notBefore = time.Now().Add(backfillRetry)
 		return nil
 	}
 	if len(reqs) == 0 {
 		// Nothing waits but what is set aside. The next look (on a notification) waits a
 		// moment, as the planner's does: anyone may NOTIFY, and a flood must cost few looks.
-		if again := t.fill.soonest(); !again.IsZero() {
-			t.fill.notBefore = again
+		if again := fl.soonest(); !again.IsZero() {
+			fl.notBefore = again
 			return nil
 		}
-		t.fill.pending = false
-		t.fill.notBefore = time.Now().Add(planCooldown)
+		fl.pending = false
+		fl.notBefore = time.Now().Add(planCooldown)
 		return nil
 	}
 	r := reqs[0]
-	e, ticks, through, done, why, err := t.backfillChunk(ctx, r)
+	e, ticks, through, done, why, err := fl.backfillChunk(ctx, r)
 	if err != nil {
-		if t.conn.IsClosed() {
+		if err := fl.survive(err, "backfill", "trying again shortly", "id", r.ID); err != nil {
 			return err
 		}
-		t.log.Warn("backfill; trying again shortly", "id", r.ID, "err", err)
-		t.fill.notBefore = time.Now().Add(backfillRetry)
+		fl.notBefore = time.Now().Add(backfillRetry)
 		return nil
 	}
 	if why != "" {
-		t.log.Warn("backfill refused", "id", r.ID, "schedule", logName(r.Name), "why", why)
-		return t.recordBackfill(ctx, r, db.RecordBackfillProgressParams{ThroughAt: through, Done: true, Error: cutBytes(why, maxErrorBytes)})
+		fl.log.Warn("backfill refused", "id", r.ID, "schedule", logName(r.Name), "why", why)
+		return fl.recordBackfill(ctx, r, db.RecordBackfillProgressParams{ThroughAt: through, Done: true, Error: cutBytes(why, maxErrorBytes)})
 	}
-	p := db.BackfillTicksParams{Name: r.Name, SeenUpdatedAt: e.definedAt, Func: e.fn, Queue: e.queue}
+	args := db.BackfillTicksParams{Name: r.Name, SeenUpdatedAt: e.definedAt, Func: e.fn, Queue: e.queue}
 	for _, at := range ticks {
-		p.Keys = append(p.Keys, jobKey(r.Name, at))
-		p.TickAts = append(p.TickAts, at)
-		p.JobIds = append(p.JobIds, uuid.Must(uuid.NewV7()))
+		args.Keys = append(args.Keys, jobKey(r.Name, at))
+		args.TickAts = append(args.TickAts, at)
+		args.JobIds = append(args.JobIds, uuid.Must(uuid.NewV7()))
 	}
 	// The chunk's jobs and the request's progress commit together: a crash between them
 	// would count the chunk's jobs as had already when it is done again.
 	var res db.BackfillTicksRow
 	progress := db.RecordBackfillProgressParams{ID: r.ID, ThroughAt: through, Done: done}
-	err = pgx.BeginFunc(ctx, t.conn, func(tx pgx.Tx) error {
-		q := t.q.WithTx(tx)
+	err = pgx.BeginFunc(ctx, fl.conn, func(tx pgx.Tx) error {
+		q := fl.q.WithTx(tx)
 		res = db.BackfillTicksRow{Found: true, Current: true}
 		if len(ticks) > 0 {
 			var err error
-			if res, err = q.BackfillTicks(ctx, p); err != nil {
+			if res, err = q.BackfillTicks(ctx, args); err != nil {
 				return err
 			}
 		}
@@ -150,44 +146,43 @@ func (t *Ticker) backfillStep(ctx context.Context) error {
 	var pgErr *pgconn.PgError
 	switch {
 	case err == nil:
-	case t.conn.IsClosed():
+	case fl.conn.IsClosed():
 		return fmt.Errorf("backfill %s: %w", logName(r.Name), err)
 	case errors.As(err, &pgErr) && pgErr.Code == lockNotAvailable:
 		// Another session holds a key or a ledger row of the range: this request later,
 		// the others meanwhile.
-		if _, again := t.fill.blocked[r.ID]; !again {
-			t.log.Warn("backfill blocked by another session; trying again, other requests meanwhile", "id", r.ID, "schedule", logName(r.Name), "err", err)
+		if _, again := fl.blocked[r.ID]; !again {
+			fl.log.Warn("backfill blocked by another session; trying again, other requests meanwhile", "id", r.ID, "schedule", logName(r.Name), "err", err)
 		}
-		t.fill.blocked[r.ID] = time.Now().Add(backfillRetry)
+		fl.blocked[r.ID] = time.Now().Add(backfillRetry)
 		return nil
 	default:
-		return t.recordBackfill(ctx, r, db.RecordBackfillProgressParams{ThroughAt: through, Done: true,
+		return fl.recordBackfill(ctx, r, db.RecordBackfillProgressParams{ThroughAt: through, Done: true,
 			Error: cutBytes(fmt.Sprintf("enqueue failed: %v", err), maxErrorBytes)})
 	}
 	if !res.Current {
-		t.log.Info("a schedule changed while its backfill was read; reading it again", "id", r.ID, "schedule", logName(r.Name))
+		fl.log.Info("a schedule changed while its backfill was read; reading it again", "id", r.ID, "schedule", logName(r.Name))
 		return nil
 	}
-	t.Stats.Enqueued.Add(int64(res.Enqueued))
+	fl.Stats.Enqueued.Add(int64(res.Enqueued))
 	if res.Enqueued > 0 {
-		t.outcomes.expect()
+		fl.recorder.expect()
 	}
 	if progress.Done && progress.Error == "" {
-		t.log.Info("backfill done", "id", r.ID, "schedule", logName(r.Name),
+		fl.log.Info("backfill done", "id", r.ID, "schedule", logName(r.Name),
 			"enqueued", r.Enqueued+progress.Enqueued, "already", r.Already+progress.Already)
 	}
 	return nil
 }
 
 // recordBackfill saves a request's progress, and logs when it is done.
-func (t *Ticker) recordBackfill(ctx context.Context, r db.NextBackfillRow, p db.RecordBackfillProgressParams) error {
-	p.ID = r.ID
-	if err := t.q.RecordBackfillProgress(ctx, p); err != nil {
-		if t.conn.IsClosed() {
-			return fmt.Errorf("record backfill progress: %w", err)
+func (fl *filler) recordBackfill(ctx context.Context, r db.NextBackfillRow, progress db.RecordBackfillProgressParams) error {
+	progress.ID = r.ID
+	if err := fl.q.RecordBackfillProgress(ctx, progress); err != nil {
+		if err := fl.survive(err, "record backfill progress", "trying again shortly", "id", r.ID); err != nil {
+			return err
 		}
-		t.log.Warn("record backfill progress; trying again shortly", "id", r.ID, "err", err)
-		t.fill.notBefore = time.Now().Add(backfillRetry)
+		fl.notBefore = time.Now().Add(backfillRetry)
 		return nil
 	}
 	return nil
@@ -204,9 +199,9 @@ func (t *Ticker) recordBackfill(ctx context.Context, r db.NextBackfillRow, p db.
 // backfill never races them. A paused (or ended) schedule decides nothing, so all of its
 // past ticks in the range may be backfilled. A range reaching back beyond the ledger's
 // retention is refused: a tick that old may have had a job and left no trace of it.
-func (t *Ticker) backfillChunk(ctx context.Context, r db.NextBackfillRow) (e *entry, ticks []time.Time, through time.Time, done bool, why string, err error) {
+func (fl *filler) backfillChunk(ctx context.Context, r db.NextBackfillRow) (e *entry, ticks []time.Time, through time.Time, done bool, why string, err error) {
 	through = r.ToAt
-	rows, err := t.q.GetSchedulesForTicker(ctx, []string{r.Name})
+	rows, err := fl.q.GetSchedulesForTicker(ctx, []string{r.Name})
 	if err != nil {
 		return nil, nil, through, false, "", fmt.Errorf("read the schedule %s to backfill: %w", logName(r.Name), err)
 	}
@@ -219,13 +214,13 @@ func (t *Ticker) backfillChunk(ctx context.Context, r db.NextBackfillRow) (e *en
 	}
 	// Judged on this read of the row; the statement enqueues only if the row is still
 	// this one (its updated_at, func and queue).
-	if why := t.allow.refuses(e.fn, e.queue); why != "" {
+	if why := fl.allow.refuses(e.fn, e.queue); why != "" {
 		return e, nil, through, true, why, nil
 	}
-	if oldest := t.now().Add(-t.opts.Retention); r.FromAt.Before(oldest) {
+	if oldest := fl.now().Add(-fl.opts.Retention); r.FromAt.Before(oldest) {
 		return e, nil, through, true, fmt.Sprintf("the range begins at %s, before the ledger's retention (%s, the ticker's --retention): "+
 			"older ticks may have run and left no record, so they are never enqueued again",
-			r.FromAt.UTC().Format(time.RFC3339), t.opts.Retention), nil
+			r.FromAt.UTC().Format(time.RFC3339), fl.opts.Retention), nil
 	}
 	from, until := r.FromAt, r.ToAt
 	if !e.startsAt.IsZero() && e.startsAt.After(from) {
@@ -241,11 +236,11 @@ func (t *Ticker) backfillChunk(ctx context.Context, r db.NextBackfillRow) (e *en
 	}
 	s := schedule.ReachBack(e.sched, from)
 	after := from.Add(-time.Nanosecond)
-	if counted := (checkedRange{from, until, e.definedAt}); !t.fill.checked[r.ID].same(counted) {
+	if counted := (checkedRange{from, until, e.definedAt}); !fl.checked[r.ID].same(counted) {
 		if n := schedule.CountTicks(s, after, until, MaxBackfillTicks+1); n > MaxBackfillTicks {
 			return e, nil, through, true, fmt.Sprintf("the range holds more than %d ticks of the schedule; backfill a shorter range", MaxBackfillTicks), nil
 		}
-		t.fill.checked[r.ID] = counted
+		fl.checked[r.ID] = counted
 	}
 	if r.ThroughAt != nil && r.ThroughAt.After(after) {
 		after = *r.ThroughAt // the table keeps it within the range

@@ -72,8 +72,8 @@ func parts(batch []planned, parallel int) [][]planned {
 // came of them is applied afterwards, in the same order, on this goroutine. A part whose
 // connection failed is written again by the leader's session (a statement that did go
 // through then loses its compare-and-set, and is read back like any other).
-func (t *Ticker) writeAll(ctx context.Context, batch []planned, now time.Time, lostOnes *[]lost) error {
-	ps := parts(batch, t.opts.Parallel)
+func (p *primary) writeAll(ctx context.Context, batch []planned, now time.Time, lostOnes *[]lost) error {
+	ps := parts(batch, p.opts.Parallel)
 	results := make([][]written, len(ps))
 	failed := make([]error, len(ps))
 	next := make(chan int, len(ps))
@@ -82,11 +82,11 @@ func (t *Ticker) writeAll(ctx context.Context, batch []planned, now time.Time, l
 	}
 	close(next)
 	var wg sync.WaitGroup
-	for range min(t.opts.Parallel, len(ps)) - 1 {
+	for range min(p.opts.Parallel, len(ps)) - 1 {
 		wg.Go(func() {
-			t.onHelper(ctx, func(conn *pgx.Conn) {
+			p.onHelper(ctx, func(conn *pgx.Conn) {
 				for i := range next {
-					if failed[i] = t.execute(ctx, conn, t.backend, ps[i], &results[i]); failed[i] != nil {
+					if failed[i] = p.execute(ctx, conn, p.backend, ps[i], &results[i]); failed[i] != nil {
 						return // this connection is gone: the leader takes the rest
 					}
 				}
@@ -95,7 +95,7 @@ func (t *Ticker) writeAll(ctx context.Context, batch []planned, now time.Time, l
 	}
 	var err error
 	for i := range next {
-		if err = t.execute(ctx, t.conn, 0, ps[i], &results[i]); err != nil {
+		if err = p.execute(ctx, p.conn, 0, ps[i], &results[i]); err != nil {
 			break
 		}
 	}
@@ -105,16 +105,16 @@ func (t *Ticker) writeAll(ctx context.Context, batch []planned, now time.Time, l
 	}
 	for i := range ps {
 		if failed[i] != nil {
-			t.log.Warn("a fan-out connection failed; its part is written by the leader's session", "err", failed[i])
+			p.log.Warn("a fan-out connection failed; its part is written by the leader's session", "err", failed[i])
 			results[i] = nil
-			if err := t.execute(ctx, t.conn, 0, ps[i], &results[i]); err != nil {
+			if err := p.execute(ctx, p.conn, 0, ps[i], &results[i]); err != nil {
 				return err
 			}
 		}
 	}
 	for _, rs := range results {
 		for _, w := range rs {
-			if err := t.apply(ctx, w, now, lostOnes); err != nil {
+			if err := p.apply(ctx, w, now, lostOnes); err != nil {
 				return err
 			}
 		}
@@ -125,15 +125,15 @@ func (t *Ticker) writeAll(ctx context.Context, batch []planned, now time.Time, l
 // onHelper runs fn with one of the fan-out's connections, opening the pool on first
 // use; without one (the database refuses another connection, say), fn does not run and
 // the leader's session writes everything.
-func (t *Ticker) onHelper(ctx context.Context, fn func(conn *pgx.Conn)) {
-	pool, err := t.helperPool(ctx)
+func (p *primary) onHelper(ctx context.Context, fn func(conn *pgx.Conn)) {
+	pool, err := p.helperPool(ctx)
 	if err != nil {
-		t.log.Warn("no connection for the fan-out; the leader's session writes it alone", "err", err)
+		p.log.Warn("no connection for the fan-out; the leader's session writes it alone", "err", err)
 		return
 	}
 	c, err := pool.Acquire(ctx)
 	if err != nil {
-		t.log.Warn("no connection for the fan-out; the leader's session writes it alone", "err", err)
+		p.log.Warn("no connection for the fan-out; the leader's session writes it alone", "err", err)
 		return
 	}
 	defer c.Release()
@@ -143,19 +143,19 @@ func (t *Ticker) onHelper(ctx context.Context, fn func(conn *pgx.Conn)) {
 // helperPool returns the pool of the fan-out's connections, opening it on first use:
 // sessions prepared as the leader's is (search_path, TCP settings) and bounded by the
 // same lock_timeout.
-func (t *Ticker) helperPool(ctx context.Context) (*pgxpool.Pool, error) {
-	t.helpersMu.Lock()
-	defer t.helpersMu.Unlock()
-	if t.helpers != nil {
-		return t.helpers, nil
+func (p *primary) helperPool(ctx context.Context) (*pgxpool.Pool, error) {
+	p.helpersMu.Lock()
+	defer p.helpersMu.Unlock()
+	if p.helpers != nil {
+		return p.helpers, nil
 	}
 	cfg, err := pgxpool.ParseConfig("")
 	if err != nil {
 		return nil, err
 	}
-	cfg.ConnConfig = t.cfg.Copy()
-	cfg.ConnConfig.RuntimeParams["application_name"] = cutBytes(t.opts.ApplicationName+" fan-out", 63)
-	cfg.MaxConns = int32(max(t.opts.Parallel-1, 1))
+	cfg.ConnConfig = p.cfg.Copy()
+	cfg.ConnConfig.RuntimeParams["application_name"] = cutBytes(p.opts.ApplicationName+" fan-out", 63)
+	cfg.MaxConns = int32(max(p.opts.Parallel-1, 1))
 	cfg.MinConns = 0
 	cfg.MaxConnIdleTime = helperIdle
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
@@ -172,16 +172,16 @@ func (t *Ticker) helperPool(ctx context.Context) (*pgxpool.Pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.helpers = pool
+	p.helpers = pool
 	return pool, nil
 }
 
 // closeHelpers closes the fan-out's connections (when this session stops leading).
-func (t *Ticker) closeHelpers() {
-	t.helpersMu.Lock()
-	defer t.helpersMu.Unlock()
-	if t.helpers != nil {
-		t.helpers.Close()
-		t.helpers = nil
+func (p *primary) closeHelpers() {
+	p.helpersMu.Lock()
+	defer p.helpersMu.Unlock()
+	if p.helpers != nil {
+		p.helpers.Close()
+		p.helpers = nil
 	}
 }

@@ -2,7 +2,13 @@ package ticker
 
 import (
 	"container/heap"
+	"context"
+	"errors"
+	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pgwerk/werkcron/db"
 )
 
 // horizon is what the primary holds of the plan: the rows due up to end, soonest first.
@@ -194,4 +200,86 @@ func (q *dueQueue) remove(e *entry) {
 	if e.index >= 0 {
 		heap.Remove(q, e.index)
 	}
+}
+
+// readHorizon reads the rows due within horizonAhead of now (leaving out those set
+// aside, which keep their own retry times). When none are, it asks for the soonest
+// planned row beyond, and the horizon reaches to just before it: an idle primary then
+// sleeps until that row, or a change, without reading the plan again.
+func (p *primary) readHorizon(ctx context.Context, now time.Time) error {
+	until := now.Add(horizonAhead)
+	// One row more than the horizon holds says whether the read was cut off: a read of
+	// exactly horizonRows is complete up to until (were it taken as cut off, its end
+	// would be pulled in before its last rows' instant, and the horizon read again at
+	// that instant: on the tick's critical path, for 10,000 due at once).
+	rows, err := p.q.ListDueSchedules(ctx, db.ListDueSchedulesParams{
+		Until: until, Skip: p.hz.setAside(), MaxRows: horizonRows + 1})
+	if p.planLocked(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read the schedules due by %s: %w", until.UTC().Format(time.RFC3339), err)
+	}
+	p.Stats.HorizonReads.Add(1)
+	full := len(rows) > horizonRows
+	if full {
+		rows = rows[:horizonRows]
+	}
+	entries := make([]*entry, len(rows))
+	for i, r := range rows {
+		entries[i] = newEntry(r)
+	}
+	if len(rows) == 0 {
+		next, err := p.q.NextPlannedAfter(ctx, until)
+		if p.planLocked(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read the next planned run: %w", err)
+		}
+		until = farFuture
+		if len(next) > 0 {
+			until = next[0].Add(-time.Nanosecond)
+		}
+	}
+	p.hz.reset(entries, until, full)
+	if p.planRetryGap > 0 {
+		p.log.Info("read the plan again: the table lock is gone")
+	}
+	p.planRetryAt, p.planRetryGap = time.Time{}, 0
+	p.log.Debug("read the plan", "due", len(rows), "until", until)
+	return nil
+}
+
+// planLocked reports whether err is a read of the plan cut off by lock_timeout: a table
+// lock another session holds on werk_cron_jobs. The read is then tried again after a
+// backoff (logged once), instead of giving up the leadership for it.
+func (p *primary) planLocked(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != lockNotAvailable {
+		return false
+	}
+	if p.planRetryGap == 0 {
+		p.log.Warn("werk_cron_jobs is locked by another session; reading the plan again when it is free", "err", err)
+	}
+	p.planRetryGap = min(max(2*p.planRetryGap, 250*time.Millisecond), 5*time.Second)
+	p.planRetryAt = time.Now().Add(p.planRetryGap)
+	return true
+}
+
+// farFuture stands for "nothing planned": the horizon reaches everywhere.
+var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// untilNextTick is how long until the next due tick, or the horizon's end (where the
+// plan is read again): how long a service's statement may take without holding up a
+// tick. ok is false when there is neither.
+func (p *primary) untilNextTick() (until time.Duration, ok bool) {
+	next := p.hz.next()
+	if next.IsZero() || p.hz.end.Before(next) {
+		next = p.hz.end
+	}
+	if next.IsZero() {
+		return 0, false
+	}
+	return next.Sub(p.now()), true
 }

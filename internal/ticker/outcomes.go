@@ -69,11 +69,11 @@ type lastRun struct {
 }
 
 // outcomeState is where the primary stands in recording outcomes.
-type outcomeState struct {
+type recorder struct {
+	*primary
+	pacer
 	// pending: some ledger rows may await an outcome (this primary enqueued jobs, or was
 	// told of a manual run, or just took over); look when notBefore (host time) passed.
-	pending   bool
-	notBefore time.Time
 	// A pass under way goes on after (afterName, afterTick); its statements have read
 	// passRows rows and taken passBusy so far.
 	passing   bool
@@ -107,33 +107,28 @@ const (
 	phaseSweep
 )
 
-func (o *outcomeState) due(now time.Time) bool { return o.pending && !now.Before(o.notBefore) }
-
-// expect notes that new ledger rows may await an outcome.
-func (o *outcomeState) expect() { o.pending = true }
-
 // track notes a schedule's newest enqueued tick, whose ledger row is to be written with
 // its outcome (replacing the one it had); when tracked is full, a sweep finds it later.
-func (o *outcomeState) track(name string, tick time.Time, job uuid.UUID) {
-	o.pending = true
-	if o.tracked == nil {
-		o.tracked = map[string]lastRun{}
+func (rc *recorder) track(name string, tick time.Time, job uuid.UUID) {
+	rc.pending = true
+	if rc.tracked == nil {
+		rc.tracked = map[string]lastRun{}
 	}
-	if _, ok := o.tracked[name]; !ok && len(o.tracked) >= maxTracked {
-		o.sweep = true
+	if _, ok := rc.tracked[name]; !ok && len(rc.tracked) >= maxTracked {
+		rc.sweep = true
 		return
 	}
-	o.tracked[name] = lastRun{name, tick, job}
+	rc.tracked[name] = lastRun{name, tick, job}
 }
 
 // untrack forgets a schedule's newest enqueued tick: its row is written (or another's
 // is, for a newer tick).
-func (o *outcomeState) untrack(name string) { delete(o.tracked, name) }
+func (rc *recorder) untrack(name string) { delete(rc.tracked, name) }
 
-// recordStep reads the next chunk of the pass over the ledger rows awaiting an outcome,
+// step reads the next chunk of the pass over the ledger rows awaiting an outcome,
 // and records those whose job is final.
-func (t *Ticker) recordStep(ctx context.Context) error {
-	o := &t.outcomes
+func (rc *recorder) step(ctx context.Context) error {
+	o := rc
 	if o.chunk == 0 {
 		o.chunk = outcomeChunk
 	}
@@ -142,14 +137,8 @@ func (t *Ticker) recordStep(ctx context.Context) error {
 	// slow gets its outcomes recorded with ticks a little late rather than never.
 	bound, squeezed := outcomeBound, false
 	if o.squeezed < outcomeSqueezes {
-		next := t.hz.next()
-		if next.IsZero() || t.hz.end.Before(next) {
-			next = t.hz.end
-		}
-		if !next.IsZero() {
-			if until := next.Sub(t.now()); until < bound {
-				bound, squeezed = until, true
-			}
+		if until, ok := rc.untilNextTick(); ok && until < bound {
+			bound, squeezed = until, true
 		}
 	}
 	if bound < outcomeMinBound {
@@ -167,13 +156,13 @@ func (t *Ticker) recordStep(ctx context.Context) error {
 	var err error
 	switch o.phase {
 	case phaseLedger:
-		scanned, err = t.recordLedgerStep(ctx, bound)
+		scanned, err = rc.recordLedgerStep(ctx, bound)
 		full = scanned == int64(o.chunk)
 	case phaseTracked:
-		scanned, err = t.recordTrackedStep(ctx, bound)
+		scanned, err = rc.recordTrackedStep(ctx, bound)
 		full = o.lastPos < len(o.pass)
 	case phaseSweep:
-		scanned, err = t.sweepStep(ctx, bound)
+		scanned, err = rc.sweepStep(ctx, bound)
 		full = o.sweep
 	}
 	took := time.Since(started)
@@ -181,7 +170,7 @@ func (t *Ticker) recordStep(ctx context.Context) error {
 	if err != nil {
 		var pgErr *pgconn.PgError
 		switch {
-		case t.conn.IsClosed() || ctx.Err() != nil:
+		case rc.conn.IsClosed() || ctx.Err() != nil:
 			return fmt.Errorf("record job outcomes: %w", err)
 		case errors.As(err, &pgErr) && pgErr.Code == queryCanceled && squeezed:
 			o.squeezed++ // cut short by a tick: the same chunk after it
@@ -192,7 +181,7 @@ func (t *Ticker) recordStep(ctx context.Context) error {
 			o.notBefore = time.Now().Add(outcomeStepGap)
 		default:
 			// The pass goes on from where it is, later.
-			t.log.Warn("record job outcomes; trying again shortly", "err", err, "retry_in", outcomeRetry)
+			rc.log.Warn("record job outcomes; trying again shortly", "err", err, "retry_in", outcomeRetry)
 			o.notBefore = time.Now().Add(outcomeRetry)
 		}
 		return nil
@@ -229,9 +218,9 @@ func (t *Ticker) recordStep(ctx context.Context) error {
 }
 
 // trackedInOrder is what the pass goes through of the tracked ticks, by name.
-func (o *outcomeState) trackedInOrder() []lastRun {
-	runs := make([]lastRun, 0, len(o.tracked))
-	for _, r := range o.tracked {
+func (rc *recorder) trackedInOrder() []lastRun {
+	runs := make([]lastRun, 0, len(rc.tracked))
+	for _, r := range rc.tracked {
 		runs = append(runs, r)
 	}
 	slices.SortFunc(runs, func(a, b lastRun) int { return strings.Compare(a.name, b.name) })
@@ -240,9 +229,9 @@ func (o *outcomeState) trackedInOrder() []lastRun {
 
 // recordLedgerStep reads the next chunk of the ledger's rows awaiting an outcome, and
 // records those whose job is final; it returns how many rows it read.
-func (t *Ticker) recordLedgerStep(ctx context.Context, bound time.Duration) (int64, error) {
-	o := &t.outcomes
-	rows, err := t.recordOutcomes(ctx, bound, db.RecordOutcomesParams{
+func (rc *recorder) recordLedgerStep(ctx context.Context, bound time.Duration) (int64, error) {
+	o := rc
+	rows, err := rc.recordOutcomes(ctx, bound, db.RecordOutcomesParams{
 		AfterName: o.afterName, AfterTickAt: o.afterTick, Names: []string{}, MaxRows: o.chunk,
 	})
 	if err != nil {
@@ -261,11 +250,11 @@ func (t *Ticker) recordLedgerStep(ctx context.Context, bound time.Duration) (int
 }
 
 // recordTrackedStep records the next chunk of the tracked ticks whose jobs ended.
-func (t *Ticker) recordTrackedStep(ctx context.Context, bound time.Duration) (int64, error) {
-	o := &t.outcomes
+func (rc *recorder) recordTrackedStep(ctx context.Context, bound time.Duration) (int64, error) {
+	o := rc
 	end := min(o.lastPos+int(o.chunk), len(o.pass))
 	runs := o.pass[o.lastPos:end]
-	if err := t.recordLastRuns(ctx, bound, runs); err != nil {
+	if err := rc.recordLastRuns(ctx, bound, runs); err != nil {
 		return 0, err
 	}
 	o.lastPos = end
@@ -274,11 +263,11 @@ func (t *Ticker) recordTrackedStep(ctx context.Context, bound time.Duration) (in
 
 // sweepStep reads the next page of werk_cron_state for newest enqueued ticks whose rows
 // are still to be written, records those whose jobs ended, and keeps track of the rest.
-func (t *Ticker) sweepStep(ctx context.Context, bound time.Duration) (int64, error) {
-	o := &t.outcomes
+func (rc *recorder) sweepStep(ctx context.Context, bound time.Duration) (int64, error) {
+	o := rc
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
-	page, err := t.q.SweepLastRuns(ctx, db.SweepLastRunsParams{AfterName: o.sweepAfter, MaxRows: o.chunk})
+	page, err := rc.q.SweepLastRuns(ctx, db.SweepLastRunsParams{AfterName: o.sweepAfter, MaxRows: o.chunk})
 	if err != nil {
 		return 0, fmt.Errorf("look for newest ticks awaiting an outcome: %w", err)
 	}
@@ -289,7 +278,7 @@ func (t *Ticker) sweepStep(ctx context.Context, bound time.Duration) (int64, err
 		}
 	}
 	if len(runs) > 0 {
-		if err := t.recordLastRuns(ctx, bound, runs); err != nil {
+		if err := rc.recordLastRuns(ctx, bound, runs); err != nil {
 			return 0, err
 		}
 		for _, r := range runs {
@@ -311,21 +300,21 @@ func (t *Ticker) sweepStep(ctx context.Context, bound time.Duration) (int64, err
 // jobs ended, writing their ledger rows, bounded on the server by bound; runs still to
 // come stay tracked, and runs that are not their schedules' newest any more are
 // forgotten (their rows exist, or await in the ledger).
-func (t *Ticker) recordLastRuns(ctx context.Context, bound time.Duration, runs []lastRun) error {
-	o := &t.outcomes
+func (rc *recorder) recordLastRuns(ctx context.Context, bound time.Duration, runs []lastRun) error {
+	o := rc
 	if len(runs) == 0 {
 		return nil
 	}
-	p := db.RecordLastRunsParams{
+	args := db.RecordLastRunsParams{
 		Names: make([]string, len(runs)), TickAts: make([]time.Time, len(runs)), JobIds: make([]uuid.UUID, len(runs)),
 	}
 	for i, r := range runs {
-		p.Names[i], p.TickAts[i], p.JobIds[i] = r.name, r.tick, r.job
+		args.Names[i], args.TickAts[i], args.JobIds[i] = r.name, r.tick, r.job
 	}
 	var rows []db.RecordLastRunsRow
-	err := t.boundTx(ctx, bound, func(q *db.Queries) error {
+	err := rc.boundTx(ctx, bound, func(q *db.Queries) error {
 		var err error
-		if rows, err = q.RecordLastRuns(ctx, p); err != nil {
+		if rows, err = q.RecordLastRuns(ctx, args); err != nil {
 			return err
 		}
 		var recorded []outcome
@@ -334,7 +323,7 @@ func (t *Ticker) recordLastRuns(ctx context.Context, bound time.Duration, runs [
 				recorded = append(recorded, outcome{r.Name, r.Status})
 			}
 		}
-		return t.countOutcomes(ctx, q, recorded)
+		return rc.countOutcomes(ctx, q, recorded)
 	})
 	if err != nil {
 		return err
@@ -355,7 +344,7 @@ func (t *Ticker) recordLastRuns(ctx context.Context, bound time.Duration, runs [
 			o.running[r.Name] = true
 		}
 	}
-	return t.noteRecorded(ctx, recorded)
+	return rc.noteRecorded(ctx, recorded)
 }
 
 // outcome is one outcome just recorded: the schedule's, and its job_status.
@@ -364,12 +353,12 @@ type outcome struct{ name, status string }
 // recordOutcomes runs RecordOutcomes bounded on the server by bound, advances the
 // outcome counters in the same transaction, and pauses the schedules whose
 // newly recorded failures reach their pause_after_failures.
-func (t *Ticker) recordOutcomes(ctx context.Context, bound time.Duration, p db.RecordOutcomesParams) ([]db.RecordOutcomesRow, error) {
+func (rc *recorder) recordOutcomes(ctx context.Context, bound time.Duration, params db.RecordOutcomesParams) ([]db.RecordOutcomesRow, error) {
 	var rows []db.RecordOutcomesRow
 	var recorded []outcome
-	err := t.boundTx(ctx, bound, func(q *db.Queries) error {
+	err := rc.boundTx(ctx, bound, func(q *db.Queries) error {
 		var err error
-		if rows, err = q.RecordOutcomes(ctx, p); err != nil {
+		if rows, err = q.RecordOutcomes(ctx, params); err != nil {
 			return err
 		}
 		for _, r := range rows {
@@ -377,22 +366,22 @@ func (t *Ticker) recordOutcomes(ctx context.Context, bound time.Duration, p db.R
 				recorded = append(recorded, outcome{r.Name, r.Status})
 			}
 		}
-		return t.countOutcomes(ctx, q, recorded)
+		return rc.countOutcomes(ctx, q, recorded)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return rows, t.noteRecorded(ctx, recorded)
+	return rows, rc.noteRecorded(ctx, recorded)
 }
 
 // boundTx runs fn in a transaction whose statements run at most bound each on the
 // server (a statement_timeout local to it), so that recording gives way to due ticks.
-func (t *Ticker) boundTx(ctx context.Context, bound time.Duration, fn func(q *db.Queries) error) error {
+func (rc *recorder) boundTx(ctx context.Context, bound time.Duration, fn func(q *db.Queries) error) error {
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
-	t.Stats.OutcomeLooks.Add(1)
-	return pgx.BeginFunc(ctx, t.conn, func(tx pgx.Tx) error {
-		q := t.q.WithTx(tx)
+	rc.Stats.OutcomeLooks.Add(1)
+	return pgx.BeginFunc(ctx, rc.conn, func(tx pgx.Tx) error {
+		q := rc.q.WithTx(tx)
 		if err := q.BoundPlanningStatements(ctx, fmt.Sprintf("%dms", bound.Milliseconds())); err != nil {
 			return fmt.Errorf("bound the statement: %w", err)
 		}
@@ -404,7 +393,7 @@ func (t *Ticker) boundTx(ctx context.Context, bound time.Duration, fn func(q *db
 // recording transaction: counted once the outcomes are written, before they are
 // visible, so that a reader who sees an outcome sees it counted ('unknown' is not an
 // outcome of werkcron_job_outcomes_total).
-func (t *Ticker) countOutcomes(ctx context.Context, q *db.Queries, recorded []outcome) error {
+func (rc *recorder) countOutcomes(ctx context.Context, q *db.Queries, recorded []outcome) error {
 	var c db.CountOutcomesParams
 	for _, r := range recorded {
 		switch r.status {
@@ -427,12 +416,12 @@ func (t *Ticker) countOutcomes(ctx context.Context, q *db.Queries, recorded []ou
 
 // noteRecorded counts what was recorded, says when jobs' rows were gone, and pauses
 // the schedules whose newly recorded failures reach their pause_after_failures.
-func (t *Ticker) noteRecorded(ctx context.Context, recorded []outcome) error {
+func (rc *recorder) noteRecorded(ctx context.Context, recorded []outcome) error {
 	var failed []string
 	seen := map[string]bool{}
 	unknown := 0
 	for _, r := range recorded {
-		t.Stats.Outcomes.Add(1)
+		rc.Stats.Outcomes.Add(1)
 		switch {
 		case r.status == "unknown":
 			unknown++
@@ -442,16 +431,16 @@ func (t *Ticker) noteRecorded(ctx context.Context, recorded []outcome) error {
 		}
 	}
 	if unknown > 0 {
-		t.log.Warn("jobs' rows were gone before their outcomes were recorded (TRUNCATE werk_jobs, or deleted before werkcron recorded outcomes); recorded as unknown",
+		rc.log.Warn("jobs' rows were gone before their outcomes were recorded (TRUNCATE werk_jobs, or deleted before werkcron recorded outcomes); recorded as unknown",
 			"jobs", unknown)
 	}
 	if len(failed) > 0 {
-		if _, err := t.pauseFailing(ctx, failed); err != nil {
-			if t.conn.IsClosed() {
+		if _, err := rc.pauseFailing(ctx, failed); err != nil {
+			if rc.conn.IsClosed() {
 				return err
 			}
 			// The ticker pauses them before their next job anyway (failureStreaks).
-			t.log.Warn("pause schedules after failures; trying again before their next job", "err", err)
+			rc.log.Warn("pause schedules after failures; trying again before their next job", "err", err)
 		}
 	}
 	return nil

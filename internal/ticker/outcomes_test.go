@@ -11,12 +11,16 @@ import (
 	"github.com/pgwerk/werkcron/internal/pgtest"
 )
 
-// outcomeTicker is a primary's state over conn, for driving recordStep by hand.
-func outcomeTicker(t *testing.T, dsn string) *Ticker {
+// testRecorder is a recorder of a primary over its own connection, for driving its
+// steps by hand.
+func testRecorder(t *testing.T, dsn string) *recorder {
 	t.Helper()
 	conn := connect(t, dsn)
 	registerUUID(conn.TypeMap())
-	return &Ticker{conn: conn, q: db.New(conn), hz: newHorizon(10), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	tk := &Ticker{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	p := &primary{Ticker: tk, conn: conn, q: db.New(conn), hz: newHorizon(10)}
+	p.recorder = &recorder{primary: p}
+	return p.recorder
 }
 
 // counters reads the outcome counters.
@@ -53,16 +57,16 @@ func TestRecordPassInChunks(t *testing.T) {
 	}
 	before := counters(t, dsn)
 
-	tk := outcomeTicker(t, dsn)
-	tk.outcomes = outcomeState{pending: true, chunk: 4}
+	tk := testRecorder(t, dsn)
+	tk.pending, tk.chunk = true, 4
 	pass := func() int {
 		t.Helper()
 		statements := 0
-		for statements == 0 || tk.outcomes.passing {
+		for statements == 0 || tk.passing {
 			if statements++; statements > 20 {
 				t.Fatalf("a pass not over after %d statements", statements)
 			}
-			if err := tk.recordStep(ctx); err != nil {
+			if err := tk.step(ctx); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -81,7 +85,7 @@ func TestRecordPassInChunks(t *testing.T) {
 		t.Errorf("counters moved by %d complete, %d failed, %d aborted; want 12, 6, 0",
 			after.Complete-before.Complete, after.Failed-before.Failed, after.Aborted-before.Aborted)
 	}
-	if !tk.outcomes.pending {
+	if !tk.pending {
 		t.Fatalf("stopped looking while three jobs are queued")
 	}
 	// The queued ones end (aborted by an operator); the next pass records them, and the
@@ -89,7 +93,7 @@ func TestRecordPassInChunks(t *testing.T) {
 	pgtest.Exec(t, setup, `UPDATE werk_jobs SET status = 'aborted', completed_at = now() WHERE status = 'queued'`)
 	pass()
 	pass()
-	if tk.outcomes.pending {
+	if tk.pending {
 		t.Errorf("still looking with nothing awaiting")
 	}
 	if n := tk.Stats.Outcomes.Load(); n != 21 {
@@ -114,7 +118,7 @@ func TestRecordOutcomesOfNamedSchedules(t *testing.T) {
 	} {
 		pgtest.Exec(t, conn, s)
 	}
-	tk := outcomeTicker(t, dsn)
+	tk := testRecorder(t, dsn)
 	if _, err := tk.recordOutcomes(ctx, outcomeDueBound, db.RecordOutcomesParams{Names: []string{"a", "z"}, MaxRows: 3}); err != nil {
 		t.Fatal(err)
 	}
@@ -152,25 +156,25 @@ func TestRecordStepGivesWayToADueTick(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.MigratedDB(t)
 	ctx := context.Background()
-	tk := outcomeTicker(t, dsn)
+	tk := testRecorder(t, dsn)
 	now := time.Now()
 	tk.opts.Now = time.Now
 	tk.dbAt, tk.hostAt = now, now
 	tk.hz.reset([]*entry{{name: "soon", next: now.Add(5 * time.Millisecond), index: -1}}, now.Add(time.Hour), false)
-	tk.outcomes = outcomeState{pending: true}
+	tk.pending = true
 
-	if err := tk.recordStep(ctx); err != nil {
+	if err := tk.step(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if n := tk.Stats.OutcomeLooks.Load(); n != 0 {
 		t.Errorf("read outcomes %d times 5 ms before a tick", n)
 	}
-	if !tk.outcomes.notBefore.After(now.Add(5 * time.Millisecond)) {
-		t.Errorf("looks again at %s, before the tick at %s", tk.outcomes.notBefore, now.Add(5*time.Millisecond))
+	if !tk.notBefore.After(now.Add(5 * time.Millisecond)) {
+		t.Errorf("looks again at %s, before the tick at %s", tk.notBefore, now.Add(5*time.Millisecond))
 	}
 
 	tk.hz.reset([]*entry{{name: "later", next: time.Now().Add(time.Second), index: -1}}, now.Add(time.Hour), false)
-	if err := tk.recordStep(ctx); err != nil {
+	if err := tk.step(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if n := tk.Stats.OutcomeLooks.Load(); n != 1 {

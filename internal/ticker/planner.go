@@ -43,8 +43,10 @@ const (
 // queryCanceled is the SQLSTATE of a statement cut off by statement_timeout.
 const queryCanceled = "57014"
 
-// planState is what the primary knows of rows awaiting planning, and how far its sweep
-// over them has come.
+// planner plans the rows awaiting planning (new or changed schedules, and rows handed
+// back by setting planned_at to NULL): when to look at each next (its first undecided
+// tick, or never) and why it cannot run, if it cannot. Its pacer says whether rows may
+// await planning; it also knows how far its sweep over them has come.
 //
 // A sweep walks the unplanned rows newest change first with a cursor, so that it never
 // reads again the index entries of rows it has just planned (they stay in the index
@@ -52,11 +54,11 @@ const queryCanceled = "57014"
 // the top each time, planning a million rows would read half a trillion entries). Rows
 // changed after the sweep began sit above its start (top) and are taken first in every
 // batch: a schedule added during a bulk load is planned at once.
-type planState struct {
-	pending   bool      // rows may await planning: look when notBefore has passed
-	notBefore time.Time // host time
-	backoff   time.Duration
-	batch     int // rows per batch (adapts to planTarget)
+type planner struct {
+	*primary
+	pacer
+	backoff time.Duration
+	batch   int // rows per batch (adapts to planTarget)
 
 	sweeping bool
 	top      time.Time // the newest change when the sweep began
@@ -81,34 +83,48 @@ type planState struct {
 
 // planBound is the bound of the next planning statements: the doubled bound, cut to
 // the next due tick as planSqueezes says.
-func (t *Ticker) planBound() time.Duration {
-	if t.plan.timeout == 0 {
-		t.plan.timeout = planTimeout
+// due: rows may await planning, or schedules in error are still to be looked at again.
+func (pl *planner) due(now time.Time) bool {
+	return pl.pacer.due(now) || (pl.recheck && !pl.pending)
+}
+
+func (pl *planner) wakeAt() (time.Time, bool) {
+	if pl.recheck && !pl.pending {
+		return time.Time{}, true // now
 	}
-	bound := t.plan.timeout
-	if t.plan.squeezed >= planSqueezes {
+	return pl.pacer.wakeAt()
+}
+
+// step plans a batch of rows awaiting planning, or, when none await, looks again at a
+// batch of schedules in error.
+func (pl *planner) step(ctx context.Context) error {
+	if pl.pacer.due(time.Now()) {
+		return pl.planBatch(ctx)
+	}
+	return pl.recheckBatch(ctx)
+}
+
+func (pl *planner) planBound() time.Duration {
+	if pl.timeout == 0 {
+		pl.timeout = planTimeout
+	}
+	bound := pl.timeout
+	if pl.squeezed >= planSqueezes {
 		return bound
 	}
-	if t.hz == nil {
-		return bound
-	}
-	next := t.hz.next()
-	if next.IsZero() || t.hz.end.Before(next) {
-		next = t.hz.end
-	}
-	if until := next.Sub(t.now()); !next.IsZero() && until < bound {
+	if until, ok := pl.untilNextTick(); ok && until < bound {
 		bound = max(until, planTimeout)
 	}
 	return bound
 }
 
 // planTx runs fn in a transaction whose statements run at most planBound each.
-func (t *Ticker) planTx(ctx context.Context, fn func(q *db.Queries) error) error {
-	t.plan.bound = t.planBound()
-	t.plan.deadline = time.Now().Add(t.plan.bound)
-	return pgx.BeginFunc(ctx, t.conn, func(tx pgx.Tx) error {
-		q := t.q.WithTx(tx)
-		if err := q.BoundPlanningStatements(ctx, fmt.Sprintf("%dms", t.plan.bound.Milliseconds())); err != nil {
+func (pl *planner) planTx(ctx context.Context, fn func(q *db.Queries) error) error {
+	pl.bound = pl.planBound()
+	pl.deadline = time.Now().Add(pl.bound)
+	return pgx.BeginFunc(ctx, pl.conn, func(tx pgx.Tx) error {
+		q := pl.q.WithTx(tx)
+		if err := q.BoundPlanningStatements(ctx, fmt.Sprintf("%dms", pl.bound.Milliseconds())); err != nil {
 			return fmt.Errorf("bound planning statements: %w", err)
 		}
 		return fn(q)
@@ -118,8 +134,8 @@ func (t *Ticker) planTx(ctx context.Context, fn func(q *db.Queries) error) error
 // rebound gives the next statement of the planning transaction what is left of its
 // bound (at least a millisecond: a statement past the deadline is cut off at once, and
 // taken as cut off by its bound).
-func (t *Ticker) rebound(ctx context.Context, q *db.Queries) error {
-	left := max(time.Until(t.plan.deadline), time.Millisecond)
+func (pl *planner) rebound(ctx context.Context, q *db.Queries) error {
+	left := max(time.Until(pl.deadline), time.Millisecond)
 	if err := q.BoundPlanningStatements(ctx, fmt.Sprintf("%dms", left.Milliseconds())); err != nil {
 		return fmt.Errorf("bound planning statements: %w", err)
 	}
@@ -129,48 +145,46 @@ func (t *Ticker) rebound(ctx context.Context, q *db.Queries) error {
 // timedOut reports whether err is a planning statement cut off by its bound (and not by
 // ctx), and if so doubles the bound for the next ones, up to planTimeoutMax: the ticks
 // due meanwhile go first, and a look that must take longer still gets to finish.
-func (t *Ticker) timedOut(ctx context.Context, err error) bool {
+func (pl *planner) timedOut(ctx context.Context, err error) bool {
 	var pgErr *pgconn.PgError
-	if ctx.Err() != nil || t.conn.IsClosed() || !errors.As(err, &pgErr) || pgErr.Code != queryCanceled {
+	if ctx.Err() != nil || pl.conn.IsClosed() || !errors.As(err, &pgErr) || pgErr.Code != queryCanceled {
 		return false
 	}
-	if t.plan.bound < t.plan.timeout {
-		t.plan.squeezed++ // cut to the next tick: the doubled bound was not tried
-		if t.plan.squeezed == planSqueezes {
-			t.log.Warn("planning needs longer than the next tick leaves it; letting the next look run, ticks may be late",
-				"bound", t.plan.timeout, "cut_off_looks", t.plan.squeezed)
+	if pl.bound < pl.timeout {
+		pl.squeezed++ // cut to the next tick: the doubled bound was not tried
+		if pl.squeezed == planSqueezes {
+			pl.log.Warn("planning needs longer than the next tick leaves it; letting the next look run, ticks may be late",
+				"bound", pl.timeout, "cut_off_looks", pl.squeezed)
 		}
 	} else {
-		t.plan.squeezed = 0
-		t.plan.timeout = min(2*t.plan.timeout, planTimeoutMax)
+		pl.squeezed = 0
+		pl.timeout = min(2*pl.timeout, planTimeoutMax)
 	}
-	t.Stats.PlanCutoffs.Add(1)
+	pl.Stats.PlanCutoffs.Add(1)
 	return true
 }
-
-func (p *planState) due(now time.Time) bool { return p.pending && !now.Before(p.notBefore) }
 
 // planBatch plans one batch of rows awaiting planning: for each, when to look at it next
 // (its first undecided tick, or never) and why it cannot run, if it cannot. Rows due
 // within the horizon join it. Rows another session holds are skipped (SKIP LOCKED) and
 // looked at again, with backoff, once the sweep is over.
-func (t *Ticker) planBatch(ctx context.Context) error {
+func (pl *planner) planBatch(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
-	if t.plan.batch == 0 {
-		t.plan.batch = 1000
+	if pl.batch == 0 {
+		pl.batch = 1000
 	}
-	limit := t.plan.batch
-	t.Stats.PlanLooks.Add(1)
+	limit := pl.batch
+	pl.Stats.PlanLooks.Add(1)
 	var planned []*entry
 	var rows []row
 	var older int
-	before := t.plan // to go back to, should the batch fail
+	before := pl // to go back to, should the batch fail
 	started := time.Now()
-	err := t.planTx(ctx, func(q *db.Queries) error {
+	err := pl.planTx(ctx, func(q *db.Queries) error {
 		rows = rows[:0]
-		if t.plan.sweeping {
-			fresh, err := q.LockUnplannedAbove(ctx, db.LockUnplannedAboveParams{Above: t.plan.top, MaxRows: int32(limit)})
+		if pl.sweeping {
+			fresh, err := q.LockUnplannedAbove(ctx, db.LockUnplannedAboveParams{Above: pl.top, MaxRows: int32(limit)})
 			if err != nil {
 				return fmt.Errorf("read rows awaiting planning: %w", err)
 			}
@@ -179,14 +193,14 @@ func (t *Ticker) planBatch(ctx context.Context) error {
 			}
 		} else {
 			// A new sweep, from the newest change down.
-			t.plan.sweeping, t.plan.top, t.plan.cursorAt, t.plan.cursor = true, time.Time{}, farFuture, ""
+			pl.sweeping, pl.top, pl.cursorAt, pl.cursor = true, time.Time{}, farFuture, ""
 		}
 		if want := limit - len(rows); want > 0 {
-			if err := t.rebound(ctx, q); err != nil {
+			if err := pl.rebound(ctx, q); err != nil {
 				return err
 			}
 			below, err := q.LockUnplannedBelow(ctx, db.LockUnplannedBelowParams{
-				BelowAt: t.plan.cursorAt, BelowName: t.plan.cursor, MaxRows: int32(want)})
+				BelowAt: pl.cursorAt, BelowName: pl.cursor, MaxRows: int32(want)})
 			if err != nil {
 				return fmt.Errorf("read rows awaiting planning: %w", err)
 			}
@@ -196,87 +210,87 @@ func (t *Ticker) planBatch(ctx context.Context) error {
 			older = len(below)
 			if older > 0 {
 				last := below[older-1]
-				if t.plan.top.IsZero() {
-					t.plan.top = below[0].DefinedAt
+				if pl.top.IsZero() {
+					pl.top = below[0].DefinedAt
 				}
-				t.plan.cursorAt, t.plan.cursor = last.DefinedAt, last.Name
+				pl.cursorAt, pl.cursor = last.DefinedAt, last.Name
 			}
 			if older < want {
-				t.plan.sweeping = false // the sweep reached the bottom
+				pl.sweeping = false // the sweep reached the bottom
 			}
 		}
-		if err := t.rebound(ctx, q); err != nil {
+		if err := pl.rebound(ctx, q); err != nil {
 			return err
 		}
 		var err error
-		planned, err = t.planRows(ctx, q, rows)
+		planned, err = pl.planRows(ctx, q, rows)
 		return err
 	})
 	took := time.Since(started)
-	if t.timedOut(ctx, err) {
+	if pl.timedOut(ctx, err) {
 		// Nothing was written: the same batch, smaller, after whatever is due.
-		t.log.Info("planning gave way to due ticks; going on", "took", took.Round(time.Millisecond), "next_bound", t.plan.timeout)
-		batch, timeout, squeezed := max(limit/2, planBatchMin), t.plan.timeout, t.plan.squeezed
-		t.plan = before
-		t.plan.batch, t.plan.timeout, t.plan.squeezed = batch, timeout, squeezed
-		t.plan.notBefore = time.Now().Add(planCooldown)
+		pl.log.Info("planning gave way to due ticks; going on", "took", took.Round(time.Millisecond), "next_bound", pl.timeout)
+		batch, timeout, squeezed := max(limit/2, planBatchMin), pl.timeout, pl.squeezed
+		pl = before
+		pl.batch, pl.timeout, pl.squeezed = batch, timeout, squeezed
+		pl.notBefore = time.Now().Add(planCooldown)
 		return nil
 	}
 	if err != nil {
 		var pgErr *pgconn.PgError
 		switch {
-		case t.conn.IsClosed() || !errors.As(err, &pgErr):
+		case pl.conn.IsClosed() || !errors.As(err, &pgErr):
 			return err
 		case pgErr.Code == lockNotAvailable || len(rows) == 0:
 			// A table lock (pgwerk's or an operator's DDL): nothing was written; look
 			// again after a backoff, with a new sweep.
-			t.plan.sweeping = false
-			t.plan.retry()
-			t.log.Warn("planning waits for a table lock; trying again", "err", err, "in", t.plan.backoff)
+			pl.sweeping = false
+			pl.retry()
+			pl.log.Warn("planning waits for a table lock; trying again", "err", err, "in", pl.backoff)
 		case limit > 1:
 			// The database refused a write of the batch (a trigger or constraint someone
 			// added, say): go on one row at a time from where the batch began, so that the
 			// row involved is found and the others are planned.
-			t.plan = before
-			t.plan.batch = 1
+			pl = before
+			pl.batch = 1
 		default:
 			// One row the database will not take a plan for: leave it unplanned, said
 			// in the log, and go on past it (the sweep's cursor has moved past it, or,
 			// for a row changed during the sweep, its top is raised over it).
 			bad := rows[0]
-			if older == 0 && bad.DefinedAt.After(t.plan.top) {
-				t.plan.top = bad.DefinedAt
+			if older == 0 && bad.DefinedAt.After(pl.top) {
+				pl.top = bad.DefinedAt
 			}
-			t.log.Error("the database refused the plan of a schedule; left unplanned", "schedule", bad.Name, "err", err)
+			pl.log.Error("the database refused the plan of a schedule; left unplanned", "schedule", bad.Name, "err", err)
 		}
 		return nil
 	}
 	for _, e := range planned {
 		if e.err != "" {
-			t.log.Warn("schedule cannot run", "schedule", e.name, "err", e.err)
+			pl.log.Warn("schedule cannot run", "schedule", e.name, "err", e.err)
 		}
-		t.hz.offer(e)
+		pl.hz.offer(e)
 	}
-	t.plan.timeout, t.plan.squeezed = planTimeout, 0
-	t.Stats.Planned.Add(int64(len(planned)))
-	t.Signals.Planned.Signal(len(planned))
-	t.log.Debug("planned", "rows", len(planned), "batch", limit, "took", took)
-	t.plan.adapt(len(planned), limit, took)
-	if t.plan.sweeping {
+	pl.timeout, pl.squeezed = planTimeout, 0
+	pl.Stats.Planned.Add(int64(len(planned)))
+	pl.Signals.Planned.Signal(len(planned))
+	pl.log.Debug("planned", "rows", len(planned), "batch", limit, "took", took)
+	pl.adapt(len(planned), limit, took)
+	if pl.sweeping {
 		return nil // more to come, after whatever is due
 	}
 	// The sweep is over. Rows may still await planning: skipped because others hold
 	// them, or committed by a transaction that began before the sweep and ended after
 	// the cursor passed. One look through the index says.
 	var left bool
-	err = t.planTx(ctx, func(q *db.Queries) error {
+	err = pl.planTx(ctx, func(q *db.Queries) error {
 		var err error
 		left, err = q.AnyUnplanned(ctx)
 		return err
 	})
-	if t.timedOut(ctx, err) {
+	if pl.timedOut(ctx, err) {
 		// Through the dead entries of the rows just planned: look again after what is due.
-		t.plan.pending, t.plan.notBefore = true, time.Now().Add(planCooldown)
+		pl.pending, pl.notBefore = true, time.Now().Add(planCooldown)
 		return nil
 	}
 	if err != nil {
@@ -284,22 +298,23 @@ func (t *Ticker) planBatch(ctx context.Context) error {
 	}
 	switch {
 	case left && len(planned) > 0:
-		t.plan.pending, t.plan.notBefore = true, time.Time{} // a new sweep at once
+		pl.pending, pl.notBefore = true, time.Time{} // a new sweep at once
 	case left:
-		t.plan.retry() // only rows others hold: back off
+		pl.retry() // only rows others hold: back off
 	default:
-		t.plan = planState{notBefore: time.Now().Add(planCooldown), batch: t.plan.batch,
-			recheck: t.plan.recheck, recheckAfter: t.plan.recheckAfter}
+		// The sweep is over: start the next one afresh.
+		*pl = planner{primary: pl.primary, pacer: pacer{notBefore: time.Now().Add(planCooldown)}, batch: pl.batch,
+			recheck: pl.recheck, recheckAfter: pl.recheckAfter}
 	}
 	return nil
 }
 
 // planRows computes and writes the plans of rows its caller holds locked.
-func (t *Ticker) planRows(ctx context.Context, q *db.Queries, rows []row) ([]*entry, error) {
+func (pl *planner) planRows(ctx context.Context, q *db.Queries, rows []row) ([]*entry, error) {
 	if len(rows) == 0 {
 		return nil, nil
 	}
-	p := db.SavePlansParams{
+	args := db.SavePlansParams{
 		Names:      make([]string, len(rows)),
 		NextRunAts: make([]time.Time, len(rows)),
 		LastErrors: make([]string, len(rows)),
@@ -307,15 +322,15 @@ func (t *Ticker) planRows(ctx context.Context, q *db.Queries, rows []row) ([]*en
 	planned := make([]*entry, len(rows))
 	for i, r := range rows {
 		e := newEntry(r)
-		next, lastError := e.plan(t.allow)
+		next, lastError := e.plan(pl.allow)
 		if lastError != "" && e.err == "" {
 			e.err = lastError
 		}
 		e.next = next
-		p.Names[i], p.NextRunAts[i], p.LastErrors[i] = e.name, next, cutBytes(lastError, maxErrorBytes) // zero, "": NULL
+		args.Names[i], args.NextRunAts[i], args.LastErrors[i] = e.name, next, cutBytes(lastError, maxErrorBytes) // zero, "": NULL
 		planned[i] = e
 	}
-	if err := q.SavePlans(ctx, p); err != nil {
+	if err := q.SavePlans(ctx, args); err != nil {
 		return nil, fmt.Errorf("save plans: %w", err)
 	}
 	return planned, nil
@@ -325,14 +340,14 @@ func (t *Ticker) planRows(ctx context.Context, q *db.Queries, rows []row) ([]*en
 // new primary may know a zone the last one did not, or have another allow-list), by
 // name, between ticks and after any planning owed. A failure gives up the recheck: it
 // is a courtesy, and the next promotion tries again.
-func (t *Ticker) recheckBatch(ctx context.Context) error {
+func (pl *planner) recheckBatch(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
-	limit := max(t.plan.batch, planBatchMin)
+	limit := max(pl.batch, planBatchMin)
 	var planned []*entry
 	var read int
-	err := t.planTx(ctx, func(q *db.Queries) error {
-		rows, err := q.LockInError(ctx, db.LockInErrorParams{After: t.plan.recheckAfter, MaxRows: int32(limit)})
+	err := pl.planTx(ctx, func(q *db.Queries) error {
+		rows, err := q.LockInError(ctx, db.LockInErrorParams{After: pl.recheckAfter, MaxRows: int32(limit)})
 		if err != nil {
 			return fmt.Errorf("read schedules in error: %w", err)
 		}
@@ -341,51 +356,50 @@ func (t *Ticker) recheckBatch(ctx context.Context) error {
 		for i, r := range rows {
 			in[i] = row(r)
 		}
-		planned, err = t.planRows(ctx, q, in)
+		planned, err = pl.planRows(ctx, q, in)
 		return err
 	})
-	if t.timedOut(ctx, err) {
+	if pl.timedOut(ctx, err) {
 		return nil // the same batch again, after what is due
 	}
 	if err != nil {
-		if t.conn.IsClosed() {
+		if err := pl.survive(err, "look again at schedules in error", "left for the next primary"); err != nil {
 			return err
 		}
-		t.log.Warn("look again at schedules in error; left for the next primary", "err", err)
-		t.plan.recheck = false
+		pl.recheck = false
 		return nil
 	}
 	fixed := 0
 	for _, e := range planned {
-		t.plan.recheckAfter = e.name
+		pl.recheckAfter = e.name
 		if e.err == "" {
 			fixed++
 		}
-		t.hz.offer(e)
+		pl.hz.offer(e)
 	}
 	if fixed > 0 {
-		t.log.Info("schedules in error can run now", "count", fixed)
+		pl.log.Info("schedules in error can run now", "count", fixed)
 	}
 	if read < limit {
-		t.plan.recheck = false
+		pl.recheck = false
 	}
 	return nil
 }
 
 // adapt moves the batch size toward planTarget per batch: a full batch that took less
 // than half of it doubles, one that took more than twice halves.
-func (p *planState) adapt(got, limit int, took time.Duration) {
+func (pl *planner) adapt(got, limit int, took time.Duration) {
 	switch {
 	case got == limit && took < planTarget/2:
-		p.batch = min(2*p.batch, planBatchMax)
+		pl.batch = min(2*pl.batch, planBatchMax)
 	case took > 2*planTarget:
-		p.batch = max(p.batch/2, planBatchMin)
+		pl.batch = max(pl.batch/2, planBatchMin)
 	}
 }
 
 // retry keeps planning pending and backs off: 100 ms, doubling to planRetryMax.
-func (p *planState) retry() {
-	p.backoff = min(max(2*p.backoff, 100*time.Millisecond), planRetryMax)
-	p.pending = true
-	p.notBefore = time.Now().Add(p.backoff)
+func (pl *planner) retry() {
+	pl.backoff = min(max(2*pl.backoff, 100*time.Millisecond), planRetryMax)
+	pl.pending = true
+	pl.notBefore = time.Now().Add(pl.backoff)
 }

@@ -1,0 +1,214 @@
+package ticker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pgwerk/werkcron/db"
+)
+
+// The tick statement's write path: a batch of decisions laid out as the statement's
+// arrays (one element per tick), run, and what the database says dealt with (decided
+// again, split, or set aside) without touching the ticker's state, so that several
+// connections may write at once (fanout.go); apply.go applies what came of it.
+
+// SQLSTATEs the tick path tells apart.
+const (
+	uniqueViolation  = "23505"
+	lockNotAvailable = "55P03" // lock_timeout: a row, key or table another session holds
+	untrustedTrigger = "WC001" // werk_cron_trusted_triggers: a write would run another role's code
+)
+
+const (
+	// uniqueRetries: a batch that meets a unique violation (a ledger row committed by
+	// someone else after the statement's snapshot) is decided again this many times,
+	// each seeing what the last ran into, before it is split.
+	uniqueRetries = 3
+	// splitWays: a batch that waited too long on a key is split this many ways, so that
+	// the schedules not involved commit at once and the blocked one is found in a few
+	// rounds (10,000 ticks: four rounds of lockTimeout).
+	splitWays = 16
+)
+
+// written is one tick statement's batch and what came of it: its rows, when it went
+// through; otherwise tableLocked, or err for a batch of one schedule the database
+// refused (split until the schedule involved stands alone).
+type written struct {
+	batch       []planned
+	params      db.EnqueueDueTicksParams
+	rows        []db.EnqueueDueTicksRow
+	tableLocked bool
+	err         error
+}
+
+// execute runs the tick statement for batch on conn and deals with what the database
+// says, without touching the ticker's state (it may run on several connections at once;
+// the results are applied afterwards, in order):
+//   - a unique violation (a ledger row someone committed meanwhile): decide again;
+//   - a lock wait cut off by lock_timeout: on a row or job key, split the batch until the
+//     schedule involved stands alone and set it aside; on a table, set the whole batch
+//     aside for a moment (the tables come back, the leadership stays);
+//   - any other refusal (a constraint on werk_jobs, say): split until the schedule
+//     involved stands alone, and give it last_error.
+//
+// leader is the backend of the session holding the leader lock when conn is another
+// connection (0 when conn is that session): the statement goes through only while that
+// session holds the lock. Only a failure of the connection itself is returned.
+func (p *primary) execute(ctx context.Context, conn *pgx.Conn, leader int32, batch []planned, out *[]written) error {
+	w := written{batch: batch, params: tickParams(batch, leader)}
+	run := func() error {
+		sctx, cancel := context.WithTimeout(ctx, statementTimeout)
+		defer cancel()
+		rows, err := db.New(customPlan{conn}).EnqueueDueTicks(sctx, w.params)
+		if err == nil {
+			w.rows = rows
+			p.Stats.Statements.Add(1)
+		}
+		return err
+	}
+	err := run()
+	var pgErr *pgconn.PgError
+	for retry := 0; retry < uniqueRetries && errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && !conn.IsClosed(); retry++ {
+		p.log.Info("a tick's ledger row was written meanwhile; deciding again", "err", err)
+		err = run()
+	}
+	switch {
+	case err == nil:
+		*out = append(*out, w)
+		return nil
+	case conn.IsClosed() || !errors.As(err, &pgErr):
+		return fmt.Errorf("enqueue due ticks: %w", err)
+	case pgErr.Code == lockNotAvailable && !keyWait(pgErr) && othersLockTables(ctx, conn),
+		pgErr.Code == untrustedTrigger:
+		w.tableLocked, w.err = true, err
+		*out = append(*out, w)
+		return nil
+	case len(batch) == 1:
+		w.err = err
+		*out = append(*out, w)
+		return nil
+	}
+	ways := 2
+	if pgErr.Code == lockNotAvailable {
+		ways = splitWays
+	}
+	for _, part := range split(batch, ways) {
+		if err := p.execute(ctx, conn, leader, part, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keyWait reports whether a lock timeout came from waiting on a unique key another
+// transaction holds uncommitted ("while inserting index tuple ..."), as opposed to a
+// table lock, which carries no such context. The context is translated with the
+// server's lc_messages: a timeout it does not recognise is checked with othersLockTables.
+func keyWait(err *pgconn.PgError) bool {
+	return strings.Contains(err.Where, "index tuple") || strings.Contains(err.Where, "uniqueness")
+}
+
+// othersLockTables reports whether another session holds one of the tick's tables locked
+// (pg_locks says, in any language); if pg_locks cannot be read, it says so, which sets
+// the whole batch aside as before. Otherwise the timeout was a key or a row: the batch
+// is split to find the schedules involved.
+func othersLockTables(ctx context.Context, conn *pgx.Conn) bool {
+	locked, err := db.New(conn).TablesLockedByOthers(ctx)
+	return err != nil || locked
+}
+
+// split cuts batch into at most ways parts of about equal size.
+func split(batch []planned, ways int) [][]planned {
+	size := (len(batch) + ways - 1) / ways
+	var parts [][]planned
+	for len(batch) > 0 {
+		n := min(size, len(batch))
+		parts = append(parts, batch[:n])
+		batch = batch[n:]
+	}
+	return parts
+}
+
+// jobKey is the job key of a schedule's tick, werk_jobs.key: one job per tick.
+func jobKey(name string, tick time.Time) string {
+	return "cron:" + name + ":" + tick.UTC().Format("2006-01-02T15:04:05Z")
+}
+
+// tickParams lays batch out as the tick statement's arrays, one element per tick;
+// leader fences a statement run on another connection than the leader's (see execute).
+func tickParams(batch []planned, leader int32) db.EnqueueDueTicksParams {
+	n := 0
+	for _, b := range batch {
+		n += len(b.d.Missed) + len(b.d.Enqueue)
+	}
+	p := db.EnqueueDueTicksParams{
+		TickNames: make([]string, 0, n), TickKeys: make([]string, 0, n), TickAts: make([]time.Time, 0, n),
+		TickKinds: make([]string, 0, n), TickCounts: make([]int32, 0, n), TickHeads: make([]bool, 0, n),
+		JobIds: make([]uuid.UUID, 0, n), ScheduleTicks: make([]int32, 0, n),
+		PrevTickAts: make([]time.Time, 0, n), SeenDefinedAts: make([]time.Time, 0, n),
+		NewestTickAts: make([]time.Time, 0, n), NextRunAts: make([]time.Time, 0, n),
+		PrevJobIds: make([]uuid.UUID, 0, n), PrevJobAts: make([]time.Time, 0, n),
+		LeaderPid: leader,
+	}
+	for _, b := range batch {
+		scheduleTicks := int32(len(b.d.Missed) + len(b.d.Enqueue))
+		newest := b.d.Newest()
+		// The head tick (see queries/tick.sql): the newest tick, or with overlap
+		// 'skip' or 'buffer_one' the oldest enqueue tick, the only one that can get a job.
+		head := newest
+		if b.e.overlapOne && len(b.d.Enqueue) > 0 {
+			head = b.d.Enqueue[0]
+		}
+		add := func(at time.Time, kind string, ticks int) {
+			p.TickNames = append(p.TickNames, b.e.name)
+			p.TickKeys = append(p.TickKeys, jobKey(b.e.name, at))
+			p.TickAts = append(p.TickAts, at)
+			p.TickKinds = append(p.TickKinds, kind)
+			p.TickCounts = append(p.TickCounts, int32(ticks))
+			p.TickHeads = append(p.TickHeads, at.Equal(head))
+			// Time-ordered ids: werk_jobs' primary key grows at its right edge instead of
+			// splitting pages all over the index. A missed tick gets no job.
+			id := uuid.Nil
+			if kind == "enqueue" {
+				id = uuid.Must(uuid.NewV7())
+			}
+			p.JobIds = append(p.JobIds, id)
+			p.ScheduleTicks = append(p.ScheduleTicks, scheduleTicks) // all or none of them go through
+
+			// The schedule's side, repeated on each of its ticks (the statement joins
+			// no two of its parts, so each tick carries what its schedule needs).
+			p.PrevTickAts = append(p.PrevTickAts, b.e.lastTick) // zero (year 1) stands for NULL
+			p.SeenDefinedAts = append(p.SeenDefinedAts, b.e.definedAt)
+			p.NewestTickAts = append(p.NewestTickAts, newest)
+			p.NextRunAts = append(p.NextRunAts, b.d.Next) // zero (year 1) stands for NULL
+			p.PrevJobIds = append(p.PrevJobIds, b.e.lastJobID)
+			p.PrevJobAts = append(p.PrevJobAts, b.e.lastJobAt) // zero: none whose row is to be written
+		}
+		for _, m := range b.d.Missed {
+			add(m.At, "missed", m.Ticks)
+		}
+		for _, at := range b.d.Enqueue {
+			add(at, "enqueue", 1)
+		}
+	}
+	return p
+}
+
+// customPlan runs queries through PostgreSQL's unnamed statement, which is planned for
+// the arguments at hand, instead of a cached prepared statement, which after five runs
+// switches to a generic plan. The generic plan of the tick statement guesses 10 rows per
+// array and plans against werk_jobs as it was when it was made: planned while werk_jobs
+// was empty, it probed every tick's key with a sequential scan, and the 20 statements of
+// a 100,000-schedule tick took 2 s, 4 s, ... 14 s each as the table filled. Planning
+// anew costs about a millisecond per statement.
+type customPlan struct{ *pgx.Conn }
+
+func (c customPlan) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	return c.Conn.Query(ctx, sql, append([]any{pgx.QueryExecModeCacheDescribe}, args...)...)
+}
