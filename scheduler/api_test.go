@@ -15,6 +15,7 @@ import (
 
 	"github.com/pgwerk/werkcron/internal/pgtest"
 	"github.com/pgwerk/werkcron/scheduler"
+	"github.com/pgwerk/werkcron/scheduler/cron"
 )
 
 // newScheduler returns a Scheduler on a fresh migrated database, with its pool.
@@ -256,8 +257,8 @@ func TestAPIValidationErrors(t *testing.T) {
 	}{
 		{"both cron and interval", with(func(j *scheduler.CronJob) { j.Cron = "* * * * *" }), scheduler.ErrCronOrInterval, "Cron", false},
 		{"neither cron nor interval", with(func(j *scheduler.CronJob) { j.Interval = 0 }), scheduler.ErrCronOrInterval, "Cron", false},
-		{"bad cron", with(func(j *scheduler.CronJob) { j.Interval = 0; j.Cron = "61 * * * *" }), scheduler.ErrBadCron, "Cron", false},
-		{"never-firing cron", with(func(j *scheduler.CronJob) { j.Interval = 0; j.Cron = "0 0 30 2 *" }), scheduler.ErrNeverFires, "Cron", false},
+		{"bad cron", with(func(j *scheduler.CronJob) { j.Interval = 0; j.Cron = "61 * * * *" }), cron.ErrInvalid, "Cron", false},
+		{"never-firing cron", with(func(j *scheduler.CronJob) { j.Interval = 0; j.Cron = "0 0 30 2 *" }), cron.ErrNeverFires, "Cron", false},
 		{"unknown zone", with(func(j *scheduler.CronJob) { j.Timezone = "Mars/Olympus" }), scheduler.ErrUnknownZone, "Timezone", false},
 		{"Local zone", with(func(j *scheduler.CronJob) { j.Timezone = "Local" }), scheduler.ErrUnknownZone, "Timezone", false},
 		{"args not JSON", with(func(j *scheduler.CronJob) { j.Args = json.RawMessage(`[1,`) }), scheduler.ErrBadJSON, "Args", false},
@@ -303,7 +304,7 @@ func TestAPIValidationErrors(t *testing.T) {
 			}
 		})
 	}
-	var ce *scheduler.CronError
+	var ce *cron.Error
 	_, err := s.Register(ctx, with(func(j *scheduler.CronJob) { j.Interval = 0; j.Cron = "61 * * * *" }))
 	if !errors.As(err, &ce) || ce.Field != "minute" {
 		t.Errorf("bad cron: want a *CronError for the minute field, got %#v", err)
@@ -323,7 +324,7 @@ func TestAPIRunJobsShowTickerState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tk.Signals.Ticked.Init(t) // before Run starts it
+	scheduler.TickerSignals(tk).Ticked.Init(t) // before Run starts it
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -353,10 +354,10 @@ func TestAPIRunJobsShowTickerState(t *testing.T) {
 	}
 	// The job is committed before the ticker counts it: wait for the tick statement that
 	// won (Ticked, signalled once its counts are in).
-	for tk.Signals.Ticked.WaitOrTimeout() == 0 {
+	for scheduler.TickerSignals(tk).Ticked.WaitOrTimeout() == 0 {
 	}
-	if tk.Stats.Enqueued.Load() < 1 || !tk.Stats.Primary.Load() {
-		t.Errorf("ticker stats: enqueued %d primary %v", tk.Stats.Enqueued.Load(), tk.Stats.Primary.Load())
+	if tk.Stats().Enqueued < 1 || !tk.Stats().Primary {
+		t.Errorf("ticker stats: enqueued %d primary %v", tk.Stats().Enqueued, tk.Stats().Primary)
 	}
 }
 

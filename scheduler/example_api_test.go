@@ -12,6 +12,7 @@ import (
 
 	"github.com/pgwerk/werkcron/internal/pgtest"
 	"github.com/pgwerk/werkcron/scheduler"
+	"github.com/pgwerk/werkcron/scheduler/cron"
 )
 
 // exampleDB returns a pool on a fresh, migrated throwaway database (in a real program:
@@ -105,7 +106,7 @@ func ExampleScheduler_Register_validation() {
 	_, err = s.Register(context.Background(), scheduler.CronJob{Name: "typo", Func: "app.tasks.x", Cron: "0 25 * * *"})
 	var ve *scheduler.ValidationError
 	if errors.As(err, &ve) {
-		fmt.Println(ve.Name, ve.Field, errors.Is(err, scheduler.ErrBadCron))
+		fmt.Println(ve.Name, ve.Field, errors.Is(err, cron.ErrInvalid))
 	}
 	// Output:
 	// schedule "app.tasks.x": Cron: both Cron ("*/5 * * * *") and Interval (1m0s) are set; set exactly one

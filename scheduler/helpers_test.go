@@ -73,9 +73,9 @@ func startTicker(t *testing.T, dsn string, opts scheduler.TickerOptions, init ..
 		t.Fatal(err)
 	}
 	rt.Ticker = tk
-	tk.Signals.Idle.Init(t)
+	scheduler.TickerSignals(tk).Idle.Init(t)
 	for _, f := range init {
-		f(&tk.Signals)
+		f(scheduler.TickerSignals(tk))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	rt.cancel = cancel
@@ -136,7 +136,7 @@ func (rt *runningTicker) decidedThrough(t *testing.T, pool *pgxpool.Pool, at tim
 	var last time.Time
 	for {
 		select {
-		case v := <-rt.Signals.Idle.WaitC():
+		case v := <-scheduler.TickerSignals(rt.Ticker).Idle.WaitC():
 			if !v.Before(at) {
 				return v
 			}

@@ -120,7 +120,7 @@ func TestHostileReviewWorkerTriggerDoesNotRunAsTheTicker(t *testing.T) {
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
 	// The primary refuses to write while the trigger is there: it owes the ticks.
 	pgtest.Eventually(t, 5*time.Second, "the primary owing ticks it will not write", func() bool {
-		return tk.Stats.Overdue() >= 2*time.Second
+		return tk.Stats().Overdue >= 2*time.Second
 	})
 	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`); n != 0 {
 		t.Errorf("%d jobs enqueued through the worker's trigger", n)
@@ -168,7 +168,7 @@ func TestHostileReviewMemberKeySquatterMakesNoTickerAnIntruder(t *testing.T) {
 	b.waitRole(t, scheduler.RoleStandby, 5*time.Second)
 	// A standby looks once per StandbyRetry (a second): two of its rounds.
 	time.Sleep(2*scheduler.DefaultStandbyRetry + 500*time.Millisecond)
-	if who := b.Stats.Intruder(); who != "" {
+	if who := b.Stats().Intruder; who != "" {
 		t.Errorf("the standby reports an intruder (its /healthz answers 503 naming it): %s", who)
 	}
 	if got := queryList[string](t, pool, `SELECT pid || ' ' || role FROM werk_cron_instances`); len(got) != 1 || !strings.HasSuffix(got[0], " primary") {

@@ -308,7 +308,7 @@ func TestHostileNotificationStorm(t *testing.T) {
 	channel := pgtest.QueryOne[string](t, pool, `SELECT werk_cron_channel()`)
 	stranger := pgtest.ConnAs(t, dsn, pgtest.NewRole(t, dsn, "stranger", ""))
 	from := dbNow(t, pool)
-	lookedBefore := tk.Stats.PlanLooks.Load()
+	lookedBefore := tk.Stats().PlanLooks
 	var sent atomic.Int64
 	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) {
@@ -321,7 +321,7 @@ func TestHostileNotificationStorm(t *testing.T) {
 		}
 		sent.Add(200)
 	}
-	looks := tk.Stats.PlanLooks.Load() - lookedBefore
+	looks := tk.Stats().PlanLooks - lookedBefore
 	to := dbNow(t, pool).Add(-time.Second)
 	t.Logf("%d notifications in 3 s: %d looks at the unplanned rows", sent.Load(), looks)
 	if looks > 3*int64(time.Second/(50*time.Millisecond))+10 {

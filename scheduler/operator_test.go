@@ -200,8 +200,8 @@ func TestRowHeldHoldsUpNobodyElse(t *testing.T) {
 			pgtest.Eventually(t, 3*time.Second, "the hold-up cleared from the status view", func() bool {
 				return pgtest.QueryOne[string](t, pool, `SELECT state FROM werk_cron_status WHERE name = 'held'`) == "active"
 			})
-			if tk.Role() != scheduler.RolePrimary || tk.Stats.Promotions.Load() != 1 {
-				t.Errorf("ticker is %s after %d promotions", tk.Role(), tk.Stats.Promotions.Load())
+			if tk.Role() != scheduler.RolePrimary || tk.Stats().Promotions != 1 {
+				t.Errorf("ticker is %s after %d promotions", tk.Role(), tk.Stats().Promotions)
 			}
 			checkJobs(t, pool)
 		})
@@ -245,8 +245,8 @@ func TestTableLockDelaysTicksAndKeepsLeadership(t *testing.T) {
 			pgtest.Eventually(t, 3*time.Second, "both caught up", func() bool {
 				return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_state WHERE last_tick_at >= $1`, released.Truncate(time.Second)) == 2
 			})
-			if tk.Role() != scheduler.RolePrimary || tk.Stats.Promotions.Load() != 1 {
-				t.Errorf("ticker is %s after %d promotions: it lost its leadership to a table lock", tk.Role(), tk.Stats.Promotions.Load())
+			if tk.Role() != scheduler.RolePrimary || tk.Stats().Promotions != 1 {
+				t.Errorf("ticker is %s after %d promotions: it lost its leadership to a table lock", tk.Role(), tk.Stats().Promotions)
 			}
 			// 'all': every tick of the lock, once. 'latest': the newest pending one, and the
 			// ticks in between recorded missed.

@@ -170,9 +170,9 @@ func TestOutcomeOfATruncatedJob(t *testing.T) {
 	// Awaiting nothing, the primary stops looking until it has reason to (one look a
 	// second after the last outcome finds none).
 	time.Sleep(3 * time.Second)
-	looks := tk.Stats.OutcomeLooks.Load()
+	looks := tk.Stats().OutcomeLooks
 	time.Sleep(3 * time.Second)
-	if n := tk.Stats.OutcomeLooks.Load(); n != looks {
+	if n := tk.Stats().OutcomeLooks; n != looks {
 		t.Errorf("%d more looks for outcomes with none awaited", n-looks)
 	}
 }

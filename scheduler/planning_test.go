@@ -28,7 +28,7 @@ func TestSlowPlanningGivesWayToTicks(t *testing.T) {
 		return pgtest.QueryOne[bool](t, pool, `SELECT planned_at IS NOT NULL FROM werk_cron_state WHERE name = 'slow'`)
 	})
 	tk.decidedThrough(t, pool, dbNow(t, pool).Add(1100*time.Millisecond))
-	if cut := tk.Stats.PlanCutoffs.Load(); cut < 1 {
+	if cut := tk.Stats().PlanCutoffs; cut < 1 {
 		t.Errorf("%d planning statements cut off; want the 0.6 s one cut off at its 0.4 s bound, then let through", cut)
 	}
 	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE name = 'fast' AND outcome <> 'enqueued'`); n != 0 {

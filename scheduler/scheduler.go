@@ -217,8 +217,8 @@ func (s *Scheduler) Ticker() (*Ticker, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.ticker = t
-	return t, nil
+	s.ticker = &Ticker{t}
+	return s.ticker, nil
 }
 
 // Run runs the ticker until ctx is done: it stands by while another ticker is

@@ -1,7 +1,8 @@
 package scheduler
 
-// The ticker lives in internal/ticker (the loop), internal/leader (the election) and
-// scheduler/cron (the schedule math); these names keep it reachable from this package.
+// The ticker lives in internal/ticker (the loop), internal/leader (the election),
+// internal/schedule (the schedule math) and scheduler/cron (cron expressions); this
+// file is its public face.
 
 import (
 	"context"
@@ -11,20 +12,36 @@ import (
 	"github.com/pgwerk/werkcron/internal/migrate"
 	"github.com/pgwerk/werkcron/internal/schedule"
 	"github.com/pgwerk/werkcron/internal/ticker"
-	"github.com/pgwerk/werkcron/scheduler/cron"
 )
 
-type (
-	// Ticker is the scheduling loop: one dedicated connection that stands by for the
-	// leader lock and, once it holds it, enqueues every schedule's due ticks.
-	Ticker = ticker.Ticker
-	// TickerOptions configure a Ticker; zero values take the defaults.
-	TickerOptions = ticker.Options
-	// Stats are a ticker's counters since it started.
-	Stats = ticker.Stats
-	// Histogram counts durations into LatenessBuckets.
-	Histogram = ticker.Histogram
-)
+// TickerOptions configure a Ticker; zero values take the defaults.
+type TickerOptions = ticker.Options
+
+// TickerStats are a ticker's counters at one instant (Ticker.Stats).
+type TickerStats = ticker.Snapshot
+
+// Ticker is the scheduling loop: one dedicated connection that stands by for the
+// leader lock and, once it holds it, enqueues every schedule's due ticks. Its zero
+// value is not usable: make one with NewTicker (or Scheduler.Ticker).
+type Ticker struct{ t *ticker.Ticker }
+
+// NewTicker prepares a ticker for the database at dsn; Run starts it.
+func NewTicker(dsn string, opts TickerOptions) (*Ticker, error) {
+	t, err := ticker.New(dsn, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Ticker{t}, nil
+}
+
+// Run stands by, leads when it gets the leader lock, and survives lost connections and
+// database restarts by reconnecting with backoff. It returns nil when ctx is done (after
+// releasing the lock, so that a standby takes over at once), and an error only when
+// leading is impossible (ErrLockNotSession).
+func (t *Ticker) Run(ctx context.Context) error { return t.t.Run(ctx) }
+
+// Stats reads the ticker's counters, safe at any time, Run running or not.
+func (t *Ticker) Stats() TickerStats { return t.t.Stats.Snapshot() }
 
 // Defaults of TickerOptions.
 const (
@@ -54,36 +71,12 @@ const (
 // recorded missed.
 const MaxCatchupAll = schedule.MaxCatchupAll
 
-// LatenessBuckets are the upper bounds of Histogram's buckets.
+// LatenessBuckets are the upper bounds of TickerStats.Lateness's buckets.
 var LatenessBuckets = ticker.LatenessBuckets
 
 // ErrLockNotSession: the leader lock was granted, but not to this session (a
 // transaction-pooling proxy); the ticker refuses to lead.
 var ErrLockNotSession = leader.ErrLockNotSession
-
-// NewTicker prepares a ticker for the database at dsn; Run starts it.
-func NewTicker(dsn string, opts TickerOptions) (*Ticker, error) { return ticker.New(dsn, opts) }
-
-// Cron expressions, kept here under their first names; new code uses package cron.
-type (
-	// Cron is cron.Expr.
-	Cron = cron.Expr
-	// CronError is cron.Error.
-	CronError = cron.Error
-	// Schedule is cron.Schedule.
-	Schedule = cron.Schedule
-	// Interval is cron.Interval.
-	Interval = cron.Interval
-)
-
-// ErrBadCron is cron.ErrInvalid; ErrNeverFires is cron.ErrNeverFires.
-var (
-	ErrBadCron    = cron.ErrInvalid
-	ErrNeverFires = cron.ErrNeverFires
-)
-
-// ParseCron is cron.Parse.
-var ParseCron = cron.Parse
 
 // MigrationsTable is where goose records which of werkcron's migrations ran.
 const MigrationsTable = migrate.MigrationsTable

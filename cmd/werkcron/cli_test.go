@@ -23,7 +23,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgwerk/werkcron/internal/pgtest"
-	"github.com/pgwerk/werkcron/scheduler"
+	"github.com/pgwerk/werkcron/scheduler/cron"
 )
 
 // bin is the werkcron binary under test, built once by TestMain.
@@ -384,7 +384,7 @@ func TestCLINextAcrossDST(t *testing.T) {
 		}
 		for _, from := range froms {
 			for _, expr := range []string{"30 2 * * *", "0 * * * *", "*/15 * * * *", "30 1 * * *"} {
-				c, err := scheduler.ParseCron(expr, loc)
+				c, err := cron.Parse(expr, loc)
 				if err != nil {
 					t.Fatal(err)
 				}

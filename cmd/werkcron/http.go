@@ -79,50 +79,8 @@ func (o *opsServer) handler() http.Handler {
 	return mux
 }
 
-// statsView is what the operations endpoint reads of the ticker, copied as plain values
-// by snapshot: one read of each counter per scrape or health check.
-type statsView struct {
-	enqueued, duplicates, missed, skippedOverlap int64
-	statements, planned, planCutoffs, planReads  int64
-	promotions                                   int64
-	primary                                      bool
-	// lateness holds cumulative counts per bucket of scheduler.LatenessBuckets, the
-	// last one +Inf (so the total); latenessSum the sum of the observations.
-	lateness         []int64
-	latenessSum      time.Duration
-	lastProgress     time.Time // zero before the loop first went round
-	overdue, stalled time.Duration
-	held             int
-	failedLeads      int    // sessions in a row that became primary and failed
-	lastFailure      string // the last of their errors
-	intruder         string // a session that holds the leader lock without being a ticker
-}
-
-// snapshot copies the ticker's counters. It is the only place that reads them, so that
-// a change in how the ticker exposes them touches this function alone.
-func (o *opsServer) snapshot() statsView {
-	st := &o.ticker.Stats
-	v := statsView{
-		enqueued:       st.Enqueued.Load(),
-		duplicates:     st.Duplicates.Load(),
-		missed:         st.Missed.Load(),
-		skippedOverlap: st.SkippedOverlap.Load(),
-		statements:     st.Statements.Load(),
-		planned:        st.Planned.Load(),
-		planCutoffs:    st.PlanCutoffs.Load(),
-		planReads:      st.HorizonReads.Load(),
-		promotions:     st.Promotions.Load(),
-		primary:        st.Primary.Load(),
-		lastProgress:   st.LastProgress(),
-		overdue:        st.Overdue(),
-		stalled:        st.Stalled(),
-		held:           st.Held(),
-		intruder:       st.Intruder(),
-	}
-	v.lateness, v.latenessSum = st.Lateness.Snapshot()
-	v.failedLeads, v.lastFailure = st.FailingAsPrimary()
-	return v
-}
+// snapshot reads the ticker's counters once, for one scrape or health check.
+func (o *opsServer) snapshot() scheduler.TickerStats { return o.ticker.Stats() }
 
 // healthz answers 200 while the ticker loop runs and makes progress, as primary or
 // standby (a standby is healthy: it is doing its job); 503 once it has stopped, when
@@ -142,26 +100,26 @@ func (o *opsServer) healthz(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	role := scheduler.RoleStandby
-	if st.primary {
+	if st.Primary {
 		role = scheduler.RolePrimary
 	}
-	if last := st.lastProgress; !last.IsZero() && time.Since(last) > stuckAfter {
+	if last := st.LastProgress; !last.IsZero() && time.Since(last) > stuckAfter {
 		fail("stuck %s: its loop last went round %s ago", role, time.Since(last).Round(time.Second))
 		return
 	}
-	if n, last := st.failedLeads, st.lastFailure; n >= failingAfter {
+	if n, last := st.FailedLeads, st.LastFailure; n >= failingAfter {
 		fail("failing: %d sessions in a row became primary and failed before scheduling anything; the last: %s", n, last)
 		return
 	}
-	if d := st.overdue; role == scheduler.RolePrimary && d > owedAfter {
+	if d := st.Overdue; role == scheduler.RolePrimary && d > owedAfter {
 		fail("behind: primary, and it owes a tick overdue by %s (a table locked? see the log)", d.Round(time.Second))
 		return
 	}
-	if d := st.stalled; role == scheduler.RolePrimary && d > owedAfter {
+	if d := st.Stalled; role == scheduler.RolePrimary && d > owedAfter {
 		fail("stalled: primary, and for %s every due schedule has been held by other sessions (rows or job keys locked; see werk_cron_status)", d.Round(time.Second))
 		return
 	}
-	if who := st.intruder; who != "" {
+	if who := st.Intruder; who != "" {
 		fail("no ticker can lead: the leader lock is held by a session that is not a werkcron ticker (%s); see werk_cron_instances", who)
 		return
 	}
@@ -259,28 +217,28 @@ func (c opsCollector) Collect(ch chan<- prometheus.Metric) {
 		return 0
 	}
 
-	counter(ticksDesc, st.enqueued, "enqueued")
-	counter(ticksDesc, st.duplicates, "duplicate")
-	counter(ticksDesc, st.missed, "missed")
-	counter(ticksDesc, st.skippedOverlap, "skipped_overlap")
+	counter(ticksDesc, st.Enqueued, "enqueued")
+	counter(ticksDesc, st.Duplicates, "duplicate")
+	counter(ticksDesc, st.Missed, "missed")
+	counter(ticksDesc, st.SkippedOverlap, "skipped_overlap")
 	buckets := make(map[float64]uint64, len(scheduler.LatenessBuckets))
 	for i, le := range scheduler.LatenessBuckets {
-		buckets[le.Seconds()] = uint64(st.lateness[i])
+		buckets[le.Seconds()] = uint64(st.Lateness[i])
 	}
-	total := st.lateness[len(st.lateness)-1]
-	ch <- prometheus.MustNewConstHistogram(latenessDesc, uint64(total), st.latenessSum.Seconds(), buckets)
-	counter(statementsDesc, st.statements)
-	counter(plannedDesc, st.planned)
-	counter(planCutoffsDesc, st.planCutoffs)
-	counter(planReadsDesc, st.planReads)
-	counter(promotionsDesc, st.promotions)
-	gauge(isPrimaryDesc, boolean(st.primary))
+	total := st.Lateness[len(st.Lateness)-1]
+	ch <- prometheus.MustNewConstHistogram(latenessDesc, uint64(total), st.LatenessSum.Seconds(), buckets)
+	counter(statementsDesc, st.Statements)
+	counter(plannedDesc, st.Planned)
+	counter(planCutoffsDesc, st.PlanCutoffs)
+	counter(planReadsDesc, st.HorizonReads)
+	counter(promotionsDesc, st.Promotions)
+	gauge(isPrimaryDesc, boolean(st.Primary))
 	gauge(runningDesc, boolean(o.alive.Load()))
-	if last := st.lastProgress; !last.IsZero() {
+	if last := st.LastProgress; !last.IsZero() {
 		gauge(loopAgeDesc, time.Since(last).Seconds())
 	}
-	gauge(overdueDesc, st.overdue.Seconds())
-	gauge(heldDesc, float64(st.held))
+	gauge(overdueDesc, st.Overdue.Seconds())
+	gauge(heldDesc, float64(st.Held))
 
 	// Schedules by state and job outcomes, as the last read left them (see metrics).
 	// None has a per-schedule label: a million schedules must not become a million

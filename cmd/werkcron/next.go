@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pgwerk/werkcron/scheduler"
+	"github.com/pgwerk/werkcron/scheduler/cron"
 )
 
 func cmdNext(ctx context.Context, e *env, args []string) error {
@@ -52,7 +52,7 @@ Examples:
 			return fmt.Errorf("--from %q: want an RFC 3339 instant such as 2026-03-08T00:00:00Z: %w", *from, errUsage)
 		}
 	}
-	sched, err := scheduler.ParseCron(pos[0], loc)
+	sched, err := cron.Parse(pos[0], loc)
 	if err != nil {
 		// Not an expression: perhaps a schedule's name. Expressions have spaces or
 		// start with @; anything else is looked up when there is a database.

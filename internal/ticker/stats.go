@@ -80,3 +80,47 @@ func (s *Stats) LastProgress() time.Time {
 	}
 	return time.Time{}
 }
+
+// Snapshot is what Stats count at one instant, as plain values.
+type Snapshot struct {
+	// Ticks decided, by what came of them.
+	Enqueued, Duplicates, Missed, SkippedOverlap int64
+	// Statements are the tick statements that went through; LedgerRows the ledger
+	// rows they wrote.
+	Statements, LedgerRows int64
+	// Promotions: how often this ticker became primary.
+	Promotions int64
+	// Planned, PlanLooks, PlanCutoffs, HorizonReads, Outcomes, OutcomeLooks: see Stats.
+	Planned, PlanLooks, PlanCutoffs, HorizonReads int64
+	Outcomes, OutcomeLooks                        int64
+	// Primary: the ticker leads now.
+	Primary bool
+	// Lateness holds cumulative counts per bucket of LatenessBuckets, the last one +Inf
+	// (so the total); LatenessSum the sum of the observations.
+	Lateness    []int64
+	LatenessSum time.Duration
+	// LastProgress, Overdue, Stalled, Held, Intruder: see the methods of Stats.
+	LastProgress     time.Time
+	Overdue, Stalled time.Duration
+	Held             int
+	Intruder         string
+	// FailedLeads is how many sessions in a row became primary and then failed before
+	// scheduling anything; LastFailure the last of their errors.
+	FailedLeads int
+	LastFailure string
+}
+
+// Snapshot reads every counter once.
+func (s *Stats) Snapshot() Snapshot {
+	v := Snapshot{
+		Enqueued: s.Enqueued.Load(), Duplicates: s.Duplicates.Load(), Missed: s.Missed.Load(),
+		SkippedOverlap: s.SkippedOverlap.Load(), Statements: s.Statements.Load(), LedgerRows: s.LedgerRows.Load(),
+		Promotions: s.Promotions.Load(), Planned: s.Planned.Load(), PlanLooks: s.PlanLooks.Load(),
+		PlanCutoffs: s.PlanCutoffs.Load(), HorizonReads: s.HorizonReads.Load(), Outcomes: s.Outcomes.Load(),
+		OutcomeLooks: s.OutcomeLooks.Load(), Primary: s.Primary.Load(), LastProgress: s.LastProgress(),
+		Overdue: s.Overdue(), Stalled: s.Stalled(), Held: s.Held(), Intruder: s.Intruder(),
+	}
+	v.Lateness, v.LatenessSum = s.Lateness.Snapshot()
+	v.FailedLeads, v.LastFailure = s.FailingAsPrimary()
+	return v
+}
