@@ -3,7 +3,8 @@
 -- why it is paused or in error (including a hold-up: another session holding what its
 -- tick needs); the outcome of its last run, its failures in a row since it last started
 -- afresh (as pause_after_failures counts them) and in the last 24 hours, read per
--- schedule from its ledger rows; and the policies that shape what it enqueues.
+-- schedule from its ledger rows; the policies that shape what it enqueues; and last,
+-- its labels and the owner that keeps it in a file (werkcron apply), NULL for none.
 CREATE OR REPLACE VIEW werk_cron_status AS
 SELECT c.name,
        CASE WHEN c.paused THEN 'paused'
@@ -31,7 +32,9 @@ SELECT c.name,
         WHERE f.name = c.name AND f.tick_at > now() - interval '1 day' AND f.job_status = 'failed')::integer AS failures_24h,
        c.overlap,
        c.jitter_secs,
-       c.remaining_runs
+       c.remaining_runs,
+       c.labels,
+       c.managed_by
 FROM werk_cron_jobs c
 LEFT JOIN werk_jobs j ON j.id = c.last_job_id
 LEFT JOIN werk_cron_holdups h ON h.name = c.name
