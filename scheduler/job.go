@@ -124,8 +124,16 @@ type CronJob struct {
 	// Labels group schedules for people and tools ({"team": "billing", "tenant":
 	// "42"}): part of the definition, never read by the tick. Nil or empty: none.
 	Labels map[string]string
-	// ManagedBy is the owner that keeps this schedule in a file ("": written by hand).
-	// Register keeps it.
+	// Zero names fields whose zero value is meant as a value rather than "not set":
+	// "ResultTTL", "FailureTTL" and "Jitter", whose columns hold 0 apart from NULL (a
+	// file's result_ttl: 0). Export sets it where a schedule has such a zero.
+	Zero []string
+	// ApplyPaused makes Apply give an existing schedule Paused too, true or false (a
+	// file that says paused:); without it Apply, like Register, applies Paused to a new
+	// schedule only, and an existing one keeps the pause an operator set.
+	ApplyPaused bool
+	// ManagedBy is the owner whose Apply keeps this schedule ("": written by hand).
+	// Written by Apply; Register keeps it.
 	ManagedBy string
 }
 
@@ -227,6 +235,9 @@ func (job CronJob) params() (db.UpsertScheduleParams, error) {
 	}
 	if !job.EndsAt.IsZero() {
 		p.EndsAt = ptr(job.EndsAt)
+	}
+	if err := job.zeroParams(&p); err != nil {
+		return p, err
 	}
 	if p.Labels, err = labelsJSON(job.Labels); err != nil {
 		return p, bad("Labels", ErrInvalid, "%v", err)
