@@ -7,6 +7,7 @@ require (
 	github.com/gorhill/cronexpr v0.0.0-20180427100037-88b0669f7d75
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/pressly/goose/v3 v3.30.0
+	go.yaml.in/yaml/v3 v3.0.6
 )
 
 require (

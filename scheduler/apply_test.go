@@ -4,6 +4,7 @@ package scheduler_test
 // checked by: its row version (xmin, ctid) and updated_at, which any write would move.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgwerk/werkcron/internal/pgtest"
+	"github.com/pgwerk/werkcron/internal/schedfile"
 	"github.com/pgwerk/werkcron/scheduler"
 )
 
@@ -357,7 +359,7 @@ func TestApplyOfOneOwnerSerializes(t *testing.T) {
 }
 
 // Export gives what Apply turns into the same schedules: adopting them changes only
-// their owner, and applying again nothing at all.
+// their owner, through a file too, and applying again nothing at all.
 func TestExportApplyRoundTrip(t *testing.T) {
 	t.Parallel()
 	_, pool := migratedDB(t)
@@ -380,7 +382,15 @@ func TestExportApplyRoundTrip(t *testing.T) {
 		!slices.Equal(jobs[0].Zero, []string{"ResultTTL", "Jitter"}) {
 		t.Fatalf("export: %+v", jobs)
 	}
-	back := jobs
+	var file bytes.Buffer
+	if err := schedfile.Write(&file, jobs); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("exported:\n%s", file.String())
+	back, err := schedfile.Parse("exported.yaml", file.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
 	dry := mustApply(t, pool, "ops", back, scheduler.ApplyOptions{Adopt: true, DryRun: true})
 	if got := summary(dry); got != "~full(managed_by) ~minimal(managed_by) ~odd\x1b: \"x\"(managed_by)" {
 		t.Fatalf("adopting what export wrote: %s", got)
