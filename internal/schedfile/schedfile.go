@@ -317,23 +317,37 @@ func (p *parser) entry(n *yaml.Node, idx int) (scheduler.CronJob, bool) {
 	if (lines["cron"] == 0) == (lines["interval_secs"] == 0) {
 		p.add(n.Line, idx, name, "", "needs exactly one of cron and interval_secs")
 	}
-	if len(p.problems) > before {
-		return j, false
-	}
+	// What Check finds is reported too, unless it is about a key already reported
+	// (a value that could not be read is zero, which Check would take for missing).
+	ok := len(p.problems) == before
 	if err := j.Check(); err != nil {
 		var ve *scheduler.ValidationError
 		key, reason := "", err.Error()
 		if errors.As(err, &ve) {
 			key, reason = keyOfField[ve.Field], ve.Reason
 		}
-		line := lines[key]
-		if line == 0 {
-			line = n.Line
+		timing := errors.Is(err, scheduler.ErrCronOrInterval) // missing, when one could not be read
+		if ok || !(p.reported(before, key) || timing && (p.reported(before, "cron") || p.reported(before, "interval_secs"))) {
+			line := lines[key]
+			if line == 0 {
+				line = n.Line
+			}
+			p.add(line, idx, name, key, "%s", reason)
 		}
-		p.add(line, idx, name, key, "%s", reason)
 		return j, false
 	}
-	return j, true
+	return j, ok
+}
+
+// reported reports whether a problem since the first-th names key, or the entry as a
+// whole (a missing func or timing).
+func (p *parser) reported(first int, key string) bool {
+	for _, pr := range p.problems[first:] {
+		if pr.Key == key || pr.Key == "" && !strings.HasPrefix(pr.Msg, "unknown key") {
+			return true
+		}
+	}
+	return false
 }
 
 func known(k string) bool {
@@ -487,10 +501,12 @@ func (p *parser) int(v *yaml.Node, idx int, name, k string, lo, hi int64) (int64
 	}
 	if n < lo || n > hi {
 		switch {
-		case hi == math.MaxInt32 && lo == 1:
-			p.add(v.Line, idx, name, k, "%d: must be positive (at most %d)", n, hi)
-		case hi == math.MaxInt32 && lo == 0:
-			p.add(v.Line, idx, name, k, "%d: must not be negative (at most %d)", n, hi)
+		case hi == math.MaxInt32 && lo == 1 && n < lo:
+			p.add(v.Line, idx, name, k, "%d: must be positive", n)
+		case hi == math.MaxInt32 && lo == 0 && n < lo:
+			p.add(v.Line, idx, name, k, "%d: must not be negative", n)
+		case hi == math.MaxInt32:
+			p.add(v.Line, idx, name, k, "%d: at most %d", n, hi)
 		default:
 			p.add(v.Line, idx, name, k, "%d: want %d to %d", n, lo, hi)
 		}
@@ -658,7 +674,7 @@ func Write(w io.Writer, jobs []scheduler.CronJob) error {
 		}
 		raw := func(k string, v json.RawMessage) {
 			if len(bytes.TrimSpace(v)) > 0 {
-				kv(k, printableJSON(bytes.TrimSpace(v)))
+				kv(k, PrintableJSON(bytes.TrimSpace(v)))
 			}
 		}
 		name := j.Name
@@ -734,7 +750,7 @@ func scalar(s string) string {
 			return s
 		}
 	}
-	return printableJSON([]byte(jsonString(s)))
+	return PrintableJSON([]byte(jsonString(s)))
 }
 
 // jsonString is s as a JSON string, with <, > and & as themselves.
@@ -746,10 +762,10 @@ func jsonString(s string) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-// printableJSON rewrites, inside the strings of the JSON text raw, every character
+// PrintableJSON rewrites, inside the strings of the JSON text raw, every character
 // that is not printable (control and format characters, which YAML refuses or a
-// terminal obeys) as a \u escape.
-func printableJSON(raw []byte) string {
+// terminal obeys) as a \u escape: the same JSON, safe to print.
+func PrintableJSON(raw []byte) string {
 	var b strings.Builder
 	inString, escaped := false, false
 	for _, r := range string(raw) {
