@@ -42,9 +42,9 @@ func (q *Queries) ApplyLockOwner(ctx context.Context, owner string) error {
 }
 
 const applyPlan = `-- name: ApplyPlan :many
-WITH d AS (
+WITH d AS MATERIALIZED (
     SELECT werk_cron_definition_defaults() AS defaults
-), want AS (
+), want AS MATERIALIZED (
     SELECT w.x->>'name' AS name,
            d.defaults || werk_cron_definition('werkcron apply', w.x->>'name', w.x->>'func', w.x->>'schedule',
                w.x->>'queue', w.x->'args', w.x->'kwargs', w.x->>'timezone',
@@ -56,7 +56,7 @@ WITH d AS (
            || CASE WHEN w.x ? 'labels' THEN pg_catalog.jsonb_build_object('labels', w.x->'labels') ELSE '{}' END AS def,
            w.x ? 'paused' AS paused_given
     FROM d, pg_catalog.jsonb_array_elements($1::jsonb) AS w(x)
-), cur AS (
+), cur AS MATERIALIZED (
     SELECT c.name, c.managed_by, pg_catalog.to_jsonb(c) AS def
     FROM werk_cron_jobs c
     WHERE c.name IN (SELECT want.name FROM want) OR c.managed_by = $2::text
@@ -93,6 +93,8 @@ type ApplyPlanRow struct {
 // (werk_cron_definition), the table's defaults for the rest; paused only when given,
 // and remaining_runs, state the ticker counts down, never. The tick's own columns are
 // not compared.
+// The CTEs are materialised: the defaults are evaluated once, not per entry, and each
+// row's to_jsonb once, not per column compared.
 func (q *Queries) ApplyPlan(ctx context.Context, arg ApplyPlanParams) ([]ApplyPlanRow, error) {
 	rows, err := q.db.Query(ctx, applyPlan, arg.Entries, arg.Owner)
 	if err != nil {
@@ -186,7 +188,7 @@ SELECT j.name, j.func, j.queue, j.args, j.kwargs, j.cron, j.interval_secs, j.tim
        (SELECT coalesce(pg_catalog.array_agg(k), '{}')
         FROM pg_catalog.unnest(werk_cron_definition_columns()) AS k
         WHERE pg_catalog.to_jsonb(j)->k IS NOT DISTINCT FROM d.defaults->k)::text[] AS at_default
-FROM werk_cron_jobs j, (SELECT werk_cron_definition_defaults() AS defaults) d
+FROM werk_cron_jobs j, (SELECT werk_cron_definition_defaults() AS defaults OFFSET 0) d -- once, not per row
 WHERE ($1::text = '' OR j.managed_by = $1::text)
   AND (coalesce(pg_catalog.cardinality($2::text[]), 0) = 0 OR j.name = ANY ($2::text[]))
 ORDER BY j.name

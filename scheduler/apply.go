@@ -155,11 +155,11 @@ func Apply(ctx context.Context, pool *pgxpool.Pool, owner string, jobs []CronJob
 	if err := checkOwner(owner); err != nil {
 		return plan, err
 	}
-	byName, err := checkJobs(jobs)
+	checked, byName, err := checkJobs(jobs)
 	if err != nil {
 		return plan, err
 	}
-	entries, err := applyEntries(jobs, func(CronJob) bool { return false })
+	entries, err := applyEntries(checked, func(string) bool { return false })
 	if err != nil {
 		return plan, err
 	}
@@ -211,16 +211,16 @@ func Apply(ctx context.Context, pool *pgxpool.Pool, owner string, jobs []CronJob
 		}
 	}
 	created := make(map[string]bool, len(plan.Created))
-	var write []CronJob
+	var write []checkedJob
 	for _, n := range plan.Created {
 		created[n] = true
-		write = append(write, byName[n])
+		write = append(write, checked[byName[n]])
 	}
 	for _, c := range plan.Changed {
-		write = append(write, byName[c.Name])
+		write = append(write, checked[byName[c.Name]])
 	}
 	if len(write) > 0 {
-		entries, err := applyEntries(write, func(j CronJob) bool { return created[j.name()] })
+		entries, err := applyEntries(write, func(name string) bool { return created[name] })
 		if err != nil {
 			return plan, err
 		}
@@ -252,21 +252,30 @@ func checkOwner(owner string) error {
 	return nil
 }
 
+// checkedJob is a job that passed Check, with its arguments for werk_cron_schedule.
+type checkedJob struct {
+	job CronJob
+	p   db.UpsertScheduleParams
+}
+
 // checkJobs checks every job and that no two share a name, reporting every problem;
-// it returns the jobs by name.
-func checkJobs(jobs []CronJob) (map[string]CronJob, error) {
-	byName := make(map[string]CronJob, len(jobs))
+// it returns the jobs with their arguments, and their index by name.
+func checkJobs(jobs []CronJob) ([]checkedJob, map[string]int, error) {
+	out := make([]checkedJob, len(jobs))
+	byName := make(map[string]int, len(jobs))
 	var errs []error
-	for _, j := range jobs {
-		if err := j.Check(); err != nil {
+	for i, j := range jobs {
+		p, err := j.check()
+		if err != nil {
 			errs = append(errs, err)
 		}
 		if _, dup := byName[j.name()]; dup {
 			errs = append(errs, &ValidationError{Name: j.name(), Field: "Name", Reason: "listed more than once", Err: ErrDuplicate})
 		}
-		byName[j.name()] = j
+		byName[j.name()] = i
+		out[i] = checkedJob{job: j, p: p}
 	}
-	return byName, errors.Join(errs...)
+	return out, byName, errors.Join(errs...)
 }
 
 // applyEntry is one schedule as werk_cron_schedule's arguments, as queries/apply.sql
@@ -299,13 +308,10 @@ type applyEntry struct {
 
 // applyEntries is jobs as a JSON array of werk_cron_schedule's arguments. Paused and
 // RemainingRuns go in for the jobs isNew says are new, and Paused with ApplyPaused.
-func applyEntries(jobs []CronJob, isNew func(CronJob) bool) ([]byte, error) {
+func applyEntries(jobs []checkedJob, isNew func(name string) bool) ([]byte, error) {
 	out := make([]applyEntry, len(jobs))
-	for i, j := range jobs {
-		p, err := j.params()
-		if err != nil {
-			return nil, err
-		}
+	for i, c := range jobs {
+		j, p := c.job, c.p
 		e := applyEntry{Name: p.Name, Func: p.Func, Schedule: p.Schedule, Queue: p.Queue, Args: p.Args,
 			Kwargs: p.Kwargs, Timezone: p.Timezone, TimeoutSecs: p.TimeoutSecs, ResultTTL: p.ResultTtl,
 			FailureTTL: p.FailureTtl, Meta: p.Meta, Priority: p.Priority, MaxAttempts: p.MaxAttempts,
@@ -314,10 +320,10 @@ func applyEntries(jobs []CronJob, isNew func(CronJob) bool) ([]byte, error) {
 		switch {
 		case j.ApplyPaused:
 			e.Paused = ptr(j.Paused)
-		case isNew(j):
+		case isNew(p.Name):
 			e.Paused = p.Paused
 		}
-		if isNew(j) {
+		if isNew(p.Name) {
 			e.RemainingRuns = p.RemainingRuns
 		}
 		out[i] = e
@@ -446,8 +452,15 @@ func (job CronJob) zeroParams(p *db.UpsertScheduleParams) error {
 // schedules is checked before any is written, as Apply does. The database's
 // constraints stay the final word. Problems are reported as a *ValidationError.
 func (job CronJob) Check() error {
-	if _, err := job.params(); err != nil {
-		return err
+	_, err := job.check()
+	return err
+}
+
+// check is Check, returning the arguments of werk_cron_schedule.
+func (job CronJob) check() (db.UpsertScheduleParams, error) {
+	p, err := job.params()
+	if err != nil {
+		return p, err
 	}
 	name := job.name()
 	bad := func(field string, err error, format string, args ...any) error {
@@ -463,11 +476,11 @@ func (job CronJob) Check() error {
 	} {
 		switch {
 		case !utf8.ValidString(t.v) || containsNUL(t.v):
-			return bad(t.field, ErrInvalid, "not valid UTF-8 text without NUL")
+			return p, bad(t.field, ErrInvalid, "not valid UTF-8 text without NUL")
 		case (t.set || t.v != "") && strings.Trim(t.v, " ") == "":
-			return bad(t.field, ErrInvalid, "must not be blank")
+			return p, bad(t.field, ErrInvalid, "must not be blank")
 		case len(t.v) > t.max:
-			return bad(t.field, ErrInvalid, "%d bytes: at most %d", len(t.v), t.max)
+			return p, bad(t.field, ErrInvalid, "%d bytes: at most %d", len(t.v), t.max)
 		}
 	}
 	for _, j := range []struct {
@@ -480,43 +493,43 @@ func (job CronJob) Check() error {
 			continue
 		}
 		if err := jsonb.Check(raw); err != nil {
-			return bad(j.field, ErrBadJSON, "%v", err)
+			return p, bad(j.field, ErrBadJSON, "%v", err)
 		}
 		if raw[0] != j.kind {
 			want := "a JSON array"
 			if j.kind == '{' {
 				want = "a JSON object"
 			}
-			return bad(j.field, ErrBadJSON, "must be %s", want)
+			return p, bad(j.field, ErrBadJSON, "must be %s", want)
 		}
 		if len(raw) > 65536 {
-			return bad(j.field, ErrBadJSON, "%d bytes: at most 64 KB", len(raw))
+			return p, bad(j.field, ErrBadJSON, "%d bytes: at most 64 KB", len(raw))
 		}
 	}
 	if l, _ := labelsJSON(job.Labels); len(l) > 65536 {
-		return bad("Labels", ErrInvalid, "%d bytes: at most 64 KB", len(l))
+		return p, bad("Labels", ErrInvalid, "%d bytes: at most 64 KB", len(l))
 	}
 	if job.Catchup != "" && !slices.Contains([]string{CatchupNone, CatchupLatest, CatchupAll}, job.Catchup) {
-		return bad("Catchup", ErrInvalid, "%q: want none, latest or all", job.Catchup)
+		return p, bad("Catchup", ErrInvalid, "%q: want none, latest or all", job.Catchup)
 	}
 	if job.Overlap != "" && !slices.Contains([]string{OverlapAllow, OverlapSkip, OverlapBufferOne, OverlapBufferAll}, job.Overlap) {
-		return bad("Overlap", ErrInvalid, "%q: want allow, skip, buffer_one or buffer_all", job.Overlap)
+		return p, bad("Overlap", ErrInvalid, "%q: want allow, skip, buffer_one or buffer_all", job.Overlap)
 	}
 	for _, n := range []struct {
 		field string
 		v     int
 	}{{"MaxAttempts", job.MaxAttempts}, {"PauseAfterFailures", job.PauseAfterFailures}} {
 		if n.v < 0 {
-			return bad(n.field, ErrInvalid, "%d: must be positive", n.v)
+			return p, bad(n.field, ErrInvalid, "%d: must be positive", n.v)
 		}
 	}
 	if job.RemainingRuns != nil && *job.RemainingRuns < 0 {
-		return bad("RemainingRuns", ErrInvalid, "%d: must not be negative", *job.RemainingRuns)
+		return p, bad("RemainingRuns", ErrInvalid, "%d: must not be negative", *job.RemainingRuns)
 	}
 	if !job.StartsAt.IsZero() && !job.EndsAt.IsZero() && !job.EndsAt.After(job.StartsAt) {
-		return bad("EndsAt", ErrInvalid, "%s: must be after StartsAt (%s)", job.EndsAt.Format(time.RFC3339), job.StartsAt.Format(time.RFC3339))
+		return p, bad("EndsAt", ErrInvalid, "%s: must be after StartsAt (%s)", job.EndsAt.Format(time.RFC3339), job.StartsAt.Format(time.RFC3339))
 	}
-	return nil
+	return p, nil
 }
 
 // Export returns the schedules owner manages ("" for every schedule), or of those only
