@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pgwerk/werkcron/internal/pgtest"
 )
 
 // writeFile writes a schedules file into the test's directory and returns its path.
@@ -316,4 +318,29 @@ func TestCLIApplyHelp(t *testing.T) {
 			t.Errorf("apply --help lacks %q:\n%s", want, r.stdout)
 		}
 	}
+}
+
+// An application role (werkcron grant --app) may apply and export: the owner column is
+// among what it may write. A ticker role may not apply.
+func TestCLIApplyAsAnApplicationRole(t *testing.T) {
+	t.Parallel()
+	dsn := migrated(t)
+	app := pgtest.NewRole(t, dsn, "werkcron_app", "")
+	ticker := pgtest.NewRole(t, dsn, "werkcron_tick", "")
+	mustCLI(t, dsn, "grant", "--app", "--apply", app)
+	mustCLI(t, dsn, "grant", "--apply", ticker)
+	mustCLI(t, dsn, "add", "by-hand", "--func", "app.h", "--every", "1m")
+	appDSN := pgtest.AsRole(t, dsn, app)
+	file := writeFile(t, "app.yaml", teamFile+"  - {name: by-hand, func: app.h, interval_secs: 60}\n")
+	if r := mustCLI(t, appDSN, "apply", "--owner", "app", "--adopt", file); !strings.Contains(r.stdout, "2 to create, 1 to change") {
+		t.Errorf("apply as the app role:\n%s", r.stdout)
+	}
+	changed := strings.Replace(teamFile, "interval_secs: 30", "interval_secs: 45", 1)
+	if r := mustCLI(t, appDSN, "apply", "--owner", "app", "--prune", writeFile(t, "app2.yaml", changed)); !strings.Contains(r.stdout, "0 to create, 1 to change, 1 to remove") {
+		t.Errorf("change and prune as the app role:\n%s", r.stdout)
+	}
+	mustCLI(t, appDSN, "export", "--owner", "app")
+	mustCLI(t, appDSN, "ls", "--label", "team=billing")
+	wantCode(t, pgtest.AsRole(t, dsn, ticker), 1, []string{"permission denied"}, "apply", "--owner", "tick",
+		writeFile(t, "tick.yaml", "schedules: [{name: evil, func: f, interval_secs: 1}]"))
 }
