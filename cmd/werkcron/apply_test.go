@@ -321,7 +321,8 @@ func TestCLIApplyHelp(t *testing.T) {
 }
 
 // An application role (werkcron grant --app) may apply and export: the owner column is
-// among what it may write. A ticker role may not apply.
+// among what it may write. A role that may only read schedules may plan (--dry-run);
+// a ticker role may not apply.
 func TestCLIApplyAsAnApplicationRole(t *testing.T) {
 	t.Parallel()
 	dsn := migrated(t)
@@ -341,6 +342,14 @@ func TestCLIApplyAsAnApplicationRole(t *testing.T) {
 	}
 	mustCLI(t, appDSN, "export", "--owner", "app")
 	mustCLI(t, appDSN, "ls", "--label", "team=billing")
+	// A reviewer's role that may only read the schedules can plan.
+	reviewer := pgtest.NewRole(t, dsn, "werkcron_review", "")
+	execSQL(t, dsn, `GRANT USAGE ON SCHEMA public TO `+reviewer+`; GRANT SELECT ON werk_cron_jobs TO `+reviewer)
+	reviewDSN := pgtest.AsRole(t, dsn, reviewer)
+	if r := mustCLI(t, reviewDSN, "apply", "--owner", "app", "--dry-run", file); !strings.Contains(r.stdout, "(owner app; dry run") {
+		t.Errorf("dry run as a reviewer:\n%s", r.stdout)
+	}
+	wantCode(t, reviewDSN, 1, []string{"permission denied"}, "apply", "--owner", "app", file)
 	wantCode(t, pgtest.AsRole(t, dsn, ticker), 1, []string{"permission denied"}, "apply", "--owner", "tick",
 		writeFile(t, "tick.yaml", "schedules: [{name: evil, func: f, interval_secs: 1}]"))
 }
