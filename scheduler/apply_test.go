@@ -300,6 +300,7 @@ func TestApplyOfOneOwnerSerializes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = tx.Rollback(ctx) }) // before the pool closes, should the test fail
 	pgtest.Exec(t, tx, `SELECT pg_advisory_xact_lock(hashtextextended('werkcron-apply:' || werk_cron_schema() || ':ops', 0))`)
 	done := make(chan error, 1)
 	go func() {
@@ -307,7 +308,8 @@ func TestApplyOfOneOwnerSerializes(t *testing.T) {
 		done <- err
 	}()
 	pgtest.Eventually(t, 5*time.Second, "the apply waits for the owner's lock", func() bool {
-		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`) == 1
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`) == 1
 	})
 	// Another owner is not held up.
 	mustApply(t, pool, "other", []scheduler.CronJob{{Name: "o", Func: "app.o", Interval: time.Minute}}, scheduler.ApplyOptions{})
@@ -323,37 +325,48 @@ func TestApplyOfOneOwnerSerializes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Racing applies with prune.
-	set := func(prefix string) []scheduler.CronJob {
+	// Racing applies: each changes the same 300 schedules to its own func. Taking
+	// turns, the one that commits second plans against what the first wrote, so its
+	// plan's old values are the first's new ones; planning at once, both would see
+	// the state before either.
+	set := func(fn string) []scheduler.CronJob {
 		var jobs []scheduler.CronJob
 		for i := range 300 {
-			jobs = append(jobs, scheduler.CronJob{Name: fmt.Sprintf("%s-%03d", prefix, i), Func: "app." + prefix, Interval: time.Minute})
+			jobs = append(jobs, scheduler.CronJob{Name: fmt.Sprintf("racer-%03d", i), Func: fn, Interval: time.Minute})
 		}
 		return jobs
 	}
 	for round := range 5 {
+		mustApply(t, pool, "racer", set("app.start"), scheduler.ApplyOptions{})
 		var wg sync.WaitGroup
+		fns := []string{"app.x", "app.y"}
 		plans := make([]scheduler.Plan, 2)
 		errs := make([]error, 2)
-		for i, prefix := range []string{"x", "y"} {
-			wg.Go(func() {
-				plans[i], errs[i] = scheduler.Apply(ctx, pool, "racer", set(prefix), scheduler.ApplyOptions{Prune: true})
-			})
+		for i, fn := range fns {
+			wg.Go(func() { plans[i], errs[i] = scheduler.Apply(ctx, pool, "racer", set(fn), scheduler.ApplyOptions{}) })
 		}
 		wg.Wait()
 		if errs[0] != nil || errs[1] != nil {
 			t.Fatal(errs)
 		}
-		n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_jobs WHERE managed_by = 'racer'`)
-		kinds := pgtest.QueryOne[int64](t, pool, `SELECT count(DISTINCT func) FROM werk_cron_jobs WHERE managed_by = 'racer'`)
-		if n != 300 || kinds != 1 {
-			t.Fatalf("round %d: %d schedules of %d files after two racing applies with prune (%s | %s)",
-				round, n, kinds, summary(plans[0])[:40], summary(plans[1])[:40])
+		final := queryList[string](t, pool, `SELECT DISTINCT func FROM werk_cron_jobs WHERE managed_by = 'racer'`)
+		if len(final) != 1 {
+			t.Fatalf("round %d: funcs %v after two racing applies", round, final)
 		}
-		// The one that went second removed what the first created.
-		removed := len(plans[0].Removed) + len(plans[1].Removed)
-		if round == 0 && removed != 300 {
-			t.Errorf("round %d: %d removed in all, want 300", round, removed)
+		second := slices.Index(fns, final[0])
+		first := 1 - second
+		olds := func(p scheduler.Plan) map[string]int {
+			m := map[string]int{}
+			for _, c := range p.Changed {
+				m[string(c.Fields[0].Old)]++
+			}
+			return m
+		}
+		if got := olds(plans[second]); got[`"`+fns[first]+`"`] != 300 {
+			t.Fatalf("round %d: the apply that committed second planned against %v, not the first's %s", round, got, fns[first])
+		}
+		if got := olds(plans[first]); got[`"app.start"`] != 300 {
+			t.Fatalf("round %d: the first apply planned against %v", round, got)
 		}
 	}
 }
