@@ -14,7 +14,7 @@ import (
 )
 
 const alterSchedule = `-- name: AlterSchedule :one
-SELECT s.name, s.func, s.queue, s.args, s.kwargs, s.cron, s.interval_secs, s.timezone, s.timeout_secs, s.result_ttl, s.failure_ttl, s.meta, s.priority, s.max_attempts, s.paused, s.catchup, s.catchup_window_secs, s.overlap, s.starts_at, s.ends_at, s.created_at, s.updated_at, s.changed_at, s.paused_reason, s.jitter_secs, s.remaining_runs, s.pause_after_failures FROM werk_cron_alter(
+SELECT s.name, s.func, s.queue, s.args, s.kwargs, s.cron, s.interval_secs, s.timezone, s.timeout_secs, s.result_ttl, s.failure_ttl, s.meta, s.priority, s.max_attempts, s.paused, s.catchup, s.catchup_window_secs, s.overlap, s.starts_at, s.ends_at, s.created_at, s.updated_at, s.changed_at, s.paused_reason, s.jitter_secs, s.remaining_runs, s.pause_after_failures, s.labels, s.managed_by FROM werk_cron_alter(
     name => $1::text, func => $2::text, schedule => $3::text,
     queue => $4::text, args => $5::jsonb,
     kwargs => $6::jsonb, timezone => $7::text,
@@ -26,7 +26,7 @@ SELECT s.name, s.func, s.queue, s.args, s.kwargs, s.cron, s.interval_secs, s.tim
     starts_at => $18::timestamptz, ends_at => $19::timestamptz,
     jitter_secs => $20::integer, remaining_runs => $21::integer,
     pause_after_failures => $22::integer,
-    clear => $23::text[]) AS s
+    clear => $23::text[], labels => $24::jsonb) AS s
 `
 
 type AlterScheduleParams struct {
@@ -53,6 +53,7 @@ type AlterScheduleParams struct {
 	RemainingRuns      *int32     `json:"remaining_runs"`
 	PauseAfterFailures *int32     `json:"pause_after_failures"`
 	Clear              []string   `json:"clear"`
+	Labels             []byte     `json:"labels"`
 }
 
 // Update: change only what is given (werk_cron_alter); clear lists columns that go back
@@ -82,6 +83,7 @@ func (q *Queries) AlterSchedule(ctx context.Context, arg AlterScheduleParams) (W
 		arg.RemainingRuns,
 		arg.PauseAfterFailures,
 		arg.Clear,
+		arg.Labels,
 	)
 	var i WerkCronJob
 	err := row.Scan(
@@ -112,6 +114,8 @@ func (q *Queries) AlterSchedule(ctx context.Context, arg AlterScheduleParams) (W
 		&i.JitterSecs,
 		&i.RemainingRuns,
 		&i.PauseAfterFailures,
+		&i.Labels,
+		&i.ManagedBy,
 	)
 	return i, err
 }
@@ -186,7 +190,7 @@ func (q *Queries) GetBackfill(ctx context.Context, id int64) (WerkCronBackfill, 
 }
 
 const getSchedule = `-- name: GetSchedule :one
-SELECT j.name, j.func, j.queue, j.args, j.kwargs, j.cron, j.interval_secs, j.timezone, j.timeout_secs, j.result_ttl, j.failure_ttl, j.meta, j.priority, j.max_attempts, j.paused, j.catchup, j.catchup_window_secs, j.overlap, j.starts_at, j.ends_at, j.created_at, j.updated_at, j.changed_at, j.paused_reason, j.jitter_secs, j.remaining_runs, j.pause_after_failures, s.next_run_at, s.planned_at, s.last_tick_at, s.last_error, s.last_job_id,
+SELECT j.name, j.func, j.queue, j.args, j.kwargs, j.cron, j.interval_secs, j.timezone, j.timeout_secs, j.result_ttl, j.failure_ttl, j.meta, j.priority, j.max_attempts, j.paused, j.catchup, j.catchup_window_secs, j.overlap, j.starts_at, j.ends_at, j.created_at, j.updated_at, j.changed_at, j.paused_reason, j.jitter_secs, j.remaining_runs, j.pause_after_failures, j.labels, j.managed_by, s.next_run_at, s.planned_at, s.last_tick_at, s.last_error, s.last_job_id,
        s.remaining_runs AS runs_left
 FROM werk_cron_jobs j
 JOIN werk_cron_state s ON s.name = j.name
@@ -234,6 +238,8 @@ func (q *Queries) GetSchedule(ctx context.Context, name string) (GetScheduleRow,
 		&i.WerkCronJob.JitterSecs,
 		&i.WerkCronJob.RemainingRuns,
 		&i.WerkCronJob.PauseAfterFailures,
+		&i.WerkCronJob.Labels,
+		&i.WerkCronJob.ManagedBy,
 		&i.NextRunAt,
 		&i.PlannedAt,
 		&i.LastTickAt,
@@ -377,7 +383,7 @@ func (q *Queries) ListInstances(ctx context.Context) ([]ListInstancesRow, error)
 }
 
 const listSchedules = `-- name: ListSchedules :many
-SELECT j.name, j.func, j.queue, j.args, j.kwargs, j.cron, j.interval_secs, j.timezone, j.timeout_secs, j.result_ttl, j.failure_ttl, j.meta, j.priority, j.max_attempts, j.paused, j.catchup, j.catchup_window_secs, j.overlap, j.starts_at, j.ends_at, j.created_at, j.updated_at, j.changed_at, j.paused_reason, j.jitter_secs, j.remaining_runs, j.pause_after_failures, s.next_run_at, s.planned_at, s.last_tick_at, s.last_error, s.last_job_id,
+SELECT j.name, j.func, j.queue, j.args, j.kwargs, j.cron, j.interval_secs, j.timezone, j.timeout_secs, j.result_ttl, j.failure_ttl, j.meta, j.priority, j.max_attempts, j.paused, j.catchup, j.catchup_window_secs, j.overlap, j.starts_at, j.ends_at, j.created_at, j.updated_at, j.changed_at, j.paused_reason, j.jitter_secs, j.remaining_runs, j.pause_after_failures, j.labels, j.managed_by, s.next_run_at, s.planned_at, s.last_tick_at, s.last_error, s.last_job_id,
        s.remaining_runs AS runs_left
 FROM werk_cron_jobs j
 JOIN werk_cron_state s ON s.name = j.name
@@ -432,6 +438,8 @@ func (q *Queries) ListSchedules(ctx context.Context) ([]ListSchedulesRow, error)
 			&i.WerkCronJob.JitterSecs,
 			&i.WerkCronJob.RemainingRuns,
 			&i.WerkCronJob.PauseAfterFailures,
+			&i.WerkCronJob.Labels,
+			&i.WerkCronJob.ManagedBy,
 			&i.NextRunAt,
 			&i.PlannedAt,
 			&i.LastTickAt,
@@ -450,7 +458,7 @@ func (q *Queries) ListSchedules(ctx context.Context) ([]ListSchedulesRow, error)
 }
 
 const listStatus = `-- name: ListStatus :many
-SELECT name, state, schedule, timezone, func, queue, paused, next_run_at, next_in, last_tick_at, last_job_status, last_job_id, last_error, paused_reason, last_run_status, last_run_finished_at, consecutive_failures, failures_24h, overlap, jitter_secs, remaining_runs FROM werk_cron_status
+SELECT name, state, schedule, timezone, func, queue, paused, next_run_at, next_in, last_tick_at, last_job_status, last_job_id, last_error, paused_reason, last_run_status, last_run_finished_at, consecutive_failures, failures_24h, overlap, jitter_secs, remaining_runs, labels, managed_by FROM werk_cron_status
 `
 
 func (q *Queries) ListStatus(ctx context.Context) ([]WerkCronStatus, error) {
@@ -484,6 +492,57 @@ func (q *Queries) ListStatus(ctx context.Context) ([]WerkCronStatus, error) {
 			&i.Overlap,
 			&i.JitterSecs,
 			&i.RemainingRuns,
+			&i.Labels,
+			&i.ManagedBy,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listStatusByLabels = `-- name: ListStatusByLabels :many
+SELECT name, state, schedule, timezone, func, queue, paused, next_run_at, next_in, last_tick_at, last_job_status, last_job_id, last_error, paused_reason, last_run_status, last_run_finished_at, consecutive_failures, failures_24h, overlap, jitter_secs, remaining_runs, labels, managed_by FROM werk_cron_status WHERE labels @> $1::jsonb
+`
+
+// werk_cron_status of the schedules that carry every label of labels (a JSON object).
+func (q *Queries) ListStatusByLabels(ctx context.Context, labels []byte) ([]WerkCronStatus, error) {
+	rows, err := q.db.Query(ctx, listStatusByLabels, labels)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []WerkCronStatus{}
+	for rows.Next() {
+		var i WerkCronStatus
+		if err := rows.Scan(
+			&i.Name,
+			&i.State,
+			&i.Schedule,
+			&i.Timezone,
+			&i.Func,
+			&i.Queue,
+			&i.Paused,
+			&i.NextRunAt,
+			&i.NextIn,
+			&i.LastTickAt,
+			&i.LastJobStatus,
+			&i.LastJobID,
+			&i.LastError,
+			&i.PausedReason,
+			&i.LastRunStatus,
+			&i.LastRunFinishedAt,
+			&i.ConsecutiveFailures,
+			&i.Failures24h,
+			&i.Overlap,
+			&i.JitterSecs,
+			&i.RemainingRuns,
+			&i.Labels,
+			&i.ManagedBy,
 		); err != nil {
 			return nil, err
 		}
@@ -676,7 +735,7 @@ func (q *Queries) UnscheduleByName(ctx context.Context, name string) (bool, erro
 }
 
 const upsertSchedule = `-- name: UpsertSchedule :one
-SELECT s.name, s.func, s.queue, s.args, s.kwargs, s.cron, s.interval_secs, s.timezone, s.timeout_secs, s.result_ttl, s.failure_ttl, s.meta, s.priority, s.max_attempts, s.paused, s.catchup, s.catchup_window_secs, s.overlap, s.starts_at, s.ends_at, s.created_at, s.updated_at, s.changed_at, s.paused_reason, s.jitter_secs, s.remaining_runs, s.pause_after_failures FROM werk_cron_schedule(
+SELECT s.name, s.func, s.queue, s.args, s.kwargs, s.cron, s.interval_secs, s.timezone, s.timeout_secs, s.result_ttl, s.failure_ttl, s.meta, s.priority, s.max_attempts, s.paused, s.catchup, s.catchup_window_secs, s.overlap, s.starts_at, s.ends_at, s.created_at, s.updated_at, s.changed_at, s.paused_reason, s.jitter_secs, s.remaining_runs, s.pause_after_failures, s.labels, s.managed_by FROM werk_cron_schedule(
     name => $1::text, func => $2::text, schedule => $3::text,
     queue => $4::text, args => $5::jsonb,
     kwargs => $6::jsonb, timezone => $7::text,
@@ -688,7 +747,7 @@ SELECT s.name, s.func, s.queue, s.args, s.kwargs, s.cron, s.interval_secs, s.tim
     starts_at => $18::timestamptz, ends_at => $19::timestamptz,
     jitter_secs => $20::integer, remaining_runs => $21::integer,
     pause_after_failures => $22::integer,
-    keep_state => $23::boolean) AS s
+    keep_state => $23::boolean, labels => $24::jsonb) AS s
 `
 
 type UpsertScheduleParams struct {
@@ -715,6 +774,7 @@ type UpsertScheduleParams struct {
 	RemainingRuns      *int32     `json:"remaining_runs"`
 	PauseAfterFailures *int32     `json:"pause_after_failures"`
 	KeepState          bool       `json:"keep_state"`
+	Labels             []byte     `json:"labels"`
 }
 
 // Register: create the schedule or replace its definition, through the same SQL function
@@ -745,6 +805,7 @@ func (q *Queries) UpsertSchedule(ctx context.Context, arg UpsertScheduleParams) 
 		arg.RemainingRuns,
 		arg.PauseAfterFailures,
 		arg.KeepState,
+		arg.Labels,
 	)
 	var i WerkCronJob
 	err := row.Scan(
@@ -775,6 +836,8 @@ func (q *Queries) UpsertSchedule(ctx context.Context, arg UpsertScheduleParams) 
 		&i.JitterSecs,
 		&i.RemainingRuns,
 		&i.PauseAfterFailures,
+		&i.Labels,
+		&i.ManagedBy,
 	)
 	return i, err
 }

@@ -84,6 +84,10 @@ type WerkCronJob struct {
 	RemainingRuns *int32 `json:"remaining_runs"`
 	// after this many consecutive failed runs the ticker pauses the schedule. NULL: never
 	PauseAfterFailures *int32 `json:"pause_after_failures"`
+	// a JSON object of strings grouping schedules, e.g. {"team": "billing", "tenant": "42"}: find them with labels @> '{"team": "billing"}'. Never read by the tick
+	Labels []byte `json:"labels"`
+	// the owner whose file lists this schedule (werkcron apply); NULL: written by hand. A pruning apply removes only its own owner's schedules
+	ManagedBy *string `json:"managed_by"`
 }
 
 // what happened at each decided tick (read it as werk_cron_ticks, which also shows each schedule's newest enqueued tick until its row is written with its outcome)
@@ -161,6 +165,8 @@ type WerkCronStatus struct {
 	Overlap             string          `json:"overlap"`
 	JitterSecs          *int32          `json:"jitter_secs"`
 	RemainingRuns       *int32          `json:"remaining_runs"`
+	Labels              []byte          `json:"labels"`
+	ManagedBy           *string         `json:"managed_by"`
 }
 
 type WerkCronTick struct {

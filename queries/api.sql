@@ -14,7 +14,7 @@ SELECT s.* FROM werk_cron_schedule(
     starts_at => sqlc.narg('starts_at')::timestamptz, ends_at => sqlc.narg('ends_at')::timestamptz,
     jitter_secs => sqlc.narg('jitter_secs')::integer, remaining_runs => sqlc.narg('remaining_runs')::integer,
     pause_after_failures => sqlc.narg('pause_after_failures')::integer,
-    keep_state => @keep_state::boolean) AS s;
+    keep_state => @keep_state::boolean, labels => sqlc.narg('labels')::jsonb) AS s;
 
 -- name: AlterSchedule :one
 -- Update: change only what is given (werk_cron_alter); clear lists columns that go back
@@ -31,7 +31,7 @@ SELECT s.* FROM werk_cron_alter(
     starts_at => sqlc.narg('starts_at')::timestamptz, ends_at => sqlc.narg('ends_at')::timestamptz,
     jitter_secs => sqlc.narg('jitter_secs')::integer, remaining_runs => sqlc.narg('remaining_runs')::integer,
     pause_after_failures => sqlc.narg('pause_after_failures')::integer,
-    clear => @clear::text[]) AS s;
+    clear => @clear::text[], labels => sqlc.narg('labels')::jsonb) AS s;
 
 -- name: UnscheduleByName :one
 SELECT werk_cron_unschedule(@name::text)::boolean AS deleted;
@@ -79,6 +79,10 @@ LIMIT @max_rows::integer;
 
 -- name: ListStatus :many
 SELECT * FROM werk_cron_status;
+
+-- name: ListStatusByLabels :many
+-- werk_cron_status of the schedules that carry every label of labels (a JSON object).
+SELECT * FROM werk_cron_status WHERE labels @> @labels::jsonb;
 
 -- name: CountSchedulesByState :many
 -- For /metrics: schedules per state of werk_cron_status, and of them how many have a

@@ -120,6 +120,21 @@ type CronJob struct {
 	// ChangedAt is when the timing last changed or the schedule was resumed: no tick
 	// before it is ever enqueued, and an interval schedule's ticks count from it.
 	ChangedAt time.Time
+
+	// Labels group schedules for people and tools ({"team": "billing", "tenant":
+	// "42"}): part of the definition, never read by the tick. Nil or empty: none.
+	Labels map[string]string
+	// Zero names fields whose zero value is meant as a value rather than "not set":
+	// "ResultTTL", "FailureTTL" and "Jitter", whose columns hold 0 apart from NULL (a
+	// file's result_ttl: 0). Export sets it where a schedule has such a zero.
+	Zero []string
+	// ApplyPaused makes Apply give an existing schedule Paused too, true or false (a
+	// file that says paused:); without it Apply, like Register, applies Paused to a new
+	// schedule only, and an existing one keeps the pause an operator set.
+	ApplyPaused bool
+	// ManagedBy is the owner whose Apply keeps this schedule ("": written by hand).
+	// Written by Apply; Register keeps it.
+	ManagedBy string
 }
 
 // Values of CronJob.Overlap.
@@ -221,6 +236,12 @@ func (job CronJob) params() (db.UpsertScheduleParams, error) {
 	if !job.EndsAt.IsZero() {
 		p.EndsAt = ptr(job.EndsAt)
 	}
+	if err := job.zeroParams(&p); err != nil {
+		return p, err
+	}
+	if p.Labels, err = labelsJSON(job.Labels); err != nil {
+		return p, bad("Labels", ErrInvalid, "%v", err)
+	}
 	return p, nil
 }
 
@@ -318,6 +339,8 @@ type Changes struct {
 	RemainingRuns      *int
 	PauseAfterFailures *int
 	Clear              []string
+	// Labels, when not nil, replaces every label (empty: none).
+	Labels map[string]string
 }
 
 // alterParams checks c and turns it into the arguments of werk_cron_alter.
@@ -394,6 +417,14 @@ func (c Changes) alterParams(name string) (db.AlterScheduleParams, error) {
 		}
 		*n.dst = ptr(int32(*n.v))
 	}
+	if c.Labels != nil {
+		if p.Labels, err = labelsJSON(c.Labels); err != nil {
+			return p, bad("Labels", ErrInvalid, "%v", err)
+		}
+		if p.Labels == nil {
+			p.Labels = []byte("{}")
+		}
+	}
 	for _, f := range c.Clear {
 		col, ok := fieldColumns[f]
 		if !ok {
@@ -413,7 +444,7 @@ var (
 		"MaxAttempts": "max_attempts", "Paused": "paused", "Catchup": "catchup",
 		"CatchupWindow": "catchup_window_secs", "Overlap": "overlap", "StartsAt": "starts_at",
 		"EndsAt": "ends_at", "Jitter": "jitter_secs", "RemainingRuns": "remaining_runs",
-		"PauseAfterFailures": "pause_after_failures",
+		"PauseAfterFailures": "pause_after_failures", "Labels": "labels", "ManagedBy": "managed_by",
 	}
 	columnFields = func() map[string]string {
 		m := make(map[string]string, len(fieldColumns))
@@ -543,6 +574,8 @@ func fromRow(r db.WerkCronJob) CronJob {
 	if r.RemainingRuns != nil {
 		j.RemainingRuns = ptr(int(*r.RemainingRuns))
 	}
+	j.Labels = labelsOf(r.Labels)
+	j.ManagedBy = deref(r.ManagedBy)
 	return j
 }
 

@@ -131,6 +131,9 @@ type ScheduleStatus struct {
 	Overlap       string
 	Jitter        time.Duration
 	RemainingRuns *int // nil: no limit
+
+	Labels    map[string]string // see CronJob.Labels
+	ManagedBy string            // the owner whose Apply keeps it; "": written by hand
 }
 
 // Status is the state of an installation at one instant, for operators.
@@ -165,23 +168,7 @@ func (s *Scheduler) Status(ctx context.Context) (Status, error) {
 	}
 	st.Schedules = make([]ScheduleStatus, len(rows))
 	for i, r := range rows {
-		ss := ScheduleStatus{Name: r.Name, State: r.State, Timezone: r.Timezone, Func: r.Func,
-			Queue: r.Queue, NextRunAt: deref(r.NextRunAt), LastTickAt: deref(r.LastTickAt)}
-		ss.Schedule = deref(r.Schedule)
-		ss.LastJobStatus = deref(r.LastJobStatus)
-		ss.LastError = deref(r.LastError)
-		ss.PausedReason = deref(r.PausedReason)
-		ss.LastRunStatus, ss.LastRunFinishedAt = deref(r.LastRunStatus), deref(r.LastRunFinishedAt)
-		ss.ConsecutiveFailures, ss.Failures24h = int(r.ConsecutiveFailures), int(r.Failures24h)
-		ss.Overlap, ss.Jitter = r.Overlap, secsOf(r.JitterSecs)
-		if r.RemainingRuns != nil {
-			ss.RemainingRuns = ptr(int(*r.RemainingRuns))
-		}
-		if r.NextIn.Valid {
-			ss.NextIn = time.Duration(r.NextIn.Microseconds)*time.Microsecond +
-				time.Duration(r.NextIn.Days)*24*time.Hour
-		}
-		st.Schedules[i] = ss
+		st.Schedules[i] = scheduleStatusOf(r)
 	}
 	newest, err := s.q.NewestTick(ctx)
 	if err != nil {
@@ -192,6 +179,28 @@ func (s *Scheduler) Status(ctx context.Context) (Status, error) {
 		st.Lag = time.Duration(r.LagSecs * float64(time.Second))
 	}
 	return st, nil
+}
+
+// scheduleStatusOf reads one row of werk_cron_status.
+func scheduleStatusOf(r db.WerkCronStatus) ScheduleStatus {
+	ss := ScheduleStatus{Name: r.Name, State: r.State, Timezone: r.Timezone, Func: r.Func,
+		Queue: r.Queue, NextRunAt: deref(r.NextRunAt), LastTickAt: deref(r.LastTickAt)}
+	ss.Schedule = deref(r.Schedule)
+	ss.LastJobStatus = deref(r.LastJobStatus)
+	ss.LastError = deref(r.LastError)
+	ss.PausedReason = deref(r.PausedReason)
+	ss.LastRunStatus, ss.LastRunFinishedAt = deref(r.LastRunStatus), deref(r.LastRunFinishedAt)
+	ss.ConsecutiveFailures, ss.Failures24h = int(r.ConsecutiveFailures), int(r.Failures24h)
+	ss.Overlap, ss.Jitter = r.Overlap, secsOf(r.JitterSecs)
+	if r.RemainingRuns != nil {
+		ss.RemainingRuns = ptr(int(*r.RemainingRuns))
+	}
+	if r.NextIn.Valid {
+		ss.NextIn = time.Duration(r.NextIn.Microseconds)*time.Microsecond +
+			time.Duration(r.NextIn.Days)*24*time.Hour
+	}
+	ss.Labels, ss.ManagedBy = labelsOf(r.Labels), deref(r.ManagedBy)
+	return ss
 }
 
 // CountByState returns how many schedules are in each state of werk_cron_status

@@ -701,6 +701,7 @@ func TestCLINoPasswordInOutput(t *testing.T) {
 		}
 	}
 
+	scheduleFile := writeFile(t, "s.yaml", "schedules: [{func: f, interval_secs: 60}]\n")
 	t.Run("no server", func(t *testing.T) {
 		t.Parallel()
 		port, err := pgtest.FreePort() // nothing listens there
@@ -717,6 +718,7 @@ func TestCLINoPasswordInOutput(t *testing.T) {
 					{"migrate"}, {"ls"}, {"ls", "--json"}, {"show", "x"}, {"add", "x", "--func", "f", "--every", "1m"},
 					{"edit", "x", "--queue", "q"}, {"pause", "x"}, {"resume", "x"}, {"rm", "x"}, {"trigger", "x"},
 					{"history", "x"}, {"status"}, {"next", "x"}, {"grant", "postgres"}, {"run"},
+					{"export"}, {"apply", "--owner", "o", scheduleFile},
 				}) {
 					r := cli(t, dsn, args...)
 					if r.code != 1 {

@@ -27,6 +27,7 @@ type defFlags struct {
 	catchupWindow, jitter                   time.Duration
 	priority, maxAttempts, remaining, pause int
 	paused                                  bool
+	labels                                  map[string]string // --label, repeated
 }
 
 // fieldFlags maps a CronJob field to the flag that sets it, so that an error names what
@@ -39,6 +40,7 @@ var fieldFlags = map[string]string{
 	"CatchupWindow": "--catchup-window", "Overlap": "--overlap", "StartsAt": "--starts-at",
 	"EndsAt": "--ends-at", "Paused": "--paused", "Jitter": "--jitter",
 	"RemainingRuns": "--remaining-runs", "PauseAfterFailures": "--pause-after-failures",
+	"Labels": "--label",
 }
 
 func newDefFlags(fs *flag.FlagSet) *defFlags {
@@ -65,7 +67,31 @@ func newDefFlags(fs *flag.FlagSet) *defFlags {
 	fs.DurationVar(&d.jitter, "jitter", 0, "delay each job by a fixed offset in [0, jitter) from the name and the tick")
 	fs.IntVar(&d.remaining, "remaining-runs", 0, "end the schedule after this many enqueued runs (add: applied to an existing schedule only when given)")
 	fs.IntVar(&d.pause, "pause-after-failures", 0, "pause the schedule after this many consecutive failed runs")
+	fs.Func("label", "a label `KEY=VALUE` (may be repeated; edit: the labels given replace all)", func(v string) error {
+		return addLabel(&d.labels, v)
+	})
 	return d
+}
+
+// addLabel adds KEY=VALUE to labels, refusing an empty key and a key given twice.
+func addLabel(labels *map[string]string, kv string) error {
+	k, v, ok := strings.Cut(kv, "=")
+	switch {
+	case !ok || k == "":
+		return fmt.Errorf("%q: want KEY=VALUE", kv)
+	case hasKey(*labels, k):
+		return fmt.Errorf("%q: the label %q is given twice", kv, k)
+	}
+	if *labels == nil {
+		*labels = map[string]string{}
+	}
+	(*labels)[k] = v
+	return nil
+}
+
+func hasKey(m map[string]string, k string) bool {
+	_, ok := m[k]
+	return ok
 }
 
 // given reports which flags were set on the command line.
@@ -115,6 +141,7 @@ func (d *defFlags) job(name string) (scheduler.CronJob, error) {
 		MaxAttempts: d.maxAttempts, Paused: d.paused, Catchup: d.catchup, CatchupWindow: d.catchupWindow,
 		Overlap: d.overlap, Jitter: d.jitter, PauseAfterFailures: d.pause,
 		Args: json.RawMessage(d.args), Kwargs: json.RawMessage(d.kwargs), Meta: json.RawMessage(d.meta),
+		Labels: d.labels,
 	}
 	if d.given()["remaining-runs"] {
 		j.RemainingRuns = &d.remaining
@@ -167,6 +194,9 @@ func (d *defFlags) changes(name string, clear string) (scheduler.Changes, error)
 	if set["meta"] {
 		c.Meta = json.RawMessage(d.meta)
 	}
+	if set["label"] {
+		c.Labels = d.labels
+	}
 	starts, ends, err := d.instants(name)
 	if err != nil {
 		return c, err
@@ -217,7 +247,8 @@ fields of an existing schedule, use 'werkcron edit'.
 Examples:
   werkcron add daily-report --func myapp.tasks.report --cron '0 9 * * 1-5' \
       --tz Europe/Berlin --queue reports --args '["sales"]' --kwargs '{"format": "pdf"}'
-  werkcron add ping --func myapp.tasks.ping --every 30s --overlap skip`)
+  werkcron add ping --func myapp.tasks.ping --every 30s --overlap skip
+  werkcron add sync-42 --func myapp.tasks.sync --every 5m --label tenant=42 --label team=billing`)
 	d := newDefFlags(fs)
 	asJSON := fs.Bool("json", false, "print the schedule as JSON")
 	setup := e.dbFlags(fs)
@@ -291,7 +322,8 @@ resumes from now on. Prints the stored schedule.
 
 Examples:
   werkcron edit daily-report --cron '0 8 * * 1-5'
-  werkcron edit daily-report --queue reports --clear timeout,ends-at`)
+  werkcron edit daily-report --queue reports --clear timeout,ends-at
+  werkcron edit sync-42 --label tenant=42 --label team=payments   # replaces all labels`)
 	d := newDefFlags(fs)
 	var clear []string // --clear may be given more than once
 	fs.Func("clear", "comma-separated `flags` whose fields go back to their default, e.g. timeout,ends-at (may be repeated)", func(v string) error {

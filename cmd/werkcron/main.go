@@ -5,6 +5,7 @@
 //	werkcron next EXPR  print the next fire times of a cron expression or schedule
 //	werkcron add NAME   create or replace a schedule (edit, ls, show, pause, resume,
 //	                    rm, trigger, history, status and grant manage and inspect)
+//	werkcron apply FILE make the schedules a file lists what it says (export prints them)
 //
 // Run `werkcron help` for every verb.
 package main
@@ -67,6 +68,8 @@ func verbs() []verb {
 		{"pause", "NAME [--reason TEXT]", "stop a schedule enqueueing (it stays registered)", cmdPause},
 		{"resume", "NAME", "let a paused schedule enqueue again, from now on", cmdResume},
 		{"rm", "NAME", "delete a schedule", cmdRm},
+		{"apply", "--owner NAME FILE", "make the schedules a file lists what it says (schedules as code)", cmdApply},
+		{"export", "[--owner NAME] [NAME...]", "print schedules in the file format apply reads", cmdExport},
 		{"trigger", "NAME", "enqueue one job of a schedule now, outside its schedule", cmdTrigger},
 		{"backfill", "NAME --from INSTANT [--to INSTANT]", "enqueue the ticks of a past range that have no job yet", cmdBackfill},
 		{"next", "EXPR|NAME [--tz ZONE] [--from INSTANT] [-n N]", "print the next fire times, one RFC 3339 instant per line", cmdNext},

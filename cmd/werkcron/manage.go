@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -112,6 +113,10 @@ type jobJSON struct {
 	CreatedAt          time.Time       `json:"created_at"`
 	UpdatedAt          time.Time       `json:"updated_at"`
 	ChangedAt          time.Time       `json:"changed_at"`
+
+	// Last: the labels, and the owner that keeps the schedule in a file.
+	Labels    map[string]string `json:"labels"`
+	ManagedBy *string           `json:"managed_by"`
 }
 
 // secs is d in whole seconds for JSON; nil (null) for none.
@@ -135,6 +140,7 @@ func toJSON(j scheduler.CronJob) jobJSON {
 		PausedReason: strPtr(j.PausedReason), JitterSecs: secs(j.Jitter), RemainingRuns: j.RemainingRuns,
 		PlannedAt: tp(j.PlannedAt),
 		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, ChangedAt: j.ChangedAt,
+		Labels: labelsOrEmpty(j.Labels), ManagedBy: strPtr(j.ManagedBy),
 	}
 	if j.Cron != "" {
 		out.Cron = &j.Cron
@@ -248,6 +254,9 @@ type statusJSON struct {
 	Overlap       string `json:"overlap"`
 	JitterSecs    *int64 `json:"jitter_secs"`
 	RemainingRuns *int   `json:"remaining_runs"`
+	// The last columns: labels and the owner.
+	Labels    map[string]string `json:"labels"`
+	ManagedBy *string           `json:"managed_by"`
 }
 
 func statusRows(rows []scheduler.ScheduleStatus) []statusJSON {
@@ -258,7 +267,8 @@ func statusRows(rows []scheduler.ScheduleStatus) []statusJSON {
 			LastJobStatus: strPtr(r.LastJobStatus), LastError: strPtr(r.LastError), PausedReason: strPtr(r.PausedReason),
 			LastRunStatus: strPtr(r.LastRunStatus), LastRunFinishedAt: timePtr(r.LastRunFinishedAt),
 			ConsecutiveFailures: r.ConsecutiveFailures, Failures24h: r.Failures24h,
-			Overlap: r.Overlap, JitterSecs: secs(r.Jitter), RemainingRuns: r.RemainingRuns}
+			Overlap: r.Overlap, JitterSecs: secs(r.Jitter), RemainingRuns: r.RemainingRuns,
+			Labels: labelsOrEmpty(r.Labels), ManagedBy: strPtr(r.ManagedBy)}
 		if o.NextRunAt != nil {
 			secs := r.NextIn.Seconds()
 			o.NextInSecs = &secs
@@ -335,26 +345,60 @@ func printJob(w io.Writer, j scheduler.CronJob) error {
 	row("last job", lastJob)
 	row("last error", dash(j.LastError))
 	row("updated", ts(j.UpdatedAt))
+	row("labels", labelsText(j.Labels))
+	row("managed by", or(j.ManagedBy, "- (written by hand)"))
 	return tw.Flush()
 }
 
+// labelsOrEmpty is labels for JSON: {} rather than null for none, as the column is.
+func labelsOrEmpty(l map[string]string) map[string]string {
+	if l == nil {
+		return map[string]string{}
+	}
+	return l
+}
+
+// labelsText is labels for a table: team=billing,tenant=42; "-" for none.
+func labelsText(l map[string]string) string {
+	keys := make([]string, 0, len(l))
+	for k := range l {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		keys[i] = k + "=" + l[k]
+	}
+	return dash(strings.Join(keys, ","))
+}
+
 func cmdLs(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "ls", "[--json]", `
+	fs := newFlags(e, "ls", "[--label KEY=VALUE ...] [--json]", `
 Lists every schedule with its state (active, paused, error, ended, unplanned),
 schedule, zone, next run and how soon, last tick, how its last run ended, the
 policies that shape what it enqueues (overlap other than allow, jitter, runs left),
-and why it cannot run or is paused (from the werk_cron_status view).
+and why it cannot run or is paused (from the werk_cron_status view). --label lists
+only the schedules that carry the label; given more than once, all of them.
 
 Examples:
   werkcron ls
+  werkcron ls --label tenant=42 --label team=billing
   werkcron ls --json | jq -r '.[] | select(.state == "error") | .name'`)
 	asJSON := fs.Bool("json", false, "print JSON (an array of werk_cron_status rows)")
+	var labels map[string]string
+	fs.Func("label", "only schedules with the label `KEY=VALUE` (may be repeated: all of them)", func(v string) error {
+		return addLabel(&labels, v)
+	})
 	s, _, done, err := e.dbVerb(ctx, fs, args, 0, "no arguments")
 	if err != nil {
 		return err
 	}
 	defer done()
-	st, err := s.Status(ctx)
+	var st scheduler.Status
+	if labels != nil {
+		st.Schedules, err = s.StatusByLabels(ctx, labels)
+	} else {
+		st, err = s.Status(ctx)
+	}
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,9 @@
 -- werk_cron_alter changes only what it is given (NULL keeps the current value), like
 -- pg_cron's alter_job. `schedule` replaces the timing (cron or interval). Columns listed
 -- in clear go back to their default (NULL for the optional ones): clear =>
--- '{timeout_secs,ends_at}'. Raises no_data_found for an unknown name.
+-- '{timeout_secs,ends_at}'. Raises no_data_found for an unknown name. labels replaces
+-- every label; clear => '{managed_by}' hands a schedule that an owner keeps in a file
+-- (werkcron apply) back to people.
 --
 --   SELECT * FROM werk_cron_alter('report', schedule => '0 8 * * 1-5');
 --   SELECT * FROM werk_cron_alter('report', queue => 'reports', clear => '{jitter_secs}');
@@ -28,14 +30,15 @@ CREATE OR REPLACE FUNCTION werk_cron_alter(
     jitter_secs          integer     DEFAULT NULL,
     remaining_runs       integer     DEFAULT NULL,
     pause_after_failures integer     DEFAULT NULL,
-    clear                text[]      DEFAULT NULL
+    clear                text[]      DEFAULT NULL,
+    labels               jsonb       DEFAULT NULL
 ) RETURNS werk_cron_jobs
 LANGUAGE plpgsql AS $$
 DECLARE
     clearable text[] := pg_catalog.array_cat(
                             pg_catalog.array_remove(pg_catalog.array_remove(pg_catalog.array_remove(
                                 werk_cron_definition_columns(), 'func'), 'cron'), 'interval_secs'),
-                            ARRAY['remaining_runs']);
+                            ARRAY['remaining_runs', 'managed_by']);
     defs  jsonb;
     cols  text;
     sets  text;
@@ -46,6 +49,9 @@ BEGIN
         timezone, timeout_secs, result_ttl, failure_ttl, meta, priority, max_attempts, paused,
         catchup, catchup_window_secs, overlap, starts_at, ends_at, jitter_secs, remaining_runs,
         pause_after_failures);
+    IF labels IS NOT NULL THEN
+        defs := defs || pg_catalog.jsonb_build_object('labels', labels);
+    END IF;
     SELECT c INTO bad FROM pg_catalog.unnest(clear) c WHERE NOT c = ANY (clearable) LIMIT 1;
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'werk_cron_alter %: clear: % is not a column that can go back to its default', name, bad

@@ -1,11 +1,13 @@
 -- werk_cron_grant_app gives role what an application needs to manage schedules through
 -- werkcron, and no more: write the definition of schedules (werk_cron_jobs, every
--- column but those the ticker keeps) and call werk_cron_schedule, werk_cron_alter,
--- werk_cron_pause, werk_cron_resume and werk_cron_unschedule; ask for backfills
--- (werk_cron_backfill) and trigger runs (werk_cron_trigger, which also needs INSERT on
--- werk_jobs, which a pgwerk producer holds anyway); read the schedules' state and run
--- summaries, the ticks (werk_cron_ticks), the backfill requests and the views. Nothing
--- that writes the ledger, a backfill's progress, the ticker's state or the hold-ups: an application cannot forge a run's outcome,
+-- column but those the ticker keeps; with the owner werkcron apply records) and call
+-- werk_cron_schedule, werk_cron_alter, werk_cron_pause, werk_cron_resume and
+-- werk_cron_unschedule; ask for backfills (werk_cron_backfill) and trigger runs
+-- (werk_cron_trigger, which also needs INSERT on werk_jobs, which a pgwerk producer
+-- holds anyway); read the schedules' state and run summaries, the ticks
+-- (werk_cron_ticks), the backfill requests and the views. Nothing that writes the
+-- ledger, a backfill's progress, the ticker's state or the hold-ups: an application
+-- cannot forge a run's outcome,
 -- suppress a tick, or make a backfill run past its bounds. Returns the statements, one
 -- per row; with apply => false it only returns them (what `werkcron grant --app ROLE`
 -- prints). PUBLIC, and a name that is not an existing role, are refused.
@@ -31,7 +33,7 @@ BEGIN
     SELECT pg_catalog.string_agg(pg_catalog.quote_ident(c), ', ' ORDER BY o)
     INTO cols
     FROM pg_catalog.unnest(ARRAY['name'] || werk_cron_definition_columns()
-                           || ARRAY['paused', 'paused_reason', 'remaining_runs']) WITH ORDINALITY AS u(c, o);
+                           || ARRAY['paused', 'paused_reason', 'remaining_runs', 'managed_by']) WITH ORDINALITY AS u(c, o);
     SELECT pg_catalog.string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.proname)
     INTO fns
     FROM pg_catalog.pg_proc p

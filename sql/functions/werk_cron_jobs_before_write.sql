@@ -2,7 +2,8 @@
 -- on a person's behalf; the ticker keeps its own state in werk_cron_state): default the
 -- name, keep the timestamps, clear paused_reason on resume, and check the zone.
 -- updated_at moves when anything of the definition changes (every column but the
--- timestamps), which makes the ticker plan the schedule afresh
+-- timestamps, and labels and managed_by, which say who keeps a schedule and how it is
+-- grouped, not what it enqueues), which makes the ticker plan the schedule afresh
 -- (werk_cron_jobs_after_update).
 --
 -- changed_at moves on a new timing, a resume, a new end for a schedule that had ended,
@@ -31,8 +32,8 @@ BEGIN
         END IF;
         o := OLD;
         n := NEW;
-        o.created_at := NULL; o.updated_at := NULL; o.changed_at := NULL;
-        n.created_at := NULL; n.updated_at := NULL; n.changed_at := NULL;
+        o.created_at := NULL; o.updated_at := NULL; o.changed_at := NULL; o.labels := NULL; o.managed_by := NULL;
+        n.created_at := NULL; n.updated_at := NULL; n.changed_at := NULL; n.labels := NULL; n.managed_by := NULL;
         -- Compared as text: a whole-row = on werk_cron_jobs is resolved when this runs,
         -- and an operator of that exact type created by someone else would win over the
         -- built-in record comparison (text = text cannot be outranked).

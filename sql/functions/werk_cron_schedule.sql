@@ -11,6 +11,10 @@
 -- schedules at every start wants) they apply only to a new schedule, so that a restart
 -- never resumes a schedule an operator paused, nor refills its runs.
 --
+-- labels (a JSON object of strings) is definition like the rest: omitted, it is reset
+-- to {}. managed_by names the owner that keeps the schedule in a file (werkcron apply);
+-- omitted, a replaced schedule keeps its owner.
+--
 --   SELECT * FROM werk_cron_schedule('ping', 'myapp.tasks.ping', '30 seconds');
 --   SELECT * FROM werk_cron_schedule('report', 'myapp.tasks.report', '0 9 * * 1-5',
 --                                    timezone => 'Europe/Berlin', args => '["sales"]');
@@ -37,7 +41,9 @@ CREATE OR REPLACE FUNCTION werk_cron_schedule(
     jitter_secs          integer     DEFAULT NULL,
     remaining_runs       integer     DEFAULT NULL,
     pause_after_failures integer     DEFAULT NULL,
-    keep_state           boolean     DEFAULT false
+    keep_state           boolean     DEFAULT false,
+    labels               jsonb       DEFAULT NULL,
+    managed_by           text        DEFAULT NULL
 ) RETURNS werk_cron_jobs
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -56,9 +62,15 @@ BEGIN
         timezone, timeout_secs, result_ttl, failure_ttl, meta, priority, max_attempts, paused,
         catchup, catchup_window_secs, overlap, starts_at, ends_at, jitter_secs, remaining_runs,
         pause_after_failures) || pg_catalog.jsonb_build_object('name', v_name);
+    IF labels IS NOT NULL THEN
+        defs := defs || pg_catalog.jsonb_build_object('labels', labels);
+    END IF;
+    IF managed_by IS NOT NULL THEN
+        defs := defs || pg_catalog.jsonb_build_object('managed_by', managed_by);
+    END IF;
     SELECT string_agg(pg_catalog.format('%I', k), ', ') INTO cols FROM jsonb_object_keys(defs) k;
     -- On replace: what was given, and DEFAULT for every other definition column; the
-    -- state columns only when given (and not keep_state).
+    -- state columns only when given (and not keep_state); the owner only when given.
     SELECT string_agg(CASE WHEN defs ? d THEN pg_catalog.format('%1$I = excluded.%1$I', d)
                            ELSE pg_catalog.format('%I = DEFAULT', d) END, ', ')
       INTO sets FROM pg_catalog.unnest(werk_cron_definition_columns()) d;
@@ -67,6 +79,9 @@ BEGIN
             sets := sets || pg_catalog.format(', %1$I = excluded.%1$I', c);
         END IF;
     END LOOP;
+    IF defs ? 'managed_by' THEN
+        sets := sets || ', managed_by = excluded.managed_by';
+    END IF;
     EXECUTE pg_catalog.format('INSERT INTO werk_cron_jobs AS j (%s) SELECT %s FROM pg_catalog.jsonb_populate_record(NULL::werk_cron_jobs, $1) '
                    'ON CONFLICT ON CONSTRAINT werk_cron_jobs_pkey DO UPDATE SET %s RETURNING j.*', cols, cols, sets)
         INTO v_row USING defs;

@@ -3,8 +3,9 @@
 -- of its last job; why it is paused or in error (including a hold-up: another session
 -- holding what its tick needs); the outcome of its last recorded run
 -- (werk_cron_health), its failures in a row since it last started afresh (as
--- pause_after_failures counts them) and in the last 24 hours; and the policies that
--- shape what it enqueues, with the runs it has left.
+-- pause_after_failures counts them) and in the last 24 hours; the policies that shape
+-- what it enqueues, with the runs it has left; and last, its labels and the owner that
+-- keeps it in a file (werkcron apply), NULL for none.
 CREATE OR REPLACE VIEW werk_cron_status AS
 SELECT c.name,
        CASE WHEN c.paused THEN 'paused'
@@ -40,7 +41,9 @@ SELECT c.name,
           AND f.job_status = 'failed' AND f.outcome <> 'foreign')::integer AS failures_24h,
        c.overlap,
        c.jitter_secs,
-       s.remaining_runs
+       s.remaining_runs,
+       c.labels,
+       c.managed_by
 FROM werk_cron_jobs c
 JOIN werk_cron_state s ON s.name = c.name
 LEFT JOIN werk_jobs j ON j.id = s.last_job_id
