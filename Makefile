@@ -47,9 +47,9 @@ FUZZTIME ?= 10s
 fuzz:
 	go test -run '^$$' -fuzz FuzzParseCronNext -fuzztime $(FUZZTIME) ./scheduler/cron
 
-# Speed at scale (issue 6): fan-out of 1k/10k/100k schedules against its floors,
-# lateness, idle cost and reload, on a throwaway cluster; about 8 minutes. See
-# BENCHMARKS.md. Flags: make bench ARGS='-n 10000 -only fanout -reps 5'
+# Speed at scale: the fan-out of many schedules due at once (beside River's periodic
+# jobs), its WAL, lateness, idle cost and reload, on throwaway clusters. See
+# docs/benchmarks.md. Flags: make bench ARGS='-n 10000 -only fanout -reps 5'
 bench: build
 	go run ./internal/bench -bin bin/werkcron $(ARGS)
 

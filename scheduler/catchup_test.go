@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgwerk/werkcron/internal/pgtest"
+	"github.com/pgwerk/werkcron/internal/ticker"
 	"github.com/pgwerk/werkcron/scheduler"
 )
 
@@ -154,7 +155,7 @@ func TestEditingScheduleNeverBackfills(t *testing.T) {
 	// While no ticker runs, the schedule becomes every second: a ticker must not
 	// enqueue the hour of seconds before the edit.
 	edited := pgtest.QueryOne[time.Time](t, pool, `UPDATE werk_cron_jobs SET cron = '* * * * * *' RETURNING changed_at`)
-	tk := startTicker(t, dsn, scheduler.TickerOptions{})
+	tk := startTicker(t, dsn, scheduler.TickerOptions{}, func(s *ticker.TestSignals) { s.Planned.Init(t) })
 	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
 	pgtest.Eventually(t, 3*time.Second, "jobs after the edit", func() bool {
 		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 2
@@ -168,9 +169,7 @@ func TestEditingScheduleNeverBackfills(t *testing.T) {
 
 	// A live edit: every second → every 2 seconds, anchored at the edit.
 	edited = pgtest.QueryOne[time.Time](t, pool, `UPDATE werk_cron_jobs SET cron = NULL, interval_secs = 2 RETURNING changed_at`)
-	pgtest.Eventually(t, 2*time.Second, "the edit planned", func() bool {
-		return pgtest.QueryOne[bool](t, pool, `SELECT planned_at IS NOT NULL FROM werk_cron_state`)
-	})
+	waitPlanned(t, pool, scheduler.TickerSignals(tk.Ticker), "")
 	anchor := edited.Truncate(time.Second)
 	tk.decidedThrough(t, pool, anchor.Add(2500*time.Millisecond)) // the anchor's tick and the next
 	after := queryList[time.Time](t, pool, `SELECT scheduled_at FROM werk_jobs WHERE scheduled_at >= $1 ORDER BY 1`, anchor)

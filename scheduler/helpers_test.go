@@ -220,3 +220,15 @@ func startOfSecond(t *testing.T, pool *pgxpool.Pool) {
 	t.Helper()
 	untilDBClock(t, pool, dbNow(t, pool).Truncate(time.Second).Add(time.Second+20*time.Millisecond))
 }
+
+// waitPlanned waits, batch by batch of the planner (its Planned signal, which the test
+// turned on), until the schedule name (every schedule: "") is planned.
+func waitPlanned(t *testing.T, pool *pgxpool.Pool, signals *ticker.TestSignals, name string) {
+	t.Helper()
+	for {
+		if pgtest.QueryOne[bool](t, pool, `SELECT bool_and(planned_at IS NOT NULL) FROM werk_cron_state WHERE $1 IN ('', name)`, name) {
+			return
+		}
+		signals.Planned.WaitOrTimeout()
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pgwerk/werkcron/internal/migrate"
 	"github.com/pgwerk/werkcron/internal/pgtest"
+	"github.com/pgwerk/werkcron/internal/ticker"
 	"github.com/pgwerk/werkcron/scheduler"
 )
 
@@ -161,17 +162,25 @@ func TestOutcomeOfARequeuedRun(t *testing.T) {
 func TestOutcomeOfATruncatedJob(t *testing.T) {
 	t.Parallel()
 	dsn, pool, s := withDaily(t, "gone")
-	tk := primary(t, dsn)
+	// A short heartbeat: the loop goes round (and says so, Idle) every 200 ms.
+	tk := startTicker(t, dsn, scheduler.TickerOptions{Heartbeat: 200 * time.Millisecond},
+		func(s *ticker.TestSignals) { s.OutcomesIdle.Init(t) })
+	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	signals := scheduler.TickerSignals(tk.Ticker)
+	signals.OutcomesIdle.WaitOrTimeout() // its first pass, over nothing
 	job := manualRun(t, s, "gone")
 	pgtest.Exec(t, pool, `TRUNCATE werk_jobs`)
 	if l := recorded(t, pool, job, "unknown"); !l.JobFinishedAt.IsZero() || l.JobError == "" {
 		t.Errorf("recorded %+v, want no finish time and a reason", l)
 	}
-	// Awaiting nothing, the primary stops looking until it has reason to (one look a
-	// second after the last outcome finds none).
-	time.Sleep(3 * time.Second)
+	// Awaiting nothing, the primary stops looking until it has reason to: its recorder
+	// says so, and its loop, going round past the time a pass would have come again
+	// (a second after the last), makes no other look.
+	signals.OutcomesIdle.WaitOrTimeout()
 	looks := tk.Stats().OutcomeLooks
-	time.Sleep(3 * time.Second)
+	past := time.Now().Add(1500 * time.Millisecond)
+	for at := signals.Idle.WaitOrTimeout(); at.Before(past); at = signals.Idle.WaitOrTimeout() {
+	}
 	if n := tk.Stats().OutcomeLooks; n != looks {
 		t.Errorf("%d more looks for outcomes with none awaited", n-looks)
 	}

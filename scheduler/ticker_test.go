@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgwerk/werkcron/internal/pgtest"
+	"github.com/pgwerk/werkcron/internal/ticker"
 	"github.com/pgwerk/werkcron/scheduler"
 )
 
@@ -235,8 +236,12 @@ func TestJobIDsAreTimeOrdered(t *testing.T) {
 func TestPauseAndResumeNeverBackfill(t *testing.T) {
 	t.Parallel()
 	dsn, pool := migratedDB(t)
-	tk := startTicker(t, dsn, scheduler.TickerOptions{})
-	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	tk := startTicker(t, dsn, scheduler.TickerOptions{}, func(s *ticker.TestSignals) {
+		s.Promoted.Init(t)
+		s.Planned.Init(t)
+	})
+	signals := scheduler.TickerSignals(tk.Ticker)
+	signals.Promoted.WaitOrTimeout()
 	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs) VALUES ('p', 'app.p', 1)`)
 	pgtest.Eventually(t, 2*time.Second, "first job", func() bool {
 		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`) >= 1
@@ -244,9 +249,7 @@ func TestPauseAndResumeNeverBackfill(t *testing.T) {
 
 	pausedAt := pgtest.QueryOne[time.Time](t, pool, `UPDATE werk_cron_jobs SET paused = true RETURNING clock_timestamp()`)
 	// The pause is planned (the primary knows of it), then two ticks' time passes.
-	pgtest.Eventually(t, 2*time.Second, "the pause planned", func() bool {
-		return pgtest.QueryOne[bool](t, pool, `SELECT planned_at IS NOT NULL FROM werk_cron_state`)
-	})
+	waitPlanned(t, pool, signals, "p")
 	tk.decidedThrough(t, pool, pausedAt.Add(2500*time.Millisecond))
 	if n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE scheduled_at > $1`, pausedAt); n != 0 {
 		t.Fatalf("%d jobs for ticks after the pause committed", n)

@@ -211,6 +211,7 @@ func (rc *recorder) step(ctx context.Context) error {
 	o.passing = false
 	if o.passRows == 0 && len(o.tracked) == 0 && !o.sweep {
 		o.pending = false // nothing awaits: look again when a job is enqueued
+		o.Signals.OutcomesIdle.Signal(struct{}{})
 		return nil
 	}
 	o.notBefore = time.Now().Add(max(outcomeGap, outcomeShare*o.passBusy))

@@ -16,6 +16,9 @@ type TestSignals struct {
 	Planned testsignal.TestSignal[int]
 	// Ticked: a tick statement committed; the value is how many schedules it decided.
 	Ticked testsignal.TestSignal[int]
+	// OutcomesIdle: the recorder found nothing awaiting an outcome, and stops looking
+	// until it is told of a job (an enqueue, a notification).
+	OutcomesIdle testsignal.TestSignal[struct{}]
 	// Idle: the primary goes to sleep with everything due up to this instant (its
 	// estimate of the database's clock) decided and every planning batch it owed done.
 	// A test that must see that nothing happened by some instant waits for an Idle
@@ -28,5 +31,6 @@ func (s *TestSignals) Init(t testsignal.TB) {
 	s.Promoted.Init(t)
 	s.Planned.Init(t)
 	s.Ticked.Init(t)
+	s.OutcomesIdle.Init(t)
 	s.Idle.Init(t)
 }
