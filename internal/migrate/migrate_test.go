@@ -185,6 +185,42 @@ func TestUpgradeKeepsWhatRolesWereGranted(t *testing.T) {
 	}
 }
 
+// An installation with schedules, a plan and a history keeps them across the upgrade
+// that moves the ticker's state to werk_cron_state: each schedule's plan, newest tick
+// and job, runs left and error, and every ledger row (now werk_cron_ledger, read through
+// werk_cron_ticks).
+func TestUpgradeKeepsTheState(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := pgtest.NewDB(t)
+	if err := migrate.UpFS(ctx, dsn, beforeBaseline(t), false); err != nil {
+		t.Fatal(err)
+	}
+	conn := connect(t, dsn)
+	pgtest.Exec(t, conn, `INSERT INTO werk_cron_jobs (name, func, interval_secs, remaining_runs)
+		VALUES ('a', 'app.a', 60, 5), ('b', 'app.b', 60, NULL)`)
+	pgtest.Exec(t, conn, `UPDATE werk_cron_jobs SET next_run_at = '2030-01-01T00:01:00Z', last_tick_at = '2030-01-01T00:00:00Z',
+		last_job_id = '00000000-0000-0000-0000-00000000000a', remaining_runs = 4, planned_at = now() WHERE name = 'a'`)
+	pgtest.Exec(t, conn, `UPDATE werk_cron_jobs SET last_error = 'broken' WHERE name = 'b'`)
+	pgtest.Exec(t, conn, `INSERT INTO werk_cron_ticks (name, tick_at, outcome, job_id)
+		VALUES ('a', '2030-01-01T00:00:00Z', 'enqueued', '00000000-0000-0000-0000-00000000000a'),
+		       ('a', '2029-12-31T23:59:00Z', 'missed', NULL)`)
+	if err := migrate.Up(ctx, dsn, nil); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	if err := conn.QueryRow(ctx, `SELECT string_agg(concat_ws(' ', name, next_run_at AT TIME ZONE 'UTC', last_tick_at AT TIME ZONE 'UTC',
+			last_job_id, remaining_runs, last_error, planned_at IS NOT NULL), '; ' ORDER BY name) FROM werk_cron_state`).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if want := "a 2030-01-01 00:01:00 2030-01-01 00:00:00 00000000-0000-0000-0000-00000000000a 4 t; b broken f"; got != want {
+		t.Errorf("werk_cron_state after the upgrade:\n got %s\nwant %s", got, want)
+	}
+	if n := pgtest.QueryOne[int64](t, conn, `SELECT count(*) FROM werk_cron_ticks WHERE name = 'a'`); n != 2 {
+		t.Errorf("werk_cron_ticks shows %d of the 2 ledger rows", n)
+	}
+}
+
 // An installation that stopped part way through the older migrations is refused, with
 // what to do.
 func TestUpgradeRefusesAPartOfTheOlderMigrations(t *testing.T) {
