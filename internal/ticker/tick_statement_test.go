@@ -14,7 +14,7 @@ import (
 )
 
 // connect opens a session of its own to dsn, closed when the test ends.
-func connect(t *testing.T, dsn string) *pgx.Conn {
+func connect(t testing.TB, dsn string) *pgx.Conn {
 	t.Helper()
 	conn, err := pgx.Connect(context.Background(), dsn)
 	if err != nil {

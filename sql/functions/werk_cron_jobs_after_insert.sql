@@ -9,7 +9,6 @@ BEGIN
     INSERT INTO werk_cron_state (name, remaining_runs, defined_at)
     SELECT n.name, n.remaining_runs, n.updated_at FROM werk_cron_jobs_inserted n;
     PERFORM pg_catalog.pg_notify(werk_cron_channel(), '');
-    PERFORM werk_cron_trusted_triggers(); -- what it wrote ran no other role's code
     RETURN NULL;
 END
 $$;

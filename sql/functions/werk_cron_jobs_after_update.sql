@@ -11,7 +11,6 @@ BEGIN
         remaining_runs = CASE WHEN NEW.remaining_runs IS DISTINCT FROM OLD.remaining_runs
                               THEN NEW.remaining_runs ELSE s.remaining_runs END
     WHERE s.name = NEW.name;
-    PERFORM werk_cron_trusted_triggers(); -- what it wrote ran no other role's code
     RETURN NULL;
 END
 $$;

@@ -87,7 +87,6 @@ BEGIN
     IF status = 'failed' THEN
         PERFORM werk_cron_pause_failing(j.cron_name);
     END IF;
-    PERFORM werk_cron_trusted_triggers(); -- what it wrote ran no other role's code
     RETURN NULL;
 END
 $$;

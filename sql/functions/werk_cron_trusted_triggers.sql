@@ -7,11 +7,15 @@
 -- as werkcron's owner when werk_cron_trigger enqueues. Its function, and the functions
 -- and operators of its WHEN clause (pg_depend records both), are what a trigger runs.
 --
--- Called by what writes those tables: the tick statement and a backfill chunk (a
--- statement holds the ROW EXCLUSIVE lock of every table it writes from its start, which
--- CREATE TRIGGER waits for, so the triggers this sees are those that can fire in it),
--- and werkcron's SECURITY DEFINER functions after their writes (a function's statements
--- take their locks one by one). Raising rolls back everything the statement did.
+-- Called by what writes werk_jobs or werk_cron_jobs, the tables ordinary roles hold
+-- rights on (a pgwerk worker often ALL of werk_jobs): the tick statement and a backfill
+-- chunk (a statement holds the ROW EXCLUSIVE lock of every table it writes from its
+-- start, which CREATE TRIGGER waits for, so the triggers this sees are those that can
+-- fire in it), and werk_cron_trigger, werk_cron_backfill and werk_cron_pause_failing
+-- after their writes (a function's statements take their locks one by one). Raising
+-- rolls back everything the statement did. What writes only werkcron's own tables
+-- (outcomes on pgwerk's delete, run summaries, state), on which werkcron grants TRIGGER
+-- to nobody, does not pay for the check: pgwerk's clean-up runs it once per job.
 CREATE OR REPLACE FUNCTION werk_cron_trusted_triggers() RETURNS boolean
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
