@@ -28,6 +28,9 @@ CREATE OR REPLACE FUNCTION werk_cron_alter(
     jitter_secs          integer     DEFAULT NULL,
     remaining_runs       integer     DEFAULT NULL,
     pause_after_failures integer     DEFAULT NULL,
+    start_deadline_secs  integer     DEFAULT NULL,
+    max_runtime_secs     integer     DEFAULT NULL,
+    exclude_calendar     text        DEFAULT NULL,
     clear                text[]      DEFAULT NULL
 ) RETURNS werk_cron_jobs
 LANGUAGE plpgsql AS $$
@@ -45,7 +48,7 @@ BEGIN
     defs := werk_cron_definition('werk_cron_alter', name, func, schedule, queue, args, kwargs,
         timezone, timeout_secs, result_ttl, failure_ttl, meta, priority, max_attempts, paused,
         catchup, catchup_window_secs, overlap, starts_at, ends_at, jitter_secs, remaining_runs,
-        pause_after_failures);
+        pause_after_failures, start_deadline_secs, max_runtime_secs, exclude_calendar);
     SELECT c INTO bad FROM pg_catalog.unnest(clear) c WHERE NOT c = ANY (clearable) LIMIT 1;
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'werk_cron_alter %: clear: % is not a column that can go back to its default', name, bad

@@ -6,9 +6,12 @@
 -- (FOR KEY SHARE, which is what the foreign key would take anyway), so that no outcome
 -- fails for a schedule deleted at that moment, and never waits for it: a schedule row
 -- another session holds for update (or deletes) gets its summary with a later outcome.
--- Existing rows are updated without any lock on the schedule. It runs as the
--- owner (that lock needs a right on werk_cron_jobs no ticker has); EXECUTE: the owner
--- and ticker roles (werk_cron_grant).
+-- Existing rows are updated without any lock on the schedule. Then the health of the
+-- schedules whose health these runs may change (a run that failed or expired, or a
+-- schedule whose health is not ok) is looked at again (werk_cron_refresh_health, which
+-- announces a change): a run that completed on an ok schedule costs nothing more. It
+-- runs as the owner (that lock needs a right on werk_cron_jobs no ticker has); EXECUTE:
+-- the owner and ticker roles (werk_cron_grant).
 CREATE OR REPLACE FUNCTION werk_cron_note_runs(names text[], ticks timestamptz[], statuses text[],
                                                finished timestamptz[]) RETURNS void
 LANGUAGE sql SECURITY DEFINER AS $$
@@ -57,7 +60,15 @@ LANGUAGE sql SECURITY DEFINER AS $$
                                    ELSE h.last_run_status END,
             last_run_finished_at = CASE WHEN h.last_run_at IS NULL OR excluded.last_run_at >= h.last_run_at
                                         THEN excluded.last_run_finished_at ELSE h.last_run_finished_at END,
-            last_ok_at = CASE WHEN excluded.last_ok_at IS NULL THEN h.last_ok_at ELSE greatest(h.last_ok_at, excluded.last_ok_at) END
+            last_ok_at = CASE WHEN excluded.last_ok_at IS NULL THEN h.last_ok_at ELSE greatest(h.last_ok_at, excluded.last_ok_at) END;
+
+    SELECT pg_catalog.count(*)
+    FROM werk_cron_refresh_health(ARRAY(
+        SELECT DISTINCT r.name
+        FROM ROWS FROM (pg_catalog.unnest(names), pg_catalog.unnest(statuses)) AS r(name, status)
+        LEFT JOIN werk_cron_health h ON h.name = r.name
+        WHERE r.name IS NOT NULL
+          AND (r.status IN ('failed', 'expired') OR coalesce(h.health, 'ok') <> 'ok')), true);
 $$;
 
 REVOKE EXECUTE ON FUNCTION

@@ -37,6 +37,9 @@ CREATE OR REPLACE FUNCTION werk_cron_schedule(
     jitter_secs          integer     DEFAULT NULL,
     remaining_runs       integer     DEFAULT NULL,
     pause_after_failures integer     DEFAULT NULL,
+    start_deadline_secs  integer     DEFAULT NULL,
+    max_runtime_secs     integer     DEFAULT NULL,
+    exclude_calendar     text        DEFAULT NULL,
     keep_state           boolean     DEFAULT false
 ) RETURNS werk_cron_jobs
 LANGUAGE plpgsql AS $$
@@ -55,7 +58,7 @@ BEGIN
     defs := werk_cron_definition('werk_cron_schedule', v_name, func, schedule, queue, args, kwargs,
         timezone, timeout_secs, result_ttl, failure_ttl, meta, priority, max_attempts, paused,
         catchup, catchup_window_secs, overlap, starts_at, ends_at, jitter_secs, remaining_runs,
-        pause_after_failures) || pg_catalog.jsonb_build_object('name', v_name);
+        pause_after_failures, start_deadline_secs, max_runtime_secs, exclude_calendar) || pg_catalog.jsonb_build_object('name', v_name);
     SELECT string_agg(pg_catalog.format('%I', k), ', ') INTO cols FROM jsonb_object_keys(defs) k;
     -- On replace: what was given, and DEFAULT for every other definition column; the
     -- state columns only when given (and not keep_state).
