@@ -171,6 +171,7 @@ func (t *Ticker) backfillStep(ctx context.Context) error {
 	t.Stats.Enqueued.Add(int64(res.Enqueued))
 	if res.Enqueued > 0 {
 		t.outcomes.expect()
+		t.health.poke() // with max_runtime_secs, a health check is set for the runs
 	}
 	if progress.Done && progress.Error == "" {
 		t.log.Info("backfill done", "id", r.ID, "schedule", logName(r.Name),
@@ -214,6 +215,9 @@ func (t *Ticker) backfillChunk(ctx context.Context, r db.NextBackfillRow) (e *en
 		return nil, nil, through, true, "no such schedule (deleted since the request)", nil
 	}
 	e = newEntry(row(rows[0]))
+	if err := t.withCalendars(ctx, t.q, []*entry{e}, false); err != nil {
+		return nil, nil, through, false, "", err
+	}
 	if e.sched == nil {
 		return e, nil, through, true, "the schedule cannot run: " + e.err, nil
 	}
@@ -260,14 +264,19 @@ func (t *Ticker) backfillChunk(ctx context.Context, r db.NextBackfillRow) (e *en
 }
 
 // backfillSchedule is e's schedule reaching back to from: an interval's grid extended
-// backwards from its anchor (its first tick), a cron expression as it is.
+// backwards from its anchor (its first tick), a cron expression as it is; either
+// without the days its calendar excludes.
 func backfillSchedule(e *entry, from time.Time) cron.Schedule {
-	iv, ok := e.sched.(cron.Interval)
+	iv, ok := inner(e.sched).(cron.Interval)
 	if !ok || !iv.Anchor.After(from) {
 		return e.sched
 	}
 	k := (iv.Anchor.Sub(from) + iv.Every - 1) / iv.Every
 	iv.Anchor = iv.Anchor.Add(-k * iv.Every)
+	if x, ok := e.sched.(*ExcludingSchedule); ok {
+		// Nor on the days its calendar excludes.
+		return &ExcludingSchedule{Schedule: iv, Loc: x.Loc, Calendar: x.Calendar}
+	}
 	return iv
 }
 

@@ -43,6 +43,9 @@ type window struct {
 	// maxAge, when > 0, turns every pending tick older than it into a miss (for 'all'
 	// and 'latest': catchup_window_secs; for 'none': the misfire grace).
 	maxAge time.Duration
+	// deadline, when > 0 (start_deadline_secs), turns every pending tick whose start
+	// deadline has passed into a miss, whatever the policy: its job could never start.
+	deadline time.Duration
 }
 
 // decision is what the ticker does with one schedule now.
@@ -51,6 +54,10 @@ type decision struct {
 	missed  []missedRow // oldest first, at most maxMissedRows
 	next    time.Time   // the first tick after everything decided; zero: none
 	capped  bool        // the walk hit maxWalk; missed counts are lower bounds
+
+	// excluded: ticks up to the newest decided on days the schedule's calendar lists
+	// (see excludedTicks), oldest first, at most maxMissedRows.
+	excluded []missedRow
 }
 
 type missedRow struct {
@@ -140,6 +147,12 @@ func decide(s cron.Schedule, w window, now time.Time) decision {
 		cutoff = now.Add(-w.maxAge)
 	} else if w.catchup == CatchupAll {
 		cutoff, _ = oldestOfNewest(s, w, now, MaxCatchupAll)
+	}
+	if w.deadline > 0 {
+		// A tick at its deadline or older: its job would expire as it is enqueued.
+		if dl := now.Add(-w.deadline + time.Nanosecond); cutoff.IsZero() || dl.After(cutoff) {
+			cutoff = dl
+		}
 	}
 	if !cutoff.IsZero() {
 		for ok && t.Before(cutoff) && !d.capped {

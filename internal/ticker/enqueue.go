@@ -98,6 +98,9 @@ func (t *Ticker) tick(ctx context.Context, due []*entry, now time.Time) error {
 			continue
 		}
 		d := limitRuns(decide(e.sched, e.window(t.opts.MisfireGrace), now), e.remaining)
+		if x, ok := e.sched.(*ExcludingSchedule); ok && !d.empty() {
+			d.excluded = excludedTicks(e.window(t.opts.MisfireGrace), x, d.newest())
+		}
 		if d.capped {
 			t.log.Warn("schedule was down for very many ticks; missed counts are lower bounds", "schedule", e.name)
 		}
@@ -342,6 +345,13 @@ func (t *Ticker) flushHoldups(ctx context.Context) error {
 	for _, name := range rec.Names {
 		t.holdups[name] = true
 	}
+	// Held up is an error to their health; let go, not any more.
+	if err := t.refreshHealth(ctx, t.q, append(rec.Names, clear...), nil); err != nil {
+		if t.conn.IsClosed() {
+			return err
+		}
+		t.log.Warn("look at the health of schedules held up or let go", "err", err)
+	}
 	return nil
 }
 
@@ -418,7 +428,7 @@ func jobKey(name string, tick time.Time) string {
 func tickParams(batch []planned, leader int32) db.EnqueueDueTicksParams {
 	n := 0
 	for _, b := range batch {
-		n += len(b.d.missed) + len(b.d.enqueue)
+		n += len(b.d.missed) + len(b.d.excluded) + len(b.d.enqueue)
 	}
 	p := db.EnqueueDueTicksParams{
 		TickNames: make([]string, 0, n), TickKeys: make([]string, 0, n), TickAts: make([]time.Time, 0, n),
@@ -430,7 +440,7 @@ func tickParams(batch []planned, leader int32) db.EnqueueDueTicksParams {
 		LeaderPid: leader,
 	}
 	for _, b := range batch {
-		scheduleTicks := int32(len(b.d.missed) + len(b.d.enqueue))
+		scheduleTicks := int32(len(b.d.missed) + len(b.d.excluded) + len(b.d.enqueue))
 		newest := b.d.newest()
 		// The head tick (see queries/tick.sql): the newest tick, or with overlap
 		// 'skip' or 'buffer_one' the oldest enqueue tick, the only one that can get a job.
@@ -465,6 +475,9 @@ func tickParams(batch []planned, leader int32) db.EnqueueDueTicksParams {
 		}
 		for _, m := range b.d.missed {
 			add(m.at, "missed", m.ticks)
+		}
+		for _, x := range b.d.excluded {
+			add(x.at, "excluded", x.ticks)
 		}
 		for _, at := range b.d.enqueue {
 			add(at, "enqueue", 1)
@@ -504,6 +517,7 @@ func (t *Ticker) applyRows(ctx context.Context, w written, lostOnes *[]lost) err
 		case "won":
 			won[r.Name] = r.RemainingRuns
 			t.Stats.LedgerRows.Add(int64(r.LedgerRows))
+			t.health.noteCheck(r.HealthCheckAt)
 		case "duplicate", "skipped_overlap", "foreign":
 			outcome := r.Outcome
 			if outcome == "foreign" && r.JobID == nil {
@@ -537,6 +551,11 @@ func (t *Ticker) applyRows(ctx context.Context, w written, lostOnes *[]lost) err
 				continue // decided before, as this or something else: nothing new
 			}
 			t.Stats.Missed.Add(1)
+		}
+		for _, x := range b.d.excluded {
+			if other[tickRef{e.name, x.at.UnixNano()}] == "" {
+				t.Stats.Excluded.Add(1)
+			}
 		}
 		e.err = ""
 		// The statement made the newest tick meant to get a job the schedule's last
@@ -654,6 +673,7 @@ func (t *Ticker) saveState(ctx context.Context, es []*entry) error {
 		}
 		t.log.Warn("save next_run_at and last_error; left for the next decision", "err", err)
 	}
+	t.health.poke() // a changed last_error set a health check
 	return nil
 }
 
@@ -685,8 +705,15 @@ func (t *Ticker) settleLost(ctx context.Context, lostOnes []lost, now time.Time)
 	if err != nil {
 		return fmt.Errorf("read back schedules that changed while deciding: %w", err)
 	}
-	for _, r := range rows {
-		e, was := newEntry(row(r)), old[r.Name]
+	es := make([]*entry, len(rows))
+	for i, r := range rows {
+		es[i] = newEntry(row(r))
+	}
+	if err := t.withCalendars(ctx, t.q, es, false); err != nil {
+		return fmt.Errorf("read back schedules that changed while deciding: %w", err)
+	}
+	for i, r := range rows {
+		e, was := es[i], old[r.Name]
 		delete(old, r.Name)
 		if e.definedAt.Equal(was.definedAt) && e.lastTick.Equal(was.lastTick) && e.paused == was.paused {
 			// Unchanged: the decision did not go through for another reason (this

@@ -43,7 +43,7 @@ const (
 func parts(batch []planned, parallel int) [][]planned {
 	total := 0
 	for _, b := range batch {
-		total += len(b.d.missed) + len(b.d.enqueue)
+		total += len(b.d.missed) + len(b.d.excluded) + len(b.d.enqueue)
 	}
 	size := maxTicksPerStatement
 	if n := min(parallel, total/parallelMin); n > 1 {
@@ -53,7 +53,7 @@ func parts(batch []planned, parallel int) [][]planned {
 	var part []planned
 	ticks := 0
 	for _, b := range batch {
-		n := len(b.d.missed) + len(b.d.enqueue)
+		n := len(b.d.missed) + len(b.d.excluded) + len(b.d.enqueue)
 		if ticks+n > size && len(part) > 0 {
 			out = append(out, part)
 			part, ticks = nil, 0

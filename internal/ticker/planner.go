@@ -257,6 +257,9 @@ func (t *Ticker) planBatch(ctx context.Context) error {
 		}
 		t.hz.offer(e)
 	}
+	if err := t.plannedHealth(ctx, planned); err != nil {
+		return err
+	}
 	t.plan.timeout, t.plan.squeezed = planTimeout, 0
 	t.Stats.Planned.Add(int64(len(planned)))
 	t.Signals.Planned.Signal(len(planned))
@@ -306,14 +309,19 @@ func (t *Ticker) planRows(ctx context.Context, q *db.Queries, rows []row) ([]*en
 	}
 	planned := make([]*entry, len(rows))
 	for i, r := range rows {
-		e := newEntry(r)
+		planned[i] = newEntry(r)
+	}
+	// A calendar edit sends its schedules here: their calendars are read afresh.
+	if err := t.withCalendars(ctx, q, planned, true); err != nil {
+		return nil, err
+	}
+	for i, e := range planned {
 		next, lastError := e.plan(t.allow)
 		if lastError != "" && e.err == "" {
 			e.err = lastError
 		}
 		e.next = next
 		p.Names[i], p.NextRunAts[i], p.LastErrors[i] = e.name, next, cutBytes(lastError, maxErrorBytes) // zero, "": NULL
-		planned[i] = e
 	}
 	if err := q.SavePlans(ctx, p); err != nil {
 		return nil, fmt.Errorf("save plans: %w", err)
@@ -362,6 +370,9 @@ func (t *Ticker) recheckBatch(ctx context.Context) error {
 			fixed++
 		}
 		t.hz.offer(e)
+	}
+	if err := t.plannedHealth(ctx, planned); err != nil {
+		return err
 	}
 	if fixed > 0 {
 		t.log.Info("schedules in error can run now", "count", fixed)

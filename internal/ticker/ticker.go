@@ -121,6 +121,10 @@ type Ticker struct {
 	fill      fillState
 	// outcomes: recording the outcomes of this primary's jobs (outcomes.go).
 	outcomes outcomeState
+	// health: the health checks this primary owes (health.go); cals: the calendars its
+	// schedules skip (calendar.go).
+	health healthState
+	cals   calendars
 	// led: this session became primary; roundsLed: rounds of its loop so far.
 	led       bool
 	roundsLed int
@@ -289,6 +293,9 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 	// Jobs that ended while no primary ran, and the newest ticks of the last primary,
 	// whose rows are written with their outcomes: a sweep finds them.
 	t.outcomes = outcomeState{pending: true, sweep: true}
+	// Health checks that came due while no primary ran, and every schedule whose health is
+	// not ok: what changed meanwhile is announced now.
+	t.health, t.cals = healthState{pending: true, recheck: true}, nil
 	t.holdups, t.newHoldups, t.clearedHoldups = map[string]bool{}, nil, nil
 	t.dbAt, t.hostAt = time.Time{}, time.Time{}
 	t.planRetryAt, t.planRetryGap = time.Time{}, 0
@@ -355,6 +362,12 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 		}
 		if t.plan.recheck && !t.plan.pending {
 			if err := t.recheckBatch(work); err != nil {
+				return err
+			}
+			continue
+		}
+		if t.health.due(time.Now(), now) {
+			if err := t.healthStep(work); err != nil {
 				return err
 			}
 			continue
@@ -438,6 +451,11 @@ func (t *Ticker) readHorizon(ctx context.Context, now time.Time) error {
 	for i, r := range rows {
 		entries[i] = newEntry(r)
 	}
+	if err := t.withCalendars(ctx, t.q, entries, false); t.planLocked(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
 	if len(rows) == 0 {
 		next, err := t.q.NextPlannedAfter(ctx, until)
 		if t.planLocked(err) {
@@ -503,6 +521,9 @@ func (t *Ticker) sleep(ctx context.Context, checked time.Time) error {
 	if t.outcomes.pending {
 		wait = min(wait, time.Until(t.outcomes.notBefore))
 	}
+	if d, ok := t.health.wait(time.Now(), now); ok {
+		wait = min(wait, d)
+	}
 	if wait <= 0 {
 		return nil
 	}
@@ -516,10 +537,11 @@ func (t *Ticker) sleep(ctx context.Context, checked time.Time) error {
 	}
 	if heard {
 		// A schedule changed, a backfill was requested, or a run was triggered by hand:
-		// look for all three.
+		// look for all of them.
 		t.plan.pending = true
 		t.fill.pending = true
 		t.outcomes.expect()
+		t.health.poke() // a manual run may have set a health check
 	}
 	return nil
 }

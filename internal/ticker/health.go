@@ -1,0 +1,221 @@
+package ticker
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/pgwerk/werkcron/db"
+)
+
+// Health: one word per schedule (ok, failing, late, overdue, paused, error, ended) in
+// werk_cron_health, written and announced (NOTIFY werk_cron_health) by
+// werk_cron_refresh_health wherever the facts it follows change, never by a scan of every
+// schedule:
+//   - outcomes: werk_cron_note_runs, wherever a run's outcome is recorded;
+//   - planning: the planner looks at the schedules it planned that are paused, in error or
+//     ended, or whose health is not ok (planner.go);
+//   - hold-ups: the schedules set aside or let go (enqueue.go);
+//   - time: a start deadline or a run-time limit passing. The tick statement and the
+//     functions that enqueue set werk_cron_state.health_check_at for schedules that have
+//     either (and for one whose error a tick clears, or that ended), and this primary
+//     looks at those whose instant has come, through the index of those alone.
+// A new primary looks at what came due while none ran, and again at every schedule whose
+// health is not ok (a hold-up of the last primary is gone, say): what changed meanwhile is
+// announced then.
+
+const (
+	// healthBatch is how many schedules one look reads at most.
+	healthBatch = 1000
+	// healthCooldown: after a notification (which anyone may send) the next look waits
+	// at least this long after the last.
+	healthCooldown = 50 * time.Millisecond
+	// healthRetry: after a look that failed, the next waits this long.
+	healthRetry = 5 * time.Second
+	// healthStepGap separates two looks of a backlog, so that the loop hears
+	// notifications between them.
+	healthStepGap = 10 * time.Millisecond
+)
+
+// healthState is what the primary knows of the health checks it owes.
+type healthState struct {
+	// pending: look for checks that came due, and the soonest still to come, once
+	// notBefore (host time) has passed.
+	pending   bool
+	notBefore time.Time
+	// next is the soonest check this primary knows of (database time); zero: none.
+	next time.Time
+	// recheck: schedules whose health is not ok are still to be looked at again (after a
+	// promotion), by name after recheckAfter.
+	recheck      bool
+	recheckAfter string
+	lastLook     time.Time // host time
+}
+
+// due reports whether a look is owed at hostNow (host clock) and dbNow (the database's).
+func (h *healthState) due(hostNow, dbNow time.Time) bool {
+	return h.recheck || (h.pending && !hostNow.Before(h.notBefore)) || (!h.next.IsZero() && !dbNow.Before(h.next))
+}
+
+// wait is how long until a look is owed (from the host's and the database's now); false
+// when none is.
+func (h *healthState) wait(hostNow, dbNow time.Time) (time.Duration, bool) {
+	var d time.Duration
+	ok := false
+	if h.recheck {
+		return 0, true
+	}
+	if h.pending {
+		d, ok = h.notBefore.Sub(hostNow), true
+	}
+	if !h.next.IsZero() {
+		if n := h.next.Sub(dbNow) + wakeMargin; !ok || n < d {
+			d, ok = n, true
+		}
+	}
+	return d, ok
+}
+
+// noteCheck takes in a health_check_at just written (zero or year 1: none).
+func (h *healthState) noteCheck(at time.Time) {
+	if at.Year() <= 1 {
+		return
+	}
+	if h.next.IsZero() || at.Before(h.next) {
+		h.next = at
+	}
+}
+
+// poke notes that a check may have been set by someone else (a notification, a backfill,
+// an error written): look again, no sooner than healthCooldown after the last look.
+func (h *healthState) poke() {
+	if !h.pending {
+		h.pending, h.notBefore = true, h.lastLook.Add(healthCooldown)
+	}
+}
+
+// healthStep is one look: at the schedules whose health is not ok, after a promotion;
+// else at those whose health_check_at has come, and then for the soonest still to come.
+func (t *Ticker) healthStep(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
+	defer cancel()
+	h := &t.health
+	h.lastLook = time.Now()
+	failed := func(what string, err error) error {
+		if t.conn.IsClosed() {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		t.log.Warn(what+"; trying again shortly", "err", err, "retry_in", healthRetry)
+		h.pending, h.notBefore = true, time.Now().Add(healthRetry)
+		if h.recheck {
+			h.recheck = false // a courtesy, as the planner's recheck: the next promotion tries again
+		}
+		return nil
+	}
+	if h.recheck {
+		names, err := t.q.UnhealthyAfter(ctx, db.UnhealthyAfterParams{After: h.recheckAfter, MaxRows: healthBatch})
+		if err != nil {
+			return failed("look again at schedules whose health is not ok", err)
+		}
+		if len(names) > 0 {
+			rows, err := t.q.RefreshHealth(ctx, db.RefreshHealthParams{Names: names, UnlessOk: []string{}})
+			if err != nil {
+				return failed("look again at schedules whose health is not ok", err)
+			}
+			t.healthLooked(rows)
+			h.recheckAfter = names[len(names)-1]
+		}
+		if len(names) < healthBatch {
+			h.recheck = false
+		}
+		return nil
+	}
+	rows, err := t.q.RefreshDueHealth(ctx, healthBatch)
+	if err != nil {
+		return failed("look at schedules' health", err)
+	}
+	looked := 0
+	for _, r := range rows {
+		looked = int(r.Looked)
+		t.healthChanged(r.Name, r.Previous, r.Health, r.Changed)
+	}
+	if looked >= healthBatch {
+		h.pending, h.notBefore = true, time.Now().Add(healthStepGap) // more are due
+		return nil
+	}
+	next, err := t.q.NextHealthCheck(ctx)
+	if err != nil {
+		return failed("read the next health check", err)
+	}
+	h.pending, h.next = false, time.Time{}
+	if len(next) > 0 {
+		h.next = next[0]
+	}
+	return nil
+}
+
+// plannedHealth looks at the health of schedules just planned: those paused, in error or
+// ended now, and those whose health is not ok (resumed, say); one that plans as running
+// and was ok stays ok, and costs an index probe. Only a lost connection is returned.
+func (t *Ticker) plannedHealth(ctx context.Context, planned []*entry) error {
+	var changed, unlessOK []string
+	for _, e := range planned {
+		if e.paused || e.err != "" || e.next.IsZero() {
+			changed = append(changed, e.name)
+		} else {
+			unlessOK = append(unlessOK, e.name)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
+	defer cancel()
+	if err := t.refreshHealth(ctx, t.q, changed, unlessOK); err != nil {
+		if t.conn.IsClosed() {
+			return err
+		}
+		// The next planning of these schedules, or the next promotion, looks again.
+		t.log.Warn("look at the health of schedules just planned", "err", err)
+	}
+	return nil
+}
+
+// refreshHealth looks at the health of names, and of unlessOK where it is not ok, with
+// q (a transaction's, or the primary's session). Failing to is logged, not fatal: the
+// planner and the recheck of a new primary look again.
+func (t *Ticker) refreshHealth(ctx context.Context, q *db.Queries, names, unlessOK []string) error {
+	if len(names) == 0 && len(unlessOK) == 0 {
+		return nil
+	}
+	if names == nil {
+		names = []string{}
+	}
+	if unlessOK == nil {
+		unlessOK = []string{}
+	}
+	rows, err := q.RefreshHealth(ctx, db.RefreshHealthParams{Names: names, UnlessOk: unlessOK})
+	if err != nil {
+		return fmt.Errorf("look at schedules' health: %w", err)
+	}
+	t.healthLooked(rows)
+	return nil
+}
+
+// healthLooked takes in what RefreshHealth did.
+func (t *Ticker) healthLooked(rows []db.RefreshHealthRow) {
+	for _, r := range rows {
+		t.healthChanged(r.Name, r.Previous, r.Health, r.Changed)
+		t.health.noteCheck(r.SoonestCheck)
+	}
+}
+
+func (t *Ticker) healthChanged(name, previous, health string, changed bool) {
+	if !changed {
+		return
+	}
+	t.Stats.HealthChanges.Add(1)
+	t.Signals.HealthChanged.Signal(name)
+	if health == "ok" || health == "paused" || health == "ended" {
+		t.log.Info("schedule health changed", "schedule", logName(name), "health", health, "previous", previous)
+	} else {
+		t.log.Warn("schedule health changed", "schedule", logName(name), "health", health, "previous", previous)
+	}
+}
