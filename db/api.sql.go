@@ -165,8 +165,10 @@ func (q *Queries) CountSchedules(ctx context.Context) (int64, error) {
 }
 
 const countSchedulesByHealth = `-- name: CountSchedulesByHealth :many
-SELECT health::text AS health, count(*) AS schedules
-FROM werk_cron_status GROUP BY health ORDER BY health
+SELECT coalesce(h.health, 'ok')::text AS health, count(*) AS schedules
+FROM werk_cron_jobs j
+LEFT JOIN werk_cron_health h ON h.name = j.name
+GROUP BY 1 ORDER BY 1
 `
 
 type CountSchedulesByHealthRow struct {
@@ -174,8 +176,8 @@ type CountSchedulesByHealthRow struct {
 	Schedules int64  `json:"schedules"`
 }
 
-// For /metrics: schedules per health of werk_cron_status (one scan, like the counts by
-// state).
+// For /metrics: schedules per health, as werk_cron_status shows it (no row: ok), without
+// the view's per-schedule subqueries.
 func (q *Queries) CountSchedulesByHealth(ctx context.Context) ([]CountSchedulesByHealthRow, error) {
 	rows, err := q.db.Query(ctx, countSchedulesByHealth)
 	if err != nil {
@@ -312,6 +314,45 @@ func (q *Queries) GetSchedule(ctx context.Context, name string) (GetScheduleRow,
 		&i.LastError,
 		&i.LastJobID,
 		&i.RunsLeft,
+	)
+	return i, err
+}
+
+const getStatus = `-- name: GetStatus :one
+SELECT name, state, health, health_since, schedule, timezone, func, queue, paused, next_run_at, next_in, last_tick_at, last_job_status, last_job_id, last_error, paused_reason, last_run_status, last_run_finished_at, consecutive_failures, failures_24h, overlap, jitter_secs, remaining_runs, start_deadline_secs, max_runtime_secs, exclude_calendar FROM werk_cron_status WHERE name = $1::text
+`
+
+// One schedule's row of werk_cron_status.
+func (q *Queries) GetStatus(ctx context.Context, name string) (WerkCronStatus, error) {
+	row := q.db.QueryRow(ctx, getStatus, name)
+	var i WerkCronStatus
+	err := row.Scan(
+		&i.Name,
+		&i.State,
+		&i.Health,
+		&i.HealthSince,
+		&i.Schedule,
+		&i.Timezone,
+		&i.Func,
+		&i.Queue,
+		&i.Paused,
+		&i.NextRunAt,
+		&i.NextIn,
+		&i.LastTickAt,
+		&i.LastJobStatus,
+		&i.LastJobID,
+		&i.LastError,
+		&i.PausedReason,
+		&i.LastRunStatus,
+		&i.LastRunFinishedAt,
+		&i.ConsecutiveFailures,
+		&i.Failures24h,
+		&i.Overlap,
+		&i.JitterSecs,
+		&i.RemainingRuns,
+		&i.StartDeadlineSecs,
+		&i.MaxRuntimeSecs,
+		&i.ExcludeCalendar,
 	)
 	return i, err
 }

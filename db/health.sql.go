@@ -273,3 +273,15 @@ func (q *Queries) UnhealthyAfter(ctx context.Context, arg UnhealthyAfterParams) 
 	}
 	return items, nil
 }
+
+const werkcronSchema = `-- name: WerkcronSchema :one
+SELECT werk_cron_schema()::text AS schema
+`
+
+// The schema of this installation, as health notifications name it.
+func (q *Queries) WerkcronSchema(ctx context.Context) (string, error) {
+	row := q.db.QueryRow(ctx, werkcronSchema)
+	var schema string
+	err := row.Scan(&schema)
+	return schema, err
+}

@@ -147,10 +147,12 @@ SELECT * FROM werk_cron_backfills
 WHERE id = @id::bigint;
 
 -- name: CountSchedulesByHealth :many
--- For /metrics: schedules per health of werk_cron_status (one scan, like the counts by
--- state).
-SELECT health::text AS health, count(*) AS schedules
-FROM werk_cron_status GROUP BY health ORDER BY health;
+-- For /metrics: schedules per health, as werk_cron_status shows it (no row: ok), without
+-- the view's per-schedule subqueries.
+SELECT coalesce(h.health, 'ok')::text AS health, count(*) AS schedules
+FROM werk_cron_jobs j
+LEFT JOIN werk_cron_health h ON h.name = j.name
+GROUP BY 1 ORDER BY 1;
 
 -- name: ListUnhealthy :many
 -- The schedules that did not do their job: failing, late or overdue (what `werkcron
@@ -198,3 +200,7 @@ FROM (SELECT DISTINCT calendar FROM werk_cron_calendars
       UNION
       SELECT DISTINCT exclude_calendar FROM werk_cron_jobs WHERE exclude_calendar IS NOT NULL) c
 ORDER BY 1;
+
+-- name: GetStatus :one
+-- One schedule's row of werk_cron_status.
+SELECT * FROM werk_cron_status WHERE name = @name::text;

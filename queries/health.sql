@@ -103,3 +103,7 @@ CROSS JOIN LATERAL (SELECT k.day FROM werk_cron_calendars k
                     ORDER BY k.day
                     LIMIT @max_days::integer) d
 ORDER BY 1, 2;
+
+-- name: WerkcronSchema :one
+-- The schema of this installation, as health notifications name it.
+SELECT werk_cron_schema()::text AS schema;
