@@ -787,9 +787,6 @@ func isUnhealthy(health string) bool {
 	return health == scheduler.HealthFailing || health == scheduler.HealthLate || health == scheduler.HealthOverdue
 }
 
-// errUnhealthy makes status --check exit 1.
-var errUnhealthy = errors.New("schedules did not do their job")
-
 // statusCheck is status --check: the schedules failing, late or overdue, and exit 1
 // when there is one.
 func statusCheck(ctx context.Context, e *env, s *scheduler.Scheduler, asJSON bool) error {
@@ -807,7 +804,7 @@ func statusCheck(ctx context.Context, e *env, s *scheduler.Scheduler, asJSON boo
 		printUnhealthy(e.stdout, time.Now(), bad, "")
 	}
 	if len(bad) > 0 {
-		return fmt.Errorf("%d %s failing, late or overdue: %w", len(bad), plural(len(bad), "schedule is", "schedules are"), errUnhealthy)
+		return fmt.Errorf("%d %s failing, late or overdue", len(bad), plural(len(bad), "schedule is", "schedules are"))
 	}
 	return nil
 }

@@ -414,6 +414,8 @@ func (t *Ticker) countOutcomes(ctx context.Context, q *db.Queries, recorded []ou
 			c.Failed++
 		case "aborted":
 			c.Aborted++
+		case "expired":
+			c.Expired++
 		}
 	}
 	if c == (db.CountOutcomesParams{}) {
