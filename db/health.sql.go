@@ -241,7 +241,7 @@ func (q *Queries) RefreshHealth(ctx context.Context, arg RefreshHealthParams) ([
 const unhealthyAfter = `-- name: UnhealthyAfter :many
 SELECT name::text AS name
 FROM werk_cron_health
-WHERE health <> 'ok' AND name > $1::text
+WHERE health IN ('error', 'failing', 'late', 'overdue') AND name > $1::text
 ORDER BY name
 LIMIT $2::integer
 `
@@ -251,9 +251,10 @@ type UnhealthyAfterParams struct {
 	MaxRows int32  `json:"max_rows"`
 }
 
-// Schedules whose health is not ok, by name after @after, at most @max_rows: what a new
-// primary looks at again (a hold-up of the last primary's is gone, say), through the
-// index of those alone.
+// Schedules in error, failing, late or overdue, by name after @after, at most
+// @max_rows: what a new primary looks at again (a hold-up of the last primary's is
+// gone, say), through the index of those alone. (A paused or ended schedule changes
+// only through planning, which looks at it then.)
 func (q *Queries) UnhealthyAfter(ctx context.Context, arg UnhealthyAfterParams) ([]string, error) {
 	rows, err := q.db.Query(ctx, unhealthyAfter, arg.After, arg.MaxRows)
 	if err != nil {

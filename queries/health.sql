@@ -83,12 +83,13 @@ ORDER BY health_check_at
 LIMIT 1;
 
 -- name: UnhealthyAfter :many
--- Schedules whose health is not ok, by name after @after, at most @max_rows: what a new
--- primary looks at again (a hold-up of the last primary's is gone, say), through the
--- index of those alone.
+-- Schedules in error, failing, late or overdue, by name after @after, at most
+-- @max_rows: what a new primary looks at again (a hold-up of the last primary's is
+-- gone, say), through the index of those alone. (A paused or ended schedule changes
+-- only through planning, which looks at it then.)
 SELECT name::text AS name
 FROM werk_cron_health
-WHERE health <> 'ok' AND name > @after::text
+WHERE health IN ('error', 'failing', 'late', 'overdue') AND name > @after::text
 ORDER BY name
 LIMIT @max_rows::integer;
 

@@ -77,8 +77,10 @@ COMMENT ON TABLE werk_cron_health IS
 COMMENT ON COLUMN werk_cron_health.health IS
     'ok, failing (the last run failed), late (the newest tick''s job was not started by its deadline), overdue (a run active past max_runtime_secs), paused, error or ended; see werk_cron_refresh_health';
 COMMENT ON COLUMN werk_cron_health.health_since IS 'since when the schedule has had this health';
--- What a new primary looks at again, and what `werkcron status --check` lists.
-CREATE INDEX werk_cron_health_unhealthy_idx ON werk_cron_health (name) WHERE health <> 'ok';
+-- What a new primary looks at again (a paused or ended schedule changes only through
+-- planning, which looks at it then), and what `werkcron status --check` lists.
+CREATE INDEX werk_cron_health_unhealthy_idx ON werk_cron_health (name)
+    WHERE health IN ('error', 'failing', 'late', 'overdue');
 
 -- Every schedule has a row now (the insert trigger adds one); its health is what the
 -- facts say today. No deadline or run-time limit existed before, so none is late or

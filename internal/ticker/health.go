@@ -20,9 +20,9 @@ import (
 //     functions that enqueue set werk_cron_state.health_check_at for schedules that have
 //     either (and for one whose error a tick clears, or that ended), and this primary
 //     looks at those whose instant has come, through the index of those alone.
-// A new primary looks at what came due while none ran, and again at every schedule whose
-// health is not ok (a hold-up of the last primary is gone, say): what changed meanwhile is
-// announced then.
+// A new primary looks at what came due while none ran, and again at every schedule in
+// error, failing, late or overdue (a hold-up of the last primary is gone, say): what
+// changed meanwhile is announced then. (Paused and ended change through planning.)
 
 const (
 	// healthBatch is how many schedules one look reads at most.
@@ -45,8 +45,8 @@ type healthState struct {
 	notBefore time.Time
 	// next is the soonest check this primary knows of (database time); zero: none.
 	next time.Time
-	// recheck: schedules whose health is not ok are still to be looked at again (after a
-	// promotion), by name after recheckAfter.
+	// recheck: schedules in error, failing, late or overdue are still to be looked at
+	// again (after a promotion), by name after recheckAfter.
 	recheck      bool
 	recheckAfter string
 	lastLook     time.Time // host time
@@ -94,8 +94,9 @@ func (h *healthState) poke() {
 	}
 }
 
-// healthStep is one look: at the schedules whose health is not ok, after a promotion;
-// else at those whose health_check_at has come, and then for the soonest still to come.
+// healthStep is one look: at the schedules in error, failing, late or overdue, after a
+// promotion; else at those whose health_check_at has come, and then for the soonest
+// still to come.
 func (t *Ticker) healthStep(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
@@ -115,12 +116,12 @@ func (t *Ticker) healthStep(ctx context.Context) error {
 	if h.recheck {
 		names, err := t.q.UnhealthyAfter(ctx, db.UnhealthyAfterParams{After: h.recheckAfter, MaxRows: healthBatch})
 		if err != nil {
-			return failed("look again at schedules whose health is not ok", err)
+			return failed("look again at schedules in error, failing, late or overdue", err)
 		}
 		if len(names) > 0 {
 			rows, err := t.q.RefreshHealth(ctx, db.RefreshHealthParams{Names: names, UnlessOk: []string{}})
 			if err != nil {
-				return failed("look again at schedules whose health is not ok", err)
+				return failed("look again at schedules in error, failing, late or overdue", err)
 			}
 			t.healthLooked(rows)
 			h.recheckAfter = names[len(names)-1]
