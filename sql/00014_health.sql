@@ -82,14 +82,12 @@ COMMENT ON COLUMN werk_cron_health.health_since IS 'since when the schedule has 
 CREATE INDEX werk_cron_health_unhealthy_idx ON werk_cron_health (name)
     WHERE health IN ('error', 'failing', 'late', 'overdue');
 
--- Every schedule has a row now (the insert trigger adds one); its health is what the
--- facts say today. No deadline or run-time limit existed before, so none is late or
--- overdue.
-INSERT INTO werk_cron_health (name)
-SELECT j.name FROM werk_cron_jobs j
-WHERE NOT EXISTS (SELECT 1 FROM werk_cron_health h WHERE h.name = j.name);
-UPDATE werk_cron_health h
-SET health = f.health
+-- Each schedule's health is what the facts say today (no deadline or run-time limit
+-- existed before, so none is late or overdue). A schedule without a row is ok since it
+-- was created, as the status view shows it: only a schedule whose health is not ok
+-- gets a row here, since now (when it began is not known).
+INSERT INTO werk_cron_health AS h (name, health)
+SELECT f.name, f.health
 FROM (SELECT j.name,
              CASE WHEN j.paused THEN 'paused'
                   WHEN s.last_error IS NOT NULL OR EXISTS (SELECT 1 FROM werk_cron_holdups u WHERE u.name = j.name) THEN 'error'
@@ -98,8 +96,14 @@ FROM (SELECT j.name,
                   ELSE 'ok' END AS health
       FROM werk_cron_jobs j
       JOIN werk_cron_state s ON s.name = j.name
-      JOIN werk_cron_health r ON r.name = j.name) f
-WHERE h.name = f.name AND f.health <> 'ok';
+      LEFT JOIN werk_cron_health r ON r.name = j.name) f
+WHERE f.health <> 'ok'
+ON CONFLICT (name) DO UPDATE SET health = excluded.health;
+-- A schedule that has a row (its runs) and is ok has been so since it was created.
+UPDATE werk_cron_health h
+SET health_since = j.created_at
+FROM werk_cron_jobs j
+WHERE j.name = h.name AND h.health = 'ok';
 
 -- When the ticker looks at a schedule's health next: the instant its newest job's start
 -- deadline passes or a run reaches max_runtime_secs, or at once after a tick that may

@@ -45,15 +45,17 @@ LANGUAGE sql SECURITY DEFINER AS $$
         RETURNING h.name
     ),
     schedules AS (
-        SELECT j.name FROM werk_cron_jobs j
+        SELECT j.name, j.created_at FROM werk_cron_jobs j
         WHERE j.name IN (SELECT p.name FROM per p)
           AND NOT EXISTS (SELECT 1 FROM werk_cron_health h WHERE h.name = j.name)
         FOR KEY SHARE OF j SKIP LOCKED
     )
-    INSERT INTO werk_cron_health AS h (name, last_run_at, last_run_status, last_run_finished_at, last_ok_at)
-    SELECT p.name, p.tick_at, p.status, p.finished_at, p.ok_at
+    -- A new row: the schedule has been ok since it was created (until the look below).
+    INSERT INTO werk_cron_health AS h (name, last_run_at, last_run_status, last_run_finished_at, last_ok_at, health_since)
+    SELECT p.name, p.tick_at, p.status, p.finished_at, p.ok_at, s.created_at
     FROM per p
-    WHERE p.name IN (SELECT s.name FROM schedules s) AND p.name NOT IN (SELECT u.name FROM updated u)
+    JOIN schedules s ON s.name = p.name
+    WHERE p.name NOT IN (SELECT u.name FROM updated u)
     ON CONFLICT (name) DO UPDATE
         SET last_run_at = CASE WHEN h.last_run_at IS NULL OR excluded.last_run_at >= h.last_run_at THEN excluded.last_run_at ELSE h.last_run_at END,
             last_run_status = CASE WHEN h.last_run_at IS NULL OR excluded.last_run_at >= h.last_run_at THEN excluded.last_run_status
