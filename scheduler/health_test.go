@@ -359,6 +359,41 @@ func TestHealthChangesAreAnnouncedOnce(t *testing.T) {
 	}
 }
 
+// A health check that comes due while another session holds the schedule's state row
+// waits for the row without spinning the primary (a look a second), and is made once
+// the row is free: the run past its limit turns the schedule overdue then.
+func TestHealthCheckOfAHeldRowWaitsWithoutSpinning(t *testing.T) {
+	t.Parallel()
+	dsn, pool := migratedDB(t)
+	ctx := context.Background()
+	start := dbNow(t, pool).Truncate(time.Second).Add(time.Second)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs, starts_at, max_runtime_secs)
+		VALUES ('held', 'app.held', 3600, $1, 1)`, start)
+	tk := primary(t, dsn)
+	w := newWorker(t, dsn, pool)
+	job := nextJob(t, pool, "held")
+	w.start(job)
+	started := pgtest.QueryOne[time.Time](t, pool, `SELECT started_at FROM werk_jobs WHERE id = $1`, job)
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	pgtest.Exec(t, tx, `SELECT 1 FROM werk_cron_state WHERE name = 'held' FOR UPDATE`)
+	looks := tk.Stats.HealthLooks.Load()
+	tk.decidedThrough(t, pool, started.Add(3500*time.Millisecond))
+	if n := tk.Stats.HealthLooks.Load() - looks; n > 8 {
+		t.Errorf("%d looks for the health check in about 3 s while its row was held, want a few", n)
+	}
+	if h := healthOf(t, pool, "held"); h != scheduler.HealthOK {
+		t.Errorf("health %s while its state row was held, want ok: the check is still to be made", h)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	awaitHealth(t, pool, "held", scheduler.HealthOverdue)
+}
+
 // werkcron_schedules_health counts, status --check's list: what is not ok.
 func TestUnhealthyAndCountByHealth(t *testing.T) {
 	t.Parallel()

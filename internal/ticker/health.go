@@ -131,6 +131,7 @@ func (t *Ticker) healthStep(ctx context.Context) error {
 		}
 		return nil
 	}
+	t.Stats.HealthLooks.Add(1)
 	rows, err := t.q.RefreshDueHealth(ctx, healthBatch)
 	if err != nil {
 		return failed("look at schedules' health", err)
@@ -151,6 +152,11 @@ func (t *Ticker) healthStep(ctx context.Context) error {
 	h.pending, h.next = false, time.Time{}
 	if len(next) > 0 {
 		h.next = next[0]
+		if now := t.now(); !h.next.After(now) {
+			// Due, and not looked at: another session holds its state row. Again in a
+			// second, not at once.
+			h.next = now.Add(time.Second)
+		}
 	}
 	return nil
 }

@@ -9,8 +9,9 @@ import (
 type Stats struct {
 	Enqueued, Duplicates, Missed, SkippedOverlap, Statements, Promotions atomic.Int64
 	// Excluded counts the ledger rows of ticks a calendar excluded (one may stand for
-	// many ticks); HealthChanges the changes of schedules' health this ticker wrote.
-	Excluded, HealthChanges atomic.Int64
+	// many ticks); HealthChanges the changes of schedules' health this ticker wrote, and
+	// HealthLooks its looks for health checks that came due.
+	Excluded, HealthChanges, HealthLooks atomic.Int64
 	// LedgerRows counts the ledger rows tick statements wrote (a tick at its usual pace
 	// writes none: its row is written with its outcome).
 	LedgerRows atomic.Int64

@@ -293,8 +293,8 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 	// Jobs that ended while no primary ran, and the newest ticks of the last primary,
 	// whose rows are written with their outcomes: a sweep finds them.
 	t.outcomes = outcomeState{pending: true, sweep: true}
-	// Health checks that came due while no primary ran, and every schedule whose health is
-	// not ok: what changed meanwhile is announced now.
+	// Health checks that came due while no primary ran, and every schedule in error,
+	// failing, late or overdue: what changed meanwhile is announced now.
 	t.health, t.cals = healthState{pending: true, recheck: true}, nil
 	t.holdups, t.newHoldups, t.clearedHoldups = map[string]bool{}, nil, nil
 	t.dbAt, t.hostAt = time.Time{}, time.Time{}
