@@ -13,8 +13,33 @@ import (
 	"github.com/google/uuid"
 )
 
+const addCalendarDays = `-- name: AddCalendarDays :execrows
+INSERT INTO werk_cron_calendars AS k (calendar, day, note)
+SELECT $1::text, d.day::date, nullif(d.note, '')
+FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[])) AS d(day, note)
+ON CONFLICT (calendar, day) DO UPDATE SET note = excluded.note
+WHERE k.note IS DISTINCT FROM excluded.note
+`
+
+type AddCalendarDaysParams struct {
+	Calendar string   `json:"calendar"`
+	Days     []string `json:"days"`
+	Notes    []string `json:"notes"`
+}
+
+// Adds days to a calendar (or sets their note, ” for none); a day already there with the
+// same note is left alone, so that adding it again plans nothing again. Returns how many
+// rows changed.
+func (q *Queries) AddCalendarDays(ctx context.Context, arg AddCalendarDaysParams) (int64, error) {
+	result, err := q.db.Exec(ctx, addCalendarDays, arg.Calendar, arg.Days, arg.Notes)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const alterSchedule = `-- name: AlterSchedule :one
-SELECT s.name, s.func, s.queue, s.args, s.kwargs, s.cron, s.interval_secs, s.timezone, s.timeout_secs, s.result_ttl, s.failure_ttl, s.meta, s.priority, s.max_attempts, s.paused, s.catchup, s.catchup_window_secs, s.overlap, s.starts_at, s.ends_at, s.created_at, s.updated_at, s.changed_at, s.paused_reason, s.jitter_secs, s.remaining_runs, s.pause_after_failures, s.labels, s.managed_by FROM werk_cron_alter(
+SELECT s.name, s.func, s.queue, s.args, s.kwargs, s.cron, s.interval_secs, s.timezone, s.timeout_secs, s.result_ttl, s.failure_ttl, s.meta, s.priority, s.max_attempts, s.paused, s.catchup, s.catchup_window_secs, s.overlap, s.starts_at, s.ends_at, s.created_at, s.updated_at, s.changed_at, s.paused_reason, s.jitter_secs, s.remaining_runs, s.pause_after_failures, s.labels, s.managed_by, s.start_deadline_secs, s.max_runtime_secs, s.exclude_calendar FROM werk_cron_alter(
     name => $1::text, func => $2::text, schedule => $3::text,
     queue => $4::text, args => $5::jsonb,
     kwargs => $6::jsonb, timezone => $7::text,
@@ -26,7 +51,10 @@ SELECT s.name, s.func, s.queue, s.args, s.kwargs, s.cron, s.interval_secs, s.tim
     starts_at => $18::timestamptz, ends_at => $19::timestamptz,
     jitter_secs => $20::integer, remaining_runs => $21::integer,
     pause_after_failures => $22::integer,
-    clear => $23::text[], labels => $24::jsonb) AS s
+    start_deadline_secs => $23::integer,
+    max_runtime_secs => $24::integer,
+    exclude_calendar => $25::text,
+    clear => $26::text[], labels => $27::jsonb) AS s
 `
 
 type AlterScheduleParams struct {
@@ -52,6 +80,9 @@ type AlterScheduleParams struct {
 	JitterSecs         *int32     `json:"jitter_secs"`
 	RemainingRuns      *int32     `json:"remaining_runs"`
 	PauseAfterFailures *int32     `json:"pause_after_failures"`
+	StartDeadlineSecs  *int32     `json:"start_deadline_secs"`
+	MaxRuntimeSecs     *int32     `json:"max_runtime_secs"`
+	ExcludeCalendar    *string    `json:"exclude_calendar"`
 	Clear              []string   `json:"clear"`
 	Labels             []byte     `json:"labels"`
 }
@@ -82,6 +113,9 @@ func (q *Queries) AlterSchedule(ctx context.Context, arg AlterScheduleParams) (W
 		arg.JitterSecs,
 		arg.RemainingRuns,
 		arg.PauseAfterFailures,
+		arg.StartDeadlineSecs,
+		arg.MaxRuntimeSecs,
+		arg.ExcludeCalendar,
 		arg.Clear,
 		arg.Labels,
 	)
@@ -116,6 +150,9 @@ func (q *Queries) AlterSchedule(ctx context.Context, arg AlterScheduleParams) (W
 		&i.PauseAfterFailures,
 		&i.Labels,
 		&i.ManagedBy,
+		&i.StartDeadlineSecs,
+		&i.MaxRuntimeSecs,
+		&i.ExcludeCalendar,
 	)
 	return i, err
 }
@@ -129,6 +166,40 @@ func (q *Queries) CountSchedules(ctx context.Context) (int64, error) {
 	var schedules int64
 	err := row.Scan(&schedules)
 	return schedules, err
+}
+
+const countSchedulesByHealth = `-- name: CountSchedulesByHealth :many
+SELECT coalesce(h.health, 'ok')::text AS health, count(*) AS schedules
+FROM werk_cron_jobs j
+LEFT JOIN werk_cron_health h ON h.name = j.name
+GROUP BY 1 ORDER BY 1
+`
+
+type CountSchedulesByHealthRow struct {
+	Health    string `json:"health"`
+	Schedules int64  `json:"schedules"`
+}
+
+// For /metrics: schedules per health, as werk_cron_status shows it (no row: ok), without
+// the view's per-schedule subqueries.
+func (q *Queries) CountSchedulesByHealth(ctx context.Context) ([]CountSchedulesByHealthRow, error) {
+	rows, err := q.db.Query(ctx, countSchedulesByHealth)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CountSchedulesByHealthRow{}
+	for rows.Next() {
+		var i CountSchedulesByHealthRow
+		if err := rows.Scan(&i.Health, &i.Schedules); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const countSchedulesByState = `-- name: CountSchedulesByState :many
@@ -190,7 +261,7 @@ func (q *Queries) GetBackfill(ctx context.Context, id int64) (WerkCronBackfill, 
 }
 
 const getSchedule = `-- name: GetSchedule :one
-SELECT j.name, j.func, j.queue, j.args, j.kwargs, j.cron, j.interval_secs, j.timezone, j.timeout_secs, j.result_ttl, j.failure_ttl, j.meta, j.priority, j.max_attempts, j.paused, j.catchup, j.catchup_window_secs, j.overlap, j.starts_at, j.ends_at, j.created_at, j.updated_at, j.changed_at, j.paused_reason, j.jitter_secs, j.remaining_runs, j.pause_after_failures, j.labels, j.managed_by, s.next_run_at, s.planned_at, s.last_tick_at, s.last_error, s.last_job_id,
+SELECT j.name, j.func, j.queue, j.args, j.kwargs, j.cron, j.interval_secs, j.timezone, j.timeout_secs, j.result_ttl, j.failure_ttl, j.meta, j.priority, j.max_attempts, j.paused, j.catchup, j.catchup_window_secs, j.overlap, j.starts_at, j.ends_at, j.created_at, j.updated_at, j.changed_at, j.paused_reason, j.jitter_secs, j.remaining_runs, j.pause_after_failures, j.labels, j.managed_by, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar, s.next_run_at, s.planned_at, s.last_tick_at, s.last_error, s.last_job_id,
        s.remaining_runs AS runs_left
 FROM werk_cron_jobs j
 JOIN werk_cron_state s ON s.name = j.name
@@ -240,12 +311,56 @@ func (q *Queries) GetSchedule(ctx context.Context, name string) (GetScheduleRow,
 		&i.WerkCronJob.PauseAfterFailures,
 		&i.WerkCronJob.Labels,
 		&i.WerkCronJob.ManagedBy,
+		&i.WerkCronJob.StartDeadlineSecs,
+		&i.WerkCronJob.MaxRuntimeSecs,
+		&i.WerkCronJob.ExcludeCalendar,
 		&i.NextRunAt,
 		&i.PlannedAt,
 		&i.LastTickAt,
 		&i.LastError,
 		&i.LastJobID,
 		&i.RunsLeft,
+	)
+	return i, err
+}
+
+const getStatus = `-- name: GetStatus :one
+SELECT name, state, health, health_since, schedule, timezone, func, queue, paused, next_run_at, next_in, last_tick_at, last_job_status, last_job_id, last_error, paused_reason, last_run_status, last_run_finished_at, consecutive_failures, failures_24h, overlap, jitter_secs, remaining_runs, start_deadline_secs, max_runtime_secs, exclude_calendar, labels, managed_by FROM werk_cron_status WHERE name = $1::text
+`
+
+// One schedule's row of werk_cron_status.
+func (q *Queries) GetStatus(ctx context.Context, name string) (WerkCronStatus, error) {
+	row := q.db.QueryRow(ctx, getStatus, name)
+	var i WerkCronStatus
+	err := row.Scan(
+		&i.Name,
+		&i.State,
+		&i.Health,
+		&i.HealthSince,
+		&i.Schedule,
+		&i.Timezone,
+		&i.Func,
+		&i.Queue,
+		&i.Paused,
+		&i.NextRunAt,
+		&i.NextIn,
+		&i.LastTickAt,
+		&i.LastJobStatus,
+		&i.LastJobID,
+		&i.LastError,
+		&i.PausedReason,
+		&i.LastRunStatus,
+		&i.LastRunFinishedAt,
+		&i.ConsecutiveFailures,
+		&i.Failures24h,
+		&i.Overlap,
+		&i.JitterSecs,
+		&i.RemainingRuns,
+		&i.StartDeadlineSecs,
+		&i.MaxRuntimeSecs,
+		&i.ExcludeCalendar,
+		&i.Labels,
+		&i.ManagedBy,
 	)
 	return i, err
 }
@@ -315,13 +430,15 @@ func (q *Queries) GrantTicker(ctx context.Context, arg GrantTickerParams) ([]str
 const jobOutcomeCounts = `-- name: JobOutcomeCounts :one
 SELECT coalesce(pg_catalog.pg_sequence_last_value('werk_cron_outcomes_complete'::regclass), 0)::bigint AS complete,
        coalesce(pg_catalog.pg_sequence_last_value('werk_cron_outcomes_failed'::regclass), 0)::bigint AS failed,
-       coalesce(pg_catalog.pg_sequence_last_value('werk_cron_outcomes_aborted'::regclass), 0)::bigint AS aborted
+       coalesce(pg_catalog.pg_sequence_last_value('werk_cron_outcomes_aborted'::regclass), 0)::bigint AS aborted,
+       coalesce(pg_catalog.pg_sequence_last_value('werk_cron_outcomes_expired'::regclass), 0)::bigint AS expired
 `
 
 type JobOutcomeCountsRow struct {
 	Complete int64 `json:"complete"`
 	Failed   int64 `json:"failed"`
 	Aborted  int64 `json:"aborted"`
+	Expired  int64 `json:"expired"`
 }
 
 // Job outcomes recorded so far (the counters CountOutcomes and werk_cron_record_outcome
@@ -329,8 +446,94 @@ type JobOutcomeCountsRow struct {
 func (q *Queries) JobOutcomeCounts(ctx context.Context) (JobOutcomeCountsRow, error) {
 	row := q.db.QueryRow(ctx, jobOutcomeCounts)
 	var i JobOutcomeCountsRow
-	err := row.Scan(&i.Complete, &i.Failed, &i.Aborted)
+	err := row.Scan(
+		&i.Complete,
+		&i.Failed,
+		&i.Aborted,
+		&i.Expired,
+	)
 	return i, err
+}
+
+const listCalendarDays = `-- name: ListCalendarDays :many
+SELECT day::text AS day, coalesce(note, '')::text AS note
+FROM werk_cron_calendars
+WHERE calendar = $1::text
+ORDER BY day
+`
+
+type ListCalendarDaysRow struct {
+	Day  string `json:"day"`
+	Note string `json:"note"`
+}
+
+// One calendar's days, in order.
+func (q *Queries) ListCalendarDays(ctx context.Context, calendar string) ([]ListCalendarDaysRow, error) {
+	rows, err := q.db.Query(ctx, listCalendarDays, calendar)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListCalendarDaysRow{}
+	for rows.Next() {
+		var i ListCalendarDaysRow
+		if err := rows.Scan(&i.Day, &i.Note); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listCalendars = `-- name: ListCalendars :many
+SELECT c.calendar::text AS calendar,
+       (SELECT count(*) FROM werk_cron_calendars k WHERE k.calendar = c.calendar)::integer AS days,
+       coalesce((SELECT min(k.day) FROM werk_cron_calendars k WHERE k.calendar = c.calendar)::text, '')::text AS first_day,
+       coalesce((SELECT max(k.day) FROM werk_cron_calendars k WHERE k.calendar = c.calendar)::text, '')::text AS last_day,
+       (SELECT count(*) FROM werk_cron_jobs j WHERE j.exclude_calendar = c.calendar)::integer AS schedules
+FROM (SELECT DISTINCT calendar FROM werk_cron_calendars
+      UNION
+      SELECT DISTINCT exclude_calendar FROM werk_cron_jobs WHERE exclude_calendar IS NOT NULL) c
+ORDER BY 1
+`
+
+type ListCalendarsRow struct {
+	Calendar  string `json:"calendar"`
+	Days      int32  `json:"days"`
+	FirstDay  string `json:"first_day"`
+	LastDay   string `json:"last_day"`
+	Schedules int32  `json:"schedules"`
+}
+
+// Every calendar with days or with schedules that skip its days: how many days, the first
+// and last, and how many schedules use it.
+func (q *Queries) ListCalendars(ctx context.Context) ([]ListCalendarsRow, error) {
+	rows, err := q.db.Query(ctx, listCalendars)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListCalendarsRow{}
+	for rows.Next() {
+		var i ListCalendarsRow
+		if err := rows.Scan(
+			&i.Calendar,
+			&i.Days,
+			&i.FirstDay,
+			&i.LastDay,
+			&i.Schedules,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const listInstances = `-- name: ListInstances :many
@@ -383,7 +586,7 @@ func (q *Queries) ListInstances(ctx context.Context) ([]ListInstancesRow, error)
 }
 
 const listSchedules = `-- name: ListSchedules :many
-SELECT j.name, j.func, j.queue, j.args, j.kwargs, j.cron, j.interval_secs, j.timezone, j.timeout_secs, j.result_ttl, j.failure_ttl, j.meta, j.priority, j.max_attempts, j.paused, j.catchup, j.catchup_window_secs, j.overlap, j.starts_at, j.ends_at, j.created_at, j.updated_at, j.changed_at, j.paused_reason, j.jitter_secs, j.remaining_runs, j.pause_after_failures, j.labels, j.managed_by, s.next_run_at, s.planned_at, s.last_tick_at, s.last_error, s.last_job_id,
+SELECT j.name, j.func, j.queue, j.args, j.kwargs, j.cron, j.interval_secs, j.timezone, j.timeout_secs, j.result_ttl, j.failure_ttl, j.meta, j.priority, j.max_attempts, j.paused, j.catchup, j.catchup_window_secs, j.overlap, j.starts_at, j.ends_at, j.created_at, j.updated_at, j.changed_at, j.paused_reason, j.jitter_secs, j.remaining_runs, j.pause_after_failures, j.labels, j.managed_by, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar, s.next_run_at, s.planned_at, s.last_tick_at, s.last_error, s.last_job_id,
        s.remaining_runs AS runs_left
 FROM werk_cron_jobs j
 JOIN werk_cron_state s ON s.name = j.name
@@ -440,6 +643,9 @@ func (q *Queries) ListSchedules(ctx context.Context) ([]ListSchedulesRow, error)
 			&i.WerkCronJob.PauseAfterFailures,
 			&i.WerkCronJob.Labels,
 			&i.WerkCronJob.ManagedBy,
+			&i.WerkCronJob.StartDeadlineSecs,
+			&i.WerkCronJob.MaxRuntimeSecs,
+			&i.WerkCronJob.ExcludeCalendar,
 			&i.NextRunAt,
 			&i.PlannedAt,
 			&i.LastTickAt,
@@ -458,7 +664,7 @@ func (q *Queries) ListSchedules(ctx context.Context) ([]ListSchedulesRow, error)
 }
 
 const listStatus = `-- name: ListStatus :many
-SELECT name, state, schedule, timezone, func, queue, paused, next_run_at, next_in, last_tick_at, last_job_status, last_job_id, last_error, paused_reason, last_run_status, last_run_finished_at, consecutive_failures, failures_24h, overlap, jitter_secs, remaining_runs, labels, managed_by FROM werk_cron_status
+SELECT name, state, health, health_since, schedule, timezone, func, queue, paused, next_run_at, next_in, last_tick_at, last_job_status, last_job_id, last_error, paused_reason, last_run_status, last_run_finished_at, consecutive_failures, failures_24h, overlap, jitter_secs, remaining_runs, start_deadline_secs, max_runtime_secs, exclude_calendar, labels, managed_by FROM werk_cron_status
 `
 
 func (q *Queries) ListStatus(ctx context.Context) ([]WerkCronStatus, error) {
@@ -473,6 +679,8 @@ func (q *Queries) ListStatus(ctx context.Context) ([]WerkCronStatus, error) {
 		if err := rows.Scan(
 			&i.Name,
 			&i.State,
+			&i.Health,
+			&i.HealthSince,
 			&i.Schedule,
 			&i.Timezone,
 			&i.Func,
@@ -492,6 +700,9 @@ func (q *Queries) ListStatus(ctx context.Context) ([]WerkCronStatus, error) {
 			&i.Overlap,
 			&i.JitterSecs,
 			&i.RemainingRuns,
+			&i.StartDeadlineSecs,
+			&i.MaxRuntimeSecs,
+			&i.ExcludeCalendar,
 			&i.Labels,
 			&i.ManagedBy,
 		); err != nil {
@@ -506,7 +717,7 @@ func (q *Queries) ListStatus(ctx context.Context) ([]WerkCronStatus, error) {
 }
 
 const listStatusByLabels = `-- name: ListStatusByLabels :many
-SELECT name, state, schedule, timezone, func, queue, paused, next_run_at, next_in, last_tick_at, last_job_status, last_job_id, last_error, paused_reason, last_run_status, last_run_finished_at, consecutive_failures, failures_24h, overlap, jitter_secs, remaining_runs, labels, managed_by FROM werk_cron_status WHERE labels @> $1::jsonb
+SELECT name, state, health, health_since, schedule, timezone, func, queue, paused, next_run_at, next_in, last_tick_at, last_job_status, last_job_id, last_error, paused_reason, last_run_status, last_run_finished_at, consecutive_failures, failures_24h, overlap, jitter_secs, remaining_runs, start_deadline_secs, max_runtime_secs, exclude_calendar, labels, managed_by FROM werk_cron_status WHERE labels @> $1::jsonb
 `
 
 // werk_cron_status of the schedules that carry every label of labels (a JSON object).
@@ -522,6 +733,8 @@ func (q *Queries) ListStatusByLabels(ctx context.Context, labels []byte) ([]Werk
 		if err := rows.Scan(
 			&i.Name,
 			&i.State,
+			&i.Health,
+			&i.HealthSince,
 			&i.Schedule,
 			&i.Timezone,
 			&i.Func,
@@ -541,6 +754,9 @@ func (q *Queries) ListStatusByLabels(ctx context.Context, labels []byte) ([]Werk
 			&i.Overlap,
 			&i.JitterSecs,
 			&i.RemainingRuns,
+			&i.StartDeadlineSecs,
+			&i.MaxRuntimeSecs,
+			&i.ExcludeCalendar,
 			&i.Labels,
 			&i.ManagedBy,
 		); err != nil {
@@ -588,6 +804,64 @@ func (q *Queries) ListTicks(ctx context.Context, arg ListTicksParams) ([]WerkCro
 			&i.JobFinishedAt,
 			&i.JobAttempts,
 			&i.JobError,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listUnhealthy = `-- name: ListUnhealthy :many
+SELECT name, state, health, health_since, schedule, timezone, func, queue, paused, next_run_at, next_in, last_tick_at, last_job_status, last_job_id, last_error, paused_reason, last_run_status, last_run_finished_at, consecutive_failures, failures_24h, overlap, jitter_secs, remaining_runs, start_deadline_secs, max_runtime_secs, exclude_calendar, labels, managed_by FROM werk_cron_status
+WHERE name IN (SELECT h.name FROM werk_cron_health h
+               WHERE h.health IN ('failing', 'late', 'overdue'))
+ORDER BY name
+`
+
+// The schedules that did not do their job: failing, late or overdue (what `werkcron
+// status --check` lists), through the index of schedules whose health is not ok.
+func (q *Queries) ListUnhealthy(ctx context.Context) ([]WerkCronStatus, error) {
+	rows, err := q.db.Query(ctx, listUnhealthy)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []WerkCronStatus{}
+	for rows.Next() {
+		var i WerkCronStatus
+		if err := rows.Scan(
+			&i.Name,
+			&i.State,
+			&i.Health,
+			&i.HealthSince,
+			&i.Schedule,
+			&i.Timezone,
+			&i.Func,
+			&i.Queue,
+			&i.Paused,
+			&i.NextRunAt,
+			&i.NextIn,
+			&i.LastTickAt,
+			&i.LastJobStatus,
+			&i.LastJobID,
+			&i.LastError,
+			&i.PausedReason,
+			&i.LastRunStatus,
+			&i.LastRunFinishedAt,
+			&i.ConsecutiveFailures,
+			&i.Failures24h,
+			&i.Overlap,
+			&i.JitterSecs,
+			&i.RemainingRuns,
+			&i.StartDeadlineSecs,
+			&i.MaxRuntimeSecs,
+			&i.ExcludeCalendar,
+			&i.Labels,
+			&i.ManagedBy,
 		); err != nil {
 			return nil, err
 		}
@@ -670,6 +944,38 @@ func (q *Queries) PauseByName(ctx context.Context, arg PauseByNameParams) (bool,
 	return changed, err
 }
 
+const removeCalendar = `-- name: RemoveCalendar :execrows
+DELETE FROM werk_cron_calendars WHERE calendar = $1::text
+`
+
+// Removes every day of a calendar; returns how many there were.
+func (q *Queries) RemoveCalendar(ctx context.Context, calendar string) (int64, error) {
+	result, err := q.db.Exec(ctx, removeCalendar, calendar)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const removeCalendarDays = `-- name: RemoveCalendarDays :execrows
+DELETE FROM werk_cron_calendars
+WHERE calendar = $1::text AND day = ANY (($2::text[])::date[])
+`
+
+type RemoveCalendarDaysParams struct {
+	Calendar string   `json:"calendar"`
+	Days     []string `json:"days"`
+}
+
+// Removes days from a calendar; returns how many there were.
+func (q *Queries) RemoveCalendarDays(ctx context.Context, arg RemoveCalendarDaysParams) (int64, error) {
+	result, err := q.db.Exec(ctx, removeCalendarDays, arg.Calendar, arg.Days)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const requestBackfill = `-- name: RequestBackfill :one
 SELECT werk_cron_backfill($1::text, $2::timestamptz, $3::timestamptz)::bigint AS id
 `
@@ -735,7 +1041,7 @@ func (q *Queries) UnscheduleByName(ctx context.Context, name string) (bool, erro
 }
 
 const upsertSchedule = `-- name: UpsertSchedule :one
-SELECT s.name, s.func, s.queue, s.args, s.kwargs, s.cron, s.interval_secs, s.timezone, s.timeout_secs, s.result_ttl, s.failure_ttl, s.meta, s.priority, s.max_attempts, s.paused, s.catchup, s.catchup_window_secs, s.overlap, s.starts_at, s.ends_at, s.created_at, s.updated_at, s.changed_at, s.paused_reason, s.jitter_secs, s.remaining_runs, s.pause_after_failures, s.labels, s.managed_by FROM werk_cron_schedule(
+SELECT s.name, s.func, s.queue, s.args, s.kwargs, s.cron, s.interval_secs, s.timezone, s.timeout_secs, s.result_ttl, s.failure_ttl, s.meta, s.priority, s.max_attempts, s.paused, s.catchup, s.catchup_window_secs, s.overlap, s.starts_at, s.ends_at, s.created_at, s.updated_at, s.changed_at, s.paused_reason, s.jitter_secs, s.remaining_runs, s.pause_after_failures, s.labels, s.managed_by, s.start_deadline_secs, s.max_runtime_secs, s.exclude_calendar FROM werk_cron_schedule(
     name => $1::text, func => $2::text, schedule => $3::text,
     queue => $4::text, args => $5::jsonb,
     kwargs => $6::jsonb, timezone => $7::text,
@@ -747,7 +1053,10 @@ SELECT s.name, s.func, s.queue, s.args, s.kwargs, s.cron, s.interval_secs, s.tim
     starts_at => $18::timestamptz, ends_at => $19::timestamptz,
     jitter_secs => $20::integer, remaining_runs => $21::integer,
     pause_after_failures => $22::integer,
-    keep_state => $23::boolean, labels => $24::jsonb) AS s
+    start_deadline_secs => $23::integer,
+    max_runtime_secs => $24::integer,
+    exclude_calendar => $25::text,
+    keep_state => $26::boolean, labels => $27::jsonb) AS s
 `
 
 type UpsertScheduleParams struct {
@@ -773,6 +1082,9 @@ type UpsertScheduleParams struct {
 	JitterSecs         *int32     `json:"jitter_secs"`
 	RemainingRuns      *int32     `json:"remaining_runs"`
 	PauseAfterFailures *int32     `json:"pause_after_failures"`
+	StartDeadlineSecs  *int32     `json:"start_deadline_secs"`
+	MaxRuntimeSecs     *int32     `json:"max_runtime_secs"`
+	ExcludeCalendar    *string    `json:"exclude_calendar"`
 	KeepState          bool       `json:"keep_state"`
 	Labels             []byte     `json:"labels"`
 }
@@ -804,6 +1116,9 @@ func (q *Queries) UpsertSchedule(ctx context.Context, arg UpsertScheduleParams) 
 		arg.JitterSecs,
 		arg.RemainingRuns,
 		arg.PauseAfterFailures,
+		arg.StartDeadlineSecs,
+		arg.MaxRuntimeSecs,
+		arg.ExcludeCalendar,
 		arg.KeepState,
 		arg.Labels,
 	)
@@ -838,6 +1153,9 @@ func (q *Queries) UpsertSchedule(ctx context.Context, arg UpsertScheduleParams) 
 		&i.PauseAfterFailures,
 		&i.Labels,
 		&i.ManagedBy,
+		&i.StartDeadlineSecs,
+		&i.MaxRuntimeSecs,
+		&i.ExcludeCalendar,
 	)
 	return i, err
 }

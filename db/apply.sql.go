@@ -52,7 +52,8 @@ WITH d AS MATERIALIZED (
                w.x->'meta', (w.x->>'priority')::integer, (w.x->>'max_attempts')::integer,
                (w.x->>'paused')::boolean, w.x->>'catchup', (w.x->>'catchup_window_secs')::integer,
                w.x->>'overlap', (w.x->>'starts_at')::timestamptz, (w.x->>'ends_at')::timestamptz,
-               (w.x->>'jitter_secs')::integer, NULL::integer, (w.x->>'pause_after_failures')::integer)
+               (w.x->>'jitter_secs')::integer, NULL::integer, (w.x->>'pause_after_failures')::integer,
+               (w.x->>'start_deadline_secs')::integer, (w.x->>'max_runtime_secs')::integer, w.x->>'exclude_calendar')
            || CASE WHEN w.x ? 'labels' THEN pg_catalog.jsonb_build_object('labels', w.x->'labels') ELSE '{}' END AS def,
            w.x ? 'paused' AS paused_given
     FROM d, pg_catalog.jsonb_array_elements($1::jsonb) AS w(x)
@@ -184,7 +185,7 @@ func (q *Queries) ApplyUpsert(ctx context.Context, arg ApplyUpsertParams) ([]App
 }
 
 const exportSchedules = `-- name: ExportSchedules :many
-SELECT j.name, j.func, j.queue, j.args, j.kwargs, j.cron, j.interval_secs, j.timezone, j.timeout_secs, j.result_ttl, j.failure_ttl, j.meta, j.priority, j.max_attempts, j.paused, j.catchup, j.catchup_window_secs, j.overlap, j.starts_at, j.ends_at, j.created_at, j.updated_at, j.changed_at, j.paused_reason, j.jitter_secs, j.remaining_runs, j.pause_after_failures, j.labels, j.managed_by,
+SELECT j.name, j.func, j.queue, j.args, j.kwargs, j.cron, j.interval_secs, j.timezone, j.timeout_secs, j.result_ttl, j.failure_ttl, j.meta, j.priority, j.max_attempts, j.paused, j.catchup, j.catchup_window_secs, j.overlap, j.starts_at, j.ends_at, j.created_at, j.updated_at, j.changed_at, j.paused_reason, j.jitter_secs, j.remaining_runs, j.pause_after_failures, j.labels, j.managed_by, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar,
        (SELECT coalesce(pg_catalog.array_agg(k), '{}')
         FROM pg_catalog.unnest(werk_cron_definition_columns()) AS k
         WHERE pg_catalog.to_jsonb(j)->k IS NOT DISTINCT FROM d.defaults->k)::text[] AS at_default
@@ -246,6 +247,9 @@ func (q *Queries) ExportSchedules(ctx context.Context, arg ExportSchedulesParams
 			&i.WerkCronJob.PauseAfterFailures,
 			&i.WerkCronJob.Labels,
 			&i.WerkCronJob.ManagedBy,
+			&i.WerkCronJob.StartDeadlineSecs,
+			&i.WerkCronJob.MaxRuntimeSecs,
+			&i.WerkCronJob.ExcludeCalendar,
 			&i.AtDefault,
 		); err != nil {
 			return nil, err

@@ -15,14 +15,14 @@ import (
 const backfillTicks = `-- name: BackfillTicks :one
 WITH found AS MATERIALIZED (
     SELECT name, func, queue, args, kwargs, timeout_secs, result_ttl, failure_ttl, meta,
-           priority, max_attempts, overlap, jitter_secs, updated_at
+           priority, max_attempts, overlap, jitter_secs, start_deadline_secs, max_runtime_secs, updated_at
     FROM werk_cron_jobs
     WHERE name = $1::text
       AND werk_cron_trusted_triggers() -- raises if a write would run another role's code
 ),
 s AS MATERIALIZED (
     SELECT f.name, f.func, f.queue, f.args, f.kwargs, f.timeout_secs, f.result_ttl, f.failure_ttl, f.meta,
-           f.priority, f.max_attempts, f.overlap, f.jitter_secs
+           f.priority, f.max_attempts, f.overlap, f.jitter_secs, f.start_deadline_secs, f.max_runtime_secs
     FROM found f
     WHERE f.updated_at = $2::timestamptz AND f.func = $3::text AND f.queue = $4::text
 ),
@@ -33,27 +33,37 @@ t AS MATERIALIZED (
 ),
 todo AS MATERIALIZED (
     -- run_at: the tick plus its jitter, the same offset the tick statement gives it.
-    SELECT t.key, t.tick_at, t.job_id, s.name, s.func, s.queue, s.args, s.kwargs, s.timeout_secs, s.result_ttl, s.failure_ttl, s.meta, s.priority, s.max_attempts, s.overlap, s.jitter_secs,
+    SELECT t.key, t.tick_at, t.job_id, s.name, s.func, s.queue, s.args, s.kwargs, s.timeout_secs, s.result_ttl, s.failure_ttl, s.meta, s.priority, s.max_attempts, s.overlap, s.jitter_secs, s.start_deadline_secs, s.max_runtime_secs,
            CASE WHEN s.jitter_secs > 0 THEN t.tick_at + werk_cron_jitter(t.key, s.jitter_secs)
                 ELSE t.tick_at END AS run_at
     FROM t CROSS JOIN s
     WHERE NOT EXISTS (SELECT 1 FROM werk_cron_ledger d
                       WHERE d.name = s.name AND d.tick_at = t.tick_at
-                        AND d.outcome NOT IN ('missed', 'skipped_overlap'))
+                        AND d.outcome NOT IN ('missed', 'skipped_overlap', 'excluded'))
       -- The schedule's newest enqueued tick, whose row is written with its outcome.
       AND NOT EXISTS (SELECT 1 FROM werk_cron_state st WHERE st.name = s.name AND st.last_job_at = t.tick_at)
 ),
 jobs AS (
     INSERT INTO werk_jobs (id, key, function, queue, status, priority, group_key, payload, max_attempts,
-                           timeout_secs, scheduled_at, meta, result_ttl, failure_ttl, cron_name)
+                           timeout_secs, scheduled_at, expires_at, meta, result_ttl, failure_ttl, cron_name)
     SELECT x.job_id, x.key, x.func, x.queue,
            CASE WHEN x.run_at > now() THEN 'scheduled' ELSE 'queued' END, x.priority,
            CASE WHEN x.overlap IN ('buffer_one', 'buffer_all') THEN 'cron:' || x.name END,
            pg_catalog.jsonb_build_object('args', x.args, 'kwargs', x.kwargs), x.max_attempts,
-           x.timeout_secs, x.run_at, x.meta, x.result_ttl, x.failure_ttl, x.name
+           x.timeout_secs, x.run_at,
+           -- A past tick's start deadline counts from now, when it is asked for.
+           greatest(x.run_at, now()) + x.start_deadline_secs * interval '1 second',
+           x.meta, x.result_ttl, x.failure_ttl, x.name
     FROM todo x
     ON CONFLICT (key) DO NOTHING
     RETURNING id
+),
+watched AS (
+    UPDATE werk_cron_state st
+    SET health_check_at = least(coalesce(st.health_check_at, 'infinity'::timestamptz),
+                                now() + s.max_runtime_secs * interval '1 second')
+    FROM s
+    WHERE st.name = s.name AND s.max_runtime_secs IS NOT NULL AND EXISTS (SELECT 1 FROM jobs)
 ),
 ledger AS (
     INSERT INTO werk_cron_ledger AS d (name, tick_at, outcome, job_id, ticks)
@@ -96,8 +106,9 @@ type BackfillTicksRow struct {
 // Enqueues the given ticks of one schedule that have no job yet: a tick whose ledger row
 // says it was enqueued (or triggered, or backfilled, or its key was taken) has one, and
 // one whose key a job holds has one too (ON CONFLICT DO NOTHING); the others (no ledger
-// row, or 'missed' or 'skipped_overlap') get a job under their usual key and a ledger
-// row 'backfilled'. Running it twice enqueues nothing the second time. The jobs are due
+// row, or 'missed', 'skipped_overlap' or 'excluded': the ticker passes no tick on a day
+// its calendar excludes now) get a job under their usual key and a ledger row
+// 'backfilled', due within start_deadline_secs of now when the schedule has one. Running it twice enqueues nothing the second time. The jobs are due
 // at their ticks plus the schedule's jitter, as the tick statement would have made them,
 // and, for overlap buffer_one or buffer_all, run one at a time in the schedule's group
 // like its other jobs.
@@ -106,6 +117,8 @@ type BackfillTicksRow struct {
 // the ticker's allow-list judged): a definition changed meanwhile enqueues nothing.
 // Returns how many were enqueued and how many had a job already; found is false when
 // the schedule does not exist (any more), current false when it changed.
+// Runs that may outlast max_runtime_secs: the primary looks at the schedule's health by
+// the time the first of them could have.
 func (q *Queries) BackfillTicks(ctx context.Context, arg BackfillTicksParams) (BackfillTicksRow, error) {
 	row := q.db.QueryRow(ctx, backfillTicks,
 		arg.Name,

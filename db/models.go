@@ -27,7 +27,14 @@ type WerkCronBackfill struct {
 	Error       *string    `json:"error"`
 }
 
-// each schedule's runs, summed up by the ticker as their outcomes are recorded
+// days on which the schedules whose exclude_calendar names the calendar enqueue nothing (holidays); a change plans those schedules again
+type WerkCronCalendar struct {
+	Calendar string      `json:"calendar"`
+	Day      pgtype.Date `json:"day"`
+	Note     *string     `json:"note"`
+}
+
+// each schedule's health (one word) and its runs, summed up where outcomes are recorded; one row per schedule
 type WerkCronHealth struct {
 	Name string `json:"name"`
 	// the tick of the newest run whose outcome is recorded
@@ -36,6 +43,10 @@ type WerkCronHealth struct {
 	LastRunFinishedAt *time.Time `json:"last_run_finished_at"`
 	// the tick of the newest run that did not fail (a failure streak is what came after it)
 	LastOkAt *time.Time `json:"last_ok_at"`
+	// ok, failing (the last run failed), late (the newest tick's job was not started by its deadline), overdue (a run active past max_runtime_secs), paused, error or ended; see werk_cron_refresh_health
+	Health string `json:"health"`
+	// since when the schedule has had this health
+	HealthSince time.Time `json:"health_since"`
 }
 
 // schedules the ticker has set aside because another session holds their row or a job key; written by the ticker, shown by werk_cron_status
@@ -88,6 +99,12 @@ type WerkCronJob struct {
 	Labels []byte `json:"labels"`
 	// the owner whose file lists this schedule (werkcron apply); NULL: written by hand. A pruning apply removes only its own owner's schedules
 	ManagedBy *string `json:"managed_by"`
+	// a tick's job not started within this many seconds of its tick never starts: it gets pgwerk's expires_at, and its run is recorded expired. NULL: no deadline
+	StartDeadlineSecs *int32 `json:"start_deadline_secs"`
+	// a run still active this many seconds after it started makes the schedule's health overdue. NULL: no limit
+	MaxRuntimeSecs *int32 `json:"max_runtime_secs"`
+	// a tick whose local date (in timezone) is a day of this calendar (werk_cron_calendars) gets no job and is recorded excluded. NULL: none
+	ExcludeCalendar *string `json:"exclude_calendar"`
 }
 
 // what happened at each decided tick (read it as werk_cron_ticks, which also shows each schedule's newest enqueued tick until its row is written with its outcome)
@@ -98,7 +115,7 @@ type WerkCronLedger struct {
 	JobID     *uuid.UUID `json:"job_id"`
 	DecidedAt time.Time  `json:"decided_at"`
 	Ticks     int32      `json:"ticks"`
-	// the outcome of the tick's job: complete, failed or aborted (recorded by the primary ticker, about a second after the job ends when few jobs are in flight, or when pgwerk deletes the job), unknown if the job's row vanished unrecorded; NULL while it waits or runs, before it is recorded, or for ticks without a job
+	// the outcome of the tick's job: complete, failed or aborted; expired when it was not started by its expires_at (start_deadline_secs); unknown if the job's row vanished unrecorded; NULL while it waits or runs, before it is recorded, or for ticks without a job
 	JobStatus     *string    `json:"job_status"`
 	JobStartedAt  *time.Time `json:"job_started_at"`
 	JobFinishedAt *time.Time `json:"job_finished_at"`
@@ -141,11 +158,15 @@ type WerkCronState struct {
 	PlannedAt *time.Time `json:"planned_at"`
 	// the updated_at of the definition this state was planned for: a new definition plans afresh
 	DefinedAt time.Time `json:"defined_at"`
+	// when the ticker next looks at this schedule's health (a start deadline or run-time limit passing); NULL: on events only
+	HealthCheckAt *time.Time `json:"health_check_at"`
 }
 
 type WerkCronStatus struct {
 	Name                string          `json:"name"`
 	State               string          `json:"state"`
+	Health              string          `json:"health"`
+	HealthSince         time.Time       `json:"health_since"`
 	Schedule            *string         `json:"schedule"`
 	Timezone            string          `json:"timezone"`
 	Func                string          `json:"func"`
@@ -165,6 +186,9 @@ type WerkCronStatus struct {
 	Overlap             string          `json:"overlap"`
 	JitterSecs          *int32          `json:"jitter_secs"`
 	RemainingRuns       *int32          `json:"remaining_runs"`
+	StartDeadlineSecs   *int32          `json:"start_deadline_secs"`
+	MaxRuntimeSecs      *int32          `json:"max_runtime_secs"`
+	ExcludeCalendar     *string         `json:"exclude_calendar"`
 	Labels              []byte          `json:"labels"`
 	ManagedBy           *string         `json:"managed_by"`
 }

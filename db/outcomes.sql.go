@@ -21,18 +21,27 @@ FROM pg_catalog.generate_series(1, $2::integer)
 UNION ALL
 SELECT pg_catalog.count(pg_catalog.nextval('werk_cron_outcomes_aborted'::regclass))
 FROM pg_catalog.generate_series(1, $3::integer)
+UNION ALL
+SELECT pg_catalog.count(pg_catalog.nextval('werk_cron_outcomes_expired'::regclass))
+FROM pg_catalog.generate_series(1, $4::integer)
 `
 
 type CountOutcomesParams struct {
 	Complete int32 `json:"complete"`
 	Failed   int32 `json:"failed"`
 	Aborted  int32 `json:"aborted"`
+	Expired  int32 `json:"expired"`
 }
 
 // Advance the outcome counters (werkcron_job_outcomes_total) by outcomes just recorded:
 // one nextval each, which never waits and never loses a concurrent one.
 func (q *Queries) CountOutcomes(ctx context.Context, arg CountOutcomesParams) error {
-	_, err := q.db.Exec(ctx, countOutcomes, arg.Complete, arg.Failed, arg.Aborted)
+	_, err := q.db.Exec(ctx, countOutcomes,
+		arg.Complete,
+		arg.Failed,
+		arg.Aborted,
+		arg.Expired,
+	)
 	return err
 }
 
@@ -71,8 +80,17 @@ WITH r AS (
            pg_catalog.unnest($3::uuid[]) AS job_id
 ),
 current AS (
-    SELECT r.name, r.tick_at, r.job_id, j.id IS NULL AS gone, j.status, j.started_at, j.completed_at,
-           j.attempts, j.error, j.enqueued_at
+    SELECT r.name, r.tick_at, r.job_id, j.id IS NULL AS gone,
+           -- expired: see RecordOutcomes.
+           CASE WHEN j.status IN ('queued', 'scheduled') AND j.expires_at <= now() - interval '1 second'
+                THEN 'expired' ELSE j.status END AS status,
+           j.started_at,
+           CASE WHEN j.status IN ('queued', 'scheduled') THEN j.expires_at ELSE j.completed_at END AS completed_at,
+           j.attempts,
+           CASE WHEN j.status IN ('queued', 'scheduled') THEN 'not started by its start deadline (expires_at ' ||
+                     pg_catalog.to_char(j.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || ')'
+                ELSE j.error END AS error,
+           j.enqueued_at
     FROM r
     JOIN werk_cron_state s ON s.name = r.name AND s.last_job_id = r.job_id AND s.last_job_at = r.tick_at
     LEFT JOIN werk_jobs j ON j.id = r.job_id
@@ -87,7 +105,7 @@ recorded AS (
            CASE WHEN c.gone THEN 'the job''s row was gone before its outcome was recorded'
                 ELSE werk_cron_cut(c.error, 2048) END
     FROM current c
-    WHERE c.gone OR c.status IN ('complete', 'failed', 'aborted')
+    WHERE c.gone OR c.status IN ('complete', 'failed', 'aborted', 'expired')
     ON CONFLICT (name, tick_at) DO NOTHING
     RETURNING name, tick_at, job_status, job_finished_at
 ),
@@ -172,12 +190,22 @@ WITH scanned AS (
                         LIMIT $4::integer) a
 ),
 finished AS (
-    SELECT t.name, t.tick_at, coalesce(j.status, 'unknown') AS status, j.started_at, j.completed_at, j.attempts,
-           CASE WHEN j.id IS NULL THEN 'the job''s row was gone before its outcome was recorded' ELSE j.error END AS error
+    SELECT t.name, t.tick_at, x.status, j.started_at,
+           CASE WHEN x.status = 'expired' THEN j.expires_at ELSE j.completed_at END AS completed_at, j.attempts,
+           CASE WHEN j.id IS NULL THEN 'the job''s row was gone before its outcome was recorded'
+                WHEN x.status = 'expired' THEN 'not started by its start deadline (expires_at ' ||
+                     pg_catalog.to_char(j.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || ')'
+                ELSE j.error END AS error
     FROM scanned s
     JOIN werk_cron_ledger t ON t.name = s.name AND t.tick_at = s.tick_at
     LEFT JOIN werk_jobs j ON j.id = s.job_id
-    WHERE t.job_status IS NULL AND (j.id IS NULL OR j.status IN ('complete', 'failed', 'aborted'))
+    -- expired: still waiting a second past its expires_at, which pgwerk's workers never
+    -- start it after (the second: a dequeue that began before expires_at commits within it).
+    CROSS JOIN LATERAL (SELECT CASE WHEN j.id IS NULL THEN 'unknown'
+                                    WHEN j.status IN ('queued', 'scheduled')
+                                         AND j.expires_at <= now() - interval '1 second' THEN 'expired'
+                                    ELSE j.status END AS status) x
+    WHERE t.job_status IS NULL AND x.status IN ('unknown', 'expired', 'complete', 'failed', 'aborted')
     FOR UPDATE OF t SKIP LOCKED
 ),
 recorded AS (
@@ -226,7 +254,8 @@ type RecordOutcomesRow struct {
 // @names is empty, at most @max_rows after the cursor
 // (@after_name, @after_tick_at) in (name, tick_at) order — one step of the primary's
 // pass; else each named schedule's newest @max_rows (those its failures in a row are
-// counted from). Of them, each whose job is final (or gone: 'unknown') is written,
+// counted from). Of them, each whose job is final (or gone: 'unknown'; or waiting past
+// its expires_at: 'expired') is written,
 // unless another session holds it (pgwerk deleting the job, whose trigger records the
 // same). Returns one row per outcome written (kind 'recorded': the schedule and the
 // outcome), and one row of kind 'scanned': how many rows were read, and the last (the

@@ -98,7 +98,7 @@ const getSchedulesForTicker = `-- name: GetSchedulesForTicker :many
 SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
        j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
        coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
-       s.last_job_id, s.last_job_at
+       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar
 FROM werk_cron_state s
 JOIN werk_cron_jobs j ON j.name = s.name
 WHERE s.name = ANY ($1::text[])
@@ -125,6 +125,9 @@ type GetSchedulesForTickerRow struct {
 	RemainingRuns      *int32     `json:"remaining_runs"`
 	LastJobID          *uuid.UUID `json:"last_job_id"`
 	LastJobAt          *time.Time `json:"last_job_at"`
+	StartDeadlineSecs  *int32     `json:"start_deadline_secs"`
+	MaxRuntimeSecs     *int32     `json:"max_runtime_secs"`
+	ExcludeCalendar    *string    `json:"exclude_calendar"`
 }
 
 // The named rows as they are now (after a decision that did not go through).
@@ -158,6 +161,9 @@ func (q *Queries) GetSchedulesForTicker(ctx context.Context, names []string) ([]
 			&i.RemainingRuns,
 			&i.LastJobID,
 			&i.LastJobAt,
+			&i.StartDeadlineSecs,
+			&i.MaxRuntimeSecs,
+			&i.ExcludeCalendar,
 		); err != nil {
 			return nil, err
 		}
@@ -174,7 +180,7 @@ const listDueSchedules = `-- name: ListDueSchedules :many
 SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
        j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
        coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
-       s.last_job_id, s.last_job_at
+       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar
 FROM werk_cron_state s
 JOIN werk_cron_jobs j ON j.name = s.name
 WHERE s.next_run_at IS NOT NULL
@@ -211,6 +217,9 @@ type ListDueSchedulesRow struct {
 	RemainingRuns      *int32     `json:"remaining_runs"`
 	LastJobID          *uuid.UUID `json:"last_job_id"`
 	LastJobAt          *time.Time `json:"last_job_at"`
+	StartDeadlineSecs  *int32     `json:"start_deadline_secs"`
+	MaxRuntimeSecs     *int32     `json:"max_runtime_secs"`
+	ExcludeCalendar    *string    `json:"exclude_calendar"`
 }
 
 // The plan: the ticker reads only the schedules it must look at soon, and writes back
@@ -252,6 +261,9 @@ func (q *Queries) ListDueSchedules(ctx context.Context, arg ListDueSchedulesPara
 			&i.RemainingRuns,
 			&i.LastJobID,
 			&i.LastJobAt,
+			&i.StartDeadlineSecs,
+			&i.MaxRuntimeSecs,
+			&i.ExcludeCalendar,
 		); err != nil {
 			return nil, err
 		}
@@ -267,7 +279,7 @@ const lockInError = `-- name: LockInError :many
 SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
        j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
        coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
-       s.last_job_id, s.last_job_at
+       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar
 FROM werk_cron_state s
 JOIN werk_cron_jobs j ON j.name = s.name
 WHERE s.last_error IS NOT NULL AND s.name > $1::text
@@ -302,6 +314,9 @@ type LockInErrorRow struct {
 	RemainingRuns      *int32     `json:"remaining_runs"`
 	LastJobID          *uuid.UUID `json:"last_job_id"`
 	LastJobAt          *time.Time `json:"last_job_at"`
+	StartDeadlineSecs  *int32     `json:"start_deadline_secs"`
+	MaxRuntimeSecs     *int32     `json:"max_runtime_secs"`
+	ExcludeCalendar    *string    `json:"exclude_calendar"`
 }
 
 // A new primary's second look at schedules in error, by name after @after, at most
@@ -336,6 +351,9 @@ func (q *Queries) LockInError(ctx context.Context, arg LockInErrorParams) ([]Loc
 			&i.RemainingRuns,
 			&i.LastJobID,
 			&i.LastJobAt,
+			&i.StartDeadlineSecs,
+			&i.MaxRuntimeSecs,
+			&i.ExcludeCalendar,
 		); err != nil {
 			return nil, err
 		}
@@ -351,7 +369,7 @@ const lockUnplannedAbove = `-- name: LockUnplannedAbove :many
 SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
        j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
        coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
-       s.last_job_id, s.last_job_at
+       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar
 FROM werk_cron_state s
 JOIN werk_cron_jobs j ON j.name = s.name
 WHERE s.planned_at IS NULL AND s.defined_at > $1::timestamptz
@@ -386,6 +404,9 @@ type LockUnplannedAboveRow struct {
 	RemainingRuns      *int32     `json:"remaining_runs"`
 	LastJobID          *uuid.UUID `json:"last_job_id"`
 	LastJobAt          *time.Time `json:"last_job_at"`
+	StartDeadlineSecs  *int32     `json:"start_deadline_secs"`
+	MaxRuntimeSecs     *int32     `json:"max_runtime_secs"`
+	ExcludeCalendar    *string    `json:"exclude_calendar"`
 }
 
 // Schedules awaiting planning whose change is newer than @above (made while the
@@ -422,6 +443,9 @@ func (q *Queries) LockUnplannedAbove(ctx context.Context, arg LockUnplannedAbove
 			&i.RemainingRuns,
 			&i.LastJobID,
 			&i.LastJobAt,
+			&i.StartDeadlineSecs,
+			&i.MaxRuntimeSecs,
+			&i.ExcludeCalendar,
 		); err != nil {
 			return nil, err
 		}
@@ -437,7 +461,7 @@ const lockUnplannedBelow = `-- name: LockUnplannedBelow :many
 SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
        j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
        coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
-       s.last_job_id, s.last_job_at
+       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar
 FROM werk_cron_state s
 JOIN werk_cron_jobs j ON j.name = s.name
 WHERE s.planned_at IS NULL AND (s.defined_at, s.name) < ($1::timestamptz, $2::text)
@@ -473,6 +497,9 @@ type LockUnplannedBelowRow struct {
 	RemainingRuns      *int32     `json:"remaining_runs"`
 	LastJobID          *uuid.UUID `json:"last_job_id"`
 	LastJobAt          *time.Time `json:"last_job_at"`
+	StartDeadlineSecs  *int32     `json:"start_deadline_secs"`
+	MaxRuntimeSecs     *int32     `json:"max_runtime_secs"`
+	ExcludeCalendar    *string    `json:"exclude_calendar"`
 }
 
 // The planner's sweep: rows awaiting planning after the cursor (@below_at, @below_name)
@@ -507,6 +534,9 @@ func (q *Queries) LockUnplannedBelow(ctx context.Context, arg LockUnplannedBelow
 			&i.RemainingRuns,
 			&i.LastJobID,
 			&i.LastJobAt,
+			&i.StartDeadlineSecs,
+			&i.MaxRuntimeSecs,
+			&i.ExcludeCalendar,
 		); err != nil {
 			return nil, err
 		}
@@ -624,11 +654,14 @@ WITH target AS (
     FROM werk_cron_state j
     JOIN (SELECT pg_catalog.unnest($1::text[]) AS name, pg_catalog.unnest($4::timestamptz[]) AS seen) s
       ON s.name = j.name AND s.seen = j.defined_at
+    WHERE j.planned_at IS NOT NULL
     FOR NO KEY UPDATE OF j SKIP LOCKED
 )
 UPDATE werk_cron_state j
 SET next_run_at = nullif(s.next_run_at, '0001-01-01 00:00:00+00'::timestamptz),
-    last_error = nullif(s.last_error, '')
+    last_error = nullif(s.last_error, ''),
+    health_check_at = CASE WHEN j.last_error IS DISTINCT FROM nullif(s.last_error, '') THEN now()
+                           ELSE j.health_check_at END
 FROM (SELECT pg_catalog.unnest($1::text[]) AS name,
              pg_catalog.unnest($2::timestamptz[]) AS next_run_at,
              pg_catalog.unnest($3::text[]) AS last_error) s,
@@ -645,8 +678,10 @@ type SaveScheduleStateParams struct {
 
 // next_run_at and last_error of schedules the ticker decided outside the tick statement
 // (a refused enqueue, a plan gone stale), in one round trip. Only rows still at the
-// definition the ticker saw (defined_at) and not held by another session are written:
-// an edit plans the row afresh anyway, and a locked row is tried again later.
+// definition the ticker saw (defined_at), still planned (an edit of the calendar they
+// skip makes them unplanned) and not held by another session are written: the planner
+// plans the row afresh anyway, and a locked row is tried again later. A changed
+// last_error changes the schedule's health: the ticker looks at it next.
 func (q *Queries) SaveScheduleState(ctx context.Context, arg SaveScheduleStateParams) error {
 	_, err := q.db.Exec(ctx, saveScheduleState,
 		arg.Names,

@@ -33,7 +33,8 @@ WITH d AS MATERIALIZED (
 ),
 t AS MATERIALIZED (
     SELECT d.name, d.key, d.tick_at, d.kind, d.ticks, d.head, d.job_id, d.schedule_ticks, d.prev_tick_at, d.seen_defined_at, d.newest, d.next_run_at, d.prev_job_id, d.prev_job_at, j.func, j.queue, j.args, j.kwargs, j.timeout_secs, j.result_ttl, j.failure_ttl, j.meta,
-           j.priority, j.max_attempts, j.overlap,
+           j.priority, j.max_attempts, j.overlap, j.start_deadline_secs,
+           (j.start_deadline_secs IS NOT NULL OR j.max_runtime_secs IS NOT NULL) AS watched,
            -- jitter_secs: the job runs at its tick plus an offset that the key decides
            -- (werk_cron_jitter); the key and the ledger keep the tick.
            CASE WHEN j.jitter_secs > 0 THEN d.tick_at + werk_cron_jitter(d.key, j.jitter_secs)
@@ -45,24 +46,28 @@ t AS MATERIALIZED (
            CASE
                WHEN decided_before.name IS NOT NULL THEN 'duplicate'
                WHEN d.kind = 'missed' THEN 'missed'
+               WHEN d.kind = 'excluded' THEN 'excluded'
                WHEN existing.id IS NOT NULL THEN 'foreign'
                -- overlap = 'skip': only the head, and only if no job of the schedule is
                -- still waiting or running (its newest enqueued tick's job, or a job whose
                -- ledger row awaits an outcome: an older tick's, a backfilled or a manual
                -- one); 'buffer_one' likewise, but only if none is waiting (one may run:
-               -- pgwerk runs them one at a time, by their group_key).
+               -- pgwerk runs them one at a time, by their group_key). A job waiting past its
+               -- expires_at (start_deadline_secs) never runs: it is not waiting.
                WHEN j.overlap IN ('skip', 'buffer_one') AND (
                         NOT d.head
                         OR EXISTS (SELECT 1 FROM werk_jobs b
                                    WHERE b.id = d.prev_job_id
                                      AND b.status IN ('queued', 'scheduled', 'active')
-                                     AND (j.overlap = 'skip' OR b.status <> 'active'))
+                                     AND (j.overlap = 'skip' OR b.status <> 'active')
+                                     AND (b.status = 'active' OR b.expires_at IS NULL OR b.expires_at > now()))
                         OR EXISTS (SELECT 1 FROM werk_cron_ledger a
                                    JOIN werk_jobs b ON b.id = a.job_id
                                    WHERE a.name = d.name AND a.job_status IS NULL AND a.job_id IS NOT NULL
                                      AND a.outcome <> 'foreign'
                                      AND b.status IN ('queued', 'scheduled', 'active')
-                                     AND (j.overlap = 'skip' OR b.status <> 'active')))
+                                     AND (j.overlap = 'skip' OR b.status <> 'active')
+                                     AND (b.status = 'active' OR b.expires_at IS NULL OR b.expires_at > now())))
                    THEN 'skipped_overlap'
                ELSE 'enqueue'
            END AS intent
@@ -81,7 +86,8 @@ s AS MATERIALIZED (
            (pg_catalog.min(t.prev_tick_at) = pg_catalog.max(t.prev_tick_at)
             AND pg_catalog.min(t.seen_defined_at) = pg_catalog.max(t.seen_defined_at)) AS consistent,
            pg_catalog.max(t.newest) AS newest, pg_catalog.min(t.next_run_at) AS next_run_at,
-           (pg_catalog.array_agg(t.prev_job_id))[1] AS prev_job_id, pg_catalog.min(t.prev_job_at) AS prev_job_at
+           (pg_catalog.array_agg(t.prev_job_id))[1] AS prev_job_id, pg_catalog.min(t.prev_job_at) AS prev_job_at,
+           pg_catalog.bool_or(t.watched) AS watched
     FROM t
     GROUP BY t.name
 ),
@@ -94,7 +100,15 @@ advanced AS (
                            ELSE nullif(s.next_run_at, '0001-01-01 00:00:00+00'::timestamptz) END,
         last_job_id = CASE WHEN s.enqueues > 0 THEN s.last_job_id ELSE st.last_job_id END,
         last_job_at = CASE WHEN s.enqueues > 0 THEN s.last_job_at ELSE st.last_job_at END,
-        last_error = NULL
+        last_error = NULL,
+        -- The schedule's health may change now: an error cleared, the schedule ended, or
+        -- a new job to watch (start_deadline_secs, max_runtime_secs). The ticker looks at
+        -- it right after (werk_cron_refresh_health); an ordinary tick writes nothing here.
+        health_check_at = CASE WHEN st.last_error IS NOT NULL
+                                    OR (s.enqueues > 0 AND s.watched)
+                                    OR s.next_run_at = '0001-01-01 00:00:00+00'::timestamptz
+                                    OR (st.remaining_runs IS NOT NULL AND st.remaining_runs - s.enqueues <= 0)
+                               THEN now() ELSE st.health_check_at END
     FROM s
     WHERE st.name = s.name
       AND s.n = s.schedule_ticks AND s.consistent
@@ -107,19 +121,22 @@ advanced AS (
       -- little later than the transaction's, and a job must never look enqueued early.
       AND s.newest <= now()
       AND ($15::integer = 0 OR (SELECT werk_cron_leader_pid()) = $15::integer)
-    RETURNING st.name, st.remaining_runs
+    RETURNING st.name, st.remaining_runs, st.health_check_at
 ),
 jobs AS (
     -- A job not due yet (jitter) is 'scheduled', pgwerk's status for that; a schedule
     -- with overlap buffer_one or buffer_all puts its jobs in one pgwerk concurrency group
     -- (group_key), which pgwerk runs one at a time.
     INSERT INTO werk_jobs (id, key, function, queue, status, priority, group_key, payload, max_attempts,
-                           timeout_secs, scheduled_at, meta, result_ttl, failure_ttl, cron_name)
+                           timeout_secs, scheduled_at, expires_at, meta, result_ttl, failure_ttl, cron_name)
     SELECT x.job_id, x.key, x.func, x.queue,
            CASE WHEN x.run_at > now() THEN 'scheduled' ELSE 'queued' END, x.priority,
            CASE WHEN x.overlap IN ('buffer_one', 'buffer_all') THEN 'cron:' || x.name END,
            pg_catalog.jsonb_build_object('args', x.args, 'kwargs', x.kwargs), x.max_attempts,
-           x.timeout_secs, x.run_at, x.meta, x.result_ttl, x.failure_ttl, x.name
+           x.timeout_secs, x.run_at,
+           -- start_deadline_secs: pgwerk's workers never start the job after this.
+           x.tick_at + x.start_deadline_secs * interval '1 second',
+           x.meta, x.result_ttl, x.failure_ttl, x.name
     FROM t x
     WHERE x.intent = 'enqueue' AND x.name IN (SELECT a.name FROM advanced a)
     ON CONFLICT (key) DO NOTHING
@@ -153,17 +170,19 @@ notified AS (
 SELECT 'won'::text AS outcome, a.name::text AS name, NULL::timestamptz AS tick_at,
        NULL::uuid AS job_id, 0::bigint AS queues_notified, now()::timestamptz AS started_at,
        coalesce(a.remaining_runs, -1)::integer AS remaining_runs,
-       (SELECT pg_catalog.count(*) FROM ledger)::integer AS ledger_rows
+       (SELECT pg_catalog.count(*) FROM ledger)::integer AS ledger_rows,
+       coalesce(a.health_check_at, '0001-01-01 00:00:00+00')::timestamptz AS health_check_at
 FROM advanced a
 UNION ALL
 SELECT CASE WHEN x.intent = 'enqueue' THEN 'foreign' ELSE x.intent END,
-       x.name, x.tick_at, CASE WHEN x.intent = 'foreign' THEN x.existing_id END, 0, now(), -1, 0
+       x.name, x.tick_at, CASE WHEN x.intent = 'foreign' THEN x.existing_id END, 0, now(), -1, 0,
+       '0001-01-01 00:00:00+00'
 FROM t x
 WHERE x.name IN (SELECT a.name FROM advanced a)
   AND ((x.intent = 'enqueue' AND x.job_id NOT IN (SELECT id FROM jobs))
        OR x.intent IN ('duplicate', 'foreign', 'skipped_overlap'))
 UNION ALL
-SELECT 'notified', '', NULL, NULL, n.n, now(), -1, 0
+SELECT 'notified', '', NULL, NULL, n.n, now(), -1, 0, '0001-01-01 00:00:00+00'
 FROM notified n
 `
 
@@ -194,11 +213,13 @@ type EnqueueDueTicksRow struct {
 	StartedAt      time.Time  `json:"started_at"`
 	RemainingRuns  int32      `json:"remaining_runs"`
 	LedgerRows     int32      `json:"ledger_rows"`
+	HealthCheckAt  time.Time  `json:"health_check_at"`
 }
 
 // The whole tick in one statement, so that the decision and the jobs commit together or
 // not at all. Input: one row per decided tick (tick_*): its job key and the id its job
-// gets (both made by the ticker), whether to enqueue it or record it as missed, whether
+// gets (both made by the ticker), whether to enqueue it or record it as missed (or as
+// excluded: its local date is a day of the schedule's exclude_calendar), whether
 // it is its schedule's head (the one tick of a schedule with overlap 'skip' or
 // 'buffer_one' that can get a job), and, repeated on each tick of a schedule, what the
 // ticker's decision was based on (the schedule's last_tick_at, the definition it was
@@ -221,7 +242,11 @@ type EnqueueDueTicksRow struct {
 // job's outcome never counts as the schedule's, and the ticker reports it on the
 // schedule.
 //
-// The ledger gets the ticks that have no job (missed, skipped_overlap, foreign), and
+// A tick's job gets pgwerk's expires_at when the schedule has start_deadline_secs, so
+// that pgwerk's workers never start it later.
+//
+// The ledger gets the ticks that have no job (missed, excluded, skipped_overlap,
+// foreign), and
 // enqueued ticks but the newest: the newest is the schedule's last_job_id and
 // last_job_at, and its row is written with its outcome (queries/outcomes.sql), so that
 // a tick at its usual pace writes the state row and the job and nothing else. The
@@ -230,7 +255,9 @@ type EnqueueDueTicksRow struct {
 // the job key, are what make a tick happen once (pgwerk deletes finished jobs).
 //
 // Returns one row (outcome 'won', with the schedule's remaining_runs after it, -1 for no
-// limit) per schedule whose decision went through, one row per tick whose outcome is
+// limit, and its health_check_at: when the ticker is to look at its health, year 1 for
+// none) per
+// schedule whose decision went through, one row per tick whose outcome is
 // not what the ticker asked for ('duplicate' for a tick decided before,
 // 'skipped_overlap', and 'foreign' for a key held by a job werkcron did not make for it:
 // with job_id NULL when that job committed after this statement's snapshot, in which
@@ -280,6 +307,7 @@ func (q *Queries) EnqueueDueTicks(ctx context.Context, arg EnqueueDueTicksParams
 			&i.StartedAt,
 			&i.RemainingRuns,
 			&i.LedgerRows,
+			&i.HealthCheckAt,
 		); err != nil {
 			return nil, err
 		}

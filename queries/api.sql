@@ -14,6 +14,9 @@ SELECT s.* FROM werk_cron_schedule(
     starts_at => sqlc.narg('starts_at')::timestamptz, ends_at => sqlc.narg('ends_at')::timestamptz,
     jitter_secs => sqlc.narg('jitter_secs')::integer, remaining_runs => sqlc.narg('remaining_runs')::integer,
     pause_after_failures => sqlc.narg('pause_after_failures')::integer,
+    start_deadline_secs => sqlc.narg('start_deadline_secs')::integer,
+    max_runtime_secs => sqlc.narg('max_runtime_secs')::integer,
+    exclude_calendar => sqlc.narg('exclude_calendar')::text,
     keep_state => @keep_state::boolean, labels => sqlc.narg('labels')::jsonb) AS s;
 
 -- name: AlterSchedule :one
@@ -31,6 +34,9 @@ SELECT s.* FROM werk_cron_alter(
     starts_at => sqlc.narg('starts_at')::timestamptz, ends_at => sqlc.narg('ends_at')::timestamptz,
     jitter_secs => sqlc.narg('jitter_secs')::integer, remaining_runs => sqlc.narg('remaining_runs')::integer,
     pause_after_failures => sqlc.narg('pause_after_failures')::integer,
+    start_deadline_secs => sqlc.narg('start_deadline_secs')::integer,
+    max_runtime_secs => sqlc.narg('max_runtime_secs')::integer,
+    exclude_calendar => sqlc.narg('exclude_calendar')::text,
     clear => @clear::text[], labels => sqlc.narg('labels')::jsonb) AS s;
 
 -- name: UnscheduleByName :one
@@ -133,7 +139,8 @@ SELECT stmt::text AS stmt FROM werk_cron_grant(@role::text, @apply::boolean) AS 
 -- advance), for werkcron_job_outcomes_total.
 SELECT coalesce(pg_catalog.pg_sequence_last_value('werk_cron_outcomes_complete'::regclass), 0)::bigint AS complete,
        coalesce(pg_catalog.pg_sequence_last_value('werk_cron_outcomes_failed'::regclass), 0)::bigint AS failed,
-       coalesce(pg_catalog.pg_sequence_last_value('werk_cron_outcomes_aborted'::regclass), 0)::bigint AS aborted;
+       coalesce(pg_catalog.pg_sequence_last_value('werk_cron_outcomes_aborted'::regclass), 0)::bigint AS aborted,
+       coalesce(pg_catalog.pg_sequence_last_value('werk_cron_outcomes_expired'::regclass), 0)::bigint AS expired;
 
 -- name: RequestBackfill :one
 -- Asks the primary ticker to backfill (see werk_cron_backfill); returns the request's id.
@@ -142,3 +149,62 @@ SELECT werk_cron_backfill(@name::text, @from_at::timestamptz, @to_at::timestampt
 -- name: GetBackfill :one
 SELECT * FROM werk_cron_backfills
 WHERE id = @id::bigint;
+
+-- name: CountSchedulesByHealth :many
+-- For /metrics: schedules per health, as werk_cron_status shows it (no row: ok), without
+-- the view's per-schedule subqueries.
+SELECT coalesce(h.health, 'ok')::text AS health, count(*) AS schedules
+FROM werk_cron_jobs j
+LEFT JOIN werk_cron_health h ON h.name = j.name
+GROUP BY 1 ORDER BY 1;
+
+-- name: ListUnhealthy :many
+-- The schedules that did not do their job: failing, late or overdue (what `werkcron
+-- status --check` lists), through the index of schedules whose health is not ok.
+SELECT * FROM werk_cron_status
+WHERE name IN (SELECT h.name FROM werk_cron_health h
+               WHERE h.health IN ('failing', 'late', 'overdue'))
+ORDER BY name;
+
+-- name: AddCalendarDays :execrows
+-- Adds days to a calendar (or sets their note, '' for none); a day already there with the
+-- same note is left alone, so that adding it again plans nothing again. Returns how many
+-- rows changed.
+INSERT INTO werk_cron_calendars AS k (calendar, day, note)
+SELECT @calendar::text, d.day::date, nullif(d.note, '')
+FROM ROWS FROM (pg_catalog.unnest(@days::text[]), pg_catalog.unnest(@notes::text[])) AS d(day, note)
+ON CONFLICT (calendar, day) DO UPDATE SET note = excluded.note
+WHERE k.note IS DISTINCT FROM excluded.note;
+
+-- name: RemoveCalendarDays :execrows
+-- Removes days from a calendar; returns how many there were.
+DELETE FROM werk_cron_calendars
+WHERE calendar = @calendar::text AND day = ANY ((@days::text[])::date[]);
+
+-- name: RemoveCalendar :execrows
+-- Removes every day of a calendar; returns how many there were.
+DELETE FROM werk_cron_calendars WHERE calendar = @calendar::text;
+
+-- name: ListCalendarDays :many
+-- One calendar's days, in order.
+SELECT day::text AS day, coalesce(note, '')::text AS note
+FROM werk_cron_calendars
+WHERE calendar = @calendar::text
+ORDER BY day;
+
+-- name: ListCalendars :many
+-- Every calendar with days or with schedules that skip its days: how many days, the first
+-- and last, and how many schedules use it.
+SELECT c.calendar::text AS calendar,
+       (SELECT count(*) FROM werk_cron_calendars k WHERE k.calendar = c.calendar)::integer AS days,
+       coalesce((SELECT min(k.day) FROM werk_cron_calendars k WHERE k.calendar = c.calendar)::text, '')::text AS first_day,
+       coalesce((SELECT max(k.day) FROM werk_cron_calendars k WHERE k.calendar = c.calendar)::text, '')::text AS last_day,
+       (SELECT count(*) FROM werk_cron_jobs j WHERE j.exclude_calendar = c.calendar)::integer AS schedules
+FROM (SELECT DISTINCT calendar FROM werk_cron_calendars
+      UNION
+      SELECT DISTINCT exclude_calendar FROM werk_cron_jobs WHERE exclude_calendar IS NOT NULL) c
+ORDER BY 1;
+
+-- name: GetStatus :one
+-- One schedule's row of werk_cron_status.
+SELECT * FROM werk_cron_status WHERE name = @name::text;

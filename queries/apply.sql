@@ -37,7 +37,8 @@ WITH d AS MATERIALIZED (
                w.x->'meta', (w.x->>'priority')::integer, (w.x->>'max_attempts')::integer,
                (w.x->>'paused')::boolean, w.x->>'catchup', (w.x->>'catchup_window_secs')::integer,
                w.x->>'overlap', (w.x->>'starts_at')::timestamptz, (w.x->>'ends_at')::timestamptz,
-               (w.x->>'jitter_secs')::integer, NULL::integer, (w.x->>'pause_after_failures')::integer)
+               (w.x->>'jitter_secs')::integer, NULL::integer, (w.x->>'pause_after_failures')::integer,
+               (w.x->>'start_deadline_secs')::integer, (w.x->>'max_runtime_secs')::integer, w.x->>'exclude_calendar')
            || CASE WHEN w.x ? 'labels' THEN pg_catalog.jsonb_build_object('labels', w.x->'labels') ELSE '{}' END AS def,
            w.x ? 'paused' AS paused_given
     FROM d, pg_catalog.jsonb_array_elements(@entries::jsonb) AS w(x)

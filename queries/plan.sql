@@ -12,7 +12,7 @@
 SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
        j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
        coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
-       s.last_job_id, s.last_job_at
+       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar
 FROM werk_cron_state s
 JOIN werk_cron_jobs j ON j.name = s.name
 WHERE s.next_run_at IS NOT NULL
@@ -35,7 +35,7 @@ LIMIT 1;
 SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
        j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
        coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
-       s.last_job_id, s.last_job_at
+       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar
 FROM werk_cron_state s
 JOIN werk_cron_jobs j ON j.name = s.name
 WHERE s.name = ANY (@names::text[]);
@@ -48,7 +48,7 @@ WHERE s.name = ANY (@names::text[]);
 SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
        j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
        coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
-       s.last_job_id, s.last_job_at
+       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar
 FROM werk_cron_state s
 JOIN werk_cron_jobs j ON j.name = s.name
 WHERE s.planned_at IS NULL AND s.defined_at > @above::timestamptz
@@ -62,7 +62,7 @@ FOR NO KEY UPDATE OF s SKIP LOCKED;
 SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
        j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
        coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
-       s.last_job_id, s.last_job_at
+       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar
 FROM werk_cron_state s
 JOIN werk_cron_jobs j ON j.name = s.name
 WHERE s.planned_at IS NULL AND (s.defined_at, s.name) < (@below_at::timestamptz, @below_name::text)
@@ -76,7 +76,7 @@ FOR NO KEY UPDATE OF s SKIP LOCKED;
 SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
        j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
        coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
-       s.last_job_id, s.last_job_at
+       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar
 FROM werk_cron_state s
 JOIN werk_cron_jobs j ON j.name = s.name
 WHERE s.last_error IS NOT NULL AND s.name > @after::text
@@ -105,18 +105,23 @@ SELECT EXISTS (SELECT 1 FROM werk_cron_state WHERE planned_at IS NULL
 -- name: SaveScheduleState :exec
 -- next_run_at and last_error of schedules the ticker decided outside the tick statement
 -- (a refused enqueue, a plan gone stale), in one round trip. Only rows still at the
--- definition the ticker saw (defined_at) and not held by another session are written:
--- an edit plans the row afresh anyway, and a locked row is tried again later.
+-- definition the ticker saw (defined_at), still planned (an edit of the calendar they
+-- skip makes them unplanned) and not held by another session are written: the planner
+-- plans the row afresh anyway, and a locked row is tried again later. A changed
+-- last_error changes the schedule's health: the ticker looks at it next.
 WITH target AS (
     SELECT j.name
     FROM werk_cron_state j
     JOIN (SELECT pg_catalog.unnest(@names::text[]) AS name, pg_catalog.unnest(@seen_defined_ats::timestamptz[]) AS seen) s
       ON s.name = j.name AND s.seen = j.defined_at
+    WHERE j.planned_at IS NOT NULL
     FOR NO KEY UPDATE OF j SKIP LOCKED
 )
 UPDATE werk_cron_state j
 SET next_run_at = nullif(s.next_run_at, '0001-01-01 00:00:00+00'::timestamptz),
-    last_error = nullif(s.last_error, '')
+    last_error = nullif(s.last_error, ''),
+    health_check_at = CASE WHEN j.last_error IS DISTINCT FROM nullif(s.last_error, '') THEN now()
+                           ELSE j.health_check_at END
 FROM (SELECT pg_catalog.unnest(@names::text[]) AS name,
              pg_catalog.unnest(@next_run_ats::timestamptz[]) AS next_run_at,
              pg_catalog.unnest(@last_errors::text[]) AS last_error) s,

@@ -36,8 +36,8 @@ var (
 	// ErrBadJSON: Args is not a JSON array, or Kwargs or Meta not a JSON object.
 	ErrBadJSON = errors.New("invalid JSON")
 	// ErrWholeSeconds: a duration the database keeps in seconds (Interval, Timeout,
-	// ResultTTL, FailureTTL, CatchupWindow, Jitter) is negative or has a fraction of a
-	// second.
+	// ResultTTL, FailureTTL, CatchupWindow, Jitter, StartDeadline, MaxRuntime) is
+	// negative or has a fraction of a second.
 	ErrWholeSeconds = errors.New("not a positive whole number of seconds")
 	// ErrInvalid: any other bad field (blank Func, unknown Catchup, EndsAt before
 	// StartsAt, ...).
@@ -66,7 +66,8 @@ func (e *ValidationError) Unwrap() error { return e.Err }
 // means "not set": the column's default (Queue "default", Timezone "UTC", Args [],
 // Kwargs {}, MaxAttempts 1, Catchup "latest", Overlap "allow") or NULL (Timeout,
 // ResultTTL, FailureTTL, Meta, CatchupWindow, StartsAt, EndsAt, Jitter, RemainingRuns,
-// PauseAfterFailures; pgwerk's defaults apply to the job). The defaults themselves are
+// PauseAfterFailures, StartDeadline, MaxRuntime, ExcludeCalendar; pgwerk's defaults
+// apply to the job). The defaults themselves are
 // the table's, written once in its DDL.
 //
 // Args, Kwargs and Meta are raw JSON, stored and handed to the worker byte for byte
@@ -107,6 +108,16 @@ type CronJob struct {
 	// PauseAfterFailures, when > 0: after that many consecutive failed runs the ticker
 	// pauses the schedule, with PausedReason saying why.
 	PauseAfterFailures int
+	// StartDeadline, when > 0: a tick's job not started within this long of its tick
+	// never starts (it gets pgwerk's expires_at, and its run is recorded expired); a
+	// pending tick already that old is missed. Whole seconds, longer than Jitter.
+	StartDeadline time.Duration
+	// MaxRuntime, when > 0: a run still active this long after it started makes the
+	// schedule's health overdue. Whole seconds.
+	MaxRuntime time.Duration
+	// ExcludeCalendar names a calendar (see Scheduler.AddCalendarDays): a tick whose
+	// local date in Timezone is one of its days gets no job and is recorded excluded.
+	ExcludeCalendar string
 
 	// Written by the database and the ticker; Register ignores them.
 	PausedReason string    // why it is paused (werk_cron_pause, or failures)
@@ -189,6 +200,8 @@ func (job CronJob) params() (db.UpsertScheduleParams, error) {
 		{"FailureTTL", job.FailureTTL, &p.FailureTtl},
 		{"CatchupWindow", job.CatchupWindow, &p.CatchupWindowSecs},
 		{"Jitter", job.Jitter, &p.JitterSecs},
+		{"StartDeadline", job.StartDeadline, &p.StartDeadlineSecs},
+		{"MaxRuntime", job.MaxRuntime, &p.MaxRuntimeSecs},
 	} {
 		if *d.dst, err = wholeSeconds(d.v); err != nil {
 			return p, bad(d.field, ErrWholeSeconds, "%s: %s (or zero: not set)", d.v, secondsWant(d.v))
@@ -242,6 +255,7 @@ func (job CronJob) params() (db.UpsertScheduleParams, error) {
 	if p.Labels, err = labelsJSON(job.Labels); err != nil {
 		return p, bad("Labels", ErrInvalid, "%v", err)
 	}
+	p.ExcludeCalendar = nonEmpty(job.ExcludeCalendar)
 	return p, nil
 }
 
@@ -280,8 +294,14 @@ func timingArg(name, expr string, every time.Duration, zone string) (string, err
 
 // NextRuns returns the schedule's next at most n fire instants after from, as the
 // ticker sees them: in Timezone, not before the schedule's start (ChangedAt, StartsAt),
-// not after EndsAt. It ignores Paused, and the ticks the ticker has already decided.
+// not after EndsAt. It ignores Paused, the ticks the ticker has already decided, and
+// ExcludeCalendar (Scheduler.NextRuns skips its days).
 func (job CronJob) NextRuns(from time.Time, n int) ([]time.Time, error) {
+	return job.nextRuns(from, n, nil)
+}
+
+// nextRuns is NextRuns without the days of cal (nil: none).
+func (job CronJob) nextRuns(from time.Time, n int, cal *schedule.Calendar) ([]time.Time, error) {
 	var sched cron.Schedule
 	if job.Cron != "" {
 		loc, err := time.LoadLocation(or(job.Timezone, "UTC"))
@@ -298,6 +318,13 @@ func (job CronJob) NextRuns(from time.Time, n int) ([]time.Time, error) {
 			return nil, &ValidationError{Name: job.Name, Field: "Interval", Reason: job.Interval.String(), Err: ErrWholeSeconds}
 		}
 		sched = cron.Interval{Anchor: schedule.StartBound(true, job.ChangedAt, job.StartsAt), Every: job.Interval}
+	}
+	if cal != nil {
+		loc, err := time.LoadLocation(or(job.Timezone, "UTC"))
+		if err != nil {
+			return nil, &ValidationError{Name: job.Name, Field: "Timezone", Reason: err.Error(), Err: ErrUnknownZone}
+		}
+		sched = &schedule.ExcludingSchedule{Schedule: sched, Loc: loc, Calendar: cal}
 	}
 	// Nothing before the start bound: ask from just before it.
 	if start := schedule.StartBound(job.Cron == "", job.ChangedAt, job.StartsAt); from.Before(start) {
@@ -338,6 +365,9 @@ type Changes struct {
 	Jitter             *time.Duration
 	RemainingRuns      *int
 	PauseAfterFailures *int
+	StartDeadline      *time.Duration
+	MaxRuntime         *time.Duration
+	ExcludeCalendar    *string
 	Clear              []string
 	// Labels, when not nil, replaces every label (empty: none).
 	Labels map[string]string
@@ -349,7 +379,8 @@ func (c Changes) alterParams(name string) (db.AlterScheduleParams, error) {
 		return &ValidationError{Name: name, Field: field, Reason: fmt.Sprintf(format, args...), Err: err}
 	}
 	p := db.AlterScheduleParams{Name: name, Func: c.Func, Queue: c.Queue, Timezone: c.Timezone, Paused: c.Paused,
-		Catchup: c.Catchup, Overlap: c.Overlap, StartsAt: c.StartsAt, EndsAt: c.EndsAt, Clear: []string{}}
+		Catchup: c.Catchup, Overlap: c.Overlap, StartsAt: c.StartsAt, EndsAt: c.EndsAt,
+		ExcludeCalendar: c.ExcludeCalendar, Clear: []string{}}
 	if c.Cron != nil || c.Interval != nil {
 		zone := ""
 		if c.Timezone != nil {
@@ -375,6 +406,8 @@ func (c Changes) alterParams(name string) (db.AlterScheduleParams, error) {
 		{"FailureTTL", c.FailureTTL, &p.FailureTtl},
 		{"CatchupWindow", c.CatchupWindow, &p.CatchupWindowSecs},
 		{"Jitter", c.Jitter, &p.JitterSecs},
+		{"StartDeadline", c.StartDeadline, &p.StartDeadlineSecs},
+		{"MaxRuntime", c.MaxRuntime, &p.MaxRuntimeSecs},
 	} {
 		if d.v == nil {
 			continue
@@ -445,6 +478,7 @@ var (
 		"CatchupWindow": "catchup_window_secs", "Overlap": "overlap", "StartsAt": "starts_at",
 		"EndsAt": "ends_at", "Jitter": "jitter_secs", "RemainingRuns": "remaining_runs",
 		"PauseAfterFailures": "pause_after_failures", "Labels": "labels", "ManagedBy": "managed_by",
+		"StartDeadline": "start_deadline_secs", "MaxRuntime": "max_runtime_secs", "ExcludeCalendar": "exclude_calendar",
 	}
 	columnFields = func() map[string]string {
 		m := make(map[string]string, len(fieldColumns))
@@ -485,8 +519,11 @@ func dbError(name string, err error) error {
 		switch field {
 		case "Args", "Kwargs", "Meta":
 			sentinel = ErrBadJSON
-		case "Interval", "Timeout", "ResultTTL", "FailureTTL", "CatchupWindow", "Jitter":
+		case "Interval", "Timeout", "ResultTTL", "FailureTTL", "CatchupWindow", "Jitter", "StartDeadline", "MaxRuntime":
 			sentinel = ErrWholeSeconds
+		}
+		if strings.Contains(rule, "_less_than_") {
+			sentinel = ErrInvalid // a bound another field sets (jitter_secs < start_deadline_secs)
 		}
 		reason := strings.ReplaceAll(strings.TrimPrefix(rule, fieldColumns[field]+"_"), "_", " ")
 		return &ValidationError{Name: name, Field: field, Reason: reason + " (" + pgErr.ConstraintName + ")", Err: sentinel}
@@ -564,6 +601,9 @@ func fromRow(r db.WerkCronJob) CronJob {
 		EndsAt:             deref(r.EndsAt),
 		Jitter:             secsOf(r.JitterSecs),
 		PauseAfterFailures: int(deref(r.PauseAfterFailures)),
+		StartDeadline:      secsOf(r.StartDeadlineSecs),
+		MaxRuntime:         secsOf(r.MaxRuntimeSecs),
+		ExcludeCalendar:    deref(r.ExcludeCalendar),
 		CreatedAt:          r.CreatedAt,
 		UpdatedAt:          r.UpdatedAt,
 		ChangedAt:          r.ChangedAt,

@@ -65,7 +65,7 @@ func (s *Scheduler) StatusByLabels(ctx context.Context, labels map[string]string
 	}
 	out := make([]ScheduleStatus, len(rows))
 	for i, r := range rows {
-		out[i] = scheduleStatusOf(r)
+		out[i] = statusOf(r)
 	}
 	return out, nil
 }

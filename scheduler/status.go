@@ -21,7 +21,7 @@ import (
 type Tick struct {
 	Name    string    `json:"name"`
 	At      time.Time `json:"tick_at"`
-	Outcome string    `json:"outcome"` // enqueued, duplicate, foreign (key held by another's job), skipped_overlap, missed, triggered (a manual run) or backfilled
+	Outcome string    `json:"outcome"` // enqueued, duplicate, foreign (key held by another's job), skipped_overlap, missed, excluded (a calendar's day), triggered (a manual run) or backfilled
 	JobID   uuid.UUID `json:"job_id"`  // zero for missed and skipped ticks
 	// DecidedAt is when the ticker decided the tick (for a manual run, when it was
 	// triggered).
@@ -33,7 +33,7 @@ type Tick struct {
 	// The job's outcome once it reached a final status and was recorded (by the primary
 	// ticker about a second later, or when pgwerk deleted the job); "" and zero before
 	// (or without a job).
-	JobStatus     string    `json:"job_status,omitempty"` // complete, failed, aborted; unknown: the job's row vanished unrecorded
+	JobStatus     string    `json:"job_status,omitempty"` // complete, failed, aborted; expired: not started by its start deadline; unknown: the job's row vanished unrecorded
 	JobStartedAt  time.Time `json:"job_started_at,omitzero"`
 	JobFinishedAt time.Time `json:"job_finished_at,omitzero"`
 	JobAttempts   int       `json:"job_attempts,omitempty"`
@@ -109,8 +109,13 @@ func instanceOf(r db.ListInstancesRow) Instance {
 
 // ScheduleStatus is one row of werk_cron_status.
 type ScheduleStatus struct {
-	Name          string
-	State         string // active, paused, error, ended or unplanned
+	Name  string
+	State string // active, paused, error, ended or unplanned
+	// Health is one word for whether the schedule does its job (HealthOK, HealthFailing,
+	// HealthLate, HealthOverdue, HealthPaused, HealthError, HealthEnded), kept by the
+	// primary ticker; HealthSince is since when.
+	Health        string
+	HealthSince   time.Time
 	Schedule      string // the cron expression, or "every <n>s"
 	Timezone      string
 	Func          string
@@ -131,6 +136,10 @@ type ScheduleStatus struct {
 	Overlap       string
 	Jitter        time.Duration
 	RemainingRuns *int // nil: no limit
+	// What watches it, and the calendar whose days it skips (see CronJob).
+	StartDeadline   time.Duration
+	MaxRuntime      time.Duration
+	ExcludeCalendar string
 
 	Labels    map[string]string // see CronJob.Labels
 	ManagedBy string            // the owner whose Apply keeps it; "": written by hand
@@ -168,7 +177,7 @@ func (s *Scheduler) Status(ctx context.Context) (Status, error) {
 	}
 	st.Schedules = make([]ScheduleStatus, len(rows))
 	for i, r := range rows {
-		st.Schedules[i] = scheduleStatusOf(r)
+		st.Schedules[i] = statusOf(r)
 	}
 	newest, err := s.q.NewestTick(ctx)
 	if err != nil {
@@ -181,10 +190,20 @@ func (s *Scheduler) Status(ctx context.Context) (Status, error) {
 	return st, nil
 }
 
-// scheduleStatusOf reads one row of werk_cron_status.
-func scheduleStatusOf(r db.WerkCronStatus) ScheduleStatus {
-	ss := ScheduleStatus{Name: r.Name, State: r.State, Timezone: r.Timezone, Func: r.Func,
-		Queue: r.Queue, NextRunAt: deref(r.NextRunAt), LastTickAt: deref(r.LastTickAt)}
+// StatusOf returns the row of werk_cron_status of the schedule name; the error wraps
+// ErrNotFound when there is none.
+func (s *Scheduler) StatusOf(ctx context.Context, name string) (ScheduleStatus, error) {
+	r, err := s.q.GetStatus(ctx, name)
+	if err != nil {
+		return ScheduleStatus{}, nameError("status of", name, err)
+	}
+	return statusOf(r), nil
+}
+
+// statusOf is the ScheduleStatus of a werk_cron_status row.
+func statusOf(r db.WerkCronStatus) ScheduleStatus {
+	ss := ScheduleStatus{Name: r.Name, State: r.State, Health: r.Health, HealthSince: r.HealthSince,
+		Timezone: r.Timezone, Func: r.Func, Queue: r.Queue, NextRunAt: deref(r.NextRunAt), LastTickAt: deref(r.LastTickAt)}
 	ss.Schedule = deref(r.Schedule)
 	ss.LastJobStatus = deref(r.LastJobStatus)
 	ss.LastError = deref(r.LastError)
@@ -195,6 +214,7 @@ func scheduleStatusOf(r db.WerkCronStatus) ScheduleStatus {
 	if r.RemainingRuns != nil {
 		ss.RemainingRuns = ptr(int(*r.RemainingRuns))
 	}
+	ss.StartDeadline, ss.MaxRuntime, ss.ExcludeCalendar = secsOf(r.StartDeadlineSecs), secsOf(r.MaxRuntimeSecs), deref(r.ExcludeCalendar)
 	if r.NextIn.Valid {
 		ss.NextIn = time.Duration(r.NextIn.Microseconds)*time.Microsecond +
 			time.Duration(r.NextIn.Days)*24*time.Hour
@@ -221,9 +241,10 @@ func (s *Scheduler) CountByState(ctx context.Context) (byState map[string]int, l
 
 // JobOutcomes are how many runs of werkcron's jobs have ended so far, by outcome: the
 // counters advanced as outcomes are recorded (never reset, and counting an outcome
-// whose transaction rolled back too).
+// whose transaction rolled back too). Expired counts jobs not started by their start
+// deadline.
 type JobOutcomes struct {
-	Complete, Failed, Aborted int64
+	Complete, Failed, Aborted, Expired int64
 }
 
 // JobOutcomes reads the outcome counters.
@@ -232,5 +253,5 @@ func (s *Scheduler) JobOutcomes(ctx context.Context) (JobOutcomes, error) {
 	if err != nil {
 		return JobOutcomes{}, fmt.Errorf("read job outcome counters: %w", err)
 	}
-	return JobOutcomes{Complete: r.Complete, Failed: r.Failed, Aborted: r.Aborted}, nil
+	return JobOutcomes{Complete: r.Complete, Failed: r.Failed, Aborted: r.Aborted, Expired: r.Expired}, nil
 }

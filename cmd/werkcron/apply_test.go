@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -292,7 +293,8 @@ func TestCLILabels(t *testing.T) {
 	if got := query[string](t, dsn, `SELECT labels::text FROM werk_cron_jobs WHERE name = 'a'`); got != `{"tenant": "43"}` {
 		t.Errorf("after edit: %s", got)
 	}
-	if r := mustCLI(t, dsn, "show", "a"); !strings.Contains(r.stdout, "labels          tenant=43\n") || !strings.Contains(r.stdout, "managed by      - (written by hand)") {
+	if r := mustCLI(t, dsn, "show", "a"); !regexp.MustCompile(`(?m)^labels +tenant=43$`).MatchString(r.stdout) ||
+		!regexp.MustCompile(`(?m)^managed by +- \(written by hand\)$`).MatchString(r.stdout) {
 		t.Errorf("show:\n%s", r.stdout)
 	}
 	mustCLI(t, dsn, "edit", "a", "--clear", "label")

@@ -28,6 +28,8 @@ type defFlags struct {
 	priority, maxAttempts, remaining, pause int
 	paused                                  bool
 	labels                                  map[string]string // --label, repeated
+	startDeadline, maxRuntime               time.Duration
+	excludeCalendar                         string
 }
 
 // fieldFlags maps a CronJob field to the flag that sets it, so that an error names what
@@ -40,7 +42,8 @@ var fieldFlags = map[string]string{
 	"CatchupWindow": "--catchup-window", "Overlap": "--overlap", "StartsAt": "--starts-at",
 	"EndsAt": "--ends-at", "Paused": "--paused", "Jitter": "--jitter",
 	"RemainingRuns": "--remaining-runs", "PauseAfterFailures": "--pause-after-failures",
-	"Labels": "--label",
+	"Labels":        "--label",
+	"StartDeadline": "--start-deadline", "MaxRuntime": "--max-runtime", "ExcludeCalendar": "--exclude-calendar",
 }
 
 func newDefFlags(fs *flag.FlagSet) *defFlags {
@@ -70,6 +73,9 @@ func newDefFlags(fs *flag.FlagSet) *defFlags {
 	fs.Func("label", "a label `KEY=VALUE` (may be repeated; edit: the labels given replace all)", func(v string) error {
 		return addLabel(&d.labels, v)
 	})
+	fs.DurationVar(&d.startDeadline, "start-deadline", 0, "a job not started this long after its tick never starts (recorded expired; the schedule is late)")
+	fs.DurationVar(&d.maxRuntime, "max-runtime", 0, "a run active longer than this makes the schedule overdue")
+	fs.StringVar(&d.excludeCalendar, "exclude-calendar", "", "enqueue nothing on the days of this calendar (werkcron calendar), in the schedule's zone")
 	return d
 }
 
@@ -140,6 +146,7 @@ func (d *defFlags) job(name string) (scheduler.CronJob, error) {
 		Timeout: d.timeout, ResultTTL: d.resultTTL, FailureTTL: d.failureTTL, Priority: d.priority,
 		MaxAttempts: d.maxAttempts, Paused: d.paused, Catchup: d.catchup, CatchupWindow: d.catchupWindow,
 		Overlap: d.overlap, Jitter: d.jitter, PauseAfterFailures: d.pause,
+		StartDeadline: d.startDeadline, MaxRuntime: d.maxRuntime, ExcludeCalendar: d.excludeCalendar,
 		Args: json.RawMessage(d.args), Kwargs: json.RawMessage(d.kwargs), Meta: json.RawMessage(d.meta),
 		Labels: d.labels,
 	}
@@ -180,6 +187,8 @@ func (d *defFlags) changes(name string, clear string) (scheduler.Changes, error)
 	c.Catchup, c.Overlap = str("catchup", d.catchup), str("overlap", d.overlap)
 	c.Interval, c.Timeout, c.ResultTTL, c.FailureTTL = dur("every", d.every), dur("timeout", d.timeout), dur("result-ttl", d.resultTTL), dur("failure-ttl", d.failureTTL)
 	c.CatchupWindow, c.Jitter = dur("catchup-window", d.catchupWindow), dur("jitter", d.jitter)
+	c.StartDeadline, c.MaxRuntime = dur("start-deadline", d.startDeadline), dur("max-runtime", d.maxRuntime)
+	c.ExcludeCalendar = str("exclude-calendar", d.excludeCalendar)
 	c.Priority, c.MaxAttempts = num("priority", d.priority), num("max-attempts", d.maxAttempts)
 	c.RemainingRuns, c.PauseAfterFailures = num("remaining-runs", d.remaining), num("pause-after-failures", d.pause)
 	if set["paused"] {
@@ -246,7 +255,8 @@ fields of an existing schedule, use 'werkcron edit'.
 
 Examples:
   werkcron add daily-report --func myapp.tasks.report --cron '0 9 * * 1-5' \
-      --tz Europe/Berlin --queue reports --args '["sales"]' --kwargs '{"format": "pdf"}'
+      --tz Europe/Berlin --queue reports --args '["sales"]' --kwargs '{"format": "pdf"}' \
+      --start-deadline 30m --max-runtime 1h --exclude-calendar de-holidays
   werkcron add ping --func myapp.tasks.ping --every 30s --overlap skip
   werkcron add sync-42 --func myapp.tasks.sync --every 5m --label tenant=42 --label team=billing`)
 	d := newDefFlags(fs)
@@ -310,7 +320,7 @@ Examples:
 	if *asJSON {
 		return writeJSON(e.stdout, toJSON(stored))
 	}
-	return printJob(e.stdout, stored)
+	return printJob(e.stdout, stored, nil)
 }
 
 func cmdEdit(ctx context.Context, e *env, args []string) error {
@@ -360,7 +370,7 @@ Examples:
 	if *asJSON {
 		return writeJSON(e.stdout, toJSON(stored))
 	}
-	return printJob(e.stdout, stored)
+	return printJob(e.stdout, stored, nil)
 }
 
 // flagError rewrites a *ValidationError to name the flag instead of the Go field.

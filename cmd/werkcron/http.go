@@ -27,6 +27,11 @@ import (
 // that an alert on "error > 0" has a series to read).
 var scheduleStates = []string{"active", "unplanned", "paused", "ended", "error"}
 
+// scheduleHealths are the values of werk_cron_status.health, each exported (also at
+// zero, for alerts on "late > 0").
+var scheduleHealths = []string{scheduler.HealthOK, scheduler.HealthFailing, scheduler.HealthLate,
+	scheduler.HealthOverdue, scheduler.HealthPaused, scheduler.HealthError, scheduler.HealthEnded}
+
 var (
 	// stuckAfter: a ticker whose loop has not gone round for this long (as primary or
 	// standby) is unhealthy: something holds it that no bound caught.
@@ -60,7 +65,8 @@ type opsServer struct {
 
 	mu       sync.Mutex // guards the cached counts and serialises their reads
 	counts   map[string]int
-	failing  int // schedules whose last run failed
+	health   map[string]int // schedules by health
+	failing  int            // schedules whose last run failed
 	outcomes scheduler.JobOutcomes
 	countsAt time.Time
 	countsOK bool
@@ -140,8 +146,12 @@ func (o *opsServer) readCounts(ctx context.Context) {
 	o.reads++
 	counts, failing, err := o.sched.CountByState(ctx)
 	var outcomes scheduler.JobOutcomes
+	var health map[string]int
 	if err == nil {
 		outcomes, err = o.sched.JobOutcomes(ctx)
+	}
+	if err == nil {
+		health, err = o.sched.CountByHealth(ctx)
 	}
 	o.countsAt = time.Now()
 	o.countsOK = err == nil
@@ -149,13 +159,13 @@ func (o *opsServer) readCounts(ctx context.Context) {
 		o.log.Warn("metrics: read schedules by state and job outcomes", "err", err)
 		return
 	}
-	o.counts, o.failing, o.outcomes = counts, failing, outcomes
+	o.counts, o.failing, o.outcomes, o.health = counts, failing, outcomes, health
 }
 
 // The descriptions of werkcron's own metrics: names, help texts and labels.
 var (
 	ticksDesc = prometheus.NewDesc("werkcron_ticks_total",
-		"Ticks this ticker decided, by outcome (missed: ledger rows, one of which may stand for many ticks).", []string{"outcome"}, nil)
+		"Ticks this ticker decided, by outcome (missed, excluded: ledger rows, one of which may stand for many ticks).", []string{"outcome"}, nil)
 	latenessDesc = prometheus.NewDesc("werkcron_enqueue_lateness_seconds",
 		"How long after its instant each enqueued tick was committed (database time).", nil, nil)
 	statementsDesc = prometheus.NewDesc("werkcron_tick_statements_total",
@@ -180,6 +190,8 @@ var (
 		"Schedules the primary holds in memory (due within its horizon, or set aside); 0 on a standby.", nil, nil)
 	schedulesDesc = prometheus.NewDesc("werkcron_schedules",
 		"Schedules by state (werk_cron_status.state), read at most every --metrics-cache.", []string{"state"}, nil)
+	healthDesc = prometheus.NewDesc("werkcron_schedules_health",
+		"Schedules by health (werk_cron_status.health), read at most every --metrics-cache.", []string{"health"}, nil)
 	lastRunFailedDesc = prometheus.NewDesc("werkcron_schedules_last_run_failed",
 		"Schedules whose newest finished run failed.", nil, nil)
 	jobOutcomesDesc = prometheus.NewDesc("werkcron_job_outcomes_total",
@@ -196,7 +208,7 @@ type opsCollector struct{ o *opsServer }
 func (c opsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{ticksDesc, latenessDesc, statementsDesc, plannedDesc, planCutoffsDesc,
 		planReadsDesc, promotionsDesc, isPrimaryDesc, runningDesc, loopAgeDesc, overdueDesc, heldDesc,
-		schedulesDesc, lastRunFailedDesc, jobOutcomesDesc, scrapeOKDesc} {
+		schedulesDesc, healthDesc, lastRunFailedDesc, jobOutcomesDesc, scrapeOKDesc} {
 		ch <- d
 	}
 }
@@ -221,6 +233,7 @@ func (c opsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(ticksDesc, st.Duplicates, "duplicate")
 	counter(ticksDesc, st.Missed, "missed")
 	counter(ticksDesc, st.SkippedOverlap, "skipped_overlap")
+	counter(ticksDesc, st.Excluded, "excluded")
 	buckets := make(map[float64]uint64, len(scheduler.LatenessBuckets))
 	for i, le := range scheduler.LatenessBuckets {
 		buckets[le.Seconds()] = uint64(st.Lateness[i])
@@ -249,10 +262,14 @@ func (c opsCollector) Collect(ch chan<- prometheus.Metric) {
 		for _, s := range scheduleStates {
 			gauge(schedulesDesc, float64(o.counts[s]), s)
 		}
+		for _, h := range scheduleHealths {
+			gauge(healthDesc, float64(o.health[h]), h)
+		}
 		gauge(lastRunFailedDesc, float64(o.failing))
 		counter(jobOutcomesDesc, o.outcomes.Complete, "complete")
 		counter(jobOutcomesDesc, o.outcomes.Failed, "failed")
 		counter(jobOutcomesDesc, o.outcomes.Aborted, "aborted")
+		counter(jobOutcomesDesc, o.outcomes.Expired, "expired")
 	}
 	gauge(scrapeOKDesc, boolean(o.countsOK))
 }

@@ -45,12 +45,13 @@ func newOps(t *testing.T, ttl time.Duration) (*opsServer, *pgxpool.Pool) {
 // labels, help texts and buckets), for a ticker that has not run: counters at zero, no
 // werkcron_loop_age_seconds.
 const exposition = `
-# HELP werkcron_ticks_total Ticks this ticker decided, by outcome (missed: ledger rows, one of which may stand for many ticks).
+# HELP werkcron_ticks_total Ticks this ticker decided, by outcome (missed, excluded: ledger rows, one of which may stand for many ticks).
 # TYPE werkcron_ticks_total counter
 werkcron_ticks_total{outcome="enqueued"} 0
 werkcron_ticks_total{outcome="duplicate"} 0
 werkcron_ticks_total{outcome="missed"} 0
 werkcron_ticks_total{outcome="skipped_overlap"} 0
+werkcron_ticks_total{outcome="excluded"} 0
 # HELP werkcron_enqueue_lateness_seconds How long after its instant each enqueued tick was committed (database time).
 # TYPE werkcron_enqueue_lateness_seconds histogram
 werkcron_enqueue_lateness_seconds_bucket{le="0.001"} 0
@@ -103,6 +104,15 @@ werkcron_schedules{state="unplanned"} 1
 werkcron_schedules{state="paused"} 1
 werkcron_schedules{state="ended"} 0
 werkcron_schedules{state="error"} 0
+# HELP werkcron_schedules_health Schedules by health (werk_cron_status.health), read at most every --metrics-cache.
+# TYPE werkcron_schedules_health gauge
+werkcron_schedules_health{health="ok"} 1
+werkcron_schedules_health{health="failing"} 0
+werkcron_schedules_health{health="late"} 0
+werkcron_schedules_health{health="overdue"} 0
+werkcron_schedules_health{health="paused"} 1
+werkcron_schedules_health{health="error"} 0
+werkcron_schedules_health{health="ended"} 0
 # HELP werkcron_schedules_last_run_failed Schedules whose newest finished run failed.
 # TYPE werkcron_schedules_last_run_failed gauge
 werkcron_schedules_last_run_failed 0
@@ -111,6 +121,7 @@ werkcron_schedules_last_run_failed 0
 werkcron_job_outcomes_total{outcome="complete"} 0
 werkcron_job_outcomes_total{outcome="failed"} 0
 werkcron_job_outcomes_total{outcome="aborted"} 0
+werkcron_job_outcomes_total{outcome="expired"} 0
 # HELP werkcron_schedules_scrape_ok 1 if the last read of schedules and outcomes from the database succeeded.
 # TYPE werkcron_schedules_scrape_ok gauge
 werkcron_schedules_scrape_ok 1
@@ -119,7 +130,7 @@ werkcron_schedules_scrape_ok 1
 var werkcronSeries = []string{"werkcron_ticks_total", "werkcron_enqueue_lateness_seconds", "werkcron_tick_statements_total",
 	"werkcron_planned_total", "werkcron_plan_cutoffs_total", "werkcron_plan_reads_total", "werkcron_promotions_total",
 	"werkcron_is_primary", "werkcron_ticker_running", "werkcron_loop_age_seconds", "werkcron_overdue_seconds",
-	"werkcron_held_schedules", "werkcron_schedules", "werkcron_schedules_last_run_failed", "werkcron_job_outcomes_total",
+	"werkcron_held_schedules", "werkcron_schedules", "werkcron_schedules_health", "werkcron_schedules_last_run_failed", "werkcron_job_outcomes_total",
 	"werkcron_schedules_scrape_ok"}
 
 // The collector exports what the hand-written format did, and what it describes (a

@@ -4,7 +4,8 @@
 //	werkcron migrate    only migrate
 //	werkcron next EXPR  print the next fire times of a cron expression or schedule
 //	werkcron add NAME   create or replace a schedule (edit, ls, show, pause, resume,
-//	                    rm, trigger, history, status and grant manage and inspect)
+//	                    rm, trigger, history, status, calendar and grant manage and
+//	                    inspect)
 //	werkcron apply FILE make the schedules a file lists what it says (export prints them)
 //
 // Run `werkcron help` for every verb.
@@ -63,7 +64,7 @@ func verbs() []verb {
 		{"migrate", "[flags]", "create or update werkcron's tables, then exit", cmdMigrate},
 		{"add", "NAME --func FUNC (--cron EXPR | --every DURATION) [flags]", "create or replace a schedule", cmdAdd},
 		{"edit", "NAME [flags] [--clear FLAG,...]", "change only the given fields of a schedule", cmdEdit},
-		{"ls", "[--json]", "list schedules with their state, next run and last job", cmdLs},
+		{"ls", "[--json]", "list schedules with their state, health, next run and last job", cmdLs},
 		{"show", "NAME [--json]", "print every field of one schedule", cmdShow},
 		{"pause", "NAME [--reason TEXT]", "stop a schedule enqueueing (it stays registered)", cmdPause},
 		{"resume", "NAME", "let a paused schedule enqueue again, from now on", cmdResume},
@@ -74,7 +75,8 @@ func verbs() []verb {
 		{"backfill", "NAME --from INSTANT [--to INSTANT]", "enqueue the ticks of a past range that have no job yet", cmdBackfill},
 		{"next", "EXPR|NAME [--tz ZONE] [--from INSTANT] [-n N]", "print the next fire times, one RFC 3339 instant per line", cmdNext},
 		{"history", "NAME [-n N]", "print a schedule's recent ticks and their outcomes", cmdHistory},
-		{"status", "[--json]", "print the tickers (primary, standbys), tick lag and schedules in error", cmdStatus},
+		{"status", "[--check] [--json]", "print the tickers, tick lag, schedules in error; --check: exit 1 if any is failing, late or overdue", cmdStatus},
+		{"calendar", "add|rm|ls ...", "keep the holiday calendars whose days schedules skip", cmdCalendar},
 		{"grant", "ROLE [--apply]", "print (or apply) the least-privilege GRANTs for a ticker role", cmdGrant},
 	}
 }

@@ -105,6 +105,9 @@ type jobJSON struct {
 	JitterSecs         *int64          `json:"jitter_secs"`
 	RemainingRuns      *int            `json:"remaining_runs"`
 	PauseAfterFailures *int            `json:"pause_after_failures"`
+	StartDeadlineSecs  *int64          `json:"start_deadline_secs"`
+	MaxRuntimeSecs     *int64          `json:"max_runtime_secs"`
+	ExcludeCalendar    *string         `json:"exclude_calendar"`
 	NextRunAt          *time.Time      `json:"next_run_at"`
 	PlannedAt          *time.Time      `json:"planned_at"`
 	LastTickAt         *time.Time      `json:"last_tick_at"`
@@ -113,6 +116,9 @@ type jobJSON struct {
 	CreatedAt          time.Time       `json:"created_at"`
 	UpdatedAt          time.Time       `json:"updated_at"`
 	ChangedAt          time.Time       `json:"changed_at"`
+	// show adds the schedule's health (werk_cron_status).
+	Health      string     `json:"health,omitempty"`
+	HealthSince *time.Time `json:"health_since,omitempty"`
 
 	// Last: the labels, and the owner that keeps the schedule in a file.
 	Labels    map[string]string `json:"labels"`
@@ -138,8 +144,9 @@ func toJSON(j scheduler.CronJob) jobJSON {
 		CatchupWindowSecs: secs(j.CatchupWindow), Overlap: j.Overlap, StartsAt: tp(j.StartsAt),
 		EndsAt: tp(j.EndsAt), NextRunAt: tp(j.NextRunAt), LastTickAt: tp(j.LastTickAt),
 		PausedReason: strPtr(j.PausedReason), JitterSecs: secs(j.Jitter), RemainingRuns: j.RemainingRuns,
-		PlannedAt: tp(j.PlannedAt),
-		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, ChangedAt: j.ChangedAt,
+		PlannedAt: tp(j.PlannedAt), StartDeadlineSecs: secs(j.StartDeadline), MaxRuntimeSecs: secs(j.MaxRuntime),
+		ExcludeCalendar: strPtr(j.ExcludeCalendar),
+		CreatedAt:       j.CreatedAt, UpdatedAt: j.UpdatedAt, ChangedAt: j.ChangedAt,
 		Labels: labelsOrEmpty(j.Labels), ManagedBy: strPtr(j.ManagedBy),
 	}
 	if j.Cron != "" {
@@ -251,9 +258,15 @@ type statusJSON struct {
 	ConsecutiveFailures int        `json:"consecutive_failures"`
 	Failures24h         int        `json:"failures_24h"`
 	// The policy columns.
-	Overlap       string `json:"overlap"`
-	JitterSecs    *int64 `json:"jitter_secs"`
-	RemainingRuns *int   `json:"remaining_runs"`
+	Overlap           string  `json:"overlap"`
+	JitterSecs        *int64  `json:"jitter_secs"`
+	RemainingRuns     *int    `json:"remaining_runs"`
+	StartDeadlineSecs *int64  `json:"start_deadline_secs"`
+	MaxRuntimeSecs    *int64  `json:"max_runtime_secs"`
+	ExcludeCalendar   *string `json:"exclude_calendar"`
+	// Health, and since when.
+	Health      string    `json:"health"`
+	HealthSince time.Time `json:"health_since"`
 	// The last columns: labels and the owner.
 	Labels    map[string]string `json:"labels"`
 	ManagedBy *string           `json:"managed_by"`
@@ -268,7 +281,8 @@ func statusRows(rows []scheduler.ScheduleStatus) []statusJSON {
 			LastRunStatus: strPtr(r.LastRunStatus), LastRunFinishedAt: timePtr(r.LastRunFinishedAt),
 			ConsecutiveFailures: r.ConsecutiveFailures, Failures24h: r.Failures24h,
 			Overlap: r.Overlap, JitterSecs: secs(r.Jitter), RemainingRuns: r.RemainingRuns,
-			Labels: labelsOrEmpty(r.Labels), ManagedBy: strPtr(r.ManagedBy)}
+			StartDeadlineSecs: secs(r.StartDeadline), MaxRuntimeSecs: secs(r.MaxRuntime), ExcludeCalendar: strPtr(r.ExcludeCalendar),
+			Health: r.Health, HealthSince: r.HealthSince, Labels: labelsOrEmpty(r.Labels), ManagedBy: strPtr(r.ManagedBy)}
 		if o.NextRunAt != nil {
 			secs := r.NextIn.Seconds()
 			o.NextInSecs = &secs
@@ -292,8 +306,9 @@ func strPtr(s string) *string {
 	return &s
 }
 
-// printJob prints one schedule as aligned "field  value" lines.
-func printJob(w io.Writer, j scheduler.CronJob) error {
+// printJob prints one schedule as aligned "field  value" lines, with its health when st
+// is not nil.
+func printJob(w io.Writer, j scheduler.CronJob, st *scheduler.ScheduleStatus) error {
 	tw := newTable(w)
 	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, clean(v)) }
 	dur := func(d time.Duration) string {
@@ -303,6 +318,9 @@ func printJob(w io.Writer, j scheduler.CronJob) error {
 		return durText(d)
 	}
 	row("name", j.Name)
+	if st != nil {
+		row("health", fmt.Sprintf("%s since %s", st.Health, ts(st.HealthSince)))
+	}
 	row("func", j.Func)
 	row("queue", j.Queue)
 	row("schedule", scheduleText(j))
@@ -333,6 +351,9 @@ func printJob(w io.Writer, j scheduler.CronJob) error {
 		pauseAfter = fmt.Sprintf("%d failures in a row", j.PauseAfterFailures)
 	}
 	row("pause after", pauseAfter)
+	row("start deadline", dur(j.StartDeadline))
+	row("max runtime", dur(j.MaxRuntime))
+	row("exclude calendar", dash(j.ExcludeCalendar))
 	row("starts at", ts(j.StartsAt))
 	row("ends at", ts(j.EndsAt))
 	row("next run", ts(j.NextRunAt))
@@ -373,16 +394,18 @@ func labelsText(l map[string]string) string {
 
 func cmdLs(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "ls", "[--label KEY=VALUE ...] [--json]", `
-Lists every schedule with its state (active, paused, error, ended, unplanned),
-schedule, zone, next run and how soon, last tick, how its last run ended, the
-policies that shape what it enqueues (overlap other than allow, jitter, runs left),
-and why it cannot run or is paused (from the werk_cron_status view). --label lists
-only the schedules that carry the label; given more than once, all of them.
+Lists every schedule with its state (active, paused, error, ended, unplanned), its
+health (ok, failing, late, overdue, paused, error, ended), schedule, zone, next run
+and how soon, last tick, how its last run ended, the policies that shape what it
+enqueues (overlap other than allow, jitter, runs left, start deadline, run-time limit,
+the calendar whose days it skips), and why it cannot run or is paused (from the
+werk_cron_status view). --label lists only the schedules that carry the label; given
+more than once, all of them.
 
 Examples:
   werkcron ls
   werkcron ls --label tenant=42 --label team=billing
-  werkcron ls --json | jq -r '.[] | select(.state == "error") | .name'`)
+  werkcron ls --json | jq -r '.[] | select(.health == "late") | .name'`)
 	asJSON := fs.Bool("json", false, "print JSON (an array of werk_cron_status rows)")
 	var labels map[string]string
 	fs.Func("label", "only schedules with the label `KEY=VALUE` (may be repeated: all of them)", func(v string) error {
@@ -406,7 +429,7 @@ Examples:
 		return writeJSON(e.stdout, statusRows(st.Schedules))
 	}
 	tw := newTable(e.stdout)
-	fmt.Fprintln(tw, "NAME\tSTATE\tSCHEDULE\tTZ\tNEXT RUN\tIN\tLAST TICK\tLAST RUN\tPOLICY\tNOTE")
+	fmt.Fprintln(tw, "NAME\tSTATE\tHEALTH\tSCHEDULE\tTZ\tNEXT RUN\tIN\tLAST TICK\tLAST RUN\tPOLICY\tNOTE")
 	for _, r := range st.Schedules {
 		in := "-"
 		if !r.NextRunAt.IsZero() {
@@ -422,14 +445,14 @@ Examples:
 		if r.ConsecutiveFailures > 1 {
 			lastRun = fmt.Sprintf("%s (%d in a row)", lastRun, r.ConsecutiveFailures)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(r.Name), r.State, clean(r.Schedule), clean(r.Timezone),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(r.Name), r.State, r.Health, clean(r.Schedule), clean(r.Timezone),
 			ts(r.NextRunAt), in, ts(r.LastTickAt), dash(lastRun), dash(policy(r)), dash(clean(oneLine(note, 60))))
 	}
 	return tw.Flush()
 }
 
 // policy sums up what shapes a schedule's jobs beyond its timing, leaving out defaults:
-// "buffer_one, jitter 30s, 3 runs left".
+// "buffer_one, jitter 30s, 3 runs left, deadline 5m, max runtime 1h, skips holidays".
 func policy(r scheduler.ScheduleStatus) string {
 	var p []string
 	if r.Overlap != "" && r.Overlap != scheduler.OverlapAllow {
@@ -440,6 +463,15 @@ func policy(r scheduler.ScheduleStatus) string {
 	}
 	if r.RemainingRuns != nil {
 		p = append(p, fmt.Sprintf("%d runs left", *r.RemainingRuns))
+	}
+	if r.StartDeadline > 0 {
+		p = append(p, "deadline "+durText(r.StartDeadline))
+	}
+	if r.MaxRuntime > 0 {
+		p = append(p, "max runtime "+durText(r.MaxRuntime))
+	}
+	if r.ExcludeCalendar != "" {
+		p = append(p, "skips "+clean(r.ExcludeCalendar))
 	}
 	return strings.Join(p, ", ")
 }
@@ -469,11 +501,12 @@ func oneLine(s string, n int) string {
 
 func cmdShow(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "show", "NAME [--json]", `
-Prints every field of the schedule NAME, and what the ticker last recorded for it.
+Prints every field of the schedule NAME, its health and since when, and what the
+ticker last recorded for it.
 
 Example:
   werkcron show daily-report --json`)
-	asJSON := fs.Bool("json", false, "print JSON (the werk_cron_jobs row)")
+	asJSON := fs.Bool("json", false, "print JSON (the werk_cron_jobs row, with health and health_since)")
 	s, pos, done, err := e.dbVerb(ctx, fs, args, 1, "one schedule NAME")
 	if err != nil {
 		return err
@@ -483,10 +516,16 @@ Example:
 	if err != nil {
 		return notFound(err, pos[0])
 	}
-	if *asJSON {
-		return writeJSON(e.stdout, toJSON(j))
+	st, err := s.StatusOf(ctx, pos[0])
+	if err != nil {
+		return notFound(err, pos[0])
 	}
-	return printJob(e.stdout, j)
+	if *asJSON {
+		out := toJSON(j)
+		out.Health, out.HealthSince = st.Health, &st.HealthSince
+		return writeJSON(e.stdout, out)
+	}
+	return printJob(e.stdout, j, &st)
 }
 
 // notFound shortens "get schedule "x": no such schedule" for the CLI.
@@ -586,11 +625,13 @@ Example:
 func cmdHistory(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "history", "NAME [-n N] [--json]", `
 Prints the newest ticks of the schedule NAME from werk_cron_ticks, newest first: the
-tick, what was decided (enqueued, duplicate, foreign, skipped_overlap, missed; triggered for a
-manual run, backfilled for a tick enqueued by werkcron backfill), how late that was, and for a tick that got a job how the job ended
-(complete, failed, aborted; "-" while it waits or runs), how long it ran, its attempts
-and the first line of its error. The ledger keeps outcomes after pgwerk deletes the
-jobs. --json prints everything, the job's id and whole error too.
+tick, what was decided (enqueued, duplicate, foreign, skipped_overlap, missed; excluded
+for a day of its calendar; triggered for a manual run, backfilled for a tick enqueued by
+werkcron backfill), how late that was, and for a tick that got a job how the job ended
+(complete, failed, aborted; expired when not started by its start deadline; "-" while
+it waits or runs), how long it ran, its attempts and the first line of its error. The
+ledger keeps outcomes after pgwerk deletes the jobs. --json prints everything, the
+job's id and whole error too.
 
 Example:
   werkcron history daily-report -n 5`)
@@ -644,27 +685,42 @@ Example:
 const overdueAfter = 5 * time.Second
 
 func cmdStatus(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "status", "[--json]", `
+	fs := newFlags(e, "status", "[--check] [--json]", `
 Prints the running tickers (which one is primary, since when, the standbys), the
-newest tick and how late it was decided, schedules by state, schedules overdue (past
-their next run by more than 5s: is a ticker running?) and schedules in error.
+newest tick and how late it was decided, schedules by state and by health, schedules
+behind (past their next run by more than 5s: is a ticker running?), schedules in
+error, and schedules that did not do their job: failing (the last run failed), late
+(the newest tick's job was not started by its start deadline) or overdue (a run active
+longer than its max runtime).
 
-Example:
-  werkcron status`)
+With --check it prints only those failing, late or overdue, and exits 1 when there is
+one (0 when there is none), for monitoring and CI.
+
+Examples:
+  werkcron status
+  werkcron status --check || notify-oncall`)
 	asJSON := fs.Bool("json", false, "print JSON")
+	check := fs.Bool("check", false, "print the schedules failing, late or overdue; exit 1 when there is one")
 	s, _, done, err := e.dbVerb(ctx, fs, args, 0, "no arguments")
 	if err != nil {
 		return err
 	}
 	defer done()
+	if *check {
+		return statusCheck(ctx, e, s, *asJSON)
+	}
 	st, err := s.Status(ctx)
 	if err != nil {
 		return err
 	}
-	states := map[string]int{}
-	var overdue, failing []scheduler.ScheduleStatus
+	states, health := map[string]int{}, map[string]int{}
+	var overdue, failing, unhealthy []scheduler.ScheduleStatus
 	for _, r := range st.Schedules {
 		states[r.State]++
+		health[r.Health]++
+		if isUnhealthy(r.Health) {
+			unhealthy = append(unhealthy, r)
+		}
 		if r.State == "active" && !r.NextRunAt.IsZero() && st.Now.Sub(r.NextRunAt) > overdueAfter {
 			overdue = append(overdue, r)
 		}
@@ -682,11 +738,14 @@ Example:
 			LagSecs   *float64             `json:"newest_tick_lag_secs"`
 			Count     int                  `json:"schedule_count"`
 			States    map[string]int       `json:"schedules_by_state"`
+			Health    map[string]int       `json:"schedules_by_health"`
 			Overdue   []statusJSON         `json:"overdue"`
 			InError   []statusJSON         `json:"in_error"`
+			Unhealthy []statusJSON         `json:"failing_late_overdue"`
 			Schedules []statusJSON         `json:"schedules"`
 		}{Now: st.Now, Standbys: []scheduler.Instance{}, Others: []scheduler.Instance{}, Newest: st.NewestTick, Count: len(st.Schedules),
-			States: states, Overdue: statusRows(overdue), InError: statusRows(failing), Schedules: statusRows(st.Schedules)}
+			States: states, Health: health, Overdue: statusRows(overdue), InError: statusRows(failing),
+			Unhealthy: statusRows(unhealthy), Schedules: statusRows(st.Schedules)}
 		if st.NewestTick != nil {
 			lag := st.Lag.Seconds()
 			o.LagSecs = &lag
@@ -730,11 +789,21 @@ Example:
 		parts = append(parts, "none")
 	}
 	fmt.Fprintf(tw, "schedules\t%s\n", strings.Join(parts, ", "))
+	parts = nil
+	for _, k := range []string{scheduler.HealthOK, scheduler.HealthFailing, scheduler.HealthLate, scheduler.HealthOverdue,
+		scheduler.HealthPaused, scheduler.HealthError, scheduler.HealthEnded} {
+		if health[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", health[k], k))
+		}
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(tw, "health\t%s\n", strings.Join(parts, ", "))
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	if len(overdue) > 0 {
-		fmt.Fprintf(e.stdout, "\noverdue (next run more than %s ago):\n", overdueAfter)
+		fmt.Fprintf(e.stdout, "\nbehind (next run more than %s ago):\n", overdueAfter)
 		tw = newTable(e.stdout)
 		for _, r := range overdue {
 			fmt.Fprintf(tw, "  %s\t%s\t%s late\n", clean(r.Name), ts(r.NextRunAt), human(st.Now.Sub(r.NextRunAt)))
@@ -749,7 +818,68 @@ Example:
 		}
 		tw.Flush()
 	}
+	if len(unhealthy) > 0 {
+		fmt.Fprintln(e.stdout, "\nfailing, late or overdue:")
+		printUnhealthy(e.stdout, st.Now, unhealthy, "  ")
+	}
 	return nil
+}
+
+// isUnhealthy: the healths that mean a schedule did not do its job.
+func isUnhealthy(health string) bool {
+	return health == scheduler.HealthFailing || health == scheduler.HealthLate || health == scheduler.HealthOverdue
+}
+
+// statusCheck is status --check: the schedules failing, late or overdue, and exit 1
+// when there is one.
+func statusCheck(ctx context.Context, e *env, s *scheduler.Scheduler, asJSON bool) error {
+	bad, err := s.Unhealthy(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if err := writeJSON(e.stdout, map[string]any{"ok": len(bad) == 0, "schedules": statusRows(bad)}); err != nil {
+			return err
+		}
+	} else if len(bad) == 0 {
+		fmt.Fprintln(e.stdout, "ok: no schedule is failing, late or overdue")
+	} else {
+		printUnhealthy(e.stdout, time.Now(), bad, "")
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%d %s failing, late or overdue", len(bad), plural(len(bad), "schedule is", "schedules are"))
+	}
+	return nil
+}
+
+// printUnhealthy lists schedules failing, late or overdue: name, health, since when, and
+// what it is about.
+func printUnhealthy(w io.Writer, now time.Time, rows []scheduler.ScheduleStatus, indent string) {
+	tw := newTable(w)
+	for _, r := range rows {
+		var why string
+		switch r.Health {
+		case scheduler.HealthFailing:
+			why = "the last run failed"
+			if r.ConsecutiveFailures > 1 {
+				why = fmt.Sprintf("the last %d runs failed", r.ConsecutiveFailures)
+			}
+		case scheduler.HealthLate:
+			why = "the newest tick's job was not started within its start deadline (" + durText(r.StartDeadline) + ")"
+		case scheduler.HealthOverdue:
+			why = "a run has been active longer than its max runtime (" + durText(r.MaxRuntime) + ")"
+		}
+		fmt.Fprintf(tw, "%s%s\t%s\tsince %s (%s)\t%s\n", indent, clean(r.Name), r.Health, ts(r.HealthSince),
+			human(now.Sub(r.HealthSince)), why)
+	}
+	tw.Flush()
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func cmdGrant(ctx context.Context, e *env, args []string) error {
@@ -759,18 +889,18 @@ Prints the GRANT statements that let ROLE do one job and nothing more.
 A ticker (the default): read the schedules and write only the ticker's own columns of
 werk_cron_jobs (next_run_at, planned_at, last_tick_at, last_job_id, last_error,
 remaining_runs); insert jobs and read only the columns of werk_jobs a tick looks at;
-keep the tick ledger, the hold-ups and the backfill requests' progress; read the views
-and the outcome counters; run werkcron's functions (the election, pausing a schedule
-for its failures). No DDL, no deletes of jobs, no edits of definitions. The ticker then
-runs as ROLE with --no-migrate.
+keep the tick ledger, the hold-ups and the backfill requests' progress; read the views,
+the calendars and the outcome counters; run werkcron's functions (the election, pausing
+a schedule for its failures, looking at its health). No DDL, no deletes of jobs, no
+edits of definitions or calendars. The ticker then runs as ROLE with --no-migrate.
 
 An application (--app): write schedules' definitions (werk_cron_jobs, and
 werk_cron_schedule, werk_cron_alter, werk_cron_pause, werk_cron_resume,
-werk_cron_unschedule), ask for backfills (werk_cron_backfill) and trigger runs
-(werk_cron_trigger, with INSERT on werk_jobs, which a pgwerk producer holds anyway), read
-the ledger, the backfill requests and the views. Nothing that writes the ledger, a
-backfill's progress or the ticker's columns: it cannot forge a run's outcome or
-suppress a tick.
+werk_cron_unschedule) and the holiday calendars (werk_cron_calendars), ask for backfills
+(werk_cron_backfill) and trigger runs (werk_cron_trigger, with INSERT on werk_jobs,
+which a pgwerk producer holds anyway), read the ledger, the backfill requests and the
+views. Nothing that writes the ledger, a backfill's progress, the ticker's columns or a
+schedule's health: it cannot forge a run's outcome or suppress a tick.
 
 With --apply it also runs them (as the owner of the tables, after 'werkcron migrate').
 The statements name this installation's schema. ROLE must exist; PUBLIC is refused. Run

@@ -18,8 +18,8 @@ Prints the next N fire times of a cron expression, or of the schedule NAME, one 
 3339 instant per line with the zone's offset (Z for UTC), so that a schedule can be
 checked before it is saved, also across a daylight-saving change. An expression needs
 no database. For NAME (looked up in werk_cron_jobs when the argument is not a valid
-cron expression) the schedule's zone, start and end apply, and --tz only changes how
-the instants are printed. Exits 1 for an invalid or never-firing expression, an
+cron expression) the schedule's zone, start and end apply, the days of its
+exclude_calendar are skipped, and --tz only changes how the instants are printed. Exits 1 for an invalid or never-firing expression, an
 unknown zone or an unknown schedule.
 
 Examples:
@@ -103,9 +103,9 @@ func nextOfSchedule(ctx context.Context, e *env, setup func() error, name string
 			loc = time.UTC
 		}
 	}
-	times, err := j.NextRuns(from, n)
+	times, err := s.NextRuns(ctx, name, from, n) // without the days of its calendar
 	if err != nil {
-		return flagError(err)
+		return notFound(flagError(err), name)
 	}
 	if len(times) == 0 {
 		return fmt.Errorf("schedule %q never fires after %s", name, from.Format(time.RFC3339))

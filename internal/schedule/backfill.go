@@ -7,14 +7,18 @@ import (
 )
 
 // ReachBack is s reaching back to from, for a backfill: an interval's grid extended
-// backwards from its anchor (its first tick), a cron expression as it is.
+// backwards from its anchor (its first tick), a cron expression as it is; either
+// without the days its calendar excludes.
 func ReachBack(s cron.Schedule, from time.Time) cron.Schedule {
-	iv, ok := s.(cron.Interval)
+	iv, ok := Inner(s).(cron.Interval)
 	if !ok || !iv.Anchor.After(from) {
 		return s
 	}
 	k := (iv.Anchor.Sub(from) + iv.Every - 1) / iv.Every
 	iv.Anchor = iv.Anchor.Add(-k * iv.Every)
+	if x, ok := s.(*ExcludingSchedule); ok {
+		return &ExcludingSchedule{Schedule: iv, Loc: x.Loc, Calendar: x.Calendar}
+	}
 	return iv
 }
 

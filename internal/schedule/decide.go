@@ -43,6 +43,9 @@ type Window struct {
 	// MaxAge, when > 0, turns every pending tick older than it into a miss (for 'all'
 	// and 'latest': catchup_window_secs; for 'none': the misfire grace).
 	MaxAge time.Duration
+	// Deadline, when > 0 (start_deadline_secs), turns every pending tick whose start
+	// deadline has passed into a miss, whatever the policy: its job could never start.
+	Deadline time.Duration
 }
 
 // Decision is what the ticker does with one schedule now.
@@ -51,6 +54,10 @@ type Decision struct {
 	Missed  []MissedRow // oldest first, at most maxMissedRows
 	Next    time.Time   // the first tick after everything decided; zero: none
 	Capped  bool        // the walk hit maxWalk; missed counts are lower bounds
+
+	// Excluded: ticks up to the newest decided on days the schedule's calendar lists
+	// (see ExcludedTicks), oldest first, at most MaxMissedRows.
+	Excluded []MissedRow
 }
 
 type MissedRow struct {
@@ -140,6 +147,12 @@ func Decide(s cron.Schedule, w Window, now time.Time) Decision {
 		cutoff = now.Add(-w.MaxAge)
 	} else if w.Catchup == CatchupAll {
 		cutoff, _ = OldestOfNewest(s, w, now, MaxCatchupAll)
+	}
+	if w.Deadline > 0 {
+		// A tick at its deadline or older: its job would expire as it is enqueued.
+		if dl := now.Add(-w.Deadline + time.Nanosecond); cutoff.IsZero() || dl.After(cutoff) {
+			cutoff = dl
+		}
 	}
 	if !cutoff.IsZero() {
 		for ok && t.Before(cutoff) && !d.Capped {

@@ -62,6 +62,7 @@ func (p *primary) applyRows(ctx context.Context, w written, lostOnes *[]lost) er
 		case "won":
 			won[r.Name] = r.RemainingRuns
 			p.Stats.LedgerRows.Add(int64(r.LedgerRows))
+			p.watcher.noteCheck(r.HealthCheckAt)
 		case "duplicate", "skipped_overlap", "foreign":
 			outcome := r.Outcome
 			if outcome == "foreign" && r.JobID == nil {
@@ -95,6 +96,11 @@ func (p *primary) applyRows(ctx context.Context, w written, lostOnes *[]lost) er
 				continue // decided before, as this or something else: nothing new
 			}
 			p.Stats.Missed.Add(1)
+		}
+		for _, x := range b.d.Excluded {
+			if other[tickRef{e.name, x.At.UnixNano()}] == "" {
+				p.Stats.Excluded.Add(1)
+			}
 		}
 		e.err = ""
 		// The statement made the newest tick meant to get a job the schedule's last
@@ -211,6 +217,7 @@ func (p *primary) saveState(ctx context.Context, es []*entry) error {
 			return err
 		}
 	}
+	p.watcher.poke() // a changed last_error set a health check
 	return nil
 }
 
@@ -242,8 +249,15 @@ func (p *primary) settleLost(ctx context.Context, lostOnes []lost, now time.Time
 	if err != nil {
 		return fmt.Errorf("read back schedules that changed while deciding: %w", err)
 	}
-	for _, r := range rows {
-		e, was := newEntry(row(r)), old[r.Name]
+	es := make([]*entry, len(rows))
+	for i, r := range rows {
+		es[i] = newEntry(row(r))
+	}
+	if err := p.withCalendars(ctx, p.q, es, false); err != nil {
+		return fmt.Errorf("read back schedules that changed while deciding: %w", err)
+	}
+	for i, r := range rows {
+		e, was := es[i], old[r.Name]
 		delete(old, r.Name)
 		if e.definedAt.Equal(was.definedAt) && e.lastTick.Equal(was.lastTick) && e.paused == was.paused {
 			// Unchanged: the decision did not go through for another reason (this

@@ -167,6 +167,7 @@ func (fl *filler) step(ctx context.Context) error {
 	fl.Stats.Enqueued.Add(int64(res.Enqueued))
 	if res.Enqueued > 0 {
 		fl.recorder.expect()
+		fl.watcher.poke() // with max_runtime_secs, a health check is set for the runs
 	}
 	if progress.Done && progress.Error == "" {
 		fl.log.Info("backfill done", "id", r.ID, "schedule", logName(r.Name),
@@ -209,6 +210,9 @@ func (fl *filler) backfillChunk(ctx context.Context, r db.NextBackfillRow) (e *e
 		return nil, nil, through, true, "no such schedule (deleted since the request)", nil
 	}
 	e = newEntry(row(rows[0]))
+	if err := fl.withCalendars(ctx, fl.q, []*entry{e}, false); err != nil {
+		return nil, nil, through, false, "", err
+	}
 	if e.sched == nil {
 		return e, nil, through, true, "the schedule cannot run: " + e.err, nil
 	}

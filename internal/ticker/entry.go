@@ -41,6 +41,13 @@ type entry struct {
 	// its outcome); zero lastJobAt when there is none.
 	lastJobID uuid.UUID
 	lastJobAt time.Time
+	// deadline is start_deadline_secs (0: none): pending ticks that old are missed.
+	deadline time.Duration
+	// watched: start_deadline_secs or max_runtime_secs is set, so a tick that enqueues
+	// may change its health.
+	watched bool
+	// calendar is exclude_calendar ("" for none): sched then skips its days (calendar.go).
+	calendar string
 
 	sched cron.Schedule // nil when the row cannot be scheduled
 	err   string        // why not (last_error); "" when fine
@@ -77,6 +84,13 @@ func newEntry(r row) *entry {
 		pauseAfter: int(r.PauseAfterFailures),
 		remaining:  -1,
 		index:      -1,
+		watched:    r.StartDeadlineSecs != nil || r.MaxRuntimeSecs != nil,
+	}
+	if r.ExcludeCalendar != nil {
+		e.calendar = *r.ExcludeCalendar
+	}
+	if r.StartDeadlineSecs != nil {
+		e.deadline = time.Duration(*r.StartDeadlineSecs) * time.Second
 	}
 	if r.RemainingRuns != nil {
 		e.remaining = int(*r.RemainingRuns)
@@ -134,6 +148,7 @@ func (e *entry) window(grace time.Duration) schedule.Window {
 	if e.catchup == schedule.CatchupNone {
 		w.MaxAge = grace
 	}
+	w.Deadline = e.deadline
 	return w
 }
 

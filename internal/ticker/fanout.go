@@ -43,7 +43,7 @@ const (
 func parts(batch []planned, parallel int) [][]planned {
 	total := 0
 	for _, b := range batch {
-		total += len(b.d.Missed) + len(b.d.Enqueue)
+		total += len(b.d.Missed) + len(b.d.Excluded) + len(b.d.Enqueue)
 	}
 	size := maxTicksPerStatement
 	if n := min(parallel, total/parallelMin); n > 1 {
@@ -53,7 +53,7 @@ func parts(batch []planned, parallel int) [][]planned {
 	var part []planned
 	ticks := 0
 	for _, b := range batch {
-		n := len(b.d.Missed) + len(b.d.Enqueue)
+		n := len(b.d.Missed) + len(b.d.Excluded) + len(b.d.Enqueue)
 		if ticks+n > size && len(part) > 0 {
 			out = append(out, part)
 			part, ticks = nil, 0

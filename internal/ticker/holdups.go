@@ -128,5 +128,9 @@ func (p *primary) flushHoldups(ctx context.Context) error {
 	for _, name := range rec.Names {
 		p.holdups[name] = true
 	}
+	// Held up is an error to their health; let go, not any more.
+	if err := p.refreshHealth(ctx, p.q, append(rec.Names, clear...), nil); err != nil {
+		return p.survive(err, "look at the health of schedules held up or let go", "")
+	}
 	return nil
 }

@@ -229,6 +229,11 @@ func (p *primary) readHorizon(ctx context.Context, now time.Time) error {
 	for i, r := range rows {
 		entries[i] = newEntry(r)
 	}
+	if err := p.withCalendars(ctx, p.q, entries, false); p.planLocked(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
 	if len(rows) == 0 {
 		next, err := p.q.NextPlannedAfter(ctx, until)
 		if p.planLocked(err) {

@@ -404,6 +404,8 @@ func (rc *recorder) countOutcomes(ctx context.Context, q *db.Queries, recorded [
 			c.Failed++
 		case "aborted":
 			c.Aborted++
+		case "expired":
+			c.Expired++
 		}
 	}
 	if c == (db.CountOutcomesParams{}) {

@@ -271,6 +271,9 @@ func (pl *planner) planBatch(ctx context.Context) error {
 		}
 		pl.hz.offer(e)
 	}
+	if err := pl.plannedHealth(ctx, planned); err != nil {
+		return err
+	}
 	pl.timeout, pl.squeezed = planTimeout, 0
 	pl.Stats.Planned.Add(int64(len(planned)))
 	pl.Signals.Planned.Signal(len(planned))
@@ -321,14 +324,19 @@ func (pl *planner) planRows(ctx context.Context, q *db.Queries, rows []row) ([]*
 	}
 	planned := make([]*entry, len(rows))
 	for i, r := range rows {
-		e := newEntry(r)
+		planned[i] = newEntry(r)
+	}
+	// A calendar edit sends its schedules here: their calendars are read afresh.
+	if err := pl.withCalendars(ctx, q, planned, true); err != nil {
+		return nil, err
+	}
+	for i, e := range planned {
 		next, lastError := e.plan(pl.allow)
 		if lastError != "" && e.err == "" {
 			e.err = lastError
 		}
 		e.next = next
 		args.Names[i], args.NextRunAts[i], args.LastErrors[i] = e.name, next, cutBytes(lastError, maxErrorBytes) // zero, "": NULL
-		planned[i] = e
 	}
 	if err := q.SavePlans(ctx, args); err != nil {
 		return nil, fmt.Errorf("save plans: %w", err)
@@ -376,6 +384,9 @@ func (pl *planner) recheckBatch(ctx context.Context) error {
 			fixed++
 		}
 		pl.hz.offer(e)
+	}
+	if err := pl.plannedHealth(ctx, planned); err != nil {
+		return err
 	}
 	if fixed > 0 {
 		pl.log.Info("schedules in error can run now", "count", fixed)

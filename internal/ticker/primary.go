@@ -46,6 +46,9 @@ type primary struct {
 	filler   *filler
 	recorder *recorder
 	pruner   *pruner
+	watcher  *watcher
+	// cals: the calendars its schedules skip (calendar.go).
+	cals calendars
 	// filledLast: the last step was the filler's (it takes turns with the recorder).
 	filledLast bool
 }
@@ -112,6 +115,9 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 	// whose rows are written with their outcomes: a sweep finds them.
 	p.recorder = &recorder{primary: p, pacer: pacer{pending: true}, sweep: true}
 	p.pruner = &pruner{primary: p}
+	// Health checks that came due while no primary ran, and every schedule in error,
+	// failing, late or overdue: what changed meanwhile is announced now.
+	p.watcher = &watcher{primary: p, pacer: pacer{pending: true}, recheck: true}
 	defer p.closeHelpers()
 	return p.run(ctx, work)
 }
@@ -193,6 +199,9 @@ func (p *primary) nextService(now time.Time) service {
 	if p.planner.due(now) {
 		return p.planner
 	}
+	if p.watcher.due(now) {
+		return p.watcher
+	}
 	fill, record := p.filler.due(now), p.recorder.due(now)
 	switch {
 	case fill && (!record || !p.filledLast):
@@ -240,7 +249,7 @@ func (p *primary) sleep(ctx context.Context, checked time.Time) error {
 	case !p.hz.end.IsZero() && p.hz.end.Before(now.Add(wait)):
 		wait = p.hz.end.Sub(now) + wakeMargin
 	}
-	for _, s := range []service{p.planner, p.filler, p.recorder, p.pruner} {
+	for _, s := range []service{p.planner, p.watcher, p.filler, p.recorder, p.pruner} {
 		if at, ok := s.wakeAt(); ok {
 			wait = min(wait, time.Until(at))
 		}
@@ -262,6 +271,7 @@ func (p *primary) sleep(ctx context.Context, checked time.Time) error {
 		p.planner.expect()
 		p.filler.expect()
 		p.recorder.expect()
+		p.watcher.poke() // a manual run may have set a health check
 	}
 	return nil
 }

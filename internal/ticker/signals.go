@@ -24,6 +24,8 @@ type TestSignals struct {
 	// A test that must see that nothing happened by some instant waits for an Idle
 	// past it.
 	Idle testsignal.TestSignal[time.Time]
+	// HealthChanged: this ticker wrote a change of the named schedule's health.
+	HealthChanged testsignal.TestSignal[string]
 }
 
 // Init turns every signal on for test t.
@@ -33,4 +35,5 @@ func (s *TestSignals) Init(t testsignal.TB) {
 	s.Ticked.Init(t)
 	s.OutcomesIdle.Init(t)
 	s.Idle.Init(t)
+	s.HealthChanged.Init(t)
 }

@@ -8,6 +8,10 @@ import (
 // Stats are the ticker's counters since it started. Safe to read at any time.
 type Stats struct {
 	Enqueued, Duplicates, Missed, SkippedOverlap, Statements, Promotions atomic.Int64
+	// Excluded counts the ledger rows of ticks a calendar excluded (one may stand for
+	// many ticks); HealthChanges the changes of schedules' health this ticker wrote, and
+	// HealthLooks its looks for health checks that came due.
+	Excluded, HealthChanges, HealthLooks atomic.Int64
 	// LedgerRows counts the ledger rows tick statements wrote (a tick at its usual pace
 	// writes none: its row is written with its outcome).
 	LedgerRows atomic.Int64
@@ -83,8 +87,12 @@ func (s *Stats) LastProgress() time.Time {
 
 // Snapshot is what Stats count at one instant, as plain values.
 type Snapshot struct {
-	// Ticks decided, by what came of them.
-	Enqueued, Duplicates, Missed, SkippedOverlap int64
+	// Ticks decided, by what came of them (Excluded: ledger rows of ticks a calendar
+	// excluded, one of which may stand for many).
+	Enqueued, Duplicates, Missed, SkippedOverlap, Excluded int64
+	// HealthChanges: changes of schedules' health this ticker wrote; HealthLooks its
+	// looks for health checks that came due.
+	HealthChanges, HealthLooks int64
 	// Statements are the tick statements that went through; LedgerRows the ledger
 	// rows they wrote.
 	Statements, LedgerRows int64
@@ -114,6 +122,7 @@ type Snapshot struct {
 func (s *Stats) Snapshot() Snapshot {
 	v := Snapshot{
 		Enqueued: s.Enqueued.Load(), Duplicates: s.Duplicates.Load(), Missed: s.Missed.Load(),
+		Excluded: s.Excluded.Load(), HealthChanges: s.HealthChanges.Load(), HealthLooks: s.HealthLooks.Load(),
 		SkippedOverlap: s.SkippedOverlap.Load(), Statements: s.Statements.Load(), LedgerRows: s.LedgerRows.Load(),
 		Promotions: s.Promotions.Load(), Planned: s.Planned.Load(), PlanLooks: s.PlanLooks.Load(),
 		PlanCutoffs: s.PlanCutoffs.Load(), HorizonReads: s.HorizonReads.Load(), Outcomes: s.Outcomes.Load(),

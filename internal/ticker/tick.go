@@ -61,6 +61,9 @@ func (p *primary) tick(ctx context.Context, due []*entry, now time.Time) error {
 			continue
 		}
 		d := schedule.LimitRuns(schedule.Decide(e.sched, e.window(p.opts.MisfireGrace), now), e.remaining)
+		if x, ok := e.sched.(*schedule.ExcludingSchedule); ok && !d.Empty() {
+			d.Excluded = schedule.ExcludedTicks(e.window(p.opts.MisfireGrace), x, d.Newest())
+		}
 		if d.Capped {
 			p.log.Warn("schedule was down for very many ticks; missed counts are lower bounds", "schedule", e.name)
 		}

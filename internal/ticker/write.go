@@ -145,7 +145,7 @@ func jobKey(name string, tick time.Time) string {
 func tickParams(batch []planned, leader int32) db.EnqueueDueTicksParams {
 	n := 0
 	for _, b := range batch {
-		n += len(b.d.Missed) + len(b.d.Enqueue)
+		n += len(b.d.Missed) + len(b.d.Excluded) + len(b.d.Enqueue)
 	}
 	p := db.EnqueueDueTicksParams{
 		TickNames: make([]string, 0, n), TickKeys: make([]string, 0, n), TickAts: make([]time.Time, 0, n),
@@ -157,7 +157,7 @@ func tickParams(batch []planned, leader int32) db.EnqueueDueTicksParams {
 		LeaderPid: leader,
 	}
 	for _, b := range batch {
-		scheduleTicks := int32(len(b.d.Missed) + len(b.d.Enqueue))
+		scheduleTicks := int32(len(b.d.Missed) + len(b.d.Excluded) + len(b.d.Enqueue))
 		newest := b.d.Newest()
 		// The head tick (see queries/tick.sql): the newest tick, or with overlap
 		// 'skip' or 'buffer_one' the oldest enqueue tick, the only one that can get a job.
@@ -192,6 +192,9 @@ func tickParams(batch []planned, leader int32) db.EnqueueDueTicksParams {
 		}
 		for _, m := range b.d.Missed {
 			add(m.At, "missed", m.Ticks)
+		}
+		for _, x := range b.d.Excluded {
+			add(x.At, "excluded", x.Ticks)
 		}
 		for _, at := range b.d.Enqueue {
 			add(at, "enqueue", 1)

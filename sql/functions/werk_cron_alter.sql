@@ -30,6 +30,9 @@ CREATE OR REPLACE FUNCTION werk_cron_alter(
     jitter_secs          integer     DEFAULT NULL,
     remaining_runs       integer     DEFAULT NULL,
     pause_after_failures integer     DEFAULT NULL,
+    start_deadline_secs  integer     DEFAULT NULL,
+    max_runtime_secs     integer     DEFAULT NULL,
+    exclude_calendar     text        DEFAULT NULL,
     clear                text[]      DEFAULT NULL,
     labels               jsonb       DEFAULT NULL
 ) RETURNS werk_cron_jobs
@@ -48,7 +51,7 @@ BEGIN
     defs := werk_cron_definition('werk_cron_alter', name, func, schedule, queue, args, kwargs,
         timezone, timeout_secs, result_ttl, failure_ttl, meta, priority, max_attempts, paused,
         catchup, catchup_window_secs, overlap, starts_at, ends_at, jitter_secs, remaining_runs,
-        pause_after_failures);
+        pause_after_failures, start_deadline_secs, max_runtime_secs, exclude_calendar);
     IF labels IS NOT NULL THEN
         defs := defs || pg_catalog.jsonb_build_object('labels', labels);
     END IF;

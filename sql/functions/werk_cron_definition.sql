@@ -8,7 +8,8 @@ CREATE OR REPLACE FUNCTION werk_cron_definition(
     timezone text, timeout_secs integer, result_ttl integer, failure_ttl integer, meta jsonb,
     priority integer, max_attempts integer, paused boolean, catchup text,
     catchup_window_secs integer, overlap text, starts_at timestamptz, ends_at timestamptz,
-    jitter_secs integer, remaining_runs integer, pause_after_failures integer
+    jitter_secs integer, remaining_runs integer, pause_after_failures integer,
+    start_deadline_secs integer, max_runtime_secs integer, exclude_calendar text
 ) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -23,7 +24,9 @@ BEGIN
         'meta', meta, 'priority', priority, 'max_attempts', max_attempts, 'paused', paused,
         'catchup', catchup, 'catchup_window_secs', catchup_window_secs, 'overlap', overlap,
         'starts_at', starts_at, 'ends_at', ends_at, 'jitter_secs', jitter_secs,
-        'remaining_runs', remaining_runs, 'pause_after_failures', pause_after_failures));
+        'remaining_runs', remaining_runs, 'pause_after_failures', pause_after_failures,
+        'start_deadline_secs', start_deadline_secs, 'max_runtime_secs', max_runtime_secs,
+        'exclude_calendar', exclude_calendar));
     -- jsonb_strip_nulls also drops JSON nulls inside args and kwargs: put those back.
     IF args IS NOT NULL THEN defs := defs || pg_catalog.jsonb_build_object('args', args); END IF;
     IF kwargs IS NOT NULL THEN defs := defs || pg_catalog.jsonb_build_object('kwargs', kwargs); END IF;

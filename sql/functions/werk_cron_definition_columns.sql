@@ -6,5 +6,6 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT ARRAY['func', 'queue', 'args', 'kwargs', 'cron', 'interval_secs', 'timezone',
                  'timeout_secs', 'result_ttl', 'failure_ttl', 'meta', 'priority', 'max_attempts',
                  'catchup', 'catchup_window_secs', 'overlap', 'starts_at', 'ends_at',
-                 'jitter_secs', 'pause_after_failures', 'labels']
+                 'jitter_secs', 'pause_after_failures', 'labels', 'start_deadline_secs', 'max_runtime_secs',
+                 'exclude_calendar']
 $$;

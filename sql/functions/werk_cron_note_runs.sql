@@ -6,9 +6,12 @@
 -- (FOR KEY SHARE, which is what the foreign key would take anyway), so that no outcome
 -- fails for a schedule deleted at that moment, and never waits for it: a schedule row
 -- another session holds for update (or deletes) gets its summary with a later outcome.
--- Existing rows are updated without any lock on the schedule. It runs as the
--- owner (that lock needs a right on werk_cron_jobs no ticker has); EXECUTE: the owner
--- and ticker roles (werk_cron_grant).
+-- Existing rows are updated without any lock on the schedule. Then the health of the
+-- schedules whose health these runs may change (a run that failed or expired, or a
+-- schedule whose health is not ok) is looked at again (werk_cron_refresh_health, which
+-- announces a change): a run that completed on an ok schedule costs nothing more. It
+-- runs as the owner (that lock needs a right on werk_cron_jobs no ticker has); EXECUTE:
+-- the owner and ticker roles (werk_cron_grant).
 CREATE OR REPLACE FUNCTION werk_cron_note_runs(names text[], ticks timestamptz[], statuses text[],
                                                finished timestamptz[]) RETURNS void
 LANGUAGE sql SECURITY DEFINER AS $$
@@ -41,22 +44,32 @@ LANGUAGE sql SECURITY DEFINER AS $$
         RETURNING h.name
     ),
     schedules AS (
-        SELECT j.name FROM werk_cron_jobs j
+        SELECT j.name, j.created_at FROM werk_cron_jobs j
         WHERE j.name IN (SELECT p.name FROM per p)
           AND NOT EXISTS (SELECT 1 FROM werk_cron_health h WHERE h.name = j.name)
         FOR KEY SHARE OF j SKIP LOCKED
     )
-    INSERT INTO werk_cron_health AS h (name, last_run_at, last_run_status, last_run_finished_at, last_ok_at)
-    SELECT p.name, p.tick_at, p.status, p.finished_at, p.ok_at
+    -- A new row: the schedule has been ok since it was created (until the look below).
+    INSERT INTO werk_cron_health AS h (name, last_run_at, last_run_status, last_run_finished_at, last_ok_at, health_since)
+    SELECT p.name, p.tick_at, p.status, p.finished_at, p.ok_at, s.created_at
     FROM per p
-    WHERE p.name IN (SELECT s.name FROM schedules s) AND p.name NOT IN (SELECT u.name FROM updated u)
+    JOIN schedules s ON s.name = p.name
+    WHERE p.name NOT IN (SELECT u.name FROM updated u)
     ON CONFLICT (name) DO UPDATE
         SET last_run_at = CASE WHEN h.last_run_at IS NULL OR excluded.last_run_at >= h.last_run_at THEN excluded.last_run_at ELSE h.last_run_at END,
             last_run_status = CASE WHEN h.last_run_at IS NULL OR excluded.last_run_at >= h.last_run_at THEN excluded.last_run_status
                                    ELSE h.last_run_status END,
             last_run_finished_at = CASE WHEN h.last_run_at IS NULL OR excluded.last_run_at >= h.last_run_at
                                         THEN excluded.last_run_finished_at ELSE h.last_run_finished_at END,
-            last_ok_at = CASE WHEN excluded.last_ok_at IS NULL THEN h.last_ok_at ELSE greatest(h.last_ok_at, excluded.last_ok_at) END
+            last_ok_at = CASE WHEN excluded.last_ok_at IS NULL THEN h.last_ok_at ELSE greatest(h.last_ok_at, excluded.last_ok_at) END;
+
+    SELECT pg_catalog.count(*)
+    FROM werk_cron_refresh_health(ARRAY(
+        SELECT DISTINCT r.name
+        FROM ROWS FROM (pg_catalog.unnest(names), pg_catalog.unnest(statuses)) AS r(name, status)
+        LEFT JOIN werk_cron_health h ON h.name = r.name
+        WHERE r.name IS NOT NULL
+          AND (r.status IN ('failed', 'expired') OR coalesce(h.health, 'ok') <> 'ok')), true);
 $$;
 
 REVOKE EXECUTE ON FUNCTION

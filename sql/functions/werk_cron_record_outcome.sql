@@ -1,7 +1,7 @@
 -- Records the outcome of a werkcron job that pgwerk deletes (after its result_ttl, or
 -- on its last failure with failure_mode = 'delete') before the primary saw it end:
 -- pgwerk's clean-up path, never its workers' status updates. A job deleted before a
--- final status is recorded as it went; a failed job that pgwerk re-queued and ran again
+-- final status is recorded as it went (expired, if it waited past its expires_at); a failed job that pgwerk re-queued and ran again
 -- is recorded anew. The run's ledger row is updated, or, for a schedule's newest
 -- enqueued tick (whose row is written with its outcome; see werk_cron_state.last_job_at),
 -- written.
@@ -37,6 +37,12 @@ BEGIN
     IF final THEN
         status := j.status;
         err := j.error;
+    ELSIF j.status IN ('queued', 'scheduled') AND j.expires_at <= pg_catalog.clock_timestamp() THEN
+        -- Not started by its start deadline: pgwerk's workers skip it, and its clean-up
+        -- deletes it.
+        status := 'expired';
+        err := 'not started by its start deadline (expires_at ' ||
+               pg_catalog.to_char(j.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || ')';
     ELSE
         -- Deleted before a final status: pgwerk's failure_mode = 'delete' deletes an
         -- active job on its last failure (the error is not kept), and an aborting one;
@@ -46,7 +52,8 @@ BEGIN
                    WHEN 'active' THEN 'deleted by pgwerk while running (failure_mode = delete keeps no error)'
                    ELSE 'deleted while ' || werk_cron_cut(j.status, 100) END;
     END IF;
-    finished := coalesce(j.completed_at, pg_catalog.clock_timestamp());
+    finished := CASE WHEN status = 'expired' THEN j.expires_at
+                     ELSE coalesce(j.completed_at, pg_catalog.clock_timestamp()) END;
     tick := werk_cron_tick_of_key(j.key, j.cron_name);
     IF tick IS NULL THEN
         -- Not a tick's key: a manual run's row is at the instant it was triggered.
@@ -82,6 +89,7 @@ BEGIN
     END IF;
     PERFORM pg_catalog.nextval(CASE status WHEN 'complete' THEN 'werk_cron_outcomes_complete'::regclass
                                            WHEN 'failed' THEN 'werk_cron_outcomes_failed'::regclass
+                                           WHEN 'expired' THEN 'werk_cron_outcomes_expired'::regclass
                                            ELSE 'werk_cron_outcomes_aborted'::regclass END);
     PERFORM werk_cron_note_runs(ARRAY[j.cron_name], ARRAY[tick], ARRAY[status], ARRAY[finished]);
     IF status = 'failed' THEN

@@ -41,6 +41,9 @@ CREATE OR REPLACE FUNCTION werk_cron_schedule(
     jitter_secs          integer     DEFAULT NULL,
     remaining_runs       integer     DEFAULT NULL,
     pause_after_failures integer     DEFAULT NULL,
+    start_deadline_secs  integer     DEFAULT NULL,
+    max_runtime_secs     integer     DEFAULT NULL,
+    exclude_calendar     text        DEFAULT NULL,
     keep_state           boolean     DEFAULT false,
     labels               jsonb       DEFAULT NULL,
     managed_by           text        DEFAULT NULL
@@ -61,7 +64,7 @@ BEGIN
     defs := werk_cron_definition('werk_cron_schedule', v_name, func, schedule, queue, args, kwargs,
         timezone, timeout_secs, result_ttl, failure_ttl, meta, priority, max_attempts, paused,
         catchup, catchup_window_secs, overlap, starts_at, ends_at, jitter_secs, remaining_runs,
-        pause_after_failures) || pg_catalog.jsonb_build_object('name', v_name);
+        pause_after_failures, start_deadline_secs, max_runtime_secs, exclude_calendar) || pg_catalog.jsonb_build_object('name', v_name);
     IF labels IS NOT NULL THEN
         defs := defs || pg_catalog.jsonb_build_object('labels', labels);
     END IF;

@@ -7,6 +7,9 @@
 -- group for buffer_one and buffer_all. The run gets a ledger row of its own, outcome
 -- 'triggered', at the instant it was triggered, so that its outcome shows in the
 -- history; the primary is told (on werkcron's channel) that a run awaits its outcome.
+-- With start_deadline_secs the job must start within that many seconds of now (its
+-- expires_at); with max_runtime_secs the primary looks at the schedule's health once the
+-- run could have reached its limit.
 --
 -- It runs as werkcron's owner, so that the ledger row is werkcron's to write (no
 -- application needs INSERT on the ledger, where it could forge outcomes), and only for
@@ -34,14 +37,22 @@ BEGIN
     -- In the schedule's concurrency group, like its ticks' jobs, for overlap buffer_one
     -- and buffer_all: a manual run too waits for the running one.
     INSERT INTO werk_jobs (id, key, function, queue, status, priority, group_key, payload, max_attempts,
-                           timeout_secs, scheduled_at, enqueued_at, meta, result_ttl, failure_ttl, cron_name)
+                           timeout_secs, scheduled_at, enqueued_at, expires_at, meta, result_ttl, failure_ttl, cron_name)
     VALUES (v_id, 'cron:' || s.name || ':manual:' || v_id::text, s.func, s.queue, 'queued', s.priority,
             CASE WHEN s.overlap IN ('buffer_one', 'buffer_all') THEN 'cron:' || s.name END,
             pg_catalog.jsonb_build_object('args', s.args, 'kwargs', s.kwargs), s.max_attempts,
-            s.timeout_secs, v_at, v_at, s.meta, s.result_ttl, s.failure_ttl, s.name);
+            s.timeout_secs, v_at, v_at, v_at + s.start_deadline_secs * interval '1 second', s.meta, s.result_ttl,
+            s.failure_ttl, s.name);
     INSERT INTO werk_cron_ledger (name, tick_at, outcome, job_id, decided_at)
     VALUES (s.name, v_at, 'triggered', v_id, v_at)
     ON CONFLICT DO NOTHING;
+    IF s.max_runtime_secs IS NOT NULL THEN
+        -- The run may outlast its limit: the primary looks at the schedule's health by then.
+        UPDATE werk_cron_state st
+        SET health_check_at = least(coalesce(st.health_check_at, 'infinity'::timestamptz),
+                                    v_at + s.max_runtime_secs * interval '1 second')
+        WHERE st.name = s.name;
+    END IF;
     PERFORM pg_catalog.pg_notify('werk:' || s.queue, '');
     PERFORM pg_catalog.pg_notify(werk_cron_channel(), '');
     PERFORM werk_cron_trusted_triggers(); -- what it wrote ran no other role's code

@@ -1,11 +1,14 @@
 -- One row per schedule, for people at a psql prompt: its state (paused, error,
--- unplanned, ended, active), timing, plan and last tick (werk_cron_state); the status
--- of its last job; why it is paused or in error (including a hold-up: another session
--- holding what its tick needs); the outcome of its last recorded run
--- (werk_cron_health), its failures in a row since it last started afresh (as
--- pause_after_failures counts them) and in the last 24 hours; the policies that shape
--- what it enqueues, with the runs it has left; and last, its labels and the owner that
--- keeps it in a file (werkcron apply), NULL for none.
+-- unplanned, ended, active); its health (ok, failing, late, overdue, paused, error,
+-- ended: see werk_cron_refresh_health) and since when, as the primary keeps it in
+-- werk_cron_health (a schedule without a row there is ok since it was created); timing,
+-- plan and last tick (werk_cron_state); the status of its last job; why it is paused or
+-- in error (including a hold-up: another session holding what its tick needs); the
+-- outcome of its last recorded run (werk_cron_health), its failures in a row since it
+-- last started afresh (as pause_after_failures counts them) and in the last 24 hours;
+-- the policies that shape what it enqueues, with the runs it has left, and those that
+-- watch it (start deadline, run-time limit) and the calendar whose days it skips; and
+-- last, its labels and the owner that keeps it in a file (werkcron apply), NULL for none.
 CREATE OR REPLACE VIEW werk_cron_status AS
 SELECT c.name,
        CASE WHEN c.paused THEN 'paused'
@@ -13,6 +16,8 @@ SELECT c.name,
             WHEN s.planned_at IS NULL THEN 'unplanned'
             WHEN s.next_run_at IS NULL OR c.ends_at < now() THEN 'ended'
             ELSE 'active' END AS state,
+       coalesce(r.health, 'ok') AS health,
+       coalesce(r.health_since, c.created_at) AS health_since,
        coalesce(c.cron, 'every ' || c.interval_secs || 's') AS schedule,
        c.timezone,
        c.func,
@@ -42,6 +47,9 @@ SELECT c.name,
        c.overlap,
        c.jitter_secs,
        s.remaining_runs,
+       c.start_deadline_secs,
+       c.max_runtime_secs,
+       c.exclude_calendar,
        c.labels,
        c.managed_by
 FROM werk_cron_jobs c
