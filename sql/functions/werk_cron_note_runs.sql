@@ -11,10 +11,12 @@
 -- schedule whose health is not ok) is looked at again (werk_cron_refresh_health, which
 -- announces a change): a run that completed on an ok schedule costs nothing more. It
 -- runs as the owner (that lock needs a right on werk_cron_jobs no ticker has); EXECUTE:
--- the owner and ticker roles (werk_cron_grant).
+-- the owner and ticker roles (werk_cron_grant). PL/pgSQL, not SQL, so that a session
+-- plans its statements once: pgwerk's clean-up calls it for every job it deletes.
 CREATE OR REPLACE FUNCTION werk_cron_note_runs(names text[], ticks timestamptz[], statuses text[],
                                                finished timestamptz[]) RETURNS void
-LANGUAGE sql SECURITY DEFINER AS $$
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+BEGIN
     WITH runs AS (
         SELECT r.name, r.tick_at, r.status, r.finished_at
         FROM ROWS FROM (pg_catalog.unnest(names), pg_catalog.unnest(ticks), pg_catalog.unnest(statuses),
@@ -63,13 +65,14 @@ LANGUAGE sql SECURITY DEFINER AS $$
                                         THEN excluded.last_run_finished_at ELSE h.last_run_finished_at END,
             last_ok_at = CASE WHEN excluded.last_ok_at IS NULL THEN h.last_ok_at ELSE greatest(h.last_ok_at, excluded.last_ok_at) END;
 
-    SELECT pg_catalog.count(*)
+    PERFORM pg_catalog.count(*)
     FROM werk_cron_refresh_health(ARRAY(
         SELECT DISTINCT r.name
         FROM ROWS FROM (pg_catalog.unnest(names), pg_catalog.unnest(statuses)) AS r(name, status)
         LEFT JOIN werk_cron_health h ON h.name = r.name
         WHERE r.name IS NOT NULL
           AND (r.status IN ('failed', 'expired') OR coalesce(h.health, 'ok') <> 'ok')), true);
+END
 $$;
 
 REVOKE EXECUTE ON FUNCTION
