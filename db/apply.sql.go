@@ -149,6 +149,8 @@ CROSS JOIN LATERAL werk_cron_schedule(
     starts_at => (w.x->>'starts_at')::timestamptz, ends_at => (w.x->>'ends_at')::timestamptz,
     jitter_secs => (w.x->>'jitter_secs')::integer, remaining_runs => (w.x->>'remaining_runs')::integer,
     pause_after_failures => (w.x->>'pause_after_failures')::integer,
+    start_deadline_secs => (w.x->>'start_deadline_secs')::integer,
+    max_runtime_secs => (w.x->>'max_runtime_secs')::integer, exclude_calendar => w.x->>'exclude_calendar',
     keep_state => false, labels => w.x->'labels', managed_by => $2::text) AS s
 `
 

@@ -304,6 +304,9 @@ type applyEntry struct {
 	RemainingRuns      *int32          `json:"remaining_runs,omitempty"`
 	PauseAfterFailures *int32          `json:"pause_after_failures,omitempty"`
 	Labels             json.RawMessage `json:"labels,omitempty"`
+	StartDeadlineSecs  *int32          `json:"start_deadline_secs,omitempty"`
+	MaxRuntimeSecs     *int32          `json:"max_runtime_secs,omitempty"`
+	ExcludeCalendar    *string         `json:"exclude_calendar,omitempty"`
 }
 
 // applyEntries is jobs as a JSON array of werk_cron_schedule's arguments. Paused and
@@ -316,7 +319,8 @@ func applyEntries(jobs []checkedJob, isNew func(name string) bool) ([]byte, erro
 			Kwargs: p.Kwargs, Timezone: p.Timezone, TimeoutSecs: p.TimeoutSecs, ResultTTL: p.ResultTtl,
 			FailureTTL: p.FailureTtl, Meta: p.Meta, Priority: p.Priority, MaxAttempts: p.MaxAttempts,
 			Catchup: p.Catchup, CatchupWindowSecs: p.CatchupWindowSecs, Overlap: p.Overlap, StartsAt: p.StartsAt,
-			EndsAt: p.EndsAt, JitterSecs: p.JitterSecs, PauseAfterFailures: p.PauseAfterFailures, Labels: p.Labels}
+			EndsAt: p.EndsAt, JitterSecs: p.JitterSecs, PauseAfterFailures: p.PauseAfterFailures, Labels: p.Labels,
+			StartDeadlineSecs: p.StartDeadlineSecs, MaxRuntimeSecs: p.MaxRuntimeSecs, ExcludeCalendar: p.ExcludeCalendar}
 		switch {
 		case j.ApplyPaused:
 			e.Paused = ptr(j.Paused)
@@ -380,7 +384,8 @@ func planOf(owner string, rows []db.ApplyPlanRow, opts ApplyOptions) (Plan, []Co
 var fileColumns = []string{"func", "queue", "args", "kwargs", "cron", "interval_secs", "timezone",
 	"timeout_secs", "result_ttl", "failure_ttl", "meta", "priority", "max_attempts", "paused",
 	"catchup", "catchup_window_secs", "overlap", "starts_at", "ends_at", "jitter_secs",
-	"remaining_runs", "pause_after_failures", "labels"}
+	"remaining_runs", "pause_after_failures", "labels", "start_deadline_secs", "max_runtime_secs",
+	"exclude_calendar"}
 
 // fieldChanges reads ApplyPlan's {"column": [old, new]}, in the table's column order.
 func fieldChanges(raw []byte) []FieldChange {
@@ -448,7 +453,8 @@ func (job CronJob) zeroParams(p *db.UpsertScheduleParams) error {
 }
 
 // Check is Validate and also what the table's constraints say of each value alone
-// (sizes, ranges, policies, blank text, JSON types, labels), so that a whole set of
+// (sizes, ranges, policies, blank text, JSON types, labels) and of StartDeadline
+// against Jitter (the deadline must be longer), so that a whole set of
 // schedules is checked before any is written, as Apply does. The database's
 // constraints stay the final word. Problems are reported as a *ValidationError.
 func (job CronJob) Check() error {
@@ -473,6 +479,7 @@ func (job CronJob) check() (db.UpsertScheduleParams, error) {
 	}{
 		{"Name", name, true, 200}, {"Func", job.Func, true, 1024}, {"Queue", job.Queue, false, 58},
 		{"Cron", job.Cron, false, 256}, {"Timezone", job.Timezone, false, 64},
+		{"ExcludeCalendar", job.ExcludeCalendar, false, 200},
 	} {
 		switch {
 		case !utf8.ValidString(t.v) || containsNUL(t.v):
@@ -529,6 +536,11 @@ func (job CronJob) check() (db.UpsertScheduleParams, error) {
 	if !job.StartsAt.IsZero() && !job.EndsAt.IsZero() && !job.EndsAt.After(job.StartsAt) {
 		return p, bad("EndsAt", ErrInvalid, "%s: must be after StartsAt (%s)", job.EndsAt.Format(time.RFC3339), job.StartsAt.Format(time.RFC3339))
 	}
+	// A job due after its start deadline would never start: the jitter must end first.
+	if job.StartDeadline != 0 && job.Jitter >= job.StartDeadline {
+		return p, bad("StartDeadline", ErrInvalid, "%d seconds: must be longer than the jitter (%d seconds)",
+			job.StartDeadline/time.Second, job.Jitter/time.Second)
+	}
 	return p, nil
 }
 
@@ -575,7 +587,8 @@ func exportedJob(r db.WerkCronJob, atDefault []string) CronJob {
 		ResultTTL: full.ResultTTL, FailureTTL: full.FailureTTL, Meta: full.Meta, Priority: full.Priority,
 		MaxAttempts: full.MaxAttempts, Catchup: full.Catchup, CatchupWindow: full.CatchupWindow,
 		Overlap: full.Overlap, StartsAt: full.StartsAt, EndsAt: full.EndsAt, Jitter: full.Jitter,
-		PauseAfterFailures: full.PauseAfterFailures, Labels: full.Labels, ManagedBy: full.ManagedBy}
+		PauseAfterFailures: full.PauseAfterFailures, Labels: full.Labels, StartDeadline: full.StartDeadline,
+		MaxRuntime: full.MaxRuntime, ExcludeCalendar: full.ExcludeCalendar, ManagedBy: full.ManagedBy}
 	v := reflect.ValueOf(&j).Elem()
 	for _, col := range atDefault {
 		if f, ok := columnFields[col]; ok {

@@ -429,3 +429,115 @@ func TestExportApplyRoundTrip(t *testing.T) {
 		t.Errorf("export of a name the owner does not have: %v", err)
 	}
 }
+
+// Start deadlines, run-time limits and calendars are part of what a file defines:
+// applied, exported back to the same file, changed one at a time (each shown in the
+// plan with its old and new value), dropped back to none, and checked before anything
+// is written.
+func TestApplyDeadlinesRuntimesCalendars(t *testing.T) {
+	t.Parallel()
+	_, pool := migratedDB(t)
+	ctx := context.Background()
+	job := scheduler.CronJob{Name: "report", Func: "app.report", Cron: "0 9 * * 1-5", Jitter: time.Minute,
+		StartDeadline: 30 * time.Minute, MaxRuntime: 5 * time.Minute, ExcludeCalendar: "de-holidays"}
+	if got := summary(mustApply(t, pool, "ops", []scheduler.CronJob{job}, scheduler.ApplyOptions{})); got != "+report" {
+		t.Fatalf("create: %s", got)
+	}
+	stored := func() string {
+		return pgtest.QueryOne[string](t, pool, `SELECT concat_ws(' ', coalesce(start_deadline_secs::text, '-'),
+			coalesce(max_runtime_secs::text, '-'), coalesce(exclude_calendar, '-')) FROM werk_cron_jobs WHERE name = 'report'`)
+	}
+	if s := stored(); s != "1800 300 de-holidays" {
+		t.Fatalf("stored: %s", s)
+	}
+
+	// Export, through a file, and back: nothing changes, nothing is written.
+	exported, err := scheduler.Export(ctx, pool, "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(exported) != 1 || exported[0].StartDeadline != job.StartDeadline || exported[0].MaxRuntime != job.MaxRuntime ||
+		exported[0].ExcludeCalendar != job.ExcludeCalendar {
+		t.Fatalf("export: %+v", exported)
+	}
+	var file bytes.Buffer
+	if err := schedfile.Write(&file, exported); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"\n    start_deadline_secs: 1800\n", "\n    max_runtime_secs: 300\n", "\n    exclude_calendar: de-holidays\n"} {
+		if !strings.Contains(file.String(), want) {
+			t.Errorf("exported file lacks %q:\n%s", want, file.String())
+		}
+	}
+	back, err := schedfile.Parse("exported.yaml", file.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := versions(t, pool)
+	if p := mustApply(t, pool, "ops", back, scheduler.ApplyOptions{Prune: true}); !p.Empty() || len(p.Unchanged) != 1 {
+		t.Fatalf("applying the export: %s", summary(p))
+	}
+	if after := versions(t, pool); !reflect.DeepEqual(before, after) {
+		t.Errorf("applying the export wrote:\nbefore %v\nafter  %v", before, after)
+	}
+
+	// Each change is planned with its old and new value, and written.
+	for _, c := range []struct {
+		change         func(*scheduler.CronJob)
+		field, old, to string
+		stored         string
+	}{
+		{func(j *scheduler.CronJob) { j.StartDeadline = time.Hour }, "start_deadline_secs", "1800", "3600", "3600 300 de-holidays"},
+		{func(j *scheduler.CronJob) { j.MaxRuntime = 10 * time.Minute }, "max_runtime_secs", "300", "600", "3600 600 de-holidays"},
+		{func(j *scheduler.CronJob) { j.ExcludeCalendar = "us-holidays" }, "exclude_calendar", `"de-holidays"`, `"us-holidays"`, "3600 600 us-holidays"},
+		{func(j *scheduler.CronJob) { j.StartDeadline = 0 }, "start_deadline_secs", "3600", "null", "- 600 us-holidays"},
+		{func(j *scheduler.CronJob) { j.MaxRuntime = 0 }, "max_runtime_secs", "600", "null", "- - us-holidays"},
+		{func(j *scheduler.CronJob) { j.ExcludeCalendar = "" }, "exclude_calendar", `"us-holidays"`, "null", "- - -"},
+	} {
+		c.change(&job)
+		plan := mustApply(t, pool, "ops", []scheduler.CronJob{job}, scheduler.ApplyOptions{})
+		if got := summary(plan); got != "~report("+c.field+")" {
+			t.Fatalf("%s: %s", c.field, got)
+		}
+		if f := plan.Changed[0].Fields[0]; string(f.Old) != c.old || string(f.New) != c.to {
+			t.Errorf("%s: %s -> %s, want %s -> %s", c.field, f.Old, f.New, c.old, c.to)
+		}
+		if s := stored(); s != c.stored {
+			t.Errorf("after changing %s: stored %s, want %s", c.field, s, c.stored)
+		}
+	}
+
+	// Bad values are refused before anything is written, every one of them.
+	before = versions(t, pool)
+	bad := []scheduler.CronJob{
+		{Name: "report", Func: "app.report", Cron: "@daily", Jitter: time.Minute, StartDeadline: time.Minute},
+		{Name: "shorter", Func: "app.x", Cron: "@daily", Jitter: time.Hour, StartDeadline: time.Minute},
+		{Name: "negative", Func: "app.x", Cron: "@daily", StartDeadline: -time.Minute},
+		{Name: "fraction", Func: "app.x", Cron: "@daily", MaxRuntime: 1500 * time.Millisecond},
+		{Name: "blank", Func: "app.x", Cron: "@daily", ExcludeCalendar: " "},
+		{Name: "long", Func: "app.x", Cron: "@daily", ExcludeCalendar: strings.Repeat("c", 201)},
+	}
+	_, err = scheduler.Apply(ctx, pool, "ops", bad, scheduler.ApplyOptions{})
+	for _, want := range []string{
+		`"report": StartDeadline: 60 seconds: must be longer than the jitter (60 seconds)`,
+		`"shorter": StartDeadline: 60 seconds: must be longer than the jitter (3600 seconds)`,
+		`"negative": StartDeadline: -1m0s: must not be negative`,
+		`"fraction": MaxRuntime: 1.5s: want a whole number of seconds`,
+		`"blank": ExcludeCalendar: must not be blank`,
+		`"long": ExcludeCalendar: 201 bytes: at most 200`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q in %v", want, err)
+		}
+	}
+	if !errors.Is(err, scheduler.ErrInvalid) || !errors.Is(err, scheduler.ErrWholeSeconds) {
+		t.Errorf("errors.Is: %v", err)
+	}
+	var ve *scheduler.ValidationError
+	if !errors.As(err, &ve) || ve.Name != "report" || ve.Field != "StartDeadline" {
+		t.Errorf("errors.As: %#v", ve)
+	}
+	if after := versions(t, pool); !reflect.DeepEqual(before, after) {
+		t.Errorf("a refused apply wrote:\nbefore %v\nafter  %v", before, after)
+	}
+}

@@ -35,7 +35,8 @@ NAME (a team, a repository, an app: whoever keeps the file). FILE is YAML (or JS
 Keys are werk_cron_jobs's column names: name, func, cron or interval_secs, timezone,
 queue, args, kwargs, timeout_secs, result_ttl, failure_ttl, meta, priority,
 max_attempts, paused, catchup, catchup_window_secs, overlap, starts_at, ends_at,
-jitter_secs, remaining_runs, pause_after_failures, labels. A key left out is the
+jitter_secs, remaining_runs, pause_after_failures, start_deadline_secs,
+max_runtime_secs, exclude_calendar, labels. A key left out is the
 column's default, except paused (left out, a schedule keeps the pause an operator
 set) and remaining_runs (applied to a new schedule only: a deploy does not refill
 runs). The whole file is checked first: every problem is printed with its line, and

@@ -196,7 +196,8 @@ func TestCLIExportApply(t *testing.T) {
 		args => '["sales", 3]', kwargs => '{"format": "pdf"}', timezone => 'Europe/Berlin', timeout_secs => 600,
 		result_ttl => 0, meta => '{"a": "\u202e"}', priority => 5, max_attempts => 3, paused => true,
 		catchup => 'all', overlap => 'skip', ends_at => '2036-01-01T00:00:00Z', jitter_secs => 30,
-		remaining_runs => 7, pause_after_failures => 4, labels => '{"team": "billing"}')`)
+		remaining_runs => 7, pause_after_failures => 4, start_deadline_secs => 3600, max_runtime_secs => 900,
+		exclude_calendar => 'de-holidays', labels => '{"team": "billing"}')`)
 	mustCLI(t, dsn, "add", "ping", "--func", "app.ping", "--every", "30s", "--label", "team=ops")
 	r := mustCLI(t, dsn, "export")
 	want := `schedules:
@@ -217,6 +218,9 @@ func TestCLIExportApply(t *testing.T) {
     ends_at: "2036-01-01T00:00:00Z"
     jitter_secs: 30
     pause_after_failures: 4
+    start_deadline_secs: 3600
+    max_runtime_secs: 900
+    exclude_calendar: de-holidays
     labels:
       team: billing
   - name: ping
@@ -254,6 +258,66 @@ func TestCLIExportApply(t *testing.T) {
 		t.Errorf("export of nobody's:\n%s", r.stdout)
 	}
 	wantCode(t, dsn, 1, []string{`"nope"`, "no such schedule"}, "export", "nope")
+}
+
+// start_deadline_secs, max_runtime_secs and exclude_calendar in a file: applied, their
+// changes planned with old and new values, bad values refused with their line.
+func TestCLIApplyDeadlinesRuntimesCalendars(t *testing.T) {
+	t.Parallel()
+	dsn := migrated(t)
+	file := teamFile + "    jitter_secs: 10\n    start_deadline_secs: 120\n    max_runtime_secs: 600\n    exclude_calendar: de-holidays\n"
+	mustCLI(t, dsn, "apply", "--owner", "billing", writeFile(t, "a.yaml", file))
+	if got := query[string](t, dsn, `SELECT concat_ws(' ', start_deadline_secs, max_runtime_secs, exclude_calendar) FROM werk_cron_jobs WHERE name = 'ping'`); got != "120 600 de-holidays" {
+		t.Fatalf("stored: %s", got)
+	}
+	r := mustCLI(t, dsn, "export", "--owner", "billing")
+	if !strings.HasSuffix(r.stdout, "    jitter_secs: 10\n    start_deadline_secs: 120\n    max_runtime_secs: 600\n    exclude_calendar: de-holidays\n") {
+		t.Errorf("export:\n%s", r.stdout)
+	}
+	before := rowVersions(t, dsn)
+	if r := mustCLI(t, dsn, "apply", "--owner", "billing", writeFile(t, "e.yaml", r.stdout)); r.stdout != "0 to create, 0 to change, 0 to remove, 2 unchanged (owner billing; applied)\n" {
+		t.Errorf("applying the export:\n%s", r.stdout)
+	}
+	if rowVersions(t, dsn) != before {
+		t.Error("applying the export wrote")
+	}
+
+	changed := strings.NewReplacer("start_deadline_secs: 120", "start_deadline_secs: 300", "max_runtime_secs: 600", "max_runtime_secs: 900",
+		"exclude_calendar: de-holidays", "exclude_calendar: us-holidays").Replace(file)
+	r = mustCLI(t, dsn, "apply", "--owner", "billing", "--dry-run", writeFile(t, "b.yaml", changed))
+	want := "~ ping\n    start_deadline_secs: 120 -> 300\n    max_runtime_secs: 600 -> 900\n" +
+		"    exclude_calendar: \"de-holidays\" -> \"us-holidays\"\n0 to create, 1 to change, 0 to remove, 1 unchanged (owner billing; dry run, nothing applied)\n"
+	if r.stdout != want {
+		t.Errorf("plan:\n%s\nwant\n%s", r.stdout, want)
+	}
+	// Left out: back to none.
+	r = mustCLI(t, dsn, "apply", "--owner", "billing", writeFile(t, "c.yaml", teamFile))
+	if !strings.Contains(r.stdout, "    start_deadline_secs: 120 -> null\n    max_runtime_secs: 600 -> null\n    exclude_calendar: \"de-holidays\" -> null\n") {
+		t.Errorf("left out:\n%s", r.stdout)
+	}
+	if got := query[string](t, dsn, `SELECT concat_ws(' ', start_deadline_secs, max_runtime_secs, exclude_calendar) FROM werk_cron_jobs WHERE name = 'ping'`); got != "" {
+		t.Errorf("after leaving them out: %q", got)
+	}
+
+	// Bad values: each reported with its line (teamFile has 11), nothing applied.
+	before = rowVersions(t, dsn)
+	for _, c := range []struct{ add, want string }{
+		{"    start_deadline_secs: 0\n", `:12: schedule "ping" (entry 2): start_deadline_secs: 0: must be positive`},
+		{"    start_deadline_secs: -30\n", `:12: schedule "ping" (entry 2): start_deadline_secs: -30: must be positive`},
+		{"    max_runtime_secs: 0\n", `:12: schedule "ping" (entry 2): max_runtime_secs: 0: must be positive`},
+		{"    max_runtime_secs: 1.5\n", `:12: schedule "ping" (entry 2): max_runtime_secs: want a whole number, not the float "1.5"`},
+		{"    jitter_secs: 30\n    start_deadline_secs: 30\n", `:13: schedule "ping" (entry 2): start_deadline_secs: 30 seconds: must be longer than the jitter (30 seconds)`},
+		{"    jitter_secs: 60\n    start_deadline_secs: 30\n", `:13: schedule "ping" (entry 2): start_deadline_secs: 30 seconds: must be longer than the jitter (60 seconds)`},
+		{"    exclude_calendar: \"\"\n", `:12: schedule "ping" (entry 2): exclude_calendar: must not be blank: leave the key out for none`},
+		{"    exclude_calendar: \" \"\n", `:12: schedule "ping" (entry 2): exclude_calendar: must not be blank`},
+		{"    exclude_calendar: [a]\n", `:12: schedule "ping" (entry 2): exclude_calendar: want text, not a list`},
+	} {
+		bad := writeFile(t, "bad.yaml", teamFile+c.add)
+		wantCode(t, dsn, 1, []string{"1 problem(s), nothing applied", bad + c.want}, "apply", "--owner", "billing", bad)
+	}
+	if rowVersions(t, dsn) != before {
+		t.Error("a bad file wrote")
+	}
 }
 
 // Labels from add and edit, shown by show and ls, and ls --label filtering.

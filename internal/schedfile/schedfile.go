@@ -83,7 +83,7 @@ const maxProblems = 50
 var Keys = []string{"name", "func", "cron", "interval_secs", "timezone", "queue", "args", "kwargs",
 	"timeout_secs", "result_ttl", "failure_ttl", "meta", "priority", "max_attempts", "paused", "catchup",
 	"catchup_window_secs", "overlap", "starts_at", "ends_at", "jitter_secs", "remaining_runs",
-	"pause_after_failures", "labels"}
+	"pause_after_failures", "start_deadline_secs", "max_runtime_secs", "exclude_calendar", "labels"}
 
 // keyOfField maps a scheduler.CronJob field to its key, for the problems
 // CronJob.Check reports.
@@ -93,7 +93,8 @@ var keyOfField = map[string]string{
 	"FailureTTL": "failure_ttl", "Meta": "meta", "Priority": "priority", "MaxAttempts": "max_attempts",
 	"Paused": "paused", "Catchup": "catchup", "CatchupWindow": "catchup_window_secs", "Overlap": "overlap",
 	"StartsAt": "starts_at", "EndsAt": "ends_at", "Jitter": "jitter_secs", "RemainingRuns": "remaining_runs",
-	"PauseAfterFailures": "pause_after_failures", "Labels": "labels",
+	"PauseAfterFailures": "pause_after_failures", "StartDeadline": "start_deadline_secs",
+	"MaxRuntime": "max_runtime_secs", "ExcludeCalendar": "exclude_calendar", "Labels": "labels",
 }
 
 // parser collects the problems of one file.
@@ -364,7 +365,9 @@ func suggest(k string) string {
 	norm := func(s string) string { return strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(s)) }
 	aliases := map[string]string{"every": "interval_secs", "interval": "interval_secs", "tz": "timezone",
 		"timeout": "timeout_secs", "jitter": "jitter_secs", "catchupwindow": "catchup_window_secs",
-		"label": "labels", "schedule": "cron or interval_secs"}
+		"label": "labels", "schedule": "cron or interval_secs", "startdeadline": "start_deadline_secs",
+		"deadline": "start_deadline_secs", "maxruntime": "max_runtime_secs", "runtime": "max_runtime_secs",
+		"calendar": "exclude_calendar"}
 	if a, ok := aliases[norm(k)]; ok {
 		return ": did you mean " + a + "?"
 	}
@@ -479,6 +482,17 @@ func (p *parser) set(j *scheduler.CronJob, k string, v *yaml.Node, idx int, name
 	case "pause_after_failures":
 		n, _ := p.int(v, idx, name, k, 1, math.MaxInt32)
 		j.PauseAfterFailures = int(n)
+	case "start_deadline_secs":
+		j.StartDeadline, _ = secs(1, "")
+	case "max_runtime_secs":
+		j.MaxRuntime, _ = secs(1, "")
+	case "exclude_calendar":
+		// "" would be the zero value, "none", silently: refused like the blank it is.
+		if s, ok := p.str(v, idx, name, k); ok && s == "" {
+			p.add(v.Line, idx, name, k, "must not be blank: leave the key out for none")
+		} else {
+			j.ExcludeCalendar = s
+		}
 	case "labels":
 		j.Labels = p.labels(v, idx, name)
 	}
@@ -718,6 +732,9 @@ func Write(w io.Writer, jobs []scheduler.CronJob) error {
 		if j.PauseAfterFailures != 0 {
 			kv("pause_after_failures", strconv.Itoa(j.PauseAfterFailures))
 		}
+		secs("start_deadline_secs", j.StartDeadline, "")
+		secs("max_runtime_secs", j.MaxRuntime, "")
+		str("exclude_calendar", j.ExcludeCalendar)
 		if len(j.Labels) > 0 {
 			kv("labels", "")
 			keys := make([]string, 0, len(j.Labels))

@@ -38,6 +38,9 @@ schedules:
     jitter_secs: 30
     remaining_runs: 7
     pause_after_failures: 4
+    start_deadline_secs: 1800
+    max_runtime_secs: 300
+    exclude_calendar: de-holidays
     labels:
       team: billing
       tenant: 42
@@ -59,6 +62,7 @@ func TestParseEveryKey(t *testing.T) {
 		Priority: -5, MaxAttempts: 3, ApplyPaused: true, Catchup: "all", CatchupWindow: time.Hour, Overlap: "buffer_one",
 		StartsAt: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), EndsAt: time.Date(2035, 12, 31, 23, 0, 0, 0, time.UTC),
 		Jitter: 30 * time.Second, RemainingRuns: &seven, PauseAfterFailures: 4,
+		StartDeadline: 30 * time.Minute, MaxRuntime: 5 * time.Minute, ExcludeCalendar: "de-holidays",
 		Labels: map[string]string{"team": "billing", "tenant": "42"}, Zero: []string{"ResultTTL"},
 	}, {Func: "myapp.tasks.ping", Interval: 30 * time.Second}}
 	if len(jobs) != 2 {
@@ -106,6 +110,26 @@ func TestParseProblems(t *testing.T) {
     labels: {tenant: [1]}
     args: {a: 1}
     paused: null
+  - name: h
+    func: app.h
+    interval_secs: 5
+    start_deadline_secs: 0
+    max_runtime_secs: -5
+    exclude_calendar: 42
+  - name: i
+    func: app.i
+    interval_secs: 5
+    jitter_secs: 60
+    start_deadline_secs: 60
+  - name: j
+    func: app.j
+    interval_secs: 5
+    exclude_calendar: "  "
+  - name: k
+    func: app.k
+    interval_secs: 5
+    deadline: 60
+    start_deadline_secs: "1m"
 `
 	_, err := Parse("team.yaml", []byte(src))
 	var fe *Error
@@ -125,6 +149,13 @@ func TestParseProblems(t *testing.T) {
 		`team.yaml:29: schedule "g" (entry 8): labels: "tenant": want text, not a list`,
 		`team.yaml:30: schedule "g" (entry 8): args: want a list (a JSON array), not a mapping`,
 		`team.yaml:31: schedule "g" (entry 8): paused: null: leave the key out`,
+		`team.yaml:35: schedule "h" (entry 9): start_deadline_secs: 0: must be positive`,
+		`team.yaml:36: schedule "h" (entry 9): max_runtime_secs: -5: must be positive`,
+		`team.yaml:37: schedule "h" (entry 9): exclude_calendar: want text, not the int "42"`,
+		`team.yaml:42: schedule "i" (entry 10): start_deadline_secs: 60 seconds: must be longer than the jitter (60 seconds)`,
+		`team.yaml:46: schedule "j" (entry 11): exclude_calendar: must not be blank`,
+		`team.yaml:50: schedule "k" (entry 12): unknown key "deadline": did you mean start_deadline_secs?`,
+		`team.yaml:51: schedule "k" (entry 12): start_deadline_secs: want a whole number, not the str "1m"`,
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("missing %q in:\n%s", want, msg)
