@@ -395,9 +395,9 @@ func mustBackends(t testing.TB, pool *pgxpool.Pool, p *proc) []backend {
 //     loss and writes can then only be the old primary's: the statement its fan-out
 //     connection begins after the loss must write nothing (the fence).
 //   - standby-running: the standby takes over at once and decides the ticks of the
-//     statement still in flight before that commits (it runs into the statement's row
-//     locks and sets those schedules aside); when it tries them again, the compare-and-set
-//     must turn them down.
+//     statement still in flight before that commits (writing them, it runs into the
+//     statement's row locks and sets those schedules aside); its decisions on them, in
+//     that statement or when it tries them again, the compare-and-set must turn down.
 //
 // In both, every tick must end enqueued exactly once.
 func TestFanoutSigstopPrimary(t *testing.T) {
@@ -505,15 +505,25 @@ func sigstopMidFanout(t *testing.T, standbyFrozen bool) {
 	}
 
 	if !standbyFrozen {
-		// The new primary decides the ticks of the statement in flight and, writing them,
-		// waits on its row locks (and sets those schedules aside when lock_timeout ends
-		// the wait).
-		pgtest.Eventually(t, 20*time.Second, "a session of the new primary waiting on the old primary's statement in flight", func() bool {
-			return pgtest.QueryOne[bool](t, pool, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-				WHERE application_name ~ $1 AND $2::integer = ANY (pg_blocking_pids(pid)))`, appOf(s), helperStmt)
+		// The new primary decides the ticks of the statement in flight before that commits:
+		// it reads the plan before its first tick statement, which begins while the old
+		// one still runs. (Writing them, it waits on that statement's row locks, and sets
+		// those schedules aside when lock_timeout ends a wait.)
+		pgtest.Eventually(t, 20*time.Second, "a tick statement of the new primary", func() bool {
+			var newRuns, oldRuns bool
+			if err := pool.QueryRow(ctx, `SELECT
+					EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name ~ $1 AND state = 'active' AND query LIKE $3),
+					EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $2 AND state = 'active')`,
+				appOf(s), helperStmt, tickStatement).Scan(&newRuns, &oldRuns); err != nil {
+				t.Fatal(err)
+			}
+			if !oldRuns {
+				t.Fatalf("the old primary's statement in flight ended before the new primary began writing the fan-out: the case under test did not happen")
+			}
+			return newRuns
 		})
 		if pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name LIKE 'g%' AND enqueued_at < $1`, lost) != 0 {
-			t.Fatalf("the old primary's statement committed before the new primary ran into it")
+			t.Fatalf("the old primary's statement committed before the new primary began writing the fan-out: the case under test did not happen")
 		}
 	}
 
