@@ -226,6 +226,7 @@ func sleepUntil(t testing.TB, pool *pgxpool.Pool, at time.Time) {
 // standby's writing around the dead primary's statements. A statement that commits
 // after the standby decided the same ticks is test 2's standby-running.)
 func TestFanoutSigkillPrimary(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("a fan-out of 20,000 twice, with server processes stopped")
 	}
@@ -401,6 +402,7 @@ func mustBackends(t testing.TB, pool *pgxpool.Pool, p *proc) []backend {
 //
 // In both, every tick must end enqueued exactly once.
 func TestFanoutSigstopPrimary(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("fan-outs of 24,000 ticks and several freezes")
 	}
