@@ -40,6 +40,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgwerk/werkcron/internal/pgtest"
+	"github.com/pgwerk/werkcron/scheduler"
 )
 
 type config struct {
@@ -68,12 +69,14 @@ type config struct {
 	riverNs        []int
 	riverReps      int
 	riverPeriod    time.Duration // 0: chosen from N
+	parallels      []int         // werkcron sides of the River comparison: --parallel of each
+	fanoutParallel int           // --parallel of the fan-out measurement's ticker
 	waldump        bool
 }
 
 func main() {
 	var cfg config
-	var ns, scaleNs, riverNs, only string
+	var ns, scaleNs, riverNs, only, parallels string
 	flag.StringVar(&ns, "n", "1000,10000,100000,1000000", "fan-out sizes: schedules due on one tick")
 	flag.StringVar(&scaleNs, "scale-n", "10000,100000,1000000", "scale sizes: schedules in the database (10000000 takes about an hour)")
 	flag.IntVar(&cfg.reps, "reps", 3, "measured ticks per fan-out size (medians are reported)")
@@ -88,7 +91,9 @@ func main() {
 	flag.BoolVar(&cfg.serial, "serial", false, "run the idle and lateness measurements one after the other instead of side by side")
 	flag.StringVar(&only, "only", "", "comma-separated subset of: fanout,river,lateness,idle,reload,scale,worker")
 	flag.StringVar(&riverNs, "river-n", "10000,100000", "sizes of the River comparison (-n, when given, also sets them)")
-	flag.DurationVar(&cfg.riverPeriod, "river-period", 0, "period of each side in the River comparison, whole seconds (default: from N)")
+	flag.DurationVar(&cfg.riverPeriod, "river-period", 0, "period of each side in the River comparison, whole seconds (default: from N and the number of sides)")
+	flag.StringVar(&parallels, "parallel", "1,2,4", "River comparison: one werkcron side per value, run with --parallel of that value")
+	flag.IntVar(&cfg.fanoutParallel, "fanout-parallel", scheduler.DefaultParallel, "fan-out measurement: the ticker's --parallel")
 	flag.BoolVar(&cfg.waldump, "waldump", false, "River comparison: print pg_waldump --stats=record of the last measured tick of each side and of werkcron's ledger phases")
 	flag.IntVar(&cfg.workerJobs, "worker-jobs", 10000, "jobs per run of the worker-path measurement")
 	flag.BoolVar(&cfg.workerSync, "worker-sync", false, "worker path with synchronous_commit on, as pgwerk's workers run by default (off: the stricter measure)")
@@ -102,6 +107,7 @@ func main() {
 	flag.Parse()
 	cfg.ns = sizes("-n", ns)
 	cfg.scaleNs = sizes("-scale-n", scaleNs)
+	cfg.parallels = sizes("-parallel", parallels)
 	// The River comparison takes its sizes from -n when -n is given, and at least 5
 	// ticks a side unless -reps is given.
 	set := map[string]bool{}
