@@ -102,7 +102,7 @@ func (b *bench) fanout(ctx context.Context, n int) (fanoutResult, error) {
 	if n >= 1_000_000 {
 		reps = b.cfg.largeReps
 	}
-	fmt.Fprintf(os.Stderr, "bench: fan-out of %d schedules every %s, --parallel %d, %d ticks measured after one warm-up\n", n, r.period, r.parallel, reps)
+	fmt.Fprintf(os.Stderr, "bench: fan-out of %d schedules every %s, --parallel %d, %d ticks measured after %d warm-up\n", n, r.period, r.parallel, reps, max(b.cfg.warmup, 1))
 	pruneSQL, pruneArgs, err := pruneTicksQuery()
 	if err != nil {
 		return r, err
@@ -147,7 +147,7 @@ func (b *bench) fanout(ctx context.Context, n int) (fanoutResult, error) {
 	if names, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
 		return r, err
 	}
-	s := &side{name: "werkcron", kind: kindWerkcron, parallel: r.parallel, cluster: b.cluster, db: name, dsn: dsn,
+	s := &side{name: "werkcron", kind: kindWerkcron, parallel: r.parallel, bin: b.bin, cluster: b.cluster, db: name, dsn: dsn,
 		conn: conn, n: n, due0: anchor, period: r.period, pruneSQL: pruneSQL, pruneArgs: pruneArgs}
 	if s.vacuumList, err = werkcronTables(ctx, conn); err != nil {
 		return r, err
@@ -156,25 +156,35 @@ func (b *bench) fanout(ctx context.Context, n int) (fanoutResult, error) {
 	if err != nil {
 		return r, err
 	}
-	if s.proc, err = b.startProc(name, false, b.bin, "run", "--no-migrate", "--dsn", dsn,
-		"--log-level", b.cfg.tickerLogLevel, "--parallel", fmt.Sprint(r.parallel)); err != nil {
+	if err := b.startWerkcron(ctx, s, name); err != nil {
 		return r, err
 	}
 	defer s.proc.stop()
 	if err := warmUp(ctx, []*side{s}); err != nil {
 		return r, err
 	}
+	warmLeft := max(b.cfg.warmup, 1) - 1
 
 	for k := 0; len(r.fanout) < reps; k++ {
 		tick := anchor.Add(time.Duration(k) * r.period)
 		if !tick.After(s.warmAt) {
 			continue
 		}
-		if k > 2*reps+4 {
+		if k > 2*reps+b.cfg.warmup+4 {
 			r.warnings = append(r.warnings, "stopped: too many ticks could not be measured (raise -period)")
 			break
 		}
-		measured := time.Until(tick) >= prepBudget(n)
+		measured := warmLeft == 0 && time.Until(tick) >= prepBudget(n)
+		if warmLeft > 0 {
+			warmLeft--
+			if err := s.waitTicked(ctx, tick); err != nil {
+				return r, err
+			}
+			if _, err := s.aftercare(ctx, tick, false, false); err != nil {
+				return r, err
+			}
+			continue
+		}
 		if measured {
 			if err := s.prepare(ctx); err != nil {
 				return r, err
@@ -239,7 +249,7 @@ func (b *bench) fanout(ctx context.Context, n int) (fanoutResult, error) {
 // tickTimeout bounds the wait for one tick's fan-out, so that a slow build still ends.
 const tickTimeout = 3 * time.Minute
 
-func prepTime(n int) time.Duration { return 5*time.Second + time.Duration(n)*60*time.Microsecond }
+func prepTime(n int) time.Duration { return 8*time.Second + time.Duration(n)*120*time.Microsecond }
 
 // timed runs one statement in its own transaction and returns its round trip, commit
 // included, checking that it wrote n rows.
@@ -393,7 +403,7 @@ func (b *bench) explain(ctx context.Context, n int) error {
 	if _, err := conn.Exec(ctx, "VACUUM ANALYZE"); err != nil {
 		return err
 	}
-	s := &side{name: "werkcron", kind: kindWerkcron, parallel: 1, cluster: b.cluster, db: "explain", dsn: dsn,
+	s := &side{name: "werkcron", kind: kindWerkcron, parallel: 1, bin: b.bin, cluster: b.cluster, db: "explain", dsn: dsn,
 		conn: conn, n: n, due0: anchor, period: period, pruneSQL: pruneSQL, pruneArgs: pruneArgs}
 	if s.vacuumList, err = werkcronTables(ctx, conn); err != nil {
 		return err
@@ -496,7 +506,26 @@ func (b *bench) explain(ctx context.Context, n int) error {
 		}
 		fmt.Printf("== %s, N=%d (rolled back)\n%s\n\n", q.title, n, strings.Join(plan, "\n"))
 		fmt.Print(s.waldump(ctx, fmt.Sprintf("%s, N=%d, %d B per tick", q.title, n, int64(l1-l0)/int64(n)), l0, l1))
-		fmt.Println()
+		// The same statement timed by the client without EXPLAIN's instrumentation, each
+		// run after a CHECKPOINT and rolled back (so every run meets the same rows).
+		var took []time.Duration
+		for range 7 {
+			if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
+				return err
+			}
+			tx, err := conn.Begin(ctx)
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			_, err = tx.Exec(ctx, q.sql, q.args...)
+			took = append(took, time.Since(start))
+			_ = tx.Rollback(ctx)
+			if err != nil {
+				return fmt.Errorf("%s: %w", q.title, err)
+			}
+		}
+		fmt.Printf("== %s, N=%d, timed without EXPLAIN (7 runs, each rolled back): median %s (%s)\n\n", q.title, n, dur(median(took)), durList(took))
 	}
 	return nil
 }

@@ -21,7 +21,7 @@ package main
 // intervals) in one client, in a process of its own (internal/bench/river, a module of
 // its own so that River stays out of werkcron's go.mod). All sides have the same period
 // P, the k-th side's instants P/K after the (k-1)-th's. Each side's first complete tick
-// is a warm-up; after it, every tick either is measured (there was time before it to
+// and the next -warmup - 1 are warm-ups; after them, every tick either is measured (there was time before it to
 // empty the side's job table, VACUUM and CHECKPOINT) or is waited for, and every
 // werkcron tick, measured or not, gets its aftercare (side.go: its jobs completed,
 // their outcomes recorded by the primary, the ledger pruned, the tables vacuumed), so
@@ -241,7 +241,14 @@ func (b *bench) riverCompare(ctx context.Context, n, reps int) (riverResult, err
 	r.sides = append(r.sides, &side{name: "River", kind: kindRiver, n: n})
 	for _, p := range b.cfg.parallels {
 		r.sides = append(r.sides, &side{name: fmt.Sprintf("werkcron p=%d", p), kind: kindWerkcron, parallel: p, n: n,
-			pruneSQL: rc.pruneSQL, pruneArgs: rc.pruneArgs})
+			bin: b.bin, pruneSQL: rc.pruneSQL, pruneArgs: rc.pruneArgs})
+	}
+	if b.cfg.baseline != "" {
+		r.sides = append(r.sides, &side{name: fmt.Sprintf("baseline p=%d", scheduler.DefaultParallel), kind: kindWerkcron,
+			parallel: scheduler.DefaultParallel, n: n, bin: b.cfg.baseline, pruneSQL: rc.pruneSQL, pruneArgs: rc.pruneArgs})
+	}
+	for _, s := range r.sides {
+		s.warmLeft = max(b.cfg.warmup, 1) - 1 // the first is warmUp's
 	}
 	k := len(r.sides)
 	slot := slotFor(n)
@@ -284,7 +291,7 @@ func (b *bench) riverCompare(ctx context.Context, n, reps int) (riverResult, err
 	if err != nil {
 		return r, err
 	}
-	base := now.Truncate(time.Second).Add(5*time.Second + time.Duration(n)*60*time.Microsecond).Truncate(time.Second)
+	base := now.Truncate(time.Second).Add(8*time.Second + time.Duration(n)*120*time.Microsecond).Truncate(time.Second)
 	for i, s := range r.sides {
 		s.period = r.period
 		s.due0 = base.Add(time.Duration(i) * slot)
@@ -305,8 +312,7 @@ func (b *bench) riverCompare(ctx context.Context, n, reps int) (riverResult, err
 		logName := fmt.Sprintf("cmp-%d-%s", n, strings.NewReplacer(" ", "-", "=", "").Replace(strings.ToLower(s.name)))
 		switch s.kind {
 		case kindWerkcron:
-			s.proc, err = b.startProc(logName, false, b.bin, "run", "--no-migrate", "--dsn", s.dsn,
-				"--log-level", b.cfg.tickerLogLevel, "--parallel", strconv.Itoa(s.parallel))
+			err = b.startWerkcron(ctx, s, logName)
 		case kindRiver:
 			s.proc, err = b.startProc(logName, true, rc.riverBin, "run", "-dsn", s.dsn,
 				"-n", strconv.Itoa(n), "-anchor", s.due0.UTC().Format(time.RFC3339Nano), "-every", r.period.String(),
@@ -323,7 +329,7 @@ func (b *bench) riverCompare(ctx context.Context, n, reps int) (riverResult, err
 	}
 
 	// The ticks, in order of their instants, after each side's warm-up.
-	maxRounds := 2*reps + 4
+	maxRounds := 2*reps + b.cfg.warmup + 4
 	for round := 0; ; round++ {
 		done := true
 		for _, s := range r.sides {
@@ -354,7 +360,10 @@ func (b *bench) riverCompare(ctx context.Context, n, reps int) (riverResult, err
 // cmpTick measures the side's tick at due if it is still wanted and there is time to
 // prepare it, else waits for it; then does its aftercare.
 func (b *bench) cmpTick(ctx context.Context, r *riverResult, s *side, due time.Time) error {
-	want := len(s.ticks) < r.reps && s.failed < 2
+	want := s.warmLeft == 0 && len(s.ticks) < r.reps && s.failed < 2
+	if s.warmLeft > 0 {
+		s.warmLeft--
+	}
 	measured := want && time.Until(due) >= prepBudget(s.n)
 	if want && !measured {
 		r.warnings = append(r.warnings, fmt.Sprintf("%s tick at %s: too little time left to prepare it after the last tick; not measured (raise -river-period)",

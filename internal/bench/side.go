@@ -56,7 +56,8 @@ const (
 type side struct {
 	name     string
 	kind     sideKind
-	parallel int // werkcron: --parallel
+	parallel int    // werkcron: --parallel
+	bin      string // werkcron: the binary
 	cluster  *pgtest.Cluster
 	db, dsn  string
 	conn     *pgx.Conn // on the side's database
@@ -66,6 +67,7 @@ type side struct {
 	period   time.Duration
 	warm     bool
 	warmAt   time.Time
+	warmLeft int // ticks still to go through before the measured ones
 
 	vacuumList string // werkcron: its tables (werk_cron_*)
 	pruneSQL   string // werkcron: PruneTicks as the ticker runs it
@@ -404,6 +406,28 @@ func (s *side) aftercare(ctx context.Context, due time.Time, measure, dump bool)
 		s.dumps = append(s.dumps, s.waldump(ctx, fmt.Sprintf("%s vacuum of its tables, N=%d", s.name, s.n), l5, l6))
 	}
 	return l, nil
+}
+
+// startWerkcron starts the side's primary once its schedules are planned: a ticker
+// plans them and is stopped, and the measured one starts on the planned table, as a
+// primary does after any restart or takeover. (A primary that has run since before its
+// schedules were planned holds an open-ended horizon that one restarted never has.)
+func (b *bench) startWerkcron(ctx context.Context, s *side, logName string) error {
+	start := func(name string) (*tickerProc, error) {
+		return b.startProc(name, false, s.bin, "run", "--no-migrate", "--dsn", s.dsn,
+			"--log-level", b.cfg.tickerLogLevel, "--parallel", strconv.Itoa(s.parallel))
+	}
+	planner, err := start(logName + "-planner")
+	if err != nil {
+		return err
+	}
+	err = waitReady(ctx, s.conn, planner, s.n, 10*time.Minute)
+	planner.stop()
+	if err != nil {
+		return err
+	}
+	s.proc, err = start(logName)
+	return err
 }
 
 // werkcronTables lists werkcron's own tables (werk_cron_*), which its ledger and its
