@@ -508,24 +508,40 @@ func (b *bench) explain(ctx context.Context, n int) error {
 		fmt.Print(s.waldump(ctx, fmt.Sprintf("%s, N=%d, %d B per tick", q.title, n, int64(l1-l0)/int64(n)), l0, l1))
 		// The same statement timed by the client without EXPLAIN's instrumentation, each
 		// run after a CHECKPOINT and rolled back (so every run meets the same rows).
-		var took []time.Duration
-		for range 7 {
-			if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
-				return err
+		// As the ticker runs it: an unnamed statement, planned for its parameters each
+		// time (QueryExecModeCacheDescribe); then planned once for any parameters.
+		for _, mode := range []struct {
+			name, set string
+		}{{"custom plans, as the ticker runs it", "auto"}, {"a generic plan", "force_generic_plan"}} {
+			var took []time.Duration
+			for range 7 {
+				if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
+					return err
+				}
+				tx, err := conn.Begin(ctx)
+				if err != nil {
+					return err
+				}
+				if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = "+mode.set); err != nil {
+					_ = tx.Rollback(ctx)
+					return err
+				}
+				args := append([]any{pgx.QueryExecModeCacheDescribe}, q.args...)
+				if mode.set != "auto" {
+					args[0] = pgx.QueryExecModeCacheStatement
+				}
+				start := time.Now()
+				_, err = tx.Exec(ctx, q.sql, args...)
+				took = append(took, time.Since(start))
+				_ = tx.Rollback(ctx)
+				if err != nil {
+					return fmt.Errorf("%s: %w", q.title, err)
+				}
 			}
-			tx, err := conn.Begin(ctx)
-			if err != nil {
-				return err
-			}
-			start := time.Now()
-			_, err = tx.Exec(ctx, q.sql, q.args...)
-			took = append(took, time.Since(start))
-			_ = tx.Rollback(ctx)
-			if err != nil {
-				return fmt.Errorf("%s: %w", q.title, err)
-			}
+			fmt.Printf("== %s, N=%d, timed by the client, %s (7 runs, each after a CHECKPOINT, rolled back): median %s (%s)\n",
+				q.title, n, mode.name, dur(median(took)), durList(took))
 		}
-		fmt.Printf("== %s, N=%d, timed without EXPLAIN (7 runs, each rolled back): median %s (%s)\n\n", q.title, n, dur(median(took)), durList(took))
+		fmt.Println()
 	}
 	return nil
 }

@@ -72,6 +72,7 @@ type config struct {
 	parallels      []int         // werkcron sides of the River comparison: --parallel of each
 	fanoutParallel int           // --parallel of the fan-out measurement's ticker
 	baseline       string        // River comparison: another werkcron binary, as one more side
+	baselinePar    int           // its --parallel
 	warmup         int           // ticks of each side before the measured ones
 	waldump        bool
 }
@@ -96,7 +97,8 @@ func main() {
 	flag.DurationVar(&cfg.riverPeriod, "river-period", 0, "period of each side in the River comparison, whole seconds (default: from N and the number of sides)")
 	flag.StringVar(&parallels, "parallel", "1,2,4", "River comparison: one werkcron side per value, run with --parallel of that value")
 	flag.IntVar(&cfg.fanoutParallel, "fanout-parallel", scheduler.DefaultParallel, "fan-out measurement: the ticker's --parallel")
-	flag.StringVar(&cfg.baseline, "baseline", "", "River comparison: one more werkcron side running this binary (with the default --parallel), to compare two builds in one run")
+	flag.StringVar(&cfg.baseline, "baseline", "", "River comparison: one more werkcron side running this binary (with -baseline-parallel), to compare two builds in one run")
+	flag.IntVar(&cfg.baselinePar, "baseline-parallel", scheduler.DefaultParallel, "--parallel of the -baseline side")
 	flag.IntVar(&cfg.warmup, "warmup", 3, "ticks of each side before the measured ones (werkcron's state table settles over the first few)")
 	flag.BoolVar(&cfg.waldump, "waldump", false, "River comparison: print pg_waldump --stats=record of the last measured tick of each side and of werkcron's ledger phases")
 	flag.IntVar(&cfg.workerJobs, "worker-jobs", 10000, "jobs per run of the worker-path measurement")

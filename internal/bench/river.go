@@ -244,8 +244,8 @@ func (b *bench) riverCompare(ctx context.Context, n, reps int) (riverResult, err
 			bin: b.bin, pruneSQL: rc.pruneSQL, pruneArgs: rc.pruneArgs})
 	}
 	if b.cfg.baseline != "" {
-		r.sides = append(r.sides, &side{name: fmt.Sprintf("baseline p=%d", scheduler.DefaultParallel), kind: kindWerkcron,
-			parallel: scheduler.DefaultParallel, n: n, bin: b.cfg.baseline, pruneSQL: rc.pruneSQL, pruneArgs: rc.pruneArgs})
+		r.sides = append(r.sides, &side{name: fmt.Sprintf("baseline p=%d", b.cfg.baselinePar), kind: kindWerkcron,
+			parallel: b.cfg.baselinePar, n: n, bin: b.cfg.baseline, pruneSQL: rc.pruneSQL, pruneArgs: rc.pruneArgs})
 	}
 	for _, s := range r.sides {
 		s.warmLeft = max(b.cfg.warmup, 1) - 1 // the first is warmUp's
