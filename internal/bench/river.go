@@ -29,11 +29,13 @@ package main
 // measured werkcron tick meets the state its previous tick left.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,12 +55,15 @@ import (
 // would start inside it (its pages then pay a second full-page image).
 const cmpMaxWALSize = "16GB"
 
-// slotFor is each side's share of the period: room for its tick, and for werkcron's
+// slotFor is a side's share of the period: room for its tick and the next side's
+// emptying and checkpoint before its own, and on werkcron's side for the tick's
 // aftercare (the jobs marked complete, the outcomes recorded, which the primary does a
-// second or more after the jobs end, the prune and the vacuum, two checkpoints) and the
-// next side's emptying and checkpoint before its tick.
-func slotFor(n int) time.Duration {
-	return (5*time.Second + time.Duration(n)*450*time.Microsecond).Round(time.Second)
+// second or more after the jobs end, the prune and the vacuum, two checkpoints).
+func slotFor(kind sideKind, n int) time.Duration {
+	if kind == kindRiver {
+		return (3*time.Second + time.Duration(n)*60*time.Microsecond).Round(time.Second)
+	}
+	return (5*time.Second + time.Duration(n)*350*time.Microsecond).Round(time.Second)
 }
 
 // prepBudget is the least time before a tick for the bench to start preparing it
@@ -251,13 +256,16 @@ func (b *bench) riverCompare(ctx context.Context, n, reps int) (riverResult, err
 		s.warmLeft = max(b.cfg.warmup, 1) - 1 // the first is warmUp's
 	}
 	k := len(r.sides)
-	slot := slotFor(n)
-	if b.cfg.riverPeriod > 0 {
-		slot = (b.cfg.riverPeriod / time.Duration(k)).Truncate(time.Second)
+	slots := make([]time.Duration, k)
+	for i, s := range r.sides {
+		slots[i] = slotFor(s.kind, n)
+		if b.cfg.riverPeriod > 0 {
+			slots[i] = (b.cfg.riverPeriod / time.Duration(k)).Truncate(time.Second)
+		}
+		r.period += slots[i]
 	}
-	r.period = time.Duration(k) * slot
-	fmt.Fprintf(os.Stderr, "bench: River and werkcron, %d jobs due on one instant, every %s on each of %d sides, taking turns %s apart; %d ticks each measured\n",
-		n, r.period, k, slot, reps)
+	fmt.Fprintf(os.Stderr, "bench: River and werkcron, %d jobs due on one instant, every %s on each of %d sides, taking turns; %d ticks each measured after %d warm-up\n",
+		n, r.period, k, reps, max(b.cfg.warmup, 1))
 
 	// The databases, one on each side's cluster, and the schedules.
 	for _, s := range r.sides {
@@ -292,9 +300,11 @@ func (b *bench) riverCompare(ctx context.Context, n, reps int) (riverResult, err
 		return r, err
 	}
 	base := now.Truncate(time.Second).Add(8*time.Second + time.Duration(n)*120*time.Microsecond).Truncate(time.Second)
+	offset := time.Duration(0)
 	for i, s := range r.sides {
 		s.period = r.period
-		s.due0 = base.Add(time.Duration(i) * slot)
+		s.due0 = base.Add(offset)
+		offset += slots[i]
 		if s.kind != kindWerkcron {
 			continue
 		}
@@ -523,6 +533,9 @@ func printRiver(rs []riverResult) {
 				durList(field(s.ticks, func(t cmpTick) time.Duration { return t.commit })), perJob(wals(s.ticks), r.n))
 		}
 		for _, s := range r.sides {
+			fmt.Printf("    %s backends sampled every %s during its ticks: %s\n", s.name, waitSample, waitSummary(s.ticks))
+		}
+		for _, s := range r.sides {
 			if len(s.ticks) > 0 && len(s.ticks) < 5 {
 				fmt.Printf("    %s: fewer than 5 ticks measured: a smoke test, not a figure\n", s.name)
 			}
@@ -595,6 +608,28 @@ func printRiver(rs []riverResult) {
 			}
 		}
 	}
+}
+
+// waitSummary sums the wait samples of ticks: each wait event's share, most first.
+func waitSummary(ts []cmpTick) string {
+	all := map[string]int{}
+	total := 0
+	for _, t := range ts {
+		for w, n := range t.waits {
+			all[w] += n
+			total += n
+		}
+	}
+	if total == 0 {
+		return "-"
+	}
+	keys := slices.Collect(maps.Keys(all))
+	slices.SortFunc(keys, func(a, b string) int { return cmp.Or(all[b]-all[a], strings.Compare(a, b)) })
+	var out []string
+	for _, k := range keys {
+		out = append(out, fmt.Sprintf("%s %.0f%%", k, 100*float64(all[k])/float64(total)))
+	}
+	return fmt.Sprintf("%s (%d samples)", strings.Join(out, ", "), total)
 }
 
 func visible(ts []cmpTick) []time.Duration {

@@ -91,7 +91,14 @@ type cmpTick struct {
 	wal     int64         // WAL bytes from lsnLead before the due instant to visible
 	cpu     time.Duration // CPU time of the side's process over the same window
 	ledger  int64         // werkcron: ledger rows the tick wrote
+	// waits counts, over samples of pg_stat_activity taken every waitSample during the
+	// tick, the side's active backends by what they were doing: "CPU" (no wait event)
+	// or the wait event (LWLock:WALInsert, IO:WALSync, ...).
+	waits map[string]int
 }
+
+// waitSample is how often the bench samples what the side's backends wait on.
+const waitSample = 10 * time.Millisecond
 
 // cmpLife is the WAL of werkcron's ledger after a measured tick, in bytes.
 type cmpLife struct {
@@ -176,7 +183,15 @@ func (s *side) measureTick(ctx context.Context, due time.Time) (cmpTick, lsn, ls
 	}
 	deadline := due.Add(tickTimeoutFor(n))
 	prev := ""
+	t.waits = map[string]int{}
+	var sampled time.Time
 	for {
+		if now := time.Now(); !now.Before(due) && now.Sub(sampled) >= waitSample {
+			sampled = now
+			if err := s.sampleWaits(ctx, t.waits); err != nil {
+				return t, 0, 0, err
+			}
+		}
 		var snap string
 		if err := s.conn.QueryRow(ctx, "SELECT pg_current_snapshot()::text").Scan(&snap); err != nil {
 			return t, 0, 0, err
@@ -237,6 +252,26 @@ func (s *side) measureTick(ctx context.Context, due time.Time) (cmpTick, lsn, ls
 		t.ledger = ledger1 - ledger0
 	}
 	return t, l0, l1, nil
+}
+
+// sampleWaits adds what the side's other active backends are doing to waits.
+func (s *side) sampleWaits(ctx context.Context, waits map[string]int) error {
+	rows, err := s.conn.Query(ctx, `SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU')
+		FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+		  AND state = 'active'`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var w string
+		if err := rows.Scan(&w); err != nil {
+			return err
+		}
+		waits[w]++
+	}
+	return rows.Err()
 }
 
 // tickTimeoutFor bounds the wait for one tick of n jobs.
