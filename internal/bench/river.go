@@ -63,7 +63,7 @@ func slotFor(kind sideKind, n int) time.Duration {
 	if kind == kindRiver {
 		return (3*time.Second + time.Duration(n)*60*time.Microsecond).Round(time.Second)
 	}
-	return (5*time.Second + time.Duration(n)*350*time.Microsecond).Round(time.Second)
+	return (5*time.Second + time.Duration(n)*400*time.Microsecond).Round(time.Second)
 }
 
 // prepBudget is the least time before a tick for the bench to start preparing it
