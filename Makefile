@@ -47,9 +47,10 @@ FUZZTIME ?= 10s
 fuzz:
 	go test -run '^$$' -fuzz FuzzParseCronNext -fuzztime $(FUZZTIME) ./scheduler/cron
 
-# Speed at scale: the fan-out of many schedules due at once (beside River's periodic
-# jobs), its WAL, lateness, idle cost and reload, on throwaway clusters. See
-# docs/benchmarks.md. Flags: make bench ARGS='-n 10000 -only fanout -reps 5'
+# Speed at scale: fan-out of 1k/10k/100k schedules against its floors, River's periodic
+# jobs side by side, lateness, idle cost, reload, the worker path and scale, on throwaway
+# clusters; about 25 minutes. See docs/benchmarks.md for the longer runs.
+# Flags: make bench ARGS='-only river -n 100000 -reps 5'
 bench: build
 	go run ./internal/bench -bin bin/werkcron $(ARGS)
 

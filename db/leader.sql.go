@@ -178,7 +178,8 @@ SELECT set_config('search_path', 'pg_catalog, ' || quote_ident(werk_cron_schema(
        set_config('tcp_keepalives_interval', '1', false),
        set_config('tcp_keepalives_count', '3', false),
        set_config('tcp_user_timeout', '3500', false),
-       set_config('statement_timeout', '0', false)
+       set_config('statement_timeout', '0', false),
+       set_config('jit', 'off', false)
 `
 
 // The ticker's session, set up once it is known to be a session of its own (and not a
@@ -198,6 +199,10 @@ SELECT set_config('search_path', 'pg_catalog, ' || quote_ident(werk_cron_schema(
 //   - no statement_timeout: a server-wide one shorter than --standby-retry would cancel
 //     the standby's wait for the lock; the ticker bounds its statements with client
 //     deadlines.
+//   - no JIT: a tick statement of 10,000 ticks is estimated above jit_above_cost (its
+//     overlap checks are costed for every tick), and compiling its 200-odd expressions
+//     took ~100 ms of a ~350 ms statement that runs once. The ticker runs nothing that
+//     compiling pays for.
 func (q *Queries) SetSessionSettings(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, setSessionSettings)
 	return err

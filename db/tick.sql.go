@@ -40,6 +40,7 @@ t AS MATERIALIZED (
            CASE WHEN j.jitter_secs > 0 THEN d.tick_at + werk_cron_jitter(d.key, j.jitter_secs)
                 ELSE d.tick_at END AS run_at,
            existing.id AS existing_id,
+           prev_row.name IS NOT NULL AS prev_written,
            -- Decided before (a backfill, or a manual run at that very instant): never a
            -- second job, and no second row.
            decided_before.name IS NOT NULL AS decided_before,
@@ -75,6 +76,9 @@ t AS MATERIALIZED (
     JOIN werk_cron_jobs j ON j.name = d.name AND NOT j.paused
     LEFT JOIN werk_jobs existing ON existing.key = d.key
     LEFT JOIN werk_cron_ledger decided_before ON decided_before.name = d.name AND decided_before.tick_at = d.tick_at
+    -- The schedule's previous newest enqueued tick: its row is written already when its
+    -- outcome was recorded, which is how a tick at its usual pace finds it.
+    LEFT JOIN werk_cron_ledger prev_row ON prev_row.name = d.name AND prev_row.tick_at = d.prev_job_at
 ),
 s AS MATERIALIZED (
     SELECT t.name, pg_catalog.count(*) AS n, pg_catalog.min(t.schedule_ticks) AS schedule_ticks,
@@ -87,7 +91,8 @@ s AS MATERIALIZED (
             AND pg_catalog.min(t.seen_defined_at) = pg_catalog.max(t.seen_defined_at)) AS consistent,
            pg_catalog.max(t.newest) AS newest, pg_catalog.min(t.next_run_at) AS next_run_at,
            (pg_catalog.array_agg(t.prev_job_id))[1] AS prev_job_id, pg_catalog.min(t.prev_job_at) AS prev_job_at,
-           pg_catalog.bool_or(t.watched) AS watched
+           pg_catalog.bool_or(t.watched) AS watched,
+           pg_catalog.bool_or(t.prev_written) AS prev_written
     FROM t
     GROUP BY t.name
 ),
@@ -114,14 +119,18 @@ advanced AS (
       AND s.n = s.schedule_ticks AND s.consistent
       AND coalesce(st.last_tick_at, '0001-01-01 00:00:00+00'::timestamptz) = s.prev_tick_at
       AND st.defined_at = s.seen_defined_at
-      AND st.next_run_at IS NOT NULL
+      AND (st.next_run_at IS NOT NULL OR s.n < 0)
       AND s.newest > coalesce(st.last_tick_at, '-infinity'::timestamptz)
       -- now() (the transaction's start, which is also each job's enqueued_at), not
       -- statement_timestamp(): with the extended protocol the statement's clock starts a
       -- little later than the transaction's, and a job must never look enqueued early.
       AND s.newest <= now()
       AND ($15::integer = 0 OR (SELECT werk_cron_leader_pid()) = $15::integer)
-    RETURNING st.name, st.remaining_runs, st.health_check_at
+    RETURNING st.name, st.remaining_runs, st.health_check_at,
+              s.enqueues, s.last_job_id, s.prev_job_id, s.prev_job_at, s.prev_written
+),
+x AS MATERIALIZED (
+    SELECT t.name, t.key, t.tick_at, t.kind, t.ticks, t.head, t.job_id, t.schedule_ticks, t.prev_tick_at, t.seen_defined_at, t.newest, t.next_run_at, t.prev_job_id, t.prev_job_at, t.func, t.queue, t.args, t.kwargs, t.timeout_secs, t.result_ttl, t.failure_ttl, t.meta, t.priority, t.max_attempts, t.overlap, t.start_deadline_secs, t.watched, t.run_at, t.existing_id, t.prev_written, t.decided_before, t.intent FROM t WHERE (t.name IN (SELECT a.name FROM advanced a)) IS TRUE
 ),
 jobs AS (
     -- A job not due yet (jitter) is 'scheduled', pgwerk's status for that; a schedule
@@ -137,8 +146,8 @@ jobs AS (
            -- start_deadline_secs: pgwerk's workers never start the job after this.
            x.tick_at + x.start_deadline_secs * interval '1 second',
            x.meta, x.result_ttl, x.failure_ttl, x.name
-    FROM t x
-    WHERE x.intent = 'enqueue' AND x.name IN (SELECT a.name FROM advanced a)
+    FROM x
+    WHERE x.intent = 'enqueue'
     ON CONFLICT (key) DO NOTHING
     RETURNING id
 ),
@@ -151,21 +160,24 @@ ledger AS (
            CASE WHEN x.intent = 'foreign' THEN x.existing_id
                 WHEN x.intent = 'enqueue' AND x.job_id IN (SELECT id FROM jobs) THEN x.job_id END,
            x.ticks
-    FROM t x
-    JOIN s ON s.name = x.name
-    WHERE x.name IN (SELECT a.name FROM advanced a) AND NOT x.decided_before
-      AND NOT (x.intent = 'enqueue' AND x.job_id = s.last_job_id AND x.job_id IN (SELECT id FROM jobs))
+    FROM x
+    WHERE NOT x.decided_before
+      -- not the schedule's newest enqueued tick (its row is written with its outcome);
+      -- a schedule that enqueued nothing has none, and a NULL in the list would make the
+      -- IN NULL for every other job
+      AND NOT (x.intent = 'enqueue' AND x.job_id IN (SELECT a.last_job_id FROM advanced a WHERE a.last_job_id IS NOT NULL)
+               AND x.job_id IN (SELECT id FROM jobs))
     UNION ALL
-    SELECT s.name, s.prev_job_at, 'enqueued', s.prev_job_id, 1
-    FROM s
-    WHERE s.name IN (SELECT a.name FROM advanced a) AND s.enqueues > 0
-      AND s.prev_job_at <> '0001-01-01 00:00:00+00'::timestamptz
+    -- The previous newest enqueued tick, unless its row is written (with its outcome).
+    SELECT a.name, a.prev_job_at, 'enqueued', a.prev_job_id, 1
+    FROM advanced a
+    WHERE a.enqueues > 0 AND a.prev_job_at <> '0001-01-01 00:00:00+00'::timestamptz AND NOT a.prev_written
     ON CONFLICT (name, tick_at) DO NOTHING
     RETURNING 1
 ),
 notified AS (
     SELECT pg_catalog.count(pg_catalog.pg_notify('werk:' || q.queue, '')) AS n
-    FROM (SELECT DISTINCT x.queue FROM t x WHERE x.intent = 'enqueue' AND x.job_id IN (SELECT id FROM jobs)) q
+    FROM (SELECT DISTINCT x.queue FROM x WHERE x.intent = 'enqueue' AND (x.job_id IN (SELECT id FROM jobs)) IS TRUE) q
 )
 SELECT 'won'::text AS outcome, a.name::text AS name, NULL::timestamptz AS tick_at,
        NULL::uuid AS job_id, 0::bigint AS queues_notified, now()::timestamptz AS started_at,
@@ -177,10 +189,9 @@ UNION ALL
 SELECT CASE WHEN x.intent = 'enqueue' THEN 'foreign' ELSE x.intent END,
        x.name, x.tick_at, CASE WHEN x.intent = 'foreign' THEN x.existing_id END, 0, now(), -1, 0,
        '0001-01-01 00:00:00+00'
-FROM t x
-WHERE x.name IN (SELECT a.name FROM advanced a)
-  AND ((x.intent = 'enqueue' AND x.job_id NOT IN (SELECT id FROM jobs))
-       OR x.intent IN ('duplicate', 'foreign', 'skipped_overlap'))
+FROM x
+WHERE (x.intent = 'enqueue' AND x.job_id NOT IN (SELECT id FROM jobs))
+   OR x.intent IN ('duplicate', 'foreign', 'skipped_overlap')
 UNION ALL
 SELECT 'notified', '', NULL, NULL, n.n, now(), -1, 0, '0001-01-01 00:00:00+00'
 FROM notified n
@@ -265,11 +276,23 @@ type EnqueueDueTicksRow struct {
 // the number of queues notified; the transaction's start (now()) is on every row. A
 // schedule without a 'won' row lost the compare-and-set and must be looked at again.
 //
-// Its cost must stay linear in the number of ticks whatever the planner estimates: every
-// join is with a table by an index, or a hashed subplan over a CTE (x IN (SELECT ...)).
+// Its cost must stay linear in the number of ticks whatever the planner estimates, and
+// its estimates of a CTE are poor (a default selectivity for any filter on one, one row
+// for what an UPDATE or INSERT returns): so no two CTEs are ever joined, where a nested
+// loop would scan one of them once per row of the other. Each tick is read with its
+// definition, job key and ledger rows by joins with tables (t); the compare-and-set joins
+// the state table with the schedules' decisions (s); the ticks of the schedules that
+// advanced, and the jobs that went in, are looked up in advanced and jobs through hashed
+// subplans.
 // Each tick with what decides it, as this statement reads it.
-// Each schedule's decision: the job that becomes its last_job_id is its newest
-// enqueue tick's.
+// Each schedule's decision: the job that becomes its last_job_id is its newest enqueue
+// tick's.
+// The compare-and-set: the state table joined with s alone. Its "has a plan" test is a
+// join clause rather than a filter of the table (s.n is never negative): the table's
+// statistics may be older than its plans (analyzed while every row awaited planning),
+// and a filter the planner took to leave one row would make it scan s once per row.
+// The ticks of the schedules whose state advanced: t, with each schedule looked up in
+// advanced through a hashed subplan (IS TRUE keeps the planner from making it a join).
 // pgwerk's workers listen on werk:<queue>: one notification per queue per statement.
 // Ticks of schedules that won that did not go as asked: decided before ('duplicate'),
 // a key taken ('foreign'; raced: job_id NULL), or skipped for overlap.

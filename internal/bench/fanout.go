@@ -15,9 +15,12 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// The floors: benchmark-only SQL, never run by the product. Both write exactly the rows
-// a tick writes (same keys, columns and queue), into the same tables, emptied and
-// checkpointed first just like before a measured tick.
+// The floors: benchmark-only SQL, never run by the product. They write exactly the
+// rows a tick at its usual pace writes (same keys, columns and queue), into the same
+// tables of a twin database (the same schedules, no ticker), its job table emptied, its
+// tables vacuumed and a checkpoint taken first, just like before a measured tick. A twin,
+// since floor (b) advances the schedules' state rows, which in the ticker's database
+// would break the ticker's next compare-and-set.
 
 // floorInsert is floor (a): the N job rows from one bare INSERT ... SELECT.
 const floorInsert = `
@@ -65,12 +68,15 @@ FROM generate_series(1, $1::int) i`
 
 type fanoutResult struct {
 	n          int
+	parallel   int
 	period     time.Duration
 	fanout     []time.Duration // tick instant -> last job row committed
+	visible    []time.Duration // tick instant -> all job rows seen (see side.measureTick)
 	first      []time.Duration // tick instant -> first job row committed
-	started    []time.Duration // tick instant -> start of the last statement (max enqueued_at)
 	statements []int
 	cpu        []time.Duration // ticker process CPU for the tick
+	wal        []int64         // WAL of the tick, bytes (the cluster's: the other databases are idle meanwhile)
+	ledger     []int64         // ledger rows the tick wrote
 	floorA     []time.Duration
 	floorB     []time.Duration
 	floorC     []time.Duration // floor (b) with ON CONFLICT (key) DO NOTHING
@@ -78,15 +84,17 @@ type fanoutResult struct {
 	timedOut   bool
 }
 
-// periodFor leaves room between two ticks for the tick, the three floors and the
-// checkpoints before each (about 350 µs per schedule on the 2-core reference machine).
+// periodFor leaves room between two ticks for the tick, its aftercare (side.go: the jobs
+// completed, their outcomes recorded by the primary, the ledger pruned, a vacuum), the
+// three floors and the checkpoints before each (about 350 µs per schedule for the tick
+// and the floors, as much again for the aftercare, on the 2-core reference machine).
 func periodFor(n int) time.Duration {
-	d := 3*time.Second + time.Duration(n)*350*time.Microsecond
+	d := 5*time.Second + time.Duration(n)*700*time.Microsecond
 	return d.Round(time.Second)
 }
 
 func (b *bench) fanout(ctx context.Context, n int) (fanoutResult, error) {
-	r := fanoutResult{n: n, period: b.cfg.period}
+	r := fanoutResult{n: n, parallel: b.cfg.fanoutParallel, period: b.cfg.period}
 	if r.period <= 0 {
 		r.period = periodFor(n)
 	}
@@ -94,136 +102,146 @@ func (b *bench) fanout(ctx context.Context, n int) (fanoutResult, error) {
 	if n >= 1_000_000 {
 		reps = b.cfg.largeReps
 	}
-	fmt.Fprintf(os.Stderr, "bench: fan-out of %d schedules every %s, %d ticks measured\n", n, r.period, reps)
-	name := fmt.Sprintf("fanout_%d", n)
+	fmt.Fprintf(os.Stderr, "bench: fan-out of %d schedules every %s, --parallel %d, %d ticks measured after %d warm-up\n", n, r.period, r.parallel, reps, max(b.cfg.warmup, 1))
+	pruneSQL, pruneArgs, err := pruneTicksQuery()
+	if err != nil {
+		return r, err
+	}
+	name, twinName := fmt.Sprintf("fanout_%d", n), fmt.Sprintf("floors_%d", n)
 	dsn, err := b.newDB(ctx, name)
 	if err != nil {
 		return r, err
 	}
 	defer b.dropDB(ctx, name)
+	twinDSN, err := b.newDB(ctx, twinName)
+	if err != nil {
+		return r, err
+	}
+	defer b.dropDB(ctx, twinName)
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return r, err
 	}
 	defer conn.Close(context.Background())
+	twin, err := pgx.Connect(ctx, twinDSN)
+	if err != nil {
+		return r, err
+	}
+	defer twin.Close(context.Background())
 
 	now, err := dbNow(ctx, conn)
 	if err != nil {
 		return r, err
 	}
-	anchor := now.Truncate(time.Second).Add(r.period)
-	if _, err := conn.Exec(ctx, insertSchedules, n, int(r.period/time.Second), anchor); err != nil {
-		return r, err
-	}
-	if _, err := conn.Exec(ctx, "VACUUM ANALYZE werk_cron_jobs"); err != nil {
-		return r, err
+	anchor := now.Truncate(time.Second).Add(prepTime(n)).Truncate(time.Second)
+	for _, c := range []*pgx.Conn{conn, twin} {
+		if _, err := c.Exec(ctx, insertSchedules, n, int(r.period/time.Second), anchor); err != nil {
+			return r, err
+		}
+		if _, err := c.Exec(ctx, "VACUUM ANALYZE"); err != nil {
+			return r, err
+		}
 	}
 	var names []string
 	rows, _ := conn.Query(ctx, "SELECT name FROM werk_cron_jobs ORDER BY name")
 	if names, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
 		return r, err
 	}
-
-	t, err := b.startTicker(ctx, name, dsn)
+	s := &side{name: "werkcron", kind: kindWerkcron, parallel: r.parallel, bin: b.bin, cluster: b.cluster, db: name, dsn: dsn,
+		conn: conn, n: n, due0: anchor, period: r.period, pruneSQL: pruneSQL, pruneArgs: pruneArgs}
+	if s.vacuumList, err = werkcronTables(ctx, conn); err != nil {
+		return r, err
+	}
+	twinTables, err := werkcronTables(ctx, twin)
 	if err != nil {
 		return r, err
 	}
-	defer t.stop()
-	if err := waitReady(ctx, conn, t, n, 5*time.Minute); err != nil {
+	if err := b.startWerkcron(ctx, s, name); err != nil {
 		return r, err
 	}
-	if _, err := conn.Exec(ctx, `LISTEN "werk:bench"`); err != nil {
+	defer s.proc.stop()
+	if err := warmUp(ctx, []*side{s}); err != nil {
 		return r, err
 	}
-	ready, err := dbNow(ctx, conn)
-	if err != nil {
-		return r, err
-	}
-	// The first measured tick leaves time to empty the tables and checkpoint.
-	tick := anchor
-	for tick.Before(ready.Add(prepTime(n))) {
-		tick = tick.Add(r.period)
-	}
+	warmLeft := max(b.cfg.warmup, 1) - 1
 
-	for rep := 0; rep < reps; rep++ {
-		if err := reset(ctx, conn); err != nil {
-			return r, err
+	for k := 0; len(r.fanout) < reps; k++ {
+		tick := anchor.Add(time.Duration(k) * r.period)
+		if !tick.After(s.warmAt) {
+			continue
 		}
-		// A tick that came while the last floors ran would have competed with them (and
-		// its rows are gone with the reset): measure the next one that is still ahead.
-		if time.Until(tick) < 200*time.Millisecond {
-			skipped := 0
-			for time.Until(tick) < 200*time.Millisecond {
-				tick = tick.Add(r.period)
-				skipped++
+		if k > 2*reps+b.cfg.warmup+4 {
+			r.warnings = append(r.warnings, "stopped: too many ticks could not be measured (raise -period)")
+			break
+		}
+		measured := warmLeft == 0 && time.Until(tick) >= prepBudget(n)
+		if warmLeft > 0 {
+			warmLeft--
+			if err := s.waitTicked(ctx, tick); err != nil {
+				return r, err
 			}
-			r.warnings = append(r.warnings, fmt.Sprintf("tick %d: the last tick, floors and checkpoints took longer than the period; skipped %d ticks (raise -period)", rep+1, skipped))
+			if _, err := s.aftercare(ctx, tick, false, false); err != nil {
+				return r, err
+			}
+			continue
 		}
-		before, err := readProc(t.pid())
-		if err != nil {
-			return r, err
+		if measured {
+			if err := s.prepare(ctx); err != nil {
+				return r, err
+			}
+			measured = time.Until(tick) >= lsnLead+20*time.Millisecond
 		}
-		if err := waitTick(ctx, conn, t, tick, n); errors.Is(err, errTimeout) {
+		if !measured {
+			// The last tick, its aftercare and the floors took longer than the period.
+			r.warnings = append(r.warnings, fmt.Sprintf("tick at %s: too little time left to prepare it; not measured (raise -period)", tick.Format("15:04:05")))
+			if err := s.waitTicked(ctx, tick); err != nil {
+				return r, err
+			}
+			if _, err := s.aftercare(ctx, tick, false, false); err != nil {
+				return r, err
+			}
+			continue
+		}
+		t, _, _, err := s.measureTick(ctx, tick)
+		if errors.Is(err, errTimeout) {
 			r.timedOut = true
 			r.warnings = append(r.warnings, err.Error())
 			return r, nil
 		} else if err != nil {
 			return r, err
 		}
-		after, err := readProc(t.pid())
-		if err != nil {
+		r.fanout, r.visible, r.first = append(r.fanout, t.commit), append(r.visible, t.visible), append(r.first, t.first)
+		r.statements, r.cpu, r.wal, r.ledger = append(r.statements, t.txns), append(r.cpu, t.cpu), append(r.wal, t.wal), append(r.ledger, t.ledger)
+		if _, err := s.aftercare(ctx, tick, false, false); err != nil {
 			return r, err
 		}
-		var count, stmts int
-		var last, first, started float64
-		err = conn.QueryRow(ctx, `
-			SELECT count(*), count(DISTINCT xmin::text),
-			       extract(epoch FROM max(pg_xact_commit_timestamp(xmin)) - $1) * 1000,
-			       extract(epoch FROM min(pg_xact_commit_timestamp(xmin)) - $1) * 1000,
-			       extract(epoch FROM max(enqueued_at) - $1) * 1000
-			FROM werk_jobs WHERE queue = 'bench' AND scheduled_at = $1`, tick).
-			Scan(&count, &stmts, &last, &first, &started)
-		if err != nil {
-			return r, err
-		}
-		if count != n {
-			return r, fmt.Errorf("tick %s: %d job rows, want %d", tick.Format(time.RFC3339), count, n)
-		}
-		r.fanout = append(r.fanout, ms(last))
-		r.first = append(r.first, ms(first))
-		r.started = append(r.started, ms(started))
-		r.statements = append(r.statements, stmts)
-		r.cpu = append(r.cpu, after.cpu-before.cpu)
 
+		// The floors, in the twin database.
 		key := tick.UTC().Format("2006-01-02T15:04:05Z")
-		if err := reset(ctx, conn); err != nil {
-			return r, err
+		floor := func(sql string, args ...any) (time.Duration, error) {
+			for _, q := range []string{"TRUNCATE werk_jobs", "VACUUM werk_jobs", "VACUUM " + twinTables, "CHECKPOINT"} {
+				if _, err := twin.Exec(ctx, q); err != nil {
+					return 0, err
+				}
+			}
+			return timed(ctx, twin, n, sql, args...)
 		}
-		d, err := timed(ctx, conn, n, floorInsert, n, key, tick)
+		d, err := floor(floorInsert, n, key, tick)
 		if err != nil {
 			return r, fmt.Errorf("floor (a): %w", err)
 		}
 		r.floorA = append(r.floorA, d)
-		if err := reset(ctx, conn); err != nil {
-			return r, err
-		}
-		d, err = timed(ctx, conn, n, floorThreeWrites, names, key, tick, tick.Add(r.period))
-		if err != nil {
+		if d, err = floor(floorThreeWrites, names, key, tick, tick.Add(r.period)); err != nil {
 			return r, fmt.Errorf("floor (b): %w", err)
 		}
 		r.floorB = append(r.floorB, d)
-		if err := reset(ctx, conn); err != nil {
-			return r, err
-		}
-		d, err = timed(ctx, conn, n, floorThreeWritesOnConflict, names, key, tick, tick.Add(r.period))
-		if err != nil {
+		if d, err = floor(floorThreeWritesOnConflict, names, key, tick, tick.Add(r.period)); err != nil {
 			return r, fmt.Errorf("floor (b) with ON CONFLICT: %w", err)
 		}
 		r.floorC = append(r.floorC, d)
-		fmt.Fprintf(os.Stderr, "bench:   tick %d: fan-out %s (%d statements), floor (a) %s, floor (b) %s, with ON CONFLICT %s\n",
-			rep+1, r.fanout[rep].Round(time.Millisecond), stmts, r.floorA[rep].Round(time.Millisecond), r.floorB[rep].Round(time.Millisecond),
-			r.floorC[rep].Round(time.Millisecond))
-		tick = tick.Add(r.period)
+		i := len(r.fanout) - 1
+		fmt.Fprintf(os.Stderr, "bench:   tick %d: fan-out %s (%d statements, %d B/job, %d ledger rows), floor (a) %s, floor (b) %s, with ON CONFLICT %s\n",
+			i+1, dur(r.fanout[i]), t.txns, t.wal/int64(n), t.ledger, dur(r.floorA[i]), dur(r.floorB[i]), dur(r.floorC[i]))
 	}
 	return r, nil
 }
@@ -231,18 +249,7 @@ func (b *bench) fanout(ctx context.Context, n int) (fanoutResult, error) {
 // tickTimeout bounds the wait for one tick's fan-out, so that a slow build still ends.
 const tickTimeout = 3 * time.Minute
 
-func prepTime(n int) time.Duration { return 2*time.Second + time.Duration(n)*20*time.Microsecond }
-
-// reset empties the queue and the ledger and checkpoints, so that the tick and both
-// floors start from the same state and none pays for another's dirty pages (each pays
-// the full-page images of its own first touch of a page, as after any checkpoint).
-func reset(ctx context.Context, conn *pgx.Conn) error {
-	if _, err := conn.Exec(ctx, "TRUNCATE werk_jobs, werk_cron_ledger"); err != nil {
-		return err
-	}
-	_, err := conn.Exec(ctx, "CHECKPOINT")
-	return err
-}
+func prepTime(n int) time.Duration { return 8*time.Second + time.Duration(n)*120*time.Microsecond }
 
 // timed runs one statement in its own transaction and returns its round trip, commit
 // included, checking that it wrote n rows.
@@ -257,43 +264,6 @@ func timed(ctx context.Context, conn *pgx.Conn, n int, sql string, args ...any) 
 		return 0, fmt.Errorf("wrote %d rows, want %d", tag.RowsAffected(), n)
 	}
 	return d, nil
-}
-
-// waitTick waits until the ledger holds n rows for tick. The ticker notifies
-// werk:bench after each statement commits, so the bench only looks after a commit and
-// does not compete with the fan-out it measures.
-func waitTick(ctx context.Context, conn *pgx.Conn, t *tickerProc, tick time.Time, n int) error {
-	if err := sleepUntil(ctx, tick); err != nil {
-		return err
-	}
-	deadline := time.Now().Add(tickTimeout)
-	for {
-		var got int
-		if err := conn.QueryRow(ctx, "SELECT count(*) FROM werk_cron_ticks WHERE tick_at = $1", tick).Scan(&got); err != nil {
-			return err
-		}
-		if got >= n {
-			return nil
-		}
-		if t.exited() {
-			return fmt.Errorf("the ticker exited:\n%s", t.tail())
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("tick %s: %d of %d ledger rows after %s: %w", tick.Format(time.RFC3339), got, n, tickTimeout, errTimeout)
-		}
-		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err := conn.WaitForNotification(wctx)
-		cancel()
-		if err != nil && ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) && !conn.IsClosed() {
-			continue
-		}
-		if conn.IsClosed() {
-			return fmt.Errorf("the bench's connection closed: %w", err)
-		}
-	}
 }
 
 func ms(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
@@ -311,28 +281,30 @@ func median(ds []time.Duration) time.Duration {
 }
 
 func printFanout(rs []fanoutResult) {
-	fmt.Println("Fan-out: N interval schedules sharing one anchor, all due on the same tick; medians of the measured ticks")
-	fmt.Println("  fan-out = tick instant -> last job row committed (commit timestamps); floors timed by the client, commit included")
-	fmt.Printf("  %8s %5s %9s %9s %9s %6s %9s %10s %10s %9s %9s\n",
-		"N", "ticks", "fan-out", "max", "first", "stmts", "ticker", "floor(a)", "floor(b)", "÷ (a)", "÷ (b)")
-	fmt.Printf("  %8s %5s %9s %9s %9s %6s %9s %10s %10s %9s %9s\n",
-		"", "", "", "", "commit", "", "CPU", "insert", "3 writes", "", "")
+	fmt.Println("Fan-out: N interval schedules sharing one anchor, all due on the same tick; medians of the measured ticks, each in the steady state")
+	fmt.Println("  (the tick before it completed and its outcomes recorded); fan-out = tick instant -> last job row committed (commit timestamps);")
+	fmt.Println("  visible = when a count first saw all N; floors timed by the client, commit included, in a twin database")
+	fmt.Printf("  %8s %3s %5s %9s %9s %9s %9s %6s %9s %8s %10s %10s %9s %9s\n",
+		"N", "p", "ticks", "fan-out", "max", "visible", "first", "stmts", "ticker", "WAL", "floor(a)", "floor(b)", "÷ (a)", "÷ (b)")
+	fmt.Printf("  %8s %3s %5s %9s %9s %9s %9s %6s %9s %8s %10s %10s %9s %9s\n",
+		"", "", "", "", "", "", "commit", "", "CPU", "per job", "insert", "writes", "", "")
 	for _, r := range rs {
 		if len(r.fanout) == 0 {
-			fmt.Printf("  %8d  no tick finished within %s\n", r.n, tickTimeout)
+			fmt.Printf("  %8d  no tick finished within %s\n", r.n, tickTimeoutFor(r.n))
 			continue
 		}
 		f, a, b := median(r.fanout), median(r.floorA), median(r.floorB)
-		fmt.Printf("  %8d %5d %9s %9s %9s %6d %9s %10s %10s %8.2fx %8.2fx\n",
-			r.n, len(r.fanout), dur(f), dur(slices.Max(r.fanout)), dur(median(r.first)), slices.Max(r.statements),
-			dur(median(r.cpu)), dur(a), dur(b), ratio(f, a), ratio(f, b))
+		fmt.Printf("  %8d %3d %5d %9s %9s %9s %9s %6d %9s %6d B %10s %10s %8.2fx %8.2fx\n",
+			r.n, r.parallel, len(r.fanout), dur(f), dur(slices.Max(r.fanout)), dur(median(r.visible)), dur(median(r.first)),
+			slices.Max(r.statements), dur(median(r.cpu)), medianInt(r.wal)/int64(r.n), dur(a), dur(b), ratio(f, a), ratio(f, b))
 	}
 	for _, r := range rs {
 		var each []string
 		for i := range r.fanout {
 			each = append(each, fmt.Sprintf("%s/%s/%s", dur(r.fanout[i]), dur(r.floorA[i]), dur(r.floorB[i])))
 		}
-		fmt.Printf("  N=%d every %s, each tick fan-out/floor(a)/floor(b): %s\n", r.n, r.period, strings.Join(each, "  "))
+		fmt.Printf("  N=%d every %s, each tick fan-out/floor(a)/floor(b): %s; ledger rows written by the ticks: %v\n",
+			r.n, r.period, strings.Join(each, "  "), r.ledger)
 		if len(r.floorC) > 0 {
 			b, c := median(r.floorB), median(r.floorC)
 			fmt.Printf("  N=%d ON CONFLICT cost: floor (b) %s, with ON CONFLICT (key) DO NOTHING %s: %+.1f%%\n",
@@ -345,7 +317,7 @@ func printFanout(rs []fanoutResult) {
 	for _, r := range rs {
 		f := median(r.fanout)
 		if len(r.fanout) == 0 {
-			f = tickTimeout
+			f = tickTimeoutFor(r.n)
 		}
 		switch r.n {
 		case 10000:
@@ -390,17 +362,25 @@ func dur(d time.Duration) string {
 }
 
 // explain prints the plans of the tick statement (as queries/tick.sql holds it) and of
-// floor (b) for n due schedules, each run for real in a transaction that is rolled back.
+// floor (b) for n due schedules, each run for real in a transaction that is rolled back,
+// with the WAL each wrote by record type (pg_waldump --stats=record). The tick is the
+// schedules' next after one real tick of a real ticker and its aftercare (side.go), with
+// the parameters the ticker would pass (read from werk_cron_state), so that it meets
+// the steady state: every schedule's previous tick recorded in the ledger.
 func (b *bench) explain(ctx context.Context, n int) error {
-	raw, err := os.ReadFile("queries/tick.sql")
+	raw, err := readRepoFile("queries/tick.sql")
 	if err != nil {
-		return fmt.Errorf("run from the repository root: %w", err)
+		return err
 	}
 	// The tick statement is the file's first query; the others follow it.
 	if first := bytes.Index(raw, []byte("-- name:")); first >= 0 {
 		if next := bytes.Index(raw[first+1:], []byte("\n-- name:")); next >= 0 {
 			raw = raw[:first+1+next]
 		}
+	}
+	pruneSQL, pruneArgs, err := pruneTicksQuery()
+	if err != nil {
+		return err
 	}
 	dsn, err := b.newDB(ctx, "explain")
 	if err != nil {
@@ -415,43 +395,58 @@ func (b *bench) explain(ctx context.Context, n int) error {
 	if err != nil {
 		return err
 	}
-	tick := now.Truncate(time.Second)
-	if _, err := conn.Exec(ctx, insertSchedules, n, 3600, tick); err != nil {
+	period := periodFor(n)
+	anchor := now.Truncate(time.Second).Add(prepTime(n)).Truncate(time.Second)
+	if _, err := conn.Exec(ctx, insertSchedules, n, int(period/time.Second), anchor); err != nil {
 		return err
 	}
 	if _, err := conn.Exec(ctx, "VACUUM ANALYZE"); err != nil {
 		return err
 	}
-	type sch struct {
-		name    string
-		updated time.Time
+	s := &side{name: "werkcron", kind: kindWerkcron, parallel: 1, bin: b.bin, cluster: b.cluster, db: "explain", dsn: dsn,
+		conn: conn, n: n, due0: anchor, period: period, pruneSQL: pruneSQL, pruneArgs: pruneArgs}
+	if s.vacuumList, err = werkcronTables(ctx, conn); err != nil {
+		return err
 	}
-	rows, _ := conn.Query(ctx, "SELECT name, updated_at FROM werk_cron_jobs ORDER BY name")
+	if s.proc, err = b.startTicker(ctx, "explain", dsn); err != nil {
+		return err
+	}
+	if err := warmUp(ctx, []*side{s}); err != nil {
+		s.proc.stop()
+		return err
+	}
+	s.proc.stop()
+	if _, err := conn.Exec(ctx, "TRUNCATE werk_jobs"); err != nil {
+		return err
+	}
+
 	// The tick statement's parameters by name, as the ticker fills them for one due
 	// enqueue tick per schedule.
-	key := tick.UTC().Format("2006-01-02T15:04:05Z")
 	var names, keys, kinds []string
-	var updated, zeros, nexts, ats []time.Time
+	var defined, prevTicks, ats, nexts, prevJobAts []time.Time
 	var counts []int32
 	var heads []bool
-	var ids [][16]byte
+	var ids, prevJobs [][16]byte
+	var tick time.Time
+	rows, _ := conn.Query(ctx, `SELECT name, last_tick_at, defined_at, next_run_at, last_job_id, last_job_at
+		FROM werk_cron_state ORDER BY next_run_at, name`)
 	err = func() error {
 		defer rows.Close()
 		for rows.Next() {
-			var s sch
-			if err := rows.Scan(&s.name, &s.updated); err != nil {
+			var name string
+			var last, def, next, jobAt time.Time
+			var job [16]byte
+			if err := rows.Scan(&name, &last, &def, &next, &job, &jobAt); err != nil {
 				return err
 			}
-			names = append(names, s.name)
-			keys = append(keys, "cron:"+s.name+":"+key)
-			updated = append(updated, s.updated)
-			zeros = append(zeros, time.Time{})
-			nexts = append(nexts, tick.Add(time.Hour))
-			ats = append(ats, tick)
-			kinds = append(kinds, "enqueue")
-			counts = append(counts, 1)
-			heads = append(heads, true)
+			tick = next
+			names = append(names, name)
+			keys = append(keys, "cron:"+name+":"+next.UTC().Format("2006-01-02T15:04:05Z"))
+			prevTicks, defined, ats = append(prevTicks, last), append(defined, def), append(ats, next)
+			nexts = append(nexts, next.Add(period))
+			kinds, counts, heads = append(kinds, "enqueue"), append(counts, 1), append(heads, true)
 			ids = append(ids, uuid.Must(uuid.NewV7()))
+			prevJobs, prevJobAts = append(prevJobs, job), append(prevJobAts, jobAt)
 		}
 		return rows.Err()
 	}()
@@ -461,7 +456,8 @@ func (b *bench) explain(ctx context.Context, n int) error {
 	params := map[string]any{
 		"tick_names": names, "tick_keys": keys, "tick_ats": ats, "tick_kinds": kinds,
 		"tick_counts": counts, "tick_heads": heads, "job_ids": ids, "schedule_ticks": counts,
-		"prev_tick_ats": zeros, "seen_updated_ats": updated, "newest_tick_ats": ats, "next_run_ats": nexts,
+		"prev_tick_ats": prevTicks, "seen_defined_ats": defined, "newest_tick_ats": ats, "next_run_ats": nexts,
+		"prev_job_ids": prevJobs, "prev_job_ats": prevJobAts, "leader_pid": int32(0),
 	}
 	tickSQL, order := sqlcParams(string(raw))
 	var tickArgs []any
@@ -472,32 +468,80 @@ func (b *bench) explain(ctx context.Context, n int) error {
 		}
 		tickArgs = append(tickArgs, v)
 	}
+	// The statement refuses a tick in the future by the database's clock.
+	if err := sleepUntil(ctx, tick.Add(10*time.Millisecond)); err != nil {
+		return err
+	}
+	key := tick.UTC().Format("2006-01-02T15:04:05Z")
 	for _, q := range []struct {
 		title string
 		sql   string
 		args  []any
 	}{
 		{"tick statement (queries/tick.sql)", tickSQL, tickArgs},
-		{"floor (b): the same three writes, bare", floorThreeWrites, []any{names, key, tick, tick.Add(time.Hour)}},
+		{"floor (b): the same writes, bare", floorThreeWrites, []any{names, key, tick, tick.Add(period)}},
 	} {
-		for round := range 2 { // the first warms the caches; the second is printed
-			if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
+		for _, c := range []string{"VACUUM werk_jobs", "VACUUM " + s.vacuumList, "CHECKPOINT"} {
+			if _, err := conn.Exec(ctx, c); err != nil {
 				return err
-			}
-			tx, err := conn.Begin(ctx)
-			if err != nil {
-				return err
-			}
-			rows, _ := tx.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS, WAL, VERBOSE false) "+q.sql, q.args...)
-			plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			_ = tx.Rollback(ctx)
-			if err != nil {
-				return fmt.Errorf("%s: %w", q.title, err)
-			}
-			if round == 1 {
-				fmt.Printf("== %s, N=%d\n%s\n\n", q.title, n, strings.Join(plan, "\n"))
 			}
 		}
+		l0, err := s.lsn(ctx)
+		if err != nil {
+			return err
+		}
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		rows, _ := tx.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS, WAL, VERBOSE false) "+q.sql, q.args...)
+		plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		_ = tx.Rollback(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: %w", q.title, err)
+		}
+		l1, err := s.lsn(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("== %s, N=%d (rolled back)\n%s\n\n", q.title, n, strings.Join(plan, "\n"))
+		fmt.Print(s.waldump(ctx, fmt.Sprintf("%s, N=%d, %d B per tick", q.title, n, int64(l1-l0)/int64(n)), l0, l1))
+		// The same statement timed by the client without EXPLAIN's instrumentation, each
+		// run after a CHECKPOINT and rolled back (so every run meets the same rows).
+		// As the ticker runs it: an unnamed statement, planned for its parameters each
+		// time (QueryExecModeCacheDescribe); then planned once for any parameters.
+		for _, mode := range []struct {
+			name, set string
+		}{{"custom plans, as the ticker runs it", "auto"}, {"a generic plan", "force_generic_plan"}} {
+			var took []time.Duration
+			for range 7 {
+				if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
+					return err
+				}
+				tx, err := conn.Begin(ctx)
+				if err != nil {
+					return err
+				}
+				if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = "+mode.set); err != nil {
+					_ = tx.Rollback(ctx)
+					return err
+				}
+				args := append([]any{pgx.QueryExecModeCacheDescribe}, q.args...)
+				if mode.set != "auto" {
+					args[0] = pgx.QueryExecModeCacheStatement
+				}
+				start := time.Now()
+				_, err = tx.Exec(ctx, q.sql, args...)
+				took = append(took, time.Since(start))
+				_ = tx.Rollback(ctx)
+				if err != nil {
+					return fmt.Errorf("%s: %w", q.title, err)
+				}
+			}
+			fmt.Printf("== %s, N=%d, timed by the client, %s (7 runs, each after a CHECKPOINT, rolled back): median %s (%s)\n",
+				q.title, n, mode.name, dur(median(took)), durList(took))
+		}
+		fmt.Println()
 	}
 	return nil
 }

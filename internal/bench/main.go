@@ -2,15 +2,17 @@
 // cluster on loopback, and prints the figures with the machine they came from:
 //
 //   - fan-out: N schedules all due on one tick, from the tick instant until the last job
-//     row is committed, next to two floors measured in the same database;
+//     row is committed, each tick in the steady state (the one before it completed and
+//     its outcomes recorded), next to floors measured in a twin database;
 //   - lateness of a single 1 s schedule;
 //   - idle cost of a ticker with 10,000 schedules and none due;
 //   - reload latency and memory with 100,000 schedules loaded;
 //   - scale: memory, takeover and a bulk INSERT with 10,000 to 1,000,000 schedules;
 //   - the worker path: what recording job outcomes costs pgwerk's workers;
 //   - River's periodic jobs next to werkcron's fan-out (river.go): time and WAL per job
-//     of a tick on each side, on two identically configured clusters, and the WAL of
-//     werkcron's ledger over a tick's life.
+//     of a tick on each side, werkcron with each -parallel, each side on an identically
+//     configured cluster of its own, ticks taking turns, and the WAL of a werkcron
+//     tick's whole life (its outcome recorded, its ledger row pruned).
 //
 // Every ticker is the real binary (`werkcron run`) in a process of its own, so that
 // /proc/<pid> gives its CPU time and peak RSS and the bench's own work is not counted.
@@ -20,7 +22,10 @@
 //	go run ./internal/bench -bin bin/werkcron            (what `make bench` runs)
 //	go run ./internal/bench -n 10000 -only fanout -reps 5
 //	go run ./internal/bench -explain 10000               (plan of the tick statement)
-//	go run ./internal/bench -only river -n 10000,100000 -reps 5 -waldump
+//	go run ./internal/bench -only river -n 100000 -reps 5 -waldump
+//
+// The defaults (make bench) take about 25 minutes; docs/benchmarks.md lists the longer
+// runs (100,000 and 1,000,000 due, 1,000,000 schedules) one by one.
 package main
 
 import (
@@ -40,6 +45,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgwerk/werkcron/internal/pgtest"
+	"github.com/pgwerk/werkcron/scheduler"
 )
 
 type config struct {
@@ -68,14 +74,19 @@ type config struct {
 	riverNs        []int
 	riverReps      int
 	riverPeriod    time.Duration // 0: chosen from N
+	parallels      []int         // werkcron sides of the River comparison: --parallel of each
+	fanoutParallel int           // --parallel of the fan-out measurement's ticker
+	baseline       string        // River comparison: another werkcron binary, as one more side
+	baselinePar    int           // its --parallel
+	warmup         int           // ticks of each side before the measured ones
 	waldump        bool
 }
 
 func main() {
 	var cfg config
-	var ns, scaleNs, riverNs, only string
-	flag.StringVar(&ns, "n", "1000,10000,100000,1000000", "fan-out sizes: schedules due on one tick")
-	flag.StringVar(&scaleNs, "scale-n", "10000,100000,1000000", "scale sizes: schedules in the database (10000000 takes about an hour)")
+	var ns, scaleNs, riverNs, only, parallels string
+	flag.StringVar(&ns, "n", "1000,10000,100000", "fan-out sizes: schedules due on one tick")
+	flag.StringVar(&scaleNs, "scale-n", "10000,100000", "scale sizes: schedules in the database (1000000 takes about 10 minutes, 10000000 about an hour)")
 	flag.IntVar(&cfg.reps, "reps", 3, "measured ticks per fan-out size (medians are reported)")
 	flag.IntVar(&cfg.largeReps, "large-reps", 1, "measured ticks for fan-outs of 1,000,000 and more")
 	flag.DurationVar(&cfg.period, "period", 0, "interval of the fan-out schedules (default: from N, room for the tick and both floors)")
@@ -87,8 +98,13 @@ func main() {
 	flag.BoolVar(&cfg.durable, "durable", true, "fsync, synchronous_commit and full_page_writes on (off: pgtest's throwaway settings)")
 	flag.BoolVar(&cfg.serial, "serial", false, "run the idle and lateness measurements one after the other instead of side by side")
 	flag.StringVar(&only, "only", "", "comma-separated subset of: fanout,river,lateness,idle,reload,scale,worker")
-	flag.StringVar(&riverNs, "river-n", "10000,100000", "sizes of the River comparison (-n, when given, also sets them)")
-	flag.DurationVar(&cfg.riverPeriod, "river-period", 0, "period of each side in the River comparison, whole seconds (default: from N)")
+	flag.StringVar(&riverNs, "river-n", "10000", "sizes of the River comparison (-n, when given, also sets them)")
+	flag.DurationVar(&cfg.riverPeriod, "river-period", 0, "period of each side in the River comparison, whole seconds (default: from N and the number of sides)")
+	flag.StringVar(&parallels, "parallel", "1,2,4", "River comparison: one werkcron side per value, run with --parallel of that value")
+	flag.IntVar(&cfg.fanoutParallel, "fanout-parallel", scheduler.DefaultParallel, "fan-out measurement: the ticker's --parallel")
+	flag.StringVar(&cfg.baseline, "baseline", "", "River comparison: one more werkcron side running this binary (with -baseline-parallel), to compare two builds in one run")
+	flag.IntVar(&cfg.baselinePar, "baseline-parallel", scheduler.DefaultParallel, "--parallel of the -baseline side")
+	flag.IntVar(&cfg.warmup, "warmup", 3, "ticks of each side before the measured ones (werkcron's state table settles over the first few)")
 	flag.BoolVar(&cfg.waldump, "waldump", false, "River comparison: print pg_waldump --stats=record of the last measured tick of each side and of werkcron's ledger phases")
 	flag.IntVar(&cfg.workerJobs, "worker-jobs", 10000, "jobs per run of the worker-path measurement")
 	flag.BoolVar(&cfg.workerSync, "worker-sync", false, "worker path with synchronous_commit on, as pgwerk's workers run by default (off: the stricter measure)")
@@ -102,6 +118,7 @@ func main() {
 	flag.Parse()
 	cfg.ns = sizes("-n", ns)
 	cfg.scaleNs = sizes("-scale-n", scaleNs)
+	cfg.parallels = sizes("-parallel", parallels)
 	// The River comparison takes its sizes from -n when -n is given, and at least 5
 	// ticks a side unless -reps is given.
 	set := map[string]bool{}

@@ -1,8 +1,11 @@
 package ticker
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,8 +42,14 @@ const (
 
 // parts cuts batch (in the order its ticks fall due) into tick statements: at most
 // maxTicksPerStatement ticks each, and, with parallel connections, at least that many
-// parts of at least parallelMin ticks, so that each connection has work.
+// parts of at least parallelMin ticks, so that each connection has work. Schedules due
+// at the same instant are taken in name order (the order of their job keys): each
+// statement then inserts its jobs' keys in order, a part's range of them after the
+// last, instead of all over werk_jobs' key index.
 func parts(batch []planned, parallel int) [][]planned {
+	slices.SortStableFunc(batch, func(a, b planned) int {
+		return cmp.Or(a.e.due().Compare(b.e.due()), strings.Compare(a.e.name, b.e.name))
+	})
 	total := 0
 	for _, b := range batch {
 		total += len(b.d.Missed) + len(b.d.Excluded) + len(b.d.Enqueue)

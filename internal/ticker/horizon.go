@@ -204,8 +204,8 @@ func (q *dueQueue) remove(e *entry) {
 
 // readHorizon reads the rows due within horizonAhead of now (leaving out those set
 // aside, which keep their own retry times). When none are, it asks for the soonest
-// planned row beyond, and the horizon reaches to just before it: an idle primary then
-// sleeps until that row, or a change, without reading the plan again.
+// planned row beyond, and the horizon reaches to horizonLead before it: an idle primary
+// then sleeps until then, or a change, and reads the plan once more ahead of that row.
 func (p *primary) readHorizon(ctx context.Context, now time.Time) error {
 	until := now.Add(horizonAhead)
 	// One row more than the horizon holds says whether the read was cut off: a read of
@@ -244,7 +244,7 @@ func (p *primary) readHorizon(ctx context.Context, now time.Time) error {
 		}
 		until = farFuture
 		if len(next) > 0 {
-			until = next[0].Add(-time.Nanosecond)
+			until = next[0].Add(-horizonLead) // after now+horizonAhead, so after now
 		}
 	}
 	p.hz.reset(entries, until, full)
