@@ -27,15 +27,14 @@ LIMIT 1;
 -- Returns how many were enqueued and how many had a job already; found is false when
 -- the schedule does not exist (any more), current false when it changed.
 WITH found AS MATERIALIZED (
-    SELECT name, func, queue, args, kwargs, timeout_secs, result_ttl, failure_ttl, meta,
-           priority, max_attempts, overlap, jitter_secs, start_deadline_secs, max_runtime_secs, updated_at
+    SELECT name, func, queue, args, kwargs, priority, max_attempts, timeout_secs, meta, result_ttl,
+           failure_ttl, overlap, start_deadline_secs, jitter_secs, max_runtime_secs, updated_at
     FROM werk_cron_jobs
     WHERE name = @name::text
       AND werk_cron_trusted_triggers() -- raises if a write would run another role's code
 ),
 s AS MATERIALIZED (
-    SELECT f.name, f.func, f.queue, f.args, f.kwargs, f.timeout_secs, f.result_ttl, f.failure_ttl, f.meta,
-           f.priority, f.max_attempts, f.overlap, f.jitter_secs, f.start_deadline_secs, f.max_runtime_secs
+    SELECT f.*
     FROM found f
     WHERE f.updated_at = @seen_updated_at::timestamptz AND f.func = @func::text AND f.queue = @queue::text
 ),
@@ -46,9 +45,7 @@ t AS MATERIALIZED (
 ),
 todo AS MATERIALIZED (
     -- run_at: the tick plus its jitter, the same offset the tick statement gives it.
-    SELECT t.key, t.tick_at, t.job_id, s.*,
-           CASE WHEN s.jitter_secs > 0 THEN t.tick_at + werk_cron_jitter(t.key, s.jitter_secs)
-                ELSE t.tick_at END AS run_at
+    SELECT t.key, t.tick_at, t.job_id, s.*, werk_cron_run_at(t.key, t.tick_at, s.jitter_secs) AS run_at
     FROM t CROSS JOIN s
     WHERE NOT EXISTS (SELECT 1 FROM werk_cron_ledger d
                       WHERE d.name = s.name AND d.tick_at = t.tick_at
@@ -57,17 +54,14 @@ todo AS MATERIALIZED (
       AND NOT EXISTS (SELECT 1 FROM werk_cron_state st WHERE st.name = s.name AND st.last_job_at = t.tick_at)
 ),
 jobs AS (
+    -- Each tick's job as werk_cron_job defines it; a past tick's start deadline counts
+    -- from now, when it is asked for.
     INSERT INTO werk_jobs (id, key, function, queue, status, priority, group_key, payload, max_attempts,
                            timeout_secs, scheduled_at, expires_at, meta, result_ttl, failure_ttl, cron_name)
-    SELECT x.job_id, x.key, x.func, x.queue,
-           CASE WHEN x.run_at > now() THEN 'scheduled' ELSE 'queued' END, x.priority,
-           CASE WHEN x.overlap IN ('buffer_one', 'buffer_all') THEN 'cron:' || x.name END,
-           pg_catalog.jsonb_build_object('args', x.args, 'kwargs', x.kwargs), x.max_attempts,
-           x.timeout_secs, x.run_at,
-           -- A past tick's start deadline counts from now, when it is asked for.
-           greatest(x.run_at, now()) + x.start_deadline_secs * interval '1 second',
-           x.meta, x.result_ttl, x.failure_ttl, x.name
-    FROM todo x
+    SELECT (w).*
+    FROM todo x, werk_cron_job(x.job_id, x.key, x.run_at, greatest(x.run_at, now()),
+                               x.name, x.func, x.queue, x.args, x.kwargs, x.priority, x.max_attempts, x.timeout_secs,
+                               x.meta, x.result_ttl, x.failure_ttl, x.overlap, x.start_deadline_secs) w
     ON CONFLICT (key) DO NOTHING
     RETURNING id
 ),

@@ -76,13 +76,9 @@ WITH d AS MATERIALIZED (
 ),
 -- Each tick with what decides it, as this statement reads it.
 t AS MATERIALIZED (
-    SELECT d.*, j.func, j.queue, j.args, j.kwargs, j.timeout_secs, j.result_ttl, j.failure_ttl, j.meta,
-           j.priority, j.max_attempts, j.overlap, j.start_deadline_secs,
+    SELECT d.*, j.func, j.queue, j.args, j.kwargs, j.priority, j.max_attempts, j.timeout_secs, j.meta,
+           j.result_ttl, j.failure_ttl, j.overlap, j.start_deadline_secs, j.jitter_secs,
            (j.start_deadline_secs IS NOT NULL OR j.max_runtime_secs IS NOT NULL) AS watched,
-           -- jitter_secs: the job runs at its tick plus an offset that the key decides
-           -- (werk_cron_jitter); the key and the ledger keep the tick.
-           CASE WHEN j.jitter_secs > 0 THEN d.tick_at + werk_cron_jitter(d.key, j.jitter_secs)
-                ELSE d.tick_at END AS run_at,
            existing.id AS existing_id,
            prev_row.name IS NOT NULL AS prev_written,
            -- Decided before (a backfill, or a manual run at that very instant): never a
@@ -185,20 +181,15 @@ x AS MATERIALIZED (
     SELECT t.* FROM t WHERE (t.name IN (SELECT a.name FROM advanced a)) IS TRUE
 ),
 jobs AS (
-    -- A job not due yet (jitter) is 'scheduled', pgwerk's status for that; a schedule
-    -- with overlap buffer_one or buffer_all puts its jobs in one pgwerk concurrency group
-    -- (group_key), which pgwerk runs one at a time.
+    -- Each tick's job as werk_cron_job defines it, due at its tick plus the schedule's
+    -- jitter (werk_cron_run_at; the key and the ledger keep the tick), its
+    -- start_deadline_secs counted from the tick.
     INSERT INTO werk_jobs (id, key, function, queue, status, priority, group_key, payload, max_attempts,
                            timeout_secs, scheduled_at, expires_at, meta, result_ttl, failure_ttl, cron_name)
-    SELECT x.job_id, x.key, x.func, x.queue,
-           CASE WHEN x.run_at > now() THEN 'scheduled' ELSE 'queued' END, x.priority,
-           CASE WHEN x.overlap IN ('buffer_one', 'buffer_all') THEN 'cron:' || x.name END,
-           pg_catalog.jsonb_build_object('args', x.args, 'kwargs', x.kwargs), x.max_attempts,
-           x.timeout_secs, x.run_at,
-           -- start_deadline_secs: pgwerk's workers never start the job after this.
-           x.tick_at + x.start_deadline_secs * interval '1 second',
-           x.meta, x.result_ttl, x.failure_ttl, x.name
-    FROM x
+    SELECT (w).*
+    FROM x, werk_cron_job(x.job_id, x.key, werk_cron_run_at(x.key, x.tick_at, x.jitter_secs), x.tick_at,
+                          x.name, x.func, x.queue, x.args, x.kwargs, x.priority, x.max_attempts, x.timeout_secs,
+                          x.meta, x.result_ttl, x.failure_ttl, x.overlap, x.start_deadline_secs) w
     WHERE x.intent = 'enqueue'
     ON CONFLICT (key) DO NOTHING
     RETURNING id

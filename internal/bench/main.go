@@ -1,4 +1,4 @@
-// Command bench measures werkcron at scale (issue 6) against a throwaway PostgreSQL
+// Command bench measures werkcron at scale against a throwaway PostgreSQL
 // cluster on loopback, and prints the figures with the machine they came from:
 //
 //   - fan-out: N schedules all due on one tick, from the tick instant until the last job

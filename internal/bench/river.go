@@ -553,7 +553,7 @@ func printRiver(rs []riverResult) {
 				}
 				tr := ratio(median(visible(s.ticks)), median(visible(rv.ticks)))
 				wr := float64(medianInt(wals(s.ticks))) / float64(max(medianInt(wals(rv.ticks)), 1))
-				fmt.Printf("    goals (issue 19) at N=%d, %s (the default): time ≤ 0.8x River's: %s (%.2fx); WAL per job ≤ 1.3x River's: %s (%.2fx)\n",
+				fmt.Printf("    goals at N=%d, %s (the default): time ≤ 0.8x River's: %s (%.2fx); WAL per job ≤ 1.3x River's: %s (%.2fx)\n",
 					r.n, s.name, verdict(tr <= 0.8), tr, verdict(wr <= 1.3), wr)
 			}
 		}

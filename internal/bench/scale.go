@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// The scale measurement (issue 10): what a ticker costs with N schedules, none of them
+// The scale measurement: what a ticker costs with N schedules, none of them
 // due but one 1 s "pulse" schedule, on one database:
 //
 //   - one INSERT of N schedules before any ticker runs, and how long a primary takes to

@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// The worker-path measurement (issue 12): what recording job outcomes in the ledger
+// The worker-path measurement: what recording job outcomes in the ledger
 // costs pgwerk's workers. N jobs run through the writes pgwerk's worker makes
 // (repos.py: the dequeue's status update, its worker_jobs and execution rows; then the
 // ack: the job's status update, its execution row, its worker_jobs row, the dependents

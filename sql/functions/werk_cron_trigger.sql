@@ -34,15 +34,18 @@ BEGIN
         RAISE EXCEPTION 'werk_cron_trigger %: no such schedule', werk_cron_cut(werk_cron_trigger.name, 200)
             USING ERRCODE = 'no_data_found';
     END IF;
-    -- In the schedule's concurrency group, like its ticks' jobs, for overlap buffer_one
-    -- and buffer_all: a manual run too waits for the running one.
+    -- The schedule's job as for a tick (werk_cron_job), due at once (at the start of
+    -- the transaction that asks for it; its ledger row has the instant it was asked
+    -- for, which two runs asked for in one transaction do not share): in the
+    -- schedule's concurrency group too, for overlap buffer_one and buffer_all, so that a
+    -- manual run waits for the running one.
     INSERT INTO werk_jobs (id, key, function, queue, status, priority, group_key, payload, max_attempts,
-                           timeout_secs, scheduled_at, enqueued_at, expires_at, meta, result_ttl, failure_ttl, cron_name)
-    VALUES (v_id, 'cron:' || s.name || ':manual:' || v_id::text, s.func, s.queue, 'queued', s.priority,
-            CASE WHEN s.overlap IN ('buffer_one', 'buffer_all') THEN 'cron:' || s.name END,
-            pg_catalog.jsonb_build_object('args', s.args, 'kwargs', s.kwargs), s.max_attempts,
-            s.timeout_secs, v_at, v_at, v_at + s.start_deadline_secs * interval '1 second', s.meta, s.result_ttl,
-            s.failure_ttl, s.name);
+                           timeout_secs, scheduled_at, expires_at, meta, result_ttl, failure_ttl, cron_name,
+                           enqueued_at)
+    SELECT w.*, v_at
+    FROM werk_cron_job(v_id, 'cron:' || s.name || ':manual:' || v_id::text, pg_catalog.now(), v_at,
+                       s.name, s.func, s.queue, s.args, s.kwargs, s.priority, s.max_attempts, s.timeout_secs,
+                       s.meta, s.result_ttl, s.failure_ttl, s.overlap, s.start_deadline_secs) w;
     INSERT INTO werk_cron_ledger (name, tick_at, outcome, job_id, decided_at)
     VALUES (s.name, v_at, 'triggered', v_id, v_at)
     ON CONFLICT DO NOTHING;
