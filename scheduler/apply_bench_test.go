@@ -68,7 +68,7 @@ func BenchmarkApplyCreate10k(b *testing.B) {
 	jobs := benchJobs(10000)
 	for b.Loop() {
 		b.StopTimer()
-		pgtest.Exec(b, pool, `TRUNCATE werk_cron_jobs`)
+		pgtest.Exec(b, pool, `TRUNCATE werk_cron_jobs CASCADE`)
 		b.StartTimer()
 		plan, err := scheduler.Apply(ctx, pool, "integrations", jobs, scheduler.ApplyOptions{})
 		if err != nil {
