@@ -366,6 +366,22 @@ func TestFanoutSigkillPrimary(t *testing.T) {
 	}
 }
 
+// slowJobInserts makes one job insert in five sleep a millisecond (a trigger on werk_jobs,
+// a superuser's, which the ticker trusts), so that a tick statement of 10,000 ticks runs
+// for about two seconds: long enough, on a loaded machine too, to freeze its client and
+// hand the lock over while it is still in flight.
+func slowJobInserts(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	pgtest.Exec(t, pool, `CREATE FUNCTION slow_job_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF pg_catalog.hashtext(NEW.key) % 5 = 0 THEN
+				PERFORM pg_catalog.pg_sleep(0.001);
+			END IF;
+			RETURN NEW;
+		END $$`)
+	pgtest.Exec(t, pool, `CREATE TRIGGER slow_job_insert BEFORE INSERT ON werk_jobs FOR EACH ROW EXECUTE FUNCTION slow_job_insert()`)
+}
+
 func mustBackends(t testing.TB, pool *pgxpool.Pool, p *proc) []backend {
 	t.Helper()
 	bs, err := backendsOf(pool, p)
@@ -399,6 +415,10 @@ func mustBackends(t testing.TB, pool *pgxpool.Pool, p *proc) []backend {
 //     statement still in flight before that commits (writing them, it runs into the
 //     statement's row locks and sets those schedules aside); its decisions on them, in
 //     that statement or when it tries them again, the compare-and-set must turn down.
+//
+// In both, job inserts are slowed (slowJobInserts) once the backlog is due, so that the
+// statements in flight outlast the freezing, the takeover and the checks in between,
+// however busy the machine is.
 //
 // In both, every tick must end enqueued exactly once.
 func TestFanoutSigstopPrimary(t *testing.T) {
@@ -456,6 +476,7 @@ func sigstopMidFanout(t *testing.T, standbyFrozen bool) {
 	if standbyFrozen {
 		s.signal(syscall.SIGSTOP)
 	}
+	slowJobInserts(t, pool)
 
 	// The primary, let go, writes the fan-out; frozen again once both its connections
 	// write their first statements, before either has committed.
