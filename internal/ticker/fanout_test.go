@@ -1,0 +1,59 @@
+package ticker
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/pgwerk/werkcron/internal/schedule"
+)
+
+// parts takes every schedule once, in order of falling due and then of name, cut into
+// statements of at most maxTicksPerStatement ticks, and, with several connections, into
+// at least as many parts as there are connections to write them.
+func TestPartsCutsInDueAndNameOrder(t *testing.T) {
+	at := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
+	const n = 25000
+	var batch []planned
+	for i := range n {
+		// Names out of order, two instants, and schedules of one and of three ticks.
+		e := &entry{name: fmt.Sprintf("s%05d", (i*7919)%n), next: at.Add(time.Duration(i%2) * time.Second)}
+		d := schedule.Decision{Enqueue: []time.Time{e.next}}
+		if i%10 == 0 {
+			d.Missed = []schedule.MissedRow{{At: e.next.Add(-2 * time.Second), Ticks: 1}, {At: e.next.Add(-time.Second), Ticks: 1}}
+		}
+		batch = append(batch, planned{e, d})
+	}
+	ticksOf := func(ps []planned) (n int) {
+		for _, p := range ps {
+			n += len(p.d.Missed) + len(p.d.Excluded) + len(p.d.Enqueue)
+		}
+		return n
+	}
+	for _, parallel := range []int{1, 2, 4} {
+		ps := parts(batch, parallel)
+		if parallel > 1 && len(ps) < parallel {
+			t.Errorf("parallel %d: %d parts, want at least one per connection", parallel, len(ps))
+		}
+		seen := map[string]bool{}
+		var prev *entry
+		for i, p := range ps {
+			if got := ticksOf(p); got > maxTicksPerStatement || got == 0 {
+				t.Errorf("parallel %d: part %d has %d ticks, want 1..%d", parallel, i, got, maxTicksPerStatement)
+			}
+			for _, b := range p {
+				if seen[b.e.name] {
+					t.Fatalf("parallel %d: %s in two parts", parallel, b.e.name)
+				}
+				seen[b.e.name] = true
+				if prev != nil && (b.e.due().Before(prev.due()) || b.e.due().Equal(prev.due()) && b.e.name < prev.name) {
+					t.Fatalf("parallel %d: %s (due %s) after %s (due %s)", parallel, b.e.name, b.e.due(), prev.name, prev.due())
+				}
+				prev = b.e
+			}
+		}
+		if len(seen) != n {
+			t.Errorf("parallel %d: %d schedules in the parts, want %d", parallel, len(seen), n)
+		}
+	}
+}
