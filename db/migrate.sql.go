@@ -282,6 +282,28 @@ func (q *Queries) RecordObject(ctx context.Context, arg RecordObjectParams) erro
 	return err
 }
 
+const regrantTickers = `-- name: RegrantTickers :exec
+SELECT pg_catalog.count(g.stmt)
+FROM (SELECT ro.rolname
+      FROM pg_catalog.pg_class c, LATERAL pg_catalog.aclexplode(c.relacl) x
+      JOIN pg_catalog.pg_roles ro ON ro.oid = x.grantee
+      WHERE c.oid = 'werk_cron_ledger'::regclass AND x.privilege_type IN ('INSERT', 'DELETE')
+        AND x.grantee <> c.relowner
+      GROUP BY ro.rolname
+      HAVING pg_catalog.count(DISTINCT x.privilege_type) = 2) t,
+     LATERAL werk_cron_grant(t.rolname::text, true) g(stmt)
+`
+
+// Gives every ticker role what werk_cron_grant gives a ticker now: a role granted before
+// an upgrade added a function or a right it needs (one that holds the ledger's INSERT and
+// DELETE, which werk_cron_grant gives and no other role of werkcron's has) gets it with
+// the upgrade, instead of failing until someone runs werkcron grant again. Idempotent:
+// migrate runs it whenever it applied an object file.
+func (q *Queries) RegrantTickers(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, regrantTickers)
+	return err
+}
+
 const unpinnedFunctions = `-- name: UnpinnedFunctions :many
 WITH want AS (SELECT pg_catalog.format('pg_catalog, %I, pg_temp', $1::text) AS path)
 SELECT pg_catalog.format('ALTER FUNCTION %s SET search_path = %s', p.oid::regprocedure, w.path)::text AS stmt

@@ -129,3 +129,19 @@ WHERE n.nspname = @schema::text AND p.proname LIKE 'werk\_cron\_%'
   AND p.proname NOT IN ('werk_cron_job', 'werk_cron_run_at')
   AND NOT coalesce('search_path=' || w.path = ANY (p.proconfig), false)
 ORDER BY 1;
+
+-- name: RegrantTickers :exec
+-- Gives every ticker role what werk_cron_grant gives a ticker now: a role granted before
+-- an upgrade added a function or a right it needs (one that holds the ledger's INSERT and
+-- DELETE, which werk_cron_grant gives and no other role of werkcron's has) gets it with
+-- the upgrade, instead of failing until someone runs werkcron grant again. Idempotent:
+-- migrate runs it whenever it applied an object file.
+SELECT pg_catalog.count(g.stmt)
+FROM (SELECT ro.rolname
+      FROM pg_catalog.pg_class c, LATERAL pg_catalog.aclexplode(c.relacl) x
+      JOIN pg_catalog.pg_roles ro ON ro.oid = x.grantee
+      WHERE c.oid = 'werk_cron_ledger'::regclass AND x.privilege_type IN ('INSERT', 'DELETE')
+        AND x.grantee <> c.relowner
+      GROUP BY ro.rolname
+      HAVING pg_catalog.count(DISTINCT x.privilege_type) = 2) t,
+     LATERAL werk_cron_grant(t.rolname::text, true) g(stmt);

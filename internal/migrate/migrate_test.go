@@ -504,3 +504,26 @@ func TestOneDefinitionOfAScheduleJob(t *testing.T) {
 		}
 	}
 }
+
+// A ticker role granted before an upgrade that adds a function the ticker calls gets
+// it with the upgrade: werk_cron_grant's list is given again to every ticker role.
+// (The function is dropped here, as if the version before had none.)
+func TestUpgradeGivesTickerRolesNewFunctions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := pgtest.MigratedDB(t)
+	conn := connect(t, dsn)
+	ticker := pgtest.NewRole(t, dsn, "ticker", "")
+	pgtest.Exec(t, conn, `SELECT count(*) FROM werk_cron_grant($1, true)`, ticker)
+	const fn = `werk_cron_note_runs(text[], timestamptz[], text[], timestamptz[])`
+	pgtest.Exec(t, conn, `DROP FUNCTION `+fn)
+	if err := migrate.Up(ctx, dsn, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !pgtest.QueryOne[bool](t, conn, `SELECT has_function_privilege($1, $2, 'EXECUTE')`, ticker, fn) {
+		t.Errorf("the ticker role granted before the upgrade may not execute %s, which the upgrade created", fn)
+	}
+	if pgtest.QueryOne[bool](t, conn, `SELECT has_function_privilege('public', $1, 'EXECUTE')`, fn) {
+		t.Errorf("PUBLIC may execute %s", fn)
+	}
+}

@@ -36,6 +36,8 @@ import (
 //     depended on it are applied again;
 //   - a function, view or trigger of werkcron's that no file defines any more is dropped;
 //   - every werkcron function gets the search_path werkcron's functions run with;
+//   - when any file was applied, every ticker role (one holding the ledger's INSERT and
+//     DELETE) gets what werk_cron_grant gives a ticker now;
 //   - an object a migration dropped (a view over columns that moved, say) is created
 //     again whatever its checksum says, with the grants the migration kept for it in
 //     werk_cron_objects.grants.
@@ -153,6 +155,13 @@ func applyObjects(ctx context.Context, conn *pgx.Conn, fsys fs.FS, schema string
 		}
 		if err := a.pin(ctx); err != nil {
 			return err
+		}
+		if a.changed > 0 {
+			// A new function, or new rights, for tickers granted before: werk_cron_grant is
+			// the one list of what a ticker gets.
+			if err := q.RegrantTickers(ctx); err != nil {
+				return fmt.Errorf("give ticker roles what werk_cron_grant gives now: %w", err)
+			}
 		}
 		if a.changed > 0 && log != nil {
 			log.Info("applied functions, views and triggers", "files", a.changed)

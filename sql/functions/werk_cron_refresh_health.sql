@@ -189,24 +189,3 @@ $$;
 
 REVOKE EXECUTE ON FUNCTION
     werk_cron_refresh_health(text[], boolean) FROM PUBLIC;
-
--- Ticker roles granted before this function existed (those werk_cron_grant gave the
--- ledger's INSERT and DELETE) may execute it too.
-DO $$
-DECLARE
-    r name;
-BEGIN
-    FOR r IN
-        SELECT ro.rolname
-        FROM pg_catalog.pg_class c, LATERAL pg_catalog.aclexplode(c.relacl) x
-        JOIN pg_catalog.pg_roles ro ON ro.oid = x.grantee
-        WHERE c.oid = 'werk_cron_ledger'::regclass AND x.privilege_type IN ('INSERT', 'DELETE')
-          AND x.grantee <> c.relowner
-        GROUP BY ro.rolname
-        HAVING pg_catalog.count(DISTINCT x.privilege_type) = 2
-    LOOP
-        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I',
-                                  'werk_cron_refresh_health(text[], boolean)', r);
-    END LOOP;
-END
-$$;
