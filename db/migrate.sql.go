@@ -311,7 +311,7 @@ FROM pg_catalog.pg_proc p
 JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
 CROSS JOIN want w
 WHERE n.nspname = $1::text AND p.proname LIKE 'werk\_cron\_%'
-  AND p.proname NOT IN ('werk_cron_job', 'werk_cron_run_at')
+  AND p.proname NOT IN ('werk_cron_job', 'werk_cron_run_at', 'werk_cron_jitter')
   AND NOT coalesce('search_path=' || w.path = ANY (p.proconfig), false)
 ORDER BY 1
 `
@@ -319,10 +319,10 @@ ORDER BY 1
 // ALTER statements that pin the search_path werkcron's functions run with on each that
 // has another (or none): built-ins first, then werkcron's own objects, then temporary
 // objects (which any role may create, and which PostgreSQL would otherwise search first
-// for tables), never "$user" or public. Two are left as they are: werk_cron_job and
-// werk_cron_run_at, plain SQL functions that PostgreSQL inlines into the statement that
-// calls them (the tick statement, a backfill, werk_cron_trigger) only as long as they
-// have no SET clause. Inlined, they run with the caller's search_path: the ticker's
+// for tables), never "$user" or public. Three are left as they are: werk_cron_job,
+// werk_cron_run_at and werk_cron_jitter, plain SQL functions that PostgreSQL inlines
+// into the statement that calls them (the tick statement, a backfill,
+// werk_cron_trigger) only as long as they have no SET clause. Inlined, they run with the caller's search_path: the ticker's
 // session and werkcron's functions pin it, and their bodies name built-ins through
 // pg_catalog.
 func (q *Queries) UnpinnedFunctions(ctx context.Context, schema string) ([]string, error) {

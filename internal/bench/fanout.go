@@ -391,6 +391,11 @@ func (b *bench) explain(ctx context.Context, n int) error {
 		return err
 	}
 	defer conn.Close(context.Background())
+	// As in the ticker's sessions (queries/leader.sql): a statement costed above
+	// jit_above_cost would otherwise spend some 60 ms compiling before its first row.
+	if _, err := conn.Exec(ctx, "SET jit = off"); err != nil {
+		return err
+	}
 	now, err := dbNow(ctx, conn)
 	if err != nil {
 		return err

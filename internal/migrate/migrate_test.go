@@ -387,7 +387,7 @@ func TestObjectWithoutAFileIsDropped(t *testing.T) {
 
 // inlined are the functions PostgreSQL inlines into the statements that call them,
 // which it does only for a function without a SET clause: they alone are not pinned.
-var inlined = []string{"werk_cron_job", "werk_cron_run_at"}
+var inlined = []string{"werk_cron_job", "werk_cron_run_at", "werk_cron_jitter"}
 
 // Every werkcron function runs with search_path pg_catalog first, then werkcron's
 // schema, then pg_temp: a temporary table named like one of werkcron's is never read.
@@ -459,20 +459,28 @@ func TestEachObjectIsDefinedOnce(t *testing.T) {
 
 // The tick statement, a backfill and a manual run make a schedule's job with one
 // function, werk_cron_job, which PostgreSQL inlines, so that it costs the tick nothing:
-// the plan of a statement that calls it shows no call of it. And each of the three
+// the plan of a statement that calls it shows no call of it, nor of the functions it
+// takes its run time from. Their arguments come from rows, as in the tick: a call with
+// constants only is folded into a constant whether it can be inlined or not. And each
+// of the three
 // inserts lists werk_jobs' columns in the order the function returns them (an insert
 // takes them by position, and function and queue are both text).
 func TestOneDefinitionOfAScheduleJob(t *testing.T) {
 	t.Parallel()
 	conn := connect(t, pgtest.MigratedDB(t))
-	var plan string
-	err := conn.QueryRow(context.Background(), `EXPLAIN (VERBOSE, COSTS OFF)
-		SELECT w.* FROM (VALUES (gen_random_uuid(), 'k', now())) v(id, key, at),
-		     werk_cron_job(v.id, v.key, werk_cron_run_at(v.key, v.at, 5), v.at, 'n', 'f', 'q', '[]', '{}',
-		                   0::smallint, 1, NULL, NULL, NULL, NULL, 'buffer_one', 60) w`).Scan(&plan)
+	rows, err := conn.Query(context.Background(), `EXPLAIN (VERBOSE, COSTS OFF)
+		SELECT w.* FROM generate_series(0, 2) g,
+		     LATERAL (SELECT gen_random_uuid() AS id, 'k' || g AS key, now() + g * interval '1 s' AS at) v,
+		     werk_cron_job(v.id, v.key, werk_cron_run_at(v.key, v.at, g), v.at, 'n', 'f', 'q', '[]', '{}',
+		                   0::smallint, 1, NULL, NULL, NULL, NULL, 'buffer_one', 60) w`)
 	if err != nil {
 		t.Fatal(err)
 	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := strings.Join(lines, "\n") // the calls are on the Output line, not the first
 	for _, f := range inlined {
 		if strings.Contains(plan, f) {
 			t.Errorf("the plan calls %s; want it inlined:\n%s", f, plan)
