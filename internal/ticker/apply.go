@@ -56,12 +56,13 @@ func (p *primary) applyRows(ctx context.Context, w written, lostOnes *[]lost) er
 	var settle db.SettleRacedTicksParams
 	var foreign []*entry
 	var dbNow time.Time
+	var ledgerRows int32
 	for _, r := range w.rows {
 		dbNow = r.StartedAt
 		switch r.Outcome {
 		case "won":
 			won[r.Name] = r.RemainingRuns
-			p.Stats.LedgerRows.Add(int64(r.LedgerRows))
+			ledgerRows = r.LedgerRows // the statement's, on each of its 'won' rows
 			p.watcher.noteCheck(r.HealthCheckAt)
 		case "duplicate", "skipped_overlap", "foreign":
 			outcome := r.Outcome
@@ -76,6 +77,7 @@ func (p *primary) applyRows(ctx context.Context, w written, lostOnes *[]lost) er
 			other[tickRef{r.Name, r.TickAt.UnixNano()}] = outcome
 		}
 	}
+	p.Stats.LedgerRows.Add(int64(ledgerRows))
 	jobs := make(map[tickRef]uuid.UUID, len(w.params.JobIds))
 	for i, id := range w.params.JobIds {
 		if id != uuid.Nil {
