@@ -242,6 +242,109 @@ UNION ALL
 SELECT 'notified', '', NULL, NULL, n.n, now(), -1, 0, '0001-01-01 00:00:00+00'
 FROM notified n;
 
+-- name: EnqueueUsualTicks :many
+-- EnqueueDueTicks for a tick at its usual pace, the one case a large fan-out is made of:
+-- each schedule has one tick, to enqueue, and an overlap policy that lets every tick
+-- have its job ('allow' or 'buffer_all'). It does the same writes with none of the
+-- general statement's per-tick reading and grouping: the state rows advance joined with
+-- the ticks and their definitions, and the jobs go in from what the UPDATE returns.
+--
+-- A schedule it cannot take as usual does not advance: one whose tick was decided before
+-- (a backfill or a manual run at that instant), whose job key is held already, whose
+-- overlap policy or definition changed, paused, or that lost the compare-and-set. The
+-- ticker gives those to EnqueueDueTicks with the same decision at once, which tells them
+-- apart and records each as it does any tick. What it returns, and the ledger rows it
+-- writes, are EnqueueDueTicks' for the same ticks: 'won' per schedule that advanced,
+-- 'foreign' with job_id NULL for a key another transaction took after this statement's
+-- snapshot (its ledger row written so), and 'notified'.
+WITH d AS MATERIALIZED (
+    SELECT pg_catalog.unnest(@tick_names::text[]) AS name,
+           pg_catalog.unnest(@tick_keys::text[]) AS key,
+           pg_catalog.unnest(@tick_ats::timestamptz[]) AS tick_at,
+           pg_catalog.unnest(@job_ids::uuid[]) AS job_id,
+           pg_catalog.unnest(@prev_tick_ats::timestamptz[]) AS prev_tick_at,
+           pg_catalog.unnest(@seen_defined_ats::timestamptz[]) AS seen_defined_at,
+           pg_catalog.unnest(@next_run_ats::timestamptz[]) AS next_run_at,
+           pg_catalog.unnest(@prev_job_ids::uuid[]) AS prev_job_id,
+           pg_catalog.unnest(@prev_job_ats::timestamptz[]) AS prev_job_at
+    WHERE werk_cron_trusted_triggers()
+),
+-- The compare-and-set of EnqueueDueTicks, for one tick that gets its job. "Has a plan"
+-- is again a join clause (d.job_id is never NULL), for the reason given there.
+advanced AS (
+    UPDATE werk_cron_state st
+    SET last_tick_at = d.tick_at,
+        remaining_runs = CASE WHEN st.remaining_runs IS NOT NULL THEN greatest(st.remaining_runs - 1, 0) END,
+        next_run_at = CASE WHEN st.remaining_runs IS NOT NULL AND st.remaining_runs - 1 <= 0 THEN NULL
+                           ELSE nullif(d.next_run_at, '0001-01-01 00:00:00+00'::timestamptz) END,
+        last_job_id = d.job_id,
+        last_job_at = d.tick_at,
+        last_error = NULL,
+        health_check_at = CASE WHEN st.last_error IS NOT NULL
+                                    OR j.start_deadline_secs IS NOT NULL OR j.max_runtime_secs IS NOT NULL
+                                    OR d.next_run_at = '0001-01-01 00:00:00+00'::timestamptz
+                                    OR (st.remaining_runs IS NOT NULL AND st.remaining_runs - 1 <= 0)
+                               THEN now() ELSE st.health_check_at END
+    FROM d
+    JOIN werk_cron_jobs j ON j.name = d.name AND NOT j.paused AND j.overlap IN ('allow', 'buffer_all')
+    WHERE st.name = d.name
+      AND coalesce(st.last_tick_at, '0001-01-01 00:00:00+00'::timestamptz) = d.prev_tick_at
+      AND st.defined_at = d.seen_defined_at
+      AND (st.next_run_at IS NOT NULL OR d.job_id IS NULL)
+      AND d.tick_at > coalesce(st.last_tick_at, '-infinity'::timestamptz)
+      AND d.tick_at <= now()
+      AND (@leader_pid::integer = 0 OR (SELECT werk_cron_leader_pid()) = @leader_pid::integer)
+      -- Decided before, or its key held: EnqueueDueTicks' to tell apart.
+      AND NOT EXISTS (SELECT 1 FROM werk_cron_ledger l WHERE l.name = d.name AND l.tick_at = d.tick_at)
+      AND NOT EXISTS (SELECT 1 FROM werk_jobs k WHERE k.key = d.key)
+    RETURNING st.name, st.remaining_runs, st.health_check_at, d.key, d.tick_at, d.job_id, d.prev_job_id,
+              d.prev_job_at, j.func, j.queue, j.args, j.kwargs, j.priority, j.max_attempts, j.timeout_secs,
+              j.meta, j.result_ttl, j.failure_ttl, j.overlap, j.start_deadline_secs, j.jitter_secs
+),
+jobs AS (
+    INSERT INTO werk_jobs (id, key, function, queue, status, priority, group_key, payload, max_attempts,
+                           timeout_secs, scheduled_at, expires_at, meta, result_ttl, failure_ttl, cron_name)
+    SELECT (w).*
+    FROM advanced a, werk_cron_job(a.job_id, a.key, werk_cron_run_at(a.key, a.tick_at, a.jitter_secs), a.tick_at,
+                                   a.name, a.func, a.queue, a.args, a.kwargs, a.priority, a.max_attempts,
+                                   a.timeout_secs, a.meta, a.result_ttl, a.failure_ttl, a.overlap,
+                                   a.start_deadline_secs) w
+    ON CONFLICT (key) DO NOTHING
+    RETURNING id, queue
+),
+ledger AS (
+    INSERT INTO werk_cron_ledger AS l (name, tick_at, outcome, job_id, ticks)
+    -- A key taken after this statement's snapshot: the tick got no job.
+    SELECT a.name, a.tick_at, 'foreign', NULL::uuid, 1
+    FROM advanced a
+    WHERE (a.job_id IN (SELECT id FROM jobs)) IS NOT TRUE
+    UNION ALL
+    -- The previous newest enqueued tick, unless its row is written (with its outcome).
+    SELECT a.name, a.prev_job_at, 'enqueued', a.prev_job_id, 1
+    FROM advanced a
+    WHERE a.prev_job_at <> '0001-01-01 00:00:00+00'::timestamptz
+      AND NOT EXISTS (SELECT 1 FROM werk_cron_ledger p WHERE p.name = a.name AND p.tick_at = a.prev_job_at)
+    ON CONFLICT (name, tick_at) DO NOTHING
+    RETURNING 1
+),
+notified AS (
+    SELECT pg_catalog.count(pg_catalog.pg_notify('werk:' || q.queue, '')) AS n
+    FROM (SELECT DISTINCT jobs.queue FROM jobs) q
+)
+SELECT 'won'::text AS outcome, a.name::text AS name, NULL::timestamptz AS tick_at,
+       NULL::uuid AS job_id, 0::bigint AS queues_notified, now()::timestamptz AS started_at,
+       coalesce(a.remaining_runs, -1)::integer AS remaining_runs,
+       (SELECT pg_catalog.count(*) FROM ledger)::integer AS ledger_rows,
+       coalesce(a.health_check_at, '0001-01-01 00:00:00+00')::timestamptz AS health_check_at
+FROM advanced a
+UNION ALL
+SELECT 'foreign', a.name, a.tick_at, NULL, 0, now(), -1, 0, '0001-01-01 00:00:00+00'
+FROM advanced a
+WHERE (a.job_id IN (SELECT id FROM jobs)) IS NOT TRUE
+UNION ALL
+SELECT 'notified', '', NULL, NULL, n.n, now(), -1, 0, '0001-01-01 00:00:00+00'
+FROM notified n;
+
 -- name: SettleRacedTicks :exec
 -- Schedules whose newest enqueue tick's key another transaction took after the tick
 -- statement's snapshot (that tick got no job): their state named a job that does not

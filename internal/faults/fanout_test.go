@@ -27,9 +27,10 @@ import (
 	"github.com/pgwerk/werkcron/internal/pgtest"
 )
 
-// tickStatement matches pg_stat_activity.query of the tick statement (sqlc's name
-// comment comes first; the statement itself is longer than track_activity_query_size).
-const tickStatement = `-- name: EnqueueDueTicks%`
+// tickStatement matches pg_stat_activity.query of a tick statement, EnqueueDueTicks or
+// (a fan-out's ticks at their usual pace) EnqueueUsualTicks: sqlc's name comment comes
+// first; the statement itself is longer than track_activity_query_size.
+const tickStatement = `-- name: Enqueue%Ticks :many%`
 
 // addFanout inserts n interval schedules <prefix>00001, ... every `every` seconds with
 // catchup = 'all', all anchored (starts_at) at the whole second at least lead from the

@@ -462,9 +462,9 @@ func TestEachObjectIsDefinedOnce(t *testing.T) {
 // the plan of a statement that calls it shows no call of it, nor of the functions it
 // takes its run time from. Their arguments come from rows, as in the tick: a call with
 // constants only is folded into a constant whether it can be inlined or not. And each
-// of the three
-// inserts lists werk_jobs' columns in the order the function returns them (an insert
-// takes them by position, and function and queue are both text).
+// insert into werk_jobs (the two tick statements', a backfill's, a manual run's) lists
+// its columns in the order the function returns them (an insert takes them by
+// position, and function and queue are both text).
 func TestOneDefinitionOfAScheduleJob(t *testing.T) {
 	t.Parallel()
 	conn := connect(t, pgtest.MigratedDB(t))
@@ -496,19 +496,23 @@ func TestOneDefinitionOfAScheduleJob(t *testing.T) {
 	}
 	want := strings.Join(outs, ", ")
 	insert := regexp.MustCompile(`INSERT INTO werk_jobs \(([^)]*)\)`)
-	for _, p := range []string{"../../queries/tick.sql", "../../queries/backfill.sql", "../../sql/functions/werk_cron_trigger.sql"} {
-		b, err := os.ReadFile(p)
+	for _, c := range []struct {
+		path    string
+		inserts int
+	}{{"../../queries/tick.sql", 2}, {"../../queries/backfill.sql", 1}, {"../../sql/functions/werk_cron_trigger.sql", 1}} {
+		b, err := os.ReadFile(c.path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		m := insert.FindAllStringSubmatch(string(b), -1)
-		if len(m) != 1 {
-			t.Errorf("%s: %d inserts into werk_jobs, want 1", p, len(m))
-			continue
+		if len(m) != c.inserts {
+			t.Errorf("%s: %d inserts into werk_jobs, want %d", c.path, len(m), c.inserts)
 		}
-		got := strings.Join(strings.Fields(m[0][1]), " ")
-		if !strings.HasPrefix(got, want) {
-			t.Errorf("%s inserts into werk_jobs (%s); want werk_cron_job's columns first: (%s)", p, got, want)
+		for _, m := range m {
+			got := strings.Join(strings.Fields(m[1]), " ")
+			if !strings.HasPrefix(got, want) {
+				t.Errorf("%s inserts into werk_jobs (%s); want werk_cron_job's columns first: (%s)", c.path, got, want)
+			}
 		}
 	}
 }

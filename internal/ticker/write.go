@@ -47,9 +47,106 @@ type written struct {
 	err         error
 }
 
-// execute runs the tick statement for batch on conn and deals with what the database
-// says, without touching the ticker's state (it may run on several connections at once;
-// the results are applied afterwards, in order):
+// execute writes the decisions of batch on conn, without touching the ticker's state (it
+// may run on several connections at once; the results are applied afterwards, in
+// order). Ticks at their usual pace go through EnqueueUsualTicks first; whatever it
+// did not take, and every other decision, through EnqueueDueTicks (executeDue). Only a
+// failure of the connection itself is returned.
+func (p *primary) execute(ctx context.Context, conn *pgx.Conn, leader int32, batch []planned, out *[]written) error {
+	usual, rest := splitUsual(batch)
+	if len(usual) > 0 {
+		notTaken, err := p.executeUsual(ctx, conn, leader, usual, out)
+		if err != nil {
+			return err
+		}
+		rest = append(rest, notTaken...)
+	}
+	if len(rest) == 0 {
+		return nil
+	}
+	return p.executeDue(ctx, conn, leader, rest, out)
+}
+
+// usual reports whether a decision is a tick at its usual pace (see EnqueueUsualTicks in
+// queries/tick.sql): one tick, to enqueue, of a schedule whose overlap policy gives
+// every tick its job. The statement checks the policy again against the definition.
+func (b planned) usual() bool {
+	return len(b.d.Enqueue) == 1 && len(b.d.Missed) == 0 && len(b.d.Excluded) == 0 && !b.e.overlapOne
+}
+
+// splitUsual parts batch into the decisions that are ticks at their usual pace and the
+// others, each in batch's order.
+func splitUsual(batch []planned) (usual, rest []planned) {
+	n := 0
+	for _, b := range batch {
+		if b.usual() {
+			n++
+		}
+	}
+	if n == len(batch) {
+		return batch, nil
+	}
+	usual = make([]planned, 0, n)
+	for _, b := range batch {
+		if b.usual() {
+			usual = append(usual, b)
+		} else {
+			rest = append(rest, b)
+		}
+	}
+	return usual, rest
+}
+
+// executeUsual runs EnqueueUsualTicks for batch (ticks at their usual pace) and returns
+// the decisions it did not take, for EnqueueDueTicks: those of schedules that did not
+// advance, or all of them when the database refused the statement (EnqueueDueTicks
+// deals with each refusal). What the ones taken did is added to out like any tick
+// statement's. Only a failure of the connection itself is returned.
+func (p *primary) executeUsual(ctx context.Context, conn *pgx.Conn, leader int32, batch []planned, out *[]written) ([]planned, error) {
+	all := tickParams(batch, leader) // one tick per decision: element i is batch[i]'s
+	sctx, cancel := context.WithTimeout(ctx, statementTimeout)
+	rows, err := db.New(customPlan{conn}).EnqueueUsualTicks(sctx, db.EnqueueUsualTicksParams{
+		TickNames: all.TickNames, TickKeys: all.TickKeys, TickAts: all.TickAts, JobIds: all.JobIds,
+		PrevTickAts: all.PrevTickAts, SeenDefinedAts: all.SeenDefinedAts, NextRunAts: all.NextRunAts,
+		PrevJobIds: all.PrevJobIds, PrevJobAts: all.PrevJobAts, LeaderPid: leader,
+	})
+	cancel()
+	if err != nil {
+		if conn.IsClosed() {
+			return nil, fmt.Errorf("enqueue ticks at their usual pace: %w", err)
+		}
+		return batch, nil
+	}
+	p.Stats.Statements.Add(1)
+	won := make(map[string]bool, len(rows))
+	w := written{rows: make([]db.EnqueueDueTicksRow, len(rows))}
+	for i, r := range rows {
+		w.rows[i] = db.EnqueueDueTicksRow(r)
+		if r.Outcome == "won" {
+			won[r.Name] = true
+		}
+	}
+	// applyRows takes the decisions that went through, and the id of each tick's job
+	// from the ticks' names, instants and ids.
+	var rest []planned
+	for i, b := range batch {
+		if !won[b.e.name] {
+			rest = append(rest, b)
+			continue
+		}
+		w.batch = append(w.batch, b)
+		w.params.TickNames = append(w.params.TickNames, all.TickNames[i])
+		w.params.TickAts = append(w.params.TickAts, all.TickAts[i])
+		w.params.JobIds = append(w.params.JobIds, all.JobIds[i])
+	}
+	if len(w.batch) > 0 {
+		*out = append(*out, w)
+	}
+	return rest, nil
+}
+
+// executeDue runs the tick statement (EnqueueDueTicks) for batch on conn and deals with
+// what the database says:
 //   - a unique violation (a ledger row someone committed meanwhile): decide again;
 //   - a lock wait cut off by lock_timeout: on a row or job key, split the batch until the
 //     schedule involved stands alone and set it aside; on a table, set the whole batch
@@ -60,7 +157,7 @@ type written struct {
 // leader is the backend of the session holding the leader lock when conn is another
 // connection (0 when conn is that session): the statement goes through only while that
 // session holds the lock. Only a failure of the connection itself is returned.
-func (p *primary) execute(ctx context.Context, conn *pgx.Conn, leader int32, batch []planned, out *[]written) error {
+func (p *primary) executeDue(ctx context.Context, conn *pgx.Conn, leader int32, batch []planned, out *[]written) error {
 	w := written{batch: batch, params: tickParams(batch, leader)}
 	run := func() error {
 		sctx, cancel := context.WithTimeout(ctx, statementTimeout)
@@ -99,7 +196,7 @@ func (p *primary) execute(ctx context.Context, conn *pgx.Conn, leader int32, bat
 		ways = splitWays
 	}
 	for _, part := range split(batch, ways) {
-		if err := p.execute(ctx, conn, leader, part, out); err != nil {
+		if err := p.executeDue(ctx, conn, leader, part, out); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,304 @@
+package ticker
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgwerk/werkcron/db"
+	"github.com/pgwerk/werkcron/internal/pgtest"
+	"github.com/pgwerk/werkcron/internal/schedule"
+)
+
+// usualSchedules are schedules whose one due tick is a tick at its usual pace, each
+// meeting a different part of what a tick writes: a job group (buffer_all), a last run
+// (remaining_runs), a start deadline (expires_at, a health check), jitter, and a
+// previous newest job whose ledger row is still to be written, or written already.
+const usualSchedules = `
+INSERT INTO werk_cron_jobs (name, func, queue, args, kwargs, meta, interval_secs, overlap, remaining_runs,
+                            start_deadline_secs, jitter_secs, priority, max_attempts, result_ttl)
+VALUES ('plain', 'app.plain', 'default', '[1]', '{"a": 1}', '{"m": true}', 5, 'allow', NULL, NULL, 0, 0, 1, NULL),
+       ('buffered', 'app.buffered', 'other', '[]', '{}', NULL, 5, 'buffer_all', NULL, NULL, 0, 3, 2, 60),
+       ('last', 'app.last', 'default', '[]', '{}', NULL, 5, 'allow', 1, NULL, 0, 0, 1, NULL),
+       ('watched', 'app.watched', 'default', '[]', '{}', NULL, 5, 'allow', 7, 30, 4, 0, 1, NULL),
+       ('jittered', 'app.jittered', 'default', '[]', '{}', NULL, 5, 'allow', NULL, NULL, 3, 0, 1, NULL),
+       ('prev-awaiting', 'app.prev', 'default', '[]', '{}', NULL, 5, 'allow', NULL, NULL, 0, 0, 1, NULL),
+       ('prev-written', 'app.prev', 'default', '[]', '{}', NULL, 5, 'allow', NULL, NULL, 0, 0, 1, NULL)`
+
+// usualSetup makes usualSchedules in a database of their own, planned, the two prev-
+// schedules with a previous newest job at anchor-5s (prev-written's ledger row written
+// already), and returns a connection and the decision of each: one tick at anchor.
+func usualSetup(t *testing.T, anchor time.Time) (string, *pgx.Conn, []planned) {
+	t.Helper()
+	ctx := context.Background()
+	dsn := pgtest.MigratedDB(t)
+	conn := connect(t, dsn)
+	registerUUID(conn.TypeMap())
+	pgtest.Exec(t, conn, usualSchedules)
+	pgtest.Exec(t, conn, `UPDATE werk_cron_state SET planned_at = now(), next_run_at = $1`, anchor)
+	prev := anchor.Add(-5 * time.Second)
+	pgtest.Exec(t, conn, `UPDATE werk_cron_state SET last_tick_at = $1, last_job_at = $1,
+		last_job_id = ('00000000-0000-7000-8000-00000000000' || CASE name WHEN 'prev-awaiting' THEN '1' ELSE '2' END)::uuid
+		WHERE name LIKE 'prev-%'`, prev)
+	pgtest.Exec(t, conn, `INSERT INTO werk_cron_ledger (name, tick_at, outcome, job_id, ticks, job_status)
+		VALUES ('prev-written', $1, 'enqueued', '00000000-0000-7000-8000-000000000002', 1, 'complete')`, prev)
+	rows, err := db.New(conn).GetSchedulesForTicker(ctx, []string{"plain", "buffered", "last", "watched", "jittered", "prev-awaiting", "prev-written"})
+	if err != nil || len(rows) != 7 {
+		t.Fatal(rows, err)
+	}
+	var batch []planned
+	for _, r := range rows {
+		e := newEntry(row(r))
+		batch = append(batch, planned{e, schedule.Decision{Enqueue: []time.Time{anchor}, Next: anchor.Add(5 * time.Second)}})
+		if !batch[len(batch)-1].usual() {
+			t.Fatalf("%s: not a tick at its usual pace", r.Name)
+		}
+	}
+	return dsn, conn, batch
+}
+
+// written is what a tick statement left in the database, as text that does not depend on
+// when it ran: the jobs, the state rows and the ledger.
+func whatWasWritten(t *testing.T, conn *pgx.Conn) [3]string {
+	t.Helper()
+	return [3]string{
+		pgtest.QueryOne[string](t, conn, `SELECT string_agg(format('%s %s %s %s %s %s %s %s %s %s %s %s %s %s %s',
+			id, key, function, queue, priority, group_key, payload, max_attempts, timeout_secs, scheduled_at,
+			expires_at, meta, result_ttl, failure_ttl, cron_name), E'\n' ORDER BY key) FROM werk_jobs`),
+		pgtest.QueryOne[string](t, conn, `SELECT string_agg(format('%s %s %s %s %s %s %s %s',
+			name, last_tick_at, next_run_at, remaining_runs, last_job_id, last_job_at, last_error,
+			health_check_at IS NOT NULL), E'\n' ORDER BY name) FROM werk_cron_state`),
+		pgtest.QueryOne[string](t, conn, `SELECT string_agg(format('%s %s %s %s %s %s', name, tick_at, outcome, job_id,
+			ticks, job_status), E'\n' ORDER BY name, tick_at) FROM werk_cron_ledger`),
+	}
+}
+
+// EnqueueUsualTicks writes what EnqueueDueTicks writes for the same ticks at their usual
+// pace, job for job, state row for state row and ledger row for ledger row, and says the
+// same: each schedule won, with its remaining runs.
+func TestUsualTicksWriteWhatDueTicksWrite(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	anchor := time.Now().Truncate(time.Second).Add(-2 * time.Second)
+	_, usualConn, usualBatch := usualSetup(t, anchor)
+	_, dueConn, dueBatch := usualSetup(t, anchor)
+
+	usual := tickParams(usualBatch, 0)
+	due := tickParams(dueBatch, 0)
+	due.JobIds = usual.JobIds // the same jobs, to compare them
+	usualRows, err := db.New(usualConn).EnqueueUsualTicks(ctx, db.EnqueueUsualTicksParams{
+		TickNames: usual.TickNames, TickKeys: usual.TickKeys, TickAts: usual.TickAts, JobIds: usual.JobIds,
+		PrevTickAts: usual.PrevTickAts, SeenDefinedAts: usual.SeenDefinedAts, NextRunAts: usual.NextRunAts,
+		PrevJobIds: usual.PrevJobIds, PrevJobAts: usual.PrevJobAts,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dueRows, err := db.New(dueConn).EnqueueDueTicks(ctx, due)
+	if err != nil {
+		t.Fatal(err)
+	}
+	said := func(rows []db.EnqueueDueTicksRow) map[string]int32 {
+		m := map[string]int32{}
+		for _, r := range rows {
+			switch r.Outcome {
+			case "won":
+				m[r.Name] = r.RemainingRuns
+			case "notified":
+				m["notified"] = int32(r.QueuesNotified)
+			default:
+				m[r.Outcome+" "+r.Name]++
+			}
+		}
+		return m
+	}
+	converted := make([]db.EnqueueDueTicksRow, len(usualRows))
+	for i, r := range usualRows {
+		converted[i] = db.EnqueueDueTicksRow(r)
+	}
+	gotSaid, wantSaid := said(converted), said(dueRows)
+	if len(wantSaid) != 8 || wantSaid["notified"] != 2 || wantSaid["last"] != 0 || wantSaid["watched"] != 6 {
+		t.Fatalf("EnqueueDueTicks said %v; want the seven schedules won and two queues notified", wantSaid)
+	}
+	for k, v := range wantSaid {
+		if gotSaid[k] != v {
+			t.Errorf("EnqueueUsualTicks said %s: %d; EnqueueDueTicks %d (all: %v)", k, gotSaid[k], v, gotSaid)
+		}
+	}
+	if len(gotSaid) != len(wantSaid) {
+		t.Errorf("EnqueueUsualTicks said %v; EnqueueDueTicks %v", gotSaid, wantSaid)
+	}
+	got, want := whatWasWritten(t, usualConn), whatWasWritten(t, dueConn)
+	for i, what := range []string{"jobs", "state rows", "ledger rows"} {
+		if got[i] != want[i] {
+			t.Errorf("%s of EnqueueUsualTicks:\n%s\nof EnqueueDueTicks:\n%s", what, got[i], want[i])
+		}
+	}
+	// The comparison compares something: each wrote seven jobs, the awaiting previous
+	// job's ledger row, and left the ended schedule without a plan.
+	if n := pgtest.QueryOne[int64](t, usualConn, `SELECT count(*) FROM werk_jobs`); n != 7 {
+		t.Errorf("%d jobs, want 7", n)
+	}
+	if n := pgtest.QueryOne[int64](t, usualConn, `SELECT count(*) FROM werk_cron_ledger WHERE name = 'prev-awaiting' AND job_status IS NULL`); n != 1 {
+		t.Errorf("prev-awaiting: %d ledger rows awaiting an outcome, want its previous job's", n)
+	}
+	if next := pgtest.QueryOne[*time.Time](t, usualConn, `SELECT next_run_at FROM werk_cron_state WHERE name = 'last'`); next != nil {
+		t.Errorf("last: next_run_at %v after its last run, want none", next)
+	}
+}
+
+// A schedule EnqueueUsualTicks cannot take as usual is left as it was (no job, no ledger
+// row, its state unchanged) and not reported won, while the others of the same
+// statement go through; the ticker's write path (execute) then gives it to
+// EnqueueDueTicks, which records what happened to its tick.
+func TestUsualTicksLeaveTheUnusualToDueTicks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, c := range []struct {
+		name    string
+		setup   string // run against 'plain' after its decision was made
+		outcome string // what EnqueueDueTicks records of its tick; "" for none (lost)
+	}{
+		{"decided before", `INSERT INTO werk_cron_ledger (name, tick_at, outcome, job_id, ticks)
+			VALUES ('plain', $1, 'enqueued', gen_random_uuid(), 1)`, "duplicate"},
+		{"key held", `INSERT INTO werk_jobs (key, function, scheduled_at) VALUES ('cron:plain:' || to_char($1 AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), 'app.other', $1)`, "foreign"},
+		{"paused", `UPDATE werk_cron_jobs SET paused = true WHERE name = 'plain' AND $1::timestamptz IS NOT NULL`, ""},
+		{"overlap changed", `UPDATE werk_cron_jobs SET overlap = 'skip' WHERE name = 'plain' AND $1::timestamptz IS NOT NULL`, ""},
+		{"state moved on", `UPDATE werk_cron_state SET last_tick_at = $1 WHERE name = 'plain'`, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			anchor := time.Now().Truncate(time.Second).Add(-2 * time.Second)
+			_, conn, batch := usualSetup(t, anchor)
+			pgtest.Exec(t, conn, c.setup, anchor)
+			before := pgtest.QueryOne[string](t, conn, `SELECT format('%s', s) FROM werk_cron_state s WHERE name = 'plain'`)
+
+			all := tickParams(batch, 0)
+			rows, err := db.New(conn).EnqueueUsualTicks(ctx, db.EnqueueUsualTicksParams{
+				TickNames: all.TickNames, TickKeys: all.TickKeys, TickAts: all.TickAts, JobIds: all.JobIds,
+				PrevTickAts: all.PrevTickAts, SeenDefinedAts: all.SeenDefinedAts, NextRunAts: all.NextRunAts,
+				PrevJobIds: all.PrevJobIds, PrevJobAts: all.PrevJobAts,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			won := map[string]bool{}
+			for _, r := range rows {
+				if r.Outcome == "won" {
+					won[r.Name] = true
+				} else if r.Outcome != "notified" {
+					t.Errorf("row %+v; want only 'won' and 'notified'", r)
+				}
+			}
+			if won["plain"] || len(won) != 6 {
+				t.Errorf("won %v; want the six others, not plain", won)
+			}
+			if after := pgtest.QueryOne[string](t, conn, `SELECT format('%s', s) FROM werk_cron_state s WHERE name = 'plain'`); after != before {
+				t.Errorf("plain's state %s, was %s; want it untouched", after, before)
+			}
+			if n := pgtest.QueryOne[int64](t, conn, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'plain'`); n != 0 {
+				t.Errorf("plain got %d jobs, want none", n)
+			}
+			if n := pgtest.QueryOne[int64](t, conn, `SELECT count(*) FROM werk_cron_ledger WHERE name = 'plain' AND outcome <> 'enqueued'`); n != 0 {
+				t.Errorf("plain got %d ledger rows, want none", n)
+			}
+
+			// The write path: EnqueueDueTicks takes plain (the others advanced already,
+			// so their decisions, made again here, lose the compare-and-set).
+			p := &primary{Ticker: &Ticker{log: slog.New(slog.NewTextHandler(io.Discard, nil))}, conn: conn, q: db.New(conn)}
+			var out []written
+			if err := p.execute(ctx, conn, 0, batch[:1], &out); err != nil {
+				t.Fatal(err)
+			}
+			if len(out) != 1 {
+				t.Fatalf("%d statements' results, want EnqueueDueTicks' alone", len(out))
+			}
+			var recorded string
+			for _, r := range out[0].rows {
+				if r.Name == "plain" && r.Outcome != "won" {
+					recorded = r.Outcome
+				}
+			}
+			if recorded != c.outcome {
+				t.Errorf("EnqueueDueTicks recorded plain's tick %q; want %q (rows %+v)", recorded, c.outcome, out[0].rows)
+			}
+		})
+	}
+}
+
+// A key another transaction takes while EnqueueUsualTicks runs (committed after its
+// snapshot) leaves that tick without a job: the schedule advanced, and the tick is
+// reported 'foreign' without a job id and so recorded in the ledger, for the ticker to
+// settle, as EnqueueDueTicks does (TestTickStatementKeyTakenMidStatement).
+func TestUsualTicksKeyTakenMidStatement(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	anchor := time.Now().Truncate(time.Second).Add(-2 * time.Second)
+	dsn, conn, batch := usualSetup(t, anchor)
+	other := connect(t, dsn)
+	tx, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgtest.Exec(t, tx, `INSERT INTO werk_jobs (key, function, cron_name, scheduled_at) VALUES ($1, 'app.plain', 'plain', $2)`,
+		jobKey("plain", anchor), anchor)
+	pgtest.Exec(t, conn, `SET lock_timeout = '20s'`)
+	all := tickParams(batch, 0)
+	type result struct {
+		rows []db.EnqueueUsualTicksRow
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		rows, err := db.New(conn).EnqueueUsualTicks(ctx, db.EnqueueUsualTicksParams{
+			TickNames: all.TickNames, TickKeys: all.TickKeys, TickAts: all.TickAts, JobIds: all.JobIds,
+			PrevTickAts: all.PrevTickAts, SeenDefinedAts: all.SeenDefinedAts, NextRunAts: all.NextRunAts,
+			PrevJobIds: all.PrevJobIds, PrevJobAts: all.PrevJobAts,
+		})
+		done <- result{rows, err}
+	}()
+	pgtest.Eventually(t, 10*time.Second, "the statement waiting on the held key", func() bool {
+		return pgtest.QueryOne[bool](t, tx, `SELECT EXISTS (SELECT 1 FROM pg_locks
+			WHERE NOT granted AND locktype = 'transactionid' AND transactionid::text = pg_current_xact_id()::text)`)
+	})
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	var won, foreign int
+	for _, row := range r.rows {
+		switch {
+		case row.Outcome == "won":
+			won++
+		case row.Outcome == "foreign" && row.Name == "plain" && row.TickAt != nil && row.TickAt.Equal(anchor) && row.JobID == nil:
+			foreign++
+		}
+	}
+	if won != 7 || foreign != 1 {
+		t.Fatalf("rows %+v; want seven won, and plain's tick foreign without a job id", r.rows)
+	}
+	if got := pgtest.QueryOne[string](t, conn, `SELECT format('%s %s', outcome, job_id IS NULL) FROM werk_cron_ledger
+		WHERE name = 'plain' AND tick_at = $1`, anchor); got != "foreign t" {
+		t.Errorf("plain's ledger row: %s; want foreign, its job named later", got)
+	}
+	if id := pgtest.QueryOne[uuid.UUID](t, conn, `SELECT last_job_id FROM werk_cron_state WHERE name = 'plain'`); id != all.JobIds[indexOf(all.TickNames, "plain")] {
+		t.Errorf("plain's last_job_id %v; want the id its tick was to get, until the ticker settles it", id)
+	}
+}
+
+func indexOf(names []string, name string) int {
+	for i, n := range names {
+		if n == name {
+			return i
+		}
+	}
+	return -1
+}
