@@ -361,7 +361,7 @@ func dur(d time.Duration) string {
 	}
 }
 
-// explain prints the plans of the tick statement (as queries/tick.sql holds it) and of
+// explain prints the plans of the two tick statements (as queries/tick.sql holds them) and of
 // floor (b) for n due schedules, each run for real in a transaction that is rolled back,
 // with the WAL each wrote by record type (pg_waldump --stats=record). The tick is the
 // schedules' next after one real tick of a real ticker and its aftercare (side.go), with
@@ -372,11 +372,13 @@ func (b *bench) explain(ctx context.Context, n int) error {
 	if err != nil {
 		return err
 	}
-	// The tick statement is the file's first query; the others follow it.
-	if first := bytes.Index(raw, []byte("-- name:")); first >= 0 {
-		if next := bytes.Index(raw[first+1:], []byte("\n-- name:")); next >= 0 {
-			raw = raw[:first+1+next]
-		}
+	dueSQL, err := namedQuery(raw, "EnqueueDueTicks")
+	if err != nil {
+		return err
+	}
+	usualSQL, err := namedQuery(raw, "EnqueueUsualTicks")
+	if err != nil {
+		return err
 	}
 	pruneSQL, pruneArgs, err := pruneTicksQuery()
 	if err != nil {
@@ -464,14 +466,25 @@ func (b *bench) explain(ctx context.Context, n int) error {
 		"prev_tick_ats": prevTicks, "seen_defined_ats": defined, "newest_tick_ats": ats, "next_run_ats": nexts,
 		"prev_job_ids": prevJobs, "prev_job_ats": prevJobAts, "leader_pid": int32(0),
 	}
-	tickSQL, order := sqlcParams(string(raw))
-	var tickArgs []any
-	for _, name := range order {
-		v, ok := params[name]
-		if !ok {
-			return fmt.Errorf("queries/tick.sql: the bench does not know parameter @%s", name)
+	bind := func(query string) (string, []any, error) {
+		sql, order := sqlcParams(query)
+		var args []any
+		for _, name := range order {
+			v, ok := params[name]
+			if !ok {
+				return "", nil, fmt.Errorf("queries/tick.sql: the bench does not know parameter @%s", name)
+			}
+			args = append(args, v)
 		}
-		tickArgs = append(tickArgs, v)
+		return sql, args, nil
+	}
+	dueSQL, dueArgs, err := bind(dueSQL)
+	if err != nil {
+		return err
+	}
+	usualSQL, usualArgs, err := bind(usualSQL)
+	if err != nil {
+		return err
 	}
 	// The statement refuses a tick in the future by the database's clock.
 	if err := sleepUntil(ctx, tick.Add(10*time.Millisecond)); err != nil {
@@ -483,7 +496,8 @@ func (b *bench) explain(ctx context.Context, n int) error {
 		sql   string
 		args  []any
 	}{
-		{"tick statement (queries/tick.sql)", tickSQL, tickArgs},
+		{"tick statement of ticks at their usual pace (EnqueueUsualTicks, queries/tick.sql)", usualSQL, usualArgs},
+		{"general tick statement (EnqueueDueTicks, queries/tick.sql)", dueSQL, dueArgs},
 		{"floor (b): the same writes, bare", floorThreeWrites, []any{names, key, tick, tick.Add(period)}},
 	} {
 		for _, c := range []string{"VACUUM werk_jobs", "VACUUM " + s.vacuumList, "CHECKPOINT"} {
@@ -549,6 +563,20 @@ func (b *bench) explain(ctx context.Context, n int) error {
 		fmt.Println()
 	}
 	return nil
+}
+
+// namedQuery is the query named name ("-- name: <name> ...") of a file of sqlc queries,
+// up to the next.
+func namedQuery(file []byte, name string) (string, error) {
+	start := bytes.Index(file, []byte("-- name: "+name+" "))
+	if start < 0 {
+		return "", fmt.Errorf("queries/tick.sql has no query %s", name)
+	}
+	q := file[start:]
+	if next := bytes.Index(q[1:], []byte("\n-- name:")); next >= 0 {
+		q = q[:1+next]
+	}
+	return string(q), nil
 }
 
 // sqlcParams turns sqlc's @name parameters into $1, $2, ... in order of first

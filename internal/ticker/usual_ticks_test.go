@@ -166,7 +166,6 @@ func TestUsualTicksLeaveTheUnusualToDueTicks(t *testing.T) {
 	}{
 		{"decided before", `INSERT INTO werk_cron_ledger (name, tick_at, outcome, job_id, ticks)
 			VALUES ('plain', $1, 'enqueued', gen_random_uuid(), 1)`, "duplicate"},
-		{"key held", `INSERT INTO werk_jobs (key, function, scheduled_at) VALUES ('cron:plain:' || to_char($1 AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), 'app.other', $1)`, "foreign"},
 		{"paused", `UPDATE werk_cron_jobs SET paused = true WHERE name = 'plain' AND $1::timestamptz IS NOT NULL`, ""},
 		{"overlap changed", `UPDATE werk_cron_jobs SET overlap = 'skip' WHERE name = 'plain' AND $1::timestamptz IS NOT NULL`, ""},
 		{"state moved on", `UPDATE werk_cron_state SET last_tick_at = $1 WHERE name = 'plain'`, ""},
@@ -231,12 +230,27 @@ func TestUsualTicksLeaveTheUnusualToDueTicks(t *testing.T) {
 	}
 }
 
-// A key another transaction takes while EnqueueUsualTicks runs (committed after its
-// snapshot) leaves that tick without a job: the schedule advanced, and the tick is
-// reported 'foreign' without a job id and so recorded in the ledger, for the ticker to
-// settle, as EnqueueDueTicks does (TestTickStatementKeyTakenMidStatement).
-func TestUsualTicksKeyTakenMidStatement(t *testing.T) {
+// A job key held by a job werkcron did not make for the tick, whether committed before
+// EnqueueUsualTicks began or taken while it runs (committed after its snapshot), leaves
+// that tick without a job: the schedule advanced, and the tick is reported 'foreign'
+// without a job id and so recorded in the ledger, for the ticker to name that job and
+// settle the schedule, as after EnqueueDueTicks when a key is taken mid-statement
+// (TestTickStatementKeyTakenMidStatement).
+func TestUsualTicksKeyHeld(t *testing.T) {
 	t.Parallel()
+	for _, midStatement := range []bool{false, true} {
+		name := "held before"
+		if midStatement {
+			name = "taken mid-statement"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			usualKeyHeld(t, midStatement)
+		})
+	}
+}
+
+func usualKeyHeld(t *testing.T, midStatement bool) {
 	ctx := context.Background()
 	anchor := time.Now().Truncate(time.Second).Add(-2 * time.Second)
 	dsn, conn, batch := usualSetup(t, anchor)
@@ -245,8 +259,13 @@ func TestUsualTicksKeyTakenMidStatement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pgtest.Exec(t, tx, `INSERT INTO werk_jobs (key, function, cron_name, scheduled_at) VALUES ($1, 'app.plain', 'plain', $2)`,
+	pgtest.Exec(t, tx, `INSERT INTO werk_jobs (key, function, cron_name, scheduled_at) VALUES ($1, 'app.other', 'plain', $2)`,
 		jobKey("plain", anchor), anchor)
+	if !midStatement {
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
 	pgtest.Exec(t, conn, `SET lock_timeout = '20s'`)
 	all := tickParams(batch, 0)
 	type result struct {
@@ -262,12 +281,14 @@ func TestUsualTicksKeyTakenMidStatement(t *testing.T) {
 		})
 		done <- result{rows, err}
 	}()
-	pgtest.Eventually(t, 10*time.Second, "the statement waiting on the held key", func() bool {
-		return pgtest.QueryOne[bool](t, tx, `SELECT EXISTS (SELECT 1 FROM pg_locks
-			WHERE NOT granted AND locktype = 'transactionid' AND transactionid::text = pg_current_xact_id()::text)`)
-	})
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
+	if midStatement {
+		pgtest.Eventually(t, 10*time.Second, "the statement waiting on the held key", func() bool {
+			return pgtest.QueryOne[bool](t, tx, `SELECT EXISTS (SELECT 1 FROM pg_locks
+				WHERE NOT granted AND locktype = 'transactionid' AND transactionid::text = pg_current_xact_id()::text)`)
+		})
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	r := <-done
 	if r.err != nil {
