@@ -323,3 +323,48 @@ func indexOf(names []string, name string) int {
 	}
 	return -1
 }
+
+// EnqueueUsualTicks run on another connection of the primary's process (leader_pid set)
+// goes through only while the session whose backend is leader_pid holds the leader lock:
+// with nobody holding it, or another session, it advances nothing and writes no job.
+func TestUsualTicksFencedByTheLeader(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	anchor := time.Now().Truncate(time.Second).Add(-2 * time.Second)
+	dsn, conn, batch := usualSetup(t, anchor)
+	leader := connect(t, dsn)
+	pid := pgtest.QueryOne[int32](t, leader, `SELECT pg_backend_pid()`)
+	run := func(leaderPid int32) (won int) {
+		t.Helper()
+		all := tickParams(batch, leaderPid)
+		rows, err := db.New(conn).EnqueueUsualTicks(ctx, db.EnqueueUsualTicksParams{
+			TickNames: all.TickNames, TickKeys: all.TickKeys, TickAts: all.TickAts, JobIds: all.JobIds,
+			PrevTickAts: all.PrevTickAts, SeenDefinedAts: all.SeenDefinedAts, NextRunAts: all.NextRunAts,
+			PrevJobIds: all.PrevJobIds, PrevJobAts: all.PrevJobAts, LeaderPid: all.LeaderPid,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if r.Outcome == "won" {
+				won++
+			}
+		}
+		return won
+	}
+	jobs := func() int64 { return pgtest.QueryOne[int64](t, conn, `SELECT count(*) FROM werk_jobs`) }
+
+	if won := run(pid); won != 0 || jobs() != 0 {
+		t.Fatalf("nobody holding the leader lock: %d won, %d jobs; want none", won, jobs())
+	}
+	other := connect(t, dsn)
+	pgtest.Exec(t, other, `SELECT pg_advisory_lock(werk_cron_lock_key())`)
+	if won := run(pid); won != 0 || jobs() != 0 {
+		t.Fatalf("another session holding the leader lock: %d won, %d jobs; want none", won, jobs())
+	}
+	pgtest.Exec(t, other, `SELECT pg_advisory_unlock(werk_cron_lock_key())`)
+	pgtest.Exec(t, leader, `SELECT pg_advisory_lock(werk_cron_lock_key())`)
+	if won := run(pid); won != 7 || jobs() != 7 {
+		t.Fatalf("leader_pid's session holding the leader lock: %d won, %d jobs; want all 7", won, jobs())
+	}
+}
