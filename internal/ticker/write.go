@@ -69,9 +69,13 @@ func (p *primary) execute(ctx context.Context, conn *pgx.Conn, leader int32, bat
 
 // usual reports whether a decision is a tick at its usual pace (see EnqueueUsualTicks in
 // queries/tick.sql): one tick, to enqueue, of a schedule whose overlap policy gives
-// every tick its job. The statement checks the policy again against the definition.
+// every tick its job. The statement checks the policy again against the definition. A
+// schedule with an error, or set aside after a lock or a refusal, goes the general way:
+// what went wrong before is likely to again, and there it is isolated without undoing
+// the statement of every other tick at its usual pace.
 func (b planned) usual() bool {
-	return len(b.d.Enqueue) == 1 && len(b.d.Missed) == 0 && len(b.d.Excluded) == 0 && !b.e.overlapOne
+	return len(b.d.Enqueue) == 1 && len(b.d.Missed) == 0 && len(b.d.Excluded) == 0 && !b.e.overlapOne &&
+		b.e.err == "" && b.e.blocked == ""
 }
 
 // splitUsual parts batch into the decisions that are ticks at their usual pace and the
