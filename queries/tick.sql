@@ -1,6 +1,7 @@
 -- name: EnqueueDueTicks :many
 -- The whole tick in one statement, so that the decision and the jobs commit together or
--- not at all. Input: one row per decided tick (tick_*): its job key and the id its job
+-- not at all. (Ticks at their usual pace go through EnqueueUsualTicks, below, which
+-- leaves to this statement every other decision and any schedule it did not take.) Input: one row per decided tick (tick_*): its job key and the id its job
 -- gets (both made by the ticker), whether to enqueue it or record it as missed (or as
 -- excluded: its local date is a day of the schedule's exclude_calendar), whether
 -- it is its schedule's head (the one tick of a schedule with overlap 'skip' or
