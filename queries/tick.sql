@@ -251,24 +251,28 @@ FROM notified n;
 -- the ticks and their definitions, and the jobs go in from what the UPDATE returns.
 --
 -- A schedule it cannot take as usual does not advance: one whose tick was decided before
--- (a backfill or a manual run at that instant), whose overlap policy or definition
--- changed, paused, or that lost the compare-and-set. The ticker gives those to
--- EnqueueDueTicks with the same decision at once, which tells them apart and records
--- each as it does any tick. What it returns, and the ledger rows it writes, are
--- EnqueueDueTicks' for the same ticks: 'won' per schedule that advanced, 'foreign' with
--- job_id NULL for a tick whose job key was held (its ledger row written so; the ticker
--- names that job and settles the schedule's state, as after EnqueueDueTicks when a key
--- was taken after its snapshot), and 'notified'.
+-- (a backfill or a manual run at that instant), whose job key is held already, whose
+-- overlap policy or definition changed, paused, or that lost the compare-and-set. The
+-- ticker gives those to EnqueueDueTicks with the same decision at once, which tells them
+-- apart and records each as it does any tick, in one transaction with its state. What
+-- this statement returns, and the ledger rows it writes, are EnqueueDueTicks' for the
+-- same ticks: 'won' per schedule that advanced, 'foreign' with job_id NULL for a key
+-- another transaction took after this statement's snapshot (its ledger row written so,
+-- for the ticker to name that job and settle the schedule), and 'notified'.
 --
--- A key already held is found by INSERT ... ON CONFLICT alone, as one taken meanwhile
--- is: the statement reads werk_jobs nowhere else. Where werk_jobs is empty when the
--- statement is planned (a drained queue, truncated by vacuum), PostgreSQL would look
--- each key up by a scan of werk_jobs, amid the inserts, each meeting the jobs inserted
--- so far (10,000 ticks: 430 ms instead of 160).
+-- d is the ticks with their definitions, and the state table is joined with d alone,
+-- for the reason EnqueueDueTicks gives. What d looks up, it looks up before the first
+-- job goes in: the keys already held are read once, by key, into a hashed subplan
+-- (NOT IN an uncorrelated subquery), not per tick. Planned while werk_jobs was empty (a
+-- drained queue, truncated by vacuum), a per-tick lookup was a scan of werk_jobs per
+-- tick amid the inserts, each meeting the jobs inserted so far: 430 ms at 10,000.
 WITH d AS MATERIALIZED (
     -- prev_written: the schedule's previous newest enqueued tick has its ledger row (its
     -- outcome was recorded); looked up here, before the ledger is written.
-    SELECT u.*, EXISTS (SELECT 1 FROM werk_cron_ledger p WHERE p.name = u.name AND p.tick_at = u.prev_job_at) AS prev_written
+    SELECT u.*, EXISTS (SELECT 1 FROM werk_cron_ledger p WHERE p.name = u.name AND p.tick_at = u.prev_job_at) AS prev_written,
+           j.func, j.queue, j.args, j.kwargs, j.priority, j.max_attempts, j.timeout_secs, j.meta, j.result_ttl,
+           j.failure_ttl, j.overlap, j.start_deadline_secs, j.jitter_secs,
+           (j.start_deadline_secs IS NOT NULL OR j.max_runtime_secs IS NOT NULL) AS watched
     FROM (SELECT pg_catalog.unnest(@tick_names::text[]) AS name,
                  pg_catalog.unnest(@tick_keys::text[]) AS key,
                  pg_catalog.unnest(@tick_ats::timestamptz[]) AS tick_at,
@@ -278,9 +282,11 @@ WITH d AS MATERIALIZED (
                  pg_catalog.unnest(@next_run_ats::timestamptz[]) AS next_run_at,
                  pg_catalog.unnest(@prev_job_ids::uuid[]) AS prev_job_id,
                  pg_catalog.unnest(@prev_job_ats::timestamptz[]) AS prev_job_at) u
+    JOIN werk_cron_jobs j ON j.name = u.name AND NOT j.paused AND j.overlap IN ('allow', 'buffer_all')
     WHERE werk_cron_trusted_triggers()
-      -- Decided before: EnqueueDueTicks' to tell apart.
+      -- Decided before, or its key held: EnqueueDueTicks' to tell apart.
       AND NOT EXISTS (SELECT 1 FROM werk_cron_ledger l WHERE l.name = u.name AND l.tick_at = u.tick_at)
+      AND u.key NOT IN (SELECT k.key FROM werk_jobs k WHERE k.key = ANY (@tick_keys::text[]))
 ),
 -- The compare-and-set of EnqueueDueTicks, for one tick that gets its job. "Has a plan"
 -- is again a join clause (d.job_id is never NULL), for the reason given there.
@@ -294,12 +300,11 @@ advanced AS (
         last_job_at = d.tick_at,
         last_error = NULL,
         health_check_at = CASE WHEN st.last_error IS NOT NULL
-                                    OR j.start_deadline_secs IS NOT NULL OR j.max_runtime_secs IS NOT NULL
+                                    OR d.watched
                                     OR d.next_run_at = '0001-01-01 00:00:00+00'::timestamptz
                                     OR (st.remaining_runs IS NOT NULL AND st.remaining_runs - 1 <= 0)
                                THEN now() ELSE st.health_check_at END
     FROM d
-    JOIN werk_cron_jobs j ON j.name = d.name AND NOT j.paused AND j.overlap IN ('allow', 'buffer_all')
     WHERE st.name = d.name
       AND coalesce(st.last_tick_at, '0001-01-01 00:00:00+00'::timestamptz) = d.prev_tick_at
       AND st.defined_at = d.seen_defined_at
@@ -308,8 +313,8 @@ advanced AS (
       AND d.tick_at <= now()
       AND (@leader_pid::integer = 0 OR (SELECT werk_cron_leader_pid()) = @leader_pid::integer)
     RETURNING st.name, st.remaining_runs, st.health_check_at, d.key, d.tick_at, d.job_id, d.prev_job_id,
-              d.prev_job_at, d.prev_written, j.func, j.queue, j.args, j.kwargs, j.priority, j.max_attempts, j.timeout_secs,
-              j.meta, j.result_ttl, j.failure_ttl, j.overlap, j.start_deadline_secs, j.jitter_secs
+              d.prev_job_at, d.prev_written, d.func, d.queue, d.args, d.kwargs, d.priority, d.max_attempts,
+              d.timeout_secs, d.meta, d.result_ttl, d.failure_ttl, d.overlap, d.start_deadline_secs, d.jitter_secs
 ),
 jobs AS (
     INSERT INTO werk_jobs (id, key, function, queue, status, priority, group_key, payload, max_attempts,
@@ -324,7 +329,7 @@ jobs AS (
 ),
 ledger AS (
     INSERT INTO werk_cron_ledger AS l (name, tick_at, outcome, job_id, ticks)
-    -- A key held (by a job werkcron did not make for the tick): the tick got no job.
+    -- A key taken after this statement's snapshot: the tick got no job.
     SELECT a.name, a.tick_at, 'foreign', NULL::uuid, 1
     FROM advanced a
     WHERE (a.job_id IN (SELECT id FROM jobs)) IS NOT TRUE

@@ -119,6 +119,7 @@ func (p *primary) executeUsual(ctx context.Context, conn *pgx.Conn, leader int32
 		if conn.IsClosed() {
 			return nil, fmt.Errorf("enqueue ticks at their usual pace: %w", err)
 		}
+		p.log.Info("ticks at their usual pace go through the general tick statement", "ticks", len(batch), "err", err)
 		return batch, nil
 	}
 	p.Stats.Statements.Add(1)

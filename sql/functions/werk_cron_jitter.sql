@@ -8,6 +8,6 @@ CREATE OR REPLACE FUNCTION werk_cron_jitter(key text, jitter_secs integer) RETUR
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN jitter_secs > 0
                 THEN ((pg_catalog.hashtextextended(key, 0) & 9223372036854775807)
-                      % (jitter_secs::bigint * 1000))::float8 * interval '1 millisecond'
+                      % (jitter_secs::bigint * 1000))::pg_catalog.float8 * interval '1 millisecond'
                 ELSE interval '0' END
 $$;
