@@ -620,3 +620,42 @@ func TestRefusedScheduleIsIsolated(t *testing.T) {
 		t.Fatalf("ticker is %s", tk.Role())
 	}
 }
+
+// A fan-out large enough to split finds the primary's other connections open, with the
+// statement of ticks at their usual pace already described, before its instant: they
+// are opened when the plan shows it coming (it is read a second ahead), not on the
+// tick's critical path. A fresh primary has none open; it reads the plan of 2,500
+// schedules due at once, a few seconds off.
+func TestFanoutConnectionsReadyBeforeTheInstant(t *testing.T) {
+	t.Parallel()
+	dsn, pool := migratedDB(t)
+	const n = 2500
+	at := dbNow(t, pool).Truncate(time.Second).Add(6 * time.Second)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs, starts_at)
+		SELECT 'w' || i, 'app.w', 3600, $1 FROM generate_series(1, $2) i`, at, n)
+	planner := startTicker(t, dsn, scheduler.TickerOptions{}, func(s *ticker.TestSignals) { s.Planned.Init(t) })
+	planner.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	waitPlanned(t, pool, scheduler.TickerSignals(planner.Ticker), "")
+	planner.stop()
+
+	tk := startTicker(t, dsn, scheduler.TickerOptions{Parallel: 2})
+	tk.waitRole(t, scheduler.RolePrimary, 5*time.Second)
+	ready := func() bool {
+		return pgtest.QueryOne[bool](t, pool, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE datname = current_database() AND application_name LIKE '% fan-out'
+			  AND state = 'idle' AND query LIKE '-- name: EnqueueUsualTicks %')`)
+	}
+	for !ready() {
+		if !dbNow(t, pool).Before(at.Add(-50 * time.Millisecond)) {
+			t.Fatalf("no fan-out connection ready, its statement described, 50 ms before the instant")
+		}
+		time.Sleep(10 * time.Millisecond) // polling what another process does
+	}
+	if jobs := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs`); jobs != 0 {
+		t.Fatalf("%d jobs before the instant", jobs)
+	}
+	untilDBClock(t, pool, at.Add(time.Second))
+	pgtest.Eventually(t, 10*time.Second, "the fan-out's jobs", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE scheduled_at = $1`, at) == n
+	})
+}

@@ -2,12 +2,14 @@ package ticker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -37,6 +39,8 @@ const (
 	// helperIdle: the fan-out's other connections are closed after this long unused, so
 	// that an idle primary holds one session.
 	helperIdle = time.Minute
+	// warmTimeout bounds warmHelpers' statement without ticks.
+	warmTimeout = 5 * time.Second
 )
 
 // parts cuts batch (in the order its ticks fall due) into tick statements: at most
@@ -151,6 +155,52 @@ func (p *primary) onHelper(ctx context.Context, fn func(conn *pgx.Conn)) {
 	fn(c.Conn())
 }
 
+// warmHelpers opens the fan-out's connections that are not open, ahead of a fan-out
+// large enough to split (the plan is read a second before its instant), and has each
+// describe the statement of ticks at their usual pace by running it without ticks. The
+// tick then finds them ready instead of connecting and preparing a session, and the
+// statement's description cached, on its critical path (an hourly fan-out finds them
+// closed: they close after helperIdle unused). Runs beside the primary's loop, until
+// the helpers close (closeHelpers cancels it first); leader is the leader session's
+// backend, which fences the statement as it fences the fan-out's.
+func (p *primary) warmHelpers(leader int32) {
+	ctx := p.warming
+	if ctx == nil {
+		return // not a leading session's primary
+	}
+	pool, err := p.helperPool(ctx)
+	if err != nil {
+		return // the fan-out will say so
+	}
+	want := pool.Config().MaxConns
+	if pool.Stat().TotalConns() >= want {
+		return
+	}
+	var held []*pgxpool.Conn
+	defer func() {
+		for _, c := range held {
+			c.Release()
+		}
+	}()
+	for range want {
+		c, err := pool.Acquire(ctx)
+		if err != nil {
+			return
+		}
+		held = append(held, c)
+		sctx, cancel := context.WithTimeout(ctx, warmTimeout)
+		_, err = db.New(customPlan{c.Conn()}).EnqueueUsualTicks(sctx, db.EnqueueUsualTicksParams{
+			TickNames: []string{}, TickKeys: []string{}, TickAts: []time.Time{}, JobIds: []uuid.UUID{},
+			PrevTickAts: []time.Time{}, SeenDefinedAts: []time.Time{}, NextRunAts: []time.Time{},
+			PrevJobIds: []uuid.UUID{}, PrevJobAts: []time.Time{}, LeaderPid: leader,
+		})
+		cancel()
+		if err != nil {
+			p.log.Debug("warm a fan-out connection", "err", err)
+		}
+	}
+}
+
 // helperPool returns the pool of the fan-out's connections, opening it on first use:
 // sessions prepared as the leader's is (search_path, TCP settings) and bounded by the
 // same lock_timeout.
@@ -159,6 +209,9 @@ func (p *primary) helperPool(ctx context.Context) (*pgxpool.Pool, error) {
 	defer p.helpersMu.Unlock()
 	if p.helpers != nil {
 		return p.helpers, nil
+	}
+	if p.helpersClosed {
+		return nil, errors.New("this session no longer leads")
 	}
 	cfg, err := pgxpool.ParseConfig("")
 	if err != nil {
@@ -189,8 +242,12 @@ func (p *primary) helperPool(ctx context.Context) (*pgxpool.Pool, error) {
 
 // closeHelpers closes the fan-out's connections (when this session stops leading).
 func (p *primary) closeHelpers() {
+	if p.stopWarming != nil {
+		p.stopWarming() // a connection warmHelpers holds is released at once
+	}
 	p.helpersMu.Lock()
 	defer p.helpersMu.Unlock()
+	p.helpersClosed = true
 	if p.helpers != nil {
 		p.helpers.Close()
 		p.helpers = nil

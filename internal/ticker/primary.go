@@ -25,6 +25,11 @@ type primary struct {
 	// helpers are the fan-out's other connections (fanout.go), opened when first needed.
 	helpers   *pgxpool.Pool
 	helpersMu sync.Mutex
+	// warming: what warmHelpers runs on, cancelled first when the helpers close;
+	// helpersClosed: closed for good (this session no longer leads).
+	warming       context.Context
+	stopWarming   context.CancelFunc
+	helpersClosed bool
 	clock
 	hz *horizon
 	// A read of the plan that met a table lock (an operator's LOCK TABLE or DDL on
@@ -107,6 +112,7 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 	work, stop := graceful(ctx, shutdownGrace)
 	defer stop()
 	p := &primary{Ticker: t, conn: conn, q: db.New(conn), hz: newHorizon(horizonRows), holdups: map[string]bool{}}
+	p.warming, p.stopWarming = context.WithCancel(work)
 	// Whatever changed while no primary ran, and schedules in error.
 	p.planner = &planner{primary: p, pacer: pacer{pending: true}, recheck: true}
 	// Requests made while no primary ran.
@@ -167,6 +173,9 @@ func (p *primary) run(ctx, work context.Context) error {
 		if p.hz.stale(now) && !time.Now().Before(p.planRetryAt) {
 			if err := p.readHorizon(work, now); err != nil {
 				return err
+			}
+			if p.opts.Parallel > 1 && len(p.hz.entries) >= 2*parallelMin {
+				go p.warmHelpers(p.backend) // a fan-out to split is coming
 			}
 		}
 		if due := p.hz.popDue(now, maxTicksPerStatement); len(due) > 0 {
