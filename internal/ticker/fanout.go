@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -189,11 +188,7 @@ func (p *primary) warmHelpers(leader int32) {
 		}
 		held = append(held, c)
 		sctx, cancel := context.WithTimeout(ctx, warmTimeout)
-		_, err = db.New(customPlan{c.Conn()}).EnqueueUsualTicks(sctx, db.EnqueueUsualTicksParams{
-			TickNames: []string{}, TickKeys: []string{}, TickAts: []time.Time{}, JobIds: []uuid.UUID{},
-			PrevTickAts: []time.Time{}, SeenDefinedAts: []time.Time{}, NextRunAts: []time.Time{},
-			PrevJobIds: []uuid.UUID{}, PrevJobAts: []time.Time{}, LeaderPid: leader,
-		})
+		_, err = db.New(customPlan{c.Conn()}).EnqueueUsualTicks(sctx, usualParams(tickParams(nil, leader)))
 		cancel()
 		if err != nil {
 			p.log.Debug("warm a fan-out connection", "err", err)

@@ -91,11 +91,7 @@ func TestUsualTicksWriteWhatDueTicksWrite(t *testing.T) {
 	usual := tickParams(usualBatch, 0)
 	due := tickParams(dueBatch, 0)
 	due.JobIds = usual.JobIds // the same jobs, to compare them
-	usualRows, err := db.New(usualConn).EnqueueUsualTicks(ctx, db.EnqueueUsualTicksParams{
-		TickNames: usual.TickNames, TickKeys: usual.TickKeys, TickAts: usual.TickAts, JobIds: usual.JobIds,
-		PrevTickAts: usual.PrevTickAts, SeenDefinedAts: usual.SeenDefinedAts, NextRunAts: usual.NextRunAts,
-		PrevJobIds: usual.PrevJobIds, PrevJobAts: usual.PrevJobAts,
-	})
+	usualRows, err := db.New(usualConn).EnqueueUsualTicks(ctx, usualParams(usual))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,11 +175,7 @@ func TestUsualTicksLeaveTheUnusualToDueTicks(t *testing.T) {
 			before := pgtest.QueryOne[string](t, conn, `SELECT format('%s', s) FROM werk_cron_state s WHERE name = 'plain'`)
 
 			all := tickParams(batch, 0)
-			rows, err := db.New(conn).EnqueueUsualTicks(ctx, db.EnqueueUsualTicksParams{
-				TickNames: all.TickNames, TickKeys: all.TickKeys, TickAts: all.TickAts, JobIds: all.JobIds,
-				PrevTickAts: all.PrevTickAts, SeenDefinedAts: all.SeenDefinedAts, NextRunAts: all.NextRunAts,
-				PrevJobIds: all.PrevJobIds, PrevJobAts: all.PrevJobAts,
-			})
+			rows, err := db.New(conn).EnqueueUsualTicks(ctx, usualParams(all))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -266,11 +258,7 @@ func usualKeyHeld(t *testing.T, midStatement bool) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		rows, err := db.New(conn).EnqueueUsualTicks(ctx, db.EnqueueUsualTicksParams{
-			TickNames: all.TickNames, TickKeys: all.TickKeys, TickAts: all.TickAts, JobIds: all.JobIds,
-			PrevTickAts: all.PrevTickAts, SeenDefinedAts: all.SeenDefinedAts, NextRunAts: all.NextRunAts,
-			PrevJobIds: all.PrevJobIds, PrevJobAts: all.PrevJobAts,
-		})
+		rows, err := db.New(conn).EnqueueUsualTicks(ctx, usualParams(all))
 		done <- result{rows, err}
 	}()
 	if midStatement {
@@ -329,11 +317,7 @@ func TestUsualTicksFencedByTheLeader(t *testing.T) {
 	run := func(leaderPid int32) (won int) {
 		t.Helper()
 		all := tickParams(batch, leaderPid)
-		rows, err := db.New(conn).EnqueueUsualTicks(ctx, db.EnqueueUsualTicksParams{
-			TickNames: all.TickNames, TickKeys: all.TickKeys, TickAts: all.TickAts, JobIds: all.JobIds,
-			PrevTickAts: all.PrevTickAts, SeenDefinedAts: all.SeenDefinedAts, NextRunAts: all.NextRunAts,
-			PrevJobIds: all.PrevJobIds, PrevJobAts: all.PrevJobAts, LeaderPid: all.LeaderPid,
-		})
+		rows, err := db.New(conn).EnqueueUsualTicks(ctx, usualParams(all))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -101,6 +101,16 @@ func splitUsual(batch []planned) (usual, rest []planned) {
 	return usual, rest
 }
 
+// usualParams are EnqueueUsualTicks' parameters: those of EnqueueDueTicks it takes (one
+// tick per schedule, each to enqueue, needs no more).
+func usualParams(p db.EnqueueDueTicksParams) db.EnqueueUsualTicksParams {
+	return db.EnqueueUsualTicksParams{
+		TickNames: p.TickNames, TickKeys: p.TickKeys, TickAts: p.TickAts, JobIds: p.JobIds,
+		PrevTickAts: p.PrevTickAts, SeenDefinedAts: p.SeenDefinedAts, NextRunAts: p.NextRunAts,
+		PrevJobIds: p.PrevJobIds, PrevJobAts: p.PrevJobAts, LeaderPid: p.LeaderPid,
+	}
+}
+
 // executeUsual runs EnqueueUsualTicks for batch (ticks at their usual pace) and returns
 // the decisions it did not take, for EnqueueDueTicks: those of schedules that did not
 // advance, or all of them when the database refused the statement (EnqueueDueTicks
@@ -109,11 +119,7 @@ func splitUsual(batch []planned) (usual, rest []planned) {
 func (p *primary) executeUsual(ctx context.Context, conn *pgx.Conn, leader int32, batch []planned, out *[]written) ([]planned, error) {
 	all := tickParams(batch, leader) // one tick per decision: element i is batch[i]'s
 	sctx, cancel := context.WithTimeout(ctx, statementTimeout)
-	rows, err := db.New(customPlan{conn}).EnqueueUsualTicks(sctx, db.EnqueueUsualTicksParams{
-		TickNames: all.TickNames, TickKeys: all.TickKeys, TickAts: all.TickAts, JobIds: all.JobIds,
-		PrevTickAts: all.PrevTickAts, SeenDefinedAts: all.SeenDefinedAts, NextRunAts: all.NextRunAts,
-		PrevJobIds: all.PrevJobIds, PrevJobAts: all.PrevJobAts, LeaderPid: leader,
-	})
+	rows, err := db.New(customPlan{conn}).EnqueueUsualTicks(sctx, usualParams(all))
 	cancel()
 	if err != nil {
 		if conn.IsClosed() {
