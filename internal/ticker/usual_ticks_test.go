@@ -231,10 +231,6 @@ func TestUsualTicksLeaveTheUnusualToDueTicks(t *testing.T) {
 // EnqueueDueTicks' (TestUsualTicksLeaveTheUnusualToDueTicks).
 func TestUsualTicksKeyTakenMidStatement(t *testing.T) {
 	t.Parallel()
-	usualKeyHeld(t, true)
-}
-
-func usualKeyHeld(t *testing.T, midStatement bool) {
 	ctx := context.Background()
 	anchor := time.Now().Truncate(time.Second).Add(-2 * time.Second)
 	dsn, conn, batch := usualSetup(t, anchor)
@@ -245,11 +241,6 @@ func usualKeyHeld(t *testing.T, midStatement bool) {
 	}
 	pgtest.Exec(t, tx, `INSERT INTO werk_jobs (key, function, cron_name, scheduled_at) VALUES ($1, 'app.other', 'plain', $2)`,
 		jobKey("plain", anchor), anchor)
-	if !midStatement {
-		if err := tx.Commit(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
 	pgtest.Exec(t, conn, `SET lock_timeout = '20s'`)
 	all := tickParams(batch, 0)
 	type result struct {
@@ -261,14 +252,12 @@ func usualKeyHeld(t *testing.T, midStatement bool) {
 		rows, err := db.New(conn).EnqueueUsualTicks(ctx, usualParams(all))
 		done <- result{rows, err}
 	}()
-	if midStatement {
-		pgtest.Eventually(t, 10*time.Second, "the statement waiting on the held key", func() bool {
-			return pgtest.QueryOne[bool](t, tx, `SELECT EXISTS (SELECT 1 FROM pg_locks
-				WHERE NOT granted AND locktype = 'transactionid' AND transactionid::text = pg_current_xact_id()::text)`)
-		})
-		if err := tx.Commit(ctx); err != nil {
-			t.Fatal(err)
-		}
+	pgtest.Eventually(t, 10*time.Second, "the statement waiting on the held key", func() bool {
+		return pgtest.QueryOne[bool](t, tx, `SELECT EXISTS (SELECT 1 FROM pg_locks
+			WHERE NOT granted AND locktype = 'transactionid' AND transactionid::text = pg_current_xact_id()::text)`)
+	})
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
 	}
 	r := <-done
 	if r.err != nil {
