@@ -180,6 +180,11 @@ func TestHostileReviewHealthzSaysStalledWhileRowsAreHeld(t *testing.T) {
 	addr := httpAddr(t)
 	startTicker(t, pgtest.AsRole(t, dsn, tickerRole(t, dsn, pool)), "--no-migrate", "--http-addr", addr, "--owed-after", "2s")
 	waitInstances(t, pool, 1, 10*time.Second)
+	// Planned first: rows held before the planner saw them are not owed (nothing of them
+	// is due), and a primary that owes nothing is healthy.
+	pgtest.Eventually(t, 10*time.Second, "the schedules planned", func() bool {
+		return pgtest.QueryOne[bool](t, pool, `SELECT bool_and(planned_at IS NOT NULL) FROM werk_cron_state`)
+	})
 	pgtest.Eventually(t, 10*time.Second, "/healthz healthy before the rows are held", func() bool {
 		code, body := healthOf(t, addr)
 		return code == http.StatusOK && body == "ok primary"
