@@ -495,6 +495,10 @@ func TestViewsStatusAndInstances(t *testing.T) {
 		ClientAddr      any
 		BackendStart    time.Time
 	}
+	// A standby says so as it begins to wait for the lock, a moment before the view lists it.
+	pgtest.Eventually(t, 5*time.Second, "both tickers listed", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_instances`) == 2
+	})
 	rows, _ = pool.Query(ctx, `SELECT pid, role, since, application_name, client_addr, backend_start FROM werk_cron_instances`)
 	inst, err := pgx.CollectRows(rows, pgx.RowToStructByPos[instance])
 	if err != nil {
