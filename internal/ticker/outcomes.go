@@ -1,6 +1,7 @@
 package ticker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -82,7 +83,8 @@ type recorder struct {
 	passBusy  time.Duration
 	passRows  int64
 	chunk     int32
-	squeezed  int // statements in a row cut short by a due tick
+	squeezed  int           // statements in a row cut short by a due tick
+	bound     time.Duration // a statement's bound: outcomeBound, unless a test sets it
 
 	// tracked holds the schedules' newest enqueued ticks this primary knows of, by
 	// schedule: each pass also records those whose jobs ended (phase last).
@@ -135,7 +137,7 @@ func (rc *recorder) step(ctx context.Context) error {
 	// Bounded to the next due tick (or the horizon's end, where the plan is read again),
 	// unless outcomeSqueezes statements in a row were cut off that way: a database that
 	// slow gets its outcomes recorded with ticks a little late rather than never.
-	bound, squeezed := outcomeBound, false
+	bound, squeezed := cmp.Or(o.bound, outcomeBound), false
 	if o.squeezed < outcomeSqueezes {
 		if until, ok := rc.untilNextTick(); ok && until < bound {
 			bound, squeezed = until, true
