@@ -395,7 +395,7 @@ func checkLedger(t testing.TB, pool *pgxpool.Pool) ledgerStats {
 		lastTick            *time.Time
 	}
 	rows, err := tx.Query(ctx, `SELECT name, coalesce(cron, ''), catchup, coalesce(interval_secs, 0),
-		date_trunc('second', changed_at), (SELECT s.last_tick_at FROM werk_cron_state s WHERE s.name = j.name)
+		greatest(starts_at, date_trunc('second', changed_at)), (SELECT s.last_tick_at FROM werk_cron_state s WHERE s.name = j.name)
 		FROM werk_cron_jobs j ORDER BY name`)
 	if err != nil {
 		t.Fatal(err)
@@ -444,8 +444,9 @@ func checkLedger(t testing.TB, pool *pgxpool.Pool) ledgerStats {
 				t.Errorf("%s: tick %s enqueued early, at %s", s.name, j.scheduled, j.enqueued)
 			}
 		}
-		// Grid: interval schedules at changed_at (to the second) + k * interval; the
-		// tests' crons are "*/N * * * * *": every N seconds, strictly after changed_at.
+		// Grid: interval schedules at their anchor (changed_at to the second, or
+		// starts_at if later) + k * interval; the tests' crons are "*/N * * * * *": every
+		// N seconds, strictly after that.
 		step, first := time.Duration(s.interval)*time.Second, s.changed
 		if s.cron != "" {
 			n, err := strconv.Atoi(strings.TrimPrefix(strings.Fields(s.cron)[0], "*/"))

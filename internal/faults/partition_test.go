@@ -116,10 +116,16 @@ func cutIdle(t *testing.T, ns *netns, db string, dir direction, ms int) {
 // and only tcp_user_timeout (not the keepalives, which wait while data is in flight)
 // ends the session before the kernel's ~15 minutes of retransmissions.
 func cutMidFanout(t *testing.T, ns *netns) {
-	p := ns.newPair(t, "mid_fanout", fmt.Sprintf(`INSERT INTO werk_cron_jobs (name, func, interval_secs, catchup)
-		SELECT format('f%%s', lpad(i::text, 4, '0')), 'app.fan', 10, 'all' FROM generate_series(1, %d) i`, fanout))
+	// One anchor for all: changed_at is each row's own clock_timestamp(), and an insert
+	// of thousands that straddles a second would give the later rows the next second.
+	p := ns.newPair(t, "mid_fanout", fmt.Sprintf(`INSERT INTO werk_cron_jobs (name, func, interval_secs, catchup, starts_at)
+		SELECT format('f%%s', lpad(i::text, 4, '0')), 'app.fan', 10, 'all', date_trunc('second', now()) + interval '3 seconds'
+		FROM generate_series(1, %d) i`, fanout))
 	watch := watchPrimaries(t, p.pool)
-	anchor := pgtest.QueryOne[time.Time](t, p.pool, `SELECT date_trunc('second', changed_at) FROM werk_cron_jobs WHERE name = 'f0001'`)
+	anchor := pgtest.QueryOne[time.Time](t, p.pool, `SELECT greatest(starts_at, date_trunc('second', changed_at)) FROM werk_cron_jobs WHERE name = 'f0001'`)
+	if n := pgtest.QueryOne[int64](t, p.pool, `SELECT count(DISTINCT greatest(starts_at, date_trunc('second', changed_at))) FROM werk_cron_jobs WHERE name LIKE 'f%'`); n != 1 {
+		t.Fatalf("the fan-out's schedules have %d anchors, want one", n)
+	}
 	pgtest.Eventually(t, 20*time.Second, "the first fan-out enqueued", func() bool {
 		return pgtest.QueryOne[int64](t, p.pool, `SELECT count(*) FROM werk_jobs WHERE cron_name LIKE 'f%'`) >= fanout
 	})
@@ -164,6 +170,23 @@ func cutMidFanout(t *testing.T, ns *netns) {
 	// The statement in flight had all it needed: it commits (under the lock, before the
 	// session ends) or it rolls back, and the new primary enqueues what it did not.
 	var byOld, byNew int64
+	t.Cleanup(func() { // on failure, what each schedule without its job has
+		if !t.Failed() {
+			return
+		}
+		rows, err := p.pool.Query(context.Background(), `SELECT s.name || ' last_tick=' || coalesce(s.last_tick_at::text, '-') || ' next=' || coalesce(s.next_run_at::text, '-') ||
+			' last_job=' || coalesce(s.last_job_id::text, '-') || ' last_job_at=' || coalesce(s.last_job_at::text, '-') ||
+			' job=' || coalesce((SELECT j.id::text || '/' || j.enqueued_at::text FROM werk_jobs j WHERE j.cron_name = s.name AND j.scheduled_at = $1), '-') ||
+			' ledger=' || coalesce((SELECT l.outcome || '/' || coalesce(l.job_id::text, '-') FROM werk_cron_ledger l WHERE l.name = s.name AND l.tick_at = $1), '-')
+			FROM werk_cron_state s WHERE s.name LIKE 'f%' AND NOT EXISTS (SELECT 1 FROM werk_jobs j WHERE j.cron_name = s.name AND j.scheduled_at = $1)
+			ORDER BY s.name LIMIT 20`, next)
+		if err != nil {
+			t.Logf("diag: %v", err)
+			return
+		}
+		lines, _ := pgx.CollectRows(rows, pgx.RowTo[string])
+		t.Logf("schedules without a job of the instant %s (first 20):\n%s", next.Format(time.RFC3339Nano), strings.Join(lines, "\n"))
+	})
 	pgtest.Eventually(t, 10*time.Second, "every fan-out job of the cut-off instant enqueued", func() bool {
 		err := p.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE enqueued_at <= $2), count(*) FILTER (WHERE enqueued_at > $2)
 			FROM werk_jobs WHERE cron_name LIKE 'f%' AND scheduled_at = $1`, next, k.lastAlive).Scan(&byOld, &byNew)
