@@ -104,6 +104,15 @@ func (h *horizon) popDue(now time.Time, max int) []*entry {
 	return due
 }
 
+// mustRead reports whether the horizon is to be read before anything more ticks: it is
+// stale and holds nothing due. A stale horizon's due entries tick first: the rows it
+// leaves out are due after its end, or at the instant of a read cut off by its cap,
+// whose rows it holds are as good to tick as the rest. So a fan-out larger than one
+// read does not read its first part twice, on its critical path.
+func (h *horizon) mustRead(now time.Time) bool {
+	return h.stale(now) && (len(h.queue) == 0 || h.queue[0].due().After(now))
+}
+
 // next returns when the first entry is due; zero when there is none.
 func (h *horizon) next() time.Time {
 	if len(h.queue) == 0 {

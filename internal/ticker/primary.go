@@ -170,7 +170,7 @@ func (p *primary) run(ctx, work context.Context) error {
 		p.Stats.overdue.Store(int64(p.hz.overdue(now)))
 		p.Stats.stalled.Store(int64(min(p.hz.heldUp(now), time.Since(p.lastWon))))
 		p.Stats.held.Store(int64(len(p.hz.entries)))
-		if p.hz.stale(now) && !time.Now().Before(p.planRetryAt) {
+		if p.hz.mustRead(now) && !time.Now().Before(p.planRetryAt) {
 			if err := p.readHorizon(work, now); err != nil {
 				return err
 			}
