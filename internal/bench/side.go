@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -558,7 +559,65 @@ func (s *side) waldump(ctx context.Context, title string, from, to lsn) string {
 	if err != nil {
 		return head + fmt.Sprintf("  pg_waldump: %v\n%s", err, indent(stderr.String()))
 	}
-	return head + indent(string(out))
+	return head + indent(string(out)) + s.btreeByIndex(ctx, bin, from, to)
+}
+
+// btreeByIndex sums the range's Btree records (full-page images included) by index and
+// record type: which index's inserts and page splits a tick pays for.
+func (s *side) btreeByIndex(ctx context.Context, bin string, from, to lsn) string {
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "pg_waldump"), "-r", "Btree",
+		"-p", filepath.Join(s.cluster.Dir, "data", "pg_wal"), "-s", from.String(), "-e", to.String())
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Sprintf("  Btree by index: pg_waldump: %v\n", err)
+	}
+	type key struct{ node, kind string }
+	bytes, count := map[key]int64{}, map[key]int64{}
+	for _, l := range strings.Split(string(out), "\n") {
+		// rmgr: Btree len (rec/tot): 64/ 64, tx: ..., desc: INSERT_LEAF off 2, blkref #0: rel 1663/5/16390 blk 1
+		_, tot, ok := strings.Cut(l, "len (rec/tot):")
+		desc, rel := strings.Index(l, "desc: "), strings.Index(l, " rel ")
+		if !ok || desc < 0 || rel < 0 {
+			continue
+		}
+		tot, _, _ = strings.Cut(tot, ",")
+		_, tot, _ = strings.Cut(tot, "/")
+		n, err := strconv.ParseInt(strings.TrimSpace(tot), 10, 64)
+		if err != nil {
+			continue
+		}
+		kind := strings.Fields(l[desc+len("desc: "):])[0]
+		node := strings.Fields(l[rel+len(" rel "):])[0]
+		node = node[strings.LastIndex(node, "/")+1:]
+		bytes[key{node, kind}] += n
+		count[key{node, kind}]++
+	}
+	names := map[string]string{}
+	rows, err := s.conn.Query(ctx, "SELECT relfilenode::text, relname::text FROM pg_class WHERE relkind = 'i'")
+	if err == nil {
+		for rows.Next() {
+			var node, name string
+			if rows.Scan(&node, &name) == nil {
+				names[node] = name
+			}
+		}
+		rows.Close()
+	}
+	keys := make([]key, 0, len(bytes))
+	for k := range bytes {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return bytes[keys[i]] > bytes[keys[j]] })
+	var b strings.Builder
+	b.WriteString("  Btree records by index (full-page images included):\n")
+	for _, k := range keys {
+		name := names[k.node]
+		if name == "" {
+			name = "relfilenode " + k.node
+		}
+		fmt.Fprintf(&b, "    %-45s %-14s %8d records %10d bytes\n", name, k.kind, count[k], bytes[k])
+	}
+	return b.String()
 }
 
 func indent(s string) string {
