@@ -81,12 +81,12 @@ func parts(batch []planned, parallel int) [][]planned {
 	return out
 }
 
-// writeAll writes the decisions of batch and applies what came of them. The parts are
-// written by up to opts.Parallel connections at once, in order of falling due; what
-// came of them is applied afterwards, in the same order, on this goroutine. A part whose
-// connection failed is written again by the leader's session (a statement that did go
-// through then loses its compare-and-set, and is read back like any other).
-func (p *primary) writeAll(ctx context.Context, batch []planned, now time.Time, lostOnes *[]lost) error {
+// writeAll writes the decisions of batch and returns what came of them, part by part
+// (apply them in that order: see applyAll). The parts are written by up to
+// opts.Parallel connections at once, in order of falling due. A part whose connection
+// failed is written again by the leader's session (a statement that did go through then
+// loses its compare-and-set, and is read back like any other).
+func (p *primary) writeAll(ctx context.Context, batch []planned) ([][]written, error) {
 	ps := parts(batch, p.opts.Parallel)
 	results := make([][]written, len(ps))
 	failed := make([]error, len(ps))
@@ -115,17 +115,22 @@ func (p *primary) writeAll(ctx context.Context, batch []planned, now time.Time, 
 	}
 	wg.Wait()
 	if err != nil {
-		return err // the leader's own session failed
+		return nil, err // the leader's own session failed
 	}
 	for i := range ps {
 		if failed[i] != nil {
 			p.log.Warn("a fan-out connection failed; its part is written by the leader's session", "err", failed[i])
 			results[i] = nil
 			if err := p.execute(ctx, p.conn, 0, ps[i], &results[i]); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
+	return results, nil
+}
+
+// applyAll applies what came of writeAll's parts, in order, on the primary's goroutine.
+func (p *primary) applyAll(ctx context.Context, results [][]written, now time.Time, lostOnes *[]lost) error {
 	for _, rs := range results {
 		for _, w := range rs {
 			if err := p.apply(ctx, w, now, lostOnes); err != nil {
@@ -214,7 +219,9 @@ func (p *primary) helperPool(ctx context.Context) (*pgxpool.Pool, error) {
 	}
 	cfg.ConnConfig = p.cfg.Copy()
 	cfg.ConnConfig.RuntimeParams["application_name"] = cutBytes(p.opts.ApplicationName+" fan-out", 63)
-	cfg.MaxConns = int32(max(p.opts.Parallel-1, 1))
+	// Parallel-1 connections write parts of a fan-out beside the leader's session, and
+	// one reads the plan ahead meanwhile (readAhead).
+	cfg.MaxConns = int32(max(p.opts.Parallel, 1))
 	cfg.MinConns = 0
 	cfg.MaxConnIdleTime = helperIdle
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {

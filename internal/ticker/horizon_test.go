@@ -1,9 +1,16 @@
 package ticker
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgwerk/werkcron/internal/pgtest"
 )
 
 // A read cut off by its cap at one instant: at that instant the rows it holds tick
@@ -52,5 +59,65 @@ func TestHorizonTicksWhatItHoldsBeforeReadingAgain(t *testing.T) {
 	h.reset([]*entry{{name: "later", next: instant.Add(9 * time.Second), index: -1}}, instant.Add(5*time.Second), false)
 	if !h.mustRead(instant.Add(6 * time.Second)) {
 		t.Fatal("past its end with nothing due, not read again")
+	}
+}
+
+// A fan-out larger than one read of the plan: each next read is made beside the
+// statements of the part before it, leaving out the schedules they are writing, and
+// every schedule gets one job for the instant.
+func TestFanoutReadsThePlanAhead(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.MigratedDB(t)
+	ctx := context.Background()
+	setup := connect(t, dsn)
+	const n, cap = 350, 100
+	var at time.Time
+	if err := setup.QueryRow(ctx, `SELECT date_trunc('second', now()) + interval '3 seconds'`).Scan(&at); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := setup.Exec(ctx, `INSERT INTO werk_cron_jobs (name, func, interval_secs, starts_at)
+		SELECT 'f' || i, 'app.f', 3600, $1 FROM generate_series(1, $2) i`, at, n); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := NewConfig(cfg, Options{Parallel: 2, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk.horizonRows = cap // reads of 100 rows: 350 due take four
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- tk.Run(runCtx) }()
+	t.Cleanup(func() {
+		stop()
+		<-done
+	})
+
+	pgtest.Eventually(t, 15*time.Second, "a job for every schedule at the instant", func() bool {
+		var jobs int
+		err := setup.QueryRow(ctx, `SELECT count(*) FROM werk_jobs WHERE scheduled_at = $1`, at).Scan(&jobs)
+		return err == nil && jobs == n
+	})
+	var jobs, schedules, advanced int
+	if err := setup.QueryRow(ctx, `SELECT count(*), count(DISTINCT cron_name),
+		(SELECT count(*) FROM werk_cron_state WHERE last_tick_at = $1) FROM werk_jobs`, at).Scan(&jobs, &schedules, &advanced); err != nil {
+		t.Fatal(err)
+	}
+	if jobs != n || schedules != n || advanced != n {
+		t.Errorf("%d jobs of %d schedules, %d schedules advanced; want %d of each", jobs, schedules, advanced, n)
+	}
+	st := tk.Stats.Snapshot()
+	if st.ReadsAhead < 2 {
+		t.Errorf("%d reads of the plan made beside the statements, want at least 2 of the 3 after the first part", st.ReadsAhead)
+	}
+	// The first read finds the plan (or nothing yet: the planner then offers the
+	// horizon its rows); every later one is made ahead. A read ahead that took in the
+	// schedules being written would hold fewer of those still to write, and another
+	// read would follow the statements.
+	if after := st.HorizonReads - st.ReadsAhead; after > 1 {
+		t.Errorf("%d reads of the plan, %d of them ahead: %d read after the statements, want only the first", st.HorizonReads, st.ReadsAhead, after)
 	}
 }

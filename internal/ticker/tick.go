@@ -24,6 +24,8 @@ type lost struct {
 // maxTicksPerStatement ticks, split over the primary's connections (writeAll). Decisions
 // that did not go through are settled once, after the last statement.
 func (p *primary) tick(ctx context.Context, due []*entry, now time.Time) error {
+	ahead := p.readAhead(ctx, due, now)
+	defer ahead.wait() // taken below, unless the tick fails first
 	var batch []planned
 	var lostOnes []lost
 	var stale []*entry
@@ -80,10 +82,19 @@ func (p *primary) tick(ctx context.Context, due []*entry, now time.Time) error {
 		}
 		batch = append(batch, planned{e, d})
 	}
+	var results [][]written
 	if len(batch) > 0 {
-		if err := p.writeAll(ctx, batch, now, &lostOnes); err != nil {
+		if results, err = p.writeAll(ctx, batch); err != nil {
 			return err
 		}
+	}
+	// The plan read beside the statements becomes the horizon before what came of them
+	// is applied: applying offers the horizon each schedule's next run.
+	if err := p.takeAhead(ctx, ahead); err != nil {
+		return err
+	}
+	if err := p.applyAll(ctx, results, now, &lostOnes); err != nil {
+		return err
 	}
 	if err := p.saveState(ctx, stale); err != nil {
 		return err

@@ -88,7 +88,8 @@ type Options struct {
 	// OnRole is called with RoleStandby, RolePrimary or RoleStopped when that changes.
 	OnRole func(role string)
 	// Parallel is how many connections write a large fan-out at once (the leader's own
-	// session and Parallel-1 more, opened when first needed). Default DefaultParallel.
+	// session and Parallel-1 more, opened when first needed; with 2 or more, one more
+	// reads the plan ahead of a fan-out larger than one read). Default DefaultParallel.
 	Parallel int
 	// AllowFuncs and AllowQueues, when not empty, are the only functions and queues
 	// this ticker enqueues (path.Match patterns, where '*' also matches dots:
@@ -110,6 +111,9 @@ type Ticker struct {
 	// Stats.FailingAsPrimary).
 	led       bool
 	roundsLed int
+	// horizonRows caps the primary's reads of the plan (0: the constant horizonRows);
+	// tests make it small.
+	horizonRows int
 }
 
 // New prepares a ticker for the database at dsn; Run starts it.
