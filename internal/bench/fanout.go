@@ -361,6 +361,9 @@ func dur(d time.Duration) string {
 	}
 }
 
+// key0 is the tick part of a job key.
+func key0(tick time.Time) string { return tick.UTC().Format("2006-01-02T15:04:05Z") }
+
 // explain prints the plans of the two tick statements (as queries/tick.sql holds them) and of
 // floor (b) for n due schedules, each run for real in a transaction that is rolled back,
 // with the WAL each wrote by record type (pg_waldump --stats=record). The tick is the
@@ -486,11 +489,22 @@ func (b *bench) explain(ctx context.Context, n int) error {
 	if err != nil {
 		return err
 	}
+	if m := b.cfg.explainJobs; m > 0 {
+		// The job table as a fan-out larger than one statement leaves it for its later
+		// statements: m jobs of the same instant, of schedules whose names (and keys)
+		// sort before these.
+		if _, err := conn.Exec(ctx, `INSERT INTO werk_jobs (key, function, queue, status, scheduled_at, payload, cron_name)
+			SELECT 'cron:bench-0-' || lpad(i::text, 8, '0') || ':' || $2, 'bench.task', 'bench', 'queued', $3,
+			       '{"args": [], "kwargs": {}}', 'bench-0-' || lpad(i::text, 8, '0')
+			FROM generate_series(1, $1::int) i`, m, key0(tick), tick); err != nil {
+			return err
+		}
+	}
 	// The statement refuses a tick in the future by the database's clock.
 	if err := sleepUntil(ctx, tick.Add(10*time.Millisecond)); err != nil {
 		return err
 	}
-	key := tick.UTC().Format("2006-01-02T15:04:05Z")
+	key := key0(tick)
 	for _, q := range []struct {
 		title string
 		sql   string

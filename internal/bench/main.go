@@ -67,6 +67,7 @@ type config struct {
 	serial         bool
 	only           map[string]bool
 	explain        int
+	explainJobs    int
 	bin            string
 	keep           bool
 	autoExplain    time.Duration
@@ -110,6 +111,7 @@ func main() {
 	flag.BoolVar(&cfg.workerSync, "worker-sync", false, "worker path with synchronous_commit on, as pgwerk's workers run by default (off: the stricter measure)")
 	flag.IntVar(&cfg.workerRounds, "worker-rounds", 5, "rounds of the worker-path measurement (each: with, without and plain, taking turns)")
 	flag.IntVar(&cfg.explain, "explain", 0, "only print EXPLAIN ANALYZE of the tick statements for this many due schedules")
+	flag.IntVar(&cfg.explainJobs, "explain-jobs", 0, "with -explain: jobs of the same instant in werk_jobs first, as a fan-out's later statements meet them")
 	flag.StringVar(&cfg.bin, "bin", "", "werkcron binary (default: build ./cmd/werkcron into the scratch directory)")
 	flag.DurationVar(&cfg.autoExplain, "auto-explain", 0, "log the plans of statements slower than this into the server log (use with -keep)")
 	flag.DurationVar(&cfg.logStatements, "log-statements", 0, "log statements slower than this, with their durations, into the server log (use with -keep)")
