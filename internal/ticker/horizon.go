@@ -277,10 +277,11 @@ func newEntries(rows []row, max int) (es []*entry, full bool) {
 
 // ahead is a read of the plan made beside a tick's statements (readAhead).
 type ahead struct {
-	done  chan struct{}
-	until time.Time
-	rows  []row
-	err   error
+	done   chan struct{}
+	cancel context.CancelFunc
+	until  time.Time
+	rows   []row
+	err    error
 }
 
 // readAhead starts the read of the plan that is due right after the tick of due, beside
@@ -302,6 +303,7 @@ func (p *primary) readAhead(ctx context.Context, due []*entry, now time.Time) *a
 	}
 	a := &ahead{done: make(chan struct{}), until: now.Add(horizonAhead)}
 	maxRows := int32(p.hz.max) + 1
+	ctx, a.cancel = context.WithTimeout(ctx, statementTimeout)
 	go func() {
 		defer close(a.done)
 		pool, err := p.helperPool(ctx)
@@ -324,6 +326,15 @@ func (p *primary) readAhead(ctx context.Context, due []*entry, now time.Time) *a
 // wait waits for the read to end (a nil read has none).
 func (a *ahead) wait() {
 	if a != nil {
+		<-a.done
+	}
+}
+
+// stop cuts the read short, if it still runs, and waits for it to end: a tick that
+// failed (its session gone, a network cut) does not wait on the read's connection.
+func (a *ahead) stop() {
+	if a != nil {
+		a.cancel()
 		<-a.done
 	}
 }

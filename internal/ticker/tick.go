@@ -25,7 +25,7 @@ type lost struct {
 // that did not go through are settled once, after the last statement.
 func (p *primary) tick(ctx context.Context, due []*entry, now time.Time) error {
 	ahead := p.readAhead(ctx, due, now)
-	defer ahead.wait() // taken below, unless the tick fails first
+	defer ahead.stop() // taken below, unless the tick fails first
 	var batch []planned
 	var lostOnes []lost
 	var stale []*entry
