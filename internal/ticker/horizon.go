@@ -232,13 +232,6 @@ func (p *primary) readHorizon(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("read the schedules due by %s: %w", until.UTC().Format(time.RFC3339), err)
 	}
-	p.Stats.HorizonReads.Add(1)
-	entries, full := newEntries(rows, p.hz.max)
-	if err := p.withCalendars(ctx, p.q, entries, false); p.planLocked(err) {
-		return nil
-	} else if err != nil {
-		return err
-	}
 	if len(rows) == 0 {
 		next, err := p.q.NextPlannedAfter(ctx, until)
 		if p.planLocked(err) {
@@ -252,12 +245,26 @@ func (p *primary) readHorizon(ctx context.Context, now time.Time) error {
 			until = next[0].Add(-horizonLead) // after now+horizonAhead, so after now
 		}
 	}
+	return p.install(ctx, rows, until, "read the plan")
+}
+
+// install makes rows, a read of the plan up to until, the horizon: their entries, with
+// the calendars those exclude days by, and the promise up to until. what names the read
+// in the log.
+func (p *primary) install(ctx context.Context, rows []row, until time.Time, what string) error {
+	p.Stats.HorizonReads.Add(1)
+	entries, full := newEntries(rows, p.hz.max)
+	if err := p.withCalendars(ctx, p.q, entries, false); p.planLocked(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
 	p.hz.reset(entries, until, full)
 	if p.planRetryGap > 0 {
 		p.log.Info("read the plan again: the table lock is gone")
 	}
 	p.planRetryAt, p.planRetryGap = time.Time{}, 0
-	p.log.Debug("read the plan", "due", len(rows), "until", until)
+	p.log.Debug(what, "due", len(entries), "until", until)
 	return nil
 }
 
@@ -353,17 +360,8 @@ func (p *primary) takeAhead(ctx context.Context, a *ahead) error {
 		}
 		return nil
 	}
-	p.Stats.HorizonReads.Add(1)
 	p.Stats.ReadsAhead.Add(1)
-	entries, full := newEntries(a.rows, p.hz.max)
-	if err := p.withCalendars(ctx, p.q, entries, false); p.planLocked(err) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	p.hz.reset(entries, a.until, full)
-	p.log.Debug("read the plan ahead", "due", len(entries), "until", a.until)
-	return nil
+	return p.install(ctx, a.rows, a.until, "read the plan ahead")
 }
 
 // planLocked reports whether err is a read of the plan cut off by lock_timeout: a table
