@@ -53,9 +53,10 @@ SELECT s.last_job_id, 'cron:' || s.name || ':' || $2::text, j.func, j.queue, 'qu
        j.timeout_secs, $3::timestamptz, j.meta, j.result_ttl, j.failure_ttl, s.name
 FROM s JOIN werk_cron_jobs j ON j.name = s.name`
 
-// floorThreeWritesOnConflict is floor (b) with the job insert the ticker makes:
-// INSERT ... ON CONFLICT (key) DO NOTHING. Against floor (b) it prices the speculative
-// insertion alone (reported as "ON CONFLICT cost").
+// floorThreeWritesOnConflict is floor (b) with the job insert of the general tick
+// statement (EnqueueDueTicks): INSERT ... ON CONFLICT (key) DO NOTHING. Against floor
+// (b) it prices the speculative insertion alone (reported as "ON CONFLICT cost"), which
+// ticks at their usual pace (EnqueueUsualTicks) no longer pay.
 var floorThreeWritesOnConflict = strings.Replace(floorThreeWrites,
 	"FROM s JOIN werk_cron_jobs j ON j.name = s.name", "FROM s JOIN werk_cron_jobs j ON j.name = s.name\nON CONFLICT (key) DO NOTHING", 1)
 

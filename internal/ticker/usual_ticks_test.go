@@ -2,6 +2,7 @@ package ticker
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgwerk/werkcron/db"
 	"github.com/pgwerk/werkcron/internal/pgtest"
@@ -224,63 +226,90 @@ func TestUsualTicksLeaveTheUnusualToDueTicks(t *testing.T) {
 }
 
 // A key another transaction takes while EnqueueUsualTicks runs (committed after its
-// snapshot) leaves that tick without a job: the schedule advanced, and the tick is
-// reported 'foreign' without a job id and so recorded in the ledger, for the ticker to
-// name that job and settle the schedule, as EnqueueDueTicks does
-// (TestTickStatementKeyTakenMidStatement). A key held before the statement is
-// EnqueueDueTicks' (TestUsualTicksLeaveTheUnusualToDueTicks).
+// snapshot) fails the statement, which inserts its jobs without ON CONFLICT: nothing
+// advances and no job goes in. The ticker's write path (execute) then gives every tick
+// to EnqueueDueTicks, which records that tick 'foreign', naming the other job, and
+// enqueues the others once. A key held before the statement is EnqueueDueTicks' too
+// (TestUsualTicksLeaveTheUnusualToDueTicks).
 func TestUsualTicksKeyTakenMidStatement(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	anchor := time.Now().Truncate(time.Second).Add(-2 * time.Second)
 	dsn, conn, batch := usualSetup(t, anchor)
-	other := connect(t, dsn)
-	tx, err := other.Begin(ctx)
+	check := connect(t, dsn)
+	statesBefore := pgtest.QueryOne[string](t, check, `SELECT string_agg(format('%s', s), E'\n' ORDER BY name) FROM werk_cron_state s`)
+
+	// takeKey holds plain's key in another transaction until the statement run by run
+	// waits on it, then commits it; it returns the other job's id and what run returned.
+	takeKey := func(run func() error) (uuid.UUID, error) {
+		t.Helper()
+		other := connect(t, dsn)
+		tx, err := other.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := pgtest.QueryOne[uuid.UUID](t, tx, `INSERT INTO werk_jobs (key, function, cron_name, scheduled_at)
+			VALUES ($1, 'app.other', 'plain', $2) RETURNING id`, jobKey("plain", anchor), anchor)
+		done := make(chan error, 1)
+		go func() { done <- run() }()
+		pgtest.Eventually(t, 10*time.Second, "the statement waiting on the held key", func() bool {
+			return pgtest.QueryOne[bool](t, tx, `SELECT EXISTS (SELECT 1 FROM pg_locks
+				WHERE NOT granted AND locktype = 'transactionid' AND transactionid::text = pg_current_xact_id()::text)`)
+		})
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return id, <-done
+	}
+
+	pgtest.Exec(t, conn, `SET lock_timeout = '20s'`)
+	other, err := takeKey(func() error {
+		_, err := db.New(conn).EnqueueUsualTicks(ctx, usualParams(tickParams(batch, 0)))
+		return err
+	})
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != uniqueViolation {
+		t.Fatalf("EnqueueUsualTicks: %v; want a unique violation", err)
+	}
+	if after := pgtest.QueryOne[string](t, check, `SELECT string_agg(format('%s', s), E'\n' ORDER BY name) FROM werk_cron_state s`); after != statesBefore {
+		t.Errorf("state rows after the failed statement:\n%s\nwant them as they were:\n%s", after, statesBefore)
+	}
+	if n := pgtest.QueryOne[int64](t, check, `SELECT count(*) FROM werk_jobs WHERE id <> $1`, other); n != 0 {
+		t.Errorf("%d jobs went in; want none", n)
+	}
+
+	// The same race on the write path: the ticks go to EnqueueDueTicks.
+	pgtest.Exec(t, check, `DELETE FROM werk_jobs`)
+	p := &primary{Ticker: &Ticker{log: slog.New(slog.NewTextHandler(io.Discard, nil))}, conn: conn, q: db.New(conn)}
+	var out []written
+	other, err = takeKey(func() error { return p.execute(ctx, conn, 0, batch, &out) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	pgtest.Exec(t, tx, `INSERT INTO werk_jobs (key, function, cron_name, scheduled_at) VALUES ($1, 'app.other', 'plain', $2)`,
-		jobKey("plain", anchor), anchor)
-	pgtest.Exec(t, conn, `SET lock_timeout = '20s'`)
-	all := tickParams(batch, 0)
-	type result struct {
-		rows []db.EnqueueUsualTicksRow
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		rows, err := db.New(conn).EnqueueUsualTicks(ctx, usualParams(all))
-		done <- result{rows, err}
-	}()
-	pgtest.Eventually(t, 10*time.Second, "the statement waiting on the held key", func() bool {
-		return pgtest.QueryOne[bool](t, tx, `SELECT EXISTS (SELECT 1 FROM pg_locks
-			WHERE NOT granted AND locktype = 'transactionid' AND transactionid::text = pg_current_xact_id()::text)`)
-	})
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	r := <-done
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	var won, foreign int
-	for _, row := range r.rows {
-		switch {
-		case row.Outcome == "won":
-			won++
-		case row.Outcome == "foreign" && row.Name == "plain" && row.TickAt != nil && row.TickAt.Equal(anchor) && row.JobID == nil:
-			foreign++
+	won, foreign := 0, 0
+	for _, w := range out {
+		for _, r := range w.rows {
+			switch {
+			case r.Outcome == "won":
+				won++
+			case r.Outcome == "foreign" && r.Name == "plain" && r.JobID != nil && *r.JobID == other:
+				foreign++
+			case r.Outcome != "notified":
+				t.Errorf("row %+v", r)
+			}
 		}
 	}
 	if won != 7 || foreign != 1 {
-		t.Fatalf("rows %+v; want seven won, and plain's tick foreign without a job id", r.rows)
+		t.Fatalf("results %+v; want seven won, and plain's tick foreign, naming the other job", out)
 	}
-	if got := pgtest.QueryOne[string](t, conn, `SELECT format('%s %s', outcome, job_id IS NULL) FROM werk_cron_ledger
-		WHERE name = 'plain' AND tick_at = $1`, anchor); got != "foreign t" {
-		t.Errorf("plain's ledger row: %s; want foreign, its job named later", got)
+	if got := pgtest.QueryOne[string](t, check, `SELECT format('%s %s', outcome, job_id = $2) FROM werk_cron_ledger
+		WHERE name = 'plain' AND tick_at = $1`, anchor, other); got != "foreign t" {
+		t.Errorf("plain's ledger row: %s; want foreign, naming the other job", got)
 	}
-	if id := pgtest.QueryOne[uuid.UUID](t, conn, `SELECT last_job_id FROM werk_cron_state WHERE name = 'plain'`); id != all.JobIds[indexOf(all.TickNames, "plain")] {
-		t.Errorf("plain's last_job_id %v; want the id its tick was to get, until the ticker settles it", id)
+	if got, want := pgtest.QueryOne[string](t, check, `SELECT string_agg(format('%s:%s', cron_name, n), ' ' ORDER BY cron_name)
+		FROM (SELECT cron_name, count(*) AS n FROM werk_jobs WHERE key LIKE 'cron:%' GROUP BY cron_name) j`),
+		"buffered:1 jittered:1 last:1 plain:1 prev-awaiting:1 prev-written:1 watched:1"; got != want {
+		t.Errorf("jobs per schedule %s; want %s (plain's the other job)", got, want)
 	}
 }
 
