@@ -48,8 +48,10 @@ const (
 	// about this long after the job ends.
 	outcomeGap = time.Second
 	// outcomeShare: a pass waits at least this many times as long as its statements
-	// took, so that a backlog of jobs in flight (a queue nobody works) costs the
-	// primary at most a tenth of its time.
+	// spent on rows whose jobs were still in flight, so that a backlog nobody works (a
+	// queue without workers) costs the primary at most a tenth of its time. Time spent
+	// recording outcomes is not counted: a pass over a large fan-out whose jobs are
+	// ending records most of them, and the rest must not wait ten times that long.
 	outcomeShare = 10
 	// outcomeRetry: after an error the next statement waits this long.
 	outcomeRetry = 5 * time.Second
@@ -80,8 +82,9 @@ type recorder struct {
 	passing   bool
 	afterName string
 	afterTick time.Time
-	passBusy  time.Duration
-	passRows  int64
+	passBusy     time.Duration
+	passRows     int64
+	passRecorded int64 // outcomes the pass recorded
 	chunk     int32
 	squeezed  int           // statements in a row cut short by a due tick
 	bound     time.Duration // a statement's bound: outcomeBound, unless a test sets it
@@ -149,10 +152,10 @@ func (rc *recorder) step(ctx context.Context) error {
 	}
 	if !o.passing {
 		o.passing, o.afterName, o.afterTick = true, "", time.Time{}
-		o.passBusy, o.passRows = 0, 0
+		o.passBusy, o.passRows, o.passRecorded = 0, 0, 0
 		o.phase, o.pass, o.lastPos = phaseLedger, nil, 0
 	}
-	started := time.Now()
+	started, recordedBefore := time.Now(), rc.Stats.Outcomes.Load()
 	var scanned int64
 	var full bool
 	var err error
@@ -169,6 +172,7 @@ func (rc *recorder) step(ctx context.Context) error {
 	}
 	took := time.Since(started)
 	o.passBusy += took
+	o.passRecorded += rc.Stats.Outcomes.Load() - recordedBefore
 	if err != nil {
 		var pgErr *pgconn.PgError
 		switch {
@@ -216,8 +220,19 @@ func (rc *recorder) step(ctx context.Context) error {
 		o.Signals.OutcomesIdle.Signal(struct{}{})
 		return nil
 	}
-	o.notBefore = time.Now().Add(max(outcomeGap, outcomeShare*o.passBusy))
+	o.notBefore = time.Now().Add(passWait(o.passBusy, o.passRows, o.passRecorded))
 	return nil
+}
+
+// passWait is how long the recorder waits after a pass that took busy over rows rows,
+// recording recorded outcomes: outcomeShare times the part of busy spent on rows whose
+// jobs were still in flight (taken in proportion to the rows), and at least outcomeGap.
+func passWait(busy time.Duration, rows, recorded int64) time.Duration {
+	idle := busy
+	if rows > 0 {
+		idle = time.Duration(float64(busy) * float64(max(rows-recorded, 0)) / float64(rows))
+	}
+	return max(outcomeGap, outcomeShare*idle)
 }
 
 // trackedInOrder is what the pass goes through of the tracked ticks, by name.

@@ -185,3 +185,26 @@ func TestRecordStepGivesWayToADueTick(t *testing.T) {
 		t.Errorf("read outcomes %d times with a second to go, want 1", n)
 	}
 }
+
+// After a pass, the recorder waits ten times as long as the pass spent on rows whose
+// jobs were still in flight, and at least a second: a backlog nobody works costs the
+// primary a tenth of its time, while the rest of a large fan-out whose jobs are ending
+// is recorded soon after the pass that recorded most of it.
+func TestPassWaitCountsOnlyTheRowsStillInFlight(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		busy           time.Duration
+		rows, recorded int64
+		want           time.Duration
+	}{
+		{30 * time.Second, 100_000, 0, 300 * time.Second},     // nothing ended: a backlog
+		{30 * time.Second, 100_000, 96_000, 12 * time.Second}, // most ended meanwhile
+		{30 * time.Second, 100_000, 100_000, outcomeGap},      // all recorded
+		{50 * time.Millisecond, 10, 0, outcomeGap},            // a short pass
+		{2 * time.Second, 0, 0, 20 * time.Second},             // a pass that read nothing
+	} {
+		if got := passWait(c.busy, c.rows, c.recorded); got != c.want {
+			t.Errorf("passWait(%s, %d rows, %d recorded) = %s, want %s", c.busy, c.rows, c.recorded, got, c.want)
+		}
+	}
+}
