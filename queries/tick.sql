@@ -45,8 +45,9 @@
 -- not what the ticker asked for ('duplicate' for a tick decided before,
 -- 'skipped_overlap', and 'foreign' for a key held by a job werkcron did not make for it:
 -- with job_id NULL when that job committed after this statement's snapshot, in which
--- case the ticker settles the schedule's state), and one row (outcome 'notified') with
--- the number of queues notified; the transaction's start (now()) is on every row. A
+-- case the ticker settles the schedule's state), and one row (outcome 'queue', the
+-- queue in name) per queue that got a job, for the ticker to notify once the statement
+-- has committed (NotifyQueues); the transaction's start (now()) is on every row. A
 -- schedule without a 'won' row lost the compare-and-set and must be looked at again.
 --
 -- Its cost must stay linear in the number of ticks whatever the planner estimates, and
@@ -218,14 +219,9 @@ ledger AS (
     WHERE a.enqueues > 0 AND a.prev_job_at <> '0001-01-01 00:00:00+00'::timestamptz AND NOT a.prev_written
     ON CONFLICT (name, tick_at) DO NOTHING
     RETURNING 1
-),
--- pgwerk's workers listen on werk:<queue>: one notification per queue per statement.
-notified AS (
-    SELECT pg_catalog.count(pg_catalog.pg_notify('werk:' || q.queue, '')) AS n
-    FROM (SELECT DISTINCT x.queue FROM x WHERE x.intent = 'enqueue' AND (x.job_id IN (SELECT id FROM jobs)) IS TRUE) q
 )
 SELECT 'won'::text AS outcome, a.name::text AS name, NULL::timestamptz AS tick_at,
-       NULL::uuid AS job_id, 0::bigint AS queues_notified, now()::timestamptz AS started_at,
+       NULL::uuid AS job_id, now()::timestamptz AS started_at,
        coalesce(a.remaining_runs, -1)::integer AS remaining_runs,
        (SELECT pg_catalog.count(*) FROM ledger)::integer AS ledger_rows,
        coalesce(a.health_check_at, '0001-01-01 00:00:00+00')::timestamptz AS health_check_at
@@ -234,14 +230,15 @@ UNION ALL
 -- Ticks of schedules that won that did not go as asked: decided before ('duplicate'),
 -- a key taken ('foreign'; raced: job_id NULL), or skipped for overlap.
 SELECT CASE WHEN x.intent = 'enqueue' THEN 'foreign' ELSE x.intent END,
-       x.name, x.tick_at, CASE WHEN x.intent = 'foreign' THEN x.existing_id END, 0, now(), -1, 0,
+       x.name, x.tick_at, CASE WHEN x.intent = 'foreign' THEN x.existing_id END, now(), -1, 0,
        '0001-01-01 00:00:00+00'
 FROM x
 WHERE (x.intent = 'enqueue' AND x.job_id NOT IN (SELECT id FROM jobs))
    OR x.intent IN ('duplicate', 'foreign', 'skipped_overlap')
 UNION ALL
-SELECT 'notified', '', NULL, NULL, n.n, now(), -1, 0, '0001-01-01 00:00:00+00'
-FROM notified n;
+-- The queues that got a job, for NotifyQueues.
+SELECT 'queue', q.queue, NULL, NULL, now(), -1, 0, '0001-01-01 00:00:00+00'
+FROM (SELECT DISTINCT x.queue FROM x WHERE x.intent = 'enqueue' AND (x.job_id IN (SELECT id FROM jobs)) IS TRUE) q;
 
 -- name: EnqueueUsualTicks :many
 -- EnqueueDueTicks for a tick at its usual pace, the one case a large fan-out is made of:
@@ -256,7 +253,7 @@ FROM notified n;
 -- ticker gives those to EnqueueDueTicks with the same decision at once, which tells them
 -- apart and records each as it does any tick, in one transaction with its state. What
 -- this statement returns, and the ledger rows it writes, are EnqueueDueTicks' for the
--- same ticks: 'won' per schedule that advanced, and 'notified'.
+-- same ticks: 'won' per schedule that advanced, and 'queue' per queue that got a job.
 --
 -- The jobs go in with a plain INSERT, not ON CONFLICT: a speculative insertion logs a
 -- confirmation record per job (48 bytes of WAL, 5% of a tick) to guard against a race
@@ -340,20 +337,29 @@ ledger AS (
     WHERE a.prev_job_at <> '0001-01-01 00:00:00+00'::timestamptz AND NOT a.prev_written
     ON CONFLICT (name, tick_at) DO NOTHING
     RETURNING 1
-),
-notified AS (
-    SELECT pg_catalog.count(pg_catalog.pg_notify('werk:' || q.queue, '')) AS n
-    FROM (SELECT DISTINCT jobs.queue FROM jobs) q
 )
 SELECT 'won'::text AS outcome, a.name::text AS name, NULL::timestamptz AS tick_at,
-       NULL::uuid AS job_id, 0::bigint AS queues_notified, now()::timestamptz AS started_at,
+       NULL::uuid AS job_id, now()::timestamptz AS started_at,
        coalesce(a.remaining_runs, -1)::integer AS remaining_runs,
        (SELECT pg_catalog.count(*) FROM ledger)::integer AS ledger_rows,
        coalesce(a.health_check_at, '0001-01-01 00:00:00+00')::timestamptz AS health_check_at
 FROM advanced a
 UNION ALL
-SELECT 'notified', '', NULL, NULL, n.n, now(), -1, 0, '0001-01-01 00:00:00+00'
-FROM notified n;
+-- The queues that got a job, for NotifyQueues.
+SELECT 'queue', q.queue, NULL, NULL, now(), -1, 0, '0001-01-01 00:00:00+00'
+FROM (SELECT DISTINCT jobs.queue FROM jobs) q;
+
+-- name: NotifyQueues :exec
+-- pgwerk's workers listen on werk:<queue>: one notification per queue that got jobs,
+-- sent once the tick statement has committed, in a transaction of its own. A notifying
+-- transaction takes a lock at commit that every other notifying transaction of the
+-- cluster waits for until its own commit is flushed (or, with a synchronous standby,
+-- confirmed): sent from the tick statement, a notification let any session whose
+-- notifying commit stalls hold up every tick, each cut off by lock_timeout and written
+-- again. Sent apart, a stall costs only the notification, and pgwerk's workers find
+-- the jobs at their next poll.
+SELECT pg_catalog.count(pg_catalog.pg_notify('werk:' || q, ''))
+FROM pg_catalog.unnest(@queues::text[]) q;
 
 -- name: SettleRacedTicks :exec
 -- Schedules whose newest enqueue tick's key another transaction took after the tick

@@ -107,8 +107,6 @@ func TestUsualTicksWriteWhatDueTicksWrite(t *testing.T) {
 			switch r.Outcome {
 			case "won":
 				m[r.Name] = r.RemainingRuns
-			case "notified":
-				m["notified"] = int32(r.QueuesNotified)
 			default:
 				m[r.Outcome+" "+r.Name]++
 			}
@@ -120,8 +118,8 @@ func TestUsualTicksWriteWhatDueTicksWrite(t *testing.T) {
 		converted[i] = db.EnqueueDueTicksRow(r)
 	}
 	gotSaid, wantSaid := said(converted), said(dueRows)
-	if len(wantSaid) != 8 || wantSaid["notified"] != 2 || wantSaid["last"] != 0 || wantSaid["watched"] != 6 {
-		t.Fatalf("EnqueueDueTicks said %v; want the seven schedules won and two queues notified", wantSaid)
+	if len(wantSaid) != 9 || wantSaid["queue default"] != 1 || wantSaid["queue other"] != 1 || wantSaid["last"] != 0 || wantSaid["watched"] != 6 {
+		t.Fatalf("EnqueueDueTicks said %v; want the seven schedules won and their two queues", wantSaid)
 	}
 	for k, v := range wantSaid {
 		if gotSaid[k] != v {
@@ -185,8 +183,8 @@ func TestUsualTicksLeaveTheUnusualToDueTicks(t *testing.T) {
 			for _, r := range rows {
 				if r.Outcome == "won" {
 					won[r.Name] = true
-				} else if r.Outcome != "notified" {
-					t.Errorf("row %+v; want only 'won' and 'notified'", r)
+				} else if r.Outcome != "queue" {
+					t.Errorf("row %+v; want only 'won' and 'queue'", r)
 				}
 			}
 			if won["plain"] || len(won) != 6 {
@@ -294,7 +292,7 @@ func TestUsualTicksKeyTakenMidStatement(t *testing.T) {
 				won++
 			case r.Outcome == "foreign" && r.Name == "plain" && r.JobID != nil && *r.JobID == other:
 				foreign++
-			case r.Outcome != "notified":
+			case r.Outcome != "queue":
 				t.Errorf("row %+v", r)
 			}
 		}

@@ -137,6 +137,9 @@ func (p *primary) executeUsual(ctx context.Context, conn *pgx.Conn, leader int32
 			won[r.Name] = true
 		}
 	}
+	if err := p.notify(ctx, conn, w.rows); err != nil {
+		return nil, err
+	}
 	// applyRows takes the decisions that went through, and the id of each tick's job
 	// from the ticks' names, instants and ids.
 	var rest []planned
@@ -189,7 +192,7 @@ func (p *primary) executeDue(ctx context.Context, conn *pgx.Conn, leader int32, 
 	switch {
 	case err == nil:
 		*out = append(*out, w)
-		return nil
+		return p.notify(ctx, conn, w.rows)
 	case conn.IsClosed() || !errors.As(err, &pgErr):
 		return fmt.Errorf("enqueue due ticks: %w", err)
 	case pgErr.Code == lockNotAvailable && !keyWait(pgErr) && othersLockTables(ctx, conn),
@@ -210,6 +213,32 @@ func (p *primary) executeDue(ctx context.Context, conn *pgx.Conn, leader int32, 
 		if err := p.executeDue(ctx, conn, leader, part, out); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// notify wakes pgwerk's workers on the queues a tick statement that has committed gave
+// jobs to (its rows 'queue'; NotifyQueues says why apart from the statement). A
+// notification that cannot be sent costs only the wake-up: it is logged, and the jobs
+// are found at the workers' next poll. Only a failure of the connection itself is
+// returned.
+func (p *primary) notify(ctx context.Context, conn *pgx.Conn, rows []db.EnqueueDueTicksRow) error {
+	var queues []string
+	for _, r := range rows {
+		if r.Outcome == "queue" {
+			queues = append(queues, r.Name)
+		}
+	}
+	if len(queues) == 0 {
+		return nil
+	}
+	sctx, cancel := context.WithTimeout(ctx, statementTimeout)
+	defer cancel()
+	if err := db.New(conn).NotifyQueues(sctx, queues); err != nil {
+		if conn.IsClosed() {
+			return fmt.Errorf("notify pgwerk's workers: %w", err)
+		}
+		p.log.Warn("could not notify pgwerk's workers of new jobs; they find them at their next poll", "queues", queues, "err", err)
 	}
 	return nil
 }
