@@ -79,15 +79,15 @@ type recorder struct {
 	// told of a manual run, or just took over); look when notBefore (host time) passed.
 	// A pass under way goes on after (afterName, afterTick); its statements have read
 	// passRows rows and taken passBusy so far.
-	passing   bool
-	afterName string
-	afterTick time.Time
+	passing      bool
+	afterName    string
+	afterTick    time.Time
 	passBusy     time.Duration
 	passRows     int64
 	passRecorded int64 // outcomes the pass recorded
-	chunk     int32
-	squeezed  int           // statements in a row cut short by a due tick
-	bound     time.Duration // a statement's bound: outcomeBound, unless a test sets it
+	chunk        int32
+	squeezed     int           // statements in a row cut short by a due tick
+	bound        time.Duration // a statement's bound: outcomeBound, unless a test sets it
 
 	// tracked holds the schedules' newest enqueued ticks this primary knows of, by
 	// schedule: each pass also records those whose jobs ended (phase last).
