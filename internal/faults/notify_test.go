@@ -56,17 +56,18 @@ func TestStalledNotifierDoesNotHoldUpTicks(t *testing.T) {
 		_, err := stall.Exec(ctx, `COMMIT`)
 		committed <- err
 	}()
-	pgtest.Eventually(t, 5*time.Second, "the stalled commit holding the lock of notifying commits", func() bool {
+	// The lock of notifying commits, on the object 0 of pg_database.
+	lockHeld := func() bool {
 		return pgtest.QueryOne[bool](t, pool, `SELECT EXISTS (SELECT 1 FROM pg_locks
 			WHERE locktype = 'object' AND classid = 'pg_database'::regclass AND objid = 0 AND granted)`)
-	})
+	}
+	pgtest.Eventually(t, 5*time.Second, "the stalled commit holding the lock of notifying commits", lockHeld)
 
 	before := jobs()
 	pgtest.Eventually(t, 10*time.Second, "three more ticks enqueued while the commit stalls", func() bool {
 		return jobs() >= before+3
 	})
-	if !pgtest.QueryOne[bool](t, pool, `SELECT EXISTS (SELECT 1 FROM pg_locks
-		WHERE locktype = 'object' AND classid = 'pg_database'::regclass AND objid = 0 AND granted)`) {
+	if !lockHeld() {
 		t.Fatal("the stalled commit let go of the lock before the ticks were counted")
 	}
 	if out := tk.out.String(); !strings.Contains(out, "could not notify pgwerk's workers") {
