@@ -237,6 +237,9 @@ func TestFanoutSigkillPrimary(t *testing.T) {
 	pool := migrate(t, dsn)
 	const n, every = 20000, 20
 	anchor := addFanout(t, pool, "f", n, every, 5*time.Second, 0)
+	// Statements that last long enough (half a second per part) that one seen in flight
+	// is still in flight when its server process is stopped, however busy the machine.
+	slowJobInserts(t, pool)
 	p := startTicker(t, dsn, "--parallel", "4")
 	if first := waitInstances(t, pool, 1, 10*time.Second); first.osPid != p.pid() {
 		t.Fatalf("primary %+v, want the first ticker (pid %d)", first, p.pid())
@@ -275,15 +278,9 @@ func TestFanoutSigkillPrimary(t *testing.T) {
 		}
 	}
 	var stopped []int32
-	var leaderBackend int32
 	for _, b := range inFlight {
 		if b.helper {
 			stopped = append(stopped, b.pid)
-		}
-	}
-	for _, b := range mustBackends(t, pool, p) {
-		if b.leader {
-			leaderBackend = b.pid
 		}
 	}
 	var resumeOnce sync.Once
@@ -305,6 +302,12 @@ func TestFanoutSigkillPrimary(t *testing.T) {
 	// a lock of the server's own that a query of this test (pg_locks) waits for.
 	watchdog := time.AfterFunc(8*time.Second, resume)
 	defer watchdog.Stop()
+	var leaderBackend int32
+	for _, b := range mustBackends(t, pool, p) {
+		if b.leader {
+			leaderBackend = b.pid
+		}
+	}
 	p.signal(syscall.SIGKILL)
 	killed := time.Now()
 	p.wait(t, 5*time.Second)
