@@ -67,14 +67,9 @@ ledger AS (
     ON CONFLICT (name, tick_at) DO UPDATE
         SET outcome = 'backfilled', job_id = excluded.job_id, ticks = 1, decided_at = now()
     RETURNING 1
-),
-notified AS (
-    SELECT pg_catalog.count(pg_catalog.pg_notify('werk:' || q.queue, '')) AS n
-    FROM (SELECT DISTINCT x.queue FROM todo x WHERE x.job_id IN (SELECT id FROM jobs)) q
 )
 SELECT (SELECT pg_catalog.count(*) FROM jobs)::integer AS enqueued,
        (SELECT pg_catalog.count(*) FROM ledger)::integer AS recorded,
-       (SELECT n FROM notified)::bigint AS queues_notified,
        EXISTS (SELECT 1 FROM found) AS found,
        EXISTS (SELECT 1 FROM s) AS current
 `
@@ -90,11 +85,10 @@ type BackfillTicksParams struct {
 }
 
 type BackfillTicksRow struct {
-	Enqueued       int32 `json:"enqueued"`
-	Recorded       int32 `json:"recorded"`
-	QueuesNotified int64 `json:"queues_notified"`
-	Found          bool  `json:"found"`
-	Current        bool  `json:"current"`
+	Enqueued int32 `json:"enqueued"`
+	Recorded int32 `json:"recorded"`
+	Found    bool  `json:"found"`
+	Current  bool  `json:"current"`
 }
 
 // Enqueues the given ticks of one schedule that have no job yet: a tick whose ledger row
@@ -113,6 +107,7 @@ type BackfillTicksRow struct {
 // the schedule does not exist (any more), current false when it changed.
 // Runs that may outlast max_runtime_secs: the primary looks at the schedule's health by
 // the time the first of them could have.
+// pgwerk's workers are notified once this has committed (NotifyQueues says why).
 func (q *Queries) BackfillTicks(ctx context.Context, arg BackfillTicksParams) (BackfillTicksRow, error) {
 	row := q.db.QueryRow(ctx, backfillTicks,
 		arg.Name,
@@ -127,7 +122,6 @@ func (q *Queries) BackfillTicks(ctx context.Context, arg BackfillTicksParams) (B
 	err := row.Scan(
 		&i.Enqueued,
 		&i.Recorded,
-		&i.QueuesNotified,
 		&i.Found,
 		&i.Current,
 	)

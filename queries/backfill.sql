@@ -82,14 +82,10 @@ ledger AS (
     ON CONFLICT (name, tick_at) DO UPDATE
         SET outcome = 'backfilled', job_id = excluded.job_id, ticks = 1, decided_at = now()
     RETURNING 1
-),
-notified AS (
-    SELECT pg_catalog.count(pg_catalog.pg_notify('werk:' || q.queue, '')) AS n
-    FROM (SELECT DISTINCT x.queue FROM todo x WHERE x.job_id IN (SELECT id FROM jobs)) q
 )
+-- pgwerk's workers are notified once this has committed (NotifyQueues says why).
 SELECT (SELECT pg_catalog.count(*) FROM jobs)::integer AS enqueued,
        (SELECT pg_catalog.count(*) FROM ledger)::integer AS recorded,
-       (SELECT n FROM notified)::bigint AS queues_notified,
        EXISTS (SELECT 1 FROM found) AS found,
        EXISTS (SELECT 1 FROM s) AS current;
 

@@ -14,7 +14,8 @@ import (
 // commit of the cluster waits for until that commit is flushed or, with a synchronous
 // standby, confirmed. A session elsewhere whose notifying commit stalls (here: waiting
 // for a standby that never answers) must not hold up the ticks: their jobs commit, and
-// only the notification of pgwerk's workers waits, at most lock_timeout.
+// only the notification of pgwerk's workers waits, at most lock_timeout. Nor must it hold
+// up a backfill, whose jobs commit with the request's progress.
 func TestStalledNotifierDoesNotHoldUpTicks(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t)
@@ -35,6 +36,8 @@ func TestStalledNotifierDoesNotHoldUpTicks(t *testing.T) {
 
 	tk := startTicker(t, dsn)
 	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, queue, interval_secs) VALUES ('every-second', 'app.tick', 'q', 1)`)
+	// A paused schedule, whose past ticks a backfill may enqueue.
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, queue, interval_secs, paused) VALUES ('paused', 'app.tick', 'b', 60, true)`)
 	jobs := func() int64 {
 		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_jobs WHERE cron_name = 'every-second'`)
 	}
@@ -73,6 +76,33 @@ func TestStalledNotifierDoesNotHoldUpTicks(t *testing.T) {
 	if out := tk.out.String(); !strings.Contains(out, "could not notify pgwerk's workers") {
 		t.Errorf("the ticker did not say it could not notify the workers:\n%s", tail(out, 20))
 	}
+
+	// A backfill request, made without notifying (werk_cron_backfill's own notification
+	// would wait on the stalled commit): a primary looks for requests when it starts, so
+	// a second ticker takes over from the first.
+	standby := startTicker(t, dsn)
+	waitInstances(t, pool, 2, 10*time.Second)
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_backfills (name, from_at, to_at) VALUES ('paused', now() - interval '5 minutes', now() - interval '1 second')`)
+	tk.kill(t)
+	pgtest.Eventually(t, 15*time.Second, "the backfill done by the new primary while the commit stalls", func() bool {
+		return pgtest.QueryOne[bool](t, pool, `SELECT done_at IS NOT NULL FROM werk_cron_backfills`)
+	})
+	var enqueued, had int64
+	var failure *string
+	if err := pool.QueryRow(ctx, `SELECT b.enqueued, (SELECT count(*) FROM werk_jobs WHERE cron_name = 'paused'), b.error
+		FROM werk_cron_backfills b`).Scan(&enqueued, &had, &failure); err != nil {
+		t.Fatal(err)
+	}
+	if failure != nil || enqueued < 4 || enqueued != had {
+		t.Errorf("backfill of five minutes of a schedule every minute: enqueued %d, jobs %d, error %q", enqueued, had, deref(failure))
+	}
+	if !lockHeld() {
+		t.Fatal("the stalled commit let go of the lock before the backfill was done")
+	}
+	// It notifies once the backfill's chunk has committed, and waits at most lock_timeout.
+	pgtest.Eventually(t, 5*time.Second, "the new primary saying it could not notify the backfill's queue", func() bool {
+		return strings.Contains(standby.out.String(), "could not notify pgwerk's workers of new jobs; they find them at their next poll\" queues=[b]")
+	})
 
 	setStandby("")
 	select {

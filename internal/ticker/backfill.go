@@ -166,6 +166,9 @@ func (fl *filler) step(ctx context.Context) error {
 	}
 	fl.Stats.Enqueued.Add(int64(res.Enqueued))
 	if res.Enqueued > 0 {
+		if err := notifyQueues(ctx, fl.conn, fl.log, []string{e.queue}); err != nil {
+			return err
+		}
 		fl.recorder.expect()
 		fl.watcher.poke() // with max_runtime_secs, a health check is set for the runs
 	}

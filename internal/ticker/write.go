@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -218,10 +219,7 @@ func (p *primary) executeDue(ctx context.Context, conn *pgx.Conn, leader int32, 
 }
 
 // notify wakes pgwerk's workers on the queues a tick statement that has committed gave
-// jobs to (its rows 'queue'; NotifyQueues says why apart from the statement). A
-// notification that cannot be sent costs only the wake-up: it is logged, and the jobs
-// are found at the workers' next poll. Only a failure of the connection itself is
-// returned.
+// jobs to (its rows 'queue'). Only a failure of the connection itself is returned.
 func (p *primary) notify(ctx context.Context, conn *pgx.Conn, rows []db.EnqueueDueTicksRow) error {
 	var queues []string
 	for _, r := range rows {
@@ -229,6 +227,14 @@ func (p *primary) notify(ctx context.Context, conn *pgx.Conn, rows []db.EnqueueD
 			queues = append(queues, r.Name)
 		}
 	}
+	return notifyQueues(ctx, conn, p.log, queues)
+}
+
+// notifyQueues wakes pgwerk's workers on queues, once the statement that gave them jobs
+// has committed (NotifyQueues says why apart from it). A notification that cannot be
+// sent costs only the wake-up: it is logged, and the jobs are found at the workers' next
+// poll. Only a failure of the connection itself is returned.
+func notifyQueues(ctx context.Context, conn *pgx.Conn, log *slog.Logger, queues []string) error {
 	if len(queues) == 0 {
 		return nil
 	}
@@ -238,7 +244,7 @@ func (p *primary) notify(ctx context.Context, conn *pgx.Conn, rows []db.EnqueueD
 		if conn.IsClosed() {
 			return fmt.Errorf("notify pgwerk's workers: %w", err)
 		}
-		p.log.Warn("could not notify pgwerk's workers of new jobs; they find them at their next poll", "queues", queues, "err", err)
+		log.Warn("could not notify pgwerk's workers of new jobs; they find them at their next poll", "queues", queues, "err", err)
 	}
 	return nil
 }
