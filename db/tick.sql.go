@@ -348,9 +348,9 @@ WITH d AS MATERIALIZED (
                  pg_catalog.unnest($9::timestamptz[]) AS prev_job_at) u
     JOIN werk_cron_jobs j ON j.name = u.name AND NOT j.paused AND j.overlap IN ('allow', 'buffer_all')
     WHERE werk_cron_trusted_triggers()
-      -- Decided before, or its key held: EnqueueDueTicks' to tell apart.
+      -- Decided before, or (with @check_keys) its key held: EnqueueDueTicks' to tell apart.
       AND NOT EXISTS (SELECT 1 FROM werk_cron_ledger l WHERE l.name = u.name AND l.tick_at = u.tick_at)
-      AND u.key NOT IN (SELECT k.key FROM werk_jobs k WHERE k.key = ANY ($2::text[]))
+      AND (NOT $10::boolean OR u.key NOT IN (SELECT k.key FROM werk_jobs k WHERE k.key = ANY ($2::text[])))
 ),
 advanced AS (
     UPDATE werk_cron_state st
@@ -373,7 +373,7 @@ advanced AS (
       AND (st.next_run_at IS NOT NULL OR d.job_id IS NULL)
       AND d.tick_at > coalesce(st.last_tick_at, '-infinity'::timestamptz)
       AND d.tick_at <= now()
-      AND ($10::integer = 0 OR (SELECT werk_cron_leader_pid()) = $10::integer)
+      AND ($11::integer = 0 OR (SELECT werk_cron_leader_pid()) = $11::integer)
     RETURNING st.name, st.remaining_runs, st.health_check_at, d.key, d.tick_at, d.job_id, d.prev_job_id,
               d.prev_job_at, d.prev_written, d.func, d.queue, d.args, d.kwargs, d.priority, d.max_attempts,
               d.timeout_secs, d.meta, d.result_ttl, d.failure_ttl, d.overlap, d.start_deadline_secs, d.jitter_secs
@@ -419,6 +419,7 @@ type EnqueueUsualTicksParams struct {
 	NextRunAts     []time.Time `json:"next_run_ats"`
 	PrevJobIds     []uuid.UUID `json:"prev_job_ids"`
 	PrevJobAts     []time.Time `json:"prev_job_ats"`
+	CheckKeys      bool        `json:"check_keys"`
 	LeaderPid      int32       `json:"leader_pid"`
 }
 
@@ -440,26 +441,34 @@ type EnqueueUsualTicksRow struct {
 // the ticks and their definitions, and the jobs go in from what the UPDATE returns.
 //
 // A schedule it cannot take as usual does not advance: one whose tick was decided before
-// (a backfill or a manual run at that instant), whose job key is held already, whose
-// overlap policy or definition changed, paused, or that lost the compare-and-set. The
-// ticker gives those to EnqueueDueTicks with the same decision at once, which tells them
+// (a backfill or a manual run at that instant), whose job key is held already (with
+// @check_keys, below), whose overlap policy or definition changed, paused, or that lost
+// the compare-and-set. The ticker gives those to EnqueueDueTicks with the same decision at once, which tells them
 // apart and records each as it does any tick, in one transaction with its state. What
 // this statement returns, and the ledger rows it writes, are EnqueueDueTicks' for the
 // same ticks: 'won' per schedule that advanced, and 'queue' per queue that got a job.
 //
 // The jobs go in with a plain INSERT, not ON CONFLICT: a speculative insertion logs a
 // confirmation record per job (48 bytes of WAL, 5% of a tick) to guard against a race
-// this statement need not survive. The keys already held are left out (in d, below), so
-// a unique violation means another transaction took a key after this statement's
-// snapshot: the statement fails, undoing everything, and the ticker gives all its ticks
-// to EnqueueDueTicks, which records that tick as 'foreign'.
+// this statement need not survive. A key held by another job (one werkcron did not make
+// for the tick: the ledger has no row for it) fails the statement with a unique
+// violation, undoing everything. Such keys are rare, and looking for them costs a probe
+// of werk_jobs' key index per tick on top of the insert's own (or a scan of werk_jobs),
+// so the ticker first runs this statement with @check_keys false, which leaves that
+// look out. After a unique violation it runs it again with @check_keys true, which
+// leaves out the keys held when the statement starts, and keeps doing so for a while
+// (another job may hold the keys of the schedule's next ticks too). A violation then
+// means another transaction took a key after this statement's snapshot, and the ticker
+// gives all its ticks to EnqueueDueTicks, which records that tick as 'foreign'.
 //
 // d is the ticks with their definitions, and the state table is joined with d alone,
 // for the reason EnqueueDueTicks gives. What d looks up, it looks up before the first
 // job goes in: the keys already held are read once, by key, into a hashed subplan
 // (NOT IN an uncorrelated subquery), not per tick. Planned while werk_jobs was empty (a
 // drained queue, truncated by vacuum), a per-tick lookup was a scan of werk_jobs per
-// tick amid the inserts, each meeting the jobs inserted so far: 430 ms at 10,000.
+// tick amid the inserts, each meeting the jobs inserted so far: 430 ms at 10,000. The
+// ticker plans the statement for its parameters each time (custom plans), so with
+// @check_keys false the look is folded away.
 // The compare-and-set of EnqueueDueTicks, for one tick that gets its job. "Has a plan"
 // is again a join clause (d.job_id is never NULL), for the reason given there.
 // The queues that got a job, for NotifyQueues.
@@ -474,6 +483,7 @@ func (q *Queries) EnqueueUsualTicks(ctx context.Context, arg EnqueueUsualTicksPa
 		arg.NextRunAts,
 		arg.PrevJobIds,
 		arg.PrevJobAts,
+		arg.CheckKeys,
 		arg.LeaderPid,
 	)
 	if err != nil {

@@ -248,26 +248,34 @@ FROM (SELECT DISTINCT x.queue FROM x WHERE x.intent = 'enqueue' AND (x.job_id IN
 -- the ticks and their definitions, and the jobs go in from what the UPDATE returns.
 --
 -- A schedule it cannot take as usual does not advance: one whose tick was decided before
--- (a backfill or a manual run at that instant), whose job key is held already, whose
--- overlap policy or definition changed, paused, or that lost the compare-and-set. The
--- ticker gives those to EnqueueDueTicks with the same decision at once, which tells them
+-- (a backfill or a manual run at that instant), whose job key is held already (with
+-- @check_keys, below), whose overlap policy or definition changed, paused, or that lost
+-- the compare-and-set. The ticker gives those to EnqueueDueTicks with the same decision at once, which tells them
 -- apart and records each as it does any tick, in one transaction with its state. What
 -- this statement returns, and the ledger rows it writes, are EnqueueDueTicks' for the
 -- same ticks: 'won' per schedule that advanced, and 'queue' per queue that got a job.
 --
 -- The jobs go in with a plain INSERT, not ON CONFLICT: a speculative insertion logs a
 -- confirmation record per job (48 bytes of WAL, 5% of a tick) to guard against a race
--- this statement need not survive. The keys already held are left out (in d, below), so
--- a unique violation means another transaction took a key after this statement's
--- snapshot: the statement fails, undoing everything, and the ticker gives all its ticks
--- to EnqueueDueTicks, which records that tick as 'foreign'.
+-- this statement need not survive. A key held by another job (one werkcron did not make
+-- for the tick: the ledger has no row for it) fails the statement with a unique
+-- violation, undoing everything. Such keys are rare, and looking for them costs a probe
+-- of werk_jobs' key index per tick on top of the insert's own (or a scan of werk_jobs),
+-- so the ticker first runs this statement with @check_keys false, which leaves that
+-- look out. After a unique violation it runs it again with @check_keys true, which
+-- leaves out the keys held when the statement starts, and keeps doing so for a while
+-- (another job may hold the keys of the schedule's next ticks too). A violation then
+-- means another transaction took a key after this statement's snapshot, and the ticker
+-- gives all its ticks to EnqueueDueTicks, which records that tick as 'foreign'.
 --
 -- d is the ticks with their definitions, and the state table is joined with d alone,
 -- for the reason EnqueueDueTicks gives. What d looks up, it looks up before the first
 -- job goes in: the keys already held are read once, by key, into a hashed subplan
 -- (NOT IN an uncorrelated subquery), not per tick. Planned while werk_jobs was empty (a
 -- drained queue, truncated by vacuum), a per-tick lookup was a scan of werk_jobs per
--- tick amid the inserts, each meeting the jobs inserted so far: 430 ms at 10,000.
+-- tick amid the inserts, each meeting the jobs inserted so far: 430 ms at 10,000. The
+-- ticker plans the statement for its parameters each time (custom plans), so with
+-- @check_keys false the look is folded away.
 WITH d AS MATERIALIZED (
     -- prev_written: the schedule's previous newest enqueued tick has its ledger row (its
     -- outcome was recorded); looked up here, before the ledger is written.
@@ -286,9 +294,9 @@ WITH d AS MATERIALIZED (
                  pg_catalog.unnest(@prev_job_ats::timestamptz[]) AS prev_job_at) u
     JOIN werk_cron_jobs j ON j.name = u.name AND NOT j.paused AND j.overlap IN ('allow', 'buffer_all')
     WHERE werk_cron_trusted_triggers()
-      -- Decided before, or its key held: EnqueueDueTicks' to tell apart.
+      -- Decided before, or (with @check_keys) its key held: EnqueueDueTicks' to tell apart.
       AND NOT EXISTS (SELECT 1 FROM werk_cron_ledger l WHERE l.name = u.name AND l.tick_at = u.tick_at)
-      AND u.key NOT IN (SELECT k.key FROM werk_jobs k WHERE k.key = ANY (@tick_keys::text[]))
+      AND (NOT @check_keys::boolean OR u.key NOT IN (SELECT k.key FROM werk_jobs k WHERE k.key = ANY (@tick_keys::text[])))
 ),
 -- The compare-and-set of EnqueueDueTicks, for one tick that gets its job. "Has a plan"
 -- is again a join clause (d.job_id is never NULL), for the reason given there.

@@ -193,7 +193,7 @@ func (p *primary) warmHelpers(leader int32) {
 		}
 		held = append(held, c)
 		sctx, cancel := context.WithTimeout(ctx, warmTimeout)
-		_, err = db.New(customPlan{c.Conn()}).EnqueueUsualTicks(sctx, usualParams(tickParams(nil, leader)))
+		_, err = db.New(customPlan{c.Conn()}).EnqueueUsualTicks(sctx, usualParams(tickParams(nil, leader), false))
 		cancel()
 		if err != nil {
 			p.log.Debug("warm a fan-out connection", "err", err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -47,6 +48,10 @@ type primary struct {
 	clearedHoldups []string
 	tablesLocked   bool
 	lastWon        time.Time
+	// checkKeysUntil (host time, Unix nanoseconds): until then, ticks at their usual pace
+	// leave out the job keys held when their statement starts (keyCheck in write.go).
+	// Written by the fan-out's connections too.
+	checkKeysUntil atomic.Int64
 
 	planner  *planner
 	filler   *filler

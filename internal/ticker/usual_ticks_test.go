@@ -93,7 +93,7 @@ func TestUsualTicksWriteWhatDueTicksWrite(t *testing.T) {
 	usual := tickParams(usualBatch, 0)
 	due := tickParams(dueBatch, 0)
 	due.JobIds = usual.JobIds // the same jobs, to compare them
-	usualRows, err := db.New(usualConn).EnqueueUsualTicks(ctx, usualParams(usual))
+	usualRows, err := db.New(usualConn).EnqueueUsualTicks(ctx, usualParams(usual, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,18 @@ func TestUsualTicksLeaveTheUnusualToDueTicks(t *testing.T) {
 			before := pgtest.QueryOne[string](t, conn, `SELECT format('%s', s) FROM werk_cron_state s WHERE name = 'plain'`)
 
 			all := tickParams(batch, 0)
-			rows, err := db.New(conn).EnqueueUsualTicks(ctx, usualParams(all))
+			if c.name == "key held" {
+				// Not looking for held keys first, the statement fails on it, undone.
+				_, err := db.New(conn).EnqueueUsualTicks(ctx, usualParams(all, false))
+				var pgErr *pgconn.PgError
+				if !errors.As(err, &pgErr) || pgErr.Code != uniqueViolation {
+					t.Fatalf("EnqueueUsualTicks without looking for held keys: %v; want a unique violation", err)
+				}
+				if n := pgtest.QueryOne[int64](t, conn, `SELECT count(*) FROM werk_jobs WHERE cron_name IS NOT NULL`); n != 0 {
+					t.Fatalf("%d jobs went in; want none", n)
+				}
+			}
+			rows, err := db.New(conn).EnqueueUsualTicks(ctx, usualParams(all, true))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -218,6 +229,10 @@ func TestUsualTicksLeaveTheUnusualToDueTicks(t *testing.T) {
 			}
 			if recorded != c.outcome {
 				t.Errorf("EnqueueDueTicks recorded plain's tick %q; want %q (rows %+v)", recorded, c.outcome, out[0].rows)
+			}
+			// Only a held key makes the next statements look for held keys first.
+			if checking := p.checkKeysUntil.Load() > time.Now().UnixNano(); checking != (c.name == "key held") {
+				t.Errorf("looking for held keys first: %v", checking)
 			}
 		})
 	}
@@ -262,7 +277,7 @@ func TestUsualTicksKeyTakenMidStatement(t *testing.T) {
 
 	pgtest.Exec(t, conn, `SET lock_timeout = '20s'`)
 	other, err := takeKey(func() error {
-		_, err := db.New(conn).EnqueueUsualTicks(ctx, usualParams(tickParams(batch, 0)))
+		_, err := db.New(conn).EnqueueUsualTicks(ctx, usualParams(tickParams(batch, 0), true))
 		return err
 	})
 	var pgErr *pgconn.PgError
@@ -333,7 +348,7 @@ func TestUsualTicksFencedByTheLeader(t *testing.T) {
 	run := func(leaderPid int32) (won int) {
 		t.Helper()
 		all := tickParams(batch, leaderPid)
-		rows, err := db.New(conn).EnqueueUsualTicks(ctx, usualParams(all))
+		rows, err := db.New(conn).EnqueueUsualTicks(ctx, usualParams(all, false))
 		if err != nil {
 			t.Fatal(err)
 		}

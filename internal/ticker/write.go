@@ -31,6 +31,12 @@ const (
 	// someone else after the statement's snapshot) is decided again this many times,
 	// each seeing what the last ran into, before it is split.
 	uniqueRetries = 3
+	// keyCheckFor: after a statement of ticks at their usual pace met a job key held by
+	// another job, the statements of the next this long look for held keys first (see
+	// EnqueueUsualTicks): a job holding one tick's key often comes with jobs holding the
+	// next ticks' (another scheduler enqueuing the same schedule), and each statement
+	// undone by one costs as much as the statement.
+	keyCheckFor = 10 * time.Minute
 	// splitWays: a batch that waited too long on a key is split this many ways, so that
 	// the schedules not involved commit at once and the blocked one is found in a few
 	// rounds (10,000 ticks: four rounds of lockTimeout).
@@ -104,11 +110,13 @@ func splitUsual(batch []planned) (usual, rest []planned) {
 
 // usualParams are EnqueueUsualTicks' parameters: those of EnqueueDueTicks it takes (one
 // tick per schedule, each to enqueue, needs no more).
-func usualParams(p db.EnqueueDueTicksParams) db.EnqueueUsualTicksParams {
+// checkKeys says whether to look for the keys held already first.
+func usualParams(p db.EnqueueDueTicksParams, checkKeys bool) db.EnqueueUsualTicksParams {
 	return db.EnqueueUsualTicksParams{
 		TickNames: p.TickNames, TickKeys: p.TickKeys, TickAts: p.TickAts, JobIds: p.JobIds,
 		PrevTickAts: p.PrevTickAts, SeenDefinedAts: p.SeenDefinedAts, NextRunAts: p.NextRunAts,
 		PrevJobIds: p.PrevJobIds, PrevJobAts: p.PrevJobAts, LeaderPid: p.LeaderPid,
+		CheckKeys: checkKeys,
 	}
 }
 
@@ -119,9 +127,22 @@ func usualParams(p db.EnqueueDueTicksParams) db.EnqueueUsualTicksParams {
 // statement's. Only a failure of the connection itself is returned.
 func (p *primary) executeUsual(ctx context.Context, conn *pgx.Conn, leader int32, batch []planned, out *[]written) ([]planned, error) {
 	all := tickParams(batch, leader) // one tick per decision: element i is batch[i]'s
-	sctx, cancel := context.WithTimeout(ctx, statementTimeout)
-	rows, err := db.New(customPlan{conn}).EnqueueUsualTicks(sctx, usualParams(all))
-	cancel()
+	run := func(check bool) ([]db.EnqueueUsualTicksRow, error) {
+		sctx, cancel := context.WithTimeout(ctx, statementTimeout)
+		defer cancel()
+		return db.New(customPlan{conn}).EnqueueUsualTicks(sctx, usualParams(all, check))
+	}
+	check := time.Now().UnixNano() < p.checkKeysUntil.Load()
+	rows, err := run(check)
+	var pgErr *pgconn.PgError
+	if !check && errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && !conn.IsClosed() {
+		// A job key held by another job (or taken meanwhile): look for held keys first,
+		// in this statement and those of the next keyCheckFor.
+		p.log.Info("a tick's job key is held by another job; ticks at their usual pace look for held keys first for a while",
+			"for", keyCheckFor, "err", err)
+		p.checkKeysUntil.Store(time.Now().Add(keyCheckFor).UnixNano())
+		rows, err = run(true)
+	}
 	if err != nil {
 		if conn.IsClosed() {
 			return nil, fmt.Errorf("enqueue ticks at their usual pace: %w", err)
