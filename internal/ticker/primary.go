@@ -184,7 +184,7 @@ func (p *primary) run(ctx, work context.Context) error {
 				go p.warmHelpers(p.backend) // a fan-out to split is coming
 			}
 		}
-		if due := p.hz.popDue(now, maxTicksPerStatement); len(due) > 0 {
+		if due := p.hz.popDue(now, p.hz.max); len(due) > 0 { // all one read holds
 			if err := p.tick(work, due, now); err != nil {
 				return err
 			}

@@ -34,8 +34,12 @@ const (
 	// statements of 5,000 took a fifth longer than one of 10,000 (BENCHMARKS.md), and
 	// the first jobs of a 100,000 fan-out still commit within about 0.3 s.
 	maxTicksPerStatement = 10000
-	// horizonRows caps the rows the primary reads and holds of the plan at once.
-	horizonRows = 10000
+	// horizonRows caps the rows the primary reads and holds of the plan at once, and what
+	// one tick takes of a larger fan-out: with --parallel 2, two statements of
+	// maxTicksPerStatement. Against reads of 10,000 a fan-out of 100,000 wrote about 15 B
+	// less WAL per job, in as much time (docs/benchmarks.md, change 28); the primary's
+	// peak RSS with a million schedules went from 40 to 52 MB.
+	horizonRows = 20000
 	// horizonAhead is how far ahead the primary reads the plan: the rows due within it
 	// are held and ticked without asking the database again.
 	horizonAhead = 5 * time.Second
