@@ -49,8 +49,8 @@ type primary struct {
 	tablesLocked   bool
 	lastWon        time.Time
 	// checkKeysUntil (host time, Unix nanoseconds): until then, ticks at their usual pace
-	// leave out the job keys held when their statement starts (keyCheck in write.go).
-	// Written by the fan-out's connections too.
+	// leave out the job keys held when their statement starts (keyCheckFor in
+	// write.go). Written by the fan-out's connections too.
 	checkKeysUntil atomic.Int64
 
 	planner  *planner

@@ -109,8 +109,8 @@ func splitUsual(batch []planned) (usual, rest []planned) {
 }
 
 // usualParams are EnqueueUsualTicks' parameters: those of EnqueueDueTicks it takes (one
-// tick per schedule, each to enqueue, needs no more).
-// checkKeys says whether to look for the keys held already first.
+// tick per schedule, each to enqueue, needs no more), and checkKeys, whether to look for
+// the keys held already first.
 func usualParams(p db.EnqueueDueTicksParams, checkKeys bool) db.EnqueueUsualTicksParams {
 	return db.EnqueueUsualTicksParams{
 		TickNames: p.TickNames, TickKeys: p.TickKeys, TickAts: p.TickAts, JobIds: p.JobIds,
