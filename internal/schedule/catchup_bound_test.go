@@ -36,3 +36,18 @@ func TestCatchupAllIsBoundedAfterALongOutage(t *testing.T) {
 		t.Errorf("a bound found for 10 pending ticks")
 	}
 }
+
+// One pending tick of a catchup = 'all' schedule, decided a second and a half after its
+// instant, as a large fan-out's later statements decide theirs: the allocations per
+// decision (go test -bench DecideAllOneTick -benchmem ./internal/schedule).
+func BenchmarkDecideAllOneTick(b *testing.B) {
+	s := cron.Interval{Anchor: t0, Every: time.Minute}
+	w := Window{After: t0.Add(-time.Minute), From: t0.Add(-time.Minute), Catchup: CatchupAll}
+	now := t0.Add(1500 * time.Millisecond)
+	b.ReportAllocs()
+	for b.Loop() {
+		if d := Decide(s, w, now); len(d.Enqueue) != 1 {
+			b.Fatalf("decision %+v; want the one tick", d)
+		}
+	}
+}

@@ -270,8 +270,11 @@ func OldestOfNewest(s cron.Schedule, w Window, now time.Time, n int) (time.Time,
 		if !from.After(first) || span > 200*365*24*time.Hour {
 			return time.Time{}, false // the span reaches back over every pending tick: few enough
 		}
-		// The newest n ticks in (from, now], if there are more than n.
-		ring := make([]time.Time, 0, n)
+		// The newest n ticks in (from, now], if there are more than n. The ring grows as
+		// ticks are found: a span usually holds a tick or two (a fan-out decides each
+		// schedule's one pending tick this way), and n slots made up front were 24 KB a
+		// decision, most of a large fan-out's garbage.
+		var ring []time.Time
 		count := 0
 		for t, ok := w.FirstAfter(s, from); ok && !t.After(now) && count < maxWalk; t, ok = w.FirstAfter(s, t) {
 			if len(ring) < n {
