@@ -98,7 +98,7 @@ const getSchedulesForTicker = `-- name: GetSchedulesForTicker :many
 SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
        j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
        coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
-       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar
+       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar, j.updated_at
 FROM werk_cron_state s
 JOIN werk_cron_jobs j ON j.name = s.name
 WHERE s.name = ANY ($1::text[])
@@ -128,6 +128,7 @@ type GetSchedulesForTickerRow struct {
 	StartDeadlineSecs  *int32     `json:"start_deadline_secs"`
 	MaxRuntimeSecs     *int32     `json:"max_runtime_secs"`
 	ExcludeCalendar    *string    `json:"exclude_calendar"`
+	UpdatedAt          time.Time  `json:"updated_at"`
 }
 
 // The named rows as they are now (after a decision that did not go through).
@@ -164,6 +165,7 @@ func (q *Queries) GetSchedulesForTicker(ctx context.Context, names []string) ([]
 			&i.StartDeadlineSecs,
 			&i.MaxRuntimeSecs,
 			&i.ExcludeCalendar,
+			&i.UpdatedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -180,7 +182,7 @@ const listDueSchedules = `-- name: ListDueSchedules :many
 SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
        j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
        coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
-       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar
+       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar, j.updated_at
 FROM werk_cron_state s
 JOIN werk_cron_jobs j ON j.name = s.name
 WHERE s.next_run_at IS NOT NULL
@@ -220,6 +222,7 @@ type ListDueSchedulesRow struct {
 	StartDeadlineSecs  *int32     `json:"start_deadline_secs"`
 	MaxRuntimeSecs     *int32     `json:"max_runtime_secs"`
 	ExcludeCalendar    *string    `json:"exclude_calendar"`
+	UpdatedAt          time.Time  `json:"updated_at"`
 }
 
 // The plan: the ticker reads only the schedules it must look at soon, and writes back
@@ -267,6 +270,7 @@ func (q *Queries) ListDueSchedules(ctx context.Context, arg ListDueSchedulesPara
 			&i.StartDeadlineSecs,
 			&i.MaxRuntimeSecs,
 			&i.ExcludeCalendar,
+			&i.UpdatedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -282,7 +286,7 @@ const lockInError = `-- name: LockInError :many
 SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
        j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
        coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
-       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar
+       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar, j.updated_at
 FROM werk_cron_state s
 JOIN werk_cron_jobs j ON j.name = s.name
 WHERE s.last_error IS NOT NULL AND s.name > $1::text
@@ -320,6 +324,7 @@ type LockInErrorRow struct {
 	StartDeadlineSecs  *int32     `json:"start_deadline_secs"`
 	MaxRuntimeSecs     *int32     `json:"max_runtime_secs"`
 	ExcludeCalendar    *string    `json:"exclude_calendar"`
+	UpdatedAt          time.Time  `json:"updated_at"`
 }
 
 // A new primary's second look at schedules in error, by name after @after, at most
@@ -357,6 +362,7 @@ func (q *Queries) LockInError(ctx context.Context, arg LockInErrorParams) ([]Loc
 			&i.StartDeadlineSecs,
 			&i.MaxRuntimeSecs,
 			&i.ExcludeCalendar,
+			&i.UpdatedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -372,7 +378,7 @@ const lockUnplannedAbove = `-- name: LockUnplannedAbove :many
 SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
        j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
        coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
-       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar
+       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar, j.updated_at
 FROM werk_cron_state s
 JOIN werk_cron_jobs j ON j.name = s.name
 WHERE s.planned_at IS NULL AND s.defined_at > $1::timestamptz
@@ -410,6 +416,7 @@ type LockUnplannedAboveRow struct {
 	StartDeadlineSecs  *int32     `json:"start_deadline_secs"`
 	MaxRuntimeSecs     *int32     `json:"max_runtime_secs"`
 	ExcludeCalendar    *string    `json:"exclude_calendar"`
+	UpdatedAt          time.Time  `json:"updated_at"`
 }
 
 // Schedules awaiting planning whose change is newer than @above (made while the
@@ -449,6 +456,7 @@ func (q *Queries) LockUnplannedAbove(ctx context.Context, arg LockUnplannedAbove
 			&i.StartDeadlineSecs,
 			&i.MaxRuntimeSecs,
 			&i.ExcludeCalendar,
+			&i.UpdatedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -464,7 +472,7 @@ const lockUnplannedBelow = `-- name: LockUnplannedBelow :many
 SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
        j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
        coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
-       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar
+       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar, j.updated_at
 FROM werk_cron_state s
 JOIN werk_cron_jobs j ON j.name = s.name
 WHERE s.planned_at IS NULL AND (s.defined_at, s.name) < ($1::timestamptz, $2::text)
@@ -503,6 +511,7 @@ type LockUnplannedBelowRow struct {
 	StartDeadlineSecs  *int32     `json:"start_deadline_secs"`
 	MaxRuntimeSecs     *int32     `json:"max_runtime_secs"`
 	ExcludeCalendar    *string    `json:"exclude_calendar"`
+	UpdatedAt          time.Time  `json:"updated_at"`
 }
 
 // The planner's sweep: rows awaiting planning after the cursor (@below_at, @below_name)
@@ -540,6 +549,7 @@ func (q *Queries) LockUnplannedBelow(ctx context.Context, arg LockUnplannedBelow
 			&i.StartDeadlineSecs,
 			&i.MaxRuntimeSecs,
 			&i.ExcludeCalendar,
+			&i.UpdatedAt,
 		); err != nil {
 			return nil, err
 		}

@@ -15,7 +15,7 @@
 SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
        j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
        coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
-       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar
+       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar, j.updated_at
 FROM werk_cron_state s
 JOIN werk_cron_jobs j ON j.name = s.name
 WHERE s.next_run_at IS NOT NULL
@@ -38,7 +38,7 @@ LIMIT 1;
 SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
        j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
        coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
-       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar
+       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar, j.updated_at
 FROM werk_cron_state s
 JOIN werk_cron_jobs j ON j.name = s.name
 WHERE s.name = ANY (@names::text[]);
@@ -51,7 +51,7 @@ WHERE s.name = ANY (@names::text[]);
 SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
        j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
        coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
-       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar
+       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar, j.updated_at
 FROM werk_cron_state s
 JOIN werk_cron_jobs j ON j.name = s.name
 WHERE s.planned_at IS NULL AND s.defined_at > @above::timestamptz
@@ -65,7 +65,7 @@ FOR NO KEY UPDATE OF s SKIP LOCKED;
 SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
        j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
        coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
-       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar
+       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar, j.updated_at
 FROM werk_cron_state s
 JOIN werk_cron_jobs j ON j.name = s.name
 WHERE s.planned_at IS NULL AND (s.defined_at, s.name) < (@below_at::timestamptz, @below_name::text)
@@ -79,7 +79,7 @@ FOR NO KEY UPDATE OF s SKIP LOCKED;
 SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
        j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
        coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
-       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar
+       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar, j.updated_at
 FROM werk_cron_state s
 JOIN werk_cron_jobs j ON j.name = s.name
 WHERE s.last_error IS NOT NULL AND s.name > @after::text

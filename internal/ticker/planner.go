@@ -314,6 +314,10 @@ func (pl *planner) planBatch(ctx context.Context) error {
 
 // planRows computes and writes the plans of rows its caller holds locked.
 func (pl *planner) planRows(ctx context.Context, q *db.Queries, rows []row) ([]*entry, error) {
+	rows, err := pl.consistent(ctx, q, rows)
+	if err != nil {
+		return nil, err
+	}
 	if len(rows) == 0 {
 		return nil, nil
 	}
@@ -342,6 +346,43 @@ func (pl *planner) planRows(ctx context.Context, q *db.Queries, rows []row) ([]*
 		return nil, fmt.Errorf("save plans: %w", err)
 	}
 	return planned, nil
+}
+
+// consistent returns rows with each row whose definition is not the one its state was
+// made for (updated_at is not defined_at) read again. A state row changed after the
+// locking read's snapshot is locked, and returned, as it is now, but joined with the
+// definition as the snapshot saw it: a schedule resumed meanwhile came back still
+// paused, and was planned as never to run again. Read again (a statement of its own,
+// so a snapshot of its own, while the state rows stay locked), the two agree. Rows gone
+// meanwhile (deleted) are dropped; a row whose two still differ (defined_at written by
+// hand) is planned as read.
+func (pl *planner) consistent(ctx context.Context, q *db.Queries, rows []row) ([]row, error) {
+	var stale []string
+	for _, r := range rows {
+		if !r.UpdatedAt.Equal(r.DefinedAt) {
+			stale = append(stale, r.Name)
+		}
+	}
+	if len(stale) == 0 {
+		return rows, nil
+	}
+	fresh, err := q.GetSchedulesForTicker(ctx, stale)
+	if err != nil {
+		return nil, fmt.Errorf("read again schedules changed while they were read: %w", err)
+	}
+	now := make(map[string]row, len(fresh))
+	for _, r := range fresh {
+		now[r.Name] = row(r)
+	}
+	out := rows[:0:0]
+	for _, r := range rows {
+		if r.UpdatedAt.Equal(r.DefinedAt) {
+			out = append(out, r)
+		} else if f, ok := now[r.Name]; ok {
+			out = append(out, f)
+		}
+	}
+	return out, nil
 }
 
 // recheckBatch plans again a batch of the schedules in error, after a promotion (the
