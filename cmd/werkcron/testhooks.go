@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	werkticker "github.com/pgwerk/werkcron/internal/ticker"
 	"github.com/pgwerk/werkcron/scheduler"
 )
 
@@ -31,7 +32,9 @@ func init() {
 		skew := fs.Duration("clock-skew", 0, "test build only: pretend the host clock is off by this much (ticks must not change)")
 		fs.DurationVar(&owedAfter, "owed-after", owedAfter, "test build only: /healthz fails once the primary owes a tick overdue by this long")
 		fs.DurationVar(&stuckAfter, "stuck-after", stuckAfter, "test build only: /healthz fails once the loop has not gone round for this long")
+		horizon := fs.Int("horizon-rows", 0, "test build only: rows of the plan the primary reads at once (0: the default)")
 		return func(opts *scheduler.TickerOptions) {
+			werkticker.SetHorizonRows(*horizon)
 			if d := *skew; d != 0 {
 				opts.Now = func() time.Time { return time.Now().Add(d) }
 			}

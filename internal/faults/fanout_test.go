@@ -240,11 +240,13 @@ func TestFanoutSigkillPrimary(t *testing.T) {
 	// Statements that last long enough (half a second per part) that one seen in flight
 	// is still in flight when its server process is stopped, however busy the machine.
 	slowJobInserts(t, pool)
-	p := startTicker(t, dsn, "--parallel", "4")
+	// Reads of the plan of 10,000: the fan-out takes two, so that the second part is
+	// written while the first has committed.
+	p := startTicker(t, dsn, "--parallel", "4", "--horizon-rows", "10000")
 	if first := waitInstances(t, pool, 1, 10*time.Second); first.osPid != p.pid() {
 		t.Fatalf("primary %+v, want the first ticker (pid %d)", first, p.pid())
 	}
-	s := startTicker(t, dsn, "--parallel", "4")
+	s := startTicker(t, dsn, "--parallel", "4", "--horizon-rows", "10000")
 	waitInstances(t, pool, 2, 10*time.Second)
 	waitPlanned(t, pool, "f", anchor)
 	watch := watchPrimaries(t, pool)

@@ -117,7 +117,7 @@ func (t *Ticker) lead(ctx context.Context, conn *pgx.Conn) error {
 	// finishes; a statement cut off rolls back whole.
 	work, stop := graceful(ctx, shutdownGrace)
 	defer stop()
-	p := &primary{Ticker: t, conn: conn, q: db.New(conn), hz: newHorizon(cmp.Or(t.horizonRows, horizonRows)), holdups: map[string]bool{}}
+	p := &primary{Ticker: t, conn: conn, q: db.New(conn), hz: newHorizon(cmp.Or(t.horizonRows, testHorizonRows, horizonRows)), holdups: map[string]bool{}}
 	p.warming, p.stopWarming = context.WithCancel(work)
 	// Whatever changed while no primary ran, and schedules in error.
 	p.planner = &planner{primary: p, pacer: pacer{pending: true}, recheck: true}

@@ -263,3 +263,7 @@ func (t *Ticker) setRole(role string) {
 		t.opts.OnRole(role)
 	}
 }
+
+// testHorizonRows replaces horizonRows when set (SetHorizonRows, in the fault tests'
+// build only).
+var testHorizonRows int
