@@ -218,7 +218,7 @@ func (b *bench) fanout(ctx context.Context, n int) (fanoutResult, error) {
 		}
 
 		// The floors, in the twin database.
-		key := tick.UTC().Format("2006-01-02T15:04:05Z")
+		key := key0(tick)
 		floor := func(sql string, args ...any) (time.Duration, error) {
 			for _, q := range []string{"TRUNCATE werk_jobs", "VACUUM werk_jobs", "VACUUM " + twinTables, "CHECKPOINT"} {
 				if _, err := twin.Exec(ctx, q); err != nil {
@@ -362,7 +362,7 @@ func dur(d time.Duration) string {
 	}
 }
 
-// key0 is the tick part of a job key.
+// key0 is the tick part of a job key (cron:<name>:<tick>), as the ticker writes it.
 func key0(tick time.Time) string { return tick.UTC().Format("2006-01-02T15:04:05Z") }
 
 // explain prints the plans of the two tick statements (as queries/tick.sql holds them) and of
@@ -452,7 +452,7 @@ func (b *bench) explain(ctx context.Context, n int) error {
 			}
 			tick = next
 			names = append(names, name)
-			keys = append(keys, "cron:"+name+":"+next.UTC().Format("2006-01-02T15:04:05Z"))
+			keys = append(keys, "cron:"+name+":"+key0(next))
 			prevTicks, defined, ats = append(prevTicks, last), append(defined, def), append(ats, next)
 			nexts = append(nexts, next.Add(period))
 			kinds, counts, heads = append(kinds, "enqueue"), append(counts, 1), append(heads, true)
