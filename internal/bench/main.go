@@ -81,6 +81,7 @@ type config struct {
 	baselinePar    int           // its --parallel
 	warmup         int           // ticks of each side before the measured ones
 	waldump        bool
+	timeline       bool
 }
 
 func main() {
@@ -107,6 +108,7 @@ func main() {
 	flag.IntVar(&cfg.baselinePar, "baseline-parallel", scheduler.DefaultParallel, "--parallel of the -baseline side")
 	flag.IntVar(&cfg.warmup, "warmup", 3, "ticks of each side before the measured ones (werkcron's state table settles over the first few)")
 	flag.BoolVar(&cfg.waldump, "waldump", false, "River comparison: print pg_waldump --stats=record of the last measured tick of each side and of werkcron's ledger phases")
+	flag.BoolVar(&cfg.timeline, "timeline", false, "River comparison: print each measured tick's transactions that wrote job rows (rows, start and commit after the instant)")
 	flag.IntVar(&cfg.workerJobs, "worker-jobs", 10000, "jobs per run of the worker-path measurement")
 	flag.BoolVar(&cfg.workerSync, "worker-sync", false, "worker path with synchronous_commit on, as pgwerk's workers run by default (off: the stricter measure)")
 	flag.IntVar(&cfg.workerRounds, "worker-rounds", 5, "rounds of the worker-path measurement (each: with, without and plain, taking turns)")

@@ -414,6 +414,13 @@ func (b *bench) cmpTick(ctx context.Context, r *riverResult, s *side, due time.T
 		s.dumps = append(s.dumps, s.waldump(ctx, fmt.Sprintf("%s tick, N=%d", s.name, s.n), l0, l1))
 	}
 	s.ticks = append(s.ticks, t)
+	if b.cfg.timeline {
+		line, err := s.timeline(ctx, due)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "bench:   %s tick %d transactions: %s\n", s.name, len(s.ticks), line)
+	}
 	if s.kind == kindRiver {
 		fmt.Fprintf(os.Stderr, "bench:   %s tick %d: %s (last commit %s), %d B/job\n", s.name, len(s.ticks), dur(t.visible), dur(t.commit), t.wal/int64(s.n))
 		return nil

@@ -255,6 +255,32 @@ func (s *side) measureTick(ctx context.Context, due time.Time) (cmpTick, lsn, ls
 	return t, l0, l1, nil
 }
 
+// timeline lists the transactions that wrote the job rows of the tick due, in order
+// of commit: rows, then when the transaction started and committed, after the instant
+// (ms). What a fan-out's time goes to shows in it: the gaps between one statement's
+// commit and the next one's start are the ticker's own.
+func (s *side) timeline(ctx context.Context, due time.Time) (string, error) {
+	rows, err := s.conn.Query(ctx, `
+		SELECT count(*), extract(epoch FROM min(`+s.began()+`) - $1) * 1000,
+		       extract(epoch FROM pg_xact_commit_timestamp(xmin) - $1) * 1000
+		FROM `+s.jobs()+` WHERE scheduled_at = $1
+		GROUP BY xmin::text, pg_xact_commit_timestamp(xmin) ORDER BY 3`, due)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n int
+		var began, commit float64
+		if err := rows.Scan(&n, &began, &commit); err != nil {
+			return "", err
+		}
+		out = append(out, fmt.Sprintf("%d %.0f-%.0f", n, began, commit))
+	}
+	return strings.Join(out, ", "), rows.Err()
+}
+
 // sampleWaits adds what the side's other active backends are doing to waits.
 func (s *side) sampleWaits(ctx context.Context, waits map[string]int) error {
 	rows, err := s.conn.Query(ctx, `SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU')
