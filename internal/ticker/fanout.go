@@ -81,13 +81,12 @@ func parts(batch []planned, parallel int) [][]planned {
 	return out
 }
 
-// writeAll writes the decisions of batch and returns what came of them, part by part
+// writeAll writes the parts of a round and returns what came of them, part by part
 // (apply them in that order: see applyAll). The parts are written by up to
 // opts.Parallel connections at once, in order of falling due. A part whose connection
 // failed is written again by the leader's session (a statement that did go through then
 // loses its compare-and-set, and is read back like any other).
-func (p *primary) writeAll(ctx context.Context, batch []planned) ([][]written, error) {
-	ps := parts(batch, p.opts.Parallel)
+func (p *primary) writeAll(ctx context.Context, ps []part) ([][]written, error) {
 	results := make([][]written, len(ps))
 	failed := make([]error, len(ps))
 	next := make(chan int, len(ps))

@@ -383,13 +383,15 @@ func (p *primary) planLocked(err error) bool {
 // farFuture stands for "nothing planned": the horizon reaches everywhere.
 var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// untilNextTick is how long until the next due tick, or the horizon's end (where the
-// plan is read again): how long a service's statement may take without holding up a
-// tick. ok is false when there is neither.
+// untilNextTick is how long until the primary decides the next due tick (prepareLead
+// before it), or the horizon's end (where the plan is read again): how long a service's
+// statement may take without holding up a tick. ok is false when there is neither.
 func (p *primary) untilNextTick() (until time.Duration, ok bool) {
 	next := p.hz.next()
 	if next.IsZero() || p.hz.end.Before(next) {
 		next = p.hz.end
+	} else {
+		next = next.Add(-prepareLead)
 	}
 	if next.IsZero() {
 		return 0, false

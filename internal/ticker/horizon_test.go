@@ -3,12 +3,8 @@ package ticker
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/pgwerk/werkcron/internal/pgtest"
 )
@@ -79,22 +75,7 @@ func TestFanoutReadsThePlanAhead(t *testing.T) {
 		SELECT 'f' || i, 'app.f', 3600, $1 FROM generate_series(1, $2) i`, at, n); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tk, err := NewConfig(cfg, Options{Parallel: 2, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tk.horizonRows = cap // reads of 100 rows: 350 due take four
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- tk.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		<-done
-	})
+	tk := runTicker(t, dsn, Options{Parallel: 2}, cap) // reads of 100 rows: 350 due take four
 
 	pgtest.Eventually(t, 15*time.Second, "a job for every schedule at the instant", func() bool {
 		var jobs int

@@ -147,7 +147,7 @@ func (rc *recorder) step(ctx context.Context) error {
 		}
 	}
 	if bound < outcomeMinBound {
-		o.notBefore = time.Now().Add(max(bound, 0) + wakeMargin) // after the tick
+		o.notBefore = time.Now().Add(max(bound, 0) + prepareLead + wakeMargin) // after the tick
 		return nil
 	}
 	if !o.passing {

@@ -215,7 +215,7 @@ func TestUsualTicksLeaveTheUnusualToDueTicks(t *testing.T) {
 			// so their decisions, made again here, lose the compare-and-set).
 			p := &primary{Ticker: &Ticker{log: slog.New(slog.NewTextHandler(io.Discard, nil))}, conn: conn, q: db.New(conn)}
 			var out []written
-			if err := p.execute(ctx, conn, 0, batch[:1], &out); err != nil {
+			if err := p.execute(ctx, conn, 0, layout(batch[:1]), &out); err != nil {
 				t.Fatal(err)
 			}
 			if len(out) != 1 {
@@ -295,7 +295,7 @@ func TestUsualTicksKeyTakenMidStatement(t *testing.T) {
 	pgtest.Exec(t, check, `DELETE FROM werk_jobs`)
 	p := &primary{Ticker: &Ticker{log: slog.New(slog.NewTextHandler(io.Discard, nil))}, conn: conn, q: db.New(conn)}
 	var out []written
-	other, err = takeKey(func() error { return p.execute(ctx, conn, 0, batch, &out) })
+	other, err = takeKey(func() error { return p.execute(ctx, conn, 0, layout(batch), &out) })
 	if err != nil {
 		t.Fatal(err)
 	}

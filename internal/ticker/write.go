@@ -54,15 +54,34 @@ type written struct {
 	err         error
 }
 
-// execute writes the decisions of batch on conn, without touching the ticker's state (it
-// may run on several connections at once; the results are applied afterwards, in
-// order). Ticks at their usual pace go through EnqueueUsualTicks first; whatever it
-// did not take, and every other decision, through EnqueueDueTicks (executeDue). Only a
-// failure of the connection itself is returned.
-func (p *primary) execute(ctx context.Context, conn *pgx.Conn, leader int32, batch []planned, out *[]written) error {
+// part is one tick statement's share of a round, laid out before it is written: the
+// ticks at their usual pace with their statement's arrays (element i is usual[i]'s;
+// the fence is set by the connection that writes it), and every other decision.
+type part struct {
+	usual []planned
+	ticks db.EnqueueDueTicksParams
+	rest  []planned
+}
+
+// layout lays batch out as a part.
+func layout(batch []planned) part {
 	usual, rest := splitUsual(batch)
+	pt := part{usual: usual, rest: rest}
 	if len(usual) > 0 {
-		notTaken, err := p.executeUsual(ctx, conn, leader, usual, out)
+		pt.ticks = tickParams(usual, 0)
+	}
+	return pt
+}
+
+// execute writes a part on conn, without touching the ticker's state (it may run on
+// several connections at once; the results are applied afterwards, in order). Ticks at
+// their usual pace go through EnqueueUsualTicks first; whatever it did not take, and
+// every other decision, through EnqueueDueTicks (executeDue). Only a failure of the
+// connection itself is returned.
+func (p *primary) execute(ctx context.Context, conn *pgx.Conn, leader int32, pt part, out *[]written) error {
+	rest := pt.rest[:len(pt.rest):len(pt.rest)] // a part written again appends afresh
+	if len(pt.usual) > 0 {
+		notTaken, err := p.executeUsual(ctx, conn, leader, pt.usual, pt.ticks, out)
 		if err != nil {
 			return err
 		}
@@ -120,13 +139,13 @@ func usualParams(p db.EnqueueDueTicksParams, checkKeys bool) db.EnqueueUsualTick
 	}
 }
 
-// executeUsual runs EnqueueUsualTicks for batch (ticks at their usual pace) and returns
-// the decisions it did not take, for EnqueueDueTicks: those of schedules that did not
-// advance, or all of them when the database refused the statement (EnqueueDueTicks
-// deals with each refusal). What the ones taken did is added to out like any tick
-// statement's. Only a failure of the connection itself is returned.
-func (p *primary) executeUsual(ctx context.Context, conn *pgx.Conn, leader int32, batch []planned, out *[]written) ([]planned, error) {
-	all := tickParams(batch, leader) // one tick per decision: element i is batch[i]'s
+// executeUsual runs EnqueueUsualTicks for batch (ticks at their usual pace, laid out as
+// all) and returns the decisions it did not take, for EnqueueDueTicks: those of
+// schedules that did not advance, or all of them when the database refused the
+// statement (EnqueueDueTicks deals with each refusal). What the ones taken did is added
+// to out like any tick statement's. Only a failure of the connection itself is returned.
+func (p *primary) executeUsual(ctx context.Context, conn *pgx.Conn, leader int32, batch []planned, all db.EnqueueDueTicksParams, out *[]written) ([]planned, error) {
+	all.LeaderPid = leader
 	run := func(check bool) ([]db.EnqueueUsualTicksRow, error) {
 		sctx, cancel := context.WithTimeout(ctx, statementTimeout)
 		defer cancel()
