@@ -57,3 +57,24 @@ func TestPartsCutsInDueAndNameOrder(t *testing.T) {
 		}
 	}
 }
+
+// A statement's job keys are jobKey's, tick by tick, whatever zone a tick is in and
+// however the ticks of a batch alternate between instants.
+func TestTickParamsKeysAreJobKeys(t *testing.T) {
+	at := time.Date(2026, 12, 5, 9, 30, 0, 0, time.UTC)
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch []planned
+	for i, tick := range []time.Time{at, at, at.Add(time.Second), at.In(berlin), at} {
+		e := &entry{name: fmt.Sprintf("s%d", i), next: tick}
+		batch = append(batch, planned{e, schedule.Decision{Enqueue: []time.Time{tick}}})
+	}
+	p := tickParams(batch, 0)
+	for i, key := range p.TickKeys {
+		if want := jobKey(p.TickNames[i], p.TickAts[i]); key != want {
+			t.Errorf("tick %d: key %q, want %q", i, key, want)
+		}
+	}
+}

@@ -190,7 +190,7 @@ func (p *primary) run(ctx, work context.Context) error {
 			}
 			continue
 		}
-		if at := p.hz.next(); !at.IsZero() && at.Sub(now) <= prepareLead {
+		if at := p.hz.next(); !at.IsZero() && at.Sub(p.now()) <= prepareLead {
 			if err := p.tickAt(ctx, work, at); err != nil {
 				return err
 			}

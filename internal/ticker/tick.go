@@ -48,6 +48,9 @@ func (p *primary) tick(ctx context.Context, due []*entry, now time.Time) error {
 // Nothing else runs on the loop meanwhile (the wait is shorter than prepareLead). A
 // shutdown during the wait writes nothing: the next primary ticks them.
 func (p *primary) tickAt(ctx, work context.Context, at time.Time) error {
+	if now := p.now(); now.After(at) {
+		at = now // the loop got here late (a slow read of the plan): decide as of now
+	}
 	r, err := p.decide(work, p.hz.popDue(at, p.hz.max), at)
 	if err != nil {
 		return err
@@ -86,7 +89,7 @@ func (p *primary) decide(ctx context.Context, due []*entry, now time.Time) (*rou
 		r.ahead.stop()
 		return nil, err
 	}
-	var batch []planned
+	batch := make([]planned, 0, len(due))
 	for _, e := range due {
 		if e.sched == nil {
 			// Not plannable (the planner wrote last_error); here only if the row changed

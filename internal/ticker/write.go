@@ -1,7 +1,9 @@
 package ticker
 
 import (
+	"bufio"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -320,7 +322,27 @@ func split(batch []planned, ways int) [][]planned {
 
 // jobKey is the job key of a schedule's tick, werk_jobs.key: one job per tick.
 func jobKey(name string, tick time.Time) string {
-	return "cron:" + name + ":" + tick.UTC().Format("2006-01-02T15:04:05Z")
+	return keyOf(name, tick.UTC().Format(keyTimeLayout))
+}
+
+// keyOf is the job key of a schedule's tick written as a job key writes it.
+func keyOf(name, tick string) string { return "cron:" + name + ":" + tick }
+
+// keyTimeLayout is how a job key writes its tick.
+const keyTimeLayout = "2006-01-02T15:04:05Z"
+
+// keyTimes formats ticks for job keys, once per run of equal ticks: a fan-out's ticks
+// share one instant.
+type keyTimes struct {
+	at   time.Time
+	text string
+}
+
+func (k *keyTimes) format(at time.Time) string {
+	if k.text == "" || !at.Equal(k.at) {
+		k.at, k.text = at, at.UTC().Format(keyTimeLayout)
+	}
+	return k.text
 }
 
 // tickParams lays batch out as the tick statement's arrays, one element per tick;
@@ -339,6 +361,10 @@ func tickParams(batch []planned, leader int32) db.EnqueueDueTicksParams {
 		PrevJobIds: make([]uuid.UUID, 0, n), PrevJobAts: make([]time.Time, 0, n),
 		LeaderPid: leader,
 	}
+	var times keyTimes
+	// Job ids draw their random bits from a buffer: one read of the system's random
+	// source per 400 ids rather than one per id.
+	random := bufio.NewReaderSize(rand.Reader, 4096)
 	for _, b := range batch {
 		scheduleTicks := int32(len(b.d.Missed) + len(b.d.Excluded) + len(b.d.Enqueue))
 		newest := b.d.Newest()
@@ -350,7 +376,7 @@ func tickParams(batch []planned, leader int32) db.EnqueueDueTicksParams {
 		}
 		add := func(at time.Time, kind string, ticks int) {
 			p.TickNames = append(p.TickNames, b.e.name)
-			p.TickKeys = append(p.TickKeys, jobKey(b.e.name, at))
+			p.TickKeys = append(p.TickKeys, keyOf(b.e.name, times.format(at)))
 			p.TickAts = append(p.TickAts, at)
 			p.TickKinds = append(p.TickKinds, kind)
 			p.TickCounts = append(p.TickCounts, int32(ticks))
@@ -359,7 +385,7 @@ func tickParams(batch []planned, leader int32) db.EnqueueDueTicksParams {
 			// splitting pages all over the index. A missed tick gets no job.
 			id := uuid.Nil
 			if kind == "enqueue" {
-				id = uuid.Must(uuid.NewV7())
+				id = uuid.Must(uuid.NewV7FromReader(random))
 			}
 			p.JobIds = append(p.JobIds, id)
 			p.ScheduleTicks = append(p.ScheduleTicks, scheduleTicks) // all or none of them go through
