@@ -78,3 +78,35 @@ func TestTickParamsKeysAreJobKeys(t *testing.T) {
 		}
 	}
 }
+
+// The parts of a round take their job ids in turn from one ascending run, so that their
+// statements, running at once, all insert at the right edge of werk_jobs' primary key:
+// each part's ids ascend, and between two of a part's ids lies one of every other
+// part's (while it has any left).
+func TestLayoutDealsJobIDsInTurn(t *testing.T) {
+	at := time.Date(2026, 12, 5, 9, 30, 0, 0, time.UTC)
+	var batch []planned
+	for i := range 2500 {
+		e := &entry{name: fmt.Sprintf("s%05d", i), next: at}
+		batch = append(batch, planned{e, schedule.Decision{Enqueue: []time.Time{at}}})
+	}
+	ps := layoutAll([][]planned{batch[:1000], batch[1000:2000], batch[2000:]})
+	var all []string
+	for i := 0; len(all) < len(batch); i++ {
+		for _, p := range ps {
+			if i < len(p.ticks.JobIds) {
+				all = append(all, p.ticks.JobIds[i].String())
+			}
+		}
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i] <= all[i-1] {
+			t.Fatalf("id %d (%s) not after id %d (%s) taking the parts in turn", i, all[i], i-1, all[i-1])
+		}
+	}
+	for i, p := range ps {
+		if len(p.ticks.JobIds) != len(p.usual) {
+			t.Errorf("part %d: %d ids for %d ticks", i, len(p.ticks.JobIds), len(p.usual))
+		}
+	}
+}

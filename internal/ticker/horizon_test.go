@@ -67,14 +67,7 @@ func TestFanoutReadsThePlanAhead(t *testing.T) {
 	ctx := context.Background()
 	setup := connect(t, dsn)
 	const n, cap = 350, 100
-	var at time.Time
-	if err := setup.QueryRow(ctx, `SELECT date_trunc('second', now()) + interval '3 seconds'`).Scan(&at); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := setup.Exec(ctx, `INSERT INTO werk_cron_jobs (name, func, interval_secs, starts_at)
-		SELECT 'f' || i, 'app.f', 3600, $1 FROM generate_series(1, $2) i`, at, n); err != nil {
-		t.Fatal(err)
-	}
+	at := dueTogether(t, setup, n, 3600)
 	tk := runTicker(t, dsn, Options{Parallel: 2}, cap) // reads of 100 rows: 350 due take four
 
 	pgtest.Eventually(t, 15*time.Second, "a job for every schedule at the instant", func() bool {

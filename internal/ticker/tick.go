@@ -140,9 +140,7 @@ func (p *primary) decide(ctx context.Context, due []*entry, now time.Time) (*rou
 		batch = append(batch, planned{e, d})
 	}
 	if len(batch) > 0 {
-		for _, b := range parts(batch, p.opts.Parallel) {
-			r.parts = append(r.parts, layout(b))
-		}
+		r.parts = layoutAll(parts(batch, p.opts.Parallel))
 	}
 	return r, nil
 }

@@ -36,6 +36,22 @@ func runTicker(t *testing.T, dsn string, opts Options, rows int) *Ticker {
 	return tk
 }
 
+// dueTogether inserts n schedules, f1 to fn, every intervalSecs from the same whole
+// second 3 s from now, and returns that instant (by the database's clock).
+func dueTogether(t *testing.T, setup *pgx.Conn, n, intervalSecs int) time.Time {
+	t.Helper()
+	ctx := context.Background()
+	var at time.Time
+	if err := setup.QueryRow(ctx, `SELECT date_trunc('second', now()) + interval '3 seconds'`).Scan(&at); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := setup.Exec(ctx, `INSERT INTO werk_cron_jobs (name, func, interval_secs, starts_at)
+		SELECT 'f' || i, 'app.f', $3, $1 FROM generate_series(1, $2) i`, at, n, intervalSecs); err != nil {
+		t.Fatal(err)
+	}
+	return at
+}
+
 // A tick is decided ahead of its instant (tickAt) and written at it, not before: the
 // database, whose clock decides, takes each tick's statement at the first try. Sent
 // early, the statement would find the tick still in the future and advance nothing,
@@ -79,14 +95,7 @@ func TestFanoutRoundsKeepEverySchedulesNextTick(t *testing.T) {
 	ctx := context.Background()
 	setup := connect(t, dsn)
 	const n, rows = 350, 100
-	var at time.Time
-	if err := setup.QueryRow(ctx, `SELECT date_trunc('second', now()) + interval '3 seconds'`).Scan(&at); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := setup.Exec(ctx, `INSERT INTO werk_cron_jobs (name, func, interval_secs, starts_at)
-		SELECT 'f' || i, 'app.f', 2, $1 FROM generate_series(1, $2) i`, at, n); err != nil {
-		t.Fatal(err)
-	}
+	at := dueTogether(t, setup, n, 2)
 	tk := runTicker(t, dsn, Options{Parallel: 2}, rows)
 
 	second := at.Add(2 * time.Second)

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"time"
@@ -66,14 +67,54 @@ type part struct {
 }
 
 // layout lays batch out as a part.
-func layout(batch []planned) part {
-	usual, rest := splitUsual(batch)
-	pt := part{usual: usual, rest: rest}
-	if len(usual) > 0 {
-		pt.ticks = tickParams(usual, 0)
+func layout(batch []planned) part { return layoutAll([][]planned{batch})[0] }
+
+// layoutAll lays the batches of a round out as its parts. The ticks at their usual pace
+// get their job ids from one ascending run of time-ordered ids, dealt out to the parts
+// in turn: the parts' statements, running at once, then all insert at the right edge
+// of werk_jobs' primary key, as one statement would. Given a range each (the first
+// part the lowest ids), all but the last inserted in the middle of the index, splitting
+// its pages in halves: 5-10 B more WAL per job at 100,000 due.
+func layoutAll(batches [][]planned) []part {
+	ps := make([]part, len(batches))
+	counts := make([]int, len(batches))
+	for i, b := range batches {
+		ps[i].usual, ps[i].rest = splitUsual(b)
+		counts[i] = len(ps[i].usual) // one tick each, to enqueue
 	}
-	return pt
+	ids := dealIDs(counts)
+	for i := range ps {
+		if len(ps[i].usual) > 0 {
+			ps[i].ticks = tickParamsWith(ps[i].usual, 0, ids[i])
+		}
+	}
+	return ps
 }
+
+// dealIDs makes one ascending run of time-ordered job ids, counts[i] of them for part
+// i, dealt out to the parts in turn.
+func dealIDs(counts []int) [][]uuid.UUID {
+	out := make([][]uuid.UUID, len(counts))
+	total := 0
+	for i, n := range counts {
+		out[i] = make([]uuid.UUID, 0, n)
+		total += n
+	}
+	random := idRandom()
+	for total > 0 {
+		for i, n := range counts {
+			if len(out[i]) < n {
+				out[i] = append(out[i], uuid.Must(uuid.NewV7FromReader(random)))
+				total--
+			}
+		}
+	}
+	return out
+}
+
+// idRandom is where job ids draw their random bits from: a buffer, one read of the
+// system's random source per 400 ids rather than one per id.
+func idRandom() io.Reader { return bufio.NewReaderSize(rand.Reader, 4096) }
 
 // execute writes a part on conn, without touching the ticker's state (it may run on
 // several connections at once; the results are applied afterwards, in order). Ticks at
@@ -348,6 +389,12 @@ func (k *keyTimes) format(at time.Time) string {
 // tickParams lays batch out as the tick statement's arrays, one element per tick;
 // leader fences a statement run on another connection than the leader's (see execute).
 func tickParams(batch []planned, leader int32) db.EnqueueDueTicksParams {
+	return tickParamsWith(batch, leader, nil)
+}
+
+// tickParamsWith is tickParams with the job ids of its ticks to enqueue, in order (nil:
+// made here).
+func tickParamsWith(batch []planned, leader int32, ids []uuid.UUID) db.EnqueueDueTicksParams {
 	n := 0
 	for _, b := range batch {
 		n += len(b.d.Missed) + len(b.d.Excluded) + len(b.d.Enqueue)
@@ -362,9 +409,10 @@ func tickParams(batch []planned, leader int32) db.EnqueueDueTicksParams {
 		LeaderPid: leader,
 	}
 	var times keyTimes
-	// Job ids draw their random bits from a buffer: one read of the system's random
-	// source per 400 ids rather than one per id.
-	random := bufio.NewReaderSize(rand.Reader, 4096)
+	var random io.Reader
+	if ids == nil {
+		random = idRandom()
+	}
 	for _, b := range batch {
 		scheduleTicks := int32(len(b.d.Missed) + len(b.d.Excluded) + len(b.d.Enqueue))
 		newest := b.d.Newest()
@@ -385,7 +433,11 @@ func tickParams(batch []planned, leader int32) db.EnqueueDueTicksParams {
 			// splitting pages all over the index. A missed tick gets no job.
 			id := uuid.Nil
 			if kind == "enqueue" {
-				id = uuid.Must(uuid.NewV7FromReader(random))
+				if random != nil {
+					id = uuid.Must(uuid.NewV7FromReader(random))
+				} else {
+					id, ids = ids[0], ids[1:]
+				}
 			}
 			p.JobIds = append(p.JobIds, id)
 			p.ScheduleTicks = append(p.ScheduleTicks, scheduleTicks) // all or none of them go through
