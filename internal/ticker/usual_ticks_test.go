@@ -375,3 +375,6 @@ func TestUsualTicksFencedByTheLeader(t *testing.T) {
 		t.Fatalf("leader_pid's session holding the leader lock: %d won, %d jobs; want all 7", won, jobs())
 	}
 }
+
+// layout lays batch out as one part, as a round of one part would be.
+func layout(batch []planned) part { return layoutAll([][]planned{batch})[0] }

@@ -66,9 +66,6 @@ type part struct {
 	rest  []planned
 }
 
-// layout lays batch out as a part.
-func layout(batch []planned) part { return layoutAll([][]planned{batch})[0] }
-
 // layoutAll lays the batches of a round out as its parts. The ticks at their usual pace
 // get their job ids from one ascending run of time-ordered ids, dealt out to the parts
 // in turn: the parts' statements, running at once, then all insert at the right edge
