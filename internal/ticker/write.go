@@ -68,10 +68,10 @@ type part struct {
 
 // layoutAll lays the batches of a round out as its parts. The ticks at their usual pace
 // get their job ids from one ascending run of time-ordered ids, dealt out to the parts
-// in turn: the parts' statements, running at once, then all insert at the right edge
+// in turn: the parts' statements, running at once, then all insert near the right edge
 // of werk_jobs' primary key, as one statement would. Given a range each (the first
-// part the lowest ids), all but the last inserted in the middle of the index, splitting
-// its pages in halves: 5-10 B more WAL per job at 100,000 due.
+// part the lowest ids), all but the last would insert in the middle of the index,
+// where a full page splits in halves instead of leaving a full page behind.
 func layoutAll(batches [][]planned) []part {
 	ps := make([]part, len(batches))
 	counts := make([]int, len(batches))
