@@ -326,15 +326,6 @@ func TestUsualTicksKeyTakenMidStatement(t *testing.T) {
 	}
 }
 
-func indexOf(names []string, name string) int {
-	for i, n := range names {
-		if n == name {
-			return i
-		}
-	}
-	return -1
-}
-
 // EnqueueUsualTicks run on another connection of the primary's process (leader_pid set)
 // goes through only while the session whose backend is leader_pid holds the leader lock:
 // with nobody holding it, or another session, it advances nothing and writes no job.
