@@ -15,6 +15,10 @@ type clock struct {
 	hostAt   time.Time     // the host's clock (opts.Now, monotonic) at that instant
 	offset   time.Duration // database clock minus host clock (for the logs)
 	lastBeat time.Time     // host time of the last heartbeat
+	// slack: half the round trip of the heartbeat the estimate comes from, how far it
+	// may run ahead of the database's clock (the server read its clock somewhere in
+	// that round trip, not necessarily halfway).
+	slack time.Duration
 }
 
 // now is the database's time as this host estimates it: the database clock read at the
@@ -52,6 +56,7 @@ func (p *primary) heartbeat(ctx context.Context) error {
 	if rtt := after.Sub(before); rtt <= maxClockRTT || p.dbAt.IsZero() {
 		p.hostAt = before.Add(rtt / 2)
 		p.dbAt = hb.Now
+		p.slack = rtt / 2
 		p.offset = p.dbAt.Sub(p.hostAt.Round(0))
 	} else {
 		p.log.Warn("heartbeat round trip too slow to read the database clock; keeping the last reading", "rtt", rtt)

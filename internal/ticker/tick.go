@@ -55,7 +55,10 @@ func (p *primary) tickAt(ctx, work context.Context, at time.Time) error {
 	if err != nil {
 		return err
 	}
-	if err := p.waitUntil(ctx, at.Add(wakeMargin)); err != nil {
+	// Sent as soon as this host's estimate says the instant has come, a statement could
+	// reach a database whose clock has not: it would advance nothing, and the round
+	// would be written again. So the wait covers how far the estimate may be ahead.
+	if err := p.waitUntil(ctx, at.Add(wakeMargin+p.slack)); err != nil {
 		r.ahead.stop()
 		return nil
 	}
@@ -65,7 +68,8 @@ func (p *primary) tickAt(ctx, work context.Context, at time.Time) error {
 // waitUntil sleeps until the database's clock, as this host estimates it, passes at
 // (a short wait: tickAt's). Only ctx's end cuts it short.
 func (p *primary) waitUntil(ctx context.Context, at time.Time) error {
-	limit := time.Now().Add(2 * prepareLead) // a clock that does not move (a test's) ends it too
+	// A clock that does not move (a test's) ends it too, prepareLead late.
+	limit := time.Now().Add(max(at.Sub(p.now()), 0) + prepareLead)
 	for d := at.Sub(p.now()); d > 0 && time.Now().Before(limit); d = at.Sub(p.now()) {
 		t := time.NewTimer(d)
 		select {
