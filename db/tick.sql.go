@@ -336,21 +336,23 @@ WITH d AS MATERIALIZED (
     SELECT u.name, u.key, u.tick_at, u.job_id, u.prev_tick_at, u.seen_defined_at, u.next_run_at, u.prev_job_id, u.prev_job_at, EXISTS (SELECT 1 FROM werk_cron_ledger p WHERE p.name = u.name AND p.tick_at = u.prev_job_at) AS prev_written,
            j.func, j.queue, j.args, j.kwargs, j.priority, j.max_attempts, j.timeout_secs, j.meta, j.result_ttl,
            j.failure_ttl, j.overlap, j.start_deadline_secs, j.jitter_secs,
-           (j.start_deadline_secs IS NOT NULL OR j.max_runtime_secs IS NOT NULL) AS watched
-    FROM (SELECT pg_catalog.unnest($1::text[]) AS name,
-                 pg_catalog.unnest($2::text[]) AS key,
-                 pg_catalog.unnest($3::timestamptz[]) AS tick_at,
-                 pg_catalog.unnest($4::uuid[]) AS job_id,
-                 pg_catalog.unnest($5::timestamptz[]) AS prev_tick_at,
-                 pg_catalog.unnest($6::timestamptz[]) AS seen_defined_at,
-                 pg_catalog.unnest($7::timestamptz[]) AS next_run_at,
-                 pg_catalog.unnest($8::uuid[]) AS prev_job_id,
-                 pg_catalog.unnest($9::timestamptz[]) AS prev_job_at) u
+           (j.start_deadline_secs IS NOT NULL OR j.max_runtime_secs IS NOT NULL) AS watched,
+           (SELECT pg_catalog.clock_timestamp()
+            FROM pg_catalog.pg_sleep_until(least($1::timestamptz, pg_catalog.clock_timestamp() + interval '1 second'))) AS waited
+    FROM (SELECT pg_catalog.unnest($2::text[]) AS name,
+                 pg_catalog.unnest($3::text[]) AS key,
+                 pg_catalog.unnest($4::timestamptz[]) AS tick_at,
+                 pg_catalog.unnest($5::uuid[]) AS job_id,
+                 pg_catalog.unnest($6::timestamptz[]) AS prev_tick_at,
+                 pg_catalog.unnest($7::timestamptz[]) AS seen_defined_at,
+                 pg_catalog.unnest($8::timestamptz[]) AS next_run_at,
+                 pg_catalog.unnest($9::uuid[]) AS prev_job_id,
+                 pg_catalog.unnest($10::timestamptz[]) AS prev_job_at) u
     JOIN werk_cron_jobs j ON j.name = u.name AND NOT j.paused AND j.overlap IN ('allow', 'buffer_all')
     WHERE werk_cron_trusted_triggers()
       -- Decided before, or (with @check_keys) its key held: EnqueueDueTicks' to tell apart.
       AND NOT EXISTS (SELECT 1 FROM werk_cron_ledger l WHERE l.name = u.name AND l.tick_at = u.tick_at)
-      AND (NOT $10::boolean OR u.key NOT IN (SELECT k.key FROM werk_jobs k WHERE k.key = ANY ($2::text[])))
+      AND (NOT $11::boolean OR u.key NOT IN (SELECT k.key FROM werk_jobs k WHERE k.key = ANY ($3::text[])))
 ),
 advanced AS (
     UPDATE werk_cron_state st
@@ -365,28 +367,29 @@ advanced AS (
                                     OR d.watched
                                     OR d.next_run_at = '0001-01-01 00:00:00+00'::timestamptz
                                     OR (st.remaining_runs IS NOT NULL AND st.remaining_runs - 1 <= 0)
-                               THEN now() ELSE st.health_check_at END
+                               THEN d.waited ELSE st.health_check_at END
     FROM d
     WHERE st.name = d.name
       AND coalesce(st.last_tick_at, '0001-01-01 00:00:00+00'::timestamptz) = d.prev_tick_at
       AND st.defined_at = d.seen_defined_at
       AND (st.next_run_at IS NOT NULL OR d.job_id IS NULL)
       AND d.tick_at > coalesce(st.last_tick_at, '-infinity'::timestamptz)
-      AND d.tick_at <= now()
-      AND ($11::integer = 0 OR (SELECT werk_cron_leader_pid()) = $11::integer)
-    RETURNING st.name, st.remaining_runs, st.health_check_at, d.key, d.tick_at, d.job_id, d.prev_job_id,
+      AND d.tick_at <= d.waited
+      AND ($12::integer = 0 OR (SELECT werk_cron_leader_pid()) = $12::integer)
+    RETURNING st.name, st.remaining_runs, st.health_check_at, d.waited, d.key, d.tick_at, d.job_id, d.prev_job_id,
               d.prev_job_at, d.prev_written, d.func, d.queue, d.args, d.kwargs, d.priority, d.max_attempts,
               d.timeout_secs, d.meta, d.result_ttl, d.failure_ttl, d.overlap, d.start_deadline_secs, d.jitter_secs
 ),
 jobs AS (
     INSERT INTO werk_jobs (id, key, function, queue, status, priority, group_key, payload, max_attempts,
-                           timeout_secs, scheduled_at, expires_at, meta, result_ttl, failure_ttl, cron_name)
-    SELECT (w).*
+                           timeout_secs, scheduled_at, expires_at, meta, result_ttl, failure_ttl, cron_name,
+                           enqueued_at)
+    SELECT (w).*, a.waited
     FROM advanced a, werk_cron_job(a.job_id, a.key, werk_cron_run_at(a.key, a.tick_at, a.jitter_secs), a.tick_at,
                                    a.name, a.func, a.queue, a.args, a.kwargs, a.priority, a.max_attempts,
                                    a.timeout_secs, a.meta, a.result_ttl, a.failure_ttl, a.overlap,
-                                   a.start_deadline_secs) w
-    RETURNING queue
+                                   a.start_deadline_secs, a.waited) w
+    RETURNING queue, enqueued_at
 ),
 ledger AS (
     -- The previous newest enqueued tick, unless its row is written (with its outcome,
@@ -399,17 +402,18 @@ ledger AS (
     RETURNING 1
 )
 SELECT 'won'::text AS outcome, a.name::text AS name, NULL::timestamptz AS tick_at,
-       NULL::uuid AS job_id, now()::timestamptz AS started_at,
+       NULL::uuid AS job_id, a.waited::timestamptz AS started_at,
        coalesce(a.remaining_runs, -1)::integer AS remaining_runs,
        (SELECT pg_catalog.count(*) FROM ledger)::integer AS ledger_rows,
        coalesce(a.health_check_at, '0001-01-01 00:00:00+00')::timestamptz AS health_check_at
 FROM advanced a
 UNION ALL
-SELECT 'queue', q.queue, NULL, NULL, now(), -1, 0, '0001-01-01 00:00:00+00'
-FROM (SELECT DISTINCT jobs.queue FROM jobs) q
+SELECT 'queue', q.queue, NULL, NULL, q.enqueued_at, -1, 0, '0001-01-01 00:00:00+00'
+FROM (SELECT DISTINCT jobs.queue, jobs.enqueued_at FROM jobs) q
 `
 
 type EnqueueUsualTicksParams struct {
+	WaitUntil      time.Time   `json:"wait_until"`
 	TickNames      []string    `json:"tick_names"`
 	TickKeys       []string    `json:"tick_keys"`
 	TickAts        []time.Time `json:"tick_ats"`
@@ -469,11 +473,23 @@ type EnqueueUsualTicksRow struct {
 // tick amid the inserts, each meeting the jobs inserted so far: 430 ms at 10,000. The
 // ticker plans the statement for its parameters each time (custom plans), so with
 // @check_keys false the look is folded away.
+//
+// The ticker sends the statement a little before the ticks' instant, @wait_until, so
+// that by the instant the database has parsed it, taken in its arrays, planned it and
+// built what d joins with; d then waits (pg_sleep_until, by the database's clock, at
+// most a second) for the instant, and writes nothing before it. waited, the clock read
+// once after that wait, is what the statement's writes go by where the others use
+// now(), the transaction's start: no tick later than it advances, the jobs are
+// enqueued at it (werk_cron_job: a job due by then is 'queued'), and it is started_at.
+// What the statement reads it reads with the snapshot it took before the wait, as any
+// statement reads what was committed before it started: a schedule changed meanwhile
+// fails the compare-and-set, which sees the state row as committed.
 // The compare-and-set of EnqueueDueTicks, for one tick that gets its job. "Has a plan"
 // is again a join clause (d.job_id is never NULL), for the reason given there.
 // The queues that got a job, for NotifyQueues.
 func (q *Queries) EnqueueUsualTicks(ctx context.Context, arg EnqueueUsualTicksParams) ([]EnqueueUsualTicksRow, error) {
 	rows, err := q.db.Query(ctx, enqueueUsualTicks,
+		arg.WaitUntil,
 		arg.TickNames,
 		arg.TickKeys,
 		arg.TickAts,

@@ -276,13 +276,26 @@ FROM (SELECT DISTINCT x.queue FROM x WHERE x.intent = 'enqueue' AND (x.job_id IN
 -- tick amid the inserts, each meeting the jobs inserted so far: 430 ms at 10,000. The
 -- ticker plans the statement for its parameters each time (custom plans), so with
 -- @check_keys false the look is folded away.
+--
+-- The ticker sends the statement a little before the ticks' instant, @wait_until, so
+-- that by the instant the database has parsed it, taken in its arrays, planned it and
+-- built what d joins with; d then waits (pg_sleep_until, by the database's clock, at
+-- most a second) for the instant, and writes nothing before it. waited, the clock read
+-- once after that wait, is what the statement's writes go by where the others use
+-- now(), the transaction's start: no tick later than it advances, the jobs are
+-- enqueued at it (werk_cron_job: a job due by then is 'queued'), and it is started_at.
+-- What the statement reads it reads with the snapshot it took before the wait, as any
+-- statement reads what was committed before it started: a schedule changed meanwhile
+-- fails the compare-and-set, which sees the state row as committed.
 WITH d AS MATERIALIZED (
     -- prev_written: the schedule's previous newest enqueued tick has its ledger row (its
     -- outcome was recorded); looked up here, before the ledger is written.
     SELECT u.*, EXISTS (SELECT 1 FROM werk_cron_ledger p WHERE p.name = u.name AND p.tick_at = u.prev_job_at) AS prev_written,
            j.func, j.queue, j.args, j.kwargs, j.priority, j.max_attempts, j.timeout_secs, j.meta, j.result_ttl,
            j.failure_ttl, j.overlap, j.start_deadline_secs, j.jitter_secs,
-           (j.start_deadline_secs IS NOT NULL OR j.max_runtime_secs IS NOT NULL) AS watched
+           (j.start_deadline_secs IS NOT NULL OR j.max_runtime_secs IS NOT NULL) AS watched,
+           (SELECT pg_catalog.clock_timestamp()
+            FROM pg_catalog.pg_sleep_until(least(@wait_until::timestamptz, pg_catalog.clock_timestamp() + interval '1 second'))) AS waited
     FROM (SELECT pg_catalog.unnest(@tick_names::text[]) AS name,
                  pg_catalog.unnest(@tick_keys::text[]) AS key,
                  pg_catalog.unnest(@tick_ats::timestamptz[]) AS tick_at,
@@ -313,28 +326,29 @@ advanced AS (
                                     OR d.watched
                                     OR d.next_run_at = '0001-01-01 00:00:00+00'::timestamptz
                                     OR (st.remaining_runs IS NOT NULL AND st.remaining_runs - 1 <= 0)
-                               THEN now() ELSE st.health_check_at END
+                               THEN d.waited ELSE st.health_check_at END
     FROM d
     WHERE st.name = d.name
       AND coalesce(st.last_tick_at, '0001-01-01 00:00:00+00'::timestamptz) = d.prev_tick_at
       AND st.defined_at = d.seen_defined_at
       AND (st.next_run_at IS NOT NULL OR d.job_id IS NULL)
       AND d.tick_at > coalesce(st.last_tick_at, '-infinity'::timestamptz)
-      AND d.tick_at <= now()
+      AND d.tick_at <= d.waited
       AND (@leader_pid::integer = 0 OR (SELECT werk_cron_leader_pid()) = @leader_pid::integer)
-    RETURNING st.name, st.remaining_runs, st.health_check_at, d.key, d.tick_at, d.job_id, d.prev_job_id,
+    RETURNING st.name, st.remaining_runs, st.health_check_at, d.waited, d.key, d.tick_at, d.job_id, d.prev_job_id,
               d.prev_job_at, d.prev_written, d.func, d.queue, d.args, d.kwargs, d.priority, d.max_attempts,
               d.timeout_secs, d.meta, d.result_ttl, d.failure_ttl, d.overlap, d.start_deadline_secs, d.jitter_secs
 ),
 jobs AS (
     INSERT INTO werk_jobs (id, key, function, queue, status, priority, group_key, payload, max_attempts,
-                           timeout_secs, scheduled_at, expires_at, meta, result_ttl, failure_ttl, cron_name)
-    SELECT (w).*
+                           timeout_secs, scheduled_at, expires_at, meta, result_ttl, failure_ttl, cron_name,
+                           enqueued_at)
+    SELECT (w).*, a.waited
     FROM advanced a, werk_cron_job(a.job_id, a.key, werk_cron_run_at(a.key, a.tick_at, a.jitter_secs), a.tick_at,
                                    a.name, a.func, a.queue, a.args, a.kwargs, a.priority, a.max_attempts,
                                    a.timeout_secs, a.meta, a.result_ttl, a.failure_ttl, a.overlap,
-                                   a.start_deadline_secs) w
-    RETURNING queue
+                                   a.start_deadline_secs, a.waited) w
+    RETURNING queue, enqueued_at
 ),
 ledger AS (
     -- The previous newest enqueued tick, unless its row is written (with its outcome,
@@ -347,15 +361,15 @@ ledger AS (
     RETURNING 1
 )
 SELECT 'won'::text AS outcome, a.name::text AS name, NULL::timestamptz AS tick_at,
-       NULL::uuid AS job_id, now()::timestamptz AS started_at,
+       NULL::uuid AS job_id, a.waited::timestamptz AS started_at,
        coalesce(a.remaining_runs, -1)::integer AS remaining_runs,
        (SELECT pg_catalog.count(*) FROM ledger)::integer AS ledger_rows,
        coalesce(a.health_check_at, '0001-01-01 00:00:00+00')::timestamptz AS health_check_at
 FROM advanced a
 UNION ALL
 -- The queues that got a job, for NotifyQueues.
-SELECT 'queue', q.queue, NULL, NULL, now(), -1, 0, '0001-01-01 00:00:00+00'
-FROM (SELECT DISTINCT jobs.queue FROM jobs) q;
+SELECT 'queue', q.queue, NULL, NULL, q.enqueued_at, -1, 0, '0001-01-01 00:00:00+00'
+FROM (SELECT DISTINCT jobs.queue, jobs.enqueued_at FROM jobs) q;
 
 -- name: NotifyQueues :exec
 -- pgwerk's workers listen on werk:<queue>: one notification per queue that got jobs,

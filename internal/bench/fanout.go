@@ -471,6 +471,8 @@ func (b *bench) explain(ctx context.Context, n int) error {
 		"prev_job_ids": prevJobs, "prev_job_ats": prevJobAts, "leader_pid": int32(0),
 		// As the ticker runs it unless a key held by another job failed it lately.
 		"check_keys": false,
+		// Due already: the statement waits for nothing.
+		"wait_until": time.Time{},
 	}
 	bind := func(query string) (string, []any, error) {
 		sql, order := sqlcParams(query)

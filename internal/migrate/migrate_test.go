@@ -472,7 +472,12 @@ func TestOneDefinitionOfAScheduleJob(t *testing.T) {
 		SELECT w.* FROM generate_series(0, 2) g,
 		     LATERAL (SELECT gen_random_uuid() AS id, 'k' || g AS key, now() + g * interval '1 s' AS at) v,
 		     werk_cron_job(v.id, v.key, werk_cron_run_at(v.key, v.at, g), v.at, 'n', 'f', 'q', '[]', '{}',
-		                   0::smallint, 1, NULL, NULL, NULL, NULL, 'buffer_one', 60) w`)
+		                   0::smallint, 1, NULL, NULL, NULL, NULL, 'buffer_one', 60) w
+		UNION ALL -- with enqueued_at given, as the tick statement that waits for its instant calls it
+		SELECT w.* FROM generate_series(0, 2) g,
+		     LATERAL (SELECT gen_random_uuid() AS id, 'k' || g AS key, now() + g * interval '1 s' AS at) v,
+		     werk_cron_job(v.id, v.key, werk_cron_run_at(v.key, v.at, g), v.at, 'n', 'f', 'q', '[]', '{}',
+		                   0::smallint, 1, NULL, NULL, NULL, NULL, 'buffer_one', 60, v.at) w`)
 	if err != nil {
 		t.Fatal(err)
 	}

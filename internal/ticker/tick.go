@@ -40,13 +40,15 @@ func (p *primary) tick(ctx context.Context, due []*entry, now time.Time) error {
 	return p.write(ctx, r)
 }
 
-// tickAt decides the entries due at the instant at, at most prepareLead away, and writes
-// them at the instant: deciding 10,000 and laying out their statements takes 15-25 ms,
-// which would otherwise come between the instant and the statements. The decisions are
-// those of the instant itself, as a ticker on time would make them; anything that
-// changes a row meanwhile fails its compare-and-set like any change mid-statement.
-// Nothing else runs on the loop meanwhile (the wait is shorter than prepareLead). A
-// shutdown during the wait writes nothing: the next primary ticks them.
+// tickAt decides the entries due at the instant at, at most prepareLead away, and sends
+// their statements sendLead before it; they write at the instant, by the database's
+// clock. Deciding 10,000 and laying out their statements takes 15-25 ms, and the
+// database takes in and plans a statement of 5,000 in as much again: both would
+// otherwise come between the instant and the writes. The decisions are those of the
+// instant itself, as a ticker on time would make them; anything that changes a row
+// meanwhile fails its compare-and-set like any change mid-statement. Nothing else runs
+// on the loop meanwhile (the wait is shorter than prepareLead). A shutdown during the
+// wait writes nothing: the next primary ticks them.
 func (p *primary) tickAt(ctx, work context.Context, at time.Time) error {
 	if now := p.now(); now.After(at) {
 		at = now // the loop got here late (a slow read of the plan): decide as of now
@@ -55,10 +57,8 @@ func (p *primary) tickAt(ctx, work context.Context, at time.Time) error {
 	if err != nil {
 		return err
 	}
-	// Sent as soon as this host's estimate says the instant has come, a statement could
-	// reach a database whose clock has not: it would advance nothing, and the round
-	// would be written again. So the wait covers how far the estimate may be ahead.
-	if err := p.waitUntil(ctx, at.Add(wakeMargin+p.slack)); err != nil {
+	// Sent sendLead ahead, the statements wait for the instant themselves (see part).
+	if err := p.waitUntil(ctx, at.Add(-sendLead)); err != nil {
 		r.ahead.stop()
 		return nil
 	}
@@ -145,6 +145,14 @@ func (p *primary) decide(ctx context.Context, due []*entry, now time.Time) (*rou
 	}
 	if len(batch) > 0 {
 		r.parts = layoutAll(parts(batch, p.opts.Parallel))
+		// Sent as soon as this host's estimate says the instant has come, a general
+		// statement could reach a database whose clock has not: it would advance
+		// nothing, and the round would be written again. So its wait also covers how far
+		// the estimate may be ahead.
+		restAfter := time.Now().Add(now.Add(wakeMargin + p.slack).Sub(p.now()))
+		for i := range r.parts {
+			r.parts[i].at, r.parts[i].restAfter = now, restAfter
+		}
 	}
 	return r, nil
 }

@@ -52,10 +52,11 @@ func dueTogether(t *testing.T, setup *pgx.Conn, n, intervalSecs int) time.Time {
 	return at
 }
 
-// A tick is decided ahead of its instant (tickAt) and written at it, not before: the
-// database, whose clock decides, takes each tick's statement at the first try. Sent
-// early, the statement would find the tick still in the future and advance nothing,
-// and the tick would take two more statements (the general one, then a retry).
+// A tick is decided ahead of its instant (tickAt) and sent ahead of it, and written at
+// it, not before: the database, whose clock decides, takes each tick's statement at the
+// first try, and no job is enqueued before its tick. A statement that did not wait for
+// the instant in the database would find the tick still in the future and advance
+// nothing, and the tick would take two more statements (the general one, then a retry).
 func TestTickDecidedAheadIsWrittenAtItsInstant(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.MigratedDB(t)

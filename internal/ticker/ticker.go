@@ -51,10 +51,15 @@ const (
 	// wakeMargin: wake this long after a tick's instant, so that the database (whose
 	// clock decides) agrees the tick has come.
 	wakeMargin = 2 * time.Millisecond
-	// prepareLead: the primary decides a tick this long before its instant, and writes
-	// it at the instant (tickAt). It covers deciding and laying out a read's 20,000
-	// ticks (25-40 ms on a 2-core machine); services leave it free.
-	prepareLead = 50 * time.Millisecond
+	// prepareLead: the primary decides a tick this long before its instant (tickAt). It
+	// covers deciding and laying out a read's 20,000 ticks (25-40 ms on a 2-core
+	// machine) and sendLead; services leave it free.
+	prepareLead = 80 * time.Millisecond
+	// sendLead: the primary sends a tick's statements this long before its instant, and
+	// the usual one waits for the instant in the database (EnqueueUsualTicks), so that
+	// by then the database has taken in, planned and begun it: for 5,000 ticks 15-25 ms
+	// on a 2-core machine, which would otherwise come after the instant.
+	sendLead = 30 * time.Millisecond
 	// lockTimeout bounds every wait of the primary's statements on a lock another
 	// session holds (a row, a key, a table): what is blocked is set aside, not waited for.
 	lockTimeout = 100 * time.Millisecond

@@ -367,5 +367,74 @@ func TestUsualTicksFencedByTheLeader(t *testing.T) {
 	}
 }
 
+// A statement of ticks at their usual pace sent before their instant (as tickAt sends
+// it) waits for the instant in the database and writes nothing before it: its jobs are
+// enqueued at or after the instant, 'queued' unless their jitter puts them later, and
+// what it returns goes by the clock it read after the wait. A @wait_until more than a
+// second away is waited for a second at most, and then, like a statement that does not
+// wait at all, it advances nothing: no tick before its instant, whoever sends it.
+func TestUsualTicksSentEarlyWaitForTheirInstant(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	probe := connect(t, pgtest.MigratedDB(t))
+	var anchor, dbNow time.Time
+	if err := probe.QueryRow(ctx, `SELECT date_trunc('second', clock_timestamp()) + interval '3 seconds', clock_timestamp()`).Scan(&anchor, &dbNow); err != nil {
+		t.Fatal(err)
+	}
+	hostAnchor := time.Now().Add(anchor.Sub(dbNow)) // the instant on this host's clock
+	_, early, earlyBatch := usualSetup(t, anchor)
+	_, tooEarly, tooEarlyBatch := usualSetup(t, anchor)
+	run := func(conn *pgx.Conn, batch []planned, waitUntil time.Time) []db.EnqueueUsualTicksRow {
+		params := usualParams(tickParams(batch, 0), false)
+		params.WaitUntil = waitUntil
+		rows, err := db.New(conn).EnqueueUsualTicks(ctx, params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows
+	}
+
+	// Two seconds before the instant: not waited for without @wait_until; a second at
+	// most with it. Neither advances anything.
+	time.Sleep(time.Until(hostAnchor.Add(-2 * time.Second)))
+	for _, waitUntil := range []time.Time{{}, anchor} {
+		if rows := run(tooEarly, tooEarlyBatch, waitUntil); len(rows) != 0 {
+			t.Errorf("sent 2 s early with @wait_until %v: returned %v; want nothing", waitUntil, rows)
+		}
+	}
+	if n := pgtest.QueryOne[int64](t, tooEarly, `SELECT count(*) FROM werk_jobs`); n != 0 {
+		t.Errorf("sent 2 s early: %d jobs; want none", n)
+	}
+	if left := time.Until(hostAnchor); left < 500*time.Millisecond {
+		t.Fatalf("the early statements took until %v before the instant; the one that waits was to give up after a second", left)
+	}
+
+	// 300 ms before the instant, with @wait_until: every tick at its instant.
+	time.Sleep(time.Until(hostAnchor.Add(-300 * time.Millisecond)))
+	rows := run(early, earlyBatch, anchor)
+	won := 0
+	for _, r := range rows {
+		if r.StartedAt.Before(anchor) {
+			t.Errorf("%s %s: started_at %v, before the instant %v", r.Outcome, r.Name, r.StartedAt, anchor)
+		}
+		if r.Outcome == "won" {
+			won++
+		}
+	}
+	if won != len(earlyBatch) {
+		t.Errorf("%d of %d schedules won; want all: %v", won, len(earlyBatch), rows)
+	}
+	var jobs, before, wrongStatus int64
+	if err := early.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE enqueued_at < $1),
+		count(*) FILTER (WHERE status <> CASE WHEN scheduled_at > enqueued_at THEN 'scheduled' ELSE 'queued' END)
+		FROM werk_jobs`, anchor).Scan(&jobs, &before, &wrongStatus); err != nil {
+		t.Fatal(err)
+	}
+	if jobs != int64(len(earlyBatch)) || before != 0 || wrongStatus != 0 {
+		t.Errorf("%d jobs, %d enqueued before the instant, %d with a status their enqueued_at does not give; want %d, 0, 0",
+			jobs, before, wrongStatus, len(earlyBatch))
+	}
+}
+
 // layout lays batch out as one part, as a round of one part would be.
 func layout(batch []planned) part { return layoutAll([][]planned{batch})[0] }

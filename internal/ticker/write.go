@@ -64,6 +64,12 @@ type part struct {
 	usual []planned
 	ticks db.EnqueueDueTicksParams
 	rest  []planned
+	// at is the instant the round was decided at. A round decided ahead (tickAt) is sent
+	// before it: the usual statement waits for it in the database (@wait_until), and the
+	// general statement, which goes by its transaction's start, is not sent before
+	// restAfter (the host's time when this host's estimate of the database's clock is
+	// past at, with the margin that estimate needs).
+	at, restAfter time.Time
 }
 
 // layoutAll lays the batches of a round out as its parts. The ticks at their usual pace
@@ -121,7 +127,7 @@ func idRandom() io.Reader { return bufio.NewReaderSize(rand.Reader, 4096) }
 func (p *primary) execute(ctx context.Context, conn *pgx.Conn, leader int32, pt part, out *[]written) error {
 	rest := pt.rest[:len(pt.rest):len(pt.rest)] // a part written again appends afresh
 	if len(pt.usual) > 0 {
-		notTaken, err := p.executeUsual(ctx, conn, leader, pt.usual, pt.ticks, out)
+		notTaken, err := p.executeUsual(ctx, conn, leader, pt.usual, pt.ticks, pt.at, out)
 		if err != nil {
 			return err
 		}
@@ -129,6 +135,15 @@ func (p *primary) execute(ctx context.Context, conn *pgx.Conn, leader int32, pt 
 	}
 	if len(rest) == 0 {
 		return nil
+	}
+	if wait := time.Until(pt.restAfter); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
 	}
 	return p.executeDue(ctx, conn, leader, rest, out)
 }
@@ -180,16 +195,18 @@ func usualParams(p db.EnqueueDueTicksParams, checkKeys bool) db.EnqueueUsualTick
 }
 
 // executeUsual runs EnqueueUsualTicks for batch (ticks at their usual pace, laid out as
-// all) and returns the decisions it did not take, for EnqueueDueTicks: those of
-// schedules that did not advance, or all of them when the database refused the
+// all, due at at) and returns the decisions it did not take, for EnqueueDueTicks: those
+// of schedules that did not advance, or all of them when the database refused the
 // statement (EnqueueDueTicks deals with each refusal). What the ones taken did is added
 // to out like any tick statement's. Only a failure of the connection itself is returned.
-func (p *primary) executeUsual(ctx context.Context, conn *pgx.Conn, leader int32, batch []planned, all db.EnqueueDueTicksParams, out *[]written) ([]planned, error) {
+func (p *primary) executeUsual(ctx context.Context, conn *pgx.Conn, leader int32, batch []planned, all db.EnqueueDueTicksParams, at time.Time, out *[]written) ([]planned, error) {
 	all.LeaderPid = leader
 	run := func(check bool) ([]db.EnqueueUsualTicksRow, error) {
 		sctx, cancel := context.WithTimeout(ctx, statementTimeout)
 		defer cancel()
-		return db.New(customPlan{conn}).EnqueueUsualTicks(sctx, usualParams(all, check))
+		params := usualParams(all, check)
+		params.WaitUntil = at
+		return db.New(customPlan{conn}).EnqueueUsualTicks(sctx, params)
 	}
 	check := time.Now().UnixNano() < p.checkKeysUntil.Load()
 	rows, err := run(check)

@@ -47,7 +47,7 @@ BEGIN
                           '%1$s.werk_cron_member_key(), %1$s.werk_cron_list_instances(), %1$s.werk_cron_await_leadership(), '
                           '%1$s.werk_cron_jitter(text, integer), %1$s.werk_cron_run_at(text, timestamptz, integer), '
                           '%1$s.werk_cron_job(uuid, text, timestamptz, timestamptz, text, text, text, jsonb, jsonb, smallint, '
-                          'integer, integer, jsonb, integer, integer, text, integer), %1$s.werk_cron_cut(text, integer), '
+                          'integer, integer, jsonb, integer, integer, text, integer, timestamptz), %1$s.werk_cron_cut(text, integer), '
                           '%1$s.werk_cron_pause_failing(text), '
                           '%1$s.werk_cron_note_runs(text[], timestamptz[], text[], timestamptz[]), '
                           '%1$s.werk_cron_refresh_health(text[], boolean) TO %2$s', s, r)
