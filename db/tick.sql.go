@@ -337,22 +337,23 @@ WITH d AS MATERIALIZED (
            j.func, j.queue, j.args, j.kwargs, j.priority, j.max_attempts, j.timeout_secs, j.meta, j.result_ttl,
            j.failure_ttl, j.overlap, j.start_deadline_secs, j.jitter_secs,
            (j.start_deadline_secs IS NOT NULL OR j.max_runtime_secs IS NOT NULL) AS watched,
-           (SELECT pg_catalog.clock_timestamp()
-            FROM pg_catalog.pg_sleep_until(least($1::timestamptz, pg_catalog.clock_timestamp() + interval '1 second'))) AS waited
-    FROM (SELECT pg_catalog.unnest($2::text[]) AS name,
-                 pg_catalog.unnest($3::text[]) AS key,
-                 pg_catalog.unnest($4::timestamptz[]) AS tick_at,
-                 pg_catalog.unnest($5::uuid[]) AS job_id,
-                 pg_catalog.unnest($6::timestamptz[]) AS prev_tick_at,
-                 pg_catalog.unnest($7::timestamptz[]) AS seen_defined_at,
-                 pg_catalog.unnest($8::timestamptz[]) AS next_run_at,
-                 pg_catalog.unnest($9::uuid[]) AS prev_job_id,
-                 pg_catalog.unnest($10::timestamptz[]) AS prev_job_at) u
+           (SELECT CASE WHEN $1::integer = 0 OR werk_cron_leader_pid() = $1::integer
+                        THEN pg_catalog.clock_timestamp() END
+            FROM pg_catalog.pg_sleep_until(least($2::timestamptz, pg_catalog.clock_timestamp() + interval '1 second'))) AS waited
+    FROM (SELECT pg_catalog.unnest($3::text[]) AS name,
+                 pg_catalog.unnest($4::text[]) AS key,
+                 pg_catalog.unnest($5::timestamptz[]) AS tick_at,
+                 pg_catalog.unnest($6::uuid[]) AS job_id,
+                 pg_catalog.unnest($7::timestamptz[]) AS prev_tick_at,
+                 pg_catalog.unnest($8::timestamptz[]) AS seen_defined_at,
+                 pg_catalog.unnest($9::timestamptz[]) AS next_run_at,
+                 pg_catalog.unnest($10::uuid[]) AS prev_job_id,
+                 pg_catalog.unnest($11::timestamptz[]) AS prev_job_at) u
     JOIN werk_cron_jobs j ON j.name = u.name AND NOT j.paused AND j.overlap IN ('allow', 'buffer_all')
     WHERE werk_cron_trusted_triggers()
       -- Decided before, or (with @check_keys) its key held: EnqueueDueTicks' to tell apart.
       AND NOT EXISTS (SELECT 1 FROM werk_cron_ledger l WHERE l.name = u.name AND l.tick_at = u.tick_at)
-      AND (NOT $11::boolean OR u.key NOT IN (SELECT k.key FROM werk_jobs k WHERE k.key = ANY ($3::text[])))
+      AND (NOT $12::boolean OR u.key NOT IN (SELECT k.key FROM werk_jobs k WHERE k.key = ANY ($4::text[])))
 ),
 advanced AS (
     UPDATE werk_cron_state st
@@ -375,7 +376,6 @@ advanced AS (
       AND (st.next_run_at IS NOT NULL OR d.job_id IS NULL)
       AND d.tick_at > coalesce(st.last_tick_at, '-infinity'::timestamptz)
       AND d.tick_at <= d.waited
-      AND ($12::integer = 0 OR (SELECT werk_cron_leader_pid()) = $12::integer)
     RETURNING st.name, st.remaining_runs, st.health_check_at, d.waited, d.key, d.tick_at, d.job_id, d.prev_job_id,
               d.prev_job_at, d.prev_written, d.func, d.queue, d.args, d.kwargs, d.priority, d.max_attempts,
               d.timeout_secs, d.meta, d.result_ttl, d.failure_ttl, d.overlap, d.start_deadline_secs, d.jitter_secs
@@ -413,6 +413,7 @@ FROM (SELECT DISTINCT jobs.queue, jobs.enqueued_at FROM jobs) q
 `
 
 type EnqueueUsualTicksParams struct {
+	LeaderPid      int32       `json:"leader_pid"`
 	WaitUntil      time.Time   `json:"wait_until"`
 	TickNames      []string    `json:"tick_names"`
 	TickKeys       []string    `json:"tick_keys"`
@@ -424,7 +425,6 @@ type EnqueueUsualTicksParams struct {
 	PrevJobIds     []uuid.UUID `json:"prev_job_ids"`
 	PrevJobAts     []time.Time `json:"prev_job_ats"`
 	CheckKeys      bool        `json:"check_keys"`
-	LeaderPid      int32       `json:"leader_pid"`
 }
 
 type EnqueueUsualTicksRow struct {
@@ -476,19 +476,22 @@ type EnqueueUsualTicksRow struct {
 //
 // The ticker sends the statement a little before the ticks' instant, @wait_until, so
 // that by the instant the database has parsed it, taken in its arrays, planned it and
-// built what d joins with; d then waits (pg_sleep_until, by the database's clock, at
-// most a second) for the instant, and writes nothing before it. waited, the clock read
-// once after that wait, is what the statement's writes go by where the others use
-// now(), the transaction's start: no tick later than it advances, the jobs are
-// enqueued at it (werk_cron_job: a job due by then is 'queued'), and it is started_at.
-// What the statement reads it reads with the snapshot it took before the wait, as any
-// statement reads what was committed before it started: a schedule changed meanwhile
-// fails the compare-and-set, which sees the state row as committed.
+// made d's first row (the hash tables and sorts of its joins); d then waits
+// (pg_sleep_until, by the database's clock, at most a second) for the instant before
+// it makes that row, and nothing is written before it. waited, the clock read once
+// after that wait, is what the statement's writes go by where the others use now(),
+// the transaction's start: no tick later than it advances, the jobs are enqueued at it
+// (werk_cron_job: a job due by then is 'queued'), and it is started_at. The leader
+// fence (@leader_pid) is looked at after the wait too: NULL when it fails, waited lets
+// no tick advance. What the statement reads it reads with the snapshot it took before
+// the wait, as any statement reads what was committed before it started: a schedule
+// changed meanwhile fails the compare-and-set, which sees the state row as committed.
 // The compare-and-set of EnqueueDueTicks, for one tick that gets its job. "Has a plan"
 // is again a join clause (d.job_id is never NULL), for the reason given there.
 // The queues that got a job, for NotifyQueues.
 func (q *Queries) EnqueueUsualTicks(ctx context.Context, arg EnqueueUsualTicksParams) ([]EnqueueUsualTicksRow, error) {
 	rows, err := q.db.Query(ctx, enqueueUsualTicks,
+		arg.LeaderPid,
 		arg.WaitUntil,
 		arg.TickNames,
 		arg.TickKeys,
@@ -500,7 +503,6 @@ func (q *Queries) EnqueueUsualTicks(ctx context.Context, arg EnqueueUsualTicksPa
 		arg.PrevJobIds,
 		arg.PrevJobAts,
 		arg.CheckKeys,
-		arg.LeaderPid,
 	)
 	if err != nil {
 		return nil, err

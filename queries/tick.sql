@@ -279,14 +279,16 @@ FROM (SELECT DISTINCT x.queue FROM x WHERE x.intent = 'enqueue' AND (x.job_id IN
 --
 -- The ticker sends the statement a little before the ticks' instant, @wait_until, so
 -- that by the instant the database has parsed it, taken in its arrays, planned it and
--- built what d joins with; d then waits (pg_sleep_until, by the database's clock, at
--- most a second) for the instant, and writes nothing before it. waited, the clock read
--- once after that wait, is what the statement's writes go by where the others use
--- now(), the transaction's start: no tick later than it advances, the jobs are
--- enqueued at it (werk_cron_job: a job due by then is 'queued'), and it is started_at.
--- What the statement reads it reads with the snapshot it took before the wait, as any
--- statement reads what was committed before it started: a schedule changed meanwhile
--- fails the compare-and-set, which sees the state row as committed.
+-- made d's first row (the hash tables and sorts of its joins); d then waits
+-- (pg_sleep_until, by the database's clock, at most a second) for the instant before
+-- it makes that row, and nothing is written before it. waited, the clock read once
+-- after that wait, is what the statement's writes go by where the others use now(),
+-- the transaction's start: no tick later than it advances, the jobs are enqueued at it
+-- (werk_cron_job: a job due by then is 'queued'), and it is started_at. The leader
+-- fence (@leader_pid) is looked at after the wait too: NULL when it fails, waited lets
+-- no tick advance. What the statement reads it reads with the snapshot it took before
+-- the wait, as any statement reads what was committed before it started: a schedule
+-- changed meanwhile fails the compare-and-set, which sees the state row as committed.
 WITH d AS MATERIALIZED (
     -- prev_written: the schedule's previous newest enqueued tick has its ledger row (its
     -- outcome was recorded); looked up here, before the ledger is written.
@@ -294,7 +296,8 @@ WITH d AS MATERIALIZED (
            j.func, j.queue, j.args, j.kwargs, j.priority, j.max_attempts, j.timeout_secs, j.meta, j.result_ttl,
            j.failure_ttl, j.overlap, j.start_deadline_secs, j.jitter_secs,
            (j.start_deadline_secs IS NOT NULL OR j.max_runtime_secs IS NOT NULL) AS watched,
-           (SELECT pg_catalog.clock_timestamp()
+           (SELECT CASE WHEN @leader_pid::integer = 0 OR werk_cron_leader_pid() = @leader_pid::integer
+                        THEN pg_catalog.clock_timestamp() END
             FROM pg_catalog.pg_sleep_until(least(@wait_until::timestamptz, pg_catalog.clock_timestamp() + interval '1 second'))) AS waited
     FROM (SELECT pg_catalog.unnest(@tick_names::text[]) AS name,
                  pg_catalog.unnest(@tick_keys::text[]) AS key,
@@ -334,7 +337,6 @@ advanced AS (
       AND (st.next_run_at IS NOT NULL OR d.job_id IS NULL)
       AND d.tick_at > coalesce(st.last_tick_at, '-infinity'::timestamptz)
       AND d.tick_at <= d.waited
-      AND (@leader_pid::integer = 0 OR (SELECT werk_cron_leader_pid()) = @leader_pid::integer)
     RETURNING st.name, st.remaining_runs, st.health_check_at, d.waited, d.key, d.tick_at, d.job_id, d.prev_job_id,
               d.prev_job_at, d.prev_written, d.func, d.queue, d.args, d.kwargs, d.priority, d.max_attempts,
               d.timeout_secs, d.meta, d.result_ttl, d.failure_ttl, d.overlap, d.start_deadline_secs, d.jitter_secs

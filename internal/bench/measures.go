@@ -115,7 +115,9 @@ func printLateness(r latenessResult) {
 	fmt.Println()
 	fmt.Printf("  enqueued_at - scheduled_at   p50 %s   p99 %s   max %s\n", dur(r.p50), dur(r.p99), dur(r.max))
 	fmt.Printf("  commit - scheduled_at        p50 %s   p99 %s   max %s\n", dur(r.cp50), dur(r.cp99), dur(r.cmax))
-	fmt.Printf("  goal p99 < 10 ms: %s\n\n", verdict(r.p99 < 10*time.Millisecond))
+	// Judged by the commit: a tick statement sent ahead waits for the instant in the
+	// database and stamps enqueued_at after that wait, whenever it then commits.
+	fmt.Printf("  goal p99 < 10 ms (commit): %s\n\n", verdict(r.cp99 < 10*time.Millisecond))
 }
 
 type idleResult struct {

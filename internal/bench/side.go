@@ -120,7 +120,9 @@ func (s *side) jobs() string {
 	return "werk_jobs"
 }
 
-// began is the column holding the start of the transaction that inserted a job row.
+// began is the column holding when the transaction that inserted a job row began: its
+// start (River), or when its statement began writing (werkcron: after the wait for the
+// instant in the database, for a tick statement sent ahead).
 func (s *side) began() string {
 	if s.kind == kindRiver {
 		return "created_at"

@@ -48,7 +48,9 @@ func (p *primary) tick(ctx context.Context, due []*entry, now time.Time) error {
 // instant itself, as a ticker on time would make them; anything that changes a row
 // meanwhile fails its compare-and-set like any change mid-statement. Nothing else runs
 // on the loop meanwhile (the wait is shorter than prepareLead). A shutdown during the
-// wait writes nothing: the next primary ticks them.
+// primary's wait writes nothing: the next primary ticks them; statements already sent,
+// waiting in the database, write at the instant (the shutdown's grace is longer than
+// their wait).
 func (p *primary) tickAt(ctx, work context.Context, at time.Time) error {
 	if now := p.now(); now.After(at) {
 		at = now // the loop got here late (a slow read of the plan): decide as of now
@@ -58,6 +60,14 @@ func (p *primary) tickAt(ctx, work context.Context, at time.Time) error {
 		return err
 	}
 	// Sent sendLead ahead, the statements wait for the instant themselves (see part).
+	// Sent as soon as this host's estimate says the instant has come, a general
+	// statement could reach a database whose clock has not: it would advance nothing,
+	// and the round would be written again. So its wait also covers how far the
+	// estimate may be ahead.
+	restAfter := time.Now().Add(at.Add(wakeMargin + p.slack).Sub(p.now()))
+	for i := range r.parts {
+		r.parts[i].at, r.parts[i].restAfter = at, restAfter
+	}
 	if err := p.waitUntil(ctx, at.Add(-sendLead)); err != nil {
 		r.ahead.stop()
 		return nil
@@ -145,14 +155,6 @@ func (p *primary) decide(ctx context.Context, due []*entry, now time.Time) (*rou
 	}
 	if len(batch) > 0 {
 		r.parts = layoutAll(parts(batch, p.opts.Parallel))
-		// Sent as soon as this host's estimate says the instant has come, a general
-		// statement could reach a database whose clock has not: it would advance
-		// nothing, and the round would be written again. So its wait also covers how far
-		// the estimate may be ahead.
-		restAfter := time.Now().Add(now.Add(wakeMargin + p.slack).Sub(p.now()))
-		for i := range r.parts {
-			r.parts[i].at, r.parts[i].restAfter = now, restAfter
-		}
 	}
 	return r, nil
 }

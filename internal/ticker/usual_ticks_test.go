@@ -32,15 +32,22 @@ VALUES ('plain', 'app.plain', 'default', '[1]', '{"a": 1}', '{"m": true}', 5, 'a
        ('prev-awaiting', 'app.prev', 'default', '[]', '{}', NULL, 5, 'allow', NULL, NULL, 0, 0, 1, NULL),
        ('prev-written', 'app.prev', 'default', '[]', '{}', NULL, 5, 'allow', NULL, NULL, 0, 0, 1, NULL)`
 
-// usualSetup makes usualSchedules in a database of their own, planned, the two prev-
-// schedules with a previous newest job at anchor-5s (prev-written's ledger row written
-// already), and returns a connection and the decision of each: one tick at anchor.
+// usualSetup makes usualSchedules in a database of their own (usualSeed), and returns
+// a connection and the decision of each: one tick at anchor.
 func usualSetup(t *testing.T, anchor time.Time) (string, *pgx.Conn, []planned) {
 	t.Helper()
-	ctx := context.Background()
 	dsn := pgtest.MigratedDB(t)
 	conn := connect(t, dsn)
 	registerUUID(conn.TypeMap())
+	return dsn, conn, usualSeed(t, conn, anchor)
+}
+
+// usualSeed makes usualSchedules on conn, planned, the two prev- schedules with a
+// previous newest job at anchor-5s (prev-written's ledger row written already), and
+// returns the decision of each: one tick at anchor.
+func usualSeed(t *testing.T, conn *pgx.Conn, anchor time.Time) []planned {
+	t.Helper()
+	ctx := context.Background()
 	pgtest.Exec(t, conn, usualSchedules)
 	pgtest.Exec(t, conn, `UPDATE werk_cron_state SET planned_at = now(), next_run_at = $1`, anchor)
 	prev := anchor.Add(-5 * time.Second)
@@ -61,7 +68,7 @@ func usualSetup(t *testing.T, anchor time.Time) (string, *pgx.Conn, []planned) {
 			t.Fatalf("%s: not a tick at its usual pace", r.Name)
 		}
 	}
-	return dsn, conn, batch
+	return batch
 }
 
 // written is what a tick statement left in the database, as text that does not depend on
@@ -368,71 +375,110 @@ func TestUsualTicksFencedByTheLeader(t *testing.T) {
 }
 
 // A statement of ticks at their usual pace sent before their instant (as tickAt sends
-// it) waits for the instant in the database and writes nothing before it: its jobs are
-// enqueued at or after the instant, 'queued' unless their jitter puts them later, and
-// what it returns goes by the clock it read after the wait. A @wait_until more than a
-// second away is waited for a second at most, and then, like a statement that does not
-// wait at all, it advances nothing: no tick before its instant, whoever sends it.
+// it) waits for the instant in the database and writes nothing before it: it holds no
+// schedule's row meanwhile, a schedule paused while it waits gets no job, the others'
+// jobs are enqueued at or after the instant ('queued' unless their jitter puts them
+// later), and what it returns goes by the clock it read after the wait. A @wait_until
+// more than a second away is waited for a second at most, and then, like a statement
+// that does not wait at all, it advances nothing: no tick before its instant, whoever
+// sends it.
 func TestUsualTicksSentEarlyWaitForTheirInstant(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	probe := connect(t, pgtest.MigratedDB(t))
+	dsn := pgtest.MigratedDB(t)
+	early, other, tooEarly := connect(t, dsn), connect(t, dsn), connect(t, pgtest.MigratedDB(t))
+	registerUUID(early.TypeMap())
+	registerUUID(tooEarly.TypeMap())
 	var anchor, dbNow time.Time
-	if err := probe.QueryRow(ctx, `SELECT date_trunc('second', clock_timestamp()) + interval '3 seconds', clock_timestamp()`).Scan(&anchor, &dbNow); err != nil {
+	if err := early.QueryRow(ctx, `SELECT date_trunc('second', clock_timestamp()) + interval '4 seconds', clock_timestamp()`).Scan(&anchor, &dbNow); err != nil {
 		t.Fatal(err)
 	}
 	hostAnchor := time.Now().Add(anchor.Sub(dbNow)) // the instant on this host's clock
-	_, early, earlyBatch := usualSetup(t, anchor)
-	_, tooEarly, tooEarlyBatch := usualSetup(t, anchor)
-	run := func(conn *pgx.Conn, batch []planned, waitUntil time.Time) []db.EnqueueUsualTicksRow {
+	earlyBatch, tooEarlyBatch := usualSeed(t, early, anchor), usualSeed(t, tooEarly, anchor)
+	run := func(conn *pgx.Conn, batch []planned, waitUntil time.Time) ([]db.EnqueueUsualTicksRow, error) {
 		params := usualParams(tickParams(batch, 0), false)
 		params.WaitUntil = waitUntil
-		rows, err := db.New(conn).EnqueueUsualTicks(ctx, params)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return rows
+		return db.New(conn).EnqueueUsualTicks(ctx, params)
 	}
 
 	// Two seconds before the instant: not waited for without @wait_until; a second at
 	// most with it. Neither advances anything.
 	time.Sleep(time.Until(hostAnchor.Add(-2 * time.Second)))
 	for _, waitUntil := range []time.Time{{}, anchor} {
-		if rows := run(tooEarly, tooEarlyBatch, waitUntil); len(rows) != 0 {
+		rows, err := run(tooEarly, tooEarlyBatch, waitUntil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 0 {
 			t.Errorf("sent 2 s early with @wait_until %v: returned %v; want nothing", waitUntil, rows)
 		}
 	}
 	if n := pgtest.QueryOne[int64](t, tooEarly, `SELECT count(*) FROM werk_jobs`); n != 0 {
 		t.Errorf("sent 2 s early: %d jobs; want none", n)
 	}
-	if left := time.Until(hostAnchor); left < 500*time.Millisecond {
-		t.Fatalf("the early statements took until %v before the instant; the one that waits was to give up after a second", left)
+	if left := time.Until(hostAnchor); left < 200*time.Millisecond {
+		t.Fatalf("the early statements ended %v before the instant; the one that waits was to give up after a second", left)
 	}
 
-	// 300 ms before the instant, with @wait_until: every tick at its instant.
+	// 300 ms before the instant, with @wait_until; 'plain' is paused while it waits.
 	time.Sleep(time.Until(hostAnchor.Add(-300 * time.Millisecond)))
-	rows := run(early, earlyBatch, anchor)
-	won := 0
-	for _, r := range rows {
+	type result struct {
+		rows     []db.EnqueueUsualTicksRow
+		err      error
+		returned time.Time
+	}
+	done := make(chan result, 1)
+	go func() {
+		rows, err := run(early, earlyBatch, anchor)
+		done <- result{rows, err, time.Now()}
+	}()
+	time.Sleep(time.Until(hostAnchor.Add(-150 * time.Millisecond)))
+	tx, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No schedule's row is held before the instant.
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM werk_cron_state WHERE name = 'last' FOR UPDATE NOWAIT`); err != nil {
+		t.Errorf("a state row before the instant: %v; want it free", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE werk_cron_jobs SET paused = true WHERE name = 'plain'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if left := time.Until(hostAnchor); left <= 0 {
+		t.Fatalf("the pause committed %v after the instant; the test needs it before", -left)
+	}
+	res := <-done
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if res.returned.Before(hostAnchor) {
+		t.Errorf("the statement returned %v before the instant", hostAnchor.Sub(res.returned))
+	}
+	won := map[string]bool{}
+	for _, r := range res.rows {
 		if r.StartedAt.Before(anchor) {
 			t.Errorf("%s %s: started_at %v, before the instant %v", r.Outcome, r.Name, r.StartedAt, anchor)
 		}
 		if r.Outcome == "won" {
-			won++
+			won[r.Name] = true
 		}
 	}
-	if won != len(earlyBatch) {
-		t.Errorf("%d of %d schedules won; want all: %v", won, len(earlyBatch), rows)
+	if won["plain"] || len(won) != len(earlyBatch)-1 {
+		t.Errorf("won: %v; want every schedule but 'plain', paused before the instant", won)
 	}
-	var jobs, before, wrongStatus int64
-	if err := early.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE enqueued_at < $1),
+	var jobs, plain, before, wrongStatus int64
+	if err := early.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE cron_name = 'plain'),
+		count(*) FILTER (WHERE enqueued_at < $1),
 		count(*) FILTER (WHERE status <> CASE WHEN scheduled_at > enqueued_at THEN 'scheduled' ELSE 'queued' END)
-		FROM werk_jobs`, anchor).Scan(&jobs, &before, &wrongStatus); err != nil {
+		FROM werk_jobs`, anchor).Scan(&jobs, &plain, &before, &wrongStatus); err != nil {
 		t.Fatal(err)
 	}
-	if jobs != int64(len(earlyBatch)) || before != 0 || wrongStatus != 0 {
-		t.Errorf("%d jobs, %d enqueued before the instant, %d with a status their enqueued_at does not give; want %d, 0, 0",
-			jobs, before, wrongStatus, len(earlyBatch))
+	if jobs != int64(len(earlyBatch)-1) || plain != 0 || before != 0 || wrongStatus != 0 {
+		t.Errorf("%d jobs (%d of 'plain'), %d enqueued before the instant, %d with a status their enqueued_at does not give; want %d, 0, 0, 0",
+			jobs, plain, before, wrongStatus, len(earlyBatch)-1)
 	}
 }
 

@@ -64,11 +64,11 @@ type part struct {
 	usual []planned
 	ticks db.EnqueueDueTicksParams
 	rest  []planned
-	// at is the instant the round was decided at. A round decided ahead (tickAt) is sent
-	// before it: the usual statement waits for it in the database (@wait_until), and the
-	// general statement, which goes by its transaction's start, is not sent before
-	// restAfter (the host's time when this host's estimate of the database's clock is
-	// past at, with the margin that estimate needs).
+	// A round decided ahead (tickAt) is sent before its instant, at: the usual
+	// statement waits for it in the database (@wait_until), and the general statement,
+	// which goes by its transaction's start, is not sent before restAfter (the host's
+	// time when its estimate of the database's clock is past at, with the margin that
+	// estimate needs). Both zero for a round decided when due.
 	at, restAfter time.Time
 }
 
