@@ -81,15 +81,27 @@ func (p *primary) waitUntil(ctx context.Context, at time.Time) error {
 	// A clock that does not move (a test's) ends it too, prepareLead late.
 	limit := time.Now().Add(max(at.Sub(p.now()), 0) + prepareLead)
 	for d := at.Sub(p.now()); d > 0 && time.Now().Before(limit); d = at.Sub(p.now()) {
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := sleepFor(ctx, d); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// sleepFor sleeps for d (not at all when d is not positive); only ctx's end cuts it
+// short, and is returned.
+func sleepFor(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // decide decides the due entries at now and lays the decisions out as tick statements,

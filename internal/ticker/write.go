@@ -136,14 +136,8 @@ func (p *primary) execute(ctx context.Context, conn *pgx.Conn, leader int32, pt 
 	if len(rest) == 0 {
 		return nil
 	}
-	if wait := time.Until(pt.restAfter); wait > 0 {
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
+	if err := sleepFor(ctx, time.Until(pt.restAfter)); err != nil {
+		return err
 	}
 	return p.executeDue(ctx, conn, leader, rest, out)
 }
