@@ -41,8 +41,8 @@ func (p *primary) tick(ctx context.Context, due []*entry, now time.Time) error {
 }
 
 // tickAt decides the entries due at the instant at, at most prepareLead away, and sends
-// their statements sendLead before it; they write at the instant, by the database's
-// clock. Deciding 10,000 and laying out their statements takes 15-25 ms, and the
+// their statements ahead of it (sendLeadFor); they write at the instant, by the
+// database's clock. Deciding 10,000 and laying out their statements takes 15-25 ms, and the
 // database takes in and plans a statement of 5,000 in as much again: both would
 // otherwise come between the instant and the writes. The decisions are those of the
 // instant itself, as a ticker on time would make them; anything that changes a row
@@ -59,7 +59,7 @@ func (p *primary) tickAt(ctx, work context.Context, at time.Time) error {
 	if err != nil {
 		return err
 	}
-	// Sent sendLead ahead, the statements wait for the instant themselves (see part).
+	// Sent ahead, the statements wait for the instant themselves (see part).
 	// Sent as soon as this host's estimate says the instant has come, a general
 	// statement could reach a database whose clock has not: it would advance nothing,
 	// and the round would be written again. So its wait also covers how far the
@@ -68,7 +68,7 @@ func (p *primary) tickAt(ctx, work context.Context, at time.Time) error {
 	for i := range r.parts {
 		r.parts[i].at, r.parts[i].restAfter = at, restAfter
 	}
-	if err := p.waitUntil(ctx, at.Add(-sendLead)); err != nil {
+	if err := p.waitUntil(ctx, at.Add(-sendLeadFor(r.parts))); err != nil {
 		r.ahead.stop()
 		return nil
 	}
@@ -86,6 +86,17 @@ func (p *primary) waitUntil(ctx context.Context, at time.Time) error {
 		}
 	}
 	return nil
+}
+
+// sendLeadFor is how long before their instant a round's parts are sent: sendLead per
+// sendLeadTicks ticks at their usual pace of the largest (the database takes in and
+// plans a statement in time with its ticks).
+func sendLeadFor(ps []part) time.Duration {
+	n := 0
+	for _, pt := range ps {
+		n = max(n, len(pt.usual))
+	}
+	return sendLead * time.Duration(max(1, (n+sendLeadTicks-1)/sendLeadTicks))
 }
 
 // sleepFor sleeps for d (not at all when d is not positive); only ctx's end cuts it

@@ -53,13 +53,16 @@ const (
 	wakeMargin = 2 * time.Millisecond
 	// prepareLead: the primary decides a tick this long before its instant (tickAt). It
 	// covers deciding and laying out a read's 20,000 ticks (25-40 ms on a 2-core
-	// machine) and sendLead; services leave it free.
-	prepareLead = 80 * time.Millisecond
-	// sendLead: the primary sends a tick's statements this long before its instant, and
-	// the usual one waits for the instant in the database (EnqueueUsualTicks), so that
-	// by then the database has taken in, planned and begun it: for 5,000 ticks 15-25 ms
-	// on a 2-core machine, which would otherwise come after the instant.
-	sendLead = 30 * time.Millisecond
+	// machine, more beside the read of the plan made ahead) and the longest send lead;
+	// services leave it free.
+	prepareLead = 130 * time.Millisecond
+	// sendLead: the primary sends a tick's statements this long before its instant per
+	// sendLeadTicks ticks of its largest statement (sendLeadFor), and the usual one
+	// waits for the instant in the database (EnqueueUsualTicks), so that by then the
+	// database has taken in, planned and begun it: for 5,000 ticks 15-25 ms on a 2-core
+	// machine, which would otherwise come after the instant.
+	sendLead      = 30 * time.Millisecond
+	sendLeadTicks = 5000
 	// lockTimeout bounds every wait of the primary's statements on a lock another
 	// session holds (a row, a key, a table): what is blocked is set aside, not waited for.
 	lockTimeout = 100 * time.Millisecond
