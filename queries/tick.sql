@@ -279,9 +279,9 @@ FROM (SELECT DISTINCT x.queue FROM x WHERE x.intent = 'enqueue' AND (x.job_id IN
 --
 -- The ticker sends the statement a little before the ticks' instant, @wait_until, so
 -- that by the instant the database has parsed it, taken in its arrays, planned it and
--- made d's first row (the hash tables and sorts of its joins); d then waits
--- (pg_sleep_until, by the database's clock, at most a second) for the instant before
--- it makes that row, and nothing is written before it. waited, the clock read once
+-- built what d's first row needs (the hash tables and sorts of its joins); d then
+-- waits (pg_sleep_until, by the database's clock, at most a second) for the instant
+-- before it returns that row, and nothing is written before it. waited, the clock read once
 -- after that wait, is what the statement's writes go by where the others use now(),
 -- the transaction's start: no tick later than it advances, the jobs are enqueued at it
 -- (werk_cron_job: a job due by then is 'queued'), and it is started_at. The leader

@@ -42,15 +42,15 @@ func (p *primary) tick(ctx context.Context, due []*entry, now time.Time) error {
 
 // tickAt decides the entries due at the instant at, at most prepareLead away, and sends
 // their statements ahead of it (sendLeadFor); they write at the instant, by the
-// database's clock. Deciding 10,000 and laying out their statements takes 15-25 ms, and the
-// database takes in and plans a statement of 5,000 in as much again: both would
-// otherwise come between the instant and the writes. The decisions are those of the
-// instant itself, as a ticker on time would make them; anything that changes a row
-// meanwhile fails its compare-and-set like any change mid-statement. Nothing else runs
-// on the loop meanwhile (the wait is shorter than prepareLead). A shutdown during the
-// primary's wait writes nothing: the next primary ticks them; statements already sent,
-// waiting in the database, write at the instant (the shutdown's grace is longer than
-// their wait).
+// database's clock. Deciding 10,000 and laying out their statements takes 15-25 ms,
+// and the database takes in and plans a statement of 5,000 in as much again: both
+// would otherwise come between the instant and the writes. The decisions are those of
+// the instant itself, as a ticker on time would make them; anything that changes a
+// row meanwhile fails its compare-and-set like any change mid-statement. Nothing else
+// runs on the loop meanwhile (the wait is shorter than prepareLead). A shutdown
+// during the primary's wait writes nothing: the next primary ticks them; statements
+// already sent, waiting in the database, write at the instant (the shutdown's grace
+// is longer than their wait).
 func (p *primary) tickAt(ctx, work context.Context, at time.Time) error {
 	if now := p.now(); now.After(at) {
 		at = now // the loop got here late (a slow read of the plan): decide as of now
@@ -59,11 +59,11 @@ func (p *primary) tickAt(ctx, work context.Context, at time.Time) error {
 	if err != nil {
 		return err
 	}
-	// Sent ahead, the statements wait for the instant themselves (see part).
-	// Sent as soon as this host's estimate says the instant has come, a general
-	// statement could reach a database whose clock has not: it would advance nothing,
-	// and the round would be written again. So its wait also covers how far the
-	// estimate may be ahead.
+	// Sent ahead, the usual statements wait for the instant in the database. The
+	// general ones are held back in execute until restAfter: sent as soon as this
+	// host's estimate says the instant has come, one could reach a database whose
+	// clock has not, advance nothing, and the round would be written again. So that
+	// wait also covers how far the estimate may be ahead.
 	restAfter := time.Now().Add(at.Add(wakeMargin + p.slack).Sub(p.now()))
 	for i := range r.parts {
 		r.parts[i].at, r.parts[i].restAfter = at, restAfter

@@ -12,7 +12,8 @@
 -- A job not due when it is enqueued is 'scheduled', pgwerk's status for that; a
 -- schedule with overlap buffer_one or buffer_all puts its jobs in one pgwerk
 -- concurrency group (group_key), which pgwerk runs one at a time; pgwerk's workers
--- never start a job past its expires_at. The arguments are a schedule's columns under their own names.
+-- never start a job past its expires_at. The arguments are a schedule's columns under
+-- their own names.
 --
 -- The columns come back in the order of the INSERT INTO werk_jobs that each caller
 -- writes (a test checks the three lists against this one). A plain SQL function, neither
