@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -81,16 +82,17 @@ type fanoutResult struct {
 	floorA     []time.Duration
 	floorB     []time.Duration
 	floorC     []time.Duration // floor (b) with ON CONFLICT (key) DO NOTHING
+	floorD     []time.Duration // floor (b) split over parallel connections at once
 	warnings   []string
 	timedOut   bool
 }
 
 // periodFor leaves room between two ticks for the tick, its aftercare (side.go: the jobs
 // completed, their outcomes recorded by the primary, the ledger pruned, a vacuum), the
-// three floors and the checkpoints before each (about 350 µs per schedule for the tick
+// four floors and the checkpoints before each (about 400 µs per schedule for the tick
 // and the floors, as much again for the aftercare, on the 2-core reference machine).
 func periodFor(n int) time.Duration {
-	d := 5*time.Second + time.Duration(n)*700*time.Microsecond
+	d := 5*time.Second + time.Duration(n)*800*time.Microsecond
 	return d.Round(time.Second)
 }
 
@@ -129,6 +131,15 @@ func (b *bench) fanout(ctx context.Context, n int) (fanoutResult, error) {
 		return r, err
 	}
 	defer twin.Close(context.Background())
+	twins := []*pgx.Conn{twin} // floor (d)'s connections, one per connection of the fan-out
+	for len(twins) < r.parallel {
+		c, err := pgx.Connect(ctx, twinDSN)
+		if err != nil {
+			return r, err
+		}
+		defer c.Close(context.Background())
+		twins = append(twins, c)
+	}
 
 	now, err := dbNow(ctx, conn)
 	if err != nil {
@@ -219,11 +230,17 @@ func (b *bench) fanout(ctx context.Context, n int) (fanoutResult, error) {
 
 		// The floors, in the twin database.
 		key := key0(tick)
-		floor := func(sql string, args ...any) (time.Duration, error) {
+		reset := func() error {
 			for _, q := range []string{"TRUNCATE werk_jobs", "VACUUM werk_jobs", "VACUUM " + twinTables, "CHECKPOINT"} {
 				if _, err := twin.Exec(ctx, q); err != nil {
-					return 0, err
+					return err
 				}
+			}
+			return nil
+		}
+		floor := func(sql string, args ...any) (time.Duration, error) {
+			if err := reset(); err != nil {
+				return 0, err
 			}
 			return timed(ctx, twin, n, sql, args...)
 		}
@@ -240,11 +257,35 @@ func (b *bench) fanout(ctx context.Context, n int) (fanoutResult, error) {
 			return r, fmt.Errorf("floor (b) with ON CONFLICT: %w", err)
 		}
 		r.floorC = append(r.floorC, d)
+		if err := reset(); err != nil {
+			return r, fmt.Errorf("before floor (d): %w", err)
+		}
+		if d, err = floorSplit(ctx, twins, names, key, tick, tick.Add(r.period)); err != nil {
+			return r, fmt.Errorf("floor (d): %w", err)
+		}
+		r.floorD = append(r.floorD, d)
 		i := len(r.fanout) - 1
-		fmt.Fprintf(os.Stderr, "bench:   tick %d: fan-out %s (%d statements, %d B/job, %d ledger rows), floor (a) %s, floor (b) %s, with ON CONFLICT %s\n",
-			i+1, dur(r.fanout[i]), t.txns, t.wal/int64(n), t.ledger, dur(r.floorA[i]), dur(r.floorB[i]), dur(r.floorC[i]))
+		fmt.Fprintf(os.Stderr, "bench:   tick %d: fan-out %s (%d statements, %d B/job, %d ledger rows), floor (a) %s, floor (b) %s, with ON CONFLICT %s, over %d connections %s\n",
+			i+1, dur(r.fanout[i]), t.txns, t.wal/int64(n), t.ledger, dur(r.floorA[i]), dur(r.floorB[i]), dur(r.floorC[i]), len(twins), dur(r.floorD[i]))
 	}
 	return r, nil
+}
+
+// floorSplit is floor (d): floor (b) split over conns, a run of names each (in name
+// order, as the ticker parts a fan-out), all sent at once, each its own transaction;
+// the time until the last has committed. What the bare writes of a tick take when the
+// database's cores share them as the fan-out's connections do.
+func floorSplit(ctx context.Context, conns []*pgx.Conn, names []string, key string, tick, next time.Time) (time.Duration, error) {
+	size := (len(names) + len(conns) - 1) / len(conns)
+	errs := make([]error, len(conns))
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i, c := range conns {
+		part := names[min(i*size, len(names)):min((i+1)*size, len(names))]
+		wg.Go(func() { _, errs[i] = timed(ctx, c, len(part), floorThreeWrites, part, key, tick, next) })
+	}
+	wg.Wait()
+	return time.Since(start), errors.Join(errs...)
 }
 
 // tickTimeout bounds the wait for one tick's fan-out, so that a slow build still ends.
@@ -310,6 +351,11 @@ func printFanout(rs []fanoutResult) {
 			b, c := median(r.floorB), median(r.floorC)
 			fmt.Printf("  N=%d ON CONFLICT cost: floor (b) %s, with ON CONFLICT (key) DO NOTHING %s: %+.1f%%\n",
 				r.n, dur(b), dur(c), 100*(ratio(c, b)-1))
+		}
+		if len(r.floorD) > 0 {
+			f, d := median(r.fanout), median(r.floorD)
+			fmt.Printf("  N=%d floor (d), floor (b) over %d connections at once: %s (%.2fx floor (b)); fan-out ÷ (d): %.2fx\n",
+				r.n, r.parallel, dur(d), ratio(d, median(r.floorB)), ratio(f, d))
 		}
 		for _, w := range r.warnings {
 			fmt.Printf("  N=%d warning: %s\n", r.n, w)
