@@ -53,6 +53,11 @@ const (
 	// recording outcomes is not counted: a pass over a large fan-out whose jobs are
 	// ending records most of them, and the rest must not wait ten times that long.
 	outcomeShare = 10
+	// outcomeMaxWait bounds that wait: an outcome is recorded at most about this long
+	// after its job ends, however long the passes over a backlog take. A backlog
+	// nobody works whose pass takes longer than outcomeMaxWait/outcomeShare (some
+	// hundreds of thousands of jobs) costs the primary more than a tenth of its time.
+	outcomeMaxWait = time.Minute
 	// outcomeRetry: after an error the next statement waits this long.
 	outcomeRetry = 5 * time.Second
 )
@@ -170,7 +175,9 @@ func (rc *recorder) step(ctx context.Context) error {
 		scanned, err = rc.sweepStep(ctx, bound)
 		full = o.sweep
 	}
-	took := time.Since(started)
+	// The database gives a statement no more than bound; anything beyond it is time
+	// this process did not run (stopped, descheduled), which is not the pass's.
+	took := min(time.Since(started), bound)
 	o.passBusy += took
 	o.passRecorded += rc.Stats.Outcomes.Load() - recordedBefore
 	if err != nil {
@@ -226,13 +233,14 @@ func (rc *recorder) step(ctx context.Context) error {
 
 // passWait is how long the recorder waits after a pass that took busy over rows rows,
 // recording recorded outcomes: outcomeShare times the part of busy spent on rows whose
-// jobs were still in flight (taken in proportion to the rows), and at least outcomeGap.
+// jobs were still in flight (taken in proportion to the rows), at least outcomeGap and
+// at most outcomeMaxWait.
 func passWait(busy time.Duration, rows, recorded int64) time.Duration {
 	idle := busy
 	if rows > 0 {
 		idle = time.Duration(float64(busy) * float64(max(rows-recorded, 0)) / float64(rows))
 	}
-	return max(outcomeGap, outcomeShare*idle)
+	return min(max(outcomeGap, outcomeShare*idle), outcomeMaxWait)
 }
 
 // trackedInOrder is what the pass goes through of the tracked ticks, by name.

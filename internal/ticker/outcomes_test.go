@@ -187,9 +187,10 @@ func TestRecordStepGivesWayToADueTick(t *testing.T) {
 }
 
 // After a pass, the recorder waits ten times as long as the pass spent on rows whose
-// jobs were still in flight, and at least a second: a backlog nobody works costs the
-// primary a tenth of its time, while the rest of a large fan-out whose jobs are ending
-// is recorded soon after the pass that recorded most of it.
+// jobs were still in flight, at least a second and at most a minute: a backlog nobody
+// works costs the primary a tenth of its time (unless its pass takes more than six
+// seconds), while the rest of a large fan-out whose jobs are ending is recorded soon
+// after the pass that recorded most of it, and no outcome waits for minutes.
 func TestPassWaitCountsOnlyTheRowsStillInFlight(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -197,7 +198,8 @@ func TestPassWaitCountsOnlyTheRowsStillInFlight(t *testing.T) {
 		rows, recorded int64
 		want           time.Duration
 	}{
-		{30 * time.Second, 100_000, 0, 300 * time.Second},     // nothing ended: a backlog
+		{3 * time.Second, 100_000, 0, 30 * time.Second},       // nothing ended: a backlog
+		{30 * time.Second, 100_000, 0, outcomeMaxWait},        // a backlog whose pass is long
 		{30 * time.Second, 100_000, 96_000, 12 * time.Second}, // most ended meanwhile
 		{30 * time.Second, 100_000, 100_000, outcomeGap},      // all recorded
 		{50 * time.Millisecond, 10, 0, outcomeGap},            // a short pass
