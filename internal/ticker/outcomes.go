@@ -53,10 +53,12 @@ const (
 	// recording outcomes is not counted: a pass over a large fan-out whose jobs are
 	// ending records most of them, and the rest must not wait ten times that long.
 	outcomeShare = 10
-	// outcomeMaxWait bounds that wait: an outcome is recorded at most about this long
-	// after its job ends, however long the passes over a backlog take. A backlog
-	// nobody works whose pass takes longer than outcomeMaxWait/outcomeShare (some
-	// hundreds of thousands of jobs) costs the primary more than a tenth of its time.
+	// outcomeMaxWait bounds that wait, however long the last pass took (a pass over a
+	// large backlog, or one whose time includes a pause of this process: a step is
+	// timed by the host's clock): an outcome waits for at most this long between two
+	// passes. A backlog nobody works whose pass takes longer than
+	// outcomeMaxWait/outcomeShare (some hundreds of thousands of jobs) costs the
+	// primary more than a tenth of its time.
 	outcomeMaxWait = time.Minute
 	// outcomeRetry: after an error the next statement waits this long.
 	outcomeRetry = 5 * time.Second
@@ -175,9 +177,7 @@ func (rc *recorder) step(ctx context.Context) error {
 		scanned, err = rc.sweepStep(ctx, bound)
 		full = o.sweep
 	}
-	// The database gives a statement no more than bound; anything beyond it is time
-	// this process did not run (stopped, descheduled), which is not the pass's.
-	took := min(time.Since(started), bound)
+	took := time.Since(started)
 	o.passBusy += took
 	o.passRecorded += rc.Stats.Outcomes.Load() - recordedBefore
 	if err != nil {
