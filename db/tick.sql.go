@@ -407,6 +407,13 @@ SELECT 'won'::text AS outcome, a.name::text AS name, NULL::timestamptz AS tick_a
        (SELECT pg_catalog.count(*) FROM ledger)::integer AS ledger_rows,
        coalesce(a.health_check_at, '0001-01-01 00:00:00+00')::timestamptz AS health_check_at
 FROM advanced a
+WHERE a.remaining_runs IS NOT NULL OR a.health_check_at IS NOT NULL
+   OR (SELECT pg_catalog.count(*) FROM advanced) < pg_catalog.cardinality($3::text[])
+UNION ALL
+SELECT 'all_won', '', NULL, NULL, pg_catalog.min(a.waited), -1, (SELECT pg_catalog.count(*) FROM ledger)::integer,
+       '0001-01-01 00:00:00+00'
+FROM advanced a
+HAVING pg_catalog.count(*) = pg_catalog.cardinality($3::text[]) AND pg_catalog.count(*) > 0
 UNION ALL
 SELECT 'queue', q.queue, NULL, NULL, q.enqueued_at, -1, 0, '0001-01-01 00:00:00+00'
 FROM (SELECT DISTINCT jobs.queue, jobs.enqueued_at FROM jobs) q
@@ -450,7 +457,9 @@ type EnqueueUsualTicksRow struct {
 // the compare-and-set. The ticker gives those to EnqueueDueTicks with the same decision at once, which tells them
 // apart and records each as it does any tick, in one transaction with its state. What
 // this statement returns, and the ledger rows it writes, are EnqueueDueTicks' for the
-// same ticks: 'won' per schedule that advanced, and 'queue' per queue that got a job.
+// same ticks: 'won' per schedule that advanced, and 'queue' per queue that got a job;
+// but when all of them advanced, 'won' only for those with a run limit or a health check,
+// and one 'all_won' for the rest (the ticker's usualOutcomes spells those out).
 //
 // The jobs go in with a plain INSERT, not ON CONFLICT: a speculative insertion logs a
 // confirmation record per job (48 bytes of WAL, 5% of a tick) to guard against a race
@@ -488,6 +497,12 @@ type EnqueueUsualTicksRow struct {
 // changed meanwhile fails the compare-and-set, which sees the state row as committed.
 // The compare-and-set of EnqueueDueTicks, for one tick that gets its job. "Has a plan"
 // is again a join clause (d.job_id is never NULL), for the reason given there.
+// When every schedule advanced (a fan-out, as a rule), 'all_won' below says so in one
+// row, and only the schedules with more to say (a run limit, a health check) get one:
+// 10,000 rows the ticker would decode on the tick's critical path, beside the
+// fan-out's other statement, say nothing more than that.
+// Every schedule of the statement advanced: 'won' for each without a row of its own,
+// with no run limit (-1) and no health check.
 // The queues that got a job, for NotifyQueues.
 func (q *Queries) EnqueueUsualTicks(ctx context.Context, arg EnqueueUsualTicksParams) ([]EnqueueUsualTicksRow, error) {
 	rows, err := q.db.Query(ctx, enqueueUsualTicks,

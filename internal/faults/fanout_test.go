@@ -633,21 +633,33 @@ func sigstopMidFanout(t *testing.T, standbyFrozen bool) {
 // pg_stat_activity to see it every time on a busy machine.
 func fanoutStatementsAfter(t *testing.T, p *proc, since time.Time) int {
 	t.Helper()
-	n := 0
-	for _, l := range strings.Split(p.out.String(), "\n") {
-		if !strings.Contains(l, `msg="tick statement on a fan-out connection"`) {
-			continue
+	count := func() int {
+		n := 0
+		// Whole lines only: the log is copied from the ticker's pipe as it comes.
+		out := p.out.String()
+		for _, l := range strings.Split(out[:strings.LastIndex(out, "\n")+1], "\n") {
+			if !strings.Contains(l, `msg="tick statement on a fan-out connection"`) {
+				continue
+			}
+			_, rest, _ := strings.Cut(l, " began=")
+			began, err := time.Parse(time.RFC3339Nano, strings.Split(rest, " ")[0])
+			if err != nil {
+				t.Fatalf("a fan-out statement's log line: %v: %s", err, l)
+			}
+			if began.After(since) {
+				n++
+			}
 		}
-		_, rest, ok := strings.Cut(l, " began=")
-		if !ok {
-			t.Fatalf("a fan-out statement's log line without began: %s", l)
-		}
-		began, err := time.Parse(time.RFC3339Nano, strings.Fields(rest)[0])
-		if err != nil {
-			t.Fatalf("a fan-out statement's log line: %v: %s", err, l)
-		}
-		if began.After(since) {
-			n++
+		return n
+	}
+	// The lines of its last statements may still be on their way from its pipe.
+	n := count()
+	for range 20 {
+		time.Sleep(50 * time.Millisecond)
+		if again := count(); again != n {
+			n = again
+		} else {
+			break
 		}
 	}
 	return n

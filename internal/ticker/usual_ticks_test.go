@@ -120,11 +120,17 @@ func TestUsualTicksWriteWhatDueTicksWrite(t *testing.T) {
 		}
 		return m
 	}
-	converted := make([]db.EnqueueDueTicksRow, len(usualRows))
-	for i, r := range usualRows {
-		converted[i] = db.EnqueueDueTicksRow(r)
+	// Every schedule advanced: the statement names only those with more to say than
+	// that ('last' has a run limit, 'watched' a health check), and says 'all_won' once
+	// for the rest.
+	raw := map[string]bool{}
+	for _, r := range usualRows {
+		raw[r.Outcome+" "+r.Name] = true
 	}
-	gotSaid, wantSaid := said(converted), said(dueRows)
+	if !raw["all_won "] || raw["won plain"] || !raw["won last"] || !raw["won watched"] || len(usualRows) != 5 {
+		t.Errorf("EnqueueUsualTicks returned %+v; want 'won' for last and watched alone, 'all_won', and the two queues", usualRows)
+	}
+	gotSaid, wantSaid := said(usualOutcomes(usualRows, usual.TickNames)), said(dueRows)
 	if len(wantSaid) != 9 || wantSaid["queue default"] != 1 || wantSaid["queue other"] != 1 || wantSaid["last"] != 0 || wantSaid["watched"] != 6 {
 		t.Fatalf("EnqueueDueTicks said %v; want the seven schedules won and their two queues", wantSaid)
 	}
@@ -198,7 +204,7 @@ func TestUsualTicksLeaveTheUnusualToDueTicks(t *testing.T) {
 				t.Fatal(err)
 			}
 			won := map[string]bool{}
-			for _, r := range rows {
+			for _, r := range usualOutcomes(rows, all.TickNames) {
 				if r.Outcome == "won" {
 					won[r.Name] = true
 				} else if r.Outcome != "queue" {
@@ -350,7 +356,7 @@ func TestUsualTicksFencedByTheLeader(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, r := range rows {
+		for _, r := range usualOutcomes(rows, all.TickNames) {
 			if r.Outcome == "won" {
 				won++
 			}
@@ -395,10 +401,11 @@ func TestUsualTicksSentEarlyWaitForTheirInstant(t *testing.T) {
 	}
 	hostAnchor := time.Now().Add(anchor.Sub(dbNow)) // the instant on this host's clock
 	earlyBatch, tooEarlyBatch := usualSeed(t, early, anchor), usualSeed(t, tooEarly, anchor)
-	run := func(conn *pgx.Conn, batch []planned, waitUntil time.Time) ([]db.EnqueueUsualTicksRow, error) {
+	run := func(conn *pgx.Conn, batch []planned, waitUntil time.Time) ([]db.EnqueueDueTicksRow, error) {
 		params := usualParams(tickParams(batch, 0), false)
 		params.WaitUntil = waitUntil
-		return db.New(conn).EnqueueUsualTicks(ctx, params)
+		rows, err := db.New(conn).EnqueueUsualTicks(ctx, params)
+		return usualOutcomes(rows, params.TickNames), err
 	}
 
 	// Two seconds before the instant: not waited for without @wait_until; a second at
@@ -423,7 +430,7 @@ func TestUsualTicksSentEarlyWaitForTheirInstant(t *testing.T) {
 	// 300 ms before the instant, with @wait_until; 'plain' is paused while it waits.
 	time.Sleep(time.Until(hostAnchor.Add(-300 * time.Millisecond)))
 	type result struct {
-		rows     []db.EnqueueUsualTicksRow
+		rows     []db.EnqueueDueTicksRow
 		err      error
 		returned time.Time
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -224,10 +225,9 @@ func (p *primary) executeUsual(ctx context.Context, conn *pgx.Conn, leader int32
 		return batch, nil
 	}
 	p.Stats.Statements.Add(1)
-	won := make(map[string]bool, len(rows))
-	w := written{rows: make([]db.EnqueueDueTicksRow, len(rows))}
-	for i, r := range rows {
-		w.rows[i] = db.EnqueueDueTicksRow(r)
+	w := written{rows: usualOutcomes(rows, all.TickNames)}
+	won := make(map[string]bool, len(w.rows))
+	for _, r := range w.rows {
 		if r.Outcome == "won" {
 			won[r.Name] = true
 		}
@@ -252,6 +252,38 @@ func (p *primary) executeUsual(ctx context.Context, conn *pgx.Conn, leader int32
 		*out = append(*out, w)
 	}
 	return rest, nil
+}
+
+// usualOutcomes is what EnqueueUsualTicks returned for the schedules named by names
+// (one tick each), said as EnqueueDueTicks says it: its 'all_won' row (every schedule advanced)
+// becomes a 'won' row for each schedule that has none of its own.
+func usualOutcomes(rows []db.EnqueueUsualTicksRow, names []string) []db.EnqueueDueTicksRow {
+	out := make([]db.EnqueueDueTicksRow, 0, len(rows))
+	var all *db.EnqueueUsualTicksRow
+	for i, r := range rows {
+		if r.Outcome == "all_won" {
+			all = &rows[i]
+			continue
+		}
+		out = append(out, db.EnqueueDueTicksRow(r))
+	}
+	if all == nil {
+		return out
+	}
+	said := make(map[string]bool, len(out))
+	for _, r := range out {
+		if r.Outcome == "won" {
+			said[r.Name] = true
+		}
+	}
+	out = slices.Grow(out, len(names)-len(said))
+	for _, name := range names {
+		if !said[name] {
+			out = append(out, db.EnqueueDueTicksRow{Outcome: "won", Name: name, StartedAt: all.StartedAt,
+				RemainingRuns: -1, LedgerRows: all.LedgerRows, HealthCheckAt: all.HealthCheckAt})
+		}
+	}
+	return out
 }
 
 // executeDue runs the tick statement (EnqueueDueTicks) for batch on conn and deals with
