@@ -130,7 +130,11 @@ func TestUsualTicksWriteWhatDueTicksWrite(t *testing.T) {
 	if !raw["all_won "] || raw["won plain"] || !raw["won last"] || !raw["won watched"] || len(usualRows) != 5 {
 		t.Errorf("EnqueueUsualTicks returned %+v; want 'won' for last and watched alone, 'all_won', and the two queues", usualRows)
 	}
-	gotSaid, wantSaid := said(usualOutcomes(usualRows, usual.TickNames)), said(dueRows)
+	outcomes := usualOutcomes(usualRows, usual.TickNames)
+	if len(outcomes) != len(dueRows) {
+		t.Errorf("EnqueueUsualTicks said %d things, spelled out: %+v; EnqueueDueTicks %d", len(outcomes), outcomes, len(dueRows))
+	}
+	gotSaid, wantSaid := said(outcomes), said(dueRows)
 	if len(wantSaid) != 9 || wantSaid["queue default"] != 1 || wantSaid["queue other"] != 1 || wantSaid["last"] != 0 || wantSaid["watched"] != 6 {
 		t.Fatalf("EnqueueDueTicks said %v; want the seven schedules won and their two queues", wantSaid)
 	}
