@@ -27,7 +27,7 @@ func TestTickStatementRecordsExcludedTicks(t *testing.T) {
 	dsn := pgtest.MigratedDB(t)
 	ctx := context.Background()
 	conn := connect(t, dsn)
-	registerUUID(conn.TypeMap())
+	registerCodecs(conn.TypeMap())
 	q := db.New(conn)
 	pgtest.Exec(t, conn, `INSERT INTO werk_cron_jobs (name, func, cron, timezone, catchup, exclude_calendar)
 		VALUES ('h', 'app.h', '0 * * * *', 'Europe/Berlin', 'all', 'hol')`)

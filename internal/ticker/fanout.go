@@ -224,7 +224,7 @@ func (p *primary) helperPool(ctx context.Context) (*pgxpool.Pool, error) {
 	cfg.MinConns = 0
 	cfg.MaxConnIdleTime = helperIdle
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
-		registerUUID(conn.TypeMap())
+		registerCodecs(conn.TypeMap())
 		if err := leader.Prepare(ctx, conn); err != nil {
 			return err
 		}

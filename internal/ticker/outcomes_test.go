@@ -16,7 +16,7 @@ import (
 func testRecorder(t *testing.T, dsn string) *recorder {
 	t.Helper()
 	conn := connect(t, dsn)
-	registerUUID(conn.TypeMap())
+	registerCodecs(conn.TypeMap())
 	tk := &Ticker{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	p := &primary{Ticker: tk, conn: conn, q: db.New(conn), hz: newHorizon(10)}
 	p.recorder = &recorder{primary: p}

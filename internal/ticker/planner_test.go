@@ -20,7 +20,7 @@ func TestPlannerReadsAgainARowChangedWhileRead(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	conn := connect(t, pgtest.MigratedDB(t))
-	registerUUID(conn.TypeMap())
+	registerCodecs(conn.TypeMap())
 	pgtest.Exec(t, conn, `INSERT INTO werk_cron_jobs (name, func, interval_secs, paused) VALUES ('resumed', 'app.x', 1, true)`)
 	read, err := db.New(conn).GetSchedulesForTicker(ctx, []string{"resumed"})
 	if err != nil || len(read) != 1 {

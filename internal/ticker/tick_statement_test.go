@@ -34,7 +34,7 @@ func TestTickStatementTakesAllOfAScheduleOrNothing(t *testing.T) {
 	dsn := pgtest.MigratedDB(t)
 	ctx := context.Background()
 	conn := connect(t, dsn)
-	registerUUID(conn.TypeMap())
+	registerCodecs(conn.TypeMap())
 	q := db.New(conn)
 
 	if _, err := conn.Exec(ctx, `INSERT INTO werk_cron_jobs (name, func, interval_secs, catchup) VALUES ('s', 'app.s', 5, 'all')`); err != nil {
@@ -124,7 +124,7 @@ func TestTickStatementKeyTakenMidStatement(t *testing.T) {
 			dsn := pgtest.MigratedDB(t)
 			ctx := context.Background()
 			conn, other := connect(t, dsn), connect(t, dsn)
-			registerUUID(conn.TypeMap())
+			registerCodecs(conn.TypeMap())
 			q := db.New(conn)
 			if _, err := conn.Exec(ctx, `INSERT INTO werk_cron_jobs (name, func, interval_secs, catchup, remaining_runs)
 				VALUES ('s', 'app.s', 5, 'all', 5)`); err != nil {

@@ -238,7 +238,7 @@ func (t *Ticker) session(ctx context.Context) error {
 		defer cancel()
 		_ = conn.Close(cctx)
 	}()
-	registerUUID(conn.TypeMap())
+	registerCodecs(conn.TypeMap())
 	t.setRole(RoleStandby)
 	err = leader.Elect(ctx, conn, leader.Options{
 		Retry:    t.opts.StandbyRetry,

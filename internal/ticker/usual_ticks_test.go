@@ -38,7 +38,7 @@ func usualSetup(t *testing.T, anchor time.Time) (string, *pgx.Conn, []planned) {
 	t.Helper()
 	dsn := pgtest.MigratedDB(t)
 	conn := connect(t, dsn)
-	registerUUID(conn.TypeMap())
+	registerCodecs(conn.TypeMap())
 	return dsn, conn, usualSeed(t, conn, anchor)
 }
 
@@ -397,8 +397,8 @@ func TestUsualTicksSentEarlyWaitForTheirInstant(t *testing.T) {
 	ctx := context.Background()
 	dsn := pgtest.MigratedDB(t)
 	early, other, tooEarly := connect(t, dsn), connect(t, dsn), connect(t, pgtest.MigratedDB(t))
-	registerUUID(early.TypeMap())
-	registerUUID(tooEarly.TypeMap())
+	registerCodecs(early.TypeMap())
+	registerCodecs(tooEarly.TypeMap())
 	var anchor, dbNow time.Time
 	if err := early.QueryRow(ctx, `SELECT date_trunc('second', clock_timestamp()) + interval '4 seconds', clock_timestamp()`).Scan(&anchor, &dbNow); err != nil {
 		t.Fatal(err)
