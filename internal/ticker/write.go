@@ -255,8 +255,8 @@ func (p *primary) executeUsual(ctx context.Context, conn *pgx.Conn, leader int32
 }
 
 // usualOutcomes is what EnqueueUsualTicks returned for the schedules named by names
-// (one tick each), said as EnqueueDueTicks says it: its 'all_won' row (every schedule advanced)
-// becomes a 'won' row for each schedule that has none of its own.
+// (one tick each), said as EnqueueDueTicks says it: its 'all_won' row (every schedule
+// advanced) becomes a 'won' row for each schedule that has none of its own.
 func usualOutcomes(rows []db.EnqueueUsualTicksRow, names []string) []db.EnqueueDueTicksRow {
 	out := make([]db.EnqueueDueTicksRow, 0, len(rows))
 	var all *db.EnqueueUsualTicksRow
