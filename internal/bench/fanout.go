@@ -453,16 +453,19 @@ func (b *bench) explain(ctx context.Context, n int) error {
 	if err != nil {
 		return err
 	}
-	period := periodFor(n)
-	anchor := now.Truncate(time.Second).Add(prepTime(n)).Truncate(time.Second)
-	if _, err := conn.Exec(ctx, insertSchedules, n, int(period/time.Second), anchor); err != nil {
+	// all schedules are in the database (-explain-among), the statements taking the
+	// last n of them by name.
+	all := max(n, b.cfg.explainAmong)
+	period := periodFor(all)
+	anchor := now.Truncate(time.Second).Add(prepTime(all)).Truncate(time.Second)
+	if _, err := conn.Exec(ctx, insertSchedules, all, int(period/time.Second), anchor); err != nil {
 		return err
 	}
 	if _, err := conn.Exec(ctx, "VACUUM ANALYZE"); err != nil {
 		return err
 	}
 	s := &side{name: "werkcron", kind: kindWerkcron, parallel: 1, bin: b.bin, cluster: b.cluster, db: "explain", dsn: dsn,
-		conn: conn, n: n, due0: anchor, period: period, pruneSQL: pruneSQL, pruneArgs: pruneArgs}
+		conn: conn, n: all, due0: anchor, period: period, pruneSQL: pruneSQL, pruneArgs: pruneArgs}
 	if s.vacuumList, err = werkcronTables(ctx, conn); err != nil {
 		return err
 	}
@@ -479,7 +482,7 @@ func (b *bench) explain(ctx context.Context, n int) error {
 	}
 
 	// The tick statement's parameters by name, as the ticker fills them for one due
-	// enqueue tick per schedule.
+	// enqueue tick per schedule, of the last n schedules.
 	var names, keys, kinds []string
 	var defined, prevTicks, ats, nexts, prevJobAts []time.Time
 	var counts []int32
@@ -487,7 +490,8 @@ func (b *bench) explain(ctx context.Context, n int) error {
 	var ids, prevJobs [][16]byte
 	var tick time.Time
 	rows, _ := conn.Query(ctx, `SELECT name, last_tick_at, defined_at, next_run_at, last_job_id, last_job_at
-		FROM werk_cron_state ORDER BY next_run_at, name`)
+		FROM (SELECT * FROM werk_cron_state ORDER BY next_run_at DESC, name DESC LIMIT $1) s
+		ORDER BY next_run_at, name`, n)
 	err = func() error {
 		defer rows.Close()
 		for rows.Next() {
@@ -557,6 +561,10 @@ func (b *bench) explain(ctx context.Context, n int) error {
 		return err
 	}
 	key := key0(tick)
+	label := fmt.Sprintf("N=%d", n)
+	if all > n {
+		label = fmt.Sprintf("N=%d (the last of %d schedules)", n, all)
+	}
 	for _, q := range []struct {
 		title string
 		sql   string
@@ -589,8 +597,8 @@ func (b *bench) explain(ctx context.Context, n int) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("== %s, N=%d (rolled back)\n%s\n\n", q.title, n, strings.Join(plan, "\n"))
-		fmt.Print(s.waldump(ctx, fmt.Sprintf("%s, N=%d, %d B per tick", q.title, n, int64(l1-l0)/int64(n)), l0, l1))
+		fmt.Printf("== %s, %s (rolled back)\n%s\n\n", q.title, label, strings.Join(plan, "\n"))
+		fmt.Print(s.waldump(ctx, fmt.Sprintf("%s, %s, %d B per tick", q.title, label, int64(l1-l0)/int64(n)), l0, l1))
 		// The same statement timed by the client without EXPLAIN's instrumentation, each
 		// run after a CHECKPOINT and rolled back (so every run meets the same rows).
 		// As the ticker runs it: an unnamed statement, planned for its parameters each
@@ -623,8 +631,8 @@ func (b *bench) explain(ctx context.Context, n int) error {
 					return fmt.Errorf("%s: %w", q.title, err)
 				}
 			}
-			fmt.Printf("== %s, N=%d, timed by the client, %s (7 runs, each after a CHECKPOINT, rolled back): median %s (%s)\n",
-				q.title, n, mode.name, dur(median(took)), durList(took))
+			fmt.Printf("== %s, %s, timed by the client, %s (7 runs, each after a CHECKPOINT, rolled back): median %s (%s)\n",
+				q.title, label, mode.name, dur(median(took)), durList(took))
 		}
 		fmt.Println()
 	}

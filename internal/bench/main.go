@@ -22,6 +22,8 @@
 //	go run ./internal/bench -bin bin/werkcron            (what `make bench` runs)
 //	go run ./internal/bench -n 10000 -only fanout -reps 5
 //	go run ./internal/bench -explain 10000               (plan of the tick statement)
+//	go run ./internal/bench -explain 10000 -explain-among 100000
+//	                                                     (as a fan-out's last statement)
 //	go run ./internal/bench -only river -n 100000 -reps 5 -waldump
 //
 // The defaults (make bench) take about 25 minutes; docs/benchmarks.md lists the longer
@@ -68,6 +70,7 @@ type config struct {
 	only           map[string]bool
 	explain        int
 	explainJobs    int
+	explainAmong   int
 	bin            string
 	keep           bool
 	autoExplain    time.Duration
@@ -114,6 +117,7 @@ func main() {
 	flag.IntVar(&cfg.workerRounds, "worker-rounds", 5, "rounds of the worker-path measurement (each: with, without and plain, taking turns)")
 	flag.IntVar(&cfg.explain, "explain", 0, "only print EXPLAIN ANALYZE of the tick statements for this many due schedules")
 	flag.IntVar(&cfg.explainJobs, "explain-jobs", 0, "with -explain: jobs of the same instant in werk_jobs first, as a fan-out's later statements meet them")
+	flag.IntVar(&cfg.explainAmong, "explain-among", 0, "with -explain: this many schedules in the database, the statements taking the last N of them by name, as a fan-out's last statement meets them")
 	flag.StringVar(&cfg.bin, "bin", "", "werkcron binary (default: build ./cmd/werkcron into the scratch directory)")
 	flag.DurationVar(&cfg.autoExplain, "auto-explain", 0, "log the plans of statements slower than this into the server log (use with -keep)")
 	flag.DurationVar(&cfg.logStatements, "log-statements", 0, "log statements slower than this, with their durations, into the server log (use with -keep)")
