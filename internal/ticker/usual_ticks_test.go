@@ -495,3 +495,71 @@ func TestUsualTicksSentEarlyWaitForTheirInstant(t *testing.T) {
 
 // layout lays batch out as one part, as a round of one part would be.
 func layout(batch []planned) part { return layoutAll([][]planned{batch})[0] }
+
+// A tick statement reads rows in proportion to its ticks, not to the tables it looks in:
+// each tick's definition in werk_cron_jobs, and its ledger rows (decided before? the
+// previous job's row written?), by probes of their primary keys. The statement here is
+// the last 2,000 of 20,000 schedules, each with a ledger row, as a fan-out's last
+// statement meets them: planned as joins, definitions and ledger were read from their
+// first name on, or the ledger hashed whole. The rows read are counted by the
+// transaction's own statistics (pg_stat_get_xact_tuples_returned, tables and indexes).
+func TestUsualTicksReadTheirOwnRowsOnly(t *testing.T) {
+	t.Parallel()
+	const schedules, ticks = 20000, 2000
+	ctx := context.Background()
+	conn := connect(t, pgtest.MigratedDB(t))
+	registerCodecs(conn.TypeMap())
+	anchor := time.Now().Truncate(time.Second).Add(-2 * time.Second)
+	prev := anchor.Add(-time.Minute)
+	pgtest.Exec(t, conn, `INSERT INTO werk_cron_jobs (name, func, interval_secs)
+		SELECT format('n-%s', lpad(i::text, 6, '0')), 'app.task', 60 FROM generate_series(1, $1::int) i`, schedules)
+	pgtest.Exec(t, conn, `UPDATE werk_cron_state SET planned_at = now(), next_run_at = $1,
+		last_tick_at = $2, last_job_at = $2, last_job_id = gen_random_uuid()`, anchor, prev)
+	pgtest.Exec(t, conn, `INSERT INTO werk_cron_ledger (name, tick_at, outcome, job_id, ticks, job_status)
+		SELECT name, last_job_at, 'enqueued', last_job_id, 1, 'complete' FROM werk_cron_state`)
+	pgtest.Exec(t, conn, `ANALYZE werk_cron_jobs, werk_cron_state, werk_cron_ledger`)
+
+	names := pgtest.QueryOne[[]string](t, conn, `SELECT array_agg(name ORDER BY name DESC)
+		FROM (SELECT name FROM werk_cron_jobs ORDER BY name DESC LIMIT $1) n`, ticks)
+	rows, err := db.New(conn).GetSchedulesForTicker(ctx, names)
+	if err != nil || len(rows) != ticks {
+		t.Fatal(len(rows), err)
+	}
+	batch := make([]planned, len(rows))
+	for i, r := range rows {
+		batch[i] = planned{newEntry(row(r)), schedule.Decision{Enqueue: []time.Time{anchor}, Next: anchor.Add(time.Minute)}}
+	}
+	batch = parts(batch, 1)[0] // in name order, as the ticker lays a part out
+
+	// The rows of a table and its indexes that scans returned, as this backend counts
+	// them (counts not yet reported include earlier statements: compare two).
+	read := func(table string) int64 {
+		return pgtest.QueryOne[int64](t, conn, `SELECT sum(pg_stat_get_xact_tuples_returned(c.oid))::bigint
+			FROM pg_class c WHERE c.oid = $1::regclass OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = $1::regclass)`, table)
+	}
+	tables := []string{"werk_cron_jobs", "werk_cron_ledger"}
+	tx, err := conn.Begin(ctx) // no report of the counts inside a transaction
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	before := map[string]int64{}
+	for _, table := range tables {
+		before[table] = read(table)
+	}
+	got, err := db.New(customPlan{conn}).EnqueueUsualTicks(ctx, usualParams(tickParams(batch, 0), false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if outcomes := usualOutcomes(got, tickParams(batch, 0).TickNames); len(outcomes) != ticks+1 { // and one queue
+		t.Fatalf("%d outcomes, want every one of the %d ticks won", len(outcomes), ticks)
+	}
+	// One row per tick from werk_cron_jobs (its definition); from the ledger, none for
+	// a tick not decided before, and one for the previous job's row, written.
+	for _, table := range tables {
+		if n := read(table) - before[table]; n > ticks {
+			t.Errorf("%s: the statement of %d ticks read %d rows of it (%d in the table), want at most %d",
+				table, ticks, n, schedules, ticks)
+		}
+	}
+}
