@@ -59,9 +59,10 @@ const (
 	// sendLead: the primary sends a tick's statements this long before its instant per
 	// sendLeadTicks ticks of its largest statement (sendLeadFor), and the usual one
 	// waits for the instant in the database (EnqueueUsualTicks), so that by then the
-	// database has taken in, planned and begun it: for 5,000 ticks 15-25 ms on a 2-core
-	// machine, which would otherwise come after the instant.
-	sendLead      = 30 * time.Millisecond
+	// database has taken it in, planned it and looked up each tick's definition and
+	// ledger rows: for 5,000 ticks, two statements at once on a 2-core machine, 25-40 ms,
+	// which would otherwise come after the instant.
+	sendLead      = 45 * time.Millisecond
 	sendLeadTicks = 5000
 	// lockTimeout bounds every wait of the primary's statements on a lock another
 	// session holds (a row, a key, a table): what is blocked is set aside, not waited for.
