@@ -179,7 +179,8 @@ SELECT set_config('search_path', 'pg_catalog, ' || quote_ident(werk_cron_schema(
        set_config('tcp_keepalives_count', '3', false),
        set_config('tcp_user_timeout', '3500', false),
        set_config('statement_timeout', '0', false),
-       set_config('jit', 'off', false)
+       set_config('jit', 'off', false),
+       set_config('plan_cache_mode', 'force_custom_plan', false)
 `
 
 // The ticker's session, set up once it is known to be a session of its own (and not a
@@ -203,6 +204,10 @@ SELECT set_config('search_path', 'pg_catalog, ' || quote_ident(werk_cron_schema(
 //     overlap checks are costed for every tick), and compiling its 200-odd expressions
 //     took ~100 ms of a ~350 ms statement that runs once. The ticker runs nothing that
 //     compiling pays for.
+//   - custom plans, whatever plan_cache_mode a DBA set: the tick statements, sent
+//     unnamed to be planned for their arrays, would otherwise get generic plans, which
+//     guess ten elements per array and search `name = ANY (@tick_names)` element by
+//     element for every row instead of hashing it.
 func (q *Queries) SetSessionSettings(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, setSessionSettings)
 	return err

@@ -126,3 +126,43 @@ func TestStandbyNamesASessionThatIsNoTicker(t *testing.T) {
 		t.Fatal("the standby did not lead once the stranger let go")
 	}
 }
+
+// A DBA's plan_cache_mode = force_generic_plan (here set on the database, as it would be
+// in postgresql.conf or on the role) does not reach the ticker's session: its tick
+// statements are planned for their arrays.
+func TestSessionPlansForItsParameters(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dsn := pgtest.MigratedDB(t)
+	admin, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, `DO $$ BEGIN
+		EXECUTE format('ALTER DATABASE %I SET plan_cache_mode = force_generic_plan', current_database());
+		END $$`); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	mode := func() string {
+		var m string
+		if err := conn.QueryRow(ctx, "SELECT current_setting('plan_cache_mode')").Scan(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if m := mode(); m != "force_generic_plan" {
+		t.Fatalf("plan_cache_mode = %s on a new session, want the database's force_generic_plan", m)
+	}
+	if err := leader.Prepare(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	if m := mode(); m != "force_custom_plan" {
+		t.Errorf("plan_cache_mode = %s on the ticker's session, want force_custom_plan", m)
+	}
+}
