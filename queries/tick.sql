@@ -274,8 +274,8 @@ FROM (SELECT DISTINCT x.queue FROM x WHERE x.intent = 'enqueue' AND (x.job_id IN
 -- for the reason EnqueueDueTicks gives. What d looks up must cost in proportion to the
 -- statement's ticks, not to the tables it looks in: each tick's definition and ledger
 -- rows are probes of their primary keys (a subquery with OFFSET 0 is planned neither as
--- a join nor as a hashed subplan), and only the ticks' state rows are hashed for the
--- compare-and-set. Left to the planner, the statement of the last 10,000 of 100,000
+-- a join nor as a hashed subplan), and the compare-and-set keeps only the ticks'
+-- state rows. Left to the planner, the statement of the last 10,000 of 100,000
 -- schedules due read werk_cron_jobs' and the ledger's primary keys from their first
 -- name on (merge joins), hashed the whole ledger, and hashed every state row, spilling
 -- to disk: 184 ms against 153 ms (bench -explain 10000 -explain-among 100000).
@@ -315,7 +315,10 @@ WITH d AS MATERIALIZED (
                  pg_catalog.unnest(@next_run_ats::timestamptz[]) AS next_run_at,
                  pg_catalog.unnest(@prev_job_ids::uuid[]) AS prev_job_id,
                  pg_catalog.unnest(@prev_job_ats::timestamptz[]) AS prev_job_at) u
-    CROSS JOIN LATERAL (SELECT j.* FROM werk_cron_jobs j
+    CROSS JOIN LATERAL (SELECT j.func, j.queue, j.args, j.kwargs, j.priority, j.max_attempts, j.timeout_secs, j.meta,
+                               j.result_ttl, j.failure_ttl, j.overlap, j.start_deadline_secs, j.jitter_secs,
+                               j.max_runtime_secs
+                        FROM werk_cron_jobs j
                         WHERE j.name = u.name AND NOT j.paused AND j.overlap IN ('allow', 'buffer_all') OFFSET 0) j
     WHERE werk_cron_trusted_triggers()
       -- Decided before, or (with @check_keys) its key held: EnqueueDueTicks' to tell apart.
@@ -350,9 +353,9 @@ advanced AS (
                                THEN w.waited ELSE st.health_check_at END
     FROM d, w
     WHERE st.name = d.name
-      -- Only the ticks' state rows are read (a hashed filter of the state table, or its
-      -- primary key). As the ticker plans the statement, for its arrays; a generic plan
-      -- would search the array for every row.
+      -- Only the ticks' state rows go on (found by the primary key, or kept by a hashed
+      -- filter of one pass over the table). The array is hashed because the statement is
+      -- planned for its parameters (the ticker's sessions force custom plans).
       AND st.name = ANY (@tick_names::text[])
       AND coalesce(st.last_tick_at, '0001-01-01 00:00:00+00'::timestamptz) = d.prev_tick_at
       AND st.defined_at = d.seen_defined_at
@@ -367,11 +370,11 @@ jobs AS (
     INSERT INTO werk_jobs (id, key, function, queue, status, priority, group_key, payload, max_attempts,
                            timeout_secs, scheduled_at, expires_at, meta, result_ttl, failure_ttl, cron_name,
                            enqueued_at)
-    SELECT (w).*, a.waited
+    SELECT (job).*, a.waited
     FROM advanced a, werk_cron_job(a.job_id, a.key, werk_cron_run_at(a.key, a.tick_at, a.jitter_secs), a.tick_at,
                                    a.name, a.func, a.queue, a.args, a.kwargs, a.priority, a.max_attempts,
                                    a.timeout_secs, a.meta, a.result_ttl, a.failure_ttl, a.overlap,
-                                   a.start_deadline_secs, a.waited) w
+                                   a.start_deadline_secs, a.waited) job
     RETURNING queue, enqueued_at
 ),
 ledger AS (
