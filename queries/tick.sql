@@ -281,17 +281,17 @@ FROM (SELECT DISTINCT x.queue FROM x WHERE x.intent = 'enqueue' AND (x.job_id IN
 -- to disk: 184 ms against 153 ms (bench -explain 10000 -explain-among 100000).
 -- What d looks up, it looks up before the first job goes in: the keys already held
 -- are read once, by key, into a hashed subplan (NOT IN an uncorrelated subquery), not
--- per tick. Planned while werk_jobs was empty (a
--- drained queue, truncated by vacuum), a per-tick lookup was a scan of werk_jobs per
--- tick amid the inserts, each meeting the jobs inserted so far: 430 ms at 10,000. The
--- ticker plans the statement for its parameters each time (custom plans), so with
--- @check_keys false the look is folded away.
+-- per tick. Planned while werk_jobs was empty (a drained queue, truncated by vacuum),
+-- a per-tick lookup was a scan of werk_jobs per tick amid the inserts, each meeting the
+-- jobs inserted so far: 430 ms at 10,000. The ticker plans the statement for its
+-- parameters each time (custom plans), so with @check_keys false the look is folded
+-- away.
 --
 -- The ticker sends the statement a little before the ticks' instant, @wait_until, so
 -- that by the instant the database has parsed it, taken in its arrays, planned it and
 -- read all of d: w counts d's rows, then waits (pg_sleep_until, by the database's
 -- clock, at most a second) for the instant. A state row is locked and written only
--- once joined with w's row, so nothing is before the instant. waited, the clock read
+-- once joined with w's row, so none is before the instant. waited, the clock read
 -- once after that wait, is what the statement's writes go by where the others use now(),
 -- the transaction's start: no tick later than it advances, the jobs are enqueued at it
 -- (werk_cron_job: a job due by then is 'queued'), and it is started_at. The leader
