@@ -547,11 +547,12 @@ func TestUsualTicksReadTheirOwnRowsOnly(t *testing.T) {
 	for _, table := range tables {
 		before[table] = read(table)
 	}
-	got, err := db.New(customPlan{conn}).EnqueueUsualTicks(ctx, usualParams(tickParams(batch, 0), false))
+	params := tickParams(batch, 0)
+	got, err := db.New(customPlan{conn}).EnqueueUsualTicks(ctx, usualParams(params, false))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if outcomes := usualOutcomes(got, tickParams(batch, 0).TickNames); len(outcomes) != ticks+1 { // and one queue
+	if outcomes := usualOutcomes(got, params.TickNames); len(outcomes) != ticks+1 { // and one queue
 		t.Fatalf("%d outcomes, want every one of the %d ticks won", len(outcomes), ticks)
 	}
 	// One row per tick from werk_cron_jobs (its definition); from the ledger, none for
