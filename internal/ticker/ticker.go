@@ -3,8 +3,9 @@
 // schedule's due ticks. The table is the plan: werk_cron_jobs.next_run_at says when each
 // schedule is looked at next, and the primary holds only the rows due within a short
 // horizon (horizon.go), plans rows the database marks unplanned in bounded batches
-// (planner.go), decides pending ticks per catch-up policy (decide.go) and writes each
-// decision with its jobs in one statement (enqueue.go).
+// (planner.go), decides pending ticks per catch-up policy (tick.go) and writes each
+// decision with its jobs in one statement (write.go), a large fan-out over several
+// connections (fanout.go).
 package ticker
 
 import (
