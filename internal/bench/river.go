@@ -536,8 +536,9 @@ func printRiver(rs []riverResult) {
 				w/int64(r.n), rw, ledger)
 		}
 		for _, s := range r.sides {
-			fmt.Printf("    %s each tick: %s; last commit %s; WAL per job %s\n", s.name, durList(visible(s.ticks)),
-				durList(field(s.ticks, func(t cmpTick) time.Duration { return t.commit })), perJob(wals(s.ticks), r.n))
+			fmt.Printf("    %s each tick: %s; last commit %s; WAL per job %s; peak RSS %s\n", s.name, durList(visible(s.ticks)),
+				durList(field(s.ticks, func(t cmpTick) time.Duration { return t.commit })), perJob(wals(s.ticks), r.n),
+				mb(slices.Max(hwms(s.ticks))))
 		}
 		for _, s := range r.sides {
 			fmt.Printf("    %s backends sampled every %s during its ticks: %s\n", s.name, waitSample, waitSummary(s.ticks))
@@ -655,6 +656,14 @@ func wals(ts []cmpTick) []int64 {
 	var out []int64
 	for _, t := range ts {
 		out = append(out, t.wal)
+	}
+	return out
+}
+
+func hwms(ts []cmpTick) []int64 {
+	var out []int64
+	for _, t := range ts {
+		out = append(out, t.hwm)
 	}
 	return out
 }

@@ -49,6 +49,10 @@ const (
 	// lsnLead: the WAL position is read this long before the due instant. River's
 	// enqueuer takes jobs due within 100 ms early, so the window opens before that.
 	lsnLead = 300 * time.Millisecond
+	// cpuLead: the CPU time of the side's process is read this long before the due
+	// instant: werkcron's primary reads and decides a fan-out of up to 100,000 in the
+	// second before it (its statements then wait for the instant in the database).
+	cpuLead = 2 * time.Second
 	// pruneRows is the LIMIT of each ledger prune statement, the ticker's batch size.
 	pruneRows = 10000
 )
@@ -90,7 +94,8 @@ type cmpTick struct {
 	began   time.Duration // due instant -> start of the first transaction that wrote a job row
 	txns    int           // transactions that wrote job rows
 	wal     int64         // WAL bytes from lsnLead before the due instant to visible
-	cpu     time.Duration // CPU time of the side's process over the same window
+	cpu     time.Duration // CPU time of the side's process from cpuLead before the due instant to visible
+	hwm     int64         // the side's process's peak RSS (VmHWM) after the tick, bytes
 	ledger  int64         // werkcron: ledger rows the tick wrote
 	// waits counts, over samples of pg_stat_activity taken every waitSample during the
 	// tick, the side's active backends by what they were doing: "CPU" (no wait event)
@@ -173,14 +178,17 @@ func (s *side) measureTick(ctx context.Context, due time.Time) (cmpTick, lsn, ls
 			return t, 0, 0, err
 		}
 	}
+	if err := sleepUntil(ctx, due.Add(-cpuLead)); err != nil {
+		return t, 0, 0, err
+	}
+	p0, err := readProc(s.proc.pid())
+	if err != nil {
+		return t, 0, 0, err
+	}
 	if err := sleepUntil(ctx, due.Add(-lsnLead)); err != nil {
 		return t, 0, 0, err
 	}
 	l0, err := s.lsn(ctx)
-	if err != nil {
-		return t, 0, 0, err
-	}
-	p0, err := readProc(s.proc.pid())
 	if err != nil {
 		return t, 0, 0, err
 	}
@@ -231,7 +239,7 @@ func (s *side) measureTick(ctx context.Context, due time.Time) (cmpTick, lsn, ls
 	if err != nil {
 		return t, 0, 0, err
 	}
-	t.wal, t.cpu = int64(l1-l0), p1.cpu-p0.cpu
+	t.wal, t.cpu, t.hwm = int64(l1-l0), p1.cpu-p0.cpu, p1.hwm
 	var rows int
 	var began, commit, first float64
 	err = s.conn.QueryRow(ctx, `

@@ -293,18 +293,19 @@ type ahead struct {
 
 // readAhead starts the read of the plan that is due right after the tick of due, beside
 // its statements: when the horizon's last read was cut off by its cap, and due takes
-// all it holds that is due. A fan-out larger than one read (100,000 due: ten reads of
-// 30-40 ms each) then reads each next part while the last one's statements run instead
-// of after them. The read leaves out the schedules of due, whose rows the statements
-// are writing, and those set aside, and runs on a connection of the fan-out's pool; the
+// all it holds that is due. A fan-out larger than one read (100,000 due: five reads of
+// 40-50 ms each) then reads each next part while the last one's statements run (or
+// while it is decided, ahead of its instant: decideAhead) instead of after them. The
+// read leaves out the schedules of due and unwritten, whose rows the statements are to
+// write, and those set aside, and runs on a connection of the fan-out's pool; the
 // primary takes it (takeAhead) once the statements are done, before it applies what
 // came of them. Nil when there is nothing to read ahead, or no spare connection (a
 // ticker writing on one connection).
-func (p *primary) readAhead(ctx context.Context, due []*entry, now time.Time) *ahead {
+func (p *primary) readAhead(ctx context.Context, due []*entry, unwritten []string, now time.Time) *ahead {
 	if p.opts.Parallel < 2 || !p.hz.cut || !p.hz.mustRead(now) || time.Now().Before(p.planRetryAt) {
 		return nil
 	}
-	skip := p.hz.setAside()
+	skip := append(p.hz.setAside(), unwritten...)
 	for _, e := range due {
 		skip = append(skip, e.name)
 	}
@@ -383,18 +384,29 @@ func (p *primary) planLocked(err error) bool {
 // farFuture stands for "nothing planned": the horizon reaches everywhere.
 var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// untilNextTick is how long until the primary decides the next due tick (prepareLead
-// before it), or the horizon's end (where the plan is read again): how long a service's
+// untilNextTick is how long until the primary decides the next due tick (lead before
+// it), or the horizon's end (where the plan is read again): how long a service's
 // statement may take without holding up a tick. ok is false when there is neither.
 func (p *primary) untilNextTick() (until time.Duration, ok bool) {
 	next := p.hz.next()
 	if next.IsZero() || p.hz.end.Before(next) {
 		next = p.hz.end
 	} else {
-		next = next.Add(-prepareLead)
+		next = next.Add(-p.lead())
 	}
 	if next.IsZero() {
 		return 0, false
 	}
 	return next.Sub(p.now()), true
+}
+
+// lead is how long before its instant the primary decides the next due tick (tickAt):
+// prepareLead, or fanoutLead when more may be due then than the horizon holds (a read
+// cut off by its cap at that very instant: everything it holds is due then). A
+// horizon cut off at a later instant leaves the services their time between ticks.
+func (p *primary) lead() time.Duration {
+	if next := p.hz.next(); p.hz.cut && !next.IsZero() && next.After(p.hz.end) {
+		return fanoutLead
+	}
+	return prepareLead
 }

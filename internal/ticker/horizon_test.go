@@ -58,39 +58,79 @@ func TestHorizonTicksWhatItHoldsBeforeReadingAgain(t *testing.T) {
 	}
 }
 
-// A fan-out larger than one read of the plan: each next read is made beside the
-// statements of the part before it, leaving out the schedules they are writing, and
-// every schedule gets one job for the instant.
+// A fan-out is decided a second ahead (fanoutLead) only when the horizon holds an
+// instant's rows and more are due then than it holds; a horizon cut off at a later
+// instant, or not cut off, is decided prepareLead ahead, which leaves the services
+// their time between ticks.
+func TestLeadForAFanout(t *testing.T) {
+	at := time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC)
+	rows := func(instants ...time.Time) []*entry {
+		var es []*entry
+		for i, next := range instants {
+			es = append(es, &entry{name: fmt.Sprintf("s%02d", i), next: next, index: -1})
+		}
+		return es
+	}
+	for _, c := range []struct {
+		what string
+		rows []*entry
+		full bool
+		want time.Duration
+	}{
+		{"one instant, cut off", rows(at, at, at), true, fanoutLead},
+		{"one instant, all of it", rows(at, at, at), false, prepareLead},
+		{"cut off at a later instant", rows(at, at, at.Add(time.Second)), true, prepareLead},
+		{"nothing held", nil, false, prepareLead},
+	} {
+		p := &primary{hz: newHorizon(3)}
+		p.hz.reset(c.rows, at.Add(5*time.Second), c.full)
+		if got := p.lead(); got != c.want {
+			t.Errorf("%s: lead %s, want %s", c.what, got, c.want)
+		}
+	}
+}
+
+// A fan-out larger than one read of the plan, due a few seconds after the primary
+// starts: it is decided read by read before its instant, up to aheadReads reads, each
+// read leaving out the schedules decided already; the read after those is made beside
+// their statements. Every schedule gets one job for the instant, none before it.
 func TestFanoutReadsThePlanAhead(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.MigratedDB(t)
 	ctx := context.Background()
 	setup := connect(t, dsn)
-	const n, cap = 350, 100
+	const cap = 100
+	const n = (aheadReads+1)*cap + cap/2 // reads of 100 rows: aheadReads+2 of them
 	at := dueTogether(t, setup, n, 3600)
-	tk := runTicker(t, dsn, Options{Parallel: 2}, cap) // reads of 100 rows: 350 due take four
+	tk := runTicker(t, dsn, Options{Parallel: 2}, cap)
 
 	pgtest.Eventually(t, 15*time.Second, "a job for every schedule at the instant", func() bool {
 		var jobs int
 		err := setup.QueryRow(ctx, `SELECT count(*) FROM werk_jobs WHERE scheduled_at = $1`, at).Scan(&jobs)
 		return err == nil && jobs == n
 	})
-	var jobs, schedules, advanced int
+	var jobs, schedules, advanced, early int
 	if err := setup.QueryRow(ctx, `SELECT count(*), count(DISTINCT cron_name),
-		(SELECT count(*) FROM werk_cron_state WHERE last_tick_at = $1) FROM werk_jobs`, at).Scan(&jobs, &schedules, &advanced); err != nil {
+		(SELECT count(*) FROM werk_cron_state WHERE last_tick_at = $1), count(*) FILTER (WHERE enqueued_at < $1)
+		FROM werk_jobs`, at).Scan(&jobs, &schedules, &advanced, &early); err != nil {
 		t.Fatal(err)
 	}
-	if jobs != n || schedules != n || advanced != n {
-		t.Errorf("%d jobs of %d schedules, %d schedules advanced; want %d of each", jobs, schedules, advanced, n)
+	if jobs != n || schedules != n || advanced != n || early != 0 {
+		t.Errorf("%d jobs of %d schedules, %d schedules advanced, %d jobs enqueued before the instant; want %d, %d, %d, 0",
+			jobs, schedules, advanced, early, n, n, n)
 	}
 	st := tk.Stats.Snapshot()
-	if st.ReadsAhead < 2 {
-		t.Errorf("%d reads of the plan made beside the statements, want at least 2 of the 3 after the first part", st.ReadsAhead)
-	}
 	// The first read finds the plan (or nothing yet: the planner then offers the
 	// horizon its rows); every later one is made ahead. A read ahead that took in the
-	// schedules being written would hold fewer of those still to write, and another
+	// schedules decided already would hold fewer of those still to write, and another
 	// read would follow the statements.
+	if st.ReadsBeforeInstant != aheadReads-1 {
+		t.Errorf("%d reads of the plan taken before the instant, want %d (all but the first of %d decided ahead)",
+			st.ReadsBeforeInstant, aheadReads-1, aheadReads)
+	}
+	if beside := st.ReadsAhead - st.ReadsBeforeInstant; beside < 1 {
+		t.Errorf("%d reads of the plan made beside the statements, want at least 1 after the %d decided ahead", beside, aheadReads)
+	}
 	if after := st.HorizonReads - st.ReadsAhead; after > 1 {
 		t.Errorf("%d reads of the plan, %d of them ahead: %d read after the statements, want only the first", st.HorizonReads, st.ReadsAhead, after)
 	}

@@ -154,7 +154,7 @@ func (rc *recorder) step(ctx context.Context) error {
 		}
 	}
 	if bound < outcomeMinBound {
-		o.notBefore = time.Now().Add(max(bound, 0) + prepareLead + wakeMargin) // after the tick
+		o.notBefore = time.Now().Add(max(bound, 0) + rc.lead() + wakeMargin) // after the tick
 		return nil
 	}
 	if !o.passing {

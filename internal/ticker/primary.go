@@ -190,7 +190,7 @@ func (p *primary) run(ctx, work context.Context) error {
 			}
 			continue
 		}
-		if at := p.hz.next(); !at.IsZero() && at.Sub(p.now()) <= prepareLead {
+		if at := p.hz.next(); !at.IsZero() && at.Sub(p.now()) <= p.lead() {
 			if err := p.tickAt(ctx, work, at); err != nil {
 				return err
 			}
@@ -262,7 +262,7 @@ func (p *primary) sleep(ctx context.Context, checked time.Time) error {
 	wait := p.opts.Heartbeat - time.Since(p.lastBeat)
 	now := p.now()
 	if next := p.hz.next(); !next.IsZero() {
-		wait = min(wait, next.Sub(now)-prepareLead) // tickAt decides it ahead
+		wait = min(wait, next.Sub(now)-p.lead()) // tickAt decides it ahead
 	}
 	switch {
 	case p.hz.stale(now) && time.Now().Before(p.planRetryAt):

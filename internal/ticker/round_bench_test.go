@@ -32,7 +32,7 @@ func BenchmarkRound(b *testing.B) {
 	for b.Loop() {
 		es, _ := newEntries(rows, horizonRows)
 		p.hz.reset(es, at.Add(time.Second), false)
-		r, err := p.decide(ctx, p.hz.popDue(at, horizonRows), at)
+		r, err := p.decide(ctx, p.hz.popDue(at, horizonRows), at, nil)
 		if err != nil || len(r.parts) != 2 {
 			b.Fatalf("%d parts, err %v", len(r.parts), err)
 		}

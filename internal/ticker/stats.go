@@ -17,9 +17,10 @@ type Stats struct {
 	LedgerRows atomic.Int64
 	// Planned counts rows the planner planned; PlanLooks its looks for rows to plan
 	// (batches, empty ones too); PlanCutoffs the planning statements cut off by their
-	// bound to let due ticks go first; HorizonReads the reads of the plan, and
-	// ReadsAhead those of them made beside a fan-out's statements.
-	Planned, PlanLooks, PlanCutoffs, HorizonReads, ReadsAhead atomic.Int64
+	// bound to let due ticks go first; HorizonReads the reads of the plan, ReadsAhead
+	// those of them made beside a fan-out's statements or its decisions, and
+	// ReadsBeforeInstant those of them a fan-out's decisions took before its instant.
+	Planned, PlanLooks, PlanCutoffs, HorizonReads, ReadsAhead, ReadsBeforeInstant atomic.Int64
 	// Outcomes counts the job outcomes the primary recorded (outcomes.go), and
 	// OutcomeLooks its statements looking for them.
 	Outcomes, OutcomeLooks atomic.Int64
@@ -99,10 +100,10 @@ type Snapshot struct {
 	Statements, LedgerRows int64
 	// Promotions: how often this ticker became primary.
 	Promotions int64
-	// Planned, PlanLooks, PlanCutoffs, HorizonReads, ReadsAhead, Outcomes, OutcomeLooks:
-	// see Stats.
-	Planned, PlanLooks, PlanCutoffs, HorizonReads, ReadsAhead int64
-	Outcomes, OutcomeLooks                                    int64
+	// Planned, PlanLooks, PlanCutoffs, HorizonReads, ReadsAhead, ReadsBeforeInstant,
+	// Outcomes, OutcomeLooks: see Stats.
+	Planned, PlanLooks, PlanCutoffs, HorizonReads, ReadsAhead, ReadsBeforeInstant int64
+	Outcomes, OutcomeLooks                                                        int64
 	// Primary: the ticker leads now.
 	Primary bool
 	// Lateness holds cumulative counts per bucket of LatenessBuckets, the last one +Inf
@@ -127,7 +128,8 @@ func (s *Stats) Snapshot() Snapshot {
 		Excluded: s.Excluded.Load(), HealthChanges: s.HealthChanges.Load(), HealthLooks: s.HealthLooks.Load(),
 		SkippedOverlap: s.SkippedOverlap.Load(), Statements: s.Statements.Load(), LedgerRows: s.LedgerRows.Load(),
 		Promotions: s.Promotions.Load(), Planned: s.Planned.Load(), PlanLooks: s.PlanLooks.Load(),
-		PlanCutoffs: s.PlanCutoffs.Load(), HorizonReads: s.HorizonReads.Load(), ReadsAhead: s.ReadsAhead.Load(), Outcomes: s.Outcomes.Load(),
+		PlanCutoffs: s.PlanCutoffs.Load(), HorizonReads: s.HorizonReads.Load(), ReadsAhead: s.ReadsAhead.Load(),
+		ReadsBeforeInstant: s.ReadsBeforeInstant.Load(), Outcomes: s.Outcomes.Load(),
 		OutcomeLooks: s.OutcomeLooks.Load(), Primary: s.Primary.Load(), LastProgress: s.LastProgress(),
 		Overdue: s.Overdue(), Stalled: s.Stalled(), Held: s.Held(), Intruder: s.Intruder(),
 	}

@@ -21,41 +21,56 @@ type lost struct {
 }
 
 // round is one tick's decisions, made before they are written: the statements laid
-// out (part by part), the decisions that did not get that far, and the read of the
-// plan made beside them.
+// out (part by part), the decisions that did not get that far, the entries to offer
+// the horizon back (nothing pending after all), and the read of the plan made beside
+// them.
 type round struct {
 	now      time.Time // the instant decided at
 	parts    []part
 	lostOnes []lost
 	stale    []*entry
+	offers   []*entry
 	ahead    *ahead
+}
+
+// join adds next, a later read's decisions at the same instant, to r: its read made
+// ahead replaces r's, which was taken to make next.
+func (r *round) join(next *round) {
+	r.parts = append(r.parts, next.parts...)
+	r.lostOnes = append(r.lostOnes, next.lostOnes...)
+	r.stale = append(r.stale, next.stale...)
+	r.offers = append(r.offers, next.offers...)
+	r.ahead = next.ahead
 }
 
 // tick decides the due entries at now and writes the decisions (write).
 func (p *primary) tick(ctx context.Context, due []*entry, now time.Time) error {
-	r, err := p.decide(ctx, due, now)
+	r, err := p.decide(ctx, due, now, nil)
 	if err != nil {
 		return err
 	}
 	return p.write(ctx, r)
 }
 
-// tickAt decides the entries due at the instant at, at most prepareLead away, and sends
+// tickAt decides the entries due at the instant at, at most lead() away, and sends
 // their statements ahead of it (sendLeadFor); they write at the instant, by the
 // database's clock. Deciding 10,000 and laying out their statements takes 15-25 ms,
 // and the database takes in and plans a statement of 5,000 in as much again: both
 // would otherwise come between the instant and the writes. The decisions are those of
 // the instant itself, as a ticker on time would make them; anything that changes a
 // row meanwhile fails its compare-and-set like any change mid-statement. Nothing else
-// runs on the loop meanwhile (the wait is shorter than prepareLead). A shutdown
+// runs on the loop meanwhile (the wait is shorter than the lead). A shutdown
 // during the primary's wait writes nothing: the next primary ticks them; statements
 // already sent, waiting in the database, write at the instant (the shutdown's grace
 // is longer than their wait).
+//
+// A fan-out larger than one read of the plan is decided read by read (decideAhead)
+// while there is time before the statements are sent, and written as one round.
 func (p *primary) tickAt(ctx, work context.Context, at time.Time) error {
 	if now := p.now(); now.After(at) {
 		at = now // the loop got here late (a slow read of the plan): decide as of now
 	}
-	r, err := p.decide(work, p.hz.popDue(at, p.hz.max), at)
+	r, err := p.decideAhead(work, at)
 	if err != nil {
 		return err
 	}
@@ -73,6 +88,52 @@ func (p *primary) tickAt(ctx, work context.Context, at time.Time) error {
 		return nil
 	}
 	return p.write(work, r)
+}
+
+// decideAhead decides what the horizon holds due at the instant at, and, while the
+// read made beside it finds more due then, takes that read and decides it too (the
+// schedules decided already, whose rows still show the instant, left out of each
+// read), until aheadReads are decided or the next read's decisions, taking as long as
+// the last, would come too late to send them on time.
+func (p *primary) decideAhead(ctx context.Context, at time.Time) (*round, error) {
+	started := time.Now()
+	due := p.hz.popDue(at, p.hz.max)
+	r, err := p.decide(ctx, due, at, nil)
+	if err != nil {
+		return nil, err
+	}
+	var decided []string
+	reads := 1
+	defer func() {
+		if reads > 1 {
+			p.log.Debug("decided a fan-out ahead of its instant", "reads", reads, "schedules", len(decided)+len(due),
+				"before_instant", at.Sub(p.now()).Round(time.Millisecond))
+		}
+	}()
+	for ; r.ahead != nil && reads < aheadReads; reads++ {
+		if took := time.Since(started); p.now().Add(took).After(at.Add(-sendLeadFor(r.parts))) {
+			break
+		}
+		started = time.Now()
+		a := r.ahead
+		r.ahead = nil
+		if err := p.takeAhead(ctx, a); err != nil {
+			return nil, err
+		}
+		for _, e := range due {
+			decided = append(decided, e.name)
+		}
+		if due = p.hz.popDue(at, p.hz.max); len(due) == 0 {
+			break
+		}
+		p.Stats.ReadsBeforeInstant.Add(1)
+		next, err := p.decide(ctx, due, at, decided)
+		if err != nil {
+			return nil, err
+		}
+		r.join(next)
+	}
+	return r, nil
 }
 
 // waitUntil sleeps until the database's clock, as this host estimates it, passes at
@@ -118,9 +179,10 @@ func sleepFor(ctx context.Context, d time.Duration) error {
 // decide decides the due entries at now and lays the decisions out as tick statements,
 // in parts of at most maxTicksPerStatement ticks to be written by the primary's
 // connections (writeAll). It starts the read of the plan due next beside them
-// (readAhead), which write takes.
-func (p *primary) decide(ctx context.Context, due []*entry, now time.Time) (*round, error) {
-	r := &round{now: now, ahead: p.readAhead(ctx, due, now)}
+// (readAhead), which write takes; that read leaves out the schedules of due and
+// those decided at now already and not yet written (unwritten).
+func (p *primary) decide(ctx context.Context, due []*entry, now time.Time, unwritten []string) (*round, error) {
+	r := &round{now: now, ahead: p.readAhead(ctx, due, unwritten, now)}
 	failures, err := p.failureStreaks(ctx, due)
 	if err != nil {
 		r.ahead.stop()
@@ -170,8 +232,10 @@ func (p *primary) decide(ctx context.Context, due []*entry, now time.Time) (*rou
 				e.next = d.Next
 				r.stale = append(r.stale, e)
 			}
+			// Offered back once the round's last read is the horizon (write): that read
+			// leaves it out.
 			e.retryAt = time.Time{}
-			p.hz.offer(e)
+			r.offers = append(r.offers, e)
 			continue
 		}
 		batch = append(batch, planned{e, d})
@@ -198,6 +262,9 @@ func (p *primary) write(ctx context.Context, r *round) error {
 	// is applied: applying offers the horizon each schedule's next run.
 	if err := p.takeAhead(ctx, r.ahead); err != nil {
 		return err
+	}
+	for _, e := range r.offers {
+		p.hz.offer(e)
 	}
 	if err := p.applyAll(ctx, results, r.now, &r.lostOnes); err != nil {
 		return err

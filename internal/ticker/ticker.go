@@ -47,8 +47,9 @@ const (
 	// horizonLead: with nothing due within horizonAhead, the horizon ends this long
 	// before the next planned row, so that the primary reads the rows due then ahead of
 	// their instant rather than at it (reading 10,000 rows took ~25 ms, on the critical
-	// path of every fan-out after a quiet spell).
-	horizonLead = time.Second
+	// path of every fan-out after a quiet spell), and before a large fan-out's
+	// fanoutLead.
+	horizonLead = 2 * time.Second
 	// wakeMargin: wake this long after a tick's instant, so that the database (whose
 	// clock decides) agrees the tick has come.
 	wakeMargin = 2 * time.Millisecond
@@ -57,6 +58,20 @@ const (
 	// machine, more beside the read of the plan made ahead) and the longest send lead;
 	// services leave it free.
 	prepareLead = 130 * time.Millisecond
+	// fanoutLead: when more are due at the next instant than one read of the plan holds
+	// (the horizon is cut at its cap), the primary starts deciding this long before it,
+	// and decides read after read of that instant's fan-out (tickAt), up to
+	// aheadReads, for as long as it has time before sending: each read, decision and
+	// layout then comes before the instant instead of between its statements (100,000
+	// due: four gaps of 140-170 ms, docs/benchmarks.md change 45). Reading and deciding
+	// 20,000 takes 100-150 ms on a 2-core machine; the horizon is read before a quiet
+	// spell's next row (horizonLead) in time for this.
+	fanoutLead = time.Second
+	// aheadReads bounds what the primary decides ahead of an instant, and so holds at
+	// once: this many reads of the plan (100,000 schedules, about 1 KB each: their
+	// entries, decisions and statements' arrays). A larger fan-out's rest is decided
+	// read by read as its statements are written.
+	aheadReads = 5
 	// sendLead: the primary sends a tick's statements this long before its instant per
 	// sendLeadTicks ticks of its largest statement (sendLeadFor), and the usual one
 	// waits for the instant in the database (EnqueueUsualTicks), so that by then the
