@@ -440,14 +440,14 @@ const rulesIn = 200 * time.Millisecond
 
 type takeover struct {
 	cut       time.Time // the rules went in (taken just before nft ran)
-	lastAlive time.Time // the last sample (database clock) that saw the old backend
+	lastAlive time.Time // the last sample (database clock) that saw the old backend hold the leader lock
 	gone      time.Time // the first that did not: the leader lock was free by then
 	firstJob  time.Time // the new primary's first job: its enqueued_at (its transaction's start)
 	seen      time.Time // when the test first saw that job committed
 }
 
 func (k takeover) String() string {
-	s := fmt.Sprintf("session gone %s, new primary's first job %s (seen committed %s; goal %s) after the cut",
+	s := fmt.Sprintf("leader lock free %s, new primary's first job %s (seen committed %s; goal %s) after the cut",
 		ms(k.gone.Sub(k.cut)), ms(k.firstJob.Sub(k.cut)), ms(k.seen.Sub(k.cut)), takeoverGoal)
 	if k.firstJob.Sub(k.cut) > takeoverGoal {
 		s += ": OVER THE GOAL"
@@ -455,9 +455,13 @@ func (k takeover) String() string {
 	return s
 }
 
-// measureTakeover runs cut and samples until the old primary's backend is gone and the
-// new primary has enqueued a job. Every job enqueued after the last sample that saw the
-// old backend is the new primary's: the lock passes only when that backend ends.
+// measureTakeover runs cut and samples until the old primary's backend no longer holds
+// the leader lock (its session ended) and the new primary has enqueued a job. Every job
+// enqueued after the last sample that saw the old backend hold it is the new primary's:
+// the lock passes only once that backend lets it go. (Not the backend's row in
+// pg_stat_activity: an ending backend lets its locks go before that row, and a new
+// primary can commit its first tick in between.) The clock is read before the locks,
+// so the sample's time is before the lock was let go.
 func (p *pair) measureTakeover(t *testing.T, cut func()) takeover {
 	t.Helper()
 	k := takeover{cut: time.Now()}
@@ -465,7 +469,8 @@ func (p *pair) measureTakeover(t *testing.T, cut func()) takeover {
 	for {
 		var now time.Time
 		var alive bool
-		if err := p.pool.QueryRow(ctx, `SELECT clock_timestamp(), EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)`,
+		if err := p.pool.QueryRow(ctx, `SELECT clock_timestamp(),
+				EXISTS (SELECT 1 FROM pg_locks WHERE pid = $1 AND locktype = 'advisory' AND granted)`,
 			p.backend).Scan(&now, &alive); err != nil {
 			t.Fatal(err)
 		}
@@ -475,7 +480,7 @@ func (p *pair) measureTakeover(t *testing.T, cut func()) takeover {
 		}
 		k.lastAlive = now
 		if now.Sub(k.cut) > takeoverBound {
-			t.Fatalf("the server still had the cut-off primary's session %s after the cut", takeoverBound)
+			t.Fatalf("the cut-off primary's session still held the leader lock %s after the cut", takeoverBound)
 		}
 		time.Sleep(5 * time.Millisecond) // the sampling interval of what is measured
 	}
