@@ -70,7 +70,7 @@ func (p *primary) tickAt(ctx, work context.Context, at time.Time) error {
 	if now := p.now(); now.After(at) {
 		at = now // the loop got here late (a slow read of the plan): decide as of now
 	}
-	r, err := p.decideAhead(work, at)
+	r, err := p.decideAhead(ctx, work, at)
 	if err != nil {
 		return err
 	}
@@ -94,11 +94,12 @@ func (p *primary) tickAt(ctx, work context.Context, at time.Time) error {
 // read made beside it finds more due then, takes that read and decides it too (the
 // schedules decided already, whose rows still show the instant, left out of each
 // read), until aheadReads are decided or the next read's decisions, taking as long as
-// the last, would come too late to send them on time.
-func (p *primary) decideAhead(ctx context.Context, at time.Time) (*round, error) {
+// the last, would come too late to send them on time, or the ticker is stopping (ctx
+// is done; work is what its statements run on).
+func (p *primary) decideAhead(ctx, work context.Context, at time.Time) (*round, error) {
 	started := time.Now()
 	due := p.hz.popDue(at, p.hz.max)
-	r, err := p.decide(ctx, due, at, nil)
+	r, err := p.decide(work, due, at, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -110,14 +111,14 @@ func (p *primary) decideAhead(ctx context.Context, at time.Time) (*round, error)
 				"before_instant", at.Sub(p.now()).Round(time.Millisecond))
 		}
 	}()
-	for ; r.ahead != nil && reads < aheadReads; reads++ {
+	for ; r.ahead != nil && reads < aheadReads && ctx.Err() == nil; reads++ {
 		if took := time.Since(started); p.now().Add(took).After(at.Add(-sendLeadFor(r.parts))) {
 			break
 		}
 		started = time.Now()
 		a := r.ahead
 		r.ahead = nil
-		if err := p.takeAhead(ctx, a); err != nil {
+		if err := p.takeAhead(work, a); err != nil {
 			return nil, err
 		}
 		for _, e := range due {
@@ -127,7 +128,7 @@ func (p *primary) decideAhead(ctx context.Context, at time.Time) (*round, error)
 			break
 		}
 		p.Stats.ReadsBeforeInstant.Add(1)
-		next, err := p.decide(ctx, due, at, decided)
+		next, err := p.decide(work, due, at, decided)
 		if err != nil {
 			return nil, err
 		}
