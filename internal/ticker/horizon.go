@@ -116,6 +116,15 @@ func (h *horizon) mustRead(now time.Time) bool {
 	return h.stale(now) && (len(h.queue) == 0 || h.queue[0].due().After(now))
 }
 
+// coversJust reports whether at is the instant the horizon's promise ends just before:
+// that of a read cut off by its cap there, whose rows at that instant it holds are as
+// good to tick as the rest. The horizon's rows at an instant after that are not:
+// rows due before them may be missing (left out of the read, or offered to a full
+// horizon), so they wait until the plan is read again.
+func (h *horizon) coversJust(at time.Time) bool {
+	return !at.IsZero() && at.Equal(h.end.Add(time.Nanosecond))
+}
+
 // next returns when the first entry is due; zero when there is none.
 func (h *horizon) next() time.Time {
 	if len(h.queue) == 0 {
@@ -338,6 +347,18 @@ func (a *ahead) wait() {
 	}
 }
 
+// waitFor waits at most d for the read to end, and reports whether it has.
+func (a *ahead) waitFor(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-a.done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
 // stop cuts the read short, if it still runs, and waits for it to end: a tick that
 // failed (its session gone, a network cut) does not wait on the read's connection.
 func (a *ahead) stop() {
@@ -355,6 +376,7 @@ func (p *primary) takeAhead(ctx context.Context, a *ahead) error {
 		return nil
 	}
 	a.wait()
+	a.cancel() // its timer
 	if a.err != nil || len(a.rows) == 0 {
 		if a.err != nil && ctx.Err() == nil {
 			p.log.Debug("read the plan ahead; reading it again", "err", a.err)
@@ -389,10 +411,11 @@ var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 // statement may take without holding up a tick. ok is false when there is neither.
 func (p *primary) untilNextTick() (until time.Duration, ok bool) {
 	next := p.hz.next()
-	if next.IsZero() || p.hz.end.Before(next) {
+	if next.IsZero() {
 		next = p.hz.end
 	} else {
-		next = next.Add(-p.lead())
+		// A fan-out's instant is just past the end of the horizon cut off there.
+		next = minTime(p.hz.end, next.Add(-p.lead()))
 	}
 	if next.IsZero() {
 		return 0, false
@@ -402,10 +425,13 @@ func (p *primary) untilNextTick() (until time.Duration, ok bool) {
 
 // lead is how long before its instant the primary decides the next due tick (tickAt):
 // prepareLead, or fanoutLead when more may be due then than the horizon holds (a read
-// cut off by its cap at that very instant: everything it holds is due then). A
-// horizon cut off at a later instant leaves the services their time between ticks.
+// cut off by its cap at that very instant: everything it holds is due then) and the
+// rest can be read while it is decided (readAhead: a spare connection, and the plan
+// not locked). A horizon cut off at a later instant leaves the services their time
+// between ticks.
 func (p *primary) lead() time.Duration {
-	if next := p.hz.next(); p.hz.cut && !next.IsZero() && next.After(p.hz.end) {
+	if next := p.hz.next(); p.hz.cut && p.hz.coversJust(next) && p.opts.Parallel >= 2 &&
+		!time.Now().Before(p.planRetryAt) {
 		return fanoutLead
 	}
 	return prepareLead

@@ -59,9 +59,10 @@ func TestHorizonTicksWhatItHoldsBeforeReadingAgain(t *testing.T) {
 }
 
 // A fan-out is decided a second ahead (fanoutLead) only when the horizon holds an
-// instant's rows and more are due then than it holds; a horizon cut off at a later
-// instant, or not cut off, is decided prepareLead ahead, which leaves the services
-// their time between ticks.
+// instant's rows, more are due then than it holds, and they can be read meanwhile; a
+// horizon cut off at a later instant, or not cut off, is decided prepareLead ahead,
+// which leaves the services their time between ticks. Rows past the horizon's end
+// (pulled in by a row offered to a full horizon) are not decided ahead at all.
 func TestLeadForAFanout(t *testing.T) {
 	at := time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC)
 	rows := func(instants ...time.Time) []*entry {
@@ -72,25 +73,39 @@ func TestLeadForAFanout(t *testing.T) {
 		return es
 	}
 	for _, c := range []struct {
-		what string
-		rows []*entry
-		full bool
-		want time.Duration
+		what     string
+		rows     []*entry
+		full     bool
+		parallel int
+		offer    time.Time // a row offered to the full horizon afterwards
+		want     time.Duration
+		decide   bool // its first row may be decided ahead
 	}{
-		{"one instant, cut off", rows(at, at, at), true, fanoutLead},
-		{"one instant, all of it", rows(at, at, at), false, prepareLead},
-		{"cut off at a later instant", rows(at, at, at.Add(time.Second)), true, prepareLead},
-		{"nothing held", nil, false, prepareLead},
+		{"one instant, cut off", rows(at, at, at), true, 2, time.Time{}, fanoutLead, true},
+		{"one instant, all of it", rows(at, at, at), false, 2, time.Time{}, prepareLead, true},
+		{"cut off at a later instant", rows(at, at, at.Add(time.Second)), true, 2, time.Time{}, prepareLead, true},
+		{"nothing held", nil, false, 2, time.Time{}, prepareLead, false},
+		// One connection: no read can be made while the first is decided.
+		{"one instant, cut off, one connection", rows(at, at, at), true, 1, time.Time{}, prepareLead, true},
+		// A row due before the instant offered to the full horizon: the instant's rows
+		// wait for the plan to be read again, which finds that row first.
+		{"cut off, a row due before offered", rows(at, at, at), true, 2, at.Add(-500 * time.Millisecond), prepareLead, false},
 	} {
-		p := &primary{hz: newHorizon(3)}
+		p := &primary{Ticker: &Ticker{opts: Options{Parallel: c.parallel}}, hz: newHorizon(3)}
 		p.hz.reset(c.rows, at.Add(5*time.Second), c.full)
+		if !c.offer.IsZero() {
+			p.hz.offer(&entry{name: "offered", next: c.offer, index: -1})
+		}
 		if got := p.lead(); got != c.want {
 			t.Errorf("%s: lead %s, want %s", c.what, got, c.want)
+		}
+		if got := p.decidable(p.hz.next()); got != c.decide {
+			t.Errorf("%s: decidable %v, want %v", c.what, got, c.decide)
 		}
 	}
 }
 
-// A fan-out larger than one read of the plan, due a few seconds after the primary
+// A fan-out larger than one read of the plan, due six seconds after the primary
 // starts: it is decided read by read before its instant, up to aheadReads reads, each
 // read leaving out the schedules decided already; the read after those is made beside
 // their statements. Every schedule gets one job for the instant, none before it.
@@ -101,7 +116,8 @@ func TestFanoutReadsThePlanAhead(t *testing.T) {
 	setup := connect(t, dsn)
 	const cap = 100
 	const n = (aheadReads+1)*cap + cap/2 // reads of 100 rows: aheadReads+2 of them
-	at := dueTogether(t, setup, n, 3600)
+	// Time to start, plan and read before fanoutLead comes, on a busy machine too.
+	at := dueTogetherIn(t, setup, n, 3600, 6)
 	tk := runTicker(t, dsn, Options{Parallel: 2}, cap)
 
 	pgtest.Eventually(t, 15*time.Second, "a job for every schedule at the instant", func() bool {

@@ -190,7 +190,7 @@ func (p *primary) run(ctx, work context.Context) error {
 			}
 			continue
 		}
-		if at := p.hz.next(); !at.IsZero() && at.Sub(p.now()) <= p.lead() {
+		if at := p.hz.next(); p.decidable(at) && at.Sub(p.now()) <= p.lead() {
 			if err := p.tickAt(ctx, work, at); err != nil {
 				return err
 			}
@@ -210,6 +210,14 @@ func (p *primary) run(ctx, work context.Context) error {
 		}
 	}
 	return nil
+}
+
+// decidable reports whether the tick due at at (the horizon's first) may be decided
+// ahead of its instant (tickAt): the horizon's promise reaches it. One past its end (set
+// aside, or held while rows due before it may be missing from a full horizon) waits for
+// the plan to be read at that end, or for its instant (tick).
+func (p *primary) decidable(at time.Time) bool {
+	return !at.IsZero() && (!at.After(p.hz.end) || p.hz.coversJust(at))
 }
 
 // nextService is the service to give a step to now, if any: the planner first (a
@@ -261,7 +269,7 @@ func graceful(ctx context.Context, grace time.Duration) (context.Context, contex
 func (p *primary) sleep(ctx context.Context, checked time.Time) error {
 	wait := p.opts.Heartbeat - time.Since(p.lastBeat)
 	now := p.now()
-	if next := p.hz.next(); !next.IsZero() {
+	if next := p.hz.next(); p.decidable(next) {
 		wait = min(wait, next.Sub(now)-p.lead()) // tickAt decides it ahead
 	}
 	switch {

@@ -93,9 +93,9 @@ func (p *primary) tickAt(ctx, work context.Context, at time.Time) error {
 // decideAhead decides what the horizon holds due at the instant at, and, while the
 // read made beside it finds more due then, takes that read and decides it too (the
 // schedules decided already, whose rows still show the instant, left out of each
-// read), until aheadReads are decided or the next read's decisions, taking as long as
-// the last, would come too late to send them on time, or the ticker is stopping (ctx
-// is done; work is what its statements run on).
+// read), until aheadReads are decided, or the next read and its decisions (taking as
+// long as the last) would come too late to send the statements on time, or the ticker
+// is stopping (ctx is done; work is what its statements run on).
 func (p *primary) decideAhead(ctx, work context.Context, at time.Time) (*round, error) {
 	started := time.Now()
 	due := p.hz.popDue(at, p.hz.max)
@@ -112,8 +112,10 @@ func (p *primary) decideAhead(ctx, work context.Context, at time.Time) (*round, 
 		}
 	}()
 	for ; r.ahead != nil && reads < aheadReads && ctx.Err() == nil; reads++ {
-		if took := time.Since(started); p.now().Add(took).After(at.Add(-sendLeadFor(r.parts))) {
-			break
+		// What the read may still take, the next decisions taking as long as the last.
+		left := at.Add(-sendLeadFor(r.parts)).Sub(p.now()) - time.Since(started)
+		if left <= 0 || !r.ahead.waitFor(left) {
+			break // write what is decided; the read is taken after the statements
 		}
 		started = time.Now()
 		a := r.ahead

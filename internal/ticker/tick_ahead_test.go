@@ -40,9 +40,15 @@ func runTicker(t *testing.T, dsn string, opts Options, rows int) *Ticker {
 // second 3 s from now, and returns that instant (by the database's clock).
 func dueTogether(t *testing.T, setup *pgx.Conn, n, intervalSecs int) time.Time {
 	t.Helper()
+	return dueTogetherIn(t, setup, n, intervalSecs, 3)
+}
+
+// dueTogetherIn is dueTogether from the whole second inSecs from now.
+func dueTogetherIn(t *testing.T, setup *pgx.Conn, n, intervalSecs, inSecs int) time.Time {
+	t.Helper()
 	ctx := context.Background()
 	var at time.Time
-	if err := setup.QueryRow(ctx, `SELECT date_trunc('second', now()) + interval '3 seconds'`).Scan(&at); err != nil {
+	if err := setup.QueryRow(ctx, `SELECT date_trunc('second', now()) + make_interval(secs => $1)`, inSecs).Scan(&at); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := setup.Exec(ctx, `INSERT INTO werk_cron_jobs (name, func, interval_secs, starts_at)
