@@ -60,8 +60,9 @@ FROM werk_cron_await_leadership() AS w;
 SELECT set_config('lock_timeout', @timeout::text, false);
 
 -- name: RaiseWorkMem :exec
--- Gives the session at least @least of work_mem, and leaves a larger setting as it is.
-SELECT set_config('work_mem', @least::text, false)
+-- Gives the transaction at least @least of work_mem (SET LOCAL), and leaves a larger
+-- setting as it is.
+SELECT set_config('work_mem', @least::text, true)
 WHERE pg_catalog.pg_size_bytes(pg_catalog.current_setting('work_mem')) < pg_catalog.pg_size_bytes(@least::text);
 
 -- name: MarkLeader :exec
