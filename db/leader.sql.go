@@ -153,12 +153,11 @@ func (q *Queries) MarkLeader(ctx context.Context, name string) error {
 }
 
 const raiseWorkMem = `-- name: RaiseWorkMem :exec
-SELECT set_config('work_mem', $1::text, true)
+SELECT set_config('work_mem', $1::text, false)
 WHERE pg_catalog.pg_size_bytes(pg_catalog.current_setting('work_mem')) < pg_catalog.pg_size_bytes($1::text)
 `
 
-// Gives the transaction at least @least of work_mem (SET LOCAL), and leaves a larger
-// setting as it is.
+// Gives the session at least @least of work_mem, and leaves a larger setting as it is.
 func (q *Queries) RaiseWorkMem(ctx context.Context, least string) error {
 	_, err := q.db.Exec(ctx, raiseWorkMem, least)
 	return err

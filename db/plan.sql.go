@@ -237,8 +237,8 @@ type ListDueSchedulesRow struct {
 // decided already (up to 100,000). @skip is read once into a hash (NOT IN a subquery):
 // as "name <> ALL (@skip)" it was compared element by element with each row a generic
 // plan read, 1 s for 10,000 names. The planner hashes it only if the hash fits in
-// work_mem (times hash_mem_multiplier): 100,000 names take about 7 MB, so a read made
-// ahead runs in a transaction given at least 16 MB (RaiseWorkMem).
+// work_mem (times hash_mem_multiplier): 100,000 names take about 7 MB, so the sessions
+// that read ahead have at least 16 MB (RaiseWorkMem).
 func (q *Queries) ListDueSchedules(ctx context.Context, arg ListDueSchedulesParams) ([]ListDueSchedulesRow, error) {
 	rows, err := q.db.Query(ctx, listDueSchedules, arg.Until, arg.Skip, arg.MaxRows)
 	if err != nil {

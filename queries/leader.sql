@@ -60,9 +60,8 @@ FROM werk_cron_await_leadership() AS w;
 SELECT set_config('lock_timeout', @timeout::text, false);
 
 -- name: RaiseWorkMem :exec
--- Gives the transaction at least @least of work_mem (SET LOCAL), and leaves a larger
--- setting as it is.
-SELECT set_config('work_mem', @least::text, true)
+-- Gives the session at least @least of work_mem, and leaves a larger setting as it is.
+SELECT set_config('work_mem', @least::text, false)
 WHERE pg_catalog.pg_size_bytes(pg_catalog.current_setting('work_mem')) < pg_catalog.pg_size_bytes(@least::text);
 
 -- name: MarkLeader :exec

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pgwerk/werkcron/db"
 )
@@ -292,11 +291,6 @@ func newEntries(rows []row, max int) (es []*entry, full bool) {
 	return es, full
 }
 
-// aheadWorkMem is the least work_mem of a read made ahead (readAhead): it leaves out up
-// to aheadReads*horizonRows names, hashed (about 7 MB for 100,000; without room for
-// that hash the server compares each row with every name).
-const aheadWorkMem = "16MB"
-
 // ahead is a read of the plan made beside a tick's statements (readAhead).
 type ahead struct {
 	done   chan struct{}
@@ -340,17 +334,8 @@ func (p *primary) readAhead(ctx context.Context, due []*entry, unwritten []strin
 			return
 		}
 		defer c.Release()
-		// The names left out are hashed once: up to aheadReads*horizonRows of them, about
-		// 7 MB at 100,000, which needs that much work_mem (see ListDueSchedules).
-		a.err = pgx.BeginFunc(ctx, c.Conn(), func(tx pgx.Tx) error {
-			q := db.New(tx)
-			if err := q.RaiseWorkMem(ctx, aheadWorkMem); err != nil {
-				return err
-			}
-			var err error
-			a.rows, err = q.ListDueSchedules(ctx, db.ListDueSchedulesParams{Until: a.until, Skip: skip, MaxRows: maxRows})
-			return err
-		})
+		a.rows, a.err = db.New(c.Conn()).ListDueSchedules(ctx, db.ListDueSchedulesParams{
+			Until: a.until, Skip: skip, MaxRows: maxRows})
 	}()
 	return a
 }
