@@ -152,17 +152,6 @@ func (q *Queries) MarkLeader(ctx context.Context, name string) error {
 	return err
 }
 
-const raiseWorkMem = `-- name: RaiseWorkMem :exec
-SELECT set_config('work_mem', $1::text, false)
-WHERE pg_catalog.pg_size_bytes(pg_catalog.current_setting('work_mem')) < pg_catalog.pg_size_bytes($1::text)
-`
-
-// Gives the session at least @least of work_mem, and leaves a larger setting as it is.
-func (q *Queries) RaiseWorkMem(ctx context.Context, least string) error {
-	_, err := q.db.Exec(ctx, raiseWorkMem, least)
-	return err
-}
-
 const releaseLeaderLock = `-- name: ReleaseLeaderLock :one
 SELECT pg_advisory_unlock(werk_cron_lock_key()) AS released
 `

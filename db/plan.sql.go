@@ -233,12 +233,10 @@ type ListDueSchedulesRow struct {
 // returns the same columns, so that their generated row types convert to one.
 // The rows due by @until (the primary's horizon), soonest first, at most @max_rows,
 // leaving out @skip: schedules set aside after a lock or a failed statement, which are
-// retried on their own clock, and, read ahead of a fan-out's statements, the schedules
-// decided already (up to 100,000). @skip is read once into a hash (NOT IN a subquery):
+// retried on their own clock, and, read beside a fan-out's statements, the schedules
+// they are writing (up to 10,000). @skip is read once into a hash (NOT IN a subquery):
 // as "name <> ALL (@skip)" it was compared element by element with each row a generic
-// plan read, 1 s for 10,000 names. The planner hashes it only if the hash fits in
-// work_mem (times hash_mem_multiplier): 100,000 names take about 7 MB, so the sessions
-// that read ahead have at least 16 MB (RaiseWorkMem).
+// plan read, 1 s for 10,000 names.
 func (q *Queries) ListDueSchedules(ctx context.Context, arg ListDueSchedulesParams) ([]ListDueSchedulesRow, error) {
 	rows, err := q.db.Query(ctx, listDueSchedules, arg.Until, arg.Skip, arg.MaxRows)
 	if err != nil {

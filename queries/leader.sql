@@ -59,11 +59,6 @@ FROM werk_cron_await_leadership() AS w;
 -- name: SetLockTimeout :exec
 SELECT set_config('lock_timeout', @timeout::text, false);
 
--- name: RaiseWorkMem :exec
--- Gives the session at least @least of work_mem, and leaves a larger setting as it is.
-SELECT set_config('work_mem', @least::text, false)
-WHERE pg_catalog.pg_size_bytes(pg_catalog.current_setting('work_mem')) < pg_catalog.pg_size_bytes(@least::text);
-
 -- name: MarkLeader :exec
 -- What werk_cron_instances shows for a primary: its application name stamped with the
 -- database's time of the takeover (not the host's, which may be skewed).

@@ -40,11 +40,6 @@ const (
 	helperIdle = time.Minute
 	// warmTimeout bounds warmHelpers' statement without ticks.
 	warmTimeout = 5 * time.Second
-	// aheadWorkMem is the least work_mem of the fan-out's connections: a read of the plan
-	// made ahead of a fan-out leaves out up to aheadReads*horizonRows names, hashed
-	// (about 7 MB for 100,000; without room for that hash the read compares each row
-	// with every name).
-	aheadWorkMem = "16MB"
 )
 
 // parts cuts batch (in the order its ticks fall due) into tick statements: at most
@@ -235,11 +230,6 @@ func (p *primary) helperPool(ctx context.Context) (*pgxpool.Pool, error) {
 		}
 		if err := db.New(conn).SetLockTimeout(ctx, fmt.Sprintf("%dms", lockTimeout.Milliseconds())); err != nil {
 			return fmt.Errorf("set lock_timeout: %w", err)
-		}
-		// The reads made ahead of a fan-out hash the names they leave out (see
-		// ListDueSchedules).
-		if err := db.New(conn).RaiseWorkMem(ctx, aheadWorkMem); err != nil {
-			return fmt.Errorf("set work_mem: %w", err)
 		}
 		return nil
 	}
