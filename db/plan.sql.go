@@ -233,10 +233,13 @@ type ListDueSchedulesRow struct {
 // returns the same columns, so that their generated row types convert to one.
 // The rows due by @until (the primary's horizon), soonest first, at most @max_rows,
 // leaving out @skip: schedules set aside after a lock or a failed statement, which are
-// retried on their own clock, and, read beside a fan-out's statements, the schedules
-// they are writing (up to 10,000). @skip is read once into a hash (NOT IN a subquery):
+// retried on their own clock, and, read ahead of a fan-out's statements, the schedules
+// decided already (up to 100,000). @skip is read once into a hash (NOT IN a subquery):
 // as "name <> ALL (@skip)" it was compared element by element with each row a generic
-// plan read, 1 s for 10,000 names.
+// plan read, 1 s for 10,000 names. The hash must fit in work_mem (times
+// hash_mem_multiplier): 100,000 names take about 7 MB, which PostgreSQL's defaults
+// hold (4 MB, times 2). With 16 MB of work_mem the planner reads both whole tables into
+// a hash join instead of the next_run_at index, so the ticker does not raise it.
 func (q *Queries) ListDueSchedules(ctx context.Context, arg ListDueSchedulesParams) ([]ListDueSchedulesRow, error) {
 	rows, err := q.db.Query(ctx, listDueSchedules, arg.Until, arg.Skip, arg.MaxRows)
 	if err != nil {
