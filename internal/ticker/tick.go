@@ -262,7 +262,15 @@ func (p *primary) write(ctx context.Context, r *round) error {
 		}
 	}
 	// The plan read beside the statements becomes the horizon before what came of them
-	// is applied: applying offers the horizon each schedule's next run.
+	// is applied: applying offers the horizon each schedule's next run. A read that has
+	// not come in shortly after them is dropped, not waited for (it leaves out up to
+	// 100,000 names, which a session with little work_mem does not hash): the horizon
+	// stays stale, and the loop reads the plan again, leaving out only what is set aside.
+	if r.ahead != nil && !r.ahead.waitFor(aheadGrace) {
+		p.log.Debug("a read of the plan made ahead did not come in; reading it again")
+		r.ahead.stop()
+		r.ahead = nil
+	}
 	if err := p.takeAhead(ctx, r.ahead); err != nil {
 		return err
 	}
