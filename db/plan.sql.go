@@ -238,8 +238,9 @@ type ListDueSchedulesRow struct {
 // as "name <> ALL (@skip)" it was compared element by element with each row a generic
 // plan read, 1 s for 10,000 names. The hash must fit in work_mem (times
 // hash_mem_multiplier): 100,000 names take about 7 MB, which PostgreSQL's defaults
-// hold (4 MB, times 2). With 16 MB of work_mem the planner reads both whole tables into
-// a hash join instead of the next_run_at index, so the ticker does not raise it.
+// hold (4 MB, times 2). With 16 MB of work_mem the planner read both whole tables into a
+// hash join instead of the next_run_at index (100,000 schedules, all due), a plan that
+// grows with the number of schedules, so the ticker does not raise it.
 func (q *Queries) ListDueSchedules(ctx context.Context, arg ListDueSchedulesParams) ([]ListDueSchedulesRow, error) {
 	rows, err := q.db.Query(ctx, listDueSchedules, arg.Until, arg.Skip, arg.MaxRows)
 	if err != nil {

@@ -13,8 +13,9 @@
 -- as "name <> ALL (@skip)" it was compared element by element with each row a generic
 -- plan read, 1 s for 10,000 names. The hash must fit in work_mem (times
 -- hash_mem_multiplier): 100,000 names take about 7 MB, which PostgreSQL's defaults
--- hold (4 MB, times 2). With 16 MB of work_mem the planner reads both whole tables into
--- a hash join instead of the next_run_at index, so the ticker does not raise it.
+-- hold (4 MB, times 2). With 16 MB of work_mem the planner read both whole tables into a
+-- hash join instead of the next_run_at index (100,000 schedules, all due), a plan that
+-- grows with the number of schedules, so the ticker does not raise it.
 SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
        j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
        coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
