@@ -538,7 +538,7 @@ func printRiver(rs []riverResult) {
 		for _, s := range r.sides {
 			fmt.Printf("    %s each tick: %s; last commit %s; WAL per job %s; peak RSS %s\n", s.name, durList(visible(s.ticks)),
 				durList(field(s.ticks, func(t cmpTick) time.Duration { return t.commit })), perJob(wals(s.ticks), r.n),
-				mb(slices.Max(hwms(s.ticks))))
+				mb(slices.Max(append([]int64{0}, field(s.ticks, func(t cmpTick) int64 { return t.hwm })...))))
 		}
 		for _, s := range r.sides {
 			fmt.Printf("    %s backends sampled every %s during its ticks: %s\n", s.name, waitSample, waitSummary(s.ticks))
@@ -644,29 +644,15 @@ func visible(ts []cmpTick) []time.Duration {
 	return field(ts, func(t cmpTick) time.Duration { return t.visible })
 }
 
-func field(ts []cmpTick, f func(cmpTick) time.Duration) []time.Duration {
-	var out []time.Duration
+func field[T any](ts []cmpTick, f func(cmpTick) T) []T {
+	var out []T
 	for _, t := range ts {
 		out = append(out, f(t))
 	}
 	return out
 }
 
-func wals(ts []cmpTick) []int64 {
-	var out []int64
-	for _, t := range ts {
-		out = append(out, t.wal)
-	}
-	return out
-}
-
-func hwms(ts []cmpTick) []int64 {
-	var out []int64
-	for _, t := range ts {
-		out = append(out, t.hwm)
-	}
-	return out
-}
+func wals(ts []cmpTick) []int64 { return field(ts, func(t cmpTick) int64 { return t.wal }) }
 
 func ledgers(ts []cmpTick) []int64 {
 	out := []int64{0}
