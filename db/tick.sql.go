@@ -358,11 +358,10 @@ WITH d AS MATERIALIZED (
 ),
 w AS MATERIALIZED (
     SELECT CASE WHEN $11::integer = 0 OR werk_cron_leader_pid() = $11::integer
-                THEN pg_catalog.clock_timestamp() END AS waited
+                THEN s.waited END AS waited
     FROM (SELECT pg_catalog.count(*) AS ticks FROM d) c,
-         LATERAL pg_catalog.pg_sleep_until(
-             CASE WHEN c.ticks >= 0
-                  THEN least($12::timestamptz, pg_catalog.clock_timestamp() + interval '1 second') END) s
+         LATERAL (SELECT werk_cron_wait_turn(c.ticks, $12::timestamptz, $13::integer, $14::timestamptz)
+                  AS waited OFFSET 0) s
 ),
 advanced AS (
     UPDATE werk_cron_state st
@@ -445,6 +444,8 @@ type EnqueueUsualTicksParams struct {
 	CheckKeys      bool        `json:"check_keys"`
 	LeaderPid      int32       `json:"leader_pid"`
 	WaitUntil      time.Time   `json:"wait_until"`
+	Lane           int32       `json:"lane"`
+	TurnUntil      time.Time   `json:"turn_until"`
 }
 
 type EnqueueUsualTicksRow struct {
@@ -506,18 +507,21 @@ type EnqueueUsualTicksRow struct {
 //
 // The ticker sends the statement a little before the ticks' instant, @wait_until, so
 // that by the instant the database has parsed it, taken in its arrays, planned it and
-// read all of d: w counts d's rows, then waits (pg_sleep_until, by the database's
-// clock, at most a second) for the instant. A state row is locked and written only
-// once joined with w's row, so none is before the instant. waited, the clock read
-// once after that wait, is what the statement's writes go by where the others use now(),
+// read all of d: w counts d's rows, then waits (werk_cron_wait_turn, by the database's
+// clock, at most a second) for the instant, and, in a round sent whole (a fan-out
+// larger than the ticker's connections write at once, all its statements sent ahead),
+// for its turn in its @lane, until @turn_until at most. A state row is locked and
+// written only once joined with w's row, so none is before the instant. waited, the
+// clock read once after that wait, is what the statement's writes go by where the others use now(),
 // the transaction's start: no tick later than it advances, the jobs are enqueued at it
 // (werk_cron_job: a job due by then is 'queued'), and it is started_at. The leader
 // fence (@leader_pid) is looked at after the wait too: NULL when it fails, waited lets
 // no tick advance. What the statement reads it reads with the snapshot it took before
 // the wait, as any statement reads what was committed before it started: a schedule
 // changed meanwhile fails the compare-and-set, which sees the state row as committed.
-// The instant, once all of d is read (see above); NULL when the leader fence fails. The
-// sleep takes d's count as its argument, so that it cannot come first.
+// The instant (and the lane's turn), once all of d is read (see above); NULL when the
+// leader fence fails. The wait takes d's count as its argument, so that it cannot come
+// first, and the fence is looked at once it is over.
 // The compare-and-set of EnqueueDueTicks, for one tick that gets its job. "Has a plan"
 // is again a join clause (d.job_id is never NULL), for the reason given there.
 // When every schedule advanced (a fan-out, as a rule), 'all_won' below says so in one
@@ -541,6 +545,8 @@ func (q *Queries) EnqueueUsualTicks(ctx context.Context, arg EnqueueUsualTicksPa
 		arg.CheckKeys,
 		arg.LeaderPid,
 		arg.WaitUntil,
+		arg.Lane,
+		arg.TurnUntil,
 	)
 	if err != nil {
 		return nil, err

@@ -289,10 +289,12 @@ FROM (SELECT DISTINCT x.queue FROM x WHERE x.intent = 'enqueue' AND (x.job_id IN
 --
 -- The ticker sends the statement a little before the ticks' instant, @wait_until, so
 -- that by the instant the database has parsed it, taken in its arrays, planned it and
--- read all of d: w counts d's rows, then waits (pg_sleep_until, by the database's
--- clock, at most a second) for the instant. A state row is locked and written only
--- once joined with w's row, so none is before the instant. waited, the clock read
--- once after that wait, is what the statement's writes go by where the others use now(),
+-- read all of d: w counts d's rows, then waits (werk_cron_wait_turn, by the database's
+-- clock, at most a second) for the instant, and, in a round sent whole (a fan-out
+-- larger than the ticker's connections write at once, all its statements sent ahead),
+-- for its turn in its @lane, until @turn_until at most. A state row is locked and
+-- written only once joined with w's row, so none is before the instant. waited, the
+-- clock read once after that wait, is what the statement's writes go by where the others use now(),
 -- the transaction's start: no tick later than it advances, the jobs are enqueued at it
 -- (werk_cron_job: a job due by then is 'queued'), and it is started_at. The leader
 -- fence (@leader_pid) is looked at after the wait too: NULL when it fails, waited lets
@@ -325,15 +327,15 @@ WITH d AS MATERIALIZED (
       AND NOT EXISTS (SELECT 1 FROM werk_cron_ledger l WHERE l.name = u.name AND l.tick_at = u.tick_at OFFSET 0)
       AND (NOT @check_keys::boolean OR u.key NOT IN (SELECT k.key FROM werk_jobs k WHERE k.key = ANY (@tick_keys::text[])))
 ),
--- The instant, once all of d is read (see above); NULL when the leader fence fails. The
--- sleep takes d's count as its argument, so that it cannot come first.
+-- The instant (and the lane's turn), once all of d is read (see above); NULL when the
+-- leader fence fails. The wait takes d's count as its argument, so that it cannot come
+-- first, and the fence is looked at once it is over.
 w AS MATERIALIZED (
     SELECT CASE WHEN @leader_pid::integer = 0 OR werk_cron_leader_pid() = @leader_pid::integer
-                THEN pg_catalog.clock_timestamp() END AS waited
+                THEN s.waited END AS waited
     FROM (SELECT pg_catalog.count(*) AS ticks FROM d) c,
-         LATERAL pg_catalog.pg_sleep_until(
-             CASE WHEN c.ticks >= 0
-                  THEN least(@wait_until::timestamptz, pg_catalog.clock_timestamp() + interval '1 second') END) s
+         LATERAL (SELECT werk_cron_wait_turn(c.ticks, @wait_until::timestamptz, @lane::integer, @turn_until::timestamptz)
+                  AS waited OFFSET 0) s
 ),
 -- The compare-and-set of EnqueueDueTicks, for one tick that gets its job. "Has a plan"
 -- is again a join clause (d.job_id is never NULL), for the reason given there.

@@ -236,7 +236,9 @@ func TestFanoutSigkillPrimary(t *testing.T) {
 	dsn := createDB(t, c.DSN("postgres"), "werk")
 	pool := migrate(t, dsn)
 	const n, every = 20000, 20
-	anchor := addFanout(t, pool, "f", n, every, 5*time.Second, 0)
+	// Time to plan 20,000 before the anchor beside the whole suite under -race (5 s was
+	// once too little: half of them planned, the other half due 20 s later).
+	anchor := addFanout(t, pool, "f", n, every, 8*time.Second, 0)
 	// Statements that last long enough (half a second per part) that one seen in flight
 	// is still in flight when its server process is stopped, however busy the machine.
 	slowJobInserts(t, pool)

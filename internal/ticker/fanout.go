@@ -25,6 +25,16 @@ import (
 // statements go through only while that session holds the leader lock (see
 // queries/tick.sql), so that a primary whose session is gone (terminated, or cut off by
 // a partition) writes nothing more through them either.
+//
+// A fan-out decided ahead of its instant with more statements than write at once (more
+// than one read of the plan: 100,000 due are ten statements) is sent whole: every
+// statement at once, each on a connection of its own, to wait for the instant in the
+// database, so that each has taken in its arrays, been planned and read what it looks
+// up by then. Sent one after another on --parallel connections, each statement after a
+// connection's first did that between the writes (60-100 ms each, docs/benchmarks.md
+// change 46). Once the instant has come they take turns in --parallel lanes, so that
+// no more than that many write at once (more contend for WAL insertion and index
+// pages, and on two cores took longer).
 const (
 	// DefaultParallel is how many connections write a fan-out at once. Measured with
 	// 10,000 schedules due at once on a 2-core machine (docs/benchmarks.md): 2 wrote
@@ -89,6 +99,9 @@ func parts(batch []planned, parallel int) [][]planned {
 func (p *primary) writeAll(ctx context.Context, ps []part) ([][]written, error) {
 	results := make([][]written, len(ps))
 	failed := make([]error, len(ps))
+	if sentWhole(ps, p.opts.Parallel) {
+		return p.writeWhole(ctx, ps, results, failed)
+	}
 	next := make(chan int, len(ps))
 	for i := range ps {
 		next <- i
@@ -116,6 +129,55 @@ func (p *primary) writeAll(ctx context.Context, ps []part) ([][]written, error) 
 	if err != nil {
 		return nil, err // the leader's own session failed
 	}
+	return p.writeFailed(ctx, ps, results, failed)
+}
+
+// sentWhole reports whether a round's parts are sent at once, each on a connection of
+// its own, ahead of their instant: a fan-out decided ahead (its parts have an instant)
+// with more parts than connections write at once. Each statement then takes in its
+// arrays, is planned and reads what it looks up before the instant, where otherwise
+// every part after a connection's first would do that between the writes; once the
+// instant has come, the lanes (werk_cron_wait_turn) keep to parallel statements writing
+// at once.
+func sentWhole(ps []part, parallel int) bool {
+	return parallel > 1 && len(ps) > parallel && !ps[0].at.IsZero()
+}
+
+// writeWhole writes a round sent whole (sentWhole): part i on a connection of its own
+// (the leader's session the first), in lane i mod parallel.
+func (p *primary) writeWhole(ctx context.Context, ps []part, results [][]written, failed []error) ([][]written, error) {
+	for i := range ps {
+		ps[i].lane = int32(i%p.opts.Parallel) + 1
+	}
+	sent := func(pt part) {
+		if p.now().Before(pt.at) {
+			p.Stats.SentWhole.Add(1)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := 1; i < len(ps); i++ {
+		wg.Go(func() {
+			failed[i] = errNoHelper
+			p.onHelper(ctx, func(conn *pgx.Conn) {
+				sent(ps[i])
+				failed[i] = p.execute(ctx, conn, p.backend, ps[i], &results[i])
+			})
+		})
+	}
+	sent(ps[0])
+	err := p.execute(ctx, p.conn, 0, ps[0], &results[0])
+	wg.Wait()
+	if err != nil {
+		return nil, err // the leader's own session failed
+	}
+	return p.writeFailed(ctx, ps, results, failed)
+}
+
+// errNoHelper: a part sent whole found no connection of its own.
+var errNoHelper = errors.New("no connection for this part")
+
+// writeFailed writes again, on the leader's session, the parts whose connection failed.
+func (p *primary) writeFailed(ctx context.Context, ps []part, results [][]written, failed []error) ([][]written, error) {
 	for i := range ps {
 		if failed[i] != nil {
 			p.log.Warn("a fan-out connection failed; its part is written by the leader's session", "err", failed[i])
@@ -158,15 +220,16 @@ func (p *primary) onHelper(ctx context.Context, fn func(conn *pgx.Conn)) {
 	fn(c.Conn())
 }
 
-// warmHelpers opens the fan-out's connections that are not open, ahead of a fan-out
-// large enough to split (the plan is read a second before its instant), and has each
+// warmHelpers opens the fan-out's connections that are not open, up to want, ahead of a
+// fan-out large enough to split (the plan is read two seconds before its instant; one
+// larger than a read may be sent whole, a connection per statement), and has each
 // describe the statement of ticks at their usual pace by running it without ticks. The
 // tick then finds them ready instead of connecting and preparing a session, and the
 // statement's description cached, on its critical path (an hourly fan-out finds them
 // closed: they close after helperIdle unused). Runs beside the primary's loop, until
 // the helpers close (closeHelpers cancels it first); leader is the leader session's
 // backend, which fences the statement as it fences the fan-out's.
-func (p *primary) warmHelpers(leader int32) {
+func (p *primary) warmHelpers(leader int32, want int) {
 	ctx := p.warming
 	if ctx == nil {
 		return // not a leading session's primary
@@ -175,8 +238,8 @@ func (p *primary) warmHelpers(leader int32) {
 	if err != nil {
 		return // the fan-out will say so
 	}
-	want := pool.Config().MaxConns
-	if pool.Stat().TotalConns() >= want {
+	want = min(want, int(pool.Config().MaxConns))
+	if int(pool.Stat().TotalConns()) >= want {
 		return
 	}
 	var held []*pgxpool.Conn
@@ -219,8 +282,9 @@ func (p *primary) helperPool(ctx context.Context) (*pgxpool.Pool, error) {
 	cfg.ConnConfig = p.cfg.Copy()
 	cfg.ConnConfig.RuntimeParams["application_name"] = cutBytes(p.opts.ApplicationName+" fan-out", 63)
 	// Parallel-1 connections write parts of a fan-out beside the leader's session, and
-	// one reads the plan ahead meanwhile (readAhead).
-	cfg.MaxConns = int32(max(p.opts.Parallel, 1))
+	// one reads the plan ahead meanwhile (readAhead); a round sent whole takes one per
+	// statement (wholeConns in all), of which Parallel write at once.
+	cfg.MaxConns = int32(max(p.opts.Parallel, wholeConns))
 	cfg.MinConns = 0
 	cfg.MaxConnIdleTime = helperIdle
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {

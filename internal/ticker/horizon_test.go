@@ -144,6 +144,11 @@ func TestFanoutReadsThePlanAhead(t *testing.T) {
 		t.Errorf("%d reads of the plan taken before the instant, want %d (all but the first of %d decided ahead)",
 			st.ReadsBeforeInstant, aheadReads-1, aheadReads)
 	}
+	// The round's statements, one per read here, all sent before the instant, each on a
+	// connection of its own, and written in two lanes.
+	if st.SentWhole != aheadReads {
+		t.Errorf("%d statements sent whole before the instant, want %d", st.SentWhole, aheadReads)
+	}
 	if beside := st.ReadsAhead - st.ReadsBeforeInstant; beside < 1 {
 		t.Errorf("%d reads of the plan made beside the statements, want at least 1 after the %d decided ahead", beside, aheadReads)
 	}

@@ -181,7 +181,12 @@ func (p *primary) run(ctx, work context.Context) error {
 				return err
 			}
 			if p.opts.Parallel > 1 && len(p.hz.entries) >= 2*parallelMin {
-				go p.warmHelpers(p.backend) // a fan-out to split is coming
+				// A fan-out to split is coming; one larger than a read may be sent whole.
+				want := p.opts.Parallel
+				if p.hz.cut {
+					want = max(want, wholeConns)
+				}
+				go p.warmHelpers(p.backend, want)
 			}
 		}
 		if due := p.hz.popDue(now, p.hz.max); len(due) > 0 { // all one read holds

@@ -21,6 +21,9 @@ type Stats struct {
 	// those of them made beside a fan-out's statements or its decisions, and
 	// ReadsBeforeInstant those of them a fan-out's decisions took before its instant.
 	Planned, PlanLooks, PlanCutoffs, HorizonReads, ReadsAhead, ReadsBeforeInstant atomic.Int64
+	// SentWhole counts the tick statements sent before their instant with all the
+	// others of their fan-out, each on a connection of its own (writeWhole).
+	SentWhole atomic.Int64
 	// Outcomes counts the job outcomes the primary recorded (outcomes.go), and
 	// OutcomeLooks its statements looking for them.
 	Outcomes, OutcomeLooks atomic.Int64
@@ -101,9 +104,9 @@ type Snapshot struct {
 	// Promotions: how often this ticker became primary.
 	Promotions int64
 	// Planned, PlanLooks, PlanCutoffs, HorizonReads, ReadsAhead, ReadsBeforeInstant,
-	// Outcomes, OutcomeLooks: see Stats.
+	// SentWhole, Outcomes, OutcomeLooks: see Stats.
 	Planned, PlanLooks, PlanCutoffs, HorizonReads, ReadsAhead, ReadsBeforeInstant int64
-	Outcomes, OutcomeLooks                                                        int64
+	SentWhole, Outcomes, OutcomeLooks                                             int64
 	// Primary: the ticker leads now.
 	Primary bool
 	// Lateness holds cumulative counts per bucket of LatenessBuckets, the last one +Inf
@@ -129,7 +132,7 @@ func (s *Stats) Snapshot() Snapshot {
 		SkippedOverlap: s.SkippedOverlap.Load(), Statements: s.Statements.Load(), LedgerRows: s.LedgerRows.Load(),
 		Promotions: s.Promotions.Load(), Planned: s.Planned.Load(), PlanLooks: s.PlanLooks.Load(),
 		PlanCutoffs: s.PlanCutoffs.Load(), HorizonReads: s.HorizonReads.Load(), ReadsAhead: s.ReadsAhead.Load(),
-		ReadsBeforeInstant: s.ReadsBeforeInstant.Load(), Outcomes: s.Outcomes.Load(),
+		ReadsBeforeInstant: s.ReadsBeforeInstant.Load(), SentWhole: s.SentWhole.Load(), Outcomes: s.Outcomes.Load(),
 		OutcomeLooks: s.OutcomeLooks.Load(), Primary: s.Primary.Load(), LastProgress: s.LastProgress(),
 		Overdue: s.Overdue(), Stalled: s.Stalled(), Held: s.Held(), Intruder: s.Intruder(),
 	}

@@ -83,7 +83,11 @@ func (p *primary) tickAt(ctx, work context.Context, at time.Time) error {
 	for i := range r.parts {
 		r.parts[i].at, r.parts[i].restAfter = at, restAfter
 	}
-	if err := p.waitUntil(ctx, at.Add(-sendLeadFor(r.parts))); err != nil {
+	lead := sendLeadFor(r.parts)
+	if sentWhole(r.parts, p.opts.Parallel) {
+		lead = max(lead, wholeLead)
+	}
+	if err := p.waitUntil(ctx, at.Add(-lead)); err != nil {
 		r.ahead.stop()
 		return nil
 	}

@@ -65,7 +65,9 @@ const (
 	// layout then comes before the instant instead of between its statements (100,000
 	// due: four gaps of 140-170 ms, docs/benchmarks.md change 45). Reading and deciding
 	// 20,000 takes 100-150 ms on a 2-core machine; the horizon is read before a quiet
-	// spell's next row (horizonLead) in time for this.
+	// spell's next row (horizonLead) in time for this. (1.5 s, so that a fan-out sent
+	// whole would be sent earlier, gained nothing measurable: docs/benchmarks.md,
+	// change 46.)
 	fanoutLead = time.Second
 	// aheadReads bounds what the primary decides ahead of an instant, and so holds at
 	// once: this many reads of the plan (100,000 schedules, about 1 KB each: their
@@ -84,6 +86,20 @@ const (
 	// which would otherwise come after the instant.
 	sendLead      = 45 * time.Millisecond
 	sendLeadTicks = 5000
+	// wholeLead: a round sent whole (sentWhole: a fan-out decided ahead, with more
+	// statements than connections write at once) is sent this long before its instant,
+	// or as soon as it is decided when that is later (as a rule: deciding 100,000 takes
+	// most of fanoutLead), so that every statement has read what it looks up by then (a
+	// statement of 10,000: 60-70 ms of the database's work). Less than the second a
+	// statement waits for its instant at most.
+	wholeLead = 800 * time.Millisecond
+	// wholeConns: the fan-out's pool holds up to this many connections (or --parallel,
+	// if more), so that a round sent whole (100,000 due: ten statements) has one per
+	// statement and the read of the plan made beside them.
+	wholeConns = aheadReads*horizonRows/maxTicksPerStatement + 1
+	// turnLimit: a statement of a round sent whole waits for its lane's turn at most
+	// this long after its instant, then writes without it (werk_cron_wait_turn).
+	turnLimit = 5 * time.Second
 	// lockTimeout bounds every wait of the primary's statements on a lock another
 	// session holds (a row, a key, a table): what is blocked is set aside, not waited for.
 	lockTimeout = 100 * time.Millisecond

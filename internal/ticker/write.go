@@ -71,6 +71,9 @@ type part struct {
 	// time when its estimate of the database's clock is past at, with the margin that
 	// estimate needs). Both zero for a round decided when due.
 	at, restAfter time.Time
+	// lane is the fan-out lane whose turn the usual statement waits for once its
+	// instant has come (0: none): a round sent whole ahead of its instant (writeAll).
+	lane int32
 }
 
 // layoutAll lays the batches of a round out as its parts. The ticks at their usual pace
@@ -128,7 +131,7 @@ func idRandom() io.Reader { return bufio.NewReaderSize(rand.Reader, 4096) }
 func (p *primary) execute(ctx context.Context, conn *pgx.Conn, leader int32, pt part, out *[]written) error {
 	rest := pt.rest[:len(pt.rest):len(pt.rest)] // a part written again appends afresh
 	if len(pt.usual) > 0 {
-		notTaken, err := p.executeUsual(ctx, conn, leader, pt.usual, pt.ticks, pt.at, out)
+		notTaken, err := p.executeUsual(ctx, conn, leader, pt, out)
 		if err != nil {
 			return err
 		}
@@ -189,18 +192,22 @@ func usualParams(p db.EnqueueDueTicksParams, checkKeys bool) db.EnqueueUsualTick
 	}
 }
 
-// executeUsual runs EnqueueUsualTicks for batch (ticks at their usual pace, laid out as
-// all, due at at) and returns the decisions it did not take, for EnqueueDueTicks: those
+// executeUsual runs EnqueueUsualTicks for pt's ticks at their usual pace (laid out as
+// its statement's arrays, due at its instant, in its lane) and returns the decisions it did not take, for EnqueueDueTicks: those
 // of schedules that did not advance, or all of them when the database refused the
 // statement (EnqueueDueTicks deals with each refusal). What the ones taken did is added
 // to out like any tick statement's. Only a failure of the connection itself is returned.
-func (p *primary) executeUsual(ctx context.Context, conn *pgx.Conn, leader int32, batch []planned, all db.EnqueueDueTicksParams, at time.Time, out *[]written) ([]planned, error) {
+func (p *primary) executeUsual(ctx context.Context, conn *pgx.Conn, leader int32, pt part, out *[]written) ([]planned, error) {
+	batch, all := pt.usual, pt.ticks
 	all.LeaderPid = leader
 	run := func(check bool) ([]db.EnqueueUsualTicksRow, error) {
 		sctx, cancel := context.WithTimeout(ctx, statementTimeout)
 		defer cancel()
 		params := usualParams(all, check)
-		params.WaitUntil = at
+		params.WaitUntil = pt.at
+		if pt.lane > 0 {
+			params.Lane, params.TurnUntil = pt.lane, pt.at.Add(turnLimit)
+		}
 		began := time.Now()
 		rows, err := db.New(customPlan{conn}).EnqueueUsualTicks(sctx, params)
 		p.logFanout(leader, began, len(params.TickNames), err)

@@ -44,6 +44,7 @@ BEGIN
                           '%1$s.werk_cron_outcomes_aborted, %1$s.werk_cron_outcomes_expired TO %2$s', s, r),
         pg_catalog.format('GRANT EXECUTE ON FUNCTION %1$s.werk_cron_schema(), %1$s.werk_cron_channel(), '
                           '%1$s.werk_cron_listen(), %1$s.werk_cron_lock_key(), %1$s.werk_cron_lock_held(), %1$s.werk_cron_leader_pid(), '
+                          '%1$s.werk_cron_lane_class(), %1$s.werk_cron_wait_turn(bigint, timestamptz, integer, timestamptz), '
                           '%1$s.werk_cron_member_key(), %1$s.werk_cron_list_instances(), %1$s.werk_cron_await_leadership(), '
                           '%1$s.werk_cron_jitter(text, integer), %1$s.werk_cron_run_at(text, timestamptz, integer), '
                           '%1$s.werk_cron_job(uuid, text, timestamptz, timestamptz, text, text, text, jsonb, jsonb, smallint, '
