@@ -93,14 +93,22 @@ func parts(batch []planned, parallel int) [][]planned {
 
 // writeAll writes the parts of a round and returns what came of them, part by part
 // (apply them in that order: see applyAll). The parts are written by up to
-// opts.Parallel connections at once, in order of falling due. A part whose connection
-// failed is written again by the leader's session (a statement that did go through then
-// loses its compare-and-set, and is read back like any other).
+// opts.Parallel connections at once, in order of falling due; a round sent whole
+// (sentWhole) has them all sent at once, up to the pool's connections, and written in
+// opts.Parallel lanes. A part whose connection failed is written again by the leader's
+// session (a statement that did go through then loses its compare-and-set, and is read
+// back like any other).
 func (p *primary) writeAll(ctx context.Context, ps []part) ([][]written, error) {
 	results := make([][]written, len(ps))
 	failed := make([]error, len(ps))
+	writers := p.opts.Parallel
 	if sentWhole(ps, p.opts.Parallel) {
-		return p.writeWhole(ctx, ps, results, failed)
+		// Part i in lane i mod Parallel: the parts are taken in order, so those in flight
+		// at once are consecutive and cover every lane.
+		for i := range ps {
+			ps[i].lane = int32(i%p.opts.Parallel) + 1
+		}
+		writers = max(p.opts.Parallel, wholeConns-1) // one of the pool's reads beside them
 	}
 	next := make(chan int, len(ps))
 	for i := range ps {
@@ -108,7 +116,7 @@ func (p *primary) writeAll(ctx context.Context, ps []part) ([][]written, error) 
 	}
 	close(next)
 	var wg sync.WaitGroup
-	for range min(p.opts.Parallel, len(ps)) - 1 {
+	for range min(writers, len(ps)) - 1 {
 		wg.Go(func() {
 			p.onHelper(ctx, func(conn *pgx.Conn) {
 				for i := range next {
@@ -134,47 +142,13 @@ func (p *primary) writeAll(ctx context.Context, ps []part) ([][]written, error) 
 
 // sentWhole reports whether a round's parts are sent at once, each on a connection of
 // its own, ahead of their instant: a fan-out decided ahead (its parts have an instant)
-// with more parts than connections write at once. Each statement then takes in its
-// arrays, is planned and reads what it looks up before the instant, where otherwise
-// every part after a connection's first would do that between the writes; once the
-// instant has come, the lanes (werk_cron_wait_turn) keep to parallel statements writing
-// at once.
+// with more parts than write at once. Each statement then takes in its arrays, is
+// planned and reads what it looks up before the instant, where otherwise every part
+// after a connection's first would do that between the writes; once the instant has
+// come, the lanes (werk_cron_wait_turn) keep to parallel statements writing at once.
 func sentWhole(ps []part, parallel int) bool {
 	return parallel > 1 && len(ps) > parallel && !ps[0].at.IsZero()
 }
-
-// writeWhole writes a round sent whole (sentWhole): part i on a connection of its own
-// (the leader's session the first), in lane i mod parallel.
-func (p *primary) writeWhole(ctx context.Context, ps []part, results [][]written, failed []error) ([][]written, error) {
-	for i := range ps {
-		ps[i].lane = int32(i%p.opts.Parallel) + 1
-	}
-	sent := func(pt part) {
-		if p.now().Before(pt.at) {
-			p.Stats.SentWhole.Add(1)
-		}
-	}
-	var wg sync.WaitGroup
-	for i := 1; i < len(ps); i++ {
-		wg.Go(func() {
-			failed[i] = errNoHelper
-			p.onHelper(ctx, func(conn *pgx.Conn) {
-				sent(ps[i])
-				failed[i] = p.execute(ctx, conn, p.backend, ps[i], &results[i])
-			})
-		})
-	}
-	sent(ps[0])
-	err := p.execute(ctx, p.conn, 0, ps[0], &results[0])
-	wg.Wait()
-	if err != nil {
-		return nil, err // the leader's own session failed
-	}
-	return p.writeFailed(ctx, ps, results, failed)
-}
-
-// errNoHelper: a part sent whole found no connection of its own.
-var errNoHelper = errors.New("no connection for this part")
 
 // writeFailed writes again, on the leader's session, the parts whose connection failed.
 func (p *primary) writeFailed(ctx context.Context, ps []part, results [][]written, failed []error) ([][]written, error) {
@@ -242,23 +216,28 @@ func (p *primary) warmHelpers(leader int32, want int) {
 	if int(pool.Stat().TotalConns()) >= want {
 		return
 	}
-	var held []*pgxpool.Conn
-	defer func() {
-		for _, c := range held {
+	// Each connection is held until all are warm, so that each goroutine warms its
+	// own; they open at once, so that a network's round trips add up only once.
+	var wg sync.WaitGroup
+	held := make([]*pgxpool.Conn, want)
+	for i := range held {
+		wg.Go(func() {
+			c, err := pool.Acquire(ctx)
+			if err != nil {
+				return
+			}
+			held[i] = c
+			sctx, cancel := context.WithTimeout(ctx, warmTimeout)
+			defer cancel()
+			if _, err := db.New(customPlan{c.Conn()}).EnqueueUsualTicks(sctx, usualParams(tickParams(nil, leader), false)); err != nil {
+				p.log.Debug("warm a fan-out connection", "err", err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, c := range held {
+		if c != nil {
 			c.Release()
-		}
-	}()
-	for range want {
-		c, err := pool.Acquire(ctx)
-		if err != nil {
-			return
-		}
-		held = append(held, c)
-		sctx, cancel := context.WithTimeout(ctx, warmTimeout)
-		_, err = db.New(customPlan{c.Conn()}).EnqueueUsualTicks(sctx, usualParams(tickParams(nil, leader), false))
-		cancel()
-		if err != nil {
-			p.log.Debug("warm a fan-out connection", "err", err)
 		}
 	}
 }

@@ -28,17 +28,31 @@ func TestLaneTurns(t *testing.T) {
 	}
 
 	type turn struct {
-		at  time.Time
-		err error
+		at      time.Time
+		timeout string // lock_timeout after the wait, in its transaction
+		err     error
 	}
+	// wait waits for lane's turn at most limit, in a transaction whose lock_timeout is
+	// 100ms, as the ticker's are.
 	wait := func(lane int, limit string) <-chan turn {
 		done := make(chan turn, 1)
 		conn := connect(t, dsn)
 		go func() {
 			var tr turn
-			tr.err = conn.QueryRow(ctx, `SELECT werk_cron_wait_turn(1, now(), $1, clock_timestamp() + $2::interval)`,
-				lane, limit).Scan(&tr.at)
-			done <- tr
+			defer func() { done <- tr }()
+			tx, err := conn.Begin(ctx)
+			if tr.err = err; err != nil {
+				return
+			}
+			defer tx.Rollback(ctx)
+			if _, tr.err = tx.Exec(ctx, `SET LOCAL lock_timeout = '100ms'`); tr.err != nil {
+				return
+			}
+			if tr.err = tx.QueryRow(ctx, `SELECT werk_cron_wait_turn(1, now(), $1, clock_timestamp() + $2::interval)`,
+				lane, limit).Scan(&tr.at); tr.err != nil {
+				return
+			}
+			tr.err = tx.QueryRow(ctx, `SELECT current_setting('lock_timeout')`).Scan(&tr.timeout)
 		}()
 		return done
 	}
@@ -51,6 +65,9 @@ func TestLaneTurns(t *testing.T) {
 		case tr := <-ch:
 			if tr.err != nil {
 				t.Fatalf("%s: %v", name, tr.err)
+			}
+			if tr.timeout != "100ms" {
+				t.Errorf("%s: lock_timeout %q after the wait, want the session's 100ms back", name, tr.timeout)
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatalf("%s still waits while lane 1 is taken", name)
@@ -72,6 +89,9 @@ func TestLaneTurns(t *testing.T) {
 	case tr := <-inLane:
 		if tr.err != nil {
 			t.Fatal(tr.err)
+		}
+		if tr.timeout != "100ms" {
+			t.Errorf("lock_timeout %q after the wait for lane 1, want the session's 100ms back", tr.timeout)
 		}
 		if tr.at.Before(released) {
 			t.Errorf("lane 1's turn came at %s, before its holder committed (after %s)", tr.at, released)

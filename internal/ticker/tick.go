@@ -62,10 +62,13 @@ func (p *primary) tick(ctx context.Context, due []*entry, now time.Time) error {
 // runs on the loop meanwhile (the wait is shorter than the lead). A shutdown
 // during the primary's wait writes nothing: the next primary ticks them; statements
 // already sent, waiting in the database, write at the instant (the shutdown's grace
-// is longer than their wait).
+// is longer than their wait; of a large fan-out sent whole, those still waiting for
+// their lane's turn when it ends are cancelled, and the next primary ticks them).
 //
 // A fan-out larger than one read of the plan is decided read by read (decideAhead)
-// while there is time before the statements are sent, and written as one round.
+// while there is time before the statements are sent (sendLeadFor), and written as
+// one round; one with more statements than write at once is sent whole (sentWhole) as
+// soon as it is decided, or wholeLead before its instant if that is later.
 func (p *primary) tickAt(ctx, work context.Context, at time.Time) error {
 	if now := p.now(); now.After(at) {
 		at = now // the loop got here late (a slow read of the plan): decide as of now

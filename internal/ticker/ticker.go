@@ -90,15 +90,19 @@ const (
 	// statements than connections write at once) is sent this long before its instant,
 	// or as soon as it is decided when that is later (as a rule: deciding 100,000 takes
 	// most of fanoutLead), so that every statement has read what it looks up by then (a
-	// statement of 10,000: 60-70 ms of the database's work). Less than the second a
-	// statement waits for its instant at most.
-	wholeLead = 800 * time.Millisecond
+	// statement of 10,000: 60-70 ms of the database's work; ten of them on two cores,
+	// 300-350 ms). Well short of the second a statement waits for its instant at most,
+	// so that this host's estimate of the database's clock may be off by as much.
+	wholeLead = 600 * time.Millisecond
 	// wholeConns: the fan-out's pool holds up to this many connections (or --parallel,
 	// if more), so that a round sent whole (100,000 due: ten statements) has one per
 	// statement and the read of the plan made beside them.
 	wholeConns = aheadReads*horizonRows/maxTicksPerStatement + 1
 	// turnLimit: a statement of a round sent whole waits for its lane's turn at most
-	// this long after its instant, then writes without it (werk_cron_wait_turn).
+	// this long after its instant, then writes without it (werk_cron_wait_turn): the
+	// statements before it in its lane (100,000 due, two lanes: four of them) take
+	// about a second on two cores, and a session that holds the lane's key some other
+	// way (any role may take an advisory lock) holds up a fan-out no longer than this.
 	turnLimit = 5 * time.Second
 	// lockTimeout bounds every wait of the primary's statements on a lock another
 	// session holds (a row, a key, a table): what is blocked is set aside, not waited for.

@@ -130,6 +130,9 @@ func idRandom() io.Reader { return bufio.NewReaderSize(rand.Reader, 4096) }
 // connection itself is returned.
 func (p *primary) execute(ctx context.Context, conn *pgx.Conn, leader int32, pt part, out *[]written) error {
 	rest := pt.rest[:len(pt.rest):len(pt.rest)] // a part written again appends afresh
+	if pt.lane > 0 && p.now().Before(pt.at) {
+		p.Stats.SentWhole.Add(1)
+	}
 	if len(pt.usual) > 0 {
 		notTaken, err := p.executeUsual(ctx, conn, leader, pt, out)
 		if err != nil {
