@@ -146,7 +146,9 @@ type Options struct {
 	OnRole func(role string)
 	// Parallel is how many connections write a large fan-out at once (the leader's own
 	// session and Parallel-1 more, opened when first needed; with 2 or more, one more
-	// reads the plan ahead of a fan-out larger than one read). Default DefaultParallel.
+	// reads the plan ahead of a fan-out larger than one read, whose statements are sent
+	// whole, up to ten connections more, and write Parallel at once). Default
+	// DefaultParallel.
 	Parallel int
 	// AllowFuncs and AllowQueues, when not empty, are the only functions and queues
 	// this ticker enqueues (path.Match patterns, where '*' also matches dots:
