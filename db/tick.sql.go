@@ -512,13 +512,14 @@ type EnqueueUsualTicksRow struct {
 // larger than the ticker's connections write at once, all its statements sent ahead),
 // for its turn in its @lane, until @turn_until at most. A state row is locked and
 // written only once joined with w's row, so none is before the instant. waited, the
-// clock read once after that wait, is what the statement's writes go by where the others use now(),
-// the transaction's start: no tick later than it advances, the jobs are enqueued at it
-// (werk_cron_job: a job due by then is 'queued'), and it is started_at. The leader
-// fence (@leader_pid) is looked at after the wait too: NULL when it fails, waited lets
-// no tick advance. What the statement reads it reads with the snapshot it took before
-// the wait, as any statement reads what was committed before it started: a schedule
-// changed meanwhile fails the compare-and-set, which sees the state row as committed.
+// clock read once after that wait, is what the statement's writes go by where the
+// others use now(), the transaction's start: no tick later than it advances, the jobs
+// are enqueued at it (werk_cron_job: a job due by then is 'queued'), and it is
+// started_at. The leader fence (@leader_pid) is looked at after the wait too: NULL when
+// it fails, waited lets no tick advance. What the statement reads it reads with the
+// snapshot it took before the wait, as any statement reads what was committed before it
+// started: a schedule changed meanwhile fails the compare-and-set, which sees the state
+// row as committed.
 // The instant (and the lane's turn), once all of d is read (see above); NULL when the
 // leader fence fails. The wait takes d's count as its argument, so that it cannot come
 // first, and the fence is looked at once it is over.

@@ -294,13 +294,14 @@ FROM (SELECT DISTINCT x.queue FROM x WHERE x.intent = 'enqueue' AND (x.job_id IN
 -- larger than the ticker's connections write at once, all its statements sent ahead),
 -- for its turn in its @lane, until @turn_until at most. A state row is locked and
 -- written only once joined with w's row, so none is before the instant. waited, the
--- clock read once after that wait, is what the statement's writes go by where the others use now(),
--- the transaction's start: no tick later than it advances, the jobs are enqueued at it
--- (werk_cron_job: a job due by then is 'queued'), and it is started_at. The leader
--- fence (@leader_pid) is looked at after the wait too: NULL when it fails, waited lets
--- no tick advance. What the statement reads it reads with the snapshot it took before
--- the wait, as any statement reads what was committed before it started: a schedule
--- changed meanwhile fails the compare-and-set, which sees the state row as committed.
+-- clock read once after that wait, is what the statement's writes go by where the
+-- others use now(), the transaction's start: no tick later than it advances, the jobs
+-- are enqueued at it (werk_cron_job: a job due by then is 'queued'), and it is
+-- started_at. The leader fence (@leader_pid) is looked at after the wait too: NULL when
+-- it fails, waited lets no tick advance. What the statement reads it reads with the
+-- snapshot it took before the wait, as any statement reads what was committed before it
+-- started: a schedule changed meanwhile fails the compare-and-set, which sees the state
+-- row as committed.
 WITH d AS MATERIALIZED (
     -- prev_written: the schedule's previous newest enqueued tick has its ledger row (its
     -- outcome was recorded); looked up here, before the ledger is written.

@@ -22,7 +22,7 @@ type Stats struct {
 	// ReadsBeforeInstant those of them a fan-out's decisions took before its instant.
 	Planned, PlanLooks, PlanCutoffs, HorizonReads, ReadsAhead, ReadsBeforeInstant atomic.Int64
 	// SentWhole counts the tick statements sent before their instant with all the
-	// others of their fan-out, each on a connection of its own (writeWhole).
+	// others of their fan-out, each on a connection of its own (writeAll).
 	SentWhole atomic.Int64
 	// Outcomes counts the job outcomes the primary recorded (outcomes.go), and
 	// OutcomeLooks its statements looking for them.

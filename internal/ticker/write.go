@@ -196,10 +196,11 @@ func usualParams(p db.EnqueueDueTicksParams, checkKeys bool) db.EnqueueUsualTick
 }
 
 // executeUsual runs EnqueueUsualTicks for pt's ticks at their usual pace (laid out as
-// its statement's arrays, due at its instant, in its lane) and returns the decisions it did not take, for EnqueueDueTicks: those
-// of schedules that did not advance, or all of them when the database refused the
-// statement (EnqueueDueTicks deals with each refusal). What the ones taken did is added
-// to out like any tick statement's. Only a failure of the connection itself is returned.
+// its statement's arrays, due at its instant, in its lane) and returns the decisions it
+// did not take, for EnqueueDueTicks: those of schedules that did not advance, or all of
+// them when the database refused the statement (EnqueueDueTicks deals with each
+// refusal). What the ones taken did is added to out like any tick statement's. Only a
+// failure of the connection itself is returned.
 func (p *primary) executeUsual(ctx context.Context, conn *pgx.Conn, leader int32, pt part, out *[]written) ([]planned, error) {
 	batch, all := pt.usual, pt.ticks
 	all.LeaderPid = leader
