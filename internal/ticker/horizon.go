@@ -125,6 +125,13 @@ func (h *horizon) coversJust(at time.Time) bool {
 	return !at.IsZero() && at.Equal(h.end.Add(time.Nanosecond))
 }
 
+// fanoutNext reports whether more may be due at the next instant than the horizon
+// holds: its read was cut off by its cap at that very instant (everything it holds is
+// due then). Such a fan-out is decided ahead (lead) and may be sent whole.
+func (h *horizon) fanoutNext() bool {
+	return h.cut && h.coversJust(h.next())
+}
+
 // next returns when the first entry is due; zero when there is none.
 func (h *horizon) next() time.Time {
 	if len(h.queue) == 0 {
@@ -430,8 +437,7 @@ func (p *primary) untilNextTick() (until time.Duration, ok bool) {
 // not locked). A horizon cut off at a later instant leaves the services their time
 // between ticks.
 func (p *primary) lead() time.Duration {
-	if next := p.hz.next(); p.hz.cut && p.hz.coversJust(next) && p.opts.Parallel >= 2 &&
-		!time.Now().Before(p.planRetryAt) {
+	if p.hz.fanoutNext() && p.opts.Parallel >= 2 && !time.Now().Before(p.planRetryAt) {
 		return fanoutLead
 	}
 	return prepareLead

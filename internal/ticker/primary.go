@@ -183,7 +183,7 @@ func (p *primary) run(ctx, work context.Context) error {
 			if p.opts.Parallel > 1 && len(p.hz.entries) >= 2*parallelMin {
 				// A fan-out to split is coming; one larger than a read may be sent whole.
 				want := p.opts.Parallel
-				if p.hz.cut && p.hz.coversJust(p.hz.next()) { // as lead() tells a fan-out
+				if p.hz.fanoutNext() {
 					want = max(want, wholeConns)
 				}
 				go p.warmHelpers(p.backend, want)
