@@ -23,11 +23,20 @@ import (
 // since floor (b) advances the schedules' state rows, which in the ticker's database
 // would break the ticker's next compare-and-set.
 
+// floorJobID is the job id the floors give the tick's job of the schedule named by
+// the SQL expression name ('bench-' and a number): ordered by tick ($3), then by name,
+// as the ids the ticker makes are ordered by time, so that the floors append to
+// werk_jobs' primary key as a tick does (random ids would split its pages all over).
+func floorJobID(name string) string {
+	return `(pg_catalog.lpad(pg_catalog.to_hex(extract(epoch FROM $3::timestamptz)::bigint), 8, '0') || '-0000-7000-8000-' ||
+       pg_catalog.lpad(pg_catalog.to_hex(substr(` + name + `, 7)::bigint), 12, '0'))::uuid`
+}
+
 // floorInsert is floor (a): the N job rows from one bare INSERT ... SELECT.
-const floorInsert = `
-INSERT INTO werk_jobs (key, function, queue, status, priority, payload, max_attempts,
+var floorInsert = `
+INSERT INTO werk_jobs (id, key, function, queue, status, priority, payload, max_attempts,
                        scheduled_at, cron_name)
-SELECT 'cron:' || n.name || ':' || $2::text, 'bench.task', 'bench', 'queued', 0,
+SELECT ` + floorJobID("n.name") + `, 'cron:' || n.name || ':' || $2::text, 'bench.task', 'bench', 'queued', 0,
        jsonb_build_object('args', '[]'::jsonb, 'kwargs', '{}'::jsonb), 1, $3::timestamptz, n.name
 FROM (SELECT 'bench-' || lpad(i::text, 8, '0') AS name FROM generate_series(1, $1::int) i) n`
 
@@ -35,13 +44,13 @@ FROM (SELECT 'bench-' || lpad(i::text, 8, '0') AS name FROM generate_series(1, $
 // statement (advance the schedule's werk_cron_state row, insert the jobs; such a tick
 // writes no ledger row until its outcome), with the schedule names passed as an array
 // as the ticker passes them, but no compare-and-set, no duplicate or overlap check, no
-// ON CONFLICT and no NOTIFY. next_run_at is set to the value the tick just wrote: the
-// row is rewritten all the same (a new row version with the same index entries, since
-// next_run_at is indexed), and the ticker's next compare-and-set still holds.
-const floorThreeWrites = `
+// ON CONFLICT and no NOTIFY. Each floor moves next_run_at to an instant of its own
+// (after the tick, a millisecond apart), as every tick moves it: an update that leaves
+// an indexed column as it was may be HOT (no index entry), which a tick's never is.
+var floorThreeWrites = `
 WITH s AS (
     UPDATE werk_cron_state st
-    SET last_tick_at = $3::timestamptz, last_job_id = gen_random_uuid(), last_job_at = $3::timestamptz,
+    SET last_tick_at = $3::timestamptz, last_job_id = ` + floorJobID("st.name") + `, last_job_at = $3::timestamptz,
         next_run_at = $4::timestamptz
     FROM unnest($1::text[]) AS u(name)
     WHERE st.name = u.name
@@ -53,6 +62,30 @@ SELECT s.last_job_id, 'cron:' || s.name || ':' || $2::text, j.func, j.queue, 'qu
        j.priority, jsonb_build_object('args', j.args, 'kwargs', j.kwargs), j.max_attempts,
        j.timeout_secs, $3::timestamptz, j.meta, j.result_ttl, j.failure_ttl, s.name
 FROM s JOIN werk_cron_jobs j ON j.name = s.name`
+
+// hotState makes floor (e)'s twin: werk_cron_state without the plan's index on
+// next_run_at, and half of each page left free, so that floor (d)'s writes, which
+// rewrite every row of a page in one tick, can put each row's new version beside the
+// old one: HOT updates, with no index entry. In its place, bench_rounds: a row per
+// statement that lists its schedules and their next instant (floorRounds), which is how
+// a plan could find schedules whose state rows do not hold it in an index.
+var hotState = []string{
+	`CREATE TABLE bench_rounds (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	                            due_at timestamptz NOT NULL, names text[] NOT NULL)`,
+	"CREATE INDEX ON bench_rounds (due_at)",
+	// The rows as wide as the ticks leave them, before they are packed.
+	"UPDATE werk_cron_state SET next_run_at = now(), last_tick_at = now(), last_job_id = gen_random_uuid(), last_job_at = now()",
+	"DROP INDEX werk_cron_state_next_run_at_idx",
+	"ALTER TABLE werk_cron_state SET (fillfactor = 45)",
+	"VACUUM FULL werk_cron_state",
+}
+
+// floorRounds is floor (e)'s statement: floor (b)'s writes, and one bench_rounds row
+// listing the statement's schedules under the instant their state now says is next.
+// What the bare writes of a tick would cost if it changed no indexed column of a
+// schedule's state, and the plan kept those schedules by round instead.
+var floorRounds = strings.Replace(floorThreeWrites, "\n)\nINSERT INTO werk_jobs",
+	"\n), r AS (\n    INSERT INTO bench_rounds (due_at, names) SELECT $4::timestamptz, pg_catalog.array_agg(s.name) FROM s\n)\nINSERT INTO werk_jobs", 1)
 
 // floorThreeWritesOnConflict is floor (b) with the job insert of the general tick
 // statement (EnqueueDueTicks): INSERT ... ON CONFLICT (key) DO NOTHING. Against floor
@@ -83,13 +116,16 @@ type fanoutResult struct {
 	floorB     []time.Duration
 	floorC     []time.Duration // floor (b) with ON CONFLICT (key) DO NOTHING
 	floorD     []time.Duration // floor (b) split over parallel connections at once
+	floorE     []time.Duration // floor (d) with every state row updated HOT (no plan index)
+	walD       []int64         // WAL of floor (d), bytes
+	walE       []int64         // WAL of floor (e), bytes
 	warnings   []string
 	timedOut   bool
 }
 
 // periodFor leaves room between two ticks for the tick, its aftercare (side.go: the jobs
 // completed, their outcomes recorded by the primary, the ledger pruned, a vacuum), the
-// four floors and the checkpoints before each (about 400 µs per schedule for the tick
+// five floors and the checkpoints before each (about 400 µs per schedule for the tick
 // and the floors, as much again for the aftercare, on the 2-core reference machine).
 func periodFor(n int) time.Duration {
 	d := 5*time.Second + time.Duration(n)*800*time.Microsecond
@@ -140,15 +176,43 @@ func (b *bench) fanout(ctx context.Context, n int) (fanoutResult, error) {
 		defer c.Close(context.Background())
 		twins = append(twins, c)
 	}
+	// Floor (e)'s twin: the same schedules, but werk_cron_state without the plan's
+	// index (next_run_at) and with room on each page for a second version of every row,
+	// so that floor (d)'s writes update each state row HOT, with no index entry.
+	if floorRounds == floorThreeWrites {
+		return r, errors.New("floor (e): floorRounds found no place for its round row in floorThreeWrites")
+	}
+	hotName := fmt.Sprintf("hot_%d", n)
+	hotDSN, err := b.newDB(ctx, hotName)
+	if err != nil {
+		return r, err
+	}
+	defer b.dropDB(ctx, hotName)
+	var hots []*pgx.Conn
+	for len(hots) < max(r.parallel, 1) {
+		c, err := pgx.Connect(ctx, hotDSN)
+		if err != nil {
+			return r, err
+		}
+		defer c.Close(context.Background())
+		hots = append(hots, c)
+	}
 
 	now, err := dbNow(ctx, conn)
 	if err != nil {
 		return r, err
 	}
 	anchor := now.Truncate(time.Second).Add(prepTime(n)).Truncate(time.Second)
-	for _, c := range []*pgx.Conn{conn, twin} {
+	for _, c := range []*pgx.Conn{conn, twin, hots[0]} {
 		if _, err := c.Exec(ctx, insertSchedules, n, int(r.period/time.Second), anchor); err != nil {
 			return r, err
+		}
+		if c == hots[0] {
+			for _, q := range hotState {
+				if _, err := c.Exec(ctx, q); err != nil {
+					return r, err
+				}
+			}
 		}
 		if _, err := c.Exec(ctx, "VACUUM ANALYZE"); err != nil {
 			return r, err
@@ -249,24 +313,35 @@ func (b *bench) fanout(ctx context.Context, n int) (fanoutResult, error) {
 			return r, fmt.Errorf("floor (a): %w", err)
 		}
 		r.floorA = append(r.floorA, d)
-		if d, err = floor(floorThreeWrites, names, key, tick, tick.Add(r.period)); err != nil {
+		if d, err = floor(floorThreeWrites, names, key, tick, tick.Add(r.period+1*time.Millisecond)); err != nil {
 			return r, fmt.Errorf("floor (b): %w", err)
 		}
 		r.floorB = append(r.floorB, d)
-		if d, err = floor(floorThreeWritesOnConflict, names, key, tick, tick.Add(r.period)); err != nil {
+		if d, err = floor(floorThreeWritesOnConflict, names, key, tick, tick.Add(r.period+2*time.Millisecond)); err != nil {
 			return r, fmt.Errorf("floor (b) with ON CONFLICT: %w", err)
 		}
 		r.floorC = append(r.floorC, d)
 		if err := reset(); err != nil {
 			return r, fmt.Errorf("before floor (d): %w", err)
 		}
-		if d, err = floorSplit(ctx, twins, names, key, tick, tick.Add(r.period)); err != nil {
+		var wal int64
+		if d, wal, err = floorSplit(ctx, twins, floorThreeWrites, names, key, tick, tick.Add(r.period+3*time.Millisecond)); err != nil {
 			return r, fmt.Errorf("floor (d): %w", err)
 		}
-		r.floorD = append(r.floorD, d)
+		r.floorD, r.walD = append(r.floorD, d), append(r.walD, wal)
+		for _, q := range []string{"TRUNCATE werk_jobs, bench_rounds", "VACUUM werk_jobs", "VACUUM werk_cron_state", "CHECKPOINT"} {
+			if _, err := hots[0].Exec(ctx, q); err != nil {
+				return r, fmt.Errorf("before floor (e): %w", err)
+			}
+		}
+		if d, wal, err = floorSplit(ctx, hots, floorRounds, names, key, tick, tick.Add(r.period+4*time.Millisecond)); err != nil {
+			return r, fmt.Errorf("floor (e): %w", err)
+		}
+		r.floorE, r.walE = append(r.floorE, d), append(r.walE, wal)
 		i := len(r.fanout) - 1
-		fmt.Fprintf(os.Stderr, "bench:   tick %d: fan-out %s (%d statements, %d B/job, %d ledger rows), floor (a) %s, floor (b) %s, with ON CONFLICT %s, over %d connections %s\n",
-			i+1, dur(r.fanout[i]), t.txns, t.wal/int64(n), t.ledger, dur(r.floorA[i]), dur(r.floorB[i]), dur(r.floorC[i]), len(twins), dur(r.floorD[i]))
+		fmt.Fprintf(os.Stderr, "bench:   tick %d: fan-out %s (%d statements, %d B/job, %d ledger rows), floor (a) %s, floor (b) %s, with ON CONFLICT %s, over %d connections %s (%d B/job), HOT %s (%d B/job)\n",
+			i+1, dur(r.fanout[i]), t.txns, t.wal/int64(n), t.ledger, dur(r.floorA[i]), dur(r.floorB[i]), dur(r.floorC[i]), len(twins),
+			dur(r.floorD[i]), r.walD[i]/int64(n), dur(r.floorE[i]), r.walE[i]/int64(n))
 	}
 	return r, nil
 }
@@ -276,17 +351,30 @@ func (b *bench) fanout(ctx context.Context, n int) (fanoutResult, error) {
 // transaction; the time until the last has committed. What the bare writes of a tick
 // take when the database's cores share them; above 20,000 due the ticker writes more,
 // smaller statements one after another on each connection, so this is their best case.
-func floorSplit(ctx context.Context, conns []*pgx.Conn, names []string, key string, tick, next time.Time) (time.Duration, error) {
+// It returns the cluster's WAL meanwhile too (its other databases are idle then).
+func floorSplit(ctx context.Context, conns []*pgx.Conn, sql string, names []string, key string, tick, next time.Time) (time.Duration, int64, error) {
 	size := (len(names) + len(conns) - 1) / len(conns)
 	errs := make([]error, len(conns))
+	var lsn0 string
+	var wal int64
+	if err := conns[0].QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn0); err != nil {
+		return 0, 0, err
+	}
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i, c := range conns {
 		part := names[min(i*size, len(names)):min((i+1)*size, len(names))]
-		wg.Go(func() { _, errs[i] = timed(ctx, c, len(part), floorThreeWrites, part, key, tick, next) })
+		wg.Go(func() { _, errs[i] = timed(ctx, c, len(part), sql, part, key, tick, next) })
 	}
 	wg.Wait()
-	return time.Since(start), errors.Join(errs...)
+	d := time.Since(start)
+	if err := errors.Join(errs...); err != nil {
+		return 0, 0, err
+	}
+	if err := conns[0].QueryRow(ctx, "SELECT (pg_current_wal_insert_lsn() - $1::text::pg_lsn)::bigint", lsn0).Scan(&wal); err != nil {
+		return 0, 0, err
+	}
+	return d, wal, nil
 }
 
 // tickTimeout bounds the wait for one tick's fan-out, so that a slow build still ends.
@@ -355,8 +443,13 @@ func printFanout(rs []fanoutResult) {
 		}
 		if len(r.floorD) > 0 {
 			f, d := median(r.fanout), median(r.floorD)
-			fmt.Printf("  N=%d floor (d), floor (b) over %d connections at once, a statement each: %s (%.2fx floor (b)); fan-out ÷ (d): %.2fx\n",
-				r.n, max(r.parallel, 1), dur(d), ratio(d, median(r.floorB)), ratio(f, d))
+			fmt.Printf("  N=%d floor (d), floor (b) over %d connections at once, a statement each: %s (%.2fx floor (b)), %d B/job; fan-out ÷ (d): %.2fx\n",
+				r.n, max(r.parallel, 1), dur(d), ratio(d, median(r.floorB)), medianInt(r.walD)/int64(r.n), ratio(f, d))
+		}
+		if len(r.floorE) > 0 {
+			f, d, e := median(r.fanout), median(r.floorD), median(r.floorE)
+			fmt.Printf("  N=%d floor (e), floor (d) with every state row updated HOT (no next_run_at index), and a row per statement listing its schedules: %s (%.2fx floor (d)), %d B/job; fan-out ÷ (e): %.2fx\n",
+				r.n, dur(e), ratio(e, d), medianInt(r.walE)/int64(r.n), ratio(f, e))
 		}
 		for _, w := range r.warnings {
 			fmt.Printf("  N=%d warning: %s\n", r.n, w)
