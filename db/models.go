@@ -140,6 +140,13 @@ type WerkCronObject struct {
 	Grants []string `json:"grants"`
 }
 
+// the plan of schedules a fan-out ticks together: their next instant, due_at, and their names; a schedule is on a round while its werk_cron_state.next_run_at and round_at are due_at and plan_at is NULL. Written by the ticker
+type WerkCronRound struct {
+	ID    int64     `json:"id"`
+	DueAt time.Time `json:"due_at"`
+	Names []string  `json:"names"`
+}
+
 // what the ticker keeps per schedule: the plan, the newest decided tick and job, runs left, why it cannot run; one row per werk_cron_jobs row, written by the ticker
 type WerkCronState struct {
 	Name string `json:"name"`
@@ -160,6 +167,10 @@ type WerkCronState struct {
 	DefinedAt time.Time `json:"defined_at"`
 	// when the ticker next looks at this schedule's health (a start deadline or run-time limit passing); NULL: on events only
 	HealthCheckAt *time.Time `json:"health_check_at"`
+	// the plan's index: next_run_at, unless the schedule is on a round (werk_cron_rounds); written with next_run_at
+	PlanAt *time.Time `json:"plan_at"`
+	// the instant of the round (werk_cron_rounds) the schedule is on, while next_run_at is that instant and plan_at is NULL; the ticker's
+	RoundAt *time.Time `json:"round_at"`
 }
 
 type WerkCronStatus struct {

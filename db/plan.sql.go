@@ -60,6 +60,34 @@ func (q *Queries) ClearHoldups(ctx context.Context, names []string) error {
 	return err
 }
 
+const dropSpentRounds = `-- name: DropSpentRounds :execrows
+WITH spent AS (
+    SELECT r.id
+    FROM werk_cron_rounds r
+    WHERE r.due_at <= $1::timestamptz
+      AND NOT EXISTS (SELECT 1
+                      FROM pg_catalog.unnest(r.names) AS m(name)
+                      JOIN werk_cron_state s ON s.name = m.name
+                      WHERE s.plan_at IS NULL AND s.round_at = r.due_at AND s.next_run_at = r.due_at)
+    FOR UPDATE OF r SKIP LOCKED
+)
+DELETE FROM werk_cron_rounds r
+USING spent
+WHERE r.id = spent.id
+`
+
+// Deletes the rounds due by @through that no schedule is on any more (each has ticked
+// and moved on, or left for the plan's index), skipping rounds another session has
+// locked. No schedule joins a round once it is written (a later round of the same
+// instant may name it again), so one found empty stays so.
+func (q *Queries) DropSpentRounds(ctx context.Context, through time.Time) (int64, error) {
+	result, err := q.db.Exec(ctx, dropSpentRounds, through)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const failureStreaks = `-- name: FailureStreaks :many
 SELECT j.name, werk_cron_failure_streak(j.name, j.pause_after_failures,
                                         werk_cron_afresh_since(j.changed_at, j.interval_secs IS NOT NULL))::integer AS failures
@@ -179,16 +207,37 @@ func (q *Queries) GetSchedulesForTicker(ctx context.Context, names []string) ([]
 
 const listDueSchedules = `-- name: ListDueSchedules :many
 
-SELECT j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup, j.catchup_window_secs,
-       j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at, s.next_run_at,
-       coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
-       s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar, j.updated_at
-FROM werk_cron_state s
-JOIN werk_cron_jobs j ON j.name = s.name
-WHERE s.next_run_at IS NOT NULL
-  AND s.next_run_at <= $1::timestamptz
-  AND s.name NOT IN (SELECT pg_catalog.unnest($2::text[]))
-ORDER BY s.next_run_at
+SELECT x.name, x.func, x.queue, x.cron, x.interval_secs, x.timezone, x.paused, x.catchup, x.catchup_window_secs,
+       x.overlap, x.starts_at, x.ends_at, x.changed_at, x.defined_at, x.last_tick_at, x.next_run_at,
+       x.pause_after_failures, x.remaining_runs, x.last_job_id, x.last_job_at, x.start_deadline_secs,
+       x.max_runtime_secs, x.exclude_calendar, x.updated_at
+FROM ((SELECT s.plan_at AS at, j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup,
+              j.catchup_window_secs, j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at,
+              s.next_run_at, coalesce(j.pause_after_failures, 0)::integer AS pause_after_failures, s.remaining_runs,
+              s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar, j.updated_at
+       FROM werk_cron_state s
+       JOIN werk_cron_jobs j ON j.name = s.name
+       WHERE s.plan_at IS NOT NULL
+         AND s.plan_at <= $1::timestamptz
+         AND s.name NOT IN (SELECT pg_catalog.unnest($2::text[]))
+       ORDER BY s.plan_at)
+      UNION ALL
+      (SELECT r.due_at, j.name, j.func, j.queue, j.cron, j.interval_secs, j.timezone, j.paused, j.catchup,
+              j.catchup_window_secs, j.overlap, j.starts_at, j.ends_at, j.changed_at, s.defined_at, s.last_tick_at,
+              s.next_run_at, coalesce(j.pause_after_failures, 0)::integer, s.remaining_runs,
+              s.last_job_id, s.last_job_at, j.start_deadline_secs, j.max_runtime_secs, j.exclude_calendar, j.updated_at
+       -- The rounds in order first, so that their schedules come out in it, unsorted,
+       -- and the LIMIT stops after the rounds it needs (a sort of every schedule of
+       -- every round due took 450 ms for 100,000, read ahead five times a fan-out).
+       FROM (SELECT r.due_at, r.names FROM werk_cron_rounds r
+             WHERE r.due_at <= $1::timestamptz ORDER BY r.due_at) r
+       CROSS JOIN LATERAL pg_catalog.unnest(r.names) AS m(name)
+       JOIN werk_cron_state s ON s.name = m.name
+       JOIN werk_cron_jobs j ON j.name = s.name
+       WHERE s.plan_at IS NULL AND s.round_at = r.due_at AND s.next_run_at = r.due_at
+         AND m.name NOT IN (SELECT pg_catalog.unnest($2::text[]))
+       ORDER BY r.due_at)) x
+ORDER BY x.at
 LIMIT $3::int
 `
 
@@ -234,13 +283,16 @@ type ListDueSchedulesRow struct {
 // The rows due by @until (the primary's horizon), soonest first, at most @max_rows,
 // leaving out @skip: schedules set aside after a lock or a failed statement, which are
 // retried on their own clock, and, read ahead of a fan-out's statements, the schedules
-// decided already (up to 100,000). @skip is read once into a hash (NOT IN a subquery):
-// as "name <> ALL (@skip)" it was compared element by element with each row a generic
-// plan read, 1 s for 10,000 names. The hash must fit in work_mem (times
-// hash_mem_multiplier): 100,000 names take about 7 MB, which PostgreSQL's defaults
-// hold (4 MB, times 2). With 16 MB of work_mem the planner read both whole tables into a
-// hash join instead of the next_run_at index (100,000 schedules, all due), a plan that
-// grows with the number of schedules, so the ticker does not raise it.
+// decided already (up to 100,000). The plan is two indexes, read in step by due instant
+// (a merge of two ordered reads, so that the LIMIT stops both early): werk_cron_state's
+// plan_at, and the rounds due (werk_cron_rounds), whose schedules are those still on
+// them (plan_at NULL, round_at and next_run_at the round's instant). @skip is read once
+// into a hash (NOT IN a subquery): as "name <> ALL (@skip)" it was compared element by
+// element with each row a generic plan read, 1 s for 10,000 names. The hash must fit in
+// work_mem (times hash_mem_multiplier): 100,000 names take about 7 MB, which
+// PostgreSQL's defaults hold (4 MB, times 2). With 16 MB of work_mem the planner read
+// both whole tables into a hash join instead of the plan's index (100,000 schedules, all
+// due), a plan that grows with the number of schedules, so the ticker does not raise it.
 func (q *Queries) ListDueSchedules(ctx context.Context, arg ListDueSchedulesParams) ([]ListDueSchedulesRow, error) {
 	rows, err := q.db.Query(ctx, listDueSchedules, arg.Until, arg.Skip, arg.MaxRows)
 	if err != nil {
@@ -566,15 +618,19 @@ func (q *Queries) LockUnplannedBelow(ctx context.Context, arg LockUnplannedBelow
 }
 
 const nextPlannedAfter = `-- name: NextPlannedAfter :many
-SELECT next_run_at::timestamptz AS next_run_at
-FROM werk_cron_state
-WHERE next_run_at IS NOT NULL AND next_run_at > $1::timestamptz
-ORDER BY next_run_at
+SELECT x.at::timestamptz AS next_run_at
+FROM ((SELECT plan_at AS at FROM werk_cron_state
+       WHERE plan_at IS NOT NULL AND plan_at > $1::timestamptz
+       ORDER BY plan_at LIMIT 1)
+      UNION ALL
+      (SELECT due_at FROM werk_cron_rounds WHERE due_at > $1::timestamptz ORDER BY due_at LIMIT 1)) x
+ORDER BY x.at
 LIMIT 1
 `
 
-// The soonest next_run_at after @after (none: nothing is planned), so that an idle
-// primary sleeps until then instead of reading the plan again.
+// The soonest instant planned after @after (none: nothing is planned), so that an idle
+// primary sleeps until then instead of reading the plan again: a plan_at, or a round's
+// (one no schedule is on any more wakes the primary for nothing, once).
 func (q *Queries) NextPlannedAfter(ctx context.Context, after time.Time) ([]time.Time, error) {
 	rows, err := q.db.Query(ctx, nextPlannedAfter, after)
 	if err != nil {
@@ -644,6 +700,8 @@ func (q *Queries) RecordHoldups(ctx context.Context, arg RecordHoldupsParams) er
 const savePlans = `-- name: SavePlans :exec
 UPDATE werk_cron_state j
 SET next_run_at = nullif(p.next_run_at, '0001-01-01 00:00:00+00'::timestamptz),
+    plan_at = nullif(p.next_run_at, '0001-01-01 00:00:00+00'::timestamptz),
+    round_at = NULL,
     last_error = nullif(p.last_error, ''),
     planned_at = now()
 FROM (SELECT pg_catalog.unnest($1::text[]) AS name,
@@ -676,6 +734,8 @@ WITH target AS (
 )
 UPDATE werk_cron_state j
 SET next_run_at = nullif(s.next_run_at, '0001-01-01 00:00:00+00'::timestamptz),
+    plan_at = nullif(s.next_run_at, '0001-01-01 00:00:00+00'::timestamptz),
+    round_at = NULL,
     last_error = nullif(s.last_error, ''),
     health_check_at = CASE WHEN j.last_error IS DISTINCT FROM nullif(s.last_error, '') THEN now()
                            ELSE j.health_check_at END

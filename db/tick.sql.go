@@ -99,6 +99,10 @@ advanced AS (
         remaining_runs = CASE WHEN st.remaining_runs IS NOT NULL THEN greatest(st.remaining_runs - s.enqueues, 0) END,
         next_run_at = CASE WHEN st.remaining_runs IS NOT NULL AND st.remaining_runs - s.enqueues <= 0 THEN NULL
                            ELSE nullif(s.next_run_at, '0001-01-01 00:00:00+00'::timestamptz) END,
+        -- Found by the plan's index, not on a round (see EnqueueUsualTicks).
+        plan_at = CASE WHEN st.remaining_runs IS NOT NULL AND st.remaining_runs - s.enqueues <= 0 THEN NULL
+                       ELSE nullif(s.next_run_at, '0001-01-01 00:00:00+00'::timestamptz) END,
+        round_at = NULL,
         last_job_id = CASE WHEN s.enqueues > 0 THEN s.last_job_id ELSE st.last_job_id END,
         last_job_at = CASE WHEN s.enqueues > 0 THEN s.last_job_at ELSE st.last_job_at END,
         last_error = NULL,
@@ -333,7 +337,7 @@ const enqueueUsualTicks = `-- name: EnqueueUsualTicks :many
 WITH d AS MATERIALIZED (
     -- prev_written: the schedule's previous newest enqueued tick has its ledger row (its
     -- outcome was recorded); looked up here, before the ledger is written.
-    SELECT u.name, u.key, u.tick_at, u.job_id, u.prev_tick_at, u.seen_defined_at, u.next_run_at, u.prev_job_id, u.prev_job_at, EXISTS (SELECT 1 FROM werk_cron_ledger p WHERE p.name = u.name AND p.tick_at = u.prev_job_at OFFSET 0) AS prev_written,
+    SELECT u.name, u.key, u.tick_at, u.job_id, u.prev_tick_at, u.seen_defined_at, u.next_run_at, u.prev_job_id, u.prev_job_at, u.rounded, EXISTS (SELECT 1 FROM werk_cron_ledger p WHERE p.name = u.name AND p.tick_at = u.prev_job_at OFFSET 0) AS prev_written,
            j.func, j.queue, j.args, j.kwargs, j.priority, j.max_attempts, j.timeout_secs, j.meta, j.result_ttl,
            j.failure_ttl, j.overlap, j.start_deadline_secs, j.jitter_secs,
            (j.start_deadline_secs IS NOT NULL OR j.max_runtime_secs IS NOT NULL) AS watched
@@ -345,7 +349,8 @@ WITH d AS MATERIALIZED (
                  pg_catalog.unnest($6::timestamptz[]) AS seen_defined_at,
                  pg_catalog.unnest($7::timestamptz[]) AS next_run_at,
                  pg_catalog.unnest($8::uuid[]) AS prev_job_id,
-                 pg_catalog.unnest($9::timestamptz[]) AS prev_job_at) u
+                 pg_catalog.unnest($9::timestamptz[]) AS prev_job_at,
+                 pg_catalog.unnest($10::boolean[]) AS rounded) u
     CROSS JOIN LATERAL (SELECT j.func, j.queue, j.args, j.kwargs, j.priority, j.max_attempts, j.timeout_secs, j.meta,
                                j.result_ttl, j.failure_ttl, j.overlap, j.start_deadline_secs, j.jitter_secs,
                                j.max_runtime_secs
@@ -354,13 +359,13 @@ WITH d AS MATERIALIZED (
     WHERE werk_cron_trusted_triggers()
       -- Decided before, or (with @check_keys) its key held: EnqueueDueTicks' to tell apart.
       AND NOT EXISTS (SELECT 1 FROM werk_cron_ledger l WHERE l.name = u.name AND l.tick_at = u.tick_at OFFSET 0)
-      AND (NOT $10::boolean OR u.key NOT IN (SELECT k.key FROM werk_jobs k WHERE k.key = ANY ($2::text[])))
+      AND (NOT $11::boolean OR u.key NOT IN (SELECT k.key FROM werk_jobs k WHERE k.key = ANY ($2::text[])))
 ),
 w AS MATERIALIZED (
-    SELECT CASE WHEN $11::integer = 0 OR werk_cron_leader_pid() = $11::integer
+    SELECT CASE WHEN $12::integer = 0 OR werk_cron_leader_pid() = $12::integer
                 THEN s.waited END AS waited
     FROM (SELECT pg_catalog.count(*) AS ticks FROM d) c,
-         LATERAL (SELECT werk_cron_wait_turn(c.ticks, $12::timestamptz, $13::integer, $14::timestamptz)
+         LATERAL (SELECT werk_cron_wait_turn(c.ticks, $13::timestamptz, $14::integer, $15::timestamptz)
                   AS waited OFFSET 0) s
 ),
 advanced AS (
@@ -369,6 +374,17 @@ advanced AS (
         remaining_runs = CASE WHEN st.remaining_runs IS NOT NULL THEN greatest(st.remaining_runs - 1, 0) END,
         next_run_at = CASE WHEN st.remaining_runs IS NOT NULL AND st.remaining_runs - 1 <= 0 THEN NULL
                            ELSE nullif(d.next_run_at, '0001-01-01 00:00:00+00'::timestamptz) END,
+        -- A schedule whose next instant many of the statement's ticks share (@rounded,
+        -- the ticker's roundMin) goes on that instant's round (written below), and its
+        -- plan_at stays NULL: on a round already, it changes no indexed column, and
+        -- PostgreSQL rewrites the row in place (HOT), with no index entry. Any other is
+        -- found by plan_at.
+        plan_at = CASE WHEN d.rounded THEN NULL
+                       WHEN st.remaining_runs IS NOT NULL AND st.remaining_runs - 1 <= 0 THEN NULL
+                       ELSE nullif(d.next_run_at, '0001-01-01 00:00:00+00'::timestamptz) END,
+        round_at = CASE WHEN NOT d.rounded THEN NULL
+                        WHEN st.remaining_runs IS NOT NULL AND st.remaining_runs - 1 <= 0 THEN NULL
+                        ELSE nullif(d.next_run_at, '0001-01-01 00:00:00+00'::timestamptz) END,
         last_job_id = d.job_id,
         last_job_at = d.tick_at,
         last_error = NULL,
@@ -388,7 +404,7 @@ advanced AS (
       AND (st.next_run_at IS NOT NULL OR d.job_id IS NULL)
       AND d.tick_at > coalesce(st.last_tick_at, '-infinity'::timestamptz)
       AND d.tick_at <= w.waited
-    RETURNING st.name, st.remaining_runs, st.health_check_at, w.waited, d.key, d.tick_at, d.job_id, d.prev_job_id,
+    RETURNING st.name, st.remaining_runs, st.health_check_at, st.round_at, w.waited, d.key, d.tick_at, d.job_id, d.prev_job_id,
               d.prev_job_at, d.prev_written, d.func, d.queue, d.args, d.kwargs, d.priority, d.max_attempts,
               d.timeout_secs, d.meta, d.result_ttl, d.failure_ttl, d.overlap, d.start_deadline_secs, d.jitter_secs
 ),
@@ -402,6 +418,14 @@ jobs AS (
                                    a.timeout_secs, a.meta, a.result_ttl, a.failure_ttl, a.overlap,
                                    a.start_deadline_secs, a.waited) job
     RETURNING queue, enqueued_at
+),
+rounds AS (
+    INSERT INTO werk_cron_rounds (due_at, names)
+    SELECT a.round_at, pg_catalog.array_agg(a.name)
+    FROM advanced a
+    WHERE a.round_at IS NOT NULL
+    GROUP BY a.round_at
+    RETURNING 1
 ),
 ledger AS (
     -- The previous newest enqueued tick, unless its row is written (with its outcome,
@@ -441,6 +465,7 @@ type EnqueueUsualTicksParams struct {
 	NextRunAts     []time.Time `json:"next_run_ats"`
 	PrevJobIds     []uuid.UUID `json:"prev_job_ids"`
 	PrevJobAts     []time.Time `json:"prev_job_ats"`
+	Rounded        []bool      `json:"rounded"`
 	CheckKeys      bool        `json:"check_keys"`
 	LeaderPid      int32       `json:"leader_pid"`
 	WaitUntil      time.Time   `json:"wait_until"`
@@ -525,6 +550,7 @@ type EnqueueUsualTicksRow struct {
 // first, and the fence is looked at once it is over.
 // The compare-and-set of EnqueueDueTicks, for one tick that gets its job. "Has a plan"
 // is again a join clause (d.job_id is never NULL), for the reason given there.
+// A round per next instant the schedules put on one share (see advanced), naming them.
 // When every schedule advanced (a fan-out, as a rule), 'all_won' below says so in one
 // row, and only the schedules with more to say (a run limit, a health check) get one:
 // 10,000 rows the ticker would decode on the tick's critical path, beside the
@@ -543,6 +569,7 @@ func (q *Queries) EnqueueUsualTicks(ctx context.Context, arg EnqueueUsualTicksPa
 		arg.NextRunAts,
 		arg.PrevJobIds,
 		arg.PrevJobAts,
+		arg.Rounded,
 		arg.CheckKeys,
 		arg.LeaderPid,
 		arg.WaitUntil,
@@ -656,7 +683,7 @@ SELECT EXISTS (
       -- the same table OIDs: only this database's locks count.
       AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
       AND relation IN ('werk_jobs'::regclass, 'werk_cron_jobs'::regclass, 'werk_cron_state'::regclass,
-                       'werk_cron_ledger'::regclass)
+                       'werk_cron_ledger'::regclass, 'werk_cron_rounds'::regclass)
       AND mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')
 ) AS locked
 `

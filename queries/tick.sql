@@ -151,6 +151,10 @@ advanced AS (
         remaining_runs = CASE WHEN st.remaining_runs IS NOT NULL THEN greatest(st.remaining_runs - s.enqueues, 0) END,
         next_run_at = CASE WHEN st.remaining_runs IS NOT NULL AND st.remaining_runs - s.enqueues <= 0 THEN NULL
                            ELSE nullif(s.next_run_at, '0001-01-01 00:00:00+00'::timestamptz) END,
+        -- Found by the plan's index, not on a round (see EnqueueUsualTicks).
+        plan_at = CASE WHEN st.remaining_runs IS NOT NULL AND st.remaining_runs - s.enqueues <= 0 THEN NULL
+                       ELSE nullif(s.next_run_at, '0001-01-01 00:00:00+00'::timestamptz) END,
+        round_at = NULL,
         last_job_id = CASE WHEN s.enqueues > 0 THEN s.last_job_id ELSE st.last_job_id END,
         last_job_at = CASE WHEN s.enqueues > 0 THEN s.last_job_at ELSE st.last_job_at END,
         last_error = NULL,
@@ -317,7 +321,8 @@ WITH d AS MATERIALIZED (
                  pg_catalog.unnest(@seen_defined_ats::timestamptz[]) AS seen_defined_at,
                  pg_catalog.unnest(@next_run_ats::timestamptz[]) AS next_run_at,
                  pg_catalog.unnest(@prev_job_ids::uuid[]) AS prev_job_id,
-                 pg_catalog.unnest(@prev_job_ats::timestamptz[]) AS prev_job_at) u
+                 pg_catalog.unnest(@prev_job_ats::timestamptz[]) AS prev_job_at,
+                 pg_catalog.unnest(@rounded::boolean[]) AS rounded) u
     CROSS JOIN LATERAL (SELECT j.func, j.queue, j.args, j.kwargs, j.priority, j.max_attempts, j.timeout_secs, j.meta,
                                j.result_ttl, j.failure_ttl, j.overlap, j.start_deadline_secs, j.jitter_secs,
                                j.max_runtime_secs
@@ -346,6 +351,17 @@ advanced AS (
         remaining_runs = CASE WHEN st.remaining_runs IS NOT NULL THEN greatest(st.remaining_runs - 1, 0) END,
         next_run_at = CASE WHEN st.remaining_runs IS NOT NULL AND st.remaining_runs - 1 <= 0 THEN NULL
                            ELSE nullif(d.next_run_at, '0001-01-01 00:00:00+00'::timestamptz) END,
+        -- A schedule whose next instant many of the statement's ticks share (@rounded,
+        -- the ticker's roundMin) goes on that instant's round (written below), and its
+        -- plan_at stays NULL: on a round already, it changes no indexed column, and
+        -- PostgreSQL rewrites the row in place (HOT), with no index entry. Any other is
+        -- found by plan_at.
+        plan_at = CASE WHEN d.rounded THEN NULL
+                       WHEN st.remaining_runs IS NOT NULL AND st.remaining_runs - 1 <= 0 THEN NULL
+                       ELSE nullif(d.next_run_at, '0001-01-01 00:00:00+00'::timestamptz) END,
+        round_at = CASE WHEN NOT d.rounded THEN NULL
+                        WHEN st.remaining_runs IS NOT NULL AND st.remaining_runs - 1 <= 0 THEN NULL
+                        ELSE nullif(d.next_run_at, '0001-01-01 00:00:00+00'::timestamptz) END,
         last_job_id = d.job_id,
         last_job_at = d.tick_at,
         last_error = NULL,
@@ -365,7 +381,7 @@ advanced AS (
       AND (st.next_run_at IS NOT NULL OR d.job_id IS NULL)
       AND d.tick_at > coalesce(st.last_tick_at, '-infinity'::timestamptz)
       AND d.tick_at <= w.waited
-    RETURNING st.name, st.remaining_runs, st.health_check_at, w.waited, d.key, d.tick_at, d.job_id, d.prev_job_id,
+    RETURNING st.name, st.remaining_runs, st.health_check_at, st.round_at, w.waited, d.key, d.tick_at, d.job_id, d.prev_job_id,
               d.prev_job_at, d.prev_written, d.func, d.queue, d.args, d.kwargs, d.priority, d.max_attempts,
               d.timeout_secs, d.meta, d.result_ttl, d.failure_ttl, d.overlap, d.start_deadline_secs, d.jitter_secs
 ),
@@ -379,6 +395,15 @@ jobs AS (
                                    a.timeout_secs, a.meta, a.result_ttl, a.failure_ttl, a.overlap,
                                    a.start_deadline_secs, a.waited) job
     RETURNING queue, enqueued_at
+),
+-- A round per next instant the schedules put on one share (see advanced), naming them.
+rounds AS (
+    INSERT INTO werk_cron_rounds (due_at, names)
+    SELECT a.round_at, pg_catalog.array_agg(a.name)
+    FROM advanced a
+    WHERE a.round_at IS NOT NULL
+    GROUP BY a.round_at
+    RETURNING 1
 ),
 ledger AS (
     -- The previous newest enqueued tick, unless its row is written (with its outcome,
@@ -464,6 +489,6 @@ SELECT EXISTS (
       -- the same table OIDs: only this database's locks count.
       AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
       AND relation IN ('werk_jobs'::regclass, 'werk_cron_jobs'::regclass, 'werk_cron_state'::regclass,
-                       'werk_cron_ledger'::regclass)
+                       'werk_cron_ledger'::regclass, 'werk_cron_rounds'::regclass)
       AND mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')
 ) AS locked;

@@ -44,48 +44,50 @@ FROM (SELECT 'bench-' || lpad(i::text, 8, '0') AS name FROM generate_series(1, $
 // statement (advance the schedule's werk_cron_state row, insert the jobs; such a tick
 // writes no ledger row until its outcome), with the schedule names passed as an array
 // as the ticker passes them, but no compare-and-set, no duplicate or overlap check, no
-// ON CONFLICT and no NOTIFY. Each floor moves next_run_at to an instant of its own
-// (after the tick, a millisecond apart), as every tick moves it: an update that leaves
-// an indexed column as it was may be HOT (no index entry), which a tick's never is.
-var floorThreeWrites = `
+// ON CONFLICT and no NOTIFY. The state row is written as for a schedule the plan's index
+// finds (plan_at moves with next_run_at: a new row version with index entries), as every
+// tick wrote it before rounds (change 47). Each floor moves next_run_at to an instant of
+// its own (after the tick, a millisecond apart), as every tick moves it: an update that
+// leaves an indexed column as it was may be HOT (no index entry).
+var floorThreeWrites = floorWrites("next_run_at = $4::timestamptz, plan_at = $4::timestamptz", "")
+
+// floorRounds is floor (e)'s statement: floor (b)'s writes for schedules on a round
+// (plan_at stays NULL, round_at moves with next_run_at: rewritten in place, HOT), and
+// the werk_cron_rounds row that lists them under their next instant, as a fan-out's
+// tick writes them since change 47.
+var floorRounds = floorWrites("next_run_at = $4::timestamptz, round_at = $4::timestamptz",
+	"r AS (INSERT INTO werk_cron_rounds (due_at, names) SELECT $4::timestamptz, pg_catalog.array_agg(s.name) FROM s),\n")
+
+// floorWrites is floor (b)'s statement setting next (the plan's columns) in each state
+// row, with the CTEs more before the job insert.
+func floorWrites(next, more string) string {
+	return `
 WITH s AS (
     UPDATE werk_cron_state st
     SET last_tick_at = $3::timestamptz, last_job_id = ` + floorJobID("st.name") + `, last_job_at = $3::timestamptz,
-        next_run_at = $4::timestamptz
+        ` + next + `
     FROM unnest($1::text[]) AS u(name)
     WHERE st.name = u.name
     RETURNING st.name, st.last_job_id
-)
+),
+` + more + `x AS (SELECT 1)
 INSERT INTO werk_jobs (id, key, function, queue, status, priority, payload, max_attempts,
                        timeout_secs, scheduled_at, meta, result_ttl, failure_ttl, cron_name)
 SELECT s.last_job_id, 'cron:' || s.name || ':' || $2::text, j.func, j.queue, 'queued',
        j.priority, jsonb_build_object('args', j.args, 'kwargs', j.kwargs), j.max_attempts,
        j.timeout_secs, $3::timestamptz, j.meta, j.result_ttl, j.failure_ttl, s.name
 FROM s JOIN werk_cron_jobs j ON j.name = s.name`
-
-// hotState makes floor (e)'s twin: werk_cron_state without the plan's index on
-// next_run_at, and half of each page left free, so that floor (d)'s writes, which
-// rewrite every row of a page in one tick, can put each row's new version beside the
-// old one: HOT updates, with no index entry. In its place, bench_rounds: a row per
-// statement that lists its schedules and their next instant (floorRounds), which is how
-// a plan could find schedules whose state rows do not hold it in an index.
-var hotState = []string{
-	`CREATE TABLE bench_rounds (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	                            due_at timestamptz NOT NULL, names text[] NOT NULL)`,
-	"CREATE INDEX ON bench_rounds (due_at)",
-	// The rows as wide as the ticks leave them, before they are packed.
-	"UPDATE werk_cron_state SET next_run_at = now(), last_tick_at = now(), last_job_id = gen_random_uuid(), last_job_at = now()",
-	"DROP INDEX werk_cron_state_next_run_at_idx",
-	"ALTER TABLE werk_cron_state SET (fillfactor = 45)",
-	"VACUUM FULL werk_cron_state",
 }
 
-// floorRounds is floor (e)'s statement: floor (b)'s writes, and one bench_rounds row
-// listing the statement's schedules under the instant their state now says is next.
-// What the bare writes of a tick would cost if it changed no indexed column of a
-// schedule's state, and the plan kept those schedules by round instead.
-var floorRounds = strings.Replace(floorThreeWrites, "\n)\nINSERT INTO werk_jobs",
-	"\n), r AS (\n    INSERT INTO bench_rounds (due_at, names) SELECT $4::timestamptz, pg_catalog.array_agg(s.name) FROM s\n)\nINSERT INTO werk_jobs", 1)
+// roundState makes floor (e)'s twin: every schedule on a round (plan_at NULL) already,
+// its row as wide as the ticks leave it, then packed with half of each page free
+// (werk_cron_state's fillfactor), so that floorRounds, which rewrites every row of a page
+// in one tick, finds room beside each row for its new version.
+var roundState = []string{
+	"UPDATE werk_cron_state SET next_run_at = now(), plan_at = NULL, round_at = now(), last_tick_at = now(), " +
+		"last_job_id = gen_random_uuid(), last_job_at = now()",
+	"VACUUM FULL werk_cron_state",
+}
 
 // floorThreeWritesOnConflict is floor (b) with the job insert of the general tick
 // statement (EnqueueDueTicks): INSERT ... ON CONFLICT (key) DO NOTHING. Against floor
@@ -116,7 +118,7 @@ type fanoutResult struct {
 	floorB     []time.Duration
 	floorC     []time.Duration // floor (b) with ON CONFLICT (key) DO NOTHING
 	floorD     []time.Duration // floor (b) split over parallel connections at once
-	floorE     []time.Duration // floor (d) with every state row updated HOT (no plan index)
+	floorE     []time.Duration // floor (d) for schedules on a round (state rows updated HOT)
 	walD       []int64         // WAL of floor (d), bytes
 	walE       []int64         // WAL of floor (e), bytes
 	warnings   []string
@@ -176,26 +178,21 @@ func (b *bench) fanout(ctx context.Context, n int) (fanoutResult, error) {
 		defer c.Close(context.Background())
 		twins = append(twins, c)
 	}
-	// Floor (e)'s twin: the same schedules, but werk_cron_state without the plan's
-	// index (next_run_at) and with room on each page for a second version of every row,
-	// so that floor (d)'s writes update each state row HOT, with no index entry.
-	if floorRounds == floorThreeWrites {
-		return r, errors.New("floor (e): floorRounds found no place for its round row in floorThreeWrites")
-	}
-	hotName := fmt.Sprintf("hot_%d", n)
-	hotDSN, err := b.newDB(ctx, hotName)
+	// Floor (e)'s twin: the same schedules, on a round (roundState).
+	roundsName := fmt.Sprintf("rounds_%d", n)
+	roundsDSN, err := b.newDB(ctx, roundsName)
 	if err != nil {
 		return r, err
 	}
-	defer b.dropDB(ctx, hotName)
-	var hots []*pgx.Conn
-	for len(hots) < max(r.parallel, 1) {
-		c, err := pgx.Connect(ctx, hotDSN)
+	defer b.dropDB(ctx, roundsName)
+	var roundTwins []*pgx.Conn
+	for len(roundTwins) < max(r.parallel, 1) {
+		c, err := pgx.Connect(ctx, roundsDSN)
 		if err != nil {
 			return r, err
 		}
 		defer c.Close(context.Background())
-		hots = append(hots, c)
+		roundTwins = append(roundTwins, c)
 	}
 
 	now, err := dbNow(ctx, conn)
@@ -203,12 +200,12 @@ func (b *bench) fanout(ctx context.Context, n int) (fanoutResult, error) {
 		return r, err
 	}
 	anchor := now.Truncate(time.Second).Add(prepTime(n)).Truncate(time.Second)
-	for _, c := range []*pgx.Conn{conn, twin, hots[0]} {
+	for _, c := range []*pgx.Conn{conn, twin, roundTwins[0]} {
 		if _, err := c.Exec(ctx, insertSchedules, n, int(r.period/time.Second), anchor); err != nil {
 			return r, err
 		}
-		if c == hots[0] {
-			for _, q := range hotState {
+		if c == roundTwins[0] {
+			for _, q := range roundState {
 				if _, err := c.Exec(ctx, q); err != nil {
 					return r, err
 				}
@@ -329,17 +326,17 @@ func (b *bench) fanout(ctx context.Context, n int) (fanoutResult, error) {
 			return r, fmt.Errorf("floor (d): %w", err)
 		}
 		r.floorD, r.walD = append(r.floorD, d), append(r.walD, wal)
-		for _, q := range []string{"TRUNCATE werk_jobs, bench_rounds", "VACUUM werk_jobs", "VACUUM werk_cron_state", "CHECKPOINT"} {
-			if _, err := hots[0].Exec(ctx, q); err != nil {
+		for _, q := range []string{"TRUNCATE werk_jobs, werk_cron_rounds", "VACUUM werk_jobs", "VACUUM werk_cron_state", "CHECKPOINT"} {
+			if _, err := roundTwins[0].Exec(ctx, q); err != nil {
 				return r, fmt.Errorf("before floor (e): %w", err)
 			}
 		}
-		if d, wal, err = floorSplit(ctx, hots, floorRounds, names, key, tick, tick.Add(r.period+4*time.Millisecond)); err != nil {
+		if d, wal, err = floorSplit(ctx, roundTwins, floorRounds, names, key, tick, tick.Add(r.period+4*time.Millisecond)); err != nil {
 			return r, fmt.Errorf("floor (e): %w", err)
 		}
 		r.floorE, r.walE = append(r.floorE, d), append(r.walE, wal)
 		i := len(r.fanout) - 1
-		fmt.Fprintf(os.Stderr, "bench:   tick %d: fan-out %s (%d statements, %d B/job, %d ledger rows), floor (a) %s, floor (b) %s, with ON CONFLICT %s, over %d connections %s (%d B/job), HOT %s (%d B/job)\n",
+		fmt.Fprintf(os.Stderr, "bench:   tick %d: fan-out %s (%d statements, %d B/job, %d ledger rows), floor (a) %s, floor (b) %s, with ON CONFLICT %s, over %d connections %s (%d B/job), on a round %s (%d B/job)\n",
 			i+1, dur(r.fanout[i]), t.txns, t.wal/int64(n), t.ledger, dur(r.floorA[i]), dur(r.floorB[i]), dur(r.floorC[i]), len(twins),
 			dur(r.floorD[i]), r.walD[i]/int64(n), dur(r.floorE[i]), r.walE[i]/int64(n))
 	}
@@ -448,7 +445,7 @@ func printFanout(rs []fanoutResult) {
 		}
 		if len(r.floorE) > 0 {
 			f, d, e := median(r.fanout), median(r.floorD), median(r.floorE)
-			fmt.Printf("  N=%d floor (e), floor (d) with every state row updated HOT (no next_run_at index), and a row per statement listing its schedules: %s (%.2fx floor (d)), %d B/job; fan-out ÷ (e): %.2fx\n",
+			fmt.Printf("  N=%d floor (e), floor (d) for schedules on a round (state rows updated HOT, a round row per statement): %s (%.2fx floor (d)), %d B/job; fan-out ÷ (e): %.2fx\n",
 				r.n, dur(e), ratio(e, d), medianInt(r.walE)/int64(r.n), ratio(f, e))
 		}
 		for _, w := range r.warnings {

@@ -395,7 +395,7 @@ func (p *primary) takeAhead(ctx context.Context, a *ahead) error {
 }
 
 // planLocked reports whether err is a read of the plan cut off by lock_timeout: a table
-// lock another session holds on werk_cron_jobs. The read is then tried again after a
+// lock another session holds on a table it reads (werk_cron_jobs, say). The read is then tried again after a
 // backoff (logged once), instead of giving up the leadership for it.
 func (p *primary) planLocked(err error) bool {
 	var pgErr *pgconn.PgError
@@ -403,7 +403,7 @@ func (p *primary) planLocked(err error) bool {
 		return false
 	}
 	if p.planRetryGap == 0 {
-		p.log.Warn("werk_cron_jobs is locked by another session; reading the plan again when it is free", "err", err)
+		p.log.Warn("the plan's tables are locked by another session; reading the plan again when they are free", "err", err)
 	}
 	p.planRetryGap = min(max(2*p.planRetryGap, 250*time.Millisecond), 5*time.Second)
 	p.planRetryAt = time.Now().Add(p.planRetryGap)

@@ -27,6 +27,9 @@ func (pr *pruner) step(ctx context.Context) error {
 	defer func() { pr.log.Debug("pruned", "took", time.Since(started)) }()
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
+	if err := pr.dropSpentRounds(ctx); err != nil {
+		return err
+	}
 	n, err := pr.q.PruneTicks(ctx, db.PruneTicksParams{Before: pr.now().Add(-pr.opts.Retention), MaxRows: pruneBatch})
 	if err != nil {
 		if err := pr.survive(err, "prune werk_cron_ledger", "trying again in an hour"); err != nil {

@@ -293,5 +293,37 @@ func (p *primary) write(ctx context.Context, r *round) error {
 	if err := p.settleLost(ctx, r.lostOnes, r.now); err != nil {
 		return err
 	}
-	return p.flushHoldups(ctx)
+	if err := p.flushHoldups(ctx); err != nil {
+		return err
+	}
+	if onRounds(r.parts) {
+		return p.dropSpentRounds(ctx)
+	}
+	return nil
+}
+
+// onRounds reports whether a round's statements may have put schedules on rounds, and
+// so moved others off the rounds they were on (EnqueueUsualTicks).
+func onRounds(ps []part) bool {
+	for _, pt := range ps {
+		if len(pt.usual) >= roundMin {
+			return true
+		}
+	}
+	return false
+}
+
+// dropSpentRounds deletes the rounds due by now that no schedule is on any more: a
+// fan-out's, once its schedules have ticked and moved on to the next. Until then the
+// plan's reads go through their names (and skip them one by one). A failure is logged:
+// the next fan-out, or the hourly prune, deletes them.
+func (p *primary) dropSpentRounds(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
+	defer cancel()
+	n, err := p.q.DropSpentRounds(ctx, p.now())
+	if err != nil {
+		return p.survive(err, "delete spent werk_cron_rounds", "trying again after the next fan-out")
+	}
+	p.log.Debug("deleted spent rounds", "rounds", n)
+	return nil
 }

@@ -183,6 +183,13 @@ func splitUsual(batch []planned) (usual, rest []planned) {
 	return usual, rest
 }
 
+// roundMin is how many of a usual statement's ticks must share their next instant for
+// those schedules to go on a round (werk_cron_rounds) instead of the plan's index: a
+// round is one row however many it names, and their state rows are then rewritten in
+// place, with no index entry. Fewer, and a round saves less than it costs to write and
+// delete (a schedule ticking alone keeps its plan_at, as before rounds).
+const roundMin = 64
+
 // usualParams are EnqueueUsualTicks' parameters: those of EnqueueDueTicks it takes (one
 // tick per schedule, each to enqueue, needs no more), and checkKeys, whether to look for
 // the keys held already first.
@@ -191,8 +198,24 @@ func usualParams(p db.EnqueueDueTicksParams, checkKeys bool) db.EnqueueUsualTick
 		TickNames: p.TickNames, TickKeys: p.TickKeys, TickAts: p.TickAts, JobIds: p.JobIds,
 		PrevTickAts: p.PrevTickAts, SeenDefinedAts: p.SeenDefinedAts, NextRunAts: p.NextRunAts,
 		PrevJobIds: p.PrevJobIds, PrevJobAts: p.PrevJobAts, LeaderPid: p.LeaderPid,
-		CheckKeys: checkKeys,
+		CheckKeys: checkKeys, Rounded: rounded(p.NextRunAts),
 	}
+}
+
+// rounded tells, tick by tick, which of a statement's schedules go on a round: those
+// whose next instant (nexts; zero for none) at least roundMin of them share.
+func rounded(nexts []time.Time) []bool {
+	count := make(map[int64]int) // by instant: the same one may come in several zones
+	for _, t := range nexts {
+		if !t.IsZero() {
+			count[t.UnixNano()]++
+		}
+	}
+	on := make([]bool, len(nexts))
+	for i, t := range nexts {
+		on[i] = !t.IsZero() && count[t.UnixNano()] >= roundMin
+	}
+	return on
 }
 
 // executeUsual runs EnqueueUsualTicks for pt's ticks at their usual pace (laid out as

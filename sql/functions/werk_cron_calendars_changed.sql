@@ -25,7 +25,7 @@ BEGIN
         RETURN NULL;
     END IF;
     UPDATE werk_cron_state s
-    SET next_run_at = NULL, planned_at = NULL
+    SET next_run_at = NULL, plan_at = NULL, round_at = NULL, planned_at = NULL
     FROM werk_cron_jobs j
     WHERE j.exclude_calendar = ANY (cals) AND s.name = j.name AND s.planned_at IS NOT NULL;
     PERFORM werk_cron_trusted_triggers(); -- what it wrote ran no other role's code

@@ -1,5 +1,5 @@
 -- werk_cron_grant gives role what a ticker needs once an owner has migrated, and no
--- more: read schedules and write only the ticker's state (werk_cron_state), insert
+-- more: read schedules and write only the ticker's state (werk_cron_state, werk_cron_rounds), insert
 -- jobs and read only the columns of werk_jobs a tick and its outcome look at, keep the
 -- tick ledger (its outcome columns too), the hold-ups and the backfill requests'
 -- progress, read the views and the calendars, advance the outcome counters, pause a
@@ -29,8 +29,9 @@ BEGIN
     FOREACH stmt IN ARRAY ARRAY[
         pg_catalog.format('GRANT USAGE ON SCHEMA %s TO %s', s, r),
         pg_catalog.format('GRANT SELECT ON %s.werk_cron_jobs TO %s', s, r),
-        pg_catalog.format('GRANT SELECT, UPDATE (next_run_at, last_tick_at, last_job_id, last_job_at, remaining_runs, '
-                          'last_error, planned_at, health_check_at) ON %s.werk_cron_state TO %s', s, r),
+        pg_catalog.format('GRANT SELECT, UPDATE (next_run_at, plan_at, round_at, last_tick_at, last_job_id, last_job_at, '
+                          'remaining_runs, last_error, planned_at, health_check_at) ON %s.werk_cron_state TO %s', s, r),
+        pg_catalog.format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s.werk_cron_rounds TO %s', s, r),
         pg_catalog.format('GRANT SELECT ON %1$s.werk_cron_health, %1$s.werk_cron_calendars TO %2$s', s, r),
         pg_catalog.format('GRANT SELECT, INSERT, DELETE, UPDATE (job_id, outcome, ticks, decided_at, job_status, job_started_at, '
                           'job_finished_at, job_attempts, job_error) ON %s.werk_cron_ledger TO %s', s, r),

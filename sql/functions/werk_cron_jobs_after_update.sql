@@ -7,7 +7,7 @@ CREATE OR REPLACE FUNCTION werk_cron_jobs_after_update() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER AS $$
 BEGIN
     UPDATE werk_cron_state s
-    SET next_run_at = NULL, planned_at = NULL, last_error = NULL, defined_at = NEW.updated_at,
+    SET next_run_at = NULL, plan_at = NULL, round_at = NULL, planned_at = NULL, last_error = NULL, defined_at = NEW.updated_at,
         remaining_runs = CASE WHEN NEW.remaining_runs IS DISTINCT FROM OLD.remaining_runs
                               THEN NEW.remaining_runs ELSE s.remaining_runs END
     WHERE s.name = NEW.name;

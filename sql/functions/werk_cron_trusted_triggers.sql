@@ -42,7 +42,7 @@ BEGIN
     JOIN pg_catalog.pg_roles r ON r.oid = p.proowner
     WHERE t.tgrelid IN ('werk_jobs'::regclass, 'werk_cron_jobs'::regclass, 'werk_cron_state'::regclass,
                         'werk_cron_ledger'::regclass, 'werk_cron_health'::regclass,
-                        'werk_cron_backfills'::regclass, 'werk_cron_holdups'::regclass)
+                        'werk_cron_backfills'::regclass, 'werk_cron_holdups'::regclass, 'werk_cron_rounds'::regclass)
       AND NOT t.tgisinternal AND t.tgenabled <> 'D'
       AND NOT r.rolsuper
       AND p.proowner <> c.relowner

@@ -1,0 +1,273 @@
+package ticker
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgwerk/werkcron/internal/pgtest"
+)
+
+// jobsAt counts the jobs of the ticks at of the schedules named f..., and the distinct
+// schedules among them.
+func jobsAt(t *testing.T, conn *pgx.Conn, at time.Time) (jobs, ticks int) {
+	t.Helper()
+	if err := conn.QueryRow(context.Background(), `SELECT count(*), count(DISTINCT cron_name)
+		FROM werk_jobs WHERE scheduled_at = $1 AND cron_name LIKE 'f%'`, at).Scan(&jobs, &ticks); err != nil {
+		t.Fatal(err)
+	}
+	return jobs, ticks
+}
+
+// onRound counts the schedules named f... that are on the round of their next instant
+// (plan_at NULL, round_at and next_run_at that instant, and named by a round due then),
+// and those the plan's index finds (plan_at is next_run_at, round_at NULL).
+func onRound(t *testing.T, conn *pgx.Conn) (rounded, loose int) {
+	t.Helper()
+	if err := conn.QueryRow(context.Background(), `
+		SELECT count(*) FILTER (WHERE s.plan_at IS NULL AND s.round_at = s.next_run_at
+		                          AND EXISTS (SELECT 1 FROM werk_cron_rounds r
+		                                      WHERE r.due_at = s.next_run_at AND s.name = ANY (r.names))),
+		       count(*) FILTER (WHERE s.plan_at = s.next_run_at AND s.round_at IS NULL)
+		FROM werk_cron_state s WHERE s.name LIKE 'f%'`).Scan(&rounded, &loose); err != nil {
+		t.Fatal(err)
+	}
+	return rounded, loose
+}
+
+// A fan-out's schedules go on rounds: after each instant every one of them is on the
+// round of its next instant, not in the plan's index, a spent round is deleted, and
+// each instant still gives every schedule exactly one job, on time. A schedule ticking
+// alone keeps its plan_at.
+func TestFanoutTicksFromRounds(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.MigratedDB(t)
+	ctx := context.Background()
+	setup := connect(t, dsn)
+	const n = 2 * (roundMin + 36)
+	at := dueTogether(t, setup, n, 2)
+	if _, err := setup.Exec(ctx, `INSERT INTO werk_cron_jobs (name, func, interval_secs) VALUES ('solo', 'app.f', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	runTicker(t, dsn, Options{Parallel: 2}, 0)
+
+	instants := []time.Time{at, at.Add(2 * time.Second), at.Add(4 * time.Second)}
+	for _, in := range instants {
+		pgtest.Eventually(t, 20*time.Second, "a job for every schedule at "+in.Format(time.TimeOnly), func() bool {
+			jobs, _ := jobsAt(t, setup, in)
+			return jobs >= n
+		})
+		if jobs, ticks := jobsAt(t, setup, in); jobs != n || ticks != n {
+			t.Errorf("%s: %d jobs of %d schedules, want %d of %d", in.Format(time.TimeOnly), jobs, ticks, n, n)
+		}
+	}
+	var late time.Duration
+	if err := setup.QueryRow(ctx, `SELECT max(enqueued_at - scheduled_at) FROM werk_jobs WHERE scheduled_at = ANY ($1)`,
+		instants[1:]).Scan(&late); err != nil {
+		t.Fatal(err)
+	}
+	// A schedule the plan lost track of would be found only when read again past its end.
+	if late > time.Second {
+		t.Errorf("a job of a later instant was enqueued %s after it, want well within a second", late)
+	}
+	// The ticker goes on ticking meanwhile: the rounds spent are those due by the newest
+	// instant that has jobs, and one round (a statement's) holds the instant after it.
+	pgtest.Eventually(t, 5*time.Second, "every schedule on its next round, and the spent rounds gone", func() bool {
+		rounded, _ := onRound(t, setup)
+		var spent, next int
+		err := setup.QueryRow(ctx, `WITH newest AS (SELECT max(scheduled_at) AS at FROM werk_jobs WHERE cron_name LIKE 'f%')
+			SELECT count(*) FILTER (WHERE due_at <= newest.at), count(*) FILTER (WHERE due_at = newest.at + interval '2 s')
+			FROM werk_cron_rounds, newest`).Scan(&spent, &next)
+		return err == nil && rounded == n && spent == 0 && next == 1
+	})
+	var solo, soloRound *time.Time
+	var soloNext time.Time
+	if err := setup.QueryRow(ctx, `SELECT plan_at, round_at, next_run_at FROM werk_cron_state WHERE name = 'solo'`).Scan(&solo, &soloRound, &soloNext); err != nil {
+		t.Fatal(err)
+	}
+	if solo == nil || !solo.Equal(soloNext) || soloRound != nil {
+		t.Errorf("a schedule ticking alone: plan_at %v, round_at %v, next_run_at %s; want plan_at its next_run_at, no round", solo, soloRound, soloNext)
+	}
+}
+
+// A schedule leaves its round when anything but a fan-out's tick moves it: an edit of
+// its definition (planned afresh, found by the plan's index, and ticked with the rest),
+// or an owner's UPDATE of its next_run_at in psql (werk_cron_state_plan puts it in the
+// plan's index at once, or writing NULL there, takes it off its round).
+func TestScheduleLeavesItsRound(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.MigratedDB(t)
+	ctx := context.Background()
+	setup := connect(t, dsn)
+	const n = roundMin + 36
+	at := dueTogether(t, setup, n, 2)
+	runTicker(t, dsn, Options{Parallel: 1}, 0)
+	pgtest.Eventually(t, 20*time.Second, "the first instant ticked, every schedule on a round", func() bool {
+		rounded, _ := onRound(t, setup)
+		return rounded == n
+	})
+
+	if _, err := setup.Exec(ctx, `UPDATE werk_cron_jobs SET func = 'app.g' WHERE name = 'f1'`); err != nil {
+		t.Fatal(err)
+	}
+	moved := at.Add(4 * time.Second)
+	if _, err := setup.Exec(ctx, `UPDATE werk_cron_state SET next_run_at = $1 WHERE name = 'f2'`, moved); err != nil {
+		t.Fatal(err)
+	}
+	var planAt, roundAt *time.Time
+	if err := setup.QueryRow(ctx, `SELECT plan_at, round_at FROM werk_cron_state WHERE name = 'f2'`).Scan(&planAt, &roundAt); err != nil {
+		t.Fatal(err)
+	}
+	if planAt == nil || !planAt.Equal(moved) || roundAt != nil {
+		t.Errorf("after an owner moved its next_run_at: plan_at %v, round_at %v; want plan_at %s, no round", planAt, roundAt, moved)
+	}
+	if _, err := setup.Exec(ctx, `UPDATE werk_cron_state SET next_run_at = NULL WHERE name = 'f3'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := setup.QueryRow(ctx, `SELECT plan_at, round_at FROM werk_cron_state WHERE name = 'f3'`).Scan(&planAt, &roundAt); err != nil {
+		t.Fatal(err)
+	}
+	if planAt != nil || roundAt != nil {
+		t.Errorf("after an owner cleared its next_run_at: plan_at %v, round_at %v; want neither", planAt, roundAt)
+	}
+
+	second := at.Add(2 * time.Second)
+	pgtest.Eventually(t, 20*time.Second, "the second instant's jobs", func() bool {
+		jobs, _ := jobsAt(t, setup, second)
+		return jobs >= n-2 // f2 moved on, f3 has no next run
+	})
+	var f1, f2 int
+	if err := setup.QueryRow(ctx, `SELECT count(*) FILTER (WHERE cron_name = 'f1' AND function = 'app.g'),
+		count(*) FILTER (WHERE cron_name = 'f2') FROM werk_jobs WHERE scheduled_at = $1`, second).Scan(&f1, &f2); err != nil {
+		t.Fatal(err)
+	}
+	if jobs, ticks := jobsAt(t, setup, second); ticks != jobs || f1 != 1 {
+		t.Errorf("second instant: %d jobs of %d schedules, %d of the edited f1; want one each, f1's of its new definition", jobs, ticks, f1)
+	}
+}
+
+// A new primary finds a fan-out's schedules on their rounds: the primary that put them
+// there stops, another takes over, and every schedule gets its next job on time.
+func TestTakeoverTicksFromRounds(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.MigratedDB(t)
+	ctx := context.Background()
+	setup := connect(t, dsn)
+	const n = roundMin + 36
+	at := dueTogetherIn(t, setup, n, 3, 3)
+
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := NewConfig(cfg, Options{Parallel: 1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- first.Run(runCtx) }()
+	pgtest.Eventually(t, 20*time.Second, "the first instant ticked, every schedule on a round", func() bool {
+		jobs, _ := jobsAt(t, setup, at)
+		rounded, _ := onRound(t, setup)
+		return jobs == n && rounded == n
+	})
+	stop()
+	<-done
+
+	runTicker(t, dsn, Options{Parallel: 1}, 0)
+	second := at.Add(3 * time.Second)
+	pgtest.Eventually(t, 20*time.Second, "the second instant's jobs from the new primary", func() bool {
+		jobs, _ := jobsAt(t, setup, second)
+		return jobs >= n
+	})
+	var late time.Duration
+	if err := setup.QueryRow(ctx, `SELECT max(enqueued_at - scheduled_at) FROM werk_jobs WHERE scheduled_at = $1`, second).Scan(&late); err != nil {
+		t.Fatal(err)
+	}
+	if jobs, ticks := jobsAt(t, setup, second); jobs != n || ticks != n || late > time.Second {
+		t.Errorf("second instant: %d jobs of %d schedules, the last %s late; want %d of %d, within a second", jobs, ticks, late, n, n)
+	}
+}
+
+// A round is kept while a schedule is still on it: one of a fan-out's state rows is
+// locked by another session across the instant, the others tick and move on to the
+// next round (after which the primary deletes the rounds no schedule is on), and the
+// round of the held schedule stays, naming it, until it has ticked too.
+func TestRoundKeptWhileAScheduleIsOnIt(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.MigratedDB(t)
+	ctx := context.Background()
+	setup := connect(t, dsn)
+	const n = roundMin + 36
+	at := dueTogether(t, setup, n, 3)
+	runTicker(t, dsn, Options{Parallel: 1}, 0)
+	pgtest.Eventually(t, 20*time.Second, "the first instant ticked, every schedule on a round", func() bool {
+		rounded, _ := onRound(t, setup)
+		return rounded == n
+	})
+
+	second := at.Add(3 * time.Second)
+	holder := connect(t, dsn)
+	tx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM werk_cron_state WHERE name = 'f1' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.Eventually(t, 20*time.Second, "the second instant's jobs but the held schedule's", func() bool {
+		jobs, _ := jobsAt(t, setup, second)
+		rounded, _ := onRound(t, setup)
+		return jobs == n-1 && rounded == n
+	})
+	var held int
+	if err := setup.QueryRow(ctx, `SELECT count(*) FROM werk_cron_rounds WHERE due_at = $1 AND 'f1' = ANY (names)`, second).Scan(&held); err != nil {
+		t.Fatal(err)
+	}
+	if held != 1 {
+		t.Errorf("%d rounds of the second instant name the held schedule, want 1 (it is still on it)", held)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Its tick of the second instant is decided once it is free (as its catch-up policy
+	// says: by default recorded missed), and it ticks on, back on a round.
+	pgtest.Eventually(t, 20*time.Second, "the held schedule's tick of the second instant decided, and a later job", func() bool {
+		var decided, later int
+		err := setup.QueryRow(ctx, `SELECT (SELECT count(*) FROM werk_cron_ledger WHERE name = 'f1' AND tick_at = $1)
+			+ (SELECT count(*) FROM werk_jobs WHERE cron_name = 'f1' AND scheduled_at = $1),
+			(SELECT count(*) FROM werk_jobs WHERE cron_name = 'f1' AND scheduled_at > $1)`, second).Scan(&decided, &later)
+		return err == nil && decided >= 1 && later >= 1
+	})
+}
+
+// An idle primary wakes for a round: with a period longer than the primary reads ahead
+// and a heartbeat longer still, only the round's instant (NextPlannedAfter) can wake it
+// in time for its schedules' second tick.
+func TestIdlePrimaryWakesForARound(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.MigratedDB(t)
+	ctx := context.Background()
+	setup := connect(t, dsn)
+	const n, period = roundMin + 36, 9
+	at := dueTogether(t, setup, n, period)
+	runTicker(t, dsn, Options{Parallel: 1, Heartbeat: time.Minute}, 0)
+	second := at.Add(period * time.Second)
+	pgtest.Eventually(t, 30*time.Second, "the second instant's jobs", func() bool {
+		jobs, _ := jobsAt(t, setup, second)
+		return jobs >= n
+	})
+	var late time.Duration
+	if err := setup.QueryRow(ctx, `SELECT max(enqueued_at - scheduled_at) FROM werk_jobs WHERE scheduled_at = $1`, second).Scan(&late); err != nil {
+		t.Fatal(err)
+	}
+	if rounded, _ := onRound(t, setup); rounded != n || late > time.Second {
+		t.Errorf("%d of %d schedules on a round, the second instant's last job %s late; want all, within a second", rounded, n, late)
+	}
+}
