@@ -39,6 +39,16 @@ func onRound(t *testing.T, conn *pgx.Conn) (rounded, loose int) {
 	return rounded, loose
 }
 
+// awaitRounded waits until the n schedules named f... are on rounds: their first
+// instant has ticked.
+func awaitRounded(t *testing.T, conn *pgx.Conn, n int) {
+	t.Helper()
+	pgtest.Eventually(t, 20*time.Second, "the first instant ticked, every schedule on a round", func() bool {
+		rounded, _ := onRound(t, conn)
+		return rounded == n
+	})
+}
+
 // A fan-out's schedules go on rounds: after each instant every one of them is on the
 // round of its next instant, not in the plan's index, a spent round is deleted, and
 // each instant still gives every schedule exactly one job, on time. A schedule ticking
@@ -106,10 +116,7 @@ func TestScheduleLeavesItsRound(t *testing.T) {
 	const n = roundMin + 36
 	at := dueTogether(t, setup, n, 2)
 	runTicker(t, dsn, Options{Parallel: 1}, 0)
-	pgtest.Eventually(t, 20*time.Second, "the first instant ticked, every schedule on a round", func() bool {
-		rounded, _ := onRound(t, setup)
-		return rounded == n
-	})
+	awaitRounded(t, setup, n)
 
 	if _, err := setup.Exec(ctx, `UPDATE werk_cron_jobs SET func = 'app.g' WHERE name = 'f1'`); err != nil {
 		t.Fatal(err)
@@ -206,10 +213,7 @@ func TestRoundKeptWhileAScheduleIsOnIt(t *testing.T) {
 	const n = roundMin + 36
 	at := dueTogether(t, setup, n, 3)
 	runTicker(t, dsn, Options{Parallel: 1}, 0)
-	pgtest.Eventually(t, 20*time.Second, "the first instant ticked, every schedule on a round", func() bool {
-		rounded, _ := onRound(t, setup)
-		return rounded == n
-	})
+	awaitRounded(t, setup, n)
 
 	second := at.Add(3 * time.Second)
 	holder := connect(t, dsn)
