@@ -44,29 +44,9 @@ COMMENT ON TABLE werk_cron_rounds IS
     'the plan of schedules a fan-out ticks together: their next instant, due_at, and their names; a schedule is on a round while its werk_cron_state.next_run_at and round_at are due_at and plan_at is NULL. Written by the ticker';
 CREATE INDEX werk_cron_rounds_due_at_idx ON werk_cron_rounds (due_at);
 
--- Roles given the ticker's rights before (they may insert and delete ledger rows) get
--- what a ticker needs of these too.
--- +goose StatementBegin
-DO $$
-DECLARE
-    r text;
-BEGIN
-    FOR r IN
-        SELECT ro.rolname
-        FROM pg_catalog.pg_class c,
-             LATERAL pg_catalog.aclexplode(c.relacl) x
-        JOIN pg_catalog.pg_roles ro ON ro.oid = x.grantee
-        WHERE c.oid = 'werk_cron_ledger'::regclass AND x.privilege_type IN ('INSERT', 'DELETE')
-          AND x.grantee <> c.relowner
-        GROUP BY ro.rolname
-        HAVING pg_catalog.count(DISTINCT x.privilege_type) = 2
-    LOOP
-        EXECUTE pg_catalog.format('GRANT UPDATE (plan_at, round_at) ON werk_cron_state TO %I', r);
-        EXECUTE pg_catalog.format('GRANT SELECT, INSERT, UPDATE, DELETE ON werk_cron_rounds TO %I', r);
-    END LOOP;
-END
-$$;
--- +goose StatementEnd
+-- Roles given the ticker's rights before get them on plan_at, round_at and
+-- werk_cron_rounds from werk_cron_grant, which werkcron migrate runs again for each of
+-- them once it has applied the new werk_cron_grant (RegrantTickers).
 
 -- +goose Down
 -- Not reversible in place: restore a backup taken before the upgrade.
