@@ -104,7 +104,7 @@ func main() {
 	flag.BoolVar(&cfg.serial, "serial", false, "run the idle and lateness measurements one after the other instead of side by side")
 	flag.StringVar(&only, "only", "", "comma-separated subset of: fanout,river,lateness,idle,reload,scale,worker")
 	flag.StringVar(&riverNs, "river-n", "10000", "sizes of the River comparison (-n, when given, also sets them)")
-	flag.DurationVar(&cfg.riverPeriod, "river-period", 0, "period of each side in the River comparison, whole seconds (default: from N and the number of sides)")
+	flag.DurationVar(&cfg.riverPeriod, "river-period", 0, "period of each side in the River comparison, whole seconds, shared out among the sides in proportion to their default slots (default: from N and the number of sides)")
 	flag.StringVar(&parallels, "parallel", "1,2,4", "River comparison: one werkcron side per value, run with --parallel of that value")
 	flag.IntVar(&cfg.fanoutParallel, "fanout-parallel", scheduler.DefaultParallel, "fan-out measurement: the ticker's --parallel")
 	flag.StringVar(&cfg.baseline, "baseline", "", "River comparison: one more werkcron side running this binary (with -baseline-parallel), to compare two builds in one run")

@@ -100,6 +100,22 @@ func (t *tickerProc) stop() {
 	}
 }
 
+// logLine is the first line of the process's log (log/slog's text format) logged at
+// or after since that contains what, if any.
+func (t *tickerProc) logLine(since time.Time, what string) (string, bool) {
+	b, _ := os.ReadFile(t.log)
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.Contains(line, what) {
+			continue
+		}
+		stamp, _, _ := strings.Cut(strings.TrimPrefix(line, "time="), " ")
+		if at, err := time.Parse(time.RFC3339Nano, stamp); err == nil && !at.Before(since) {
+			return line, true
+		}
+	}
+	return "", false
+}
+
 // tail is the end of the ticker's log, for error messages.
 func (t *tickerProc) tail() string {
 	b, _ := os.ReadFile(t.log)

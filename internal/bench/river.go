@@ -78,6 +78,13 @@ type riverResult struct {
 	warnings []string
 }
 
+// warn notes what kept a tick from being measured, on stderr at once (a long run shows
+// its trouble while it runs) and in the report.
+func (r *riverResult) warn(w string) {
+	fmt.Fprintf(os.Stderr, "bench:   warning: %s\n", w)
+	r.warnings = append(r.warnings, w)
+}
+
 func (r riverResult) river() *side {
 	for _, s := range r.sides {
 		if s.kind == kindRiver {
@@ -256,11 +263,17 @@ func (b *bench) riverCompare(ctx context.Context, n, reps int) (riverResult, err
 		s.warmLeft = max(b.cfg.warmup, 1) - 1 // the first is warmUp's
 	}
 	k := len(r.sides)
+	// Each side's slot, from its tick to the next side's, holds its tick and aftercare:
+	// slotFor, or -river-period shared out in the same proportions.
 	slots := make([]time.Duration, k)
+	var sum time.Duration
 	for i, s := range r.sides {
 		slots[i] = slotFor(s.kind, n)
+		sum += slots[i]
+	}
+	for i := range slots {
 		if b.cfg.riverPeriod > 0 {
-			slots[i] = (b.cfg.riverPeriod / time.Duration(k)).Truncate(time.Second)
+			slots[i] = time.Duration(float64(b.cfg.riverPeriod) * float64(slots[i]) / float64(sum)).Truncate(time.Second)
 		}
 		r.period += slots[i]
 	}
@@ -292,14 +305,16 @@ func (b *bench) riverCompare(ctx context.Context, n, reps int) (riverResult, err
 		}
 		defer s.conn.Close(context.Background())
 	}
-	// The first instant leaves werkcron time to plan the schedules and River time to
-	// elect a leader; a side that is not ready by its first instant warms up on a
-	// later one.
+	// The first instant leaves werkcron time to insert and plan the schedules (a minute
+	// or two for a million) and River time to elect a leader, so that the first side's
+	// first tick does not share the machine with the planning (River's enqueuer gives
+	// up a million jobs whose insert outlasts its 30 s deadline); a side that is not
+	// ready by its first instant warms up on a later one.
 	now, err := dbNow(ctx, r.sides[0].conn)
 	if err != nil {
 		return r, err
 	}
-	base := now.Truncate(time.Second).Add(8*time.Second + time.Duration(n)*120*time.Microsecond).Truncate(time.Second)
+	base := now.Truncate(time.Second).Add(8*time.Second + time.Duration(n)*240*time.Microsecond).Truncate(time.Second)
 	offset := time.Duration(0)
 	for i, s := range r.sides {
 		s.period = r.period
@@ -343,7 +358,7 @@ func (b *bench) riverCompare(ctx context.Context, n, reps int) (riverResult, err
 	for round := 0; ; round++ {
 		done := true
 		for _, s := range r.sides {
-			if len(s.ticks) < reps && s.failed < 2 {
+			if !s.done(reps) {
 				done = false
 			}
 		}
@@ -351,12 +366,19 @@ func (b *bench) riverCompare(ctx context.Context, n, reps int) (riverResult, err
 			break
 		}
 		if round >= maxRounds {
-			r.warnings = append(r.warnings, fmt.Sprintf("stopped after %d rounds (raise -river-period)", round))
+			r.warn(fmt.Sprintf("stopped after %d rounds (raise -river-period)", round))
 			break
 		}
 		for _, s := range r.sides {
 			due := s.due0.Add(time.Duration(round) * r.period)
 			if !due.After(s.warmAt) {
+				continue
+			}
+			if s.done(reps) {
+				// Its ticks and their aftercare would only take the machine from the
+				// sides still measured (a werkcron side's aftercare of a million jobs
+				// takes a quarter of an hour).
+				s.proc.stop()
 				continue
 			}
 			if err := b.cmpTick(ctx, &r, s, due); err != nil {
@@ -370,13 +392,13 @@ func (b *bench) riverCompare(ctx context.Context, n, reps int) (riverResult, err
 // cmpTick measures the side's tick at due if it is still wanted and there is time to
 // prepare it, else waits for it; then does its aftercare.
 func (b *bench) cmpTick(ctx context.Context, r *riverResult, s *side, due time.Time) error {
-	want := s.warmLeft == 0 && len(s.ticks) < r.reps && s.failed < 2
+	want := s.warmLeft == 0 && !s.done(r.reps)
 	if s.warmLeft > 0 {
 		s.warmLeft--
 	}
 	measured := want && time.Until(due) >= prepBudget(s.n)
 	if want && !measured {
-		r.warnings = append(r.warnings, fmt.Sprintf("%s tick at %s: too little time left to prepare it after the last tick; not measured (raise -river-period)",
+		r.warn(fmt.Sprintf("%s tick at %s: too little time left to prepare it after the last tick; not measured (raise -river-period)",
 			s.name, due.Format("15:04:05.000")))
 	}
 	if measured {
@@ -385,14 +407,14 @@ func (b *bench) cmpTick(ctx context.Context, r *riverResult, s *side, due time.T
 		}
 		if time.Until(due) < lsnLead+20*time.Millisecond {
 			measured = false
-			r.warnings = append(r.warnings, fmt.Sprintf("%s tick at %s: emptying and checkpointing took until %s before it; not measured (raise -river-period)",
+			r.warn(fmt.Sprintf("%s tick at %s: emptying and checkpointing took until %s before it; not measured (raise -river-period)",
 				s.name, due.Format("15:04:05.000"), time.Until(due).Round(time.Millisecond)))
 		}
 	}
 	if !measured {
 		if err := s.waitTicked(ctx, due); err != nil {
 			if errors.Is(err, errTimeout) && s.kind == kindRiver {
-				r.warnings = append(r.warnings, err.Error())
+				r.warn(err.Error())
 				s.failed++
 				return nil
 			}
@@ -405,7 +427,7 @@ func (b *bench) cmpTick(ctx context.Context, r *riverResult, s *side, due time.T
 	t, l0, l1, err := s.measureTick(ctx, due)
 	if errors.Is(err, errTimeout) && s.kind == kindRiver {
 		s.failed++
-		r.warnings = append(r.warnings, fmt.Sprintf("%s tick at %s: %v", s.name, due.Format("15:04:05.000"), err))
+		r.warn(fmt.Sprintf("%s tick at %s: %v", s.name, due.Format("15:04:05.000"), err))
 		return nil
 	} else if err != nil {
 		return err
@@ -460,16 +482,25 @@ func dropDBOn(c *pgtest.Cluster, name string) {
 	_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 }
 
-// warmUp waits, side by side in order of their first instants, until each side has
-// written one complete tick; a werkcron side's tick then gets its aftercare, and a
-// River side's job rows are emptied.
+// warmUp waits until each side has written one complete tick, looking at all sides in
+// turn, so that a side whose first ticks fail (River's enqueuer gives up an insert that
+// outlasts its deadline) does not hold up the others' aftercare. A werkcron side's
+// tick then gets its aftercare, and a River side's job rows are emptied.
 func warmUp(ctx context.Context, sides []*side) error {
-	for _, s := range sides {
-		deadline := time.Now().Add(5*time.Minute + 2*s.period + time.Duration(s.n)*200*time.Microsecond)
-		for {
+	deadlines := make([]time.Time, len(sides))
+	for i, s := range sides {
+		deadlines[i] = time.Now().Add(5*time.Minute + 2*s.period + time.Duration(s.n)*200*time.Microsecond)
+	}
+	for {
+		cold := 0
+		for i, s := range sides {
+			if s.warm {
+				continue
+			}
 			var at time.Time
 			err := s.conn.QueryRow(ctx, "SELECT scheduled_at FROM "+s.jobs()+" GROUP BY 1 HAVING count(*) >= $1 ORDER BY 1 LIMIT 1", s.n).Scan(&at)
-			if err == nil {
+			switch {
+			case err == nil:
 				s.warm, s.warmAt = true, at
 				fmt.Fprintf(os.Stderr, "bench:   %s warmed up on its tick at %s\n", s.name, at.Format("15:04:05.000"))
 				if s.kind == kindRiver {
@@ -479,23 +510,30 @@ func warmUp(ctx context.Context, sides []*side) error {
 				} else if _, err := s.aftercare(ctx, at, false, false); err != nil {
 					return fmt.Errorf("%s: aftercare of its first tick: %w", s.name, err)
 				}
-				break
-			}
-			if !errors.Is(err, pgx.ErrNoRows) {
+				continue
+			case !errors.Is(err, pgx.ErrNoRows):
 				return fmt.Errorf("%s: %w", s.name, err)
-			}
-			if s.proc.exited() {
+			case s.gaveUp(s.due0) != nil:
+				// Ready, and tried: a side that loses its ticks warms up on the first
+				// it lost, and its measured ticks are reported lost.
+				at := s.due0.Add(time.Since(s.due0).Truncate(s.period))
+				s.warm, s.warmAt = true, at
+				fmt.Fprintf(os.Stderr, "bench:   %s warmed up on its tick at %s, which it lost: %v\n", s.name, at.Format("15:04:05.000"), s.gaveUp(s.due0))
+				continue
+			case s.proc.exited():
 				return fmt.Errorf("%s's process exited:\n%s", s.name, s.proc.tail())
+			case time.Now().After(deadlines[i]):
+				return fmt.Errorf("%s wrote no complete tick in %s:\n%s", s.name, time.Since(deadlines[i].Add(-5*time.Minute-2*s.period)), s.proc.tail())
 			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("%s wrote no complete tick in %s:\n%s", s.name, time.Since(deadline.Add(-5*time.Minute-2*s.period)), s.proc.tail())
-			}
-			if err := sleep(ctx, 50*time.Millisecond); err != nil {
-				return err
-			}
+			cold++
+		}
+		if cold == 0 {
+			return nil
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return err
 		}
 	}
-	return nil
 }
 
 func printRiver(rs []riverResult) {
@@ -515,7 +553,7 @@ func printRiver(rs []riverResult) {
 			"side", "ticks", "time", "÷ River", "commit", "÷ River", "first", "txns", "CPU", "WAL", "÷ River", "ledger")
 		for _, s := range r.sides {
 			if len(s.ticks) == 0 {
-				fmt.Printf("  %-14s  no tick measured (%d did not complete)\n", s.name, s.failed)
+				fmt.Printf("  %-14s  no tick measured (%d lost or not complete: see the warnings)\n", s.name, s.failed)
 				continue
 			}
 			t, c := median(visible(s.ticks)), median(field(s.ticks, func(t cmpTick) time.Duration { return t.commit }))

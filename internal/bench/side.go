@@ -118,6 +118,10 @@ type cmpLife struct {
 
 func (l cmpLife) total(tick int64) int64 { return tick + l.record + l.prune + l.vacuum }
 
+// done reports whether the side has no tick left to measure: reps measured, or two that
+// never completed.
+func (s *side) done(reps int) bool { return len(s.ticks) >= reps || s.failed >= 2 }
+
 func (s *side) jobs() string {
 	if s.kind == kindRiver {
 		return "river_job"
@@ -195,8 +199,14 @@ func (s *side) measureTick(ctx context.Context, due time.Time) (cmpTick, lsn, ls
 	deadline := due.Add(tickTimeoutFor(n))
 	prev := ""
 	t.waits = map[string]int{}
-	var sampled time.Time
+	var sampled, looked time.Time
 	for {
+		if now := time.Now(); now.Sub(looked) >= time.Second {
+			looked = now
+			if err := s.gaveUp(due); err != nil {
+				return t, 0, 0, err
+			}
+		}
 		if now := time.Now(); !now.Before(due) && now.Sub(sampled) >= waitSample {
 			sampled = now
 			if err := s.sampleWaits(ctx, t.waits); err != nil {
@@ -314,6 +324,24 @@ func (s *side) sampleWaits(ctx context.Context, waits map[string]int) error {
 // tickTimeoutFor bounds the wait for one tick of n jobs.
 func tickTimeoutFor(n int) time.Duration { return tickTimeout + time.Duration(n)*200*time.Microsecond }
 
+// riverGaveUp is in the line River's periodic job enqueuer logs when it gives up
+// inserting the jobs due on an instant: it inserts them all in one transaction under
+// a deadline (30 s in River v0.51.2), and when that passes it rolls back and goes on to
+// the next instant. The tick is lost.
+const riverGaveUp = "Error inserting periodic jobs"
+
+// gaveUp returns an error wrapping errTimeout when the side's scheduler has logged,
+// at or after due, that it gave up a tick (River's enqueuer at its deadline).
+func (s *side) gaveUp(due time.Time) error {
+	if s.kind != kindRiver {
+		return nil
+	}
+	if line, ok := s.proc.logLine(due, riverGaveUp); ok {
+		return fmt.Errorf("%s lost the tick: its enqueuer gave up inserting the %d jobs at its deadline (%s): %w", s.name, s.n, line, errTimeout)
+	}
+	return nil
+}
+
 // waitTicked waits for a tick that is not measured to be complete.
 func (s *side) waitTicked(ctx context.Context, due time.Time) error {
 	if err := sleepUntil(ctx, due); err != nil {
@@ -327,6 +355,9 @@ func (s *side) waitTicked(ctx context.Context, due time.Time) error {
 		}
 		if count >= s.n {
 			return nil
+		}
+		if err := s.gaveUp(due); err != nil {
+			return err
 		}
 		if s.proc.exited() {
 			return fmt.Errorf("%s's process exited:\n%s", s.name, s.proc.tail())
