@@ -320,10 +320,11 @@ func onRounds(ps []part) bool {
 func (p *primary) dropSpentRounds(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
+	started := time.Now()
 	n, err := p.q.DropSpentRounds(ctx, p.now())
 	if err != nil {
 		return p.survive(err, "delete spent werk_cron_rounds", "trying again after the next fan-out")
 	}
-	p.log.Debug("deleted spent rounds", "rounds", n)
+	p.log.Debug("deleted spent rounds", "rounds", n, "took", time.Since(started))
 	return nil
 }
