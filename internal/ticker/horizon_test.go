@@ -58,7 +58,7 @@ func TestHorizonTicksWhatItHoldsBeforeReadingAgain(t *testing.T) {
 	}
 }
 
-// A fan-out is decided a second ahead (fanoutLead) only when the horizon holds an
+// A fan-out is decided ahead (fanoutLead, 1.6 s) only when the horizon holds an
 // instant's rows, more are due then than it holds, and they can be read meanwhile; a
 // horizon cut off at a later instant, or not cut off, is decided prepareLead ahead,
 // which leaves the services their time between ticks. Rows past the horizon's end

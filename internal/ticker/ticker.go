@@ -64,11 +64,13 @@ const (
 	// aheadReads, for as long as it has time before sending: each read, decision and
 	// layout then comes before the instant instead of between its statements (100,000
 	// due: four gaps of 140-170 ms, docs/benchmarks.md change 45). Reading and deciding
-	// 20,000 takes 100-150 ms on a 2-core machine; the horizon is read before a quiet
-	// spell's next row (horizonLead) in time for this. (1.5 s, so that a fan-out sent
-	// whole would be sent earlier, gained nothing measurable: docs/benchmarks.md,
-	// change 46.)
-	fanoutLead = time.Second
+	// 20,000 takes 100-150 ms on a 2-core machine, 200 ms on a busy one; the horizon is
+	// read before a quiet spell's next row (horizonLead) in time for this. It covers
+	// the five reads and wholeLead: at 1 s, on a day the reads took 200 ms, the reads
+	// went on until 0.15-0.2 s before the instant, so the statements, sent then, began
+	// writing 130-160 ms after it (docs/benchmarks.md, 2026-12-06; at change 46, with
+	// faster reads, 1.5 s had gained nothing measurable).
+	fanoutLead = 1600 * time.Millisecond
 	// aheadReads bounds what the primary decides ahead of an instant, and so holds at
 	// once: this many reads of the plan (100,000 schedules, about 1 KB each: their
 	// entries, decisions and statements' arrays). A larger fan-out's rest is decided
@@ -88,8 +90,8 @@ const (
 	sendLeadTicks = 5000
 	// wholeLead: a round sent whole (sentWhole: a fan-out decided ahead, with more
 	// statements than connections write at once) is sent this long before its instant,
-	// or as soon as it is decided when that is later (as a rule: deciding 100,000 takes
-	// most of fanoutLead), so that every statement has read what it looks up by then (a
+	// or as soon as it is decided when that is later (deciding 100,000 takes 0.5-1 s,
+	// so on a busy machine that is later), so that every statement has read what it looks up by then (a
 	// statement of 10,000: 60-70 ms of the database's work; ten of them on two cores,
 	// 300-350 ms). Well short of the second a statement waits for its instant at most,
 	// so that this host's estimate of the database's clock may be off by as much.
