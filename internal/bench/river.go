@@ -499,6 +499,7 @@ func warmUp(ctx context.Context, sides []*side) error {
 			}
 			var at time.Time
 			err := s.conn.QueryRow(ctx, "SELECT scheduled_at FROM "+s.jobs()+" GROUP BY 1 HAVING count(*) >= $1 ORDER BY 1 LIMIT 1", s.n).Scan(&at)
+			lost := s.gaveUp(s.due0)
 			switch {
 			case err == nil:
 				s.warm, s.warmAt = true, at
@@ -513,12 +514,12 @@ func warmUp(ctx context.Context, sides []*side) error {
 				continue
 			case !errors.Is(err, pgx.ErrNoRows):
 				return fmt.Errorf("%s: %w", s.name, err)
-			case s.gaveUp(s.due0) != nil:
+			case lost != nil:
 				// Ready, and tried: a side that loses its ticks warms up on the first
 				// it lost, and its measured ticks are reported lost.
 				at := s.due0.Add(time.Since(s.due0).Truncate(s.period))
 				s.warm, s.warmAt = true, at
-				fmt.Fprintf(os.Stderr, "bench:   %s warmed up on its tick at %s, which it lost: %v\n", s.name, at.Format("15:04:05.000"), s.gaveUp(s.due0))
+				fmt.Fprintf(os.Stderr, "bench:   %s warmed up on its tick at %s, which it lost: %v\n", s.name, at.Format("15:04:05.000"), lost)
 				continue
 			case s.proc.exited():
 				return fmt.Errorf("%s's process exited:\n%s", s.name, s.proc.tail())
