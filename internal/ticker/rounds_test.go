@@ -145,11 +145,15 @@ func TestScheduleLeavesItsRound(t *testing.T) {
 	second := at.Add(2 * time.Second)
 	pgtest.Eventually(t, 20*time.Second, "the second instant's jobs", func() bool {
 		jobs, _ := jobsAt(t, setup, second)
-		return jobs >= n-2 // f2 moved on, f3 has no next run
+		// f3 has no next run. f2's tick there is still its definition's: next_run_at is
+		// when the ticker looks next, not a skip, so a primary that held f2's row before
+		// the owner moved it ticks it (the tests' runs all did), one that reads it
+		// afterwards at the new instant.
+		return jobs >= n-2
 	})
-	var f1, f2 int
-	if err := setup.QueryRow(ctx, `SELECT count(*) FILTER (WHERE cron_name = 'f1' AND function = 'app.g'),
-		count(*) FILTER (WHERE cron_name = 'f2') FROM werk_jobs WHERE scheduled_at = $1`, second).Scan(&f1, &f2); err != nil {
+	var f1 int
+	if err := setup.QueryRow(ctx, `SELECT count(*) FILTER (WHERE cron_name = 'f1' AND function = 'app.g')
+		FROM werk_jobs WHERE scheduled_at = $1`, second).Scan(&f1); err != nil {
 		t.Fatal(err)
 	}
 	if jobs, ticks := jobsAt(t, setup, second); ticks != jobs || f1 != 1 {
