@@ -33,13 +33,12 @@ import (
 const tickStatement = `-- name: Enqueue%Ticks :many%`
 
 // addFanout inserts n interval schedules <prefix>00001, ... every `every` seconds with
-// catchup = 'all', all anchored (starts_at) at the whole second at least lead from the
-// database's now, and, when ticks > 0, ending (ends_at) after that many ticks. It returns
-// the anchor: their first tick.
-func addFanout(t testing.TB, pool *pgxpool.Pool, prefix string, n, every int, lead time.Duration, ticks int) time.Time {
+// catchup = 'all', all anchored (starts_at) an hour ahead and, when ticks > 0, ending
+// (ends_at) after that many ticks. anchorFanout then brings their first tick near, once
+// the primary has planned them: how long planning takes depends on the machine.
+func addFanout(t testing.TB, pool *pgxpool.Pool, prefix string, n, every, ticks int) {
 	t.Helper()
-	anchor := pgtest.QueryOne[time.Time](t, pool, `SELECT date_trunc('second', clock_timestamp() + $1::interval) + interval '1 s'`,
-		lead.String())
+	anchor := pgtest.QueryOne[time.Time](t, pool, `SELECT date_trunc('second', clock_timestamp()) + interval '1 h'`)
 	var ends *time.Time
 	if ticks > 0 {
 		e := anchor.Add(time.Duration((ticks-1)*every) * time.Second)
@@ -48,6 +47,30 @@ func addFanout(t testing.TB, pool *pgxpool.Pool, prefix string, n, every int, le
 	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, interval_secs, catchup, starts_at, ends_at)
 		SELECT $1 || lpad(i::text, 5, '0'), 'app.fan', $3, 'all', $4, $5 FROM generate_series(1, $2) i`,
 		prefix, n, every, anchor, ends)
+}
+
+// anchorFanout waits until the primary has planned every schedule <prefix>* (addFanout's),
+// then moves their anchor (and ends_at with it) to the whole second at least lead from
+// the database's now, or further on a machine that took long to plan them: the move
+// makes the primary plan them all again, and every one must be planned before the
+// anchor, so the lead is at least twice the time the first planning took, and 3 s more.
+// It waits until they are planned for the anchor, and returns it: their first tick.
+func anchorFanout(t testing.TB, pool *pgxpool.Pool, prefix string, lead time.Duration) time.Time {
+	t.Helper()
+	n := pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_jobs WHERE name LIKE $1 || '%'`, prefix)
+	pgtest.Eventually(t, 3*time.Minute, "every schedule planned", func() bool {
+		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_state
+			WHERE name LIKE $1 || '%' AND planned_at IS NOT NULL AND next_run_at IS NOT NULL`, prefix) == n
+	})
+	took := time.Duration(pgtest.QueryOne[float64](t, pool, `SELECT extract(epoch FROM max(planned_at) - min(planned_at))::float8
+		FROM werk_cron_state WHERE name LIKE $1 || '%'`, prefix) * float64(time.Second))
+	lead = max(lead, 2*took+3*time.Second)
+	anchor := pgtest.QueryOne[time.Time](t, pool, `SELECT date_trunc('second', clock_timestamp() + make_interval(secs => $1)) + interval '1 s'`,
+		lead.Seconds())
+	pgtest.Exec(t, pool, `UPDATE werk_cron_jobs SET starts_at = $2::timestamptz, ends_at = $2::timestamptz + (ends_at - starts_at) WHERE name LIKE $1 || '%'`,
+		prefix, anchor)
+	t.Logf("%d schedules %s* planned in %s; anchored %s ahead", n, prefix, ms(took), ms(lead))
+	waitPlanned(t, pool, prefix, anchor)
 	return anchor
 }
 
@@ -236,9 +259,7 @@ func TestFanoutSigkillPrimary(t *testing.T) {
 	dsn := createDB(t, c.DSN("postgres"), "werk")
 	pool := migrate(t, dsn)
 	const n, every = 20000, 20
-	// Time to plan 20,000 before the anchor beside the whole suite under -race (5 s was
-	// once too little: half of them planned, the other half due 20 s later).
-	anchor := addFanout(t, pool, "f", n, every, 8*time.Second, 0)
+	addFanout(t, pool, "f", n, every, 0)
 	// Statements that last long enough (half a second per part) that one seen in flight
 	// is still in flight when its server process is stopped, however busy the machine.
 	slowJobInserts(t, pool)
@@ -250,7 +271,7 @@ func TestFanoutSigkillPrimary(t *testing.T) {
 	}
 	s := startTicker(t, dsn, "--parallel", "4", "--horizon-rows", "10000")
 	waitInstances(t, pool, 2, 10*time.Second)
-	waitPlanned(t, pool, "f", anchor)
+	anchor := anchorFanout(t, pool, "f", 5*time.Second)
 	watch := watchPrimaries(t, pool)
 	instant := []time.Time{anchor}
 	jobs := func(extra string, args ...any) int64 {
@@ -444,8 +465,7 @@ func sigstopMidFanout(t *testing.T, standbyFrozen bool) {
 	// still have a tick to come afterwards (an ended schedule has no next_run_at, which
 	// alone would turn a stale decision down).
 	const n, ticks, backlog = 6000, 6, 4
-	anchor := addFanout(t, pool, "g", n, 1, 5*time.Second, ticks)
-	all := ticksFrom(anchor, 1, ticks)
+	addFanout(t, pool, "g", n, 1, ticks)
 	// No heartbeat during the freezes: it would end the frozen primary's session on its
 	// own deadline, which is not the fault under test.
 	p := startTicker(t, dsn, "--parallel", "2", "--heartbeat", "1m")
@@ -462,7 +482,8 @@ func sigstopMidFanout(t *testing.T, standbyFrozen bool) {
 	s := startTicker(t, dsn, standbyArgs...)
 	t.Cleanup(func() { s.signal(syscall.SIGCONT) })
 	waitInstances(t, pool, 2, 10*time.Second)
-	waitPlanned(t, pool, "g", anchor)
+	anchor := anchorFanout(t, pool, "g", 5*time.Second)
+	all := ticksFrom(anchor, 1, ticks)
 	watch := watchPrimaries(t, pool)
 
 	// The backlog: the primary is frozen across the first four ticks.

@@ -19,7 +19,9 @@ func TestFanoutMeetsKeysHeldByOtherJobs(t *testing.T) {
 	t.Parallel()
 	dsn, pool := migratedDB(t)
 	const n, every = 3000, 2
-	anchor := addFanout(t, pool, "k", n, every, 5*time.Second, 2)
+	addFanout(t, pool, "k", n, every, 2)
+	tk := startTicker(t, dsn, "--parallel", "2")
+	anchor := anchorFanout(t, pool, "k", 5*time.Second)
 	ticks := ticksFrom(anchor, every, 2)
 	// Two more schedules of the same fan-out, each with one tick's key held: the names
 	// sort before and after k*, so that they fall in the two connections' parts.
@@ -37,8 +39,7 @@ func TestFanoutMeetsKeysHeldByOtherJobs(t *testing.T) {
 			h.name, h.tick)
 	}
 
-	tk := startTicker(t, dsn, "--parallel", "2")
-	waitPlanned(t, pool, "k", anchor)
+	waitPlanned(t, pool, "_-held", anchor)
 	waitJobs(t, pool, "k", n, ticks, time.Until(ticks[1])+60*time.Second)
 	pgtest.Eventually(t, 10*time.Second, "both ticks of the two schedules decided", func() bool {
 		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_ticks WHERE name LIKE '_-held'`) == 4
