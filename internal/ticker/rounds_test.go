@@ -2,13 +2,16 @@ package ticker
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgwerk/werkcron/db"
 	"github.com/pgwerk/werkcron/internal/pgtest"
 )
 
@@ -278,4 +281,133 @@ func TestIdlePrimaryWakesForARound(t *testing.T) {
 	if rounded, _ := onRound(t, setup); rounded != n || late > time.Second {
 		t.Errorf("%d of %d schedules on a round, the second instant's last job %s late; want all, within a second", rounded, n, late)
 	}
+}
+
+// The schedules on rounds are read by their key, whatever the table's statistics say.
+// Right after a fan-out has put its schedules on rounds, werk_cron_state's statistics
+// are still those taken while each had its plan_at, and say that hardly any row has
+// plan_at NULL. Left to join the rounds' names with the table as it saw fit, the
+// planner then read the whole table once and compared every row it kept with every
+// name of every round: 20,000 schedules on eight rounds took 30-50 s to read (the
+// second instant of a fan-out after a takeover, in the fault suite). Here the state is
+// written as the ticker leaves it, the statistics taken before; the read of the plan
+// must find every schedule, and deleting the rounds once spent must delete them, each
+// handling a few rows per schedule (by EXPLAIN ANALYZE), not a few per schedule and name.
+func TestRoundsReadByKeyWhateverTheStatistics(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.MigratedDB(t)
+	ctx := context.Background()
+	conn := connect(t, dsn)
+	registerCodecs(conn.TypeMap())
+	const n, rounds = 4000, 8 // rounds: a power of two (the names are split by a hash's low bits)
+	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, sql := range []string{
+		// Statistics stay the ones this test takes.
+		`ALTER TABLE werk_cron_state SET (autovacuum_enabled = off)`,
+		`ALTER TABLE werk_cron_jobs SET (autovacuum_enabled = off)`,
+		`INSERT INTO werk_cron_jobs (name, func, interval_secs, starts_at)
+			SELECT 'f' || i, 'app.f', 60, $1 FROM generate_series(1, ` + fmt.Sprint(n) + `) i`,
+		// Each planned by the plan's index, as before the fan-out.
+		`UPDATE werk_cron_state SET next_run_at = $1, plan_at = $1, planned_at = now()`,
+		`ANALYZE werk_cron_state, werk_cron_jobs`,
+		// Then on rounds, as the fan-out's statements leave them.
+		`UPDATE werk_cron_state SET plan_at = NULL, round_at = $1`,
+		`INSERT INTO werk_cron_rounds (due_at, names)
+			SELECT $1, array_agg(name ORDER BY name) FROM werk_cron_state
+			GROUP BY hashtext(name) & ` + fmt.Sprint(rounds-1),
+	} {
+		var args []any
+		if strings.Contains(sql, "$1") {
+			args = append(args, at)
+		}
+		if _, err := conn.Exec(ctx, sql, args...); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+
+	rows, err := db.New(conn).ListDueSchedules(ctx, db.ListDueSchedulesParams{Until: at, MaxRows: n + 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != n {
+		t.Errorf("read %d schedules due, want %d", len(rows), n)
+	}
+	// Per schedule: a name of a round, its state row and its definition (each looked
+	// up by key), the rows above them; a few times n. Compared name by name with the
+	// table, it is n times the table.
+	if work := explainWork(t, conn, "ListDueSchedules", fmt.Sprintf("'%s', '{}', %d", at.Format(time.RFC3339), n+1)); work > 20*n {
+		t.Errorf("the read of %d schedules on %d rounds handled %d rows, more than %d", n, rounds, work, 20*n)
+	}
+
+	// The instant ticks: every schedule moves on to a round of the next; the rounds of
+	// this one are spent, and deleting them looks at each name once.
+	next := at.Add(time.Minute)
+	for _, sql := range []string{
+		`UPDATE werk_cron_state SET next_run_at = $1, round_at = $1`,
+		`INSERT INTO werk_cron_rounds (due_at, names) SELECT $1, names FROM werk_cron_rounds`,
+	} {
+		if _, err := conn.Exec(ctx, sql, next); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dropped, err := db.New(tx).DropSpentRounds(ctx, at); err != nil || dropped != rounds {
+		t.Errorf("deleted %d spent rounds (err %v), want %d", dropped, err, rounds)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if work := explainWork(t, conn, "DropSpentRounds", fmt.Sprintf("'%s'", at.Format(time.RFC3339))); work > 20*n {
+		t.Errorf("deleting %d spent rounds of %d schedules handled %d rows, more than %d", rounds, n, work, 20*n)
+	}
+}
+
+// explainWork runs the statement of the query named name (sqlc's name), which pgx has
+// prepared on conn, again with args under EXPLAIN ANALYZE, in a transaction it rolls
+// back, and returns the rows each node of its plan produced or filtered out, in all
+// their loops.
+func explainWork(t *testing.T, conn *pgx.Conn, name, args string) int {
+	t.Helper()
+	ctx := context.Background()
+	var stmt string
+	if err := conn.QueryRow(ctx, `SELECT name FROM pg_prepared_statements WHERE statement LIKE '-- name: ' || $1 || ' %'`,
+		name).Scan(&stmt); err != nil {
+		t.Fatalf("the prepared statement of %s: %v", name, err)
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	var plan []struct{ Plan planNode }
+	if err := tx.QueryRow(ctx, fmt.Sprintf(`EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE %s(%s)`,
+		pgx.Identifier{stmt}.Sanitize(), args)).Scan(&plan); err != nil {
+		t.Fatalf("explain %s: %v", name, err)
+	}
+	work := plan[0].Plan.work()
+	t.Logf("%s handled %d rows", name, work)
+	return work
+}
+
+// planNode is a node of a plan EXPLAIN (ANALYZE, FORMAT JSON) shows.
+type planNode struct {
+	Type     string     `json:"Node Type"`
+	Rows     float64    `json:"Actual Rows"` // per loop
+	Loops    float64    `json:"Actual Loops"`
+	Filtered float64    `json:"Rows Removed by Filter"`      // per loop
+	Joined   float64    `json:"Rows Removed by Join Filter"` // per loop
+	Plans    []planNode `json:"Plans"`
+}
+
+// work is how many rows the node and those under it produced or filtered out, in all
+// their loops.
+func (p planNode) work() int {
+	w := int((p.Rows + p.Filtered + p.Joined) * p.Loops)
+	for _, c := range p.Plans {
+		w += c.work()
+	}
+	return w
 }
