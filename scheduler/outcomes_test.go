@@ -213,3 +213,61 @@ func TestUpgradeKeepsTickerRolesWorking(t *testing.T) {
 	primary(t, pgtest.AsRole(t, dsn, role))
 	recorded(t, pool, job, "complete")
 }
+
+// pgwerk deletes a failed job, the schedule's newest enqueued tick (whose ledger row is
+// written with its outcome), while a tick statement enqueues the schedule's next tick:
+// that statement writes the deleted job's row (its outcome not known yet) and moves the
+// state on. werkcron's trigger on the delete, finding no row, writes one; its insert
+// waits for the tick statement's row and then finds it there. The outcome is recorded on
+// that row all the same (it was lost: the row stayed awaiting an outcome whose job was
+// gone, and the failure did not pause the schedule).
+func TestOutcomeOfANewestTickDeletedWhileTheNextIsEnqueued(t *testing.T) {
+	t.Parallel()
+	dsn, pool := migratedDB(t)
+	ctx := context.Background()
+	pgtest.Exec(t, pool, `INSERT INTO werk_cron_jobs (name, func, cron, pause_after_failures) VALUES ('race', 'app.race', '@hourly', 1)`)
+	// Its newest enqueued tick, failed: the state names the job, no ledger row yet.
+	tick := pgtest.QueryOne[time.Time](t, pool, `SELECT date_trunc('hour', now()) + interval '1 hour'`)
+	job := pgtest.QueryOne[uuid.UUID](t, pool, `INSERT INTO werk_jobs (key, function, cron_name, scheduled_at, status, error,
+			attempts, started_at, completed_at)
+		VALUES ('cron:race:' || to_char($1::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), 'app.race', 'race', $1,
+		        'failed', 'boom', 1, $1, $1)
+		RETURNING id`, tick)
+	pgtest.Exec(t, pool, `UPDATE werk_cron_state SET last_tick_at = $1, last_job_id = $2, last_job_at = $1 WHERE name = 'race'`, tick, job)
+
+	// The tick statement of the next tick, in flight: the row of this one written, the
+	// state moved on.
+	next := tick.Add(time.Hour)
+	stmt, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stmt.Rollback(ctx)
+	pgtest.Exec(t, stmt, `INSERT INTO werk_cron_ledger (name, tick_at, outcome, job_id, ticks) VALUES ('race', $1, 'enqueued', $2, 1)`, tick, job)
+	pgtest.Exec(t, stmt, `UPDATE werk_cron_state SET last_tick_at = $1, last_job_id = $2, last_job_at = $1 WHERE name = 'race'`,
+		next, uuid.New())
+
+	// pgwerk's clean-up deletes the job meanwhile: the trigger's insert waits for that row.
+	cleanup := pgtest.ConnAs(t, dsn, workerRole(t, dsn, pool))
+	cleanupPid := pgtest.QueryOne[int32](t, cleanup, `SELECT pg_backend_pid()`)
+	deleted := make(chan error, 1)
+	go func() {
+		_, err := cleanup.Exec(ctx, `DELETE FROM werk_jobs WHERE id = $1`, job)
+		deleted <- err
+	}()
+	pgtest.Eventually(t, 10*time.Second, "the delete's trigger waiting for the tick statement's ledger row", func() bool {
+		return pgtest.QueryOne[bool](t, pool, `SELECT coalesce(wait_event_type = 'Lock', false) FROM pg_stat_activity WHERE pid = $1`, cleanupPid)
+	})
+	if err := stmt.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-deleted; err != nil {
+		t.Fatalf("pgwerk's delete: %v", err)
+	}
+	if l := ledger(t, pool, job); l.Outcome != "enqueued" || l.JobStatus != "failed" || l.JobError != "boom" {
+		t.Errorf("the deleted job's ledger row: %+v, want enqueued, failed with its error", l)
+	}
+	if !pgtest.QueryOne[bool](t, pool, `SELECT paused FROM werk_cron_jobs WHERE name = 'race'`) {
+		t.Errorf("not paused after its failure (pause_after_failures = 1)")
+	}
+}

@@ -63,18 +63,25 @@ BEGIN
     IF tick IS NULL THEN
         RETURN NULL; -- not a run werkcron made
     END IF;
-    UPDATE werk_cron_ledger t
-    SET job_status = status, job_started_at = j.started_at, job_finished_at = finished,
-        job_attempts = j.attempts, job_error = werk_cron_cut(err, 2048)
-    WHERE t.name = j.cron_name AND t.tick_at = tick AND t.job_id = j.id
-      AND t.outcome <> 'foreign' -- a job that held the tick's key, not a run werkcron made
-      AND (t.job_status IS NULL
-           -- recorded already, then re-queued by pgwerk and run again: its last run
-           OR (final AND (t.job_status <> status OR t.job_finished_at IS DISTINCT FROM coalesce(j.completed_at, t.job_finished_at))));
-    GET DIAGNOSTICS hit = ROW_COUNT;
-    IF hit = 0 THEN
-        -- The schedule's newest enqueued tick has no row yet: write it, if the
-        -- schedule's state names this very job.
+    -- The run's ledger row; if it has none, it is the schedule's newest enqueued tick,
+    -- whose row is written with its outcome: written here, if the schedule's state names
+    -- this very job. Meanwhile a tick statement may enqueue the schedule's next tick,
+    -- which writes this one's row (its outcome not known yet) and moves the state on; the
+    -- insert then finds that row, or no longer finds the job in the state. Either way
+    -- the row exists and has committed (the insert waited for it, or the state was read
+    -- after it): each statement here reads what has committed before it (READ
+    -- COMMITTED), so the update, tried once more, records the outcome on it.
+    FOR attempt IN 1..2 LOOP
+        UPDATE werk_cron_ledger t
+        SET job_status = status, job_started_at = j.started_at, job_finished_at = finished,
+            job_attempts = j.attempts, job_error = werk_cron_cut(err, 2048)
+        WHERE t.name = j.cron_name AND t.tick_at = tick AND t.job_id = j.id
+          AND t.outcome <> 'foreign' -- a job that held the tick's key, not a run werkcron made
+          AND (t.job_status IS NULL
+               -- recorded already, then re-queued by pgwerk and run again: its last run
+               OR (final AND (t.job_status <> status OR t.job_finished_at IS DISTINCT FROM coalesce(j.completed_at, t.job_finished_at))));
+        GET DIAGNOSTICS hit = ROW_COUNT;
+        EXIT WHEN hit > 0 OR attempt = 2;
         INSERT INTO werk_cron_ledger (name, tick_at, outcome, job_id, decided_at, job_status, job_started_at,
                                      job_finished_at, job_attempts, job_error)
         SELECT s.name, tick, 'enqueued', j.id, j.enqueued_at, status, j.started_at, finished, j.attempts,
@@ -83,7 +90,8 @@ BEGIN
         WHERE s.name = j.cron_name AND s.last_job_id = j.id AND s.last_job_at = tick
         ON CONFLICT DO NOTHING;
         GET DIAGNOSTICS hit = ROW_COUNT;
-    END IF;
+        EXIT WHEN hit > 0;
+    END LOOP;
     IF hit = 0 THEN
         RETURN NULL; -- recorded already, or not a run werkcron made
     END IF;
