@@ -496,10 +496,18 @@ func TestHostileReviewMultibyteErrorsPauseAndCleanUp(t *testing.T) {
 	euros := strings.Repeat("€", 1200)
 	checkRecorded := func(t *testing.T, name string, job uuid.UUID) {
 		t.Helper()
-		pgtest.Eventually(t, 10*time.Second, name+" paused for its failure", func() bool {
-			state, _, _ := scheduleState(t, pool, name)
-			return state == "paused"
-		})
+		deadline := time.Now().Add(30 * time.Second) // a bound for a loaded machine; usually a second
+		for state, _, _ := scheduleState(t, pool, name); state != "paused"; state, _, _ = scheduleState(t, pool, name) {
+			if time.Now().After(deadline) {
+				// What the ledger, the health summary and the definition say, to tell why.
+				t.Fatalf("%s not paused for its failure within 30s (state %s); ledger: %s; health: %s; definition: %s", name, state,
+					pgtest.QueryOne[string](t, pool, `SELECT coalesce(string_agg(format('%s %s job=%s status=%s', tick_at, outcome,
+						job_id = $2, job_status), '; ' ORDER BY tick_at), '') FROM werk_cron_ledger WHERE name = $1`, name, job),
+					pgtest.QueryOne[string](t, pool, `SELECT coalesce((SELECT row_to_json(h)::text FROM werk_cron_health h WHERE name = $1), 'none')`, name),
+					pgtest.QueryOne[string](t, pool, `SELECT format('paused=%s changed_at=%s', paused, changed_at) FROM werk_cron_jobs WHERE name = $1`, name))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 		_, _, reason := scheduleState(t, pool, name)
 		if len(reason) > 1024 || !strings.Contains(reason, "€€€") {
 			t.Errorf("%s: paused_reason of %d bytes: %.80q...; want at most 1 KB of the error", name, len(reason), reason)
