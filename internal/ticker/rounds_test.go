@@ -394,7 +394,6 @@ func explainWork(t *testing.T, conn *pgx.Conn, name, args string) int {
 
 // planNode is a node of a plan EXPLAIN (ANALYZE, FORMAT JSON) shows.
 type planNode struct {
-	Type     string     `json:"Node Type"`
 	Rows     float64    `json:"Actual Rows"` // per loop
 	Loops    float64    `json:"Actual Loops"`
 	Filtered float64    `json:"Rows Removed by Filter"`      // per loop
