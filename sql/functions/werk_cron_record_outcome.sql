@@ -15,7 +15,7 @@
 -- whole clean-up batch: texts are cut in bytes, the job's key is read without a cast
 -- that could fail, and a schedule deleted meanwhile gets no summary. It finds the row by
 -- its primary key, read from the job's key (a tick's), or by the job's id among manual
--- runs: one index probe either way.
+-- runs, after a look at the schedule's state by its key: two index probes at most.
 CREATE OR REPLACE FUNCTION werk_cron_record_outcome() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER AS $$
 DECLARE
@@ -63,15 +63,26 @@ BEGIN
     IF tick IS NULL THEN
         RETURN NULL; -- not a run werkcron made
     END IF;
-    -- The run's ledger row; if it has none, it is the schedule's newest enqueued tick,
-    -- whose row is written with its outcome: written here, if the schedule's state names
-    -- this very job. Meanwhile a tick statement may enqueue the schedule's next tick,
-    -- which writes this one's row (its outcome not known yet) and moves the state on; the
-    -- insert then finds that row, or no longer finds the job in the state. Either way
-    -- the row exists and has committed (the insert waited for it, or the state was read
-    -- after it): each statement here reads what has committed before it (READ
-    -- COMMITTED), so the update, tried once more, records the outcome on it.
-    FOR attempt IN 1..2 LOOP
+    -- A schedule's newest enqueued tick has no ledger row yet (its row is written with
+    -- its outcome): written here, if the schedule's state names this very job. A tick
+    -- statement enqueuing the schedule's next tick meanwhile writes this one's row (its
+    -- outcome not known yet) and moves the state on: the insert waits for that row and
+    -- completes it with the outcome (an insert's conflict sees the newest committed row,
+    -- whatever its snapshot).
+    INSERT INTO werk_cron_ledger AS t (name, tick_at, outcome, job_id, decided_at, job_status, job_started_at,
+                                       job_finished_at, job_attempts, job_error)
+    SELECT s.name, tick, 'enqueued', j.id, j.enqueued_at, status, j.started_at, finished, j.attempts,
+           werk_cron_cut(err, 2048)
+    FROM werk_cron_state s
+    WHERE s.name = j.cron_name AND s.last_job_id = j.id AND s.last_job_at = tick
+    ON CONFLICT (name, tick_at) DO UPDATE
+    SET job_status = excluded.job_status, job_started_at = excluded.job_started_at,
+        job_finished_at = excluded.job_finished_at, job_attempts = excluded.job_attempts, job_error = excluded.job_error
+    WHERE t.job_id = excluded.job_id AND t.outcome <> 'foreign' AND t.job_status IS NULL;
+    GET DIAGNOSTICS hit = ROW_COUNT;
+    IF hit = 0 THEN
+        -- Any other run has its row (or the state moved on before the insert looked, its
+        -- row committed by then): record the outcome on it.
         UPDATE werk_cron_ledger t
         SET job_status = status, job_started_at = j.started_at, job_finished_at = finished,
             job_attempts = j.attempts, job_error = werk_cron_cut(err, 2048)
@@ -81,17 +92,7 @@ BEGIN
                -- recorded already, then re-queued by pgwerk and run again: its last run
                OR (final AND (t.job_status <> status OR t.job_finished_at IS DISTINCT FROM coalesce(j.completed_at, t.job_finished_at))));
         GET DIAGNOSTICS hit = ROW_COUNT;
-        EXIT WHEN hit > 0 OR attempt = 2;
-        INSERT INTO werk_cron_ledger (name, tick_at, outcome, job_id, decided_at, job_status, job_started_at,
-                                     job_finished_at, job_attempts, job_error)
-        SELECT s.name, tick, 'enqueued', j.id, j.enqueued_at, status, j.started_at, finished, j.attempts,
-               werk_cron_cut(err, 2048)
-        FROM werk_cron_state s
-        WHERE s.name = j.cron_name AND s.last_job_id = j.id AND s.last_job_at = tick
-        ON CONFLICT DO NOTHING;
-        GET DIAGNOSTICS hit = ROW_COUNT;
-        EXIT WHEN hit > 0;
-    END LOOP;
+    END IF;
     IF hit = 0 THEN
         RETURN NULL; -- recorded already, or not a run werkcron made
     END IF;
