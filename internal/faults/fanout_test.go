@@ -77,8 +77,7 @@ func anchorFanout(t testing.TB, pool *pgxpool.Pool, prefix string, lead time.Dur
 			WHERE name LIKE $1 || '%'`, prefix, anchor)
 		move := time.Since(moved)
 		for time.Until(anchor) > 3*time.Second+2*move {
-			if pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_state WHERE name LIKE $1 || '%'
-					AND (planned_at IS NULL OR next_run_at IS DISTINCT FROM $2)`, prefix, anchor) == 0 {
+			if plannedFor(t, pool, prefix, anchor) {
 				t.Logf("%d schedules %s* planned in %s; anchored %s ahead (the move took %s) and planned again in %s",
 					n, prefix, ms(took), ms(lead), ms(move), ms(time.Since(moved)))
 				return anchor
@@ -95,13 +94,19 @@ func anchorFanout(t testing.TB, pool *pgxpool.Pool, prefix string, lead time.Dur
 	}
 }
 
+// plannedFor reports whether every schedule <prefix>* is planned, its next run at anchor.
+func plannedFor(t testing.TB, pool *pgxpool.Pool, prefix string, anchor time.Time) bool {
+	t.Helper()
+	return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_state
+		WHERE name LIKE $1 || '%' AND (planned_at IS NULL OR next_run_at IS DISTINCT FROM $2)`, prefix, anchor) == 0
+}
+
 // waitPlanned waits until the primary has planned every schedule: each has its
 // next_run_at, so that all of them are due at the anchor.
 func waitPlanned(t testing.TB, pool *pgxpool.Pool, prefix string, anchor time.Time) {
 	t.Helper()
 	pgtest.Eventually(t, 60*time.Second, "every schedule planned for the anchor", func() bool {
-		return pgtest.QueryOne[int64](t, pool, `SELECT count(*) FROM werk_cron_state
-			WHERE name LIKE $1 || '%' AND (planned_at IS NULL OR next_run_at IS DISTINCT FROM $2)`, prefix, anchor) == 0
+		return plannedFor(t, pool, prefix, anchor)
 	})
 	if left := time.Until(anchor); left < 500*time.Millisecond {
 		t.Fatalf("planning took until %s before the anchor: the machine is too slow for this test's timing", left)
